@@ -1,0 +1,67 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Coffer: a privacy-first customer data platform in local files.
+///
+/// Modules follow the data's flow:
+/// `COpenSSL` (system libcrypto) → `CofferCrypto` (primitives) → `CofferStore`
+/// (vault, keyslots, encrypted append-only event log) → `CofferBench`
+/// (measurements) → `coffer` (thin command-line shell).
+let package = Package(
+    name: "Coffer",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "coffer", targets: ["coffer"]),
+        .library(name: "CofferCrypto", targets: ["CofferCrypto"]),
+        .library(name: "CofferStore", targets: ["CofferStore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenSSL",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(
+            name: "CofferCrypto",
+            dependencies: ["COpenSSL"]
+        ),
+        .target(
+            name: "CofferStore",
+            dependencies: [
+                "CofferCrypto",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .target(
+            name: "CofferBench",
+            dependencies: ["CofferStore", "CofferCrypto"]
+        ),
+        .executableTarget(
+            name: "coffer",
+            dependencies: [
+                "CofferStore",
+                "CofferBench",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "CofferCryptoTests",
+            dependencies: ["CofferCrypto"]
+        ),
+        .testTarget(
+            name: "CofferStoreTests",
+            dependencies: [
+                "CofferStore",
+                "CofferCrypto",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .testTarget(
+            name: "CofferEndToEndTests",
+            dependencies: ["CofferStore"]
+        ),
+    ]
+)

@@ -1,0 +1,59 @@
+import COpenSSL
+
+/// HMAC-SHA256 (RFC 2104 / FIPS 198-1).
+///
+/// An instance holds a keyed OpenSSL context and can MAC many messages; reuse
+/// is several times cheaper than a one-shot call. Not thread-safe: one per task.
+public final class HMACSHA256 {
+    /// MAC length in bytes.
+    public static let byteCount = 32
+    private let context: OpaquePointer
+
+    /// A context keyed with `key` (any length; RFC 2104 hashes long keys).
+    public init(key: UnsafeRawBufferPointer) throws {
+        context = try Self.makeContext(key)
+    }
+
+    /// A context keyed with a symmetric key.
+    public init(key: SymmetricKey) throws {
+        context = try key.withUnsafeBytes { try Self.makeContext($0) }
+    }
+
+    /// A context keyed with raw bytes.
+    public init(key: [UInt8]) throws {
+        context = try key.withUnsafeBytes { try Self.makeContext($0) }
+    }
+
+    private static func makeContext(_ key: UnsafeRawBufferPointer) throws -> OpaquePointer {
+        guard let ctx = coffer_hmac_sha256_new(key.baseAddress?.assumingMemoryBound(to: UInt8.self), key.count) else {
+            throw CryptoError.fromOpenSSL("HMAC init")
+        }
+        return ctx
+    }
+
+    deinit { EVP_MAC_CTX_free(context) }
+
+    /// The 32-byte MAC of `data`.
+    public func authenticate(_ data: UnsafeRawBufferPointer) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: Self.byteCount)
+        let ok = out.withUnsafeMutableBufferPointer { outPtr in
+            coffer_hmac_sha256_run(context, data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count,
+                                   outPtr.baseAddress)
+        }
+        guard ok == 1 else { throw CryptoError.fromOpenSSL("HMAC") }
+        return out
+    }
+
+    /// The 32-byte MAC of `data`.
+    public func authenticate<C: Collection>(_ data: C) throws -> [UInt8] where C.Element == UInt8 {
+        if let result = try data.withContiguousStorageIfAvailable({ try authenticate(UnsafeRawBufferPointer($0)) }) {
+            return result
+        }
+        return try Array(data).withUnsafeBytes { try authenticate($0) }
+    }
+
+    /// One-shot HMAC-SHA256.
+    public static func authenticate(_ data: [UInt8], key: [UInt8]) throws -> [UInt8] {
+        try HMACSHA256(key: key).authenticate(data)
+    }
+}

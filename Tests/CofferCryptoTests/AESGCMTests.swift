@@ -1,0 +1,86 @@
+import CofferCrypto
+import Testing
+
+/// NIST GCM specification test cases 13–16 (AES-256, 96-bit IV), as published
+/// with SP 800-38D ("The Galois/Counter Mode of Operation", McGrew & Viega).
+struct AESGCMTests {
+    struct Vector: Sendable, CustomStringConvertible {
+        let name: String, key: String, iv: String, plaintext: String, aad: String, ciphertext: String, tag: String
+        var description: String { name }
+    }
+
+    static let k15 = "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308"
+    static let p15 = "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72"
+        + "1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b391aafd255"
+    static let c15 = "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa"
+        + "8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662898015ad"
+
+    static let vectors: [Vector] = [
+        Vector(name: "TC13", key: String(repeating: "00", count: 32), iv: String(repeating: "00", count: 12),
+               plaintext: "", aad: "", ciphertext: "", tag: "530f8afbc74536b9a963b4f1c4cb738b"),
+        Vector(name: "TC14", key: String(repeating: "00", count: 32), iv: String(repeating: "00", count: 12),
+               plaintext: String(repeating: "00", count: 16), aad: "",
+               ciphertext: "cea7403d4d606b6e074ec5d3baf39d18", tag: "d0d1c8a799996bf0265b98b5d48ab919"),
+        Vector(name: "TC15", key: k15, iv: "cafebabefacedbaddecaf888", plaintext: p15, aad: "",
+               ciphertext: c15, tag: "b094dac5d93471bdec1a502270e3cc6c"),
+        Vector(name: "TC16", key: k15, iv: "cafebabefacedbaddecaf888", plaintext: String(p15.prefix(120)),
+               aad: "feedfacedeadbeeffeedfacedeadbeefabaddad2",
+               ciphertext: String(c15.prefix(120)), tag: "76fc6ece0f4e1768cddf8853bb2d551b"),
+    ]
+
+    @Test("NIST vectors: seal", arguments: vectors)
+    func seal(_ v: Vector) throws {
+        let key = try SymmetricKey(copying: [UInt8](hex: v.key))
+        let sealed = try AESGCM.seal([UInt8](hex: v.plaintext), key: key, nonce: [UInt8](hex: v.iv),
+                                     authenticating: [UInt8](hex: v.aad))
+        #expect(sealed.hex == v.ciphertext + v.tag)
+    }
+
+    @Test("NIST vectors: open", arguments: vectors)
+    func open(_ v: Vector) throws {
+        let key = try SymmetricKey(copying: [UInt8](hex: v.key))
+        let plain = try AESGCM.open([UInt8](hex: v.ciphertext + v.tag), key: key, nonce: [UInt8](hex: v.iv),
+                                    authenticating: [UInt8](hex: v.aad))
+        #expect(plain.hex == v.plaintext)
+    }
+
+    @Test("any flipped bit in ciphertext, tag or AAD, or a wrong key, fails authentication")
+    func tamper() throws {
+        let v = Self.vectors[3]
+        let key = try SymmetricKey(copying: [UInt8](hex: v.key))
+        let sealed = [UInt8](hex: v.ciphertext + v.tag)
+        let aad = [UInt8](hex: v.aad), iv = [UInt8](hex: v.iv)
+        for index in stride(from: 0, to: sealed.count, by: 7) {
+            var bad = sealed
+            bad[index] ^= 0x01
+            #expect(throws: CryptoError.authenticationFailed) { try AESGCM.open(bad, key: key, nonce: iv, authenticating: aad) }
+        }
+        var badAAD = aad
+        badAAD[0] ^= 0x80
+        #expect(throws: CryptoError.authenticationFailed) { try AESGCM.open(sealed, key: key, nonce: iv, authenticating: badAAD) }
+        #expect(throws: CryptoError.authenticationFailed) {
+            try AESGCM.open(sealed, key: SymmetricKey.random(), nonce: iv, authenticating: aad)
+        }
+        #expect(throws: CryptoError.authenticationFailed) { try AESGCM.open(Array(sealed.prefix(10)), key: key, nonce: iv) }
+    }
+
+    @Test("a reused context interleaving keys gives the one-shot results")
+    func contextReuse() throws {
+        let ctx = try AESGCMContext()
+        for v in Self.vectors {
+            let key = try SymmetricKey(copying: [UInt8](hex: v.key))
+            let sealed = try ctx.seal([UInt8](hex: v.plaintext), key: key, nonce: [UInt8](hex: v.iv),
+                                      authenticating: [UInt8](hex: v.aad))
+            #expect(sealed.hex == v.ciphertext + v.tag)
+            #expect(try ctx.open(sealed, key: key, nonce: [UInt8](hex: v.iv), authenticating: [UInt8](hex: v.aad)).hex == v.plaintext)
+        }
+    }
+
+    @Test("a nonce of the wrong length is refused")
+    func nonceLength() throws {
+        let key = try SymmetricKey.random()
+        #expect(throws: CryptoError.invalidLength(what: "AES-GCM nonce", expected: 12, actual: 8)) {
+            try AESGCM.seal([1, 2, 3], key: key, nonce: [UInt8](repeating: 0, count: 8))
+        }
+    }
+}
