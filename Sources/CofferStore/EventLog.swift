@@ -1,0 +1,240 @@
+import CofferCrypto
+import Foundation
+import GRDB
+
+/// An event to append: whose it is, what kind, and its plaintext payload.
+public struct NewEvent: Sendable {
+    public var subject: SubjectID
+    public var kind: EventKind
+    /// Plaintext payload (Coffer stores JSON); encrypted before it touches disk.
+    public var payload: [UInt8]
+    /// When it was recorded, in ms since 1970 (UTC).
+    public var recordedAt: Int64
+
+    public init(subject: SubjectID, kind: EventKind, payload: [UInt8], recordedAt: Int64 = EventLog.now()) {
+        self.subject = subject
+        self.kind = kind
+        self.payload = payload
+        self.recordedAt = recordedAt
+    }
+}
+
+/// A decrypted event read back from the log.
+public struct StoredEvent: Sendable, Equatable {
+    public var seq: Int64
+    public var recordedAt: Int64
+    public var subject: SubjectID
+    public var kind: EventKind
+    public var payload: [UInt8]
+}
+
+/// What an append committed.
+public struct AppendReceipt: Sendable, Equatable {
+    /// Sequence numbers of the first and last appended event.
+    public var firstSeq: Int64, lastSeq: Int64
+    /// Chain hash after the last event.
+    public var headHash: [UInt8]
+    /// Number of checkpoints signed during the append.
+    public var checkpoints: Int
+    public var count: Int { Int(lastSeq - firstSeq + 1) }
+}
+
+/// The encrypted, append-only, hash-chained event log.
+///
+/// Each subject has a random data key (wrapped in the keyring); each payload is
+/// sealed with AES-256-GCM under it, with associated data binding vault,
+/// subject, key version and kind. Rows form a SHA-256 chain, and every append
+/// ends with an Ed25519-signed checkpoint of the chain head, written in the
+/// same transaction: an acknowledged append is complete, signed and durable.
+///
+/// Not thread-safe (it reuses OpenSSL contexts): one instance per task.
+public final class EventLog {
+    /// How many events may pass between two signed checkpoints inside one large append.
+    public var checkpointInterval = 100_000
+
+    private let database: DatabaseQueue
+    private let vaultID: [UInt8]
+    private let keys: VaultKeys
+    private let cipher: AESGCMContext
+    private let sha: SHA256
+    private let random = RandomPool(capacity: 16 * 1024)
+    private var subjectKeys: [SubjectID: (version: UInt32, key: SymmetricKey)] = [:]
+    private let subjectKeyCacheLimit = 250_000
+
+    init(database: DatabaseQueue, vaultID: [UInt8], keys: VaultKeys) throws {
+        self.database = database
+        self.vaultID = vaultID
+        self.keys = keys
+        cipher = try AESGCMContext()
+        sha = try SHA256()
+    }
+
+    /// Milliseconds since 1970 now.
+    public static func now() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+
+    /// Appends `events` in one transaction: all land, chained and signed, or none do.
+    ///
+    /// O(n) in the number of events; memory is bounded by the batch plus the key cache.
+    @discardableResult
+    public func append(_ events: [NewEvent]) throws -> AppendReceipt {
+        guard !events.isEmpty else {
+            let head = try head()
+            return AppendReceipt(firstSeq: head.seq + 1, lastSeq: head.seq, headHash: head.hash, checkpoints: 0)
+        }
+        do {
+            return try database.write { db in try appendInTransaction(db, events) }
+        } catch let error as VaultError {
+            throw error
+        } catch {
+            throw VaultError.storage(operation: "appending to the event log", detail: "\(error)")
+        }
+    }
+
+    private func appendInTransaction(_ db: Database, _ events: [NewEvent]) throws -> AppendReceipt {
+        var (seq, previous) = try currentHead(db)
+        let firstSeq = seq + 1
+        let insert = RawStatement(try db.cachedStatement(sql: """
+            INSERT INTO events(seq, recorded_at, subject_id, kind, key_version, nonce, ciphertext, prev_hash, hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """))
+        var checkpoints = 0
+        var sinceCheckpoint = 0
+        for event in events {
+            seq += 1
+            let (version, key) = try subjectKey(for: event.subject, db: db)
+            let kind = event.kind.rawValue
+            let nonce = Array(try random.next(AESGCM.nonceByteCount))
+            let aad = LogChain.associatedData(vaultID: vaultID, subjectID: event.subject.bytes, keyVersion: version, kind: kind)
+            let sealed = try cipher.seal(event.payload, key: key, nonce: nonce, authenticating: aad)
+            let row = LogChain.Row(seq: seq, recordedAt: event.recordedAt, subjectID: event.subject.bytes, kind: kind,
+                                   keyVersion: version, nonce: nonce, ciphertext: sealed)
+            let hash = try LogChain.hash(previous: previous, row: row, using: sha)
+            insert.reset()
+            insert.bind(1, seq)
+            insert.bind(2, event.recordedAt)
+            insert.bind(3, blob: event.subject.bytes)
+            insert.bind(4, text: kind)
+            insert.bind(5, Int64(version))
+            insert.bind(6, blob: nonce)
+            insert.bind(7, blob: sealed)
+            insert.bind(8, blob: previous)
+            insert.bind(9, blob: hash)
+            _ = try insert.step("appending an event")
+            previous = hash
+            sinceCheckpoint += 1
+            if sinceCheckpoint >= checkpointInterval {
+                try signCheckpoint(db, seq: seq, hash: hash)
+                checkpoints += 1
+                sinceCheckpoint = 0
+            }
+        }
+        if sinceCheckpoint > 0 {
+            try signCheckpoint(db, seq: seq, hash: previous)
+            checkpoints += 1
+        }
+        return AppendReceipt(firstSeq: firstSeq, lastSeq: seq, headHash: previous, checkpoints: checkpoints)
+    }
+
+    private func signCheckpoint(_ db: Database, seq: Int64, hash: [UInt8]) throws {
+        let signedAt = Self.now()
+        let message = LogChain.checkpointMessage(vaultID: vaultID, seq: seq, hash: hash, signedAt: signedAt)
+        let signature = try keys.checkpointSigning.signature(for: message)
+        try db.execute(sql: "INSERT INTO checkpoints(seq, hash, signed_at, signature) VALUES (?, ?, ?, ?)",
+                       arguments: [seq, Data(hash), signedAt, Data(signature)])
+    }
+
+    private func currentHead(_ db: Database) throws -> (seq: Int64, hash: [UInt8]) {
+        if let row = try Row.fetchOne(db, sql: "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1") {
+            let hash: Data = row[1]
+            return (row[0], Array(hash))
+        }
+        return (0, try LogChain.genesis(vaultID: vaultID))
+    }
+
+    /// The last sequence number and chain hash (seq 0 and the genesis hash when empty).
+    public func head() throws -> (seq: Int64, hash: [UInt8]) {
+        try database.read { try currentHead($0) }
+    }
+
+    /// Number of events in the log.
+    public func count() throws -> Int {
+        try database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM events") ?? 0 }
+    }
+
+    /// The subject's current data key, loaded from the keyring or created.
+    private func subjectKey(for subject: SubjectID, db: Database) throws -> (version: UInt32, key: SymmetricKey) {
+        if let cached = subjectKeys[subject] { return cached }
+        let entry: (version: UInt32, key: SymmetricKey)
+        if let loaded = try loadSubjectKey(subject, db: db) {
+            entry = loaded
+        } else {
+            let key = try SymmetricKey.random()
+            let version: UInt32 = 1
+            let wrapped = try KeyWrap.wrap(key.bytes, with: keys.subjectKeyWrapping,
+                                           context: LogChain.subjectKeyContext(vaultID: vaultID, subjectID: subject.bytes,
+                                                                               keyVersion: version))
+            try db.execute(sql: "INSERT INTO keyring(subject_id, key_version, wrapped_key, created_at) VALUES (?, ?, ?, ?)",
+                           arguments: [Data(subject.bytes), Int64(version), Data(wrapped), Self.now()])
+            entry = (version, key)
+        }
+        if subjectKeys.count >= subjectKeyCacheLimit { subjectKeys.removeAll(keepingCapacity: true) }
+        subjectKeys[subject] = entry
+        return entry
+    }
+
+    private func loadSubjectKey(_ subject: SubjectID, db: Database) throws -> (version: UInt32, key: SymmetricKey)? {
+        guard let row = try Row.fetchOne(db, sql: """
+            SELECT key_version, wrapped_key FROM keyring WHERE subject_id = ? ORDER BY key_version DESC LIMIT 1
+            """, arguments: [Data(subject.bytes)]) else { return nil }
+        let version = UInt32(row[0] as Int64)
+        let wrapped: Data = row[1]
+        let key = try KeyWrap.unwrap(Array(wrapped), with: keys.subjectKeyWrapping,
+                                     context: LogChain.subjectKeyContext(vaultID: vaultID, subjectID: subject.bytes,
+                                                                         keyVersion: version))
+        return (version, try SymmetricKey(key))
+    }
+
+    /// Every event of `subject`, decrypted, in log order. Empty if the subject's
+    /// key was shredded or the subject is unknown.
+    ///
+    /// - Throws: `VaultError.corruptFile` if a stored ciphertext fails authentication.
+    public func events(of subject: SubjectID) throws -> [StoredEvent] {
+        try database.read { db in
+            var keyCache: [UInt32: SymmetricKey] = [:]
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT seq, recorded_at, kind, key_version, nonce, ciphertext FROM events
+                WHERE subject_id = ? ORDER BY seq
+                """, arguments: [Data(subject.bytes)])
+            var out: [StoredEvent] = []
+            for row in rows {
+                let version = UInt32(row[3] as Int64)
+                let key: SymmetricKey
+                if let cached = keyCache[version] {
+                    key = cached
+                } else {
+                    guard let wrapped = try Data.fetchOne(db, sql: "SELECT wrapped_key FROM keyring WHERE subject_id = ? AND key_version = ?",
+                                                          arguments: [Data(subject.bytes), Int64(version)]) else { continue }
+                    key = try SymmetricKey(KeyWrap.unwrap(Array(wrapped), with: keys.subjectKeyWrapping,
+                                                          context: LogChain.subjectKeyContext(vaultID: vaultID, subjectID: subject.bytes,
+                                                                                              keyVersion: version)))
+                    keyCache[version] = key
+                }
+                let kindText: String = row[2]
+                guard let kind = EventKind(rawValue: kindText) else {
+                    throw VaultError.corruptFile(path: "vault.sqlite", reason: "event \(row[0] as Int64) has unknown kind")
+                }
+                let nonce: Data = row[4], sealed: Data = row[5]
+                let aad = LogChain.associatedData(vaultID: vaultID, subjectID: subject.bytes, keyVersion: version, kind: kindText)
+                let payload: [UInt8]
+                do {
+                    payload = try cipher.open(Array(sealed), key: key, nonce: Array(nonce), authenticating: aad)
+                } catch CryptoError.authenticationFailed {
+                    throw VaultError.corruptFile(path: "vault.sqlite",
+                                                 reason: "event \(row[0] as Int64) fails authentication; run `coffer verify`")
+                }
+                out.append(StoredEvent(seq: row[0], recordedAt: row[1], subject: subject, kind: kind, payload: payload))
+            }
+            return out
+        }
+    }
+}

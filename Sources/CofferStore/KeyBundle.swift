@@ -1,0 +1,56 @@
+import CofferCrypto
+
+/// A set of named 256-bit keys, serialised for wrapping inside a keyslot.
+///
+/// Encoding: repeated `u16 name length ‖ name ‖ 32 key bytes`, names sorted.
+public struct KeyBundle: Sendable {
+    /// Well-known key names.
+    public enum Name {
+        /// The vault master key, from which every data key is derived.
+        public static let master = "master"
+    }
+
+    /// The keys by name.
+    public private(set) var keys: [String: SymmetricKey]
+
+    public init(keys: [String: SymmetricKey] = [:]) {
+        self.keys = keys
+    }
+
+    /// The key named `name`, if the bundle holds it.
+    public subscript(name: String) -> SymmetricKey? { keys[name] }
+
+    /// Serialises into wiped-on-release memory.
+    func serialised() -> SecureBytes {
+        var out = [UInt8]()
+        for name in keys.keys.sorted() {
+            let nameBytes = Array(name.utf8)
+            out.appendBigEndian(UInt16(nameBytes.count))
+            out.append(contentsOf: nameBytes)
+            keys[name]!.withUnsafeBytes { out.append(contentsOf: $0) }
+        }
+        defer { out.wipe() }
+        return SecureBytes(out)
+    }
+
+    /// Parses what `serialised()` wrote.
+    init(serialised: SecureBytes) throws {
+        var keys: [String: SymmetricKey] = [:]
+        try serialised.withUnsafeBytes { raw in
+            var i = 0
+            while i < raw.count {
+                guard i + 2 <= raw.count else { throw CryptoError.invalidParameter("truncated key bundle") }
+                let length = Int(raw[i]) << 8 | Int(raw[i + 1])
+                i += 2
+                guard i + length + SymmetricKey.byteCount <= raw.count else {
+                    throw CryptoError.invalidParameter("truncated key bundle")
+                }
+                let name = String(decoding: raw[i..<(i + length)], as: UTF8.self)
+                i += length
+                keys[name] = try SymmetricKey(copying: raw[i..<(i + SymmetricKey.byteCount)])
+                i += SymmetricKey.byteCount
+            }
+        }
+        self.keys = keys
+    }
+}

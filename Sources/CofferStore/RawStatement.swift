@@ -1,0 +1,60 @@
+import GRDB
+import GRDBSQLite
+
+/// Direct SQLite C API access to a statement GRDB prepared, for the hot loops
+/// (appending and verifying the log) where GRDB's value boxing costs ~40 %.
+struct RawStatement {
+    /// Kept so GRDB does not finalize the statement while it is in use.
+    private let statement: Statement
+    let handle: OpaquePointer
+
+    init(_ statement: Statement) {
+        self.statement = statement
+        handle = statement.sqliteStatement
+    }
+
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    func reset() {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+    }
+
+    func bind(_ index: Int32, _ value: Int64) {
+        sqlite3_bind_int64(handle, index, value)
+    }
+
+    func bind(_ index: Int32, blob: [UInt8]) {
+        blob.withUnsafeBytes { _ = sqlite3_bind_blob(handle, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count), Self.transient) }
+    }
+
+    func bind(_ index: Int32, text: String) {
+        _ = text.withCString { sqlite3_bind_text(handle, index, $0, -1, Self.transient) }
+    }
+
+    /// Steps once: `true` when a row is available, `false` when done.
+    func step(_ operation: String) throws -> Bool {
+        switch sqlite3_step(handle) {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        default:
+            throw VaultError.storage(operation: operation,
+                                     detail: String(cString: sqlite3_errmsg(sqlite3_db_handle(handle))))
+        }
+    }
+
+    func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+
+    func blob(_ column: Int32) -> [UInt8] {
+        let count = Int(sqlite3_column_bytes(handle, column))
+        guard count > 0, let base = sqlite3_column_blob(handle, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
+    func text(_ column: Int32) -> String {
+        guard let cString = sqlite3_column_text(handle, column) else { return "" }
+        return String(cString: cString)
+    }
+
+    func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import GRDB
+
+/// Opening `vault.sqlite` with Coffer's settings, and its schema.
+///
+/// Settings: WAL journal; `synchronous=FULL` so an acknowledged batch survives
+/// a crash or power loss; `secure_delete=ON` so deleted rows (e.g. shredded
+/// keys) are overwritten with zeros; temporary tables in memory only.
+enum VaultDatabase {
+    /// Opens (creating if needed) the database and brings its schema up to date.
+    static func open(_ url: URL, readOnly: Bool = false) throws -> DatabaseQueue {
+        var config = Configuration()
+        config.readonly = readOnly
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
+            if !db.configuration.readonly {
+                _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+            }
+        }
+        let queue: DatabaseQueue
+        do {
+            queue = try DatabaseQueue(path: url.path, configuration: config)
+        } catch {
+            throw VaultError.corruptFile(path: url.path, reason: "\(error)")
+        }
+        if !readOnly {
+            do {
+                try migrator.migrate(queue)
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
+                throw VaultError.corruptFile(path: url.path, reason: "not a SQLite database")
+            } catch {
+                throw VaultError.storage(operation: "preparing the vault schema", detail: "\(error)")
+            }
+        }
+        try checkIsVault(queue, url: url)
+        return queue
+    }
+
+    private static func checkIsVault(_ queue: DatabaseQueue, url: URL) throws {
+        do {
+            let hasEvents = try queue.read { try $0.tableExists("events") }
+            if !hasEvents { throw VaultError.corruptFile(path: url.path, reason: "no event log in this database") }
+        } catch let error as VaultError {
+            throw error
+        } catch {
+            throw VaultError.corruptFile(path: url.path, reason: "\(error)")
+        }
+    }
+
+    /// The schema, one migration per format change.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: event log, keyring, checkpoints") { db in
+            try db.execute(sql: """
+                CREATE TABLE meta (
+                    key   TEXT PRIMARY KEY NOT NULL,
+                    value BLOB NOT NULL
+                ) WITHOUT ROWID;
+
+                -- The append-only, encrypted, hash-chained event log.
+                CREATE TABLE events (
+                    seq          INTEGER PRIMARY KEY,    -- 1, 2, 3 … with no gaps
+                    recorded_at  INTEGER NOT NULL,       -- ms since 1970, UTC
+                    subject_id   BLOB NOT NULL,          -- random 16 bytes
+                    kind         TEXT NOT NULL,
+                    key_version  INTEGER NOT NULL,
+                    nonce        BLOB NOT NULL,          -- 12 bytes
+                    ciphertext   BLOB NOT NULL,          -- AES-256-GCM ciphertext ‖ tag
+                    prev_hash    BLOB NOT NULL,
+                    hash         BLOB NOT NULL           -- SHA-256(prev_hash ‖ canonical row)
+                );
+                CREATE INDEX events_by_subject ON events(subject_id);
+                CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+                    BEGIN SELECT RAISE(ABORT, 'the event log is append-only: rows cannot be updated'); END;
+                CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+                    BEGIN SELECT RAISE(ABORT, 'the event log is append-only: rows cannot be deleted'); END;
+
+                -- Per-subject data keys, wrapped by a key derived from the master key.
+                -- Erasure deletes a subject's rows here (crypto-shredding).
+                CREATE TABLE keyring (
+                    subject_id   BLOB NOT NULL,
+                    key_version  INTEGER NOT NULL,
+                    wrapped_key  BLOB NOT NULL,
+                    created_at   INTEGER NOT NULL,
+                    PRIMARY KEY (subject_id, key_version)
+                ) WITHOUT ROWID;
+
+                -- Signed chain heads.
+                CREATE TABLE checkpoints (
+                    seq        INTEGER PRIMARY KEY,
+                    hash       BLOB NOT NULL,
+                    signed_at  INTEGER NOT NULL,
+                    signature  BLOB NOT NULL           -- Ed25519
+                );
+                CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints
+                    BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+                CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints
+                    BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+                """)
+        }
+        return migrator
+    }
+}
+
+/// Typed access to the `meta` table.
+enum VaultMeta {
+    static let vaultID = "vault_id"
+    static let checkpointPublicKey = "checkpoint_public_key"
+    static let createdAt = "created_at"
+
+    static func get(_ db: Database, _ key: String) throws -> [UInt8]? {
+        try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]).map { Array($0) }
+    }
+
+    static func set(_ db: Database, _ key: String, _ value: [UInt8]) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", arguments: [key, Data(value)])
+    }
+}

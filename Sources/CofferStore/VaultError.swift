@@ -1,0 +1,60 @@
+import Foundation
+
+/// Everything that can go wrong opening or using a vault, with a message that
+/// says what happened and what to do. Messages never carry personal data.
+public enum VaultError: Error, Equatable, CustomStringConvertible {
+    /// `init` found an existing vault.
+    case alreadyInitialized(path: String)
+    /// No vault at the path.
+    case notInitialized(path: String)
+    /// A database exists without its keyslots, and it holds events.
+    case orphanDatabase(path: String)
+    /// The passphrase did not open the actor's keyslot.
+    case wrongPassphrase(actor: String)
+    /// No keyslot for that actor.
+    case unknownActor(String)
+    /// A passphrase that is too weak to protect the vault.
+    case weakPassphrase(minimumLength: Int)
+    /// A vault file could not be read or parsed.
+    case corruptFile(path: String, reason: String)
+    /// The vault was written by a newer or unknown format.
+    case unsupportedFormat(path: String, version: Int)
+    /// The actor's keyslot does not hold a key this operation needs.
+    case permissionDenied(actor: String, role: String, needs: String)
+    /// Database failure: what was being done and SQLite's message.
+    case storage(operation: String, detail: String)
+    /// A file-system failure.
+    case io(path: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case let .alreadyInitialized(path):
+            return "a vault already exists at \(path); use it, or choose another directory with --vault"
+        case let .notInitialized(path):
+            return "no vault at \(path); create one with `coffer init`, or point --vault / COFFER_VAULT at an existing vault"
+        case let .orphanDatabase(path):
+            return "\(path) holds a database with events but no keyslots.json; the keyslots were lost or moved. "
+                + "Restore keyslots.json from a backup; without it the events cannot be decrypted"
+        case let .wrongPassphrase(actor):
+            return "wrong passphrase for actor '\(actor)'; nothing was changed"
+        case let .unknownActor(actor):
+            return "no actor named '\(actor)' in this vault; `coffer actor list` shows the actors"
+        case let .weakPassphrase(minimum):
+            return "the passphrase must be at least \(minimum) characters long"
+        case let .corruptFile(path, reason):
+            return "\(path) is damaged or not a Coffer file: \(reason)"
+        case let .unsupportedFormat(path, version):
+            return "\(path) has format version \(version), which this coffer does not understand; upgrade coffer"
+        case let .permissionDenied(actor, role, needs):
+            return "permission denied: actor '\(actor)' (role \(role)) lacks \(needs)"
+        case let .storage(operation, detail):
+            return "database error while \(operation): \(detail)"
+        case let .io(path, detail):
+            return "cannot access \(path): \(detail)"
+        }
+    }
+}
+
+extension VaultError: LocalizedError {
+    public var errorDescription: String? { description }
+}

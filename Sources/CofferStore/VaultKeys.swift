@@ -1,0 +1,26 @@
+import CofferCrypto
+
+/// The keys an unlocked vault works with, all derived from the master key
+/// with HKDF-SHA256 under distinct labels (see SECURITY.md).
+public struct VaultKeys: Sendable {
+    /// Labels of the derived keys. Changing one breaks every existing vault.
+    enum Label {
+        static let subjectKeyWrapping = "coffer/v1/subject-key-wrapping"
+        static let pseudonymisation = "coffer/v1/pseudonymisation"
+        static let checkpointSigning = "coffer/v1/checkpoint-signing"
+    }
+
+    /// Wraps each subject's data key in the keyring.
+    public let subjectKeyWrapping: SymmetricKey
+    /// Keys the HMAC tokens that stand in for identifiers.
+    public let pseudonymisation: SymmetricKey
+    /// Signs event-log checkpoints (Ed25519).
+    public let checkpointSigning: Ed25519.PrivateKey
+
+    /// Derives every key from the vault master key.
+    public init(master: SymmetricKey) throws {
+        subjectKeyWrapping = try HKDF.deriveKey(from: master, label: Label.subjectKeyWrapping)
+        pseudonymisation = try HKDF.deriveKey(from: master, label: Label.pseudonymisation)
+        checkpointSigning = try Ed25519.PrivateKey(seed: HKDF.deriveKey(from: master, label: Label.checkpointSigning).bytes)
+    }
+}

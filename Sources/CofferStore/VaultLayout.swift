@@ -1,0 +1,32 @@
+import Foundation
+
+/// Where a vault's files live. See `vault/README.md` for what each holds.
+public struct VaultLayout: Sendable, Equatable {
+    /// The vault directory.
+    public let directory: URL
+
+    public init(directory: URL) {
+        self.directory = directory.standardizedFileURL
+    }
+
+    /// Resolves the vault directory: an explicit path, else `COFFER_VAULT`, else `./vault`.
+    public static func resolve(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> VaultLayout {
+        let path = explicit ?? environment["COFFER_VAULT"] ?? "vault"
+        return VaultLayout(directory: URL(fileURLWithPath: path))
+    }
+
+    /// The SQLite database: event log, keyring, checkpoints.
+    public var database: URL { directory.appendingPathComponent("vault.sqlite") }
+    /// Actors and their passphrase-wrapped keys.
+    public var keyslots: URL { directory.appendingPathComponent("keyslots.json") }
+    /// Encrypted projection snapshots.
+    public var projections: URL { directory.appendingPathComponent("projections") }
+
+    /// The database plus its WAL and shared-memory companions.
+    public var databaseFiles: [URL] {
+        [database, URL(fileURLWithPath: database.path + "-wal"), URL(fileURLWithPath: database.path + "-shm")]
+    }
+
+    /// `true` once `init` has completed (the keyslots file is written last).
+    public var isInitialized: Bool { FileManager.default.fileExists(atPath: keyslots.path) }
+}
