@@ -62,7 +62,12 @@ let package = Package(
         ),
         .testTarget(
             name: "CofferEndToEndTests",
-            dependencies: ["CofferStore"]
+            dependencies: [
+                "coffer",
+                "CofferStore",
+                "CofferCrypto",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
     ]
 )

@@ -173,8 +173,14 @@ public final class EventLog {
             let wrapped = try KeyWrap.wrap(key.bytes, with: keys.subjectKeyWrapping,
                                            context: LogChain.subjectKeyContext(vaultID: vaultID, subjectID: subject.bytes,
                                                                                keyVersion: version))
-            try db.execute(sql: "INSERT INTO keyring(subject_id, key_version, wrapped_key, created_at) VALUES (?, ?, ?, ?)",
-                           arguments: [Data(subject.bytes), Int64(version), Data(wrapped), Self.now()])
+            let insert = RawStatement(try db.cachedStatement(
+                sql: "INSERT INTO keyring(subject_id, key_version, wrapped_key, created_at) VALUES (?, ?, ?, ?)"))
+            insert.reset()
+            insert.bind(1, blob: subject.bytes)
+            insert.bind(2, Int64(version))
+            insert.bind(3, blob: wrapped)
+            insert.bind(4, Self.now())
+            _ = try insert.step("storing a subject key")
             entry = (version, key)
         }
         if subjectKeys.count >= subjectKeyCacheLimit { subjectKeys.removeAll(keepingCapacity: true) }
@@ -183,12 +189,15 @@ public final class EventLog {
     }
 
     private func loadSubjectKey(_ subject: SubjectID, db: Database) throws -> (version: UInt32, key: SymmetricKey)? {
-        guard let row = try Row.fetchOne(db, sql: """
-            SELECT key_version, wrapped_key FROM keyring WHERE subject_id = ? ORDER BY key_version DESC LIMIT 1
-            """, arguments: [Data(subject.bytes)]) else { return nil }
-        let version = UInt32(row[0] as Int64)
-        let wrapped: Data = row[1]
-        let key = try KeyWrap.unwrap(Array(wrapped), with: keys.subjectKeyWrapping,
+        let select = RawStatement(try db.cachedStatement(
+            sql: "SELECT key_version, wrapped_key FROM keyring WHERE subject_id = ? ORDER BY key_version DESC LIMIT 1"))
+        select.reset()
+        defer { select.reset() }
+        select.bind(1, blob: subject.bytes)
+        guard try select.step("reading a subject key") else { return nil }
+        let version = UInt32(truncatingIfNeeded: select.int64(0))
+        let wrapped = select.blob(1)
+        let key = try KeyWrap.unwrap(wrapped, with: keys.subjectKeyWrapping,
                                      context: LogChain.subjectKeyContext(vaultID: vaultID, subjectID: subject.bytes,
                                                                          keyVersion: version))
         return (version, try SymmetricKey(key))

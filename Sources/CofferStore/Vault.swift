@@ -78,6 +78,8 @@ public final class Vault {
         let vaultID = try SecureRandom.bytes(16)
         do {
             let database = try VaultDatabase.open(layout.database)
+            // Owner-only, like the directory; SQLite gives -wal and -shm the database's mode.
+            try fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: layout.database.path)
             try database.write { db in
                 try VaultMeta.set(db, VaultMeta.vaultID, vaultID)
                 try VaultMeta.set(db, VaultMeta.checkpointPublicKey, keys.checkpointSigning.publicKey.rawRepresentation)

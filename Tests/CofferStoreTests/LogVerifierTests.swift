@@ -105,7 +105,6 @@ struct LogVerifierTests {
     func rewrittenChain() throws {
         let tmp = try populated()
         try tmp.attacker().write { db in
-            let vaultID = try VaultMeta.get(db, VaultMeta.vaultID)!
             let sha = try SHA256()
             var previous = try Data.fetchOne(db, sql: "SELECT hash FROM events WHERE seq = 13").map { Array($0) }!
             for row in try Row.fetchAll(db, sql: "SELECT * FROM events WHERE seq >= 14 ORDER BY seq") {

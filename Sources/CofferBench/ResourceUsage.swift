@@ -1,0 +1,34 @@
+import Foundation
+
+/// Memory figures of this process, read from `/proc/self/status` (Linux).
+public enum ResourceUsage {
+    /// Current resident set size in bytes (VmRSS), or 0 where unavailable.
+    public static func residentBytes() -> UInt64 { statusField("VmRSS:") }
+
+    /// Peak resident set size of the process so far in bytes (VmHWM).
+    public static func peakResidentBytes() -> UInt64 { statusField("VmHWM:") }
+
+    private static func statusField(_ name: String) -> UInt64 {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in text.split(separator: "\n") where line.hasPrefix(name) {
+            let digits = line.dropFirst(name.count).trimmingCharacters(in: .whitespaces).split(separator: " ").first
+            return (digits.flatMap { UInt64($0) } ?? 0) * 1024
+        }
+        return 0
+    }
+
+    /// Bytes as MiB with one decimal.
+    public static func mebibytes(_ bytes: UInt64) -> String {
+        String(format: "%.1f MiB", Double(bytes) / 1_048_576)
+    }
+}
+
+/// A monotonic stopwatch.
+public struct Stopwatch {
+    private let start = DispatchTime.now().uptimeNanoseconds
+
+    public init() {}
+
+    /// Seconds since the stopwatch was made.
+    public var elapsed: Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+}

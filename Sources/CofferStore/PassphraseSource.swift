@@ -1,0 +1,80 @@
+import CofferCrypto
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a passphrase comes from. Never a command-line argument: those are
+/// visible to every user of the machine in the process list.
+public enum PassphraseSource {
+    /// Reads the passphrase from, in order: `file` (first line), the
+    /// `COFFER_PASSPHRASE` environment variable, or an interactive prompt on the
+    /// terminal (echo off). With `confirm`, the prompt asks twice.
+    ///
+    /// - Throws: `PassphraseError` when none is available or they differ.
+    public static func read(file: String?, prompt: String, confirm: Bool = false,
+                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SecureBytes {
+        if let file {
+            guard var data = FileManager.default.contents(atPath: file) else {
+                throw PassphraseError.unreadableFile(file)
+            }
+            defer { data.resetBytes(in: 0..<data.count) }
+            var bytes = Array(data.prefix { $0 != 0x0a && $0 != 0x0d })
+            defer { bytes.wipe() }
+            guard !bytes.isEmpty else { throw PassphraseError.emptyFile(file) }
+            return SecureBytes(bytes)
+        }
+        if let value = environment["COFFER_PASSPHRASE"], !value.isEmpty {
+            return SecureBytes(Array(value.utf8))
+        }
+        guard isatty(STDIN_FILENO) == 1 else { throw PassphraseError.noSource }
+        let first = try promptHidden(prompt)
+        if confirm {
+            let second = try promptHidden("Repeat to confirm: ")
+            guard first.constantTimeEquals(second) else { throw PassphraseError.mismatch }
+        }
+        return first
+    }
+
+    /// Prints `prompt` on stderr and reads a line from the terminal with echo off.
+    private static func promptHidden(_ prompt: String) throws -> SecureBytes {
+        FileHandle.standardError.write(Data(prompt.utf8))
+        var original = termios()
+        let haveTerminal = tcgetattr(STDIN_FILENO, &original) == 0
+        if haveTerminal {
+            var silent = original
+            silent.c_lflag &= ~tcflag_t(ECHO)
+            tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent)
+        }
+        defer {
+            if haveTerminal { tcsetattr(STDIN_FILENO, TCSAFLUSH, &original) }
+            FileHandle.standardError.write(Data("\n".utf8))
+        }
+        var bytes: [UInt8] = []
+        defer { bytes.wipe() }
+        var byte: UInt8 = 0
+        while Glibc.read(STDIN_FILENO, &byte, 1) == 1, byte != 0x0a, byte != 0x0d {
+            bytes.append(byte)
+        }
+        guard !bytes.isEmpty else { throw PassphraseError.noSource }
+        return SecureBytes(bytes)
+    }
+}
+
+/// Why no passphrase could be read.
+public enum PassphraseError: Error, Equatable, CustomStringConvertible {
+    case noSource
+    case unreadableFile(String)
+    case emptyFile(String)
+    case mismatch
+
+    public var description: String {
+        switch self {
+        case .noSource:
+            return "no passphrase given: set COFFER_PASSPHRASE, pass --passphrase-file FILE, or run in a terminal to be asked"
+        case let .unreadableFile(path): return "cannot read the passphrase file \(path)"
+        case let .emptyFile(path): return "the passphrase file \(path) is empty"
+        case .mismatch: return "the two passphrases differ; nothing was created"
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import ArgumentParser
+import CofferBench
+import CofferCrypto
+import CofferStore
+import Foundation
+
+/// `coffer bench …`: measured speed and memory, printed as figures.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure speed and memory (build with -c release for meaningful figures).",
+        subcommands: [BenchAppendCommand.self]
+    )
+}
+
+/// `coffer bench append`.
+struct BenchAppendCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "append",
+        abstract: "Append encrypted, chained events and report events/s and peak memory.",
+        discussion: """
+            Without --vault, a throw-away vault is made in a temporary directory and removed afterwards. \
+            With --vault, the vault is created if missing (passphrase as for `coffer init`) and the \
+            events are kept.
+            """
+    )
+
+    @Option(help: ArgumentHelp("Events to append.", valueName: "N"))
+    var events: Int = 1_000_000
+
+    @Option(help: ArgumentHelp("Approximate payload size in bytes.", valueName: "BYTES"))
+    var payloadBytes: Int = 400
+
+    @Option(help: ArgumentHelp("Distinct subjects (one data key each).", valueName: "N"))
+    var subjects: Int = 100_000
+
+    @Option(help: ArgumentHelp("Events per transaction and signed checkpoint.", valueName: "N"))
+    var batch: Int = 10_000
+
+    @Option(name: .long, help: ArgumentHelp("Append into this vault instead of a throw-away one.", valueName: "DIR"))
+    var vault: String?
+
+    @Option(name: .long, help: ArgumentHelp("Passphrase file for --vault.", valueName: "FILE"))
+    var passphraseFile: String?
+
+    @Flag(help: "Print `committed SEQ` after every durable batch.")
+    var reportBatches = false
+
+    @Flag(help: "Skip verifying the chain afterwards.")
+    var noVerify = false
+
+    func validate() throws {
+        guard events > 0, batch > 0, subjects > 0, payloadBytes > 0 else {
+            throw ValidationError("--events, --batch, --subjects and --payload-bytes must be positive")
+        }
+    }
+
+    func run() throws {
+        var configuration = AppendBenchmark.Configuration()
+        configuration.events = events
+        configuration.payloadBytes = payloadBytes
+        configuration.subjects = min(subjects, events)
+        configuration.batchSize = batch
+        configuration.verify = !noVerify
+
+        let temporary: URL?
+        let layout: VaultLayout
+        if let vault {
+            temporary = nil
+            layout = VaultLayout(directory: URL(fileURLWithPath: vault))
+        } else {
+            temporary = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-bench-\(UUID().uuidString)")
+            layout = VaultLayout(directory: temporary!)
+        }
+        defer { if let temporary { try? FileManager.default.removeItem(at: temporary) } }
+
+        let opened: Vault
+        if layout.isInitialized {
+            let passphrase = try PassphraseSource.read(file: passphraseFile, prompt: "Owner passphrase: ")
+            opened = try Vault.unlock(layout: layout, passphrase: passphrase)
+        } else if temporary != nil {
+            opened = try Vault.create(layout: layout, ownerPassphrase: SecureBytes.random(count: 32))
+        } else {
+            let passphrase = try PassphraseSource.read(file: passphraseFile, prompt: "New owner passphrase: ", confirm: true)
+            opened = try Vault.create(layout: layout, ownerPassphrase: passphrase)
+        }
+
+        Terminal.note("bench append: \(events) events of ~\(payloadBytes) B over \(configuration.subjects) subjects, "
+            + "batches of \(batch)")
+        let clock = Stopwatch()
+        let result = try AppendBenchmark(configuration: configuration).run(vault: opened) { receipt in
+            if reportBatches { Terminal.line("committed \(receipt.lastSeq)") }
+            let rate = Double(receipt.lastSeq) / max(clock.elapsed, 0.001)
+            Terminal.progress("appended \(receipt.lastSeq)/\(events) (\(Int(rate)) events/s)")
+        }
+        Terminal.endProgress()
+        Terminal.line("events:            \(result.events)")
+        Terminal.line(String(format: "time:              %.2f s", result.seconds))
+        Terminal.line(String(format: "throughput:        %.0f events/s", result.eventsPerSecond))
+        Terminal.line("peak RSS (append): \(ResourceUsage.mebibytes(result.peakAppendRSS))")
+        Terminal.line("peak RSS (process, incl. scrypt): \(ResourceUsage.mebibytes(result.processPeakRSS))")
+        Terminal.line("database size:     \(ResourceUsage.mebibytes(result.databaseBytes))")
+        if let verify = result.verifySeconds {
+            Terminal.line(String(format: "verify:            %.2f s (%.0f events/s)", verify, Double(result.events) / verify))
+        }
+    }
+}
+
+extension BenchmarkError: BenchmarkErrorDescribing {
+    var message: String { description }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import CofferCrypto
+import CofferStore
+import Foundation
+
+/// The `coffer` command: a thin shell over the Coffer libraries.
+@main
+struct Coffer: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coffer",
+        abstract: "A privacy-first customer data platform in local files.",
+        discussion: """
+            Every vault command takes --vault DIR (default: $COFFER_VAULT, else ./vault).
+            Passphrases come from --passphrase-file FILE, $COFFER_PASSPHRASE, or a prompt;
+            never from a command-line argument.
+
+            Exit status: 0 success; 1 error (message on stderr); 2 verification found damage.
+            """,
+        subcommands: [InitCommand.self, VerifyCommand.self, BenchCommand.self]
+    )
+
+    /// Runs the command; domain errors become one line on stderr and a non-zero exit, never a stack trace.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as VaultError {
+            fail(error.description)
+        } catch let error as PassphraseError {
+            fail(error.description)
+        } catch let error as CryptoError {
+            fail(error.description)
+        } catch let error as BenchmarkErrorDescribing {
+            fail(error.message)
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    static func fail(_ message: String, code: Int32 = 1) -> Never {
+        Terminal.error(message)
+        Foundation.exit(code)
+    }
+}
+
+/// Errors from CofferBench and commands that carry a printable message.
+protocol BenchmarkErrorDescribing: Error { var message: String { get } }
+
+/// A command that found something wrong and has already said so.
+struct CommandFailure: Error, BenchmarkErrorDescribing {
+    var message: String
+}

@@ -1,0 +1,35 @@
+import ArgumentParser
+import CofferCrypto
+import CofferStore
+
+/// `coffer init`: creates a vault with an owner keyslot.
+struct InitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Create a new vault with a random master key, wrapped by the owner's passphrase.",
+        discussion: """
+            The passphrase (at least \(Vault.minimumPassphraseLength) characters) is stretched with scrypt \
+            (N=2^\(Scrypt.Parameters.passphraseDefault.logN), r=\(Scrypt.Parameters.passphraseDefault.r), \
+            p=\(Scrypt.Parameters.passphraseDefault.p)). Losing it loses the vault: there is no recovery.
+            """
+    )
+
+    @OptionGroup var options: VaultOptions
+
+    func validate() throws {
+        if options.actor != "owner" {
+            throw ValidationError("a new vault's first actor is always 'owner'; add others later with `coffer actor add`")
+        }
+    }
+
+    func run() throws {
+        let layout = options.layout
+        if layout.isInitialized { throw VaultError.alreadyInitialized(path: layout.directory.path) }
+        let passphrase = try PassphraseSource.read(file: options.passphraseFile, prompt: "New owner passphrase: ", confirm: true)
+        let vault = try Vault.create(layout: layout, ownerPassphrase: passphrase)
+        let key = try vault.keys().checkpointSigning.publicKey.rawRepresentation
+        Terminal.line("Created vault \(vault.vaultID.hexString) at \(layout.directory.path)")
+        Terminal.line("Checkpoint public key: \(key.hexString)")
+        Terminal.line("Keep the owner passphrase safe: without it the vault cannot be opened.")
+    }
+}

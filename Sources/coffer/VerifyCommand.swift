@@ -1,0 +1,75 @@
+import ArgumentParser
+import CofferCrypto
+import CofferStore
+import Foundation
+
+/// `coffer verify`: walks the hash chain and checks every checkpoint signature.
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Verify the event log: hash chain, sequence and signed checkpoints.",
+        discussion: """
+            Needs no passphrase: an auditor with the vault files can run it. Prints OK with the event \
+            count, or the first bad event and exits with status 2.
+
+            An attacker who can rewrite every file can roll the log back to an earlier signed state. \
+            Keep the head (--write-head) somewhere else and check against it later (--expect-head).
+            """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("The vault directory (default: $COFFER_VAULT, else ./vault).", valueName: "DIR"))
+    var vault: String?
+
+    @Option(name: .long, help: ArgumentHelp("Pin the checkpoint public key: a file holding its 64 hex digits.", valueName: "FILE"))
+    var publicKey: String?
+
+    @Option(name: .long, help: ArgumentHelp("Fail unless the log still contains this head (a file from --write-head).", valueName: "FILE"))
+    var expectHead: String?
+
+    @Option(name: .long, help: ArgumentHelp("After a successful check, write the current head to FILE.", valueName: "FILE"))
+    var writeHead: String?
+
+    func run() throws {
+        let layout = VaultLayout.resolve(explicit: vault)
+        guard layout.isInitialized else { throw VaultError.notInitialized(path: layout.directory.path) }
+        let pinned = try publicKey.map(Self.readPublicKey)
+        let expected = try expectHead.map(Self.readHead)
+        let clock = Date()
+        let report = try LogVerifier.verify(layout: layout, pinnedKey: pinned, expectedHead: expected) { count in
+            Terminal.progress("verified \(count) events…")
+        }
+        Terminal.endProgress()
+        if let failure = report.failure {
+            Terminal.line("FAILED: \(failure)")
+            Terminal.line("Checked \(report.eventCount) events and \(report.checkpointCount) checkpoints before the failure.")
+            throw ExitCode(2)
+        }
+        let seconds = Date().timeIntervalSince(clock)
+        Terminal.line("OK: \(report.eventCount) events, chain intact, \(report.checkpointCount) signed checkpoints "
+            + "(key \(report.keyFingerprint)), head \(report.headSeq) \(report.headHash.hexString.prefix(16))… "
+            + String(format: "in %.2f s", seconds))
+        if let writeHead {
+            do {
+                try ExpectedHead(seq: report.headSeq, hash: report.headHash).text.write(toFile: writeHead, atomically: true, encoding: .utf8)
+            } catch {
+                throw VaultError.io(path: writeHead, detail: error.localizedDescription)
+            }
+            Terminal.line("Head written to \(writeHead)")
+        }
+    }
+
+    static func readPublicKey(_ path: String) throws -> Ed25519.PublicKey {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+              let raw = [UInt8](hexString: text.trimmingCharacters(in: .whitespacesAndNewlines)), raw.count == 32 else {
+            throw CommandFailure(message: "\(path) does not hold a public key (64 hex digits)")
+        }
+        return try Ed25519.PublicKey(rawRepresentation: raw)
+    }
+
+    static func readHead(_ path: String) throws -> ExpectedHead {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8), let head = ExpectedHead(text: text) else {
+            throw CommandFailure(message: "\(path) does not hold a head (\"SEQ HASH\" as written by --write-head)")
+        }
+        return head
+    }
+}
