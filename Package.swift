@@ -5,8 +5,9 @@ import PackageDescription
 ///
 /// Modules follow the data's flow:
 /// `COpenSSL` (system libcrypto) → `CofferCrypto` (primitives) → `CofferStore`
-/// (vault, keyslots, encrypted append-only event log) → `CofferBench`
-/// (measurements) → `coffer` (thin command-line shell).
+/// (vault, keyslots, encrypted append-only event log, identity graph) →
+/// `CofferIngest` (Segment/CSV collect and transform) → `CofferDemo`
+/// (generated data) → `CofferBench` (measurements) → `coffer` (thin CLI).
 let package = Package(
     name: "Coffer",
     platforms: [.macOS(.v13)],
@@ -18,6 +19,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -37,13 +39,28 @@ let package = Package(
             ]
         ),
         .target(
+            name: "CofferIngest",
+            dependencies: [
+                "CofferStore",
+                "CofferCrypto",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .target(
+            name: "CofferDemo",
+            dependencies: ["CofferIngest", "CofferStore"]
+        ),
+        .target(
             name: "CofferBench",
-            dependencies: ["CofferStore", "CofferCrypto"]
+            dependencies: ["CofferStore", "CofferCrypto", "CofferIngest", "CofferDemo"]
         ),
         .executableTarget(
             name: "coffer",
             dependencies: [
                 "CofferStore",
+                "CofferIngest",
+                "CofferDemo",
                 "CofferBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -55,6 +72,16 @@ let package = Package(
         .testTarget(
             name: "CofferStoreTests",
             dependencies: [
+                "CofferStore",
+                "CofferCrypto",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .testTarget(
+            name: "CofferIngestTests",
+            dependencies: [
+                "CofferIngest",
+                "CofferDemo",
                 "CofferStore",
                 "CofferCrypto",
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -82,7 +82,7 @@ public final class EventLog {
             return AppendReceipt(firstSeq: head.seq + 1, lastSeq: head.seq, headHash: head.hash, checkpoints: 0)
         }
         do {
-            return try database.write { db in try appendInTransaction(db, events) }
+            return try database.write { db in try append(events, in: db) }
         } catch let error as VaultError {
             throw error
         } catch {
@@ -90,7 +90,14 @@ public final class EventLog {
         }
     }
 
-    private func appendInTransaction(_ db: Database, _ events: [NewEvent]) throws -> AppendReceipt {
+    /// Appends inside a write transaction the caller holds, so other writes
+    /// (identity links, dedup keys, quarantine) commit or roll back with the events.
+    /// Ends with a signed checkpoint when at least one event was appended.
+    public func append(_ events: [NewEvent], in db: Database) throws -> AppendReceipt {
+        guard !events.isEmpty else {
+            let head = try currentHead(db)
+            return AppendReceipt(firstSeq: head.seq + 1, lastSeq: head.seq, headHash: head.hash, checkpoints: 0)
+        }
         var (seq, previous) = try currentHead(db)
         let firstSeq = seq + 1
         let insert = RawStatement(try db.cachedStatement(sql: """
@@ -162,7 +169,8 @@ public final class EventLog {
     }
 
     /// The subject's current data key, loaded from the keyring or created.
-    private func subjectKey(for subject: SubjectID, db: Database) throws -> (version: UInt32, key: SymmetricKey) {
+    /// Used inside the vault to encrypt a subject's other records (identifiers).
+    func subjectKey(for subject: SubjectID, db: Database) throws -> (version: UInt32, key: SymmetricKey) {
         if let cached = subjectKeys[subject] { return cached }
         let entry: (version: UInt32, key: SymmetricKey)
         if let loaded = try loadSubjectKey(subject, db: db) {

@@ -52,6 +52,21 @@ public final class Vault {
         return log
     }
 
+    /// The identity graph (needs the master key).
+    public func identityGraph() throws -> IdentityGraph {
+        try IdentityGraph(vaultID: vaultID, keys: keys(), log: eventLog())
+    }
+
+    /// The quarantine of rejected input (needs the master key).
+    public func quarantine() throws -> QuarantineStore {
+        try QuarantineStore(keys: keys())
+    }
+
+    /// The index of already-ingested records (needs the master key).
+    public func dedupIndex() throws -> DedupIndex {
+        try DedupIndex(keys: keys())
+    }
+
     /// Creates a new vault at `layout` with an `owner` keyslot.
     ///
     /// Nothing is left half-written: the keyslots file, which marks a vault as

@@ -103,6 +103,46 @@ enum VaultDatabase {
                     BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
                 """)
         }
+        migrator.registerMigration("v2: identities, merges, dedup, quarantine") { db in
+            try db.execute(sql: """
+                -- Identity graph: keyed token of a normalised identifier → subject.
+                -- The identifier itself is kept only encrypted under the subject's key.
+                CREATE TABLE identities (
+                    token       BLOB PRIMARY KEY NOT NULL,  -- HMAC-SHA256(pseudonymisation key, type:value)
+                    subject_id  BLOB NOT NULL,
+                    id_type     TEXT NOT NULL,              -- email, phone, user_id, anonymous_id, loyalty_id…
+                    nonce       BLOB NOT NULL,
+                    value       BLOB NOT NULL,              -- AES-256-GCM under the subject key
+                    created_at  INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX identities_by_subject ON identities(subject_id);
+
+                -- Subjects found to be one person: absorbed → survivor. Each row also is a `merge` event.
+                CREATE TABLE merges (
+                    absorbed_id  BLOB PRIMARY KEY NOT NULL,
+                    survivor_id  BLOB NOT NULL,
+                    seq          INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX merges_by_survivor ON merges(survivor_id);
+
+                -- Keys of records already ingested (keyed hash of messageId or content).
+                CREATE TABLE dedup (
+                    key  BLOB PRIMARY KEY NOT NULL
+                ) WITHOUT ROWID;
+
+                -- Rejected input, encrypted, with where it came from and why.
+                CREATE TABLE quarantine (
+                    id           INTEGER PRIMARY KEY,
+                    received_at  INTEGER NOT NULL,
+                    line         INTEGER NOT NULL,
+                    byte_offset  INTEGER NOT NULL,
+                    format       TEXT NOT NULL,             -- jsonl, json, csv
+                    reason       TEXT NOT NULL,             -- never contains input values
+                    nonce        BLOB NOT NULL,
+                    ciphertext   BLOB NOT NULL              -- AES-256-GCM: {file, record, mapping}
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -8,6 +8,8 @@ public struct VaultKeys: Sendable {
         static let subjectKeyWrapping = "coffer/v1/subject-key-wrapping"
         static let pseudonymisation = "coffer/v1/pseudonymisation"
         static let checkpointSigning = "coffer/v1/checkpoint-signing"
+        static let quarantine = "coffer/v1/quarantine"
+        static let dedup = "coffer/v1/dedup"
     }
 
     /// Wraps each subject's data key in the keyring.
@@ -16,11 +18,17 @@ public struct VaultKeys: Sendable {
     public let pseudonymisation: SymmetricKey
     /// Signs event-log checkpoints (Ed25519).
     public let checkpointSigning: Ed25519.PrivateKey
+    /// Encrypts quarantined input.
+    public let quarantine: SymmetricKey
+    /// Keys the hashes that recognise re-imported records.
+    public let dedup: SymmetricKey
 
     /// Derives every key from the vault master key.
     public init(master: SymmetricKey) throws {
         subjectKeyWrapping = try HKDF.deriveKey(from: master, label: Label.subjectKeyWrapping)
         pseudonymisation = try HKDF.deriveKey(from: master, label: Label.pseudonymisation)
         checkpointSigning = try Ed25519.PrivateKey(seed: HKDF.deriveKey(from: master, label: Label.checkpointSigning).bytes)
+        quarantine = try HKDF.deriveKey(from: master, label: Label.quarantine)
+        dedup = try HKDF.deriveKey(from: master, label: Label.dedup)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CofferCrypto
+import CofferIngest
 import CofferStore
 import Foundation
 
@@ -16,7 +17,8 @@ struct Coffer: ParsableCommand {
 
             Exit status: 0 success; 1 error (message on stderr); 2 verification found damage.
             """,
-        subcommands: [InitCommand.self, VerifyCommand.self, BenchCommand.self]
+        subcommands: [InitCommand.self, DemoCommand.self, IngestCommand.self, SubjectCommand.self, QuarantineCommand.self,
+                      VerifyCommand.self, BenchCommand.self]
     )
 
     /// Runs the command; domain errors become one line on stderr and a non-zero exit, never a stack trace.
@@ -27,6 +29,8 @@ struct Coffer: ParsableCommand {
         } catch let error as VaultError {
             fail(error.description)
         } catch let error as PassphraseError {
+            fail(error.description)
+        } catch let error as IngestError {
             fail(error.description)
         } catch let error as CryptoError {
             fail(error.description)

@@ -1,0 +1,141 @@
+import Foundation
+import Yams
+
+/// How the columns of a CSV file become Segment events, read from a small YAML file.
+///
+/// ```yaml
+/// type: track                 # identify | track | page | screen | group
+/// event: Order Completed      # for track
+/// fields:                     # Segment field: CSV column
+///   userId: customer_id
+///   messageId: cart_id
+///   timestamp: time_shop
+/// traits: { age: customer_age, gender: customer_gender }
+/// properties: { cart_size: cart_size, spending: spending }
+/// numbers: [customer_age, cart_size, spending]   # columns that must be numbers
+/// timezone: "+00:00"          # for timestamps without a zone
+/// delimiter: ","
+/// ```
+public struct CSVMapping: Codable, Sendable, Equatable {
+    public var type: String
+    public var event: String?
+    public var fields: [String: String]
+    public var traits: [String: String]?
+    public var properties: [String: String]?
+    public var numbers: [String]?
+    public var timezone: String?
+    public var delimiter: String?
+
+    public init(type: String, event: String? = nil, fields: [String: String], traits: [String: String]? = nil,
+                properties: [String: String]? = nil, numbers: [String]? = nil, timezone: String? = nil, delimiter: String? = nil) {
+        self.type = type
+        self.event = event
+        self.fields = fields
+        self.traits = traits
+        self.properties = properties
+        self.numbers = numbers
+        self.timezone = timezone
+        self.delimiter = delimiter
+    }
+
+    static let allowedFields: Set<String> = ["userId", "anonymousId", "messageId", "timestamp", "sentAt", "event", "name", "groupId", "previousId"]
+
+    /// Loads and checks a mapping file; errors name the file and what is wrong.
+    public static func load(path: String) throws -> CSVMapping {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw IngestError.invalidMapping(path: path, reason: "cannot read the file")
+        }
+        let mapping: CSVMapping
+        do {
+            mapping = try YAMLDecoder().decode(CSVMapping.self, from: text)
+        } catch let error as YamlError {
+            throw IngestError.invalidMapping(path: path, reason: "not valid YAML: \(error)")
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw IngestError.invalidMapping(path: path, reason: "missing required key '\(key.stringValue)'")
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw IngestError.invalidMapping(path: path, reason: "wrong value type at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'")
+        } catch {
+            throw IngestError.invalidMapping(path: path, reason: "\(error)")
+        }
+        try mapping.validate(path: path)
+        return mapping
+    }
+
+    func validate(path: String) throws {
+        guard SegmentParser.types[type.lowercased()] != nil, type.lowercased() != "alias" else {
+            throw IngestError.invalidMapping(path: path, reason: "type must be identify, track, page, screen or group")
+        }
+        if let unknown = fields.keys.first(where: { !Self.allowedFields.contains($0) }) {
+            throw IngestError.invalidMapping(path: path, reason: "unknown Segment field '\(unknown)' under fields; "
+                + "use one of \(Self.allowedFields.sorted().joined(separator: ", "))")
+        }
+        guard fields["userId"] != nil || fields["anonymousId"] != nil else {
+            throw IngestError.invalidMapping(path: path, reason: "fields must map userId or anonymousId to a column")
+        }
+        if let timezone, offsetMinutes == nil {
+            throw IngestError.invalidMapping(path: path, reason: "timezone '\(timezone)' is not of the form +HH:MM or Z")
+        }
+        if let delimiter, delimiter.utf8.count != 1 {
+            throw IngestError.invalidMapping(path: path, reason: "delimiter must be one character")
+        }
+    }
+
+    /// Every column the mapping reads.
+    public var columns: Set<String> {
+        Set(fields.values).union(traits?.values ?? [:].values).union(properties?.values ?? [:].values)
+    }
+
+    var delimiterByte: UInt8 { delimiter?.utf8.first ?? UInt8(ascii: ",") }
+
+    var offsetMinutes: Int? {
+        guard let timezone else { return 0 }
+        if timezone == "Z" || timezone == "UTC" { return 0 }
+        let probe = "2000-01-01T00:00:00" + timezone
+        guard let millis = Timestamp.parse(probe) else { return nil }
+        return Int(-(millis - Timestamp.parse("2000-01-01T00:00:00Z")!) / 60_000)
+    }
+
+    /// Turns one row (by header name) into a Segment event dictionary.
+    func event(from row: [String: String]) -> Result<[String: Any], Rejection> {
+        var event: [String: Any] = ["type": type.lowercased()]
+        if let name = self.event { event["event"] = name }
+        func value(_ column: String) -> Result<Any?, Rejection> {
+            guard let text = row[column], !text.isEmpty else { return .success(nil) }
+            if numbers?.contains(column) == true {
+                guard let number = Double(text.trimmingCharacters(in: .whitespaces)), number.isFinite else {
+                    return .failure(Rejection("wrong type: column \(column) must be a number"))
+                }
+                return .success(number == number.rounded() && abs(number) < 1e15 ? Int64(number) as Any : number as Any)
+            }
+            return .success(text)
+        }
+        for (field, column) in fields {
+            switch value(column) {
+            case let .failure(rejection): return .failure(rejection)
+            case let .success(v?):
+                if field == "timestamp" || field == "sentAt", let text = v as? String {
+                    guard let millis = Timestamp.parse(text, allowSpace: true, defaultOffsetMinutes: offsetMinutes ?? 0) else {
+                        return .failure(Rejection("bad timestamp: column \(column) is not an ISO-8601 date and time"))
+                    }
+                    event[field] = Timestamp.format(millis)
+                } else {
+                    event[field] = field == "userId" || field == "anonymousId" || field == "messageId" ? "\(v)" : v
+                }
+            case .success(nil): continue
+            }
+        }
+        for (target, map) in [("traits", traits), ("properties", properties)] {
+            guard let map else { continue }
+            var object: [String: Any] = [:]
+            for (key, column) in map {
+                switch value(column) {
+                case let .failure(rejection): return .failure(rejection)
+                case let .success(v?): object[key] = v
+                case .success(nil): continue
+                }
+            }
+            event[target] = object
+        }
+        return .success(event)
+    }
+}

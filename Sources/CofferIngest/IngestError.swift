@@ -1,0 +1,33 @@
+/// Why an input could not be read at all (as opposed to one bad record,
+/// which is quarantined and does not stop the import).
+public enum IngestError: Error, Equatable, CustomStringConvertible {
+    case unreadable(path: String, reason: String)
+    case unknownFormat(path: String)
+    case mappingRequired(path: String)
+    case invalidMapping(path: String, reason: String)
+    case emptyCSV(path: String)
+    case missingColumns(path: String, columns: [String])
+
+    public var description: String {
+        switch self {
+        case let .unreadable(path, reason): return "cannot read \(path): \(reason)"
+        case let .unknownFormat(path):
+            return "cannot tell the format of \(path); name it .jsonl, .json or .csv, or pass --format"
+        case let .mappingRequired(path):
+            return "\(path) is CSV: pass --mapping FILE (e.g. examples/retail-mapping.yaml) to say which column is what"
+        case let .invalidMapping(path, reason): return "mapping \(path): \(reason)"
+        case let .emptyCSV(path): return "\(path) has no header row"
+        case let .missingColumns(path, columns):
+            return "\(path) lacks the column(s) the mapping names: \(columns.joined(separator: ", "))"
+        }
+    }
+}
+
+/// Why one record was quarantined. Reasons never quote input values.
+public struct Rejection: Error, Equatable, Sendable {
+    public var reason: String
+
+    public init(_ reason: String) {
+        self.reason = reason
+    }
+}

@@ -1,0 +1,335 @@
+import CofferCrypto
+import CofferStore
+import Foundation
+import GRDB
+
+/// Counts from one import.
+public struct IngestReport: Sendable, Equatable {
+    /// Records appended to the log.
+    public var accepted = 0
+    /// Records already in the vault (same messageId, or same content).
+    public var duplicates = 0
+    /// Records rejected into the quarantine.
+    public var quarantined = 0
+    /// Subjects created.
+    public var subjectsCreated = 0
+    /// Subjects merged into another.
+    public var merges = 0
+    /// Bytes of input read.
+    public var bytes = 0
+    /// Quarantine reasons and how often each occurred.
+    public var reasons: [String: Int] = [:]
+
+    public init() {}
+
+    /// Adds another report's counts to this one.
+    public mutating func add(_ other: IngestReport) {
+        accepted += other.accepted
+        duplicates += other.duplicates
+        quarantined += other.quarantined
+        subjectsCreated += other.subjectsCreated
+        merges += other.merges
+        bytes += other.bytes
+        reasons.merge(other.reasons, uniquingKeysWith: +)
+    }
+
+    /// Records seen.
+    public var records: Int { accepted + duplicates + quarantined }
+}
+
+/// Progress of a running import, reported after each batch.
+public struct IngestProgress: Sendable {
+    public var bytesRead: Int
+    public var totalBytes: Int
+    public var report: IngestReport
+}
+
+/// Reads inputs, validates and normalises each record, resolves identities,
+/// drops duplicates, quarantines what is bad, and appends the rest to the log.
+///
+/// Each batch commits in one transaction — events, identity links, dedup keys,
+/// merges and quarantine together — so an interrupted import can simply be run
+/// again: what landed is recognised as duplicate, the rest lands.
+/// Memory is bounded by the batch size, not the input size.
+public final class Ingestor {
+    /// Records per transaction.
+    public var batchSize = 2000
+
+    private let vault: Vault
+    private let log: EventLog
+    private let identities: IdentityGraph
+    private let dedup: DedupIndex
+    private let quarantine: QuarantineStore
+    private let parser: SegmentParser
+
+    public init(vault: Vault) throws {
+        self.vault = vault
+        log = try vault.eventLog()
+        identities = try vault.identityGraph()
+        dedup = try vault.dedupIndex()
+        quarantine = try vault.quarantine()
+        parser = SegmentParser()
+    }
+
+    /// The format of `path`: from `explicit`, else its extension, else its first byte.
+    public static func detectFormat(path: String, explicit: InputFormat?) throws -> InputFormat {
+        if let explicit { return explicit }
+        switch URL(fileURLWithPath: path).pathExtension.lowercased() {
+        case "jsonl", "ndjson": return .jsonl
+        case "json": return .json
+        case "csv": return .csv
+        default:
+            let reader = try ChunkedFileReader(path: path, chunkSize: 4096)
+            let first = try reader.next()?.first { ![0x20, 0x09, 0x0a, 0x0d, 0xef, 0xbb, 0xbf].contains($0) }
+            switch first {
+            case UInt8(ascii: "["): return .json
+            case UInt8(ascii: "{"): return .jsonl
+            default: throw IngestError.unknownFormat(path: path)
+            }
+        }
+    }
+
+    /// Imports one file.
+    ///
+    /// - Throws: `IngestError` when the file cannot be read at all; bad records
+    ///   never throw, they are quarantined and counted.
+    public func ingest(path: String, format: InputFormat? = nil, mapping: CSVMapping? = nil, mappingPath: String? = nil,
+                       progress: (IngestProgress) -> Void = { _ in }) throws -> IngestReport {
+        let format = try Self.detectFormat(path: path, explicit: format)
+        let total = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        let reader = try ChunkedFileReader(path: path)
+        var report = IngestReport()
+        var pending: [SourceRecord] = []
+        pending.reserveCapacity(batchSize)
+        let source = RecordSource(file: path, format: format, mapping: mapping, mappingPath: mappingPath)
+
+        func flushIfFull() throws {
+            if pending.count >= batchSize {
+                report.add(try process(pending, source: source))
+                pending.removeAll(keepingCapacity: true)
+                progress(IngestProgress(bytesRead: reader.bytesRead, totalBytes: total, report: report))
+            }
+        }
+        switch format {
+        case .jsonl:
+            var splitter = LineSplitter()
+            try run(&splitter, reader) { pending.append($0); try flushIfFull() }
+        case .json:
+            var splitter = ArraySplitter()
+            try run(&splitter, reader) { pending.append($0); try flushIfFull() }
+        case .csv:
+            guard let mapping else { throw IngestError.mappingRequired(path: path) }
+            var splitter = CSVSplitter()
+            var header: [String]?
+            try run(&splitter, reader) { record in
+                if header == nil {
+                    var bytes = record.bytes
+                    if bytes.starts(with: [0xef, 0xbb, 0xbf]) { bytes.removeFirst(3) }
+                    guard let names = CSVFields.split(bytes, delimiter: mapping.delimiterByte) else {
+                        throw IngestError.emptyCSV(path: path)
+                    }
+                    let trimmed = names.map { $0.trimmingCharacters(in: .whitespaces) }
+                    let missing = mapping.columns.subtracting(trimmed).sorted()
+                    guard missing.isEmpty else { throw IngestError.missingColumns(path: path, columns: missing) }
+                    header = trimmed
+                    source.header = trimmed
+                    return
+                }
+                pending.append(record)
+                try flushIfFull()
+            }
+            if header == nil { throw IngestError.emptyCSV(path: path) }
+        }
+        if !pending.isEmpty { report.add(try process(pending, source: source)) }
+        report.bytes = reader.bytesRead
+        progress(IngestProgress(bytesRead: reader.bytesRead, totalBytes: total, report: report))
+        return report
+    }
+
+    private func run<S: RecordSplitter>(_ splitter: inout S, _ reader: ChunkedFileReader,
+                                        _ emit: (SourceRecord) throws -> Void) throws {
+        while let chunk = try reader.next() {
+            try splitter.feed(chunk, emit: emit)
+        }
+        try splitter.finish(emit: emit)
+    }
+
+    /// Where a batch of records came from, for parsing and for the quarantine.
+    final class RecordSource {
+        let file: String
+        let format: InputFormat
+        let mapping: CSVMapping?
+        let mappingPath: String?
+        var header: [String] = []
+
+        init(file: String, format: InputFormat, mapping: CSVMapping?, mappingPath: String?) {
+            self.file = file
+            self.format = format
+            self.mapping = mapping
+            self.mappingPath = mappingPath
+        }
+    }
+
+    /// Imports records already in memory (the demo generator, retries, the collector).
+    public func ingest(records: [SourceRecord], file: String, format: InputFormat, mapping: CSVMapping? = nil,
+                       header: [String] = []) throws -> IngestReport {
+        let source = RecordSource(file: file, format: format, mapping: mapping, mappingPath: nil)
+        source.header = header
+        var report = IngestReport()
+        var start = 0
+        while start < records.count {
+            let end = min(start + batchSize, records.count)
+            report.add(try process(Array(records[start..<end]), source: source))
+            start = end
+        }
+        report.bytes = records.reduce(0) { $0 + $1.bytes.count }
+        return report
+    }
+
+    private enum Parsed {
+        case event(SourceRecord, SegmentEvent)
+        case rejected(SourceRecord, String)
+    }
+
+    private func parse(_ record: SourceRecord, source: RecordSource) -> Parsed {
+        if let readError = record.readError { return .rejected(record, readError) }
+        switch source.format {
+        case .jsonl, .json:
+            switch parser.parse(record.bytes) {
+            case let .success(event): return .event(record, event)
+            case let .failure(rejection): return .rejected(record, rejection.reason)
+            }
+        case .csv:
+            guard let mapping = source.mapping else { return .rejected(record, "no mapping for CSV") }
+            guard record.bytes.count <= SegmentParser.maxEventBytes else {
+                return .rejected(record, "event larger than 32 KB (\(record.bytes.count) bytes)")
+            }
+            guard let fields = CSVFields.split(record.bytes, delimiter: mapping.delimiterByte) else {
+                return .rejected(record, "malformed CSV quoting")
+            }
+            guard fields.count == source.header.count else {
+                return .rejected(record, "wrong number of columns: \(fields.count), the header has \(source.header.count)")
+            }
+            let row = Dictionary(zip(source.header, fields), uniquingKeysWith: { first, _ in first })
+            switch mapping.event(from: row).flatMap({ parser.normalise($0) }) {
+            case let .success(event): return .event(record, event)
+            case let .failure(rejection): return .rejected(record, rejection.reason)
+            }
+        }
+    }
+
+    /// One batch, one transaction.
+    private func process(_ records: [SourceRecord], source: RecordSource) throws -> IngestReport {
+        try process(parsed: records.map { parse($0, source: source) }, source: source)
+    }
+
+    /// What `retryQuarantine` did.
+    public struct RetryReport: Sendable, Equatable {
+        /// Records that now pass and were ingested (or recognised as duplicates).
+        public var released = 0
+        /// Records that still fail, left in quarantine.
+        public var stillRejected = 0
+        public var ingest = IngestReport()
+    }
+
+    /// Re-checks every quarantined record with the current rules (and, for CSV,
+    /// the mapping file as it is now). Records that pass are ingested and leave
+    /// the quarantine in the same transaction; the others stay, untouched.
+    public func retryQuarantine() throws -> RetryReport {
+        let records = try vault.database.read { try quarantine.all(in: $0) }
+        var result = RetryReport()
+        var mappings: [String: CSVMapping] = [:]
+        for record in records {
+            let format = InputFormat(rawValue: record.format) ?? .jsonl
+            var mapping: CSVMapping?
+            if format == .csv, let path = record.context["mapping"] {
+                mapping = mappings[path] ?? (try? CSVMapping.load(path: path))
+                mappings[path] = mapping
+            }
+            let source = RecordSource(file: record.file, format: format, mapping: mapping, mappingPath: record.context["mapping"])
+            source.header = record.context["header"]?.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init) ?? []
+            let parsed = parse(SourceRecord(line: record.line, byteOffset: record.byteOffset, bytes: record.record), source: source)
+            guard case .event = parsed else {
+                result.stillRejected += 1
+                continue
+            }
+            result.ingest.add(try process(parsed: [parsed], source: source, releasing: record.id))
+            result.released += 1
+        }
+        return result
+    }
+
+    private func process(parsed: [Parsed], source: RecordSource, releasing quarantineID: Int64? = nil) throws -> IngestReport {
+        let now = EventLog.now()
+        var context: [String: String] = [:]
+        if source.format == .csv {
+            context["header"] = source.header.joined(separator: "\u{1F}")
+            if let mappingPath = source.mappingPath { context["mapping"] = mappingPath }
+        }
+        do {
+            return try vault.database.write { db in
+                var report = IngestReport()
+                var events: [NewEvent] = []
+                var merges: [(absorbed: SubjectID, survivor: SubjectID, index: Int)] = []
+                for item in parsed {
+                    switch item {
+                    case let .rejected(record, reason):
+                        // The same bad record imported again is not quarantined twice.
+                        let rejectedKey = try dedup.key(messageID: nil, content: Array("rejected:".utf8) + record.bytes)
+                        guard try quarantineID != nil || dedup.insert(rejectedKey, in: db) else {
+                            report.duplicates += 1
+                            continue
+                        }
+                        try quarantine.add(file: source.file, line: record.line, byteOffset: record.byteOffset,
+                                           format: source.format.rawValue, reason: reason, record: record.bytes,
+                                           context: context, at: now, in: db)
+                        report.quarantined += 1
+                        report.reasons[reason, default: 0] += 1
+                    case let .event(_, event):
+                        guard try dedup.insert(dedup.key(messageID: event.messageID, content: event.payload), in: db) else {
+                            report.duplicates += 1
+                            continue
+                        }
+                        var identifiers = event.identifiers
+                        if let previous = event.previousID {
+                            identifiers.append(try previousIdentifier(previous, in: db))
+                        }
+                        let resolution = try identities.resolve(identifiers, at: event.timestamp, in: db)
+                        if resolution.created { report.subjectsCreated += 1 }
+                        for absorbed in resolution.absorbed {
+                            let payload = try JSONSerialization.data(withJSONObject: [
+                                "type": "merge", "absorbed": absorbed.hex, "survivor": resolution.subject.hex,
+                                "reason": event.kind == .alias ? "alias" : "shared identifier",
+                                "timestamp": Timestamp.format(event.timestamp),
+                            ], options: [.sortedKeys])
+                            merges.append((absorbed, resolution.subject, events.count))
+                            events.append(NewEvent(subject: resolution.subject, kind: .merge, payload: Array(payload), recordedAt: now))
+                            report.merges += 1
+                        }
+                        events.append(NewEvent(subject: resolution.subject, kind: event.kind, payload: event.payload, recordedAt: now))
+                        report.accepted += 1
+                    }
+                }
+                if let quarantineID { try quarantine.remove(id: quarantineID, in: db) }
+                let receipt = try log.append(events, in: db)
+                for merge in merges {
+                    try identities.recordMerge(absorbed: merge.absorbed, survivor: merge.survivor,
+                                               seq: receipt.firstSeq + Int64(merge.index), in: db)
+                }
+                return report
+            }
+        } catch let error as VaultError {
+            throw error
+        } catch {
+            throw VaultError.storage(operation: "ingesting a batch", detail: "\(error)")
+        }
+    }
+
+    /// Segment's `previousId` may be an earlier userId or anonymousId: use whichever is known.
+    private func previousIdentifier(_ previous: String, in db: Database) throws -> Identifier {
+        if let asUser = Identifier(type: .userID, raw: previous), try identities.subject(for: asUser, in: db) != nil {
+            return asUser
+        }
+        return Identifier(type: .anonymousID, raw: previous) ?? Identifier(type: .userID, raw: previous)!
+    }
+}

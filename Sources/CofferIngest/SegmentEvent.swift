@@ -1,0 +1,168 @@
+import CofferStore
+import Foundation
+
+/// A validated, normalised Segment Spec event, ready to append.
+public struct SegmentEvent: @unchecked Sendable {
+    /// The log kind (identify, track, page, screen, group, alias).
+    public var kind: EventKind
+    /// Identifiers the event carries (userId, anonymousId, traits.email, traits.phone, loyalty id).
+    public var identifiers: [Identifier]
+    /// For `alias`: the previous id, resolved against known user and anonymous ids.
+    public var previousID: String?
+    /// The sender's message id, if any (dedup key).
+    public var messageID: String?
+    /// Event time, ms since 1970 UTC.
+    public var timestamp: Int64
+    /// The normalised event as canonical JSON (sorted keys): what is encrypted into the log.
+    public var payload: [UInt8]
+}
+
+/// Validates and normalises Segment Spec events (https://segment.com/docs/connections/spec/).
+///
+/// Checks: a known `type`; `userId` or `anonymousId`; the fields each type
+/// requires (`event` for track, `previousId` for alias, `groupId` for group);
+/// object-typed `traits`, `properties`, `context`; ISO-8601 timestamps with a
+/// zone; at most 32 KB per event (Segment's limit). Normalises: trims ids,
+/// lower-cases emails, E.164 phones, timestamps to UTC with milliseconds.
+public struct SegmentParser: Sendable {
+    /// Segment's per-event size limit.
+    public static let maxEventBytes = 32 * 1024
+
+    static let types: [String: EventKind] = [
+        "identify": .identify, "track": .track, "page": .page, "screen": .screen, "group": .group, "alias": .alias,
+    ]
+
+    /// When an event has neither `timestamp` nor `sentAt`, this time is used.
+    public var receivedAt: Int64
+
+    public init(receivedAt: Int64 = EventLog.now()) {
+        self.receivedAt = receivedAt
+    }
+
+    /// Parses one JSON record.
+    public func parse(_ bytes: [UInt8]) -> Result<SegmentEvent, Rejection> {
+        guard bytes.count <= Self.maxEventBytes else {
+            return .failure(Rejection("event larger than 32 KB (\(bytes.count) bytes)"))
+        }
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: Data(bytes), options: [])
+        } catch {
+            return .failure(Rejection("invalid JSON"))
+        }
+        guard let dictionary = object as? [String: Any] else {
+            return .failure(Rejection("invalid JSON: an event must be an object"))
+        }
+        return normalise(dictionary)
+    }
+
+    /// Validates and normalises an event already in dictionary form (JSON, or a mapped CSV row).
+    public func normalise(_ input: [String: Any]) -> Result<SegmentEvent, Rejection> {
+        var event = input
+        guard let typeValue = event["type"] else { return .failure(Rejection("missing type")) }
+        guard let typeText = typeValue as? String else { return .failure(Rejection("wrong type: type must be a string")) }
+        guard let kind = Self.types[typeText.lowercased()] else { return .failure(Rejection("unknown type")) }
+        event["type"] = typeText.lowercased()
+
+        for field in ["traits", "properties", "context"] {
+            if let value = event[field], !(value is [String: Any]) {
+                return .failure(Rejection("wrong type: \(field) must be an object"))
+            }
+        }
+        var identifiers: [Identifier] = []
+        for (field, type) in [("userId", IdentifierType.userID), ("anonymousId", .anonymousID)] {
+            guard let value = event[field], !(value is NSNull) else { continue }
+            guard let text = Self.idString(value) else {
+                return .failure(Rejection("wrong type: \(field) must be a string"))
+            }
+            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if trimmed.isEmpty {
+                event.removeValue(forKey: field)
+                continue
+            }
+            event[field] = trimmed
+            if let identifier = Identifier(type: type, raw: trimmed) { identifiers.append(identifier) }
+        }
+        guard !identifiers.isEmpty else { return .failure(Rejection("missing userId and anonymousId")) }
+
+        for (field, required) in [("event", kind == .track), ("previousId", kind == .alias), ("groupId", kind == .group)] {
+            let value = event[field]
+            if value == nil || value is NSNull {
+                if required { return .failure(Rejection("missing \(field) (required for \(typeText.lowercased()))")) }
+                continue
+            }
+            guard let text = Self.idString(value!), !text.trimmingCharacters(in: .whitespaces).isEmpty else {
+                return .failure(Rejection("wrong type: \(field) must be a non-empty string"))
+            }
+            event[field] = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        for field in ["messageId", "name"] {
+            if let value = event[field], !(value is NSNull), !(value is String) {
+                return .failure(Rejection("wrong type: \(field) must be a string"))
+            }
+        }
+
+        var timestamp: Int64?
+        for field in ["timestamp", "sentAt", "originalTimestamp"] {
+            guard let value = event[field], !(value is NSNull) else { continue }
+            guard let text = value as? String, let millis = Timestamp.parse(text) else {
+                return .failure(Rejection("bad timestamp: \(field) is not ISO-8601 with a time zone"))
+            }
+            event[field] = Timestamp.format(millis)
+            if timestamp == nil && field != "sentAt" { timestamp = millis }
+        }
+        let time = timestamp ?? (event["sentAt"] as? String).flatMap { Timestamp.parse($0) } ?? receivedAt
+        event["timestamp"] = Timestamp.format(time)
+
+        // Identifiers inside traits (top-level for identify, context.traits for the others).
+        var traitSets: [(path: [String], traits: [String: Any])] = []
+        if let traits = event["traits"] as? [String: Any] { traitSets.append((["traits"], traits)) }
+        if let context = event["context"] as? [String: Any], let traits = context["traits"] as? [String: Any] {
+            traitSets.append((["context", "traits"], traits))
+        }
+        for (path, var traits) in traitSets {
+            if let email = traits["email"] as? String {
+                if let identifier = Identifier(type: .email, raw: email) {
+                    traits["email"] = identifier.value
+                    identifiers.append(identifier)
+                }
+            }
+            if let phone = traits["phone"] as? String, let identifier = Identifier(type: .phone, raw: phone) {
+                traits["phone"] = identifier.value
+                identifiers.append(identifier)
+            }
+            for key in ["loyaltyId", "loyalty_id"] {
+                if let raw = traits[key].flatMap(Self.idString), let identifier = Identifier(type: .loyaltyID, raw: raw) {
+                    identifiers.append(identifier)
+                }
+            }
+            if path.count == 1 {
+                event["traits"] = traits
+            } else if var context = event["context"] as? [String: Any] {
+                context["traits"] = traits
+                event["context"] = context
+            }
+        }
+
+        let payload: Data
+        do {
+            payload = try JSONSerialization.data(withJSONObject: event, options: [.sortedKeys, .withoutEscapingSlashes])
+        } catch {
+            return .failure(Rejection("invalid JSON: values cannot be encoded"))
+        }
+        var unique: [Identifier] = []
+        for identifier in identifiers where !unique.contains(identifier) { unique.append(identifier) }
+        return .success(SegmentEvent(kind: kind, identifiers: unique,
+                                     previousID: kind == .alias ? event["previousId"] as? String : nil,
+                                     messageID: (event["messageId"] as? String).flatMap { $0.isEmpty ? nil : $0 },
+                                     timestamp: time, payload: Array(payload)))
+    }
+
+    /// Ids may arrive as strings or (in some SDKs) integers.
+    static func idString(_ value: Any) -> String? {
+        if let text = value as? String { return text }
+        if value is Bool { return nil }
+        if let int = value as? Int { return String(int) }
+        return nil
+    }
+}

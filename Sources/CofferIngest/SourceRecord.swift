@@ -1,0 +1,28 @@
+/// One raw record read from an input, with where it came from.
+public struct SourceRecord: Sendable {
+    /// 1-based line of the record's first byte.
+    public var line: Int
+    /// Byte offset of the record's first byte in the input.
+    public var byteOffset: Int
+    /// The record's bytes, as read.
+    public var bytes: [UInt8]
+    /// A reason this record is already known to be bad (e.g. a broken CSV quote), if any.
+    public var readError: String?
+
+    public init(line: Int, byteOffset: Int, bytes: [UInt8], readError: String? = nil) {
+        self.line = line
+        self.byteOffset = byteOffset
+        self.bytes = bytes
+        self.readError = readError
+    }
+}
+
+/// The input formats `coffer ingest` reads.
+public enum InputFormat: String, Sendable, CaseIterable {
+    /// Segment Spec events, one JSON object a line.
+    case jsonl
+    /// Segment Spec events in one JSON array.
+    case json
+    /// Comma-separated values with a header row, read through a column mapping.
+    case csv
+}

@@ -1,0 +1,118 @@
+/// ISO-8601 timestamps, parsed and formatted without Foundation's formatters
+/// (which are slow and not safe to share across tasks).
+public enum Timestamp {
+    /// Milliseconds since 1970 (UTC) for `YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM|±HHMM]`.
+    ///
+    /// - Parameters:
+    ///   - allowSpace: accept a space between date and time (CSV exports do this).
+    ///   - defaultOffsetMinutes: zone to assume when the text has none; nil
+    ///     means a zone is required.
+    /// - Returns: nil when the text is not such a timestamp or the date is impossible.
+    public static func parse(_ text: String, allowSpace: Bool = false, defaultOffsetMinutes: Int? = nil) -> Int64? {
+        let b = Array(text.utf8)
+        func digits(_ start: Int, _ count: Int) -> Int? {
+            guard start + count <= b.count else { return nil }
+            var value = 0
+            for i in start..<(start + count) {
+                guard b[i] >= 48 && b[i] <= 57 else { return nil }
+                value = value * 10 + Int(b[i] - 48)
+            }
+            return value
+        }
+        guard b.count >= 19, let year = digits(0, 4), b[4] == 45, let month = digits(5, 2), b[7] == 45,
+              let day = digits(8, 2), b[10] == 84 || b[10] == 116 || (allowSpace && b[10] == 32),
+              let hour = digits(11, 2), b[13] == 58, let minute = digits(14, 2), b[16] == 58, let second = digits(17, 2)
+        else { return nil }
+        guard (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year), hour < 24, minute < 60, second < 61 else {
+            return nil
+        }
+        var i = 19
+        var millis = 0
+        if i < b.count && b[i] == 46 {  // fraction
+            i += 1
+            var scale = 100
+            let start = i
+            while i < b.count, b[i] >= 48 && b[i] <= 57 {
+                millis += Int(b[i] - 48) * scale
+                scale /= 10
+                i += 1
+            }
+            guard i > start else { return nil }
+        }
+        var offset: Int
+        if i == b.count {
+            guard let fallback = defaultOffsetMinutes else { return nil }
+            offset = fallback
+        } else if b[i] == 90 || b[i] == 122 {  // Z
+            guard i + 1 == b.count else { return nil }
+            offset = 0
+        } else if b[i] == 43 || b[i] == 45 {  // + or -
+            let sign = b[i] == 43 ? 1 : -1
+            guard let hh = digits(i + 1, 2) else { return nil }
+            var mm = 0
+            if i + 3 < b.count {
+                if b[i + 3] == 58 {
+                    guard let m = digits(i + 4, 2), i + 6 == b.count else { return nil }
+                    mm = m
+                } else {
+                    guard let m = digits(i + 3, 2), i + 5 == b.count else { return nil }
+                    mm = m
+                }
+            } else if i + 3 != b.count {
+                return nil
+            }
+            guard hh <= 23, mm <= 59 else { return nil }
+            offset = sign * (hh * 60 + mm)
+        } else {
+            return nil
+        }
+        let days = daysFromCivil(year: year, month: month, day: day)
+        let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + min(second, 59)) - Int64(offset * 60)
+        return seconds * 1000 + Int64(millis)
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS.fffZ` for milliseconds since 1970.
+    public static func format(_ millis: Int64) -> String {
+        let totalSeconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000
+        let ms = Int(millis - totalSeconds * 1000)
+        let days = totalSeconds >= 0 ? totalSeconds / 86_400 : (totalSeconds - 86_399) / 86_400
+        let secondsOfDay = Int(totalSeconds - days * 86_400)
+        let (year, month, day) = civilFromDays(Int(days))
+        func pad(_ value: Int, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondsOfDay / 3600, 2)):"
+            + "\(pad(secondsOfDay / 60 % 60, 2)):\(pad(secondsOfDay % 60, 2)).\(pad(ms, 3))Z"
+    }
+
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    /// Days since 1970-01-01 (Howard Hinnant's algorithm).
+    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    static func civilFromDays(_ z0: Int) -> (Int, Int, Int) {
+        let z = z0 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+}

@@ -1,0 +1,168 @@
+import CofferCrypto
+import Foundation
+import GRDB
+
+/// Links identifiers to subjects through keyed tokens, and merges subjects
+/// that turn out to be one person.
+///
+/// Only HMAC tokens and random subject ids are stored in clear; each
+/// identifier's value is kept encrypted under its subject's data key (so
+/// shredding that key erases it too). Works inside a write transaction the
+/// caller holds: identity links commit together with the events they explain.
+public final class IdentityGraph {
+    private let vaultID: [UInt8]
+    private let log: EventLog
+    private let hmac: HMACSHA256
+    private let cipher: AESGCMContext
+    private let random = RandomPool()
+
+    init(vaultID: [UInt8], keys: VaultKeys, log: EventLog) throws {
+        self.vaultID = vaultID
+        self.log = log
+        hmac = try HMACSHA256(key: keys.pseudonymisation)
+        cipher = try AESGCMContext()
+    }
+
+    /// The keyed token of an identifier.
+    public func token(_ identifier: Identifier) throws -> [UInt8] {
+        try hmac.authenticate(identifier.tokenInput)
+    }
+
+    /// The subject an identifier belongs to, if any.
+    public func subject(for identifier: Identifier, in db: Database) throws -> SubjectID? {
+        try subject(forToken: token(identifier), in: db)
+    }
+
+    func subject(forToken token: [UInt8], in db: Database) throws -> SubjectID? {
+        let select = RawStatement(try db.cachedStatement(sql: "SELECT subject_id FROM identities WHERE token = ?"))
+        select.reset()
+        defer { select.reset() }
+        select.bind(1, blob: token)
+        guard try select.step("looking up an identifier") else { return nil }
+        return try SubjectID(bytes: select.blob(0))
+    }
+
+    /// What resolving one record's identifiers decided.
+    public struct Resolution: Sendable {
+        /// The subject the record belongs to.
+        public var subject: SubjectID
+        /// `true` when no identifier was known and a subject was created.
+        public var created: Bool
+        /// Subjects absorbed into `subject` because the record linked them.
+        public var absorbed: [SubjectID]
+    }
+
+    /// Finds or creates the subject for a record's identifiers, links the new
+    /// ones, and merges subjects the record shows to be one person.
+    ///
+    /// The survivor of a merge is the subject whose identity was recorded
+    /// first (ties: the smaller id), so the same input always gives the same result.
+    public func resolve(_ identifiers: [Identifier], at time: Int64, in db: Database) throws -> Resolution {
+        precondition(!identifiers.isEmpty, "a record needs at least one identifier")
+        var known: [SubjectID] = []
+        var unknown: [(Identifier, [UInt8])] = []
+        for identifier in identifiers {
+            let token = try token(identifier)
+            if let subject = try subject(forToken: token, in: db) {
+                if !known.contains(subject) { known.append(subject) }
+            } else if !unknown.contains(where: { $0.1 == token }) {
+                unknown.append((identifier, token))
+            }
+        }
+        var resolution: Resolution
+        if known.isEmpty {
+            resolution = Resolution(subject: try SubjectID.random(), created: true, absorbed: [])
+        } else if known.count == 1 {
+            resolution = Resolution(subject: known[0], created: false, absorbed: [])
+        } else {
+            let survivor = try oldest(of: known, in: db)
+            let absorbed = known.filter { $0 != survivor }
+            for subject in absorbed { try repoint(subject, to: survivor, in: db) }
+            resolution = Resolution(subject: survivor, created: false, absorbed: absorbed)
+        }
+        for (identifier, token) in unknown {
+            try link(identifier, token: token, to: resolution.subject, at: time, in: db)
+        }
+        return resolution
+    }
+
+    /// Records that `absorbed` was merged into `survivor` at log position `seq`.
+    public func recordMerge(absorbed: SubjectID, survivor: SubjectID, seq: Int64, in db: Database) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO merges(absorbed_id, survivor_id, seq) VALUES (?, ?, ?)",
+                       arguments: [Data(absorbed.bytes), Data(survivor.bytes), seq])
+        // Subjects absorbed earlier into `absorbed` now belong to `survivor`.
+        try db.execute(sql: "UPDATE merges SET survivor_id = ? WHERE survivor_id = ?",
+                       arguments: [Data(survivor.bytes), Data(absorbed.bytes)])
+    }
+
+    /// The subject and every subject merged into it: whose events make up one person.
+    public func mergedSubjects(of subject: SubjectID, in db: Database) throws -> [SubjectID] {
+        let absorbed = try Data.fetchAll(db, sql: "SELECT absorbed_id FROM merges WHERE survivor_id = ? ORDER BY seq",
+                                         arguments: [Data(subject.bytes)])
+        return try [subject] + absorbed.map { try SubjectID(bytes: Array($0)) }
+    }
+
+    /// The subject's identifiers, decrypted.
+    public func identifiers(of subject: SubjectID, in db: Database) throws -> [Identifier] {
+        let key = try log.subjectKey(for: subject, db: db).key
+        let rows = try Row.fetchAll(db, sql: "SELECT id_type, nonce, value FROM identities WHERE subject_id = ? ORDER BY created_at, id_type",
+                                    arguments: [Data(subject.bytes)])
+        return try rows.compactMap { row in
+            let typeText: String = row[0], nonce: Data = row[1], sealed: Data = row[2]
+            guard let type = IdentifierType(rawValue: typeText) else { return nil }
+            let plain = try cipher.open(Array(sealed), key: key, nonce: Array(nonce),
+                                        authenticating: valueContext(subject: subject, type: type))
+            return Identifier(type: type, raw: String(decoding: plain, as: UTF8.self))
+        }
+    }
+
+    private func link(_ identifier: Identifier, token: [UInt8], to subject: SubjectID, at time: Int64, in db: Database) throws {
+        let key = try log.subjectKey(for: subject, db: db).key
+        let nonce = Array(try random.next(AESGCM.nonceByteCount))
+        let sealed = try cipher.seal(Array(identifier.value.utf8), key: key, nonce: nonce,
+                                     authenticating: valueContext(subject: subject, type: identifier.type))
+        let insert = RawStatement(try db.cachedStatement(sql: """
+            INSERT INTO identities(token, subject_id, id_type, nonce, value, created_at) VALUES (?, ?, ?, ?, ?, ?)
+            """))
+        insert.reset()
+        insert.bind(1, blob: token)
+        insert.bind(2, blob: subject.bytes)
+        insert.bind(3, text: identifier.type.rawValue)
+        insert.bind(4, blob: nonce)
+        insert.bind(5, blob: sealed)
+        insert.bind(6, time)
+        _ = try insert.step("linking an identifier")
+    }
+
+    /// Moves every identifier of `absorbed` to `survivor`, re-encrypting the values under the survivor's key.
+    private func repoint(_ absorbed: SubjectID, to survivor: SubjectID, in db: Database) throws {
+        let identifiers = try identifiers(of: absorbed, in: db)
+        let rows = try Row.fetchAll(db, sql: "SELECT token, created_at FROM identities WHERE subject_id = ? ORDER BY created_at, id_type",
+                                    arguments: [Data(absorbed.bytes)])
+        try db.execute(sql: "DELETE FROM identities WHERE subject_id = ?", arguments: [Data(absorbed.bytes)])
+        for (identifier, row) in zip(identifiers, rows) {
+            let token: Data = row[0]
+            try link(identifier, token: Array(token), to: survivor, at: row[1], in: db)
+        }
+    }
+
+    private func oldest(of subjects: [SubjectID], in db: Database) throws -> SubjectID {
+        var best: (time: Int64, id: SubjectID)?
+        for subject in subjects {
+            let first = try Int64.fetchOne(db, sql: "SELECT min(created_at) FROM identities WHERE subject_id = ?",
+                                           arguments: [Data(subject.bytes)]) ?? Int64.max
+            if best == nil || first < best!.time || (first == best!.time && subject.bytes.lexicographicallyPrecedes(best!.id.bytes)) {
+                best = (first, subject)
+            }
+        }
+        return best!.id
+    }
+
+    private func valueContext(subject: SubjectID, type: IdentifierType) -> [UInt8] {
+        var context = Array("coffer/v1/identifier".utf8)
+        context.appendLengthPrefixed(vaultID)
+        context.appendLengthPrefixed(subject.bytes)
+        context.append(contentsOf: type.rawValue.utf8)
+        return context
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import GRDB
+
+/// What the vault holds about one person: their identifiers and how many
+/// events of each kind, across every subject merged into them.
+public struct SubjectSummary: Sendable {
+    /// The surviving subject id.
+    public var subject: SubjectID
+    /// Subject ids merged into it.
+    public var merged: [SubjectID]
+    /// Identifiers, decrypted.
+    public var identifiers: [Identifier]
+    /// Event counts by kind.
+    public var eventCounts: [EventKind: Int]
+    /// First and last `recorded_at` (ms), if any event.
+    public var firstRecorded: Int64?
+    public var lastRecorded: Int64?
+
+    public var totalEvents: Int { eventCounts.values.reduce(0, +) }
+}
+
+extension Vault {
+    /// Looks a person up by one identifier. nil if no subject has it.
+    /// Needs the master key (identifiers are decrypted).
+    public func subjectSummary(for identifier: Identifier) throws -> SubjectSummary? {
+        let graph = try identityGraph()
+        return try database.read { db -> SubjectSummary? in
+            guard let subject = try graph.subject(for: identifier, in: db) else { return nil }
+            let all = try graph.mergedSubjects(of: subject, in: db)
+            var counts: [EventKind: Int] = [:]
+            var first: Int64?, last: Int64?
+            for id in all {
+                for row in try Row.fetchAll(db, sql: """
+                    SELECT kind, count(*), min(recorded_at), max(recorded_at) FROM events WHERE subject_id = ? GROUP BY kind
+                    """, arguments: [Data(id.bytes)]) {
+                    if let kind = EventKind(rawValue: row[0]) { counts[kind, default: 0] += row[1] }
+                    let lo: Int64 = row[2], hi: Int64 = row[3]
+                    first = min(first ?? lo, lo)
+                    last = max(last ?? hi, hi)
+                }
+            }
+            return SubjectSummary(subject: subject, merged: Array(all.dropFirst()), identifiers: try graph.identifiers(of: subject, in: db),
+                                  eventCounts: counts, firstRecorded: first, lastRecorded: last)
+        }
+    }
+}
