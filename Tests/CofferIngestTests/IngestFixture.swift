@@ -1,0 +1,62 @@
+import CofferCrypto
+import CofferIngest
+import CofferStore
+import Foundation
+import GRDB
+
+/// A fresh vault and a scratch directory for input files; removed at the end.
+final class IngestFixture {
+    let directory: URL
+    let layout: VaultLayout
+    let vault: Vault
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-ingest-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        layout = VaultLayout(directory: directory.appendingPathComponent("vault"))
+        vault = try Vault.create(layout: layout, ownerPassphrase: SecureBytes(Array("ingest test passphrase".utf8)),
+                                 kdf: Scrypt.Parameters(logN: 10, r: 8, p: 1))
+    }
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
+
+    /// Writes `text` to a file in the scratch directory and returns its path.
+    func file(_ name: String, _ text: String) throws -> String {
+        let url = directory.appendingPathComponent(name)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    func ingest(_ path: String, mapping: CSVMapping? = nil, mappingPath: String? = nil) throws -> IngestReport {
+        try Ingestor(vault: vault).ingest(path: path, mapping: mapping, mappingPath: mappingPath)
+    }
+
+    func summary(_ id: String) throws -> SubjectSummary? {
+        try vault.subjectSummary(for: Identifier(argument: id)!)
+    }
+
+    func quarantined() throws -> [QuarantinedRecord] {
+        let store = try vault.quarantine()
+        return try vault.database.read { try store.all(in: $0) }
+    }
+
+    /// Decrypted payloads of a person's events (all merged subjects), as JSON objects.
+    func payloads(_ id: String) throws -> [[String: Any]] {
+        guard let summary = try summary(id) else { return [] }
+        let log = try vault.eventLog()
+        return try ([summary.subject] + summary.merged).flatMap { try log.events(of: $0) }
+            .sorted { $0.seq < $1.seq }
+            .compactMap { try JSONSerialization.jsonObject(with: Data($0.payload)) as? [String: Any] }
+    }
+
+    /// Every byte of every file in the vault directory.
+    func vaultBytes() throws -> [(String, Data)] {
+        try FileManager.default.contentsOfDirectory(at: layout.directory, includingPropertiesForKeys: nil)
+            .map { ($0.lastPathComponent, try Data(contentsOf: $0)) }
+    }
+}
+
+func jsonl(_ objects: [[String: Any]]) -> String {
+    objects.map { String(decoding: try! JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]), as: UTF8.self) }
+        .joined(separator: "\n") + "\n"
+}

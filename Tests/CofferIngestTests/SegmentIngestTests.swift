@@ -1,0 +1,173 @@
+import CofferIngest
+import CofferStore
+import Foundation
+import Testing
+
+struct SegmentIngestTests {
+    @Test("every Segment type lands, linked to one subject by userId")
+    func everyType() throws {
+        let fixture = try IngestFixture()
+        let path = try fixture.file("all.jsonl", jsonl([
+            ["type": "identify", "userId": "u1", "messageId": "m1", "timestamp": "2026-01-01T10:00:00Z",
+             "traits": ["email": "Ann@Example.com", "name": "Ann"]],
+            ["type": "track", "userId": "u1", "messageId": "m2", "event": "Order Completed", "timestamp": "2026-01-01T10:05:00Z",
+             "properties": ["revenue": 9.5]],
+            ["type": "page", "userId": "u1", "messageId": "m3", "name": "Home", "timestamp": "2026-01-01T10:06:00Z"],
+            ["type": "screen", "userId": "u1", "messageId": "m4", "name": "Menu", "timestamp": "2026-01-01T10:07:00Z"],
+            ["type": "group", "userId": "u1", "messageId": "m5", "groupId": "g1", "timestamp": "2026-01-01T10:08:00Z"],
+            ["type": "alias", "userId": "u1", "previousId": "old-1", "messageId": "m6", "timestamp": "2026-01-01T10:09:00Z"],
+        ]))
+        let report = try fixture.ingest(path)
+        #expect(report.accepted == 6 && report.quarantined == 0 && report.subjectsCreated == 1)
+        let summary = try #require(try fixture.summary("user:u1"))
+        #expect(summary.eventCounts == [.identify: 1, .track: 1, .page: 1, .screen: 1, .group: 1, .alias: 1])
+        #expect(try fixture.summary("email:ann@example.com")?.subject == summary.subject)
+        #expect(try fixture.summary("anon:old-1")?.subject == summary.subject)
+    }
+
+    @Test("normalisation: trimmed ids, lower-case email, E.164 phone, UTC timestamps")
+    func normalisation() throws {
+        let fixture = try IngestFixture()
+        let path = try fixture.file("n.jsonl", jsonl([
+            ["type": "identify", "userId": "  u7 ", "timestamp": "2026-03-01T12:30:00.5+02:00",
+             "traits": ["email": "  Bob.Stone@Example.ORG ", "phone": "0044 (20) 7946-0958"]],
+        ]))
+        #expect(try fixture.ingest(path).accepted == 1)
+        let payload = try #require(try fixture.payloads("user:u7").first)
+        #expect(payload["userId"] as? String == "u7")
+        #expect(payload["timestamp"] as? String == "2026-03-01T10:30:00.500Z")
+        let traits = try #require(payload["traits"] as? [String: Any])
+        #expect(traits["email"] as? String == "bob.stone@example.org")
+        #expect(traits["phone"] as? String == "+442079460958")
+        #expect(try fixture.summary("phone:+44 20 7946 0958")?.subject != nil)
+    }
+
+    @Test("a JSON array with elements across lines, strings with brackets and commas")
+    func jsonArray() throws {
+        let fixture = try IngestFixture()
+        let path = try fixture.file("batch.json", """
+            [
+              {"type": "track", "userId": "u1", "event": "Note, [with] {brackets}",
+               "properties": {"text": "a \\"quoted\\" ] value"}, "timestamp": "2026-01-01T00:00:00Z"},
+              {"type": "page", "anonymousId": "a1", "timestamp": "2026-01-01T00:01:00Z"}
+            ]
+            """)
+        let report = try fixture.ingest(path)
+        #expect(report.accepted == 2 && report.quarantined == 0)
+        #expect(try fixture.payloads("user:u1").first?["event"] as? String == "Note, [with] {brackets}")
+    }
+
+    @Test("importing the same file twice adds nothing; duplicates by messageId and by content")
+    func duplicates() throws {
+        let fixture = try IngestFixture()
+        let events = [
+            ["type": "track", "userId": "u1", "event": "A", "messageId": "same", "timestamp": "2026-01-01T00:00:00Z"],
+            ["type": "track", "userId": "u1", "event": "A-retry", "messageId": "same", "timestamp": "2026-01-01T00:00:00Z"],
+            ["type": "track", "userId": "u1", "event": "B", "timestamp": "2026-01-01T00:00:00Z"],
+            ["type": "track", "userId": "u1", "event": "B", "timestamp": "2026-01-01T00:00:00Z"],
+        ]
+        let path = try fixture.file("d.jsonl", jsonl(events))
+        let first = try fixture.ingest(path)
+        #expect(first.accepted == 2 && first.duplicates == 2)
+        let second = try fixture.ingest(path)
+        #expect(second.accepted == 0 && second.duplicates == 4)
+        #expect(try fixture.vault.eventLog().count() == 2)
+        #expect(try LogVerifier.verify(layout: fixture.layout).isValid)
+    }
+
+    @Test("alias merges an anonymous visitor into the known customer; a shared email merges two subjects")
+    func merges() throws {
+        let fixture = try IngestFixture()
+        let path = try fixture.file("m.jsonl", jsonl([
+            ["type": "identify", "userId": "u1", "traits": ["email": "cara@example.com"], "timestamp": "2026-01-01T00:00:00Z"],
+            ["type": "page", "anonymousId": "anon-9", "timestamp": "2026-01-02T00:00:00Z"],
+            ["type": "alias", "previousId": "anon-9", "userId": "u1", "timestamp": "2026-01-03T00:00:00Z"],
+            ["type": "screen", "anonymousId": "device-5", "timestamp": "2026-01-04T00:00:00Z"],
+            ["type": "identify", "anonymousId": "device-5", "traits": ["email": "CARA@example.com"], "timestamp": "2026-01-05T00:00:00Z"],
+        ]))
+        let report = try fixture.ingest(path)
+        #expect(report.accepted == 5)
+        #expect(report.subjectsCreated == 3)
+        #expect(report.merges == 2)
+        let person = try #require(try fixture.summary("user:u1"))
+        #expect(person.merged.count == 2)
+        for id in ["anon:anon-9", "anon:device-5", "email:cara@example.com"] {
+            #expect(try fixture.summary(id)?.subject == person.subject, "\(id)")
+        }
+        #expect(Set(person.identifiers.map(\.description)) == ["user:u1", "email:cara@example.com", "anon:anon-9", "anon:device-5"])
+        // The first-recorded subject survives; every event of all three is counted, plus two merge events.
+        #expect(person.eventCounts[.merge] == 2)
+        #expect(person.totalEvents == 7)
+        #expect(try fixture.payloads("user:u1").filter { $0["type"] as? String == "merge" }.count == 2)
+    }
+
+    struct BadInput: Sendable, CustomStringConvertible {
+        let name: String, line: String, reason: String
+        var description: String { name }
+    }
+
+    static let badInputs: [BadInput] = [
+        BadInput(name: "broken JSON", line: #"{"type":"track","userId":"u1","event":"X""#, reason: "invalid JSON"),
+        BadInput(name: "missing userId and anonymousId", line: #"{"type":"track","event":"X","timestamp":"2026-01-01T00:00:00Z"}"#,
+                 reason: "missing userId and anonymousId"),
+        BadInput(name: "wrong type (properties)", line: #"{"type":"track","userId":"u1","event":"X","properties":"oops"}"#,
+                 reason: "wrong type: properties must be an object"),
+        BadInput(name: "wrong type (userId)", line: #"{"type":"track","userId":{"id":1},"event":"X"}"#,
+                 reason: "wrong type: userId must be a string"),
+        BadInput(name: "oversized", line: #"{"type":"track","userId":"u1","event":"X","properties":{"p":"\#(String(repeating: "y", count: 33_000))"}}"#,
+                 reason: "event larger than 32 KB"),
+        BadInput(name: "bad timestamp", line: #"{"type":"track","userId":"u1","event":"X","timestamp":"03/01/2026"}"#,
+                 reason: "bad timestamp: timestamp is not ISO-8601 with a time zone"),
+        BadInput(name: "timestamp without zone", line: #"{"type":"track","userId":"u1","event":"X","timestamp":"2026-01-01T10:00:00"}"#,
+                 reason: "bad timestamp"),
+        BadInput(name: "impossible date", line: #"{"type":"track","userId":"u1","event":"X","timestamp":"2026-02-30T10:00:00Z"}"#,
+                 reason: "bad timestamp"),
+        BadInput(name: "unknown type", line: #"{"type":"purchase","userId":"u1"}"#, reason: "unknown type"),
+        BadInput(name: "track without event", line: #"{"type":"track","userId":"u1"}"#, reason: "missing event"),
+        BadInput(name: "not an object", line: #"[1,2,3]"#, reason: "invalid JSON: an event must be an object"),
+    ]
+
+    @Test("each class of bad input is quarantined with its reason and line, while good records in the same file land",
+          arguments: badInputs)
+    func badInput(_ bad: BadInput) throws {
+        let fixture = try IngestFixture()
+        let good1 = #"{"type":"track","userId":"u1","event":"Good 1","timestamp":"2026-01-01T00:00:00Z"}"#
+        let good2 = #"{"type":"track","userId":"u2","event":"Good 2","timestamp":"2026-01-01T00:00:00Z"}"#
+        let path = try fixture.file("bad.jsonl", [good1, bad.line, good2].joined(separator: "\n") + "\n")
+        let report = try fixture.ingest(path)
+        #expect(report.accepted == 2)
+        #expect(report.quarantined == 1)
+        let records = try fixture.quarantined()
+        #expect(records.count == 1)
+        let record = try #require(records.first)
+        #expect(record.reason.hasPrefix(bad.reason), "\(record.reason)")
+        #expect(record.line == 2)
+        #expect(record.byteOffset == good1.utf8.count + 1)
+        #expect(record.file == path)
+        #expect(record.record == Array(bad.line.utf8))
+        #expect(try fixture.summary("user:u2")?.totalEvents == 1)
+    }
+
+    @Test("quarantined records are encrypted on disk, and importing them again does not duplicate them")
+    func quarantineEncrypted() throws {
+        let fixture = try IngestFixture()
+        let path = try fixture.file("q.jsonl", #"{"type":"track","event":"QX-MARKER-7781","properties":"bad"}"# + "\n")
+        #expect(try fixture.ingest(path).quarantined == 1)
+        #expect(try fixture.ingest(path).quarantined == 0)
+        #expect(try fixture.quarantined().count == 1)
+        for (name, bytes) in try fixture.vaultBytes() {
+            #expect(bytes.range(of: Data("QX-MARKER-7781".utf8)) == nil, "marker found in \(name)")
+            #expect(bytes.range(of: Data("q.jsonl".utf8)) == nil, "file name found in \(name)")
+        }
+    }
+
+    @Test("a file that cannot be read fails with a clear error and changes nothing")
+    func unreadable() throws {
+        let fixture = try IngestFixture()
+        #expect(throws: IngestError.self) { try fixture.ingest(fixture.directory.appendingPathComponent("missing.jsonl").path) }
+        #expect(throws: IngestError.unknownFormat(path: try fixture.file("notes.txt", "hello"))) {
+            try fixture.ingest(fixture.directory.appendingPathComponent("notes.txt").path)
+        }
+        #expect(try fixture.vault.eventLog().count() == 0)
+    }
+}
