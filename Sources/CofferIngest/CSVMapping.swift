@@ -102,7 +102,7 @@ public struct CSVMapping: Codable, Sendable, Equatable {
         func value(_ column: String) -> Result<Any?, Rejection> {
             guard let text = row[column], !text.isEmpty else { return .success(nil) }
             if numbers?.contains(column) == true {
-                guard let number = Double(text.trimmingCharacters(in: .whitespaces)), number.isFinite else {
+                guard let number = Double(text.trimmedWhitespace), number.isFinite else {
                     return .failure(Rejection("wrong type: column \(column) must be a number"))
                 }
                 return .success(number == number.rounded() && abs(number) < 1e15 ? Int64(number) as Any : number as Any)

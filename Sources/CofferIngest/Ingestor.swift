@@ -128,7 +128,7 @@ public final class Ingestor {
                     guard let names = CSVFields.split(bytes, delimiter: mapping.delimiterByte) else {
                         throw IngestError.emptyCSV(path: path)
                     }
-                    let trimmed = names.map { $0.trimmingCharacters(in: .whitespaces) }
+                    let trimmed = names.map { $0.trimmedWhitespace }
                     let missing = mapping.columns.subtracting(trimmed).sorted()
                     guard missing.isEmpty else { throw IngestError.missingColumns(path: path, columns: missing) }
                     header = trimmed
@@ -297,13 +297,13 @@ public final class Ingestor {
                         let resolution = try identities.resolve(identifiers, at: event.timestamp, in: db)
                         if resolution.created { report.subjectsCreated += 1 }
                         for absorbed in resolution.absorbed {
-                            let payload = try JSONSerialization.data(withJSONObject: [
+                            let payload = try CanonicalJSON.data([
                                 "type": "merge", "absorbed": absorbed.hex, "survivor": resolution.subject.hex,
                                 "reason": event.kind == .alias ? "alias" : "shared identifier",
                                 "timestamp": Timestamp.format(event.timestamp),
-                            ], options: [.sortedKeys])
+                            ])
                             merges.append((absorbed, resolution.subject, events.count))
-                            events.append(NewEvent(subject: resolution.subject, kind: .merge, payload: Array(payload), recordedAt: now))
+                            events.append(NewEvent(subject: resolution.subject, kind: .merge, payload: payload, recordedAt: now))
                             report.merges += 1
                         }
                         events.append(NewEvent(subject: resolution.subject, kind: event.kind, payload: event.payload, recordedAt: now))

@@ -75,7 +75,7 @@ public struct SegmentParser: Sendable {
             guard let text = Self.idString(value) else {
                 return .failure(Rejection("wrong type: \(field) must be a string"))
             }
-            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            let trimmed = text.trimmedWhitespace
             if trimmed.isEmpty {
                 event.removeValue(forKey: field)
                 continue
@@ -91,10 +91,10 @@ public struct SegmentParser: Sendable {
                 if required { return .failure(Rejection("missing \(field) (required for \(typeText.lowercased()))")) }
                 continue
             }
-            guard let text = Self.idString(value!), !text.trimmingCharacters(in: .whitespaces).isEmpty else {
+            guard let text = Self.idString(value!), !text.trimmedWhitespace.isEmpty else {
                 return .failure(Rejection("wrong type: \(field) must be a non-empty string"))
             }
-            event[field] = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            event[field] = text.trimmedWhitespace
         }
         for field in ["messageId", "name"] {
             if let value = event[field], !(value is NSNull), !(value is String) {
@@ -144,9 +144,11 @@ public struct SegmentParser: Sendable {
             }
         }
 
-        let payload: Data
+        let payload: [UInt8]
         do {
-            payload = try JSONSerialization.data(withJSONObject: event, options: [.sortedKeys, .withoutEscapingSlashes])
+            payload = try CanonicalJSON.data(event)
+        } catch let rejection as Rejection {
+            return .failure(rejection)
         } catch {
             return .failure(Rejection("invalid JSON: values cannot be encoded"))
         }
@@ -155,7 +157,7 @@ public struct SegmentParser: Sendable {
         return .success(SegmentEvent(kind: kind, identifiers: unique,
                                      previousID: kind == .alias ? event["previousId"] as? String : nil,
                                      messageID: (event["messageId"] as? String).flatMap { $0.isEmpty ? nil : $0 },
-                                     timestamp: time, payload: Array(payload)))
+                                     timestamp: time, payload: payload))
     }
 
     /// Ids may arrive as strings or (in some SDKs) integers.

@@ -9,7 +9,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure speed and memory (build with -c release for meaningful figures).",
-        subcommands: [BenchAppendCommand.self]
+        subcommands: [BenchAppendCommand.self, BenchIngestCommand.self]
     )
 }
 
@@ -108,4 +108,56 @@ struct BenchAppendCommand: ParsableCommand {
 
 extension BenchmarkError: BenchmarkErrorDescribing {
     var message: String { description }
+}
+
+/// `coffer bench ingest`.
+struct BenchIngestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "Ingest Segment events end to end from a file and report events/s and peak memory.",
+        discussion: """
+            Writes a JSONL file of realistic ~400-byte Segment events to a temporary directory, then \
+            streams it through `coffer ingest`'s pipeline (parse, validate, normalise, tokenise, dedup, \
+            encrypt, chain, append) into a throw-away vault. Both are removed afterwards.
+            """
+    )
+
+    @Option(help: ArgumentHelp("Events in the input file.", valueName: "N"))
+    var events: Int = 1_000_000
+
+    @Option(help: ArgumentHelp("Distinct users.", valueName: "N"))
+    var users: Int = 100_000
+
+    @Option(help: ArgumentHelp("Records per transaction.", valueName: "N"))
+    var batch: Int = 2000
+
+    func validate() throws {
+        guard events > 0, users > 0, batch > 0 else { throw ValidationError("--events, --users and --batch must be positive") }
+    }
+
+    func run() throws {
+        var configuration = IngestBenchmark.Configuration()
+        configuration.events = events
+        configuration.users = min(users, events)
+        configuration.batchSize = batch
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let input = directory.appendingPathComponent("events.jsonl")
+        let benchmark = IngestBenchmark(configuration: configuration)
+        Terminal.note("bench ingest: writing \(events) Segment events for \(configuration.users) users…")
+        try benchmark.writeInput(to: input)
+        let vault = try Vault.create(layout: VaultLayout(directory: directory.appendingPathComponent("vault")),
+                                     ownerPassphrase: SecureBytes.random(count: 32))
+        let reporter = ProgressReporter(label: "ingest")
+        let result = try benchmark.run(vault: vault, input: input, progress: reporter.update)
+        reporter.finish()
+        Terminal.line("records:           \(result.report.records) (accepted \(result.report.accepted), duplicate \(result.report.duplicates), quarantined \(result.report.quarantined))")
+        Terminal.line("input:             \(ResourceUsage.mebibytes(UInt64(result.inputBytes))) (\(result.inputBytes / max(result.report.records, 1)) B/event)")
+        Terminal.line(String(format: "time:              %.2f s", result.seconds))
+        Terminal.line(String(format: "throughput:        %.0f events/s", result.eventsPerSecond))
+        Terminal.line("RSS at start:      \(ResourceUsage.mebibytes(result.startRSS))")
+        Terminal.line("peak RSS, first 10%: \(ResourceUsage.mebibytes(result.earlyPeakRSS))")
+        Terminal.line("peak RSS, whole run: \(ResourceUsage.mebibytes(result.peakIngestRSS))")
+    }
 }

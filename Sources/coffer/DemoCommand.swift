@@ -77,6 +77,14 @@ struct DemoCommand: ParsableCommand {
         Terminal.line(report.isValid
             ? "Log verified: \(report.eventCount) events, \(report.checkpointCount) signed checkpoints."
             : "Log verification FAILED: \(report.failure!)")
+        if let sample = try vault.subjectSummary(for: Identifier(type: .email, raw: data.sampleEmail)!) {
+            Terminal.line("")
+            Terminal.line("One customer, as the owner sees them (identity resolution joined web, app and till):")
+            Terminal.line("  identifiers: " + sample.identifiers.map(\.description).joined(separator: ", "))
+            Terminal.line("  events: \(sample.totalEvents) — " + sample.eventCounts.sorted { $0.key.rawValue < $1.key.rawValue }
+                .map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", "))
+            if !sample.merged.isEmpty { Terminal.line("  merged subjects: \(sample.merged.count)") }
+        }
         Terminal.line("")
         Terminal.line("Next: coffer subject show email:\(data.sampleEmail)")
         Terminal.line("      coffer quarantine list")

@@ -1,0 +1,91 @@
+import CofferCrypto
+import CofferIngest
+import CofferStore
+import Foundation
+
+/// `coffer bench ingest`: Segment events end to end — read, parse, validate,
+/// normalise, tokenise identifiers, dedup, encrypt, chain, append — from a file.
+public struct IngestBenchmark {
+    public struct Configuration: Sendable {
+        /// Events in the generated input file.
+        public var events = 1_000_000
+        /// Distinct users the events belong to.
+        public var users = 100_000
+        /// Records per transaction.
+        public var batchSize = 2000
+
+        public init() {}
+    }
+
+    public struct Result: Sendable {
+        public var report: IngestReport
+        public var inputBytes: Int
+        public var seconds: Double
+        public var eventsPerSecond: Double { Double(report.records) / seconds }
+        /// Highest resident memory sampled between batches.
+        public var peakIngestRSS: UInt64
+        /// RSS when ingest started (after the vault was opened).
+        public var startRSS: UInt64
+        /// Peak RSS sampled during the first 10 % of the input: compare with
+        /// `peakIngestRSS` to see whether memory grows with the input.
+        public var earlyPeakRSS: UInt64
+    }
+
+    public let configuration: Configuration
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+    }
+
+    /// Writes the input file: realistic Segment events of ~400 bytes, 10 % identify calls with email and phone.
+    public func writeInput(to url: URL) throws {
+        guard FileManager.default.createFile(atPath: url.path, contents: nil),
+              let handle = try? FileHandle(forWritingTo: url) else {
+            throw VaultError.io(path: url.path, detail: "cannot create the benchmark input")
+        }
+        defer { try? handle.close() }
+        var buffer = ""
+        buffer.reserveCapacity(1 << 20)
+        let events = ["Product Viewed", "Order Completed", "Cart Updated", "Email Opened", "Coupon Applied"]
+        for i in 0..<configuration.events {
+            let user = (i &* 7919) % configuration.users
+            let day = 1 + i % 28, minute = i % 60
+            let time = "2026-10-\(day < 10 ? "0" : "")\(day)T09:\(minute < 10 ? "0" : "")\(minute):00.000+01:00"
+            if i % 10 == 0 {
+                buffer += #"{"type":"identify","messageId":"bench-\#(i)","userId":"user-\#(user)","timestamp":"\#(time)","#
+                    + #""traits":{"email":"Customer.\#(user)@Example.com","phone":"+44 7700 \#(100_000 + user)","firstName":"Alex","#
+                    + #""lastName":"Morgan","age":\#(18 + user % 60),"gender":"female","birthday":"1990-05-17"},"#
+                    + #""context":{"ip":"203.0.113.\#(i % 250)","library":{"name":"analytics.js","version":"4.1.0"},"#
+                    + #""userAgent":"Mozilla/5.0 (X11; Linux x86_64)"}}"# + "\n"
+            } else {
+                buffer += #"{"type":"track","messageId":"bench-\#(i)","userId":"user-\#(user)","anonymousId":"anon-\#(user)","#
+                    + #""event":"\#(events[i % events.count])","timestamp":"\#(time)","#
+                    + #""properties":{"sku":"SKU-\#(i % 997)","price":\#(i % 50).5,"quantity":\#(1 + i % 3),"currency":"EUR","#
+                    + #""category":"coffee"},"context":{"ip":"203.0.113.\#(i % 250)","page":{"path":"/menu","referrer":"https://search.example/"},"#
+                    + #""userAgent":"Mozilla/5.0 (X11; Linux x86_64)"}}"# + "\n"
+            }
+            if buffer.utf8.count >= 1 << 20 {
+                handle.write(Data(buffer.utf8))
+                buffer.removeAll(keepingCapacity: true)
+            }
+        }
+        handle.write(Data(buffer.utf8))
+    }
+
+    /// Ingests `input` into `vault`, sampling memory after every batch.
+    public func run(vault: Vault, input: URL, progress: (IngestProgress) -> Void = { _ in }) throws -> Result {
+        let ingestor = try Ingestor(vault: vault)
+        ingestor.batchSize = configuration.batchSize
+        let start = ResourceUsage.residentBytes()
+        var peak = start, early = start
+        let clock = Stopwatch()
+        let report = try ingestor.ingest(path: input.path, format: .jsonl) { update in
+            let rss = ResourceUsage.residentBytes()
+            peak = max(peak, rss)
+            if update.totalBytes > 0 && update.bytesRead * 10 <= update.totalBytes { early = max(early, rss) }
+            progress(update)
+        }
+        return Result(report: report, inputBytes: report.bytes, seconds: clock.elapsed, peakIngestRSS: peak,
+                      startRSS: start, earlyPeakRSS: early)
+    }
+}
