@@ -284,16 +284,18 @@ public enum DemoGenerator {
         Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data())
     }
 
-    /// One of each kind of bad input, in turn.
+    /// One of each kind of bad input, in turn; each one distinct, as real broken records are.
     static func brokenRecord(_ i: Int, rng: inout SeededGenerator) -> [UInt8] {
+        let user = "C\(100_000 + Int.random(in: 0..<1000, using: &rng))"
         switch i % 6 {
-        case 0: return Array(#"{"type":"track","event":"Order Completed","userId":"C100001","properties":{"revenue":3.2"#.utf8)
-        case 1: return encode(["type": "track", "event": "Page Viewed", "properties": ["path": "/"], "timestamp": "2026-01-02T10:00:00Z"])
-        case 2: return encode(["type": "identify", "userId": "C100002", "timestamp": "02/01/2026 10:00"])
-        case 3: return encode(["type": "track", "event": "Order Completed", "userId": "C100003", "properties": "free coffee"])
-        case 4: return encode(["type": "track", "event": "Upload", "userId": "C100004",
-                               "properties": ["blob": String(repeating: "x", count: 33_000)]])
-        default: return encode(["type": "purchase", "userId": "C100005", "timestamp": "2026-01-02T10:00:00Z"])
+        case 0: return Array(#"{"type":"track","event":"Order Completed","userId":"\#(user)","properties":{"revenue":\#(i).2"#.utf8)
+        case 1: return encode(["type": "track", "event": "Page Viewed", "properties": ["path": "/menu?ref=\(i)"],
+                               "timestamp": "2026-01-02T10:00:00Z"])
+        case 2: return encode(["type": "identify", "userId": user, "timestamp": "02/01/2026 10:\(10 + i % 50)"])
+        case 3: return encode(["type": "track", "event": "Order Completed", "userId": user, "properties": "free coffee #\(i)"])
+        case 4: return encode(["type": "track", "event": "Upload", "userId": user,
+                               "properties": ["blob": String(repeating: "x", count: 33_000 + i)]])
+        default: return encode(["type": "purchase", "userId": user, "timestamp": "2026-01-02T10:00:00Z", "messageId": "p-\(i)"])
         }
     }
 

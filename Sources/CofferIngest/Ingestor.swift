@@ -202,7 +202,7 @@ public final class Ingestor {
         case .csv:
             guard let mapping = source.mapping else { return .rejected(record, "no mapping for CSV") }
             guard record.bytes.count <= SegmentParser.maxEventBytes else {
-                return .rejected(record, "event larger than 32 KB (\(record.bytes.count) bytes)")
+                return .rejected(record, "event larger than 32 KB")
             }
             guard let fields = CSVFields.split(record.bytes, delimiter: mapping.delimiterByte) else {
                 return .rejected(record, "malformed CSV quoting")

@@ -42,7 +42,7 @@ public struct SegmentParser: Sendable {
     /// Parses one JSON record.
     public func parse(_ bytes: [UInt8]) -> Result<SegmentEvent, Rejection> {
         guard bytes.count <= Self.maxEventBytes else {
-            return .failure(Rejection("event larger than 32 KB (\(bytes.count) bytes)"))
+            return .failure(Rejection("event larger than 32 KB"))
         }
         let object: Any
         do {
