@@ -5,119 +5,108 @@ protocol RecordSplitter {
     mutating func finish(emit: (SourceRecord) throws -> Void) rethrows
 }
 
+/// The record being read: its bytes so far, and the line and byte offset of
+/// its first byte. Shared by every splitter.
+struct PendingRecord {
+    private var bytes: [UInt8] = []
+    private var line = 1, offset = 0
+    private var startLine = 1, startOffset = 0
+
+    var isEmpty: Bool { bytes.isEmpty }
+
+    /// Adds a byte; the first byte added marks where the record starts.
+    mutating func append(_ byte: UInt8) {
+        if bytes.isEmpty {
+            startLine = line
+            startOffset = offset
+        }
+        bytes.append(byte)
+    }
+
+    /// Moves the position past a byte; call once for every byte read.
+    mutating func advance(past byte: UInt8) {
+        offset += 1
+        if byte == 0x0a { line += 1 }
+    }
+
+    /// Hands the record on (without a trailing CR) unless it is only white
+    /// space, and starts the next one.
+    mutating func emit(_ emit: (SourceRecord) throws -> Void, readError: String? = nil) rethrows {
+        if bytes.last == 0x0d { bytes.removeLast() }
+        if bytes.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0a && $0 != 0x0d }) {
+            try emit(SourceRecord(line: startLine, byteOffset: startOffset, bytes: bytes, readError: readError))
+        }
+        bytes.removeAll(keepingCapacity: true)
+    }
+}
+
 /// JSON Lines: one record per line; blank lines are skipped.
 struct LineSplitter: RecordSplitter {
-    private var pending: [UInt8] = []
-    private var line = 1
-    private var offset = 0
-    private var recordLine = 1
-    private var recordOffset = 0
+    private var record = PendingRecord()
 
     mutating func feed(_ chunk: ArraySlice<UInt8>, emit: (SourceRecord) throws -> Void) rethrows {
         for byte in chunk {
-            if byte == 0x0a {
-                try flush(emit)
-                line += 1
-                offset += 1
-                recordLine = line
-                recordOffset = offset
-            } else {
-                pending.append(byte)
-                offset += 1
-            }
+            if byte == 0x0a { try record.emit(emit) } else { record.append(byte) }
+            record.advance(past: byte)
         }
     }
 
     mutating func finish(emit: (SourceRecord) throws -> Void) rethrows {
-        try flush(emit)
-    }
-
-    private mutating func flush(_ emit: (SourceRecord) throws -> Void) rethrows {
-        if pending.last == 0x0d { pending.removeLast() }
-        if pending.contains(where: { $0 != 0x20 && $0 != 0x09 }) {
-            try emit(SourceRecord(line: recordLine, byteOffset: recordOffset, bytes: pending))
-        }
-        pending.removeAll(keepingCapacity: true)
+        try record.emit(emit)
     }
 }
 
 /// A JSON array of objects: each top-level element is a record. Tracks
 /// strings and nesting byte by byte, so elements may span lines.
 struct ArraySplitter: RecordSplitter {
-    private var pending: [UInt8] = []
+    private var record = PendingRecord()
     private var depth = 0
     private var inString = false
     private var escaped = false
     private var started = false
     private var closed = false
-    private var line = 1
-    private var offset = 0
-    private var recordLine = 1
-    private var recordOffset = 0
 
     mutating func feed(_ chunk: ArraySlice<UInt8>, emit: (SourceRecord) throws -> Void) rethrows {
         for byte in chunk {
-            defer {
-                offset += 1
-                if byte == 0x0a { line += 1 }
-            }
+            defer { record.advance(past: byte) }
             if !started {
                 if byte == UInt8(ascii: "[") { started = true }
                 continue
             }
             if closed { continue }
             if inString {
-                pending.append(byte)
+                record.append(byte)
                 if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
                 continue
             }
             switch byte {
             case UInt8(ascii: "\""):
-                if pending.isEmpty { mark() }
                 inString = true
-                pending.append(byte)
+                record.append(byte)
             case UInt8(ascii: "{"), UInt8(ascii: "["):
-                if pending.isEmpty { mark() }
                 depth += 1
-                pending.append(byte)
+                record.append(byte)
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
                 if depth == 0 {
                     // The closing bracket of the top-level array.
-                    try flush(emit)
+                    try record.emit(emit)
                     closed = true
                 } else {
                     depth -= 1
-                    pending.append(byte)
+                    record.append(byte)
                 }
             case UInt8(ascii: ",") where depth == 0:
-                try flush(emit)
+                try record.emit(emit)
             case 0x20, 0x09, 0x0a, 0x0d:
-                if !pending.isEmpty { pending.append(byte) }
+                if !record.isEmpty { record.append(byte) }
             default:
-                if pending.isEmpty { mark() }
-                pending.append(byte)
+                record.append(byte)
             }
         }
     }
 
     mutating func finish(emit: (SourceRecord) throws -> Void) rethrows {
-        if !pending.isEmpty {
-            try emit(SourceRecord(line: recordLine, byteOffset: recordOffset, bytes: pending,
-                                  readError: "invalid JSON: the array ends before this element is complete"))
-            pending.removeAll()
-        }
-    }
-
-    private mutating func mark() {
-        recordLine = line
-        recordOffset = offset
-    }
-
-    private mutating func flush(_ emit: (SourceRecord) throws -> Void) rethrows {
-        if !pending.isEmpty {
-            try emit(SourceRecord(line: recordLine, byteOffset: recordOffset, bytes: pending))
-        }
-        pending.removeAll(keepingCapacity: true)
+        try record.emit(emit, readError: "invalid JSON: the array ends before this element is complete")
     }
 }
 
@@ -125,45 +114,19 @@ struct ArraySplitter: RecordSplitter {
 /// (a quoted field may hold delimiters, `""` and line breaks). Each record is
 /// re-emitted as its raw bytes; `CSVFields.split` turns it into fields.
 struct CSVSplitter: RecordSplitter {
-    private var pending: [UInt8] = []
+    private var record = PendingRecord()
     private var inQuotes = false
-    private var line = 1
-    private var offset = 0
-    private var recordLine = 1
-    private var recordOffset = 0
 
     mutating func feed(_ chunk: ArraySlice<UInt8>, emit: (SourceRecord) throws -> Void) rethrows {
         for byte in chunk {
-            offset += 1
             if byte == UInt8(ascii: "\"") { inQuotes.toggle() }
-            if byte == 0x0a && !inQuotes {
-                try flush(emit)
-                line += 1
-                recordLine = line
-                recordOffset = offset
-                continue
-            }
-            if byte == 0x0a { line += 1 }
-            pending.append(byte)
+            if byte == 0x0a && !inQuotes { try record.emit(emit) } else { record.append(byte) }
+            record.advance(past: byte)
         }
     }
 
     mutating func finish(emit: (SourceRecord) throws -> Void) rethrows {
-        if inQuotes && !pending.isEmpty {
-            try emit(SourceRecord(line: recordLine, byteOffset: recordOffset, bytes: pending,
-                                  readError: "unterminated quoted field: the file ends inside quotes"))
-            pending.removeAll()
-        } else {
-            try flush(emit)
-        }
-    }
-
-    private mutating func flush(_ emit: (SourceRecord) throws -> Void) rethrows {
-        if pending.last == 0x0d { pending.removeLast() }
-        if !pending.isEmpty {
-            try emit(SourceRecord(line: recordLine, byteOffset: recordOffset, bytes: pending))
-        }
-        pending.removeAll(keepingCapacity: true)
+        try record.emit(emit, readError: inQuotes ? "unterminated quoted field: the file ends inside quotes" : nil)
     }
 }
 

@@ -77,10 +77,6 @@ public final class EventLog {
     /// O(n) in the number of events; memory is bounded by the batch plus the key cache.
     @discardableResult
     public func append(_ events: [NewEvent]) throws -> AppendReceipt {
-        guard !events.isEmpty else {
-            let head = try head()
-            return AppendReceipt(firstSeq: head.seq + 1, lastSeq: head.seq, headHash: head.hash, checkpoints: 0)
-        }
         do {
             return try database.write { db in try append(events, in: db) }
         } catch let error as VaultError {

@@ -106,7 +106,7 @@ struct BenchAppendCommand: ParsableCommand {
     }
 }
 
-extension BenchmarkError: BenchmarkErrorDescribing {
+extension BenchmarkError: UserFacingError {
     var message: String { description }
 }
 

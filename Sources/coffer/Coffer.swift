@@ -34,7 +34,7 @@ struct Coffer: ParsableCommand {
             fail(error.description)
         } catch let error as CryptoError {
             fail(error.description)
-        } catch let error as BenchmarkErrorDescribing {
+        } catch let error as UserFacingError {
             fail(error.message)
         } catch {
             exit(withError: error)
@@ -47,10 +47,10 @@ struct Coffer: ParsableCommand {
     }
 }
 
-/// Errors from CofferBench and commands that carry a printable message.
-protocol BenchmarkErrorDescribing: Error { var message: String { get } }
+/// Errors (from commands and CofferBench) whose message is meant for the user as it is.
+protocol UserFacingError: Error { var message: String { get } }
 
 /// A command that found something wrong and has already said so.
-struct CommandFailure: Error, BenchmarkErrorDescribing {
+struct CommandFailure: Error, UserFacingError {
     var message: String
 }
