@@ -60,6 +60,9 @@ public final class EventLog {
     private let random = RandomPool(capacity: 16 * 1024)
     private var subjectKeys: [SubjectID: (version: UInt32, key: SymmetricKey)] = [:]
     private let subjectKeyCacheLimit = 250_000
+    /// Fires when a transaction that created subject keys rolls back, so the
+    /// cache never keeps a key whose keyring row was undone.
+    private let keyRollback = RollbackSignal()
 
     init(database: DatabaseQueue, vaultID: [UInt8], keys: VaultKeys) throws {
         self.database = database
@@ -167,6 +170,7 @@ public final class EventLog {
     /// The subject's current data key, loaded from the keyring or created.
     /// Used inside the vault to encrypt a subject's other records (identifiers).
     func subjectKey(for subject: SubjectID, db: Database) throws -> (version: UInt32, key: SymmetricKey) {
+        if keyRollback.consume() { subjectKeys.removeAll(keepingCapacity: true) }
         if let cached = subjectKeys[subject] { return cached }
         let entry: (version: UInt32, key: SymmetricKey)
         if let loaded = try loadSubjectKey(subject, db: db) {
@@ -185,6 +189,7 @@ public final class EventLog {
             insert.bind(3, blob: wrapped)
             insert.bind(4, Self.now())
             _ = try insert.step("storing a subject key")
+            keyRollback.arm(db)
             entry = (version, key)
         }
         if subjectKeys.count >= subjectKeyCacheLimit { subjectKeys.removeAll(keepingCapacity: true) }
@@ -248,6 +253,44 @@ public final class EventLog {
                 out.append(StoredEvent(seq: row[0], recordedAt: row[1], subject: subject, kind: kind, payload: payload))
             }
             return out
+        }
+    }
+}
+
+/// Tells a cache that the transaction it added entries in was rolled back.
+///
+/// GRDB reports the end of a transaction to `@Sendable` closures, so the flag
+/// lives in this small locked object rather than in the (non-Sendable) cache
+/// owner. Savepoint rollbacks inside a transaction are not reported; Coffer's
+/// writers do not use savepoints.
+final class RollbackSignal: @unchecked Sendable {
+    private let lock = NSLock()
+    private var armed = false
+    private var fired = false
+
+    /// Watches `db`'s current transaction; registers once per transaction.
+    func arm(_ db: Database) {
+        let first = lock.withLock { () -> Bool in
+            defer { armed = true }
+            return !armed
+        }
+        guard first else { return }
+        db.afterNextTransaction(onCommit: { [self] _ in finish(rolledBack: false) },
+                                onRollback: { [self] _ in finish(rolledBack: true) })
+    }
+
+    /// `true` once after a watched transaction rolled back.
+    func consume() -> Bool {
+        lock.withLock {
+            defer { fired = false }
+            return fired
+        }
+    }
+
+    private func finish(rolledBack: Bool) {
+        lock.withLock {
+            armed = false
+            if rolledBack { fired = true }
         }
     }
 }

@@ -48,6 +48,28 @@ struct EventLogTests {
         #expect(throws: CryptoError.authenticationFailed) { try tmp.unlock().eventLog().events(of: a) }
     }
 
+    @Test("a rolled-back append leaves no cached key behind: later events of that subject stay readable")
+    func rollbackDoesNotPoisonKeyCache() throws {
+        struct Abort: Error {}
+        let tmp = try TemporaryVault()
+        let vault = try tmp.create()
+        let log = try vault.eventLog()
+        let subject = try SubjectID.random()
+        // A caller's batch that creates the subject's key, then fails and rolls back.
+        #expect(throws: Abort.self) {
+            try vault.database.write { db in
+                _ = try log.append(sampleEvents(subjects: [subject], perSubject: 1), in: db)
+                throw Abort()
+            }
+        }
+        #expect(try log.count() == 0)
+        #expect(try vault.database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM keyring") } == 0)
+        // The same log instance goes on: the subject's events must be sealed under a key that is stored.
+        try log.append(sampleEvents(subjects: [subject], perSubject: 2))
+        #expect(try log.events(of: subject).count == 2)
+        #expect(try tmp.unlock().eventLog().events(of: subject).count == 2)
+    }
+
     @Test("the database refuses UPDATE and DELETE on events and checkpoints")
     func appendOnly() throws {
         let tmp = try TemporaryVault()
