@@ -179,8 +179,7 @@ public final class EventLog {
             let key = try SymmetricKey.random()
             let version: UInt32 = 1
             let wrapped = try KeyWrap.wrap(key.bytes, with: keys.subjectKeyWrapping,
-                                           context: LogChain.subjectKeyContext(vaultID: vaultID, subjectID: subject.bytes,
-                                                                               keyVersion: version))
+                                           context: subjectKeyContext(subject, version))
             let insert = RawStatement(try db.cachedStatement(
                 sql: "INSERT INTO keyring(subject_id, key_version, wrapped_key, created_at) VALUES (?, ?, ?, ?)"))
             insert.reset()
@@ -206,10 +205,16 @@ public final class EventLog {
         guard try select.step("reading a subject key") else { return nil }
         let version = UInt32(truncatingIfNeeded: select.int64(0))
         let wrapped = select.blob(1)
-        let key = try KeyWrap.unwrap(wrapped, with: keys.subjectKeyWrapping,
-                                     context: LogChain.subjectKeyContext(vaultID: vaultID, subjectID: subject.bytes,
-                                                                         keyVersion: version))
-        return (version, try SymmetricKey(key))
+        return (version, try unwrapSubjectKey(wrapped, subject, version))
+    }
+
+    /// Unwraps a keyring row's key; the context binds it to its vault, subject and version.
+    private func unwrapSubjectKey(_ wrapped: [UInt8], _ subject: SubjectID, _ version: UInt32) throws -> SymmetricKey {
+        try SymmetricKey(KeyWrap.unwrap(wrapped, with: keys.subjectKeyWrapping, context: subjectKeyContext(subject, version)))
+    }
+
+    private func subjectKeyContext(_ subject: SubjectID, _ version: UInt32) -> [UInt8] {
+        LogChain.subjectKeyContext(vaultID: vaultID, subjectID: subject.bytes, keyVersion: version)
     }
 
     /// Every event of `subject`, decrypted, in log order. Empty if the subject's
@@ -232,9 +237,7 @@ public final class EventLog {
                 } else {
                     guard let wrapped = try Data.fetchOne(db, sql: "SELECT wrapped_key FROM keyring WHERE subject_id = ? AND key_version = ?",
                                                           arguments: [Data(subject.bytes), Int64(version)]) else { continue }
-                    key = try SymmetricKey(KeyWrap.unwrap(Array(wrapped), with: keys.subjectKeyWrapping,
-                                                          context: LogChain.subjectKeyContext(vaultID: vaultID, subjectID: subject.bytes,
-                                                                                              keyVersion: version)))
+                    key = try unwrapSubjectKey(Array(wrapped), subject, version)
                     keyCache[version] = key
                 }
                 let kindText: String = row[2]
