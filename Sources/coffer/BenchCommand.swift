@@ -76,13 +76,11 @@ struct BenchAppendCommand: ParsableCommand {
 
         let opened: Vault
         if layout.isInitialized {
-            let passphrase = try PassphraseSource.read(file: passphraseFile, prompt: "Owner passphrase: ")
-            opened = try Vault.unlock(layout: layout, passphrase: passphrase)
+            opened = try layout.unlockAsking(passphraseFile: passphraseFile)
         } else if temporary != nil {
             opened = try Vault.create(layout: layout, ownerPassphrase: SecureBytes.random(count: 32))
         } else {
-            let passphrase = try PassphraseSource.read(file: passphraseFile, prompt: "New owner passphrase: ", confirm: true)
-            opened = try Vault.create(layout: layout, ownerPassphrase: passphrase)
+            opened = try layout.createAsking(passphraseFile: passphraseFile)
         }
 
         Terminal.note("bench append: \(events) events of ~\(payloadBytes) B over \(configuration.subjects) subjects, "

@@ -39,8 +39,7 @@ struct DemoCommand: ParsableCommand {
         if layout.isInitialized {
             vault = try options.unlock()
         } else {
-            let passphrase = try PassphraseSource.read(file: options.passphraseFile, prompt: "New owner passphrase: ", confirm: true)
-            vault = try Vault.create(layout: layout, ownerPassphrase: passphrase)
+            vault = try layout.createAsking(passphraseFile: options.passphraseFile)
             Terminal.line("Created vault \(vault.vaultID.hexString) at \(layout.directory.path)")
         }
         var configuration = DemoConfiguration()

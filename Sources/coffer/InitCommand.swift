@@ -24,9 +24,7 @@ struct InitCommand: ParsableCommand {
 
     func run() throws {
         let layout = options.layout
-        if layout.isInitialized { throw VaultError.alreadyInitialized(path: layout.directory.path) }
-        let passphrase = try PassphraseSource.read(file: options.passphraseFile, prompt: "New owner passphrase: ", confirm: true)
-        let vault = try Vault.create(layout: layout, ownerPassphrase: passphrase)
+        let vault = try layout.createAsking(passphraseFile: options.passphraseFile)
         let key = try vault.keys().checkpointSigning.publicKey.rawRepresentation
         Terminal.line("Created vault \(vault.vaultID.hexString) at \(layout.directory.path)")
         Terminal.line("Checkpoint public key: \(key.hexString)")

@@ -18,9 +18,23 @@ struct VaultOptions: ParsableArguments {
 
     /// Reads the actor's passphrase and unlocks the vault.
     func unlock() throws -> Vault {
-        let layout = layout
-        guard layout.isInitialized else { throw VaultError.notInitialized(path: layout.directory.path) }
+        try layout.unlockAsking(actor: actor, passphraseFile: passphraseFile)
+    }
+}
+
+/// The one place the CLI asks for passphrases to open or create a vault.
+extension VaultLayout {
+    /// Reads `actor`'s passphrase (file, `COFFER_PASSPHRASE`, or prompt) and unlocks.
+    func unlockAsking(actor: String = "owner", passphraseFile: String?) throws -> Vault {
+        guard isInitialized else { throw VaultError.notInitialized(path: directory.path) }
         let passphrase = try PassphraseSource.read(file: passphraseFile, prompt: "Passphrase for '\(actor)': ")
-        return try Vault.unlock(layout: layout, actor: actor, passphrase: passphrase)
+        return try Vault.unlock(layout: self, actor: actor, passphrase: passphrase)
+    }
+
+    /// Reads a new owner passphrase (a prompt asks twice) and creates the vault.
+    func createAsking(passphraseFile: String?) throws -> Vault {
+        if isInitialized { throw VaultError.alreadyInitialized(path: directory.path) }
+        let passphrase = try PassphraseSource.read(file: passphraseFile, prompt: "New owner passphrase: ", confirm: true)
+        return try Vault.create(layout: self, ownerPassphrase: passphrase)
     }
 }
