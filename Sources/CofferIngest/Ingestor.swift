@@ -291,8 +291,8 @@ public final class Ingestor {
                             continue
                         }
                         var identifiers = event.identifiers
-                        if let previous = event.previousID {
-                            identifiers.append(try previousIdentifier(previous, in: db))
+                        if let previous = event.previousID, let identifier = try previousIdentifier(previous, in: db) {
+                            identifiers.append(identifier)
                         }
                         let resolution = try identities.resolve(identifiers, at: event.timestamp, in: db)
                         if resolution.created { report.subjectsCreated += 1 }
@@ -325,11 +325,12 @@ public final class Ingestor {
         }
     }
 
-    /// Segment's `previousId` may be an earlier userId or anonymousId: use whichever is known.
-    private func previousIdentifier(_ previous: String, in db: Database) throws -> Identifier {
+    /// Segment's `previousId` may be an earlier userId or anonymousId: use whichever is known,
+    /// else treat it as an anonymous id. (The parser has already refused ids that cannot be identifiers.)
+    private func previousIdentifier(_ previous: String, in db: Database) throws -> Identifier? {
         if let asUser = Identifier(type: .userID, raw: previous), try identities.subject(for: asUser, in: db) != nil {
             return asUser
         }
-        return Identifier(type: .anonymousID, raw: previous) ?? Identifier(type: .userID, raw: previous)!
+        return Identifier(type: .anonymousID, raw: previous)
     }
 }

@@ -80,6 +80,7 @@ public struct SegmentParser: Sendable {
                 event.removeValue(forKey: field)
                 continue
             }
+            if let rejection = Self.checkLength(trimmed, field: field) { return .failure(rejection) }
             event[field] = trimmed
             if let identifier = Identifier(type: type, raw: trimmed) { identifiers.append(identifier) }
         }
@@ -95,6 +96,9 @@ public struct SegmentParser: Sendable {
                 return .failure(Rejection("wrong type: \(field) must be a non-empty string"))
             }
             event[field] = text.trimmedWhitespace
+            if field == "previousId", let rejection = Self.checkLength(text.trimmedWhitespace, field: field) {
+                return .failure(rejection)
+            }
         }
         for field in ["messageId", "name"] {
             if let value = event[field], !(value is NSNull), !(value is String) {
@@ -158,6 +162,12 @@ public struct SegmentParser: Sendable {
                                      previousID: kind == .alias ? event["previousId"] as? String : nil,
                                      messageID: (event["messageId"] as? String).flatMap { $0.isEmpty ? nil : $0 },
                                      timestamp: time, payload: payload))
+    }
+
+    /// Ids that link records must fit `Identifier.maximumLength`; longer ones are refused, not dropped.
+    static func checkLength(_ id: String, field: String) -> Rejection? {
+        id.count > Identifier.maximumLength
+            ? Rejection("identifier too long: \(field) exceeds \(Identifier.maximumLength) characters") : nil
     }
 
     /// Ids may arrive as strings or (in some SDKs) integers.

@@ -11,6 +11,9 @@ public enum IdentifierType: String, CaseIterable, Sendable, Codable {
 
 /// A normalised identifier (`email:alice@example.com`, `user:42`).
 public struct Identifier: Hashable, Sendable, CustomStringConvertible {
+    /// The longest identifier value accepted, in characters.
+    public static let maximumLength = 256
+
     public let type: IdentifierType
     public let value: String
 
@@ -22,7 +25,7 @@ public struct Identifier: Hashable, Sendable, CustomStringConvertible {
     /// - others: trimmed, non-empty, at most 256 characters.
     public init?(type: IdentifierType, raw: String) {
         let trimmed = raw.trimmedWhitespace
-        guard !trimmed.isEmpty, trimmed.count <= 256 else { return nil }
+        guard !trimmed.isEmpty, trimmed.count <= Self.maximumLength else { return nil }
         switch type {
         case .email:
             let lower = trimmed.lowercased()

@@ -125,6 +125,10 @@ struct SegmentIngestTests {
         BadInput(name: "unknown type", line: #"{"type":"purchase","userId":"u1"}"#, reason: "unknown type"),
         BadInput(name: "track without event", line: #"{"type":"track","userId":"u1"}"#, reason: "missing event"),
         BadInput(name: "not an object", line: #"[1,2,3]"#, reason: "invalid JSON: an event must be an object"),
+        BadInput(name: "overlong previousId", line: #"{"type":"alias","userId":"u9","previousId":"\#(String(repeating: "p", count: 300))"}"#,
+                 reason: "identifier too long: previousId exceeds 256 characters"),
+        BadInput(name: "overlong userId", line: #"{"type":"track","userId":"\#(String(repeating: "u", count: 300))","anonymousId":"a9","event":"X"}"#,
+                 reason: "identifier too long: userId exceeds 256 characters"),
     ]
 
     @Test("each class of bad input is quarantined with its reason and line, while good records in the same file land",
