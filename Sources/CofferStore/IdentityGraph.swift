@@ -104,15 +104,35 @@ public final class IdentityGraph {
 
     /// The subject's identifiers, decrypted.
     public func identifiers(of subject: SubjectID, in db: Database) throws -> [Identifier] {
+        try linked(to: subject, in: db).map(\.identifier)
+    }
+
+    /// One identity row, decrypted.
+    private struct LinkedIdentifier {
+        var token: [UInt8]
+        var createdAt: Int64
+        var identifier: Identifier
+    }
+
+    /// Every identity row of `subject`, decrypted, oldest first. Refuses rows it
+    /// cannot read rather than skipping them: a merge re-links every row, and a
+    /// skipped one would be lost.
+    private func linked(to subject: SubjectID, in db: Database) throws -> [LinkedIdentifier] {
         let key = try log.subjectKey(for: subject, db: db).key
-        let rows = try Row.fetchAll(db, sql: "SELECT id_type, nonce, value FROM identities WHERE subject_id = ? ORDER BY created_at, id_type",
-                                    arguments: [Data(subject.bytes)])
-        return try rows.compactMap { row in
-            let typeText: String = row[0], nonce: Data = row[1], sealed: Data = row[2]
-            guard let type = IdentifierType(rawValue: typeText) else { return nil }
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT token, created_at, id_type, nonce, value FROM identities WHERE subject_id = ? ORDER BY created_at, id_type
+            """, arguments: [Data(subject.bytes)])
+        return try rows.map { row in
+            let token: Data = row[0], typeText: String = row[2], nonce: Data = row[3], sealed: Data = row[4]
+            guard let type = IdentifierType(rawValue: typeText) else {
+                throw VaultError.corruptFile(path: "vault.sqlite", reason: "an identity row has the unknown type '\(typeText)'")
+            }
             let plain = try cipher.open(Array(sealed), key: key, nonce: Array(nonce),
                                         authenticating: valueContext(subject: subject, type: type))
-            return Identifier(type: type, raw: String(decoding: plain, as: UTF8.self))
+            guard let identifier = Identifier(type: type, raw: String(decoding: plain, as: UTF8.self)) else {
+                throw VaultError.corruptFile(path: "vault.sqlite", reason: "an identity row holds an invalid \(typeText) identifier")
+            }
+            return LinkedIdentifier(token: Array(token), createdAt: row[1], identifier: identifier)
         }
     }
 
@@ -136,13 +156,10 @@ public final class IdentityGraph {
 
     /// Moves every identifier of `absorbed` to `survivor`, re-encrypting the values under the survivor's key.
     private func repoint(_ absorbed: SubjectID, to survivor: SubjectID, in db: Database) throws {
-        let identifiers = try identifiers(of: absorbed, in: db)
-        let rows = try Row.fetchAll(db, sql: "SELECT token, created_at FROM identities WHERE subject_id = ? ORDER BY created_at, id_type",
-                                    arguments: [Data(absorbed.bytes)])
+        let rows = try linked(to: absorbed, in: db)
         try db.execute(sql: "DELETE FROM identities WHERE subject_id = ?", arguments: [Data(absorbed.bytes)])
-        for (identifier, row) in zip(identifiers, rows) {
-            let token: Data = row[0]
-            try link(identifier, token: Array(token), to: survivor, at: row[1], in: db)
+        for row in rows {
+            try link(row.identifier, token: row.token, to: survivor, at: row.createdAt, in: db)
         }
     }
 
