@@ -106,16 +106,17 @@ public struct SegmentParser: Sendable {
             }
         }
 
-        var timestamp: Int64?
+        // The event's time: `timestamp`, else `originalTimestamp`, else `sentAt`, else when it was received.
+        var timestamp: Int64?, sentAt: Int64?
         for field in ["timestamp", "sentAt", "originalTimestamp"] {
             guard let value = event[field], !(value is NSNull) else { continue }
             guard let text = value as? String, let millis = Timestamp.parse(text) else {
                 return .failure(Rejection("bad timestamp: \(field) is not ISO-8601 with a time zone"))
             }
             event[field] = Timestamp.format(millis)
-            if timestamp == nil && field != "sentAt" { timestamp = millis }
+            if field == "sentAt" { sentAt = millis } else if timestamp == nil { timestamp = millis }
         }
-        let time = timestamp ?? (event["sentAt"] as? String).flatMap { Timestamp.parse($0) } ?? receivedAt
+        let time = timestamp ?? sentAt ?? receivedAt
         event["timestamp"] = Timestamp.format(time)
 
         // Identifiers inside traits (top-level for identify, context.traits for the others).

@@ -42,6 +42,18 @@ struct SegmentIngestTests {
         #expect(try fixture.summary("phone:+44 20 7946 0958")?.subject != nil)
     }
 
+    @Test("event time: timestamp, else originalTimestamp, else sentAt")
+    func eventTime() {
+        let parser = SegmentParser(receivedAt: 0)
+        func time(_ json: String) -> Int64? { try? parser.parse(Array(json.utf8)).get().timestamp }
+        #expect(time(#"{"type":"page","userId":"u","sentAt":"2026-01-01T00:00:01Z"}"#) == 1_767_225_601_000)
+        #expect(time(#"{"type":"page","userId":"u","sentAt":"2026-01-01T00:00:01Z","originalTimestamp":"2026-01-01T00:00:02Z"}"#)
+            == 1_767_225_602_000)
+        #expect(time(#"{"type":"page","userId":"u","sentAt":"2026-01-01T00:00:01Z","timestamp":"2026-01-01T00:00:03Z"}"#)
+            == 1_767_225_603_000)
+        #expect(time(#"{"type":"page","userId":"u"}"#) == 0)
+    }
+
     @Test("a JSON array with elements across lines, strings with brackets and commas")
     func jsonArray() throws {
         let fixture = try IngestFixture()
