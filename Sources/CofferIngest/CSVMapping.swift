@@ -87,12 +87,10 @@ public struct CSVMapping: Codable, Sendable, Equatable {
 
     var delimiterByte: UInt8 { delimiter?.utf8.first ?? UInt8(ascii: ",") }
 
+    /// The mapping's zone in minutes east of UTC (0 when none is given); nil if malformed.
     var offsetMinutes: Int? {
         guard let timezone else { return 0 }
-        if timezone == "Z" || timezone == "UTC" { return 0 }
-        let probe = "2000-01-01T00:00:00" + timezone
-        guard let millis = Timestamp.parse(probe) else { return nil }
-        return Int(-(millis - Timestamp.parse("2000-01-01T00:00:00Z")!) / 60_000)
+        return timezone == "UTC" ? 0 : Timestamp.offsetMinutes(timezone)
     }
 
     /// Turns one row (by header name) into a Segment event dictionary.

@@ -10,15 +10,7 @@ public enum Timestamp {
     /// - Returns: nil when the text is not such a timestamp or the date is impossible.
     public static func parse(_ text: String, allowSpace: Bool = false, defaultOffsetMinutes: Int? = nil) -> Int64? {
         let b = Array(text.utf8)
-        func digits(_ start: Int, _ count: Int) -> Int? {
-            guard start + count <= b.count else { return nil }
-            var value = 0
-            for i in start..<(start + count) {
-                guard b[i] >= 48 && b[i] <= 57 else { return nil }
-                value = value * 10 + Int(b[i] - 48)
-            }
-            return value
-        }
+        func digits(_ start: Int, _ count: Int) -> Int? { Timestamp.digits(b, start, count) }
         guard b.count >= 19, let year = digits(0, 4), b[4] == 45, let month = digits(5, 2), b[7] == 45,
               let day = digits(8, 2), b[10] == 84 || b[10] == 116 || (allowSpace && b[10] == 32),
               let hour = digits(11, 2), b[13] == 58, let minute = digits(14, 2), b[16] == 58, let second = digits(17, 2)
@@ -39,36 +31,53 @@ public enum Timestamp {
             }
             guard i > start else { return nil }
         }
-        var offset: Int
+        let offset: Int
         if i == b.count {
             guard let fallback = defaultOffsetMinutes else { return nil }
             offset = fallback
-        } else if b[i] == 90 || b[i] == 122 {  // Z
-            guard i + 1 == b.count else { return nil }
-            offset = 0
-        } else if b[i] == 43 || b[i] == 45 {  // + or -
-            let sign = b[i] == 43 ? 1 : -1
-            guard let hh = digits(i + 1, 2) else { return nil }
-            var mm = 0
-            if i + 3 < b.count {
-                if b[i + 3] == 58 {
-                    guard let m = digits(i + 4, 2), i + 6 == b.count else { return nil }
-                    mm = m
-                } else {
-                    guard let m = digits(i + 3, 2), i + 5 == b.count else { return nil }
-                    mm = m
-                }
-            } else if i + 3 != b.count {
-                return nil
-            }
-            guard hh <= 23, mm <= 59 else { return nil }
-            offset = sign * (hh * 60 + mm)
         } else {
-            return nil
+            guard let zone = zoneOffset(b, from: i) else { return nil }
+            offset = zone
         }
         let days = daysFromCivil(year: year, month: month, day: day)
         let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + min(second, 59)) - Int64(offset * 60)
         return seconds * 1000 + Int64(millis)
+    }
+
+    /// Minutes east of UTC for a zone designator: `Z`, `±HH:MM` or `±HHMM`; nil if malformed.
+    public static func offsetMinutes(_ zone: String) -> Int? {
+        zoneOffset(Array(zone.utf8), from: 0)
+    }
+
+    /// The zone designator that runs from `i` to the end of `b`, in minutes east of UTC.
+    static func zoneOffset(_ b: [UInt8], from i: Int) -> Int? {
+        guard i < b.count else { return nil }
+        if b[i] == 90 || b[i] == 122 {  // Z
+            return i + 1 == b.count ? 0 : nil
+        }
+        guard b[i] == 43 || b[i] == 45, let hh = digits(b, i + 1, 2) else { return nil }  // + or -
+        let sign = b[i] == 43 ? 1 : -1
+        var mm = 0
+        if i + 3 < b.count {
+            let start = b[i + 3] == 58 ? i + 4 : i + 3  // optional ':'
+            guard let m = digits(b, start, 2), start + 2 == b.count else { return nil }
+            mm = m
+        } else if i + 3 != b.count {
+            return nil
+        }
+        guard hh <= 23, mm <= 59 else { return nil }
+        return sign * (hh * 60 + mm)
+    }
+
+    /// The decimal number in `b[start..<start+count]`, nil unless all are ASCII digits.
+    static func digits(_ b: [UInt8], _ start: Int, _ count: Int) -> Int? {
+        guard start >= 0, start + count <= b.count else { return nil }
+        var value = 0
+        for i in start..<(start + count) {
+            guard b[i] >= 48 && b[i] <= 57 else { return nil }
+            value = value * 10 + Int(b[i] - 48)
+        }
+        return value
     }
 
     /// `YYYY-MM-DDTHH:MM:SS.fffZ` for milliseconds since 1970.
