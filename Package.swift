@@ -5,7 +5,8 @@ import PackageDescription
 ///
 /// Modules follow the data's flow:
 /// `COpenSSL` (system libcrypto) → `CofferCrypto` (primitives) → `CofferStore`
-/// (vault, keyslots, encrypted append-only event log, identity graph) →
+/// (vault, keyslots, encrypted append-only event log, identity graph, consent ledger) →
+/// `CofferPolicy` (policy files, the policy engine) →
 /// `CofferIngest` (Segment/CSV collect and transform) → `CofferDemo`
 /// (generated data) → `CofferBench` (measurements) → `coffer` (thin CLI).
 let package = Package(
@@ -15,6 +16,7 @@ let package = Package(
         .executable(name: "coffer", targets: ["coffer"]),
         .library(name: "CofferCrypto", targets: ["CofferCrypto"]),
         .library(name: "CofferStore", targets: ["CofferStore"]),
+        .library(name: "CofferPolicy", targets: ["CofferPolicy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -39,9 +41,18 @@ let package = Package(
             ]
         ),
         .target(
+            name: "CofferPolicy",
+            dependencies: [
+                "CofferStore",
+                "CofferCrypto",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .target(
             name: "CofferIngest",
             dependencies: [
                 "CofferStore",
+                "CofferPolicy",
                 "CofferCrypto",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
@@ -59,6 +70,7 @@ let package = Package(
             name: "coffer",
             dependencies: [
                 "CofferStore",
+                "CofferPolicy",
                 "CofferIngest",
                 "CofferDemo",
                 "CofferBench",
@@ -80,6 +92,17 @@ let package = Package(
         .testTarget(
             name: "CofferIngestTests",
             dependencies: [
+                "CofferIngest",
+                "CofferDemo",
+                "CofferStore",
+                "CofferCrypto",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .testTarget(
+            name: "CofferPolicyTests",
+            dependencies: [
+                "CofferPolicy",
                 "CofferIngest",
                 "CofferDemo",
                 "CofferStore",

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferPolicy
 import CofferStore
 import Foundation
 import GRDB
@@ -17,6 +18,8 @@ public struct IngestReport: Sendable, Equatable {
     public var merges = 0
     /// Bytes of input read.
     public var bytes = 0
+    /// Consent decisions recorded from the events' `categoryPreferences`.
+    public var consents = 0
     /// Quarantine reasons and how often each occurred.
     public var reasons: [String: Int] = [:]
 
@@ -29,6 +32,7 @@ public struct IngestReport: Sendable, Equatable {
         quarantined += other.quarantined
         subjectsCreated += other.subjectsCreated
         merges += other.merges
+        consents += other.consents
         bytes += other.bytes
         reasons.merge(other.reasons, uniquingKeysWith: +)
     }
@@ -61,13 +65,22 @@ public final class Ingestor {
     private let dedup: DedupIndex
     private let quarantine: QuarantineStore
     private let parser: SegmentParser
+    private let consents: ConsentLedger
+    private let consentDesk: ConsentDesk?
 
-    public init(vault: Vault) throws {
+    /// - Parameter policy: turns Segment's `context.consent.categoryPreferences`
+    ///   into consent decisions for the policy's consent-based purposes. Without
+    ///   one, consent stays only inside the events.
+    /// - Throws: `VaultError.notPermitted` unless the actor may ingest.
+    public init(vault: Vault, policy: Policy? = nil) throws {
+        try vault.require(.ingest)
         self.vault = vault
         log = try vault.eventLog()
         identities = try vault.identityGraph()
         dedup = try vault.dedupIndex()
         quarantine = try vault.quarantine()
+        consents = try vault.consentLedger()
+        consentDesk = policy.map { ConsentDesk(vault: vault, policy: $0) }
         parser = SegmentParser()
     }
 
@@ -271,6 +284,7 @@ public final class Ingestor {
                 var report = IngestReport()
                 var events: [NewEvent] = []
                 var merges: [(absorbed: SubjectID, survivor: SubjectID, index: Int)] = []
+                var consentDecisions = ConsentBatch()
                 for item in parsed {
                     switch item {
                     case let .rejected(record, reason):
@@ -304,10 +318,16 @@ public final class Ingestor {
                             ])
                             merges.append((absorbed, resolution.subject, events.count))
                             events.append(NewEvent(subject: resolution.subject, kind: .merge, payload: payload, recordedAt: now))
+                            try consents.merge(absorbed: absorbed, into: resolution.subject, in: db)
                             report.merges += 1
                         }
                         events.append(NewEvent(subject: resolution.subject, kind: event.kind, payload: event.payload, recordedAt: now))
                         report.accepted += 1
+                        for record in try consentChanges(event, subject: resolution.subject, batch: &consentDecisions, in: db) {
+                            consentDecisions.appended.append((record, resolution.subject, events.count))
+                            events.append(NewEvent(subject: resolution.subject, kind: .consent, payload: try record.payload(), recordedAt: now))
+                            report.consents += 1
+                        }
                     }
                 }
                 if let quarantineID { try quarantine.remove(id: quarantineID, in: db) }
@@ -316,6 +336,9 @@ public final class Ingestor {
                     try identities.recordMerge(absorbed: merge.absorbed, survivor: merge.survivor,
                                                seq: receipt.firstSeq + Int64(merge.index), in: db)
                 }
+                for (record, subject, index) in consentDecisions.appended {
+                    try consents.applied(record, subject: subject, seq: receipt.firstSeq + Int64(index), in: db)
+                }
                 return report
             }
         } catch let error as VaultError {
@@ -323,6 +346,43 @@ public final class Ingestor {
         } catch {
             throw VaultError.storage(operation: "ingesting a batch", detail: "\(error)")
         }
+    }
+
+    /// Consent decisions a batch has made but not yet written to the current-state table.
+    private struct ConsentBatch {
+        var latest: [SubjectID: [String: (status: ConsentStatus, at: Int64)]] = [:]
+        var appended: [(ConsentRecord, SubjectID, Int)] = []
+    }
+
+    /// The consent records an event's `categoryPreferences` add: one per
+    /// consent-based purpose whose decision differs from the one on record
+    /// (repeating the same preferences on every event records nothing new).
+    private func consentChanges(_ event: SegmentEvent, subject: SubjectID, batch: inout ConsentBatch,
+                                in db: Database) throws -> [ConsentRecord] {
+        guard let desk = consentDesk, !event.consentPreferences.isEmpty else { return [] }
+        var stored: [String: ConsentStatus]?
+        var records: [ConsentRecord] = []
+        for (category, granted) in event.consentPreferences.sorted(by: { $0.key < $1.key }) {
+            for purpose in desk.policy.purposes(forConsentCategory: category) where purpose.needsConsent {
+                let status: ConsentStatus = granted ? .granted : .withdrawn
+                if records.contains(where: { $0.purpose == purpose.name }) { continue }
+                let known: ConsentStatus?
+                if let pending = batch.latest[subject]?[purpose.name] {
+                    guard event.timestamp >= pending.at else { continue }
+                    known = pending.status
+                } else {
+                    if stored == nil { stored = try consents.current(of: subject, in: db) }
+                    known = stored?[purpose.name]
+                }
+                guard known != status else { continue }
+                let source = event.consentEvidence["form"].map { "segment:\($0)" } ?? "segment"
+                let record = try desk.makeRecord(purpose: purpose.name, status: status, effectiveAt: event.timestamp,
+                                                 source: source, evidence: event.consentEvidence.filter { $0.key != "form" })
+                records.append(record)
+                batch.latest[subject, default: [:]][purpose.name] = (status, event.timestamp)
+            }
+        }
+        return records
     }
 
     /// Segment's `previousId` may be an earlier userId or anonymousId: use whichever is known,

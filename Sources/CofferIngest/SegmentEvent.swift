@@ -15,6 +15,10 @@ public struct SegmentEvent: @unchecked Sendable {
     public var timestamp: Int64
     /// The normalised event as canonical JSON (sorted keys): what is encrypted into the log.
     public var payload: [UInt8]
+    /// Consent carried in `context.consent.categoryPreferences` (category → granted).
+    public var consentPreferences: [String: Bool] = [:]
+    /// Evidence for that consent: the messageId and the notice version and source the event names.
+    public var consentEvidence: [String: String] = [:]
 }
 
 /// Validates and normalises Segment Spec events (https://segment.com/docs/connections/spec/).
@@ -149,6 +153,34 @@ public struct SegmentParser: Sendable {
             }
         }
 
+        var preferences: [String: Bool] = [:]
+        if let context = event["context"] as? [String: Any], let consent = context["consent"] {
+            guard let consent = consent as? [String: Any] else {
+                return .failure(Rejection("wrong type: context.consent must be an object"))
+            }
+            if let categories = consent["categoryPreferences"] {
+                guard let categories = categories as? [String: Any] else {
+                    return .failure(Rejection("wrong type: context.consent.categoryPreferences must be an object"))
+                }
+                for (category, value) in categories {
+                    guard let granted = Self.jsonBool(value) else {
+                        return .failure(Rejection("wrong type: context.consent.categoryPreferences values must be true or false"))
+                    }
+                    preferences[category] = granted
+                }
+            }
+        }
+        var evidence: [String: String] = [:]
+        if !preferences.isEmpty {
+            if let messageID = event["messageId"] as? String { evidence["messageId"] = messageID }
+            if let properties = event["properties"] as? [String: Any] {
+                for (key, name) in [("notice_version", "noticeVersion"), ("noticeVersion", "noticeVersion"),
+                                    ("notice_sha256", "noticeSHA256"), ("source", "form")] {
+                    if let value = properties[key] as? String { evidence[name] = value }
+                }
+            }
+        }
+
         let payload: [UInt8]
         do {
             payload = try CanonicalJSON.data(event)
@@ -162,13 +194,22 @@ public struct SegmentParser: Sendable {
         return .success(SegmentEvent(kind: kind, identifiers: unique,
                                      previousID: kind == .alias ? event["previousId"] as? String : nil,
                                      messageID: (event["messageId"] as? String).flatMap { $0.isEmpty ? nil : $0 },
-                                     timestamp: time, payload: payload))
+                                     timestamp: time, payload: payload, consentPreferences: preferences,
+                                     consentEvidence: evidence))
     }
 
     /// Ids that link records must fit `Identifier.maximumLength`; longer ones are refused, not dropped.
     static func checkLength(_ id: String, field: String) -> Rejection? {
         id.count > Identifier.maximumLength
             ? Rejection("identifier too long: \(field) exceeds \(Identifier.maximumLength) characters") : nil
+    }
+
+    /// A JSON boolean, whether a Swift `Bool` or what JSONSerialization returns
+    /// (an NSNumber whose type code is `c` or `B`; numbers 0 and 1 are not booleans).
+    static func jsonBool(_ value: Any) -> Bool? {
+        if type(of: value) == Bool.self { return value as? Bool }
+        if let number = value as? NSNumber, [0x63, 0x42].contains(number.objCType.pointee) { return number.boolValue }
+        return nil
     }
 
     /// Ids may arrive as strings or (in some SDKs) integers.

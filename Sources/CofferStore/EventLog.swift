@@ -222,41 +222,48 @@ public final class EventLog {
     ///
     /// - Throws: `VaultError.corruptFile` if a stored ciphertext fails authentication.
     public func events(of subject: SubjectID) throws -> [StoredEvent] {
-        try database.read { db in
-            var keyCache: [UInt32: SymmetricKey] = [:]
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT seq, recorded_at, kind, key_version, nonce, ciphertext FROM events
-                WHERE subject_id = ? ORDER BY seq
-                """, arguments: [Data(subject.bytes)])
-            var out: [StoredEvent] = []
-            for row in rows {
-                let version = UInt32(row[3] as Int64)
-                let key: SymmetricKey
-                if let cached = keyCache[version] {
-                    key = cached
-                } else {
-                    guard let wrapped = try Data.fetchOne(db, sql: "SELECT wrapped_key FROM keyring WHERE subject_id = ? AND key_version = ?",
-                                                          arguments: [Data(subject.bytes), Int64(version)]) else { continue }
-                    key = try unwrapSubjectKey(Array(wrapped), subject, version)
-                    keyCache[version] = key
-                }
-                let kindText: String = row[2]
-                guard let kind = EventKind(rawValue: kindText) else {
-                    throw VaultError.corruptFile(path: "vault.sqlite", reason: "event \(row[0] as Int64) has unknown kind")
-                }
-                let nonce: Data = row[4], sealed: Data = row[5]
-                let aad = LogChain.associatedData(vaultID: vaultID, subjectID: subject.bytes, keyVersion: version, kind: kindText)
-                let payload: [UInt8]
-                do {
-                    payload = try cipher.open(Array(sealed), key: key, nonce: Array(nonce), authenticating: aad)
-                } catch CryptoError.authenticationFailed {
-                    throw VaultError.corruptFile(path: "vault.sqlite",
-                                                 reason: "event \(row[0] as Int64) fails authentication; run `coffer verify`")
-                }
-                out.append(StoredEvent(seq: row[0], recordedAt: row[1], subject: subject, kind: kind, payload: payload))
-            }
-            return out
+        try database.read { try events(of: subject, in: $0) }
+    }
+
+    /// The events of `subject` (only of `kinds`, when given), decrypted, in log
+    /// order, read inside the caller's transaction.
+    public func events(of subject: SubjectID, kinds: Set<EventKind>? = nil, in db: Database) throws -> [StoredEvent] {
+        var keyCache: [UInt32: SymmetricKey] = [:]
+        var sql = "SELECT seq, recorded_at, kind, key_version, nonce, ciphertext FROM events WHERE subject_id = ?"
+        var arguments: StatementArguments = [Data(subject.bytes)]
+        if let kinds {
+            sql += " AND kind IN (\(kinds.map { _ in "?" }.joined(separator: ", ")))"
+            for kind in kinds.map(\.rawValue).sorted() { arguments += [kind] }
         }
+        let rows = try Row.fetchAll(db, sql: sql + " ORDER BY seq", arguments: arguments)
+        var out: [StoredEvent] = []
+        for row in rows {
+            let version = UInt32(row[3] as Int64)
+            let key: SymmetricKey
+            if let cached = keyCache[version] {
+                key = cached
+            } else {
+                guard let wrapped = try Data.fetchOne(db, sql: "SELECT wrapped_key FROM keyring WHERE subject_id = ? AND key_version = ?",
+                                                      arguments: [Data(subject.bytes), Int64(version)]) else { continue }
+                key = try unwrapSubjectKey(Array(wrapped), subject, version)
+                keyCache[version] = key
+            }
+            let kindText: String = row[2]
+            guard let kind = EventKind(rawValue: kindText) else {
+                throw VaultError.corruptFile(path: "vault.sqlite", reason: "event \(row[0] as Int64) has unknown kind")
+            }
+            let nonce: Data = row[4], sealed: Data = row[5]
+            let aad = LogChain.associatedData(vaultID: vaultID, subjectID: subject.bytes, keyVersion: version, kind: kindText)
+            let payload: [UInt8]
+            do {
+                payload = try cipher.open(Array(sealed), key: key, nonce: Array(nonce), authenticating: aad)
+            } catch CryptoError.authenticationFailed {
+                throw VaultError.corruptFile(path: "vault.sqlite",
+                                             reason: "event \(row[0] as Int64) fails authentication; run `coffer verify`")
+            }
+            out.append(StoredEvent(seq: row[0], recordedAt: row[1], subject: subject, kind: kind, payload: payload))
+        }
+        return out
     }
 }
 

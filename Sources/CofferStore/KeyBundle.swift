@@ -8,7 +8,37 @@ public struct KeyBundle: Sendable {
     public enum Name {
         /// The vault master key, from which every data key is derived.
         public static let master = "master"
+        /// Decrypts the per-purpose projections (analysts, marketing).
+        public static let projection = "projection"
+        /// Encrypts and decrypts audit entry details.
+        public static let auditRead = "audit-read"
+        /// Seed of the Ed25519 key that signs audit entries.
+        public static let auditSigning = "audit-signing"
+        /// The audit ledger's Ed25519 public key, pinned in the auditor's slot.
+        public static let auditPublic = "audit-public"
     }
+
+    /// Exactly the keys `role` needs, derived from the master key (see SECURITY.md):
+    /// owner and compliance hold the master key; analysts and marketing the
+    /// projection key and what writing audit entries takes; auditors the audit
+    /// read key and the audit public key. No other role can derive a data key.
+    public static func forRole(_ role: Role, master: SymmetricKey) throws -> KeyBundle {
+        switch role {
+        case .owner, .compliance:
+            return KeyBundle(keys: [Name.master: master])
+        case .analyst, .marketing:
+            let keys = try VaultKeys(master: master)
+            return KeyBundle(keys: [Name.projection: keys.projection, Name.auditRead: keys.auditRead,
+                                    Name.auditSigning: keys.auditSigningSeed])
+        case .auditor:
+            let keys = try VaultKeys(master: master)
+            return KeyBundle(keys: [Name.auditRead: keys.auditRead,
+                                    Name.auditPublic: try SymmetricKey(copying: keys.auditSigning.publicKey.rawRepresentation)])
+        }
+    }
+
+    /// The names of the keys held, sorted (never the keys themselves).
+    public var names: [String] { keys.keys.sorted() }
 
     /// The keys by name.
     public private(set) var keys: [String: SymmetricKey]

@@ -12,7 +12,8 @@ public enum PassphraseSource {
     /// terminal (echo off). With `confirm`, the prompt asks twice.
     ///
     /// - Throws: `PassphraseError` when none is available or they differ.
-    public static func read(file: String?, prompt: String, confirm: Bool = false,
+    /// - Parameter variable: the environment variable to read (`COFFER_NEW_PASSPHRASE` for a new actor's).
+    public static func read(file: String?, prompt: String, confirm: Bool = false, variable: String = "COFFER_PASSPHRASE",
                             environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SecureBytes {
         if let file {
             guard var data = FileManager.default.contents(atPath: file) else {
@@ -24,10 +25,10 @@ public enum PassphraseSource {
             guard !bytes.isEmpty else { throw PassphraseError.emptyFile(file) }
             return SecureBytes(bytes)
         }
-        if let value = environment["COFFER_PASSPHRASE"], !value.isEmpty {
+        if let value = environment[variable], !value.isEmpty {
             return SecureBytes(Array(value.utf8))
         }
-        guard isatty(STDIN_FILENO) == 1 else { throw PassphraseError.noSource }
+        guard isatty(STDIN_FILENO) == 1 else { throw PassphraseError.noSource(variable: variable) }
         let first = try promptHidden(prompt)
         if confirm {
             let second = try promptHidden("Repeat to confirm: ")
@@ -56,22 +57,25 @@ public enum PassphraseSource {
         while Glibc.read(STDIN_FILENO, &byte, 1) == 1, byte != 0x0a, byte != 0x0d {
             bytes.append(byte)
         }
-        guard !bytes.isEmpty else { throw PassphraseError.noSource }
+        guard !bytes.isEmpty else { throw PassphraseError.empty }
         return SecureBytes(bytes)
     }
 }
 
 /// Why no passphrase could be read.
 public enum PassphraseError: Error, Equatable, CustomStringConvertible {
-    case noSource
+    case noSource(variable: String)
+    case empty
     case unreadableFile(String)
     case emptyFile(String)
     case mismatch
 
     public var description: String {
         switch self {
-        case .noSource:
-            return "no passphrase given: set COFFER_PASSPHRASE, pass --passphrase-file FILE, or run in a terminal to be asked"
+        case let .noSource(variable):
+            let flag = variable == "COFFER_PASSPHRASE" ? "--passphrase-file" : "--new-passphrase-file"
+            return "no passphrase given: set \(variable), pass \(flag) FILE, or run in a terminal to be asked"
+        case .empty: return "the passphrase is empty"
         case let .unreadableFile(path): return "cannot read the passphrase file \(path)"
         case let .emptyFile(path): return "the passphrase file \(path) is empty"
         case .mismatch: return "the two passphrases differ; nothing was created"

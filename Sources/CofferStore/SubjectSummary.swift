@@ -23,6 +23,7 @@ extension Vault {
     /// Looks a person up by one identifier. nil if no subject has it.
     /// Needs the master key (identifiers are decrypted).
     public func subjectSummary(for identifier: Identifier) throws -> SubjectSummary? {
+        try require(.readSubjects)
         let graph = try identityGraph()
         return try database.read { db -> SubjectSummary? in
             guard let subject = try graph.subject(for: identifier, in: db) else { return nil }

@@ -19,7 +19,7 @@ public final class Vault {
     public let role: Role
     /// The database connection.
     public let database: DatabaseQueue
-    private let bundle: KeyBundle
+    let bundle: KeyBundle
     private var cachedKeys: VaultKeys?
     private var cachedLog: EventLog?
 
@@ -32,14 +32,29 @@ public final class Vault {
         self.bundle = bundle
     }
 
+    /// The names of the keys this actor's keyslot holds (never the keys).
+    public var heldKeys: [String] { bundle.names }
+
+    /// Fails unless the actor's role grants `permission`.
+    /// - Throws: `VaultError.notPermitted`, naming the permission and the roles that have it.
+    public func require(_ permission: Permission) throws {
+        guard role.permissions.contains(permission) else {
+            throw VaultError.notPermitted(actor: actor, role: role, permission: permission)
+        }
+    }
+
+    /// The key that encrypts projections: held by analysts and marketing, derived by owner and compliance.
+    public func projectionKey() throws -> SymmetricKey {
+        if let key = bundle[KeyBundle.Name.projection] { return key }
+        if bundle[KeyBundle.Name.master] != nil { return try keys().projection }
+        throw VaultError.permissionDenied(actor: actor, role: role.rawValue, needs: "the projection key")
+    }
+
     /// The data keys, derived from the master key.
     /// - Throws: `VaultError.permissionDenied` if this actor's keyslot has no master key.
     public func keys() throws -> VaultKeys {
         if let cachedKeys { return cachedKeys }
-        guard let master = bundle[KeyBundle.Name.master] else {
-            throw VaultError.permissionDenied(actor: actor, role: role.rawValue, needs: "the vault master key")
-        }
-        let keys = try VaultKeys(master: master)
+        let keys = try VaultKeys(master: masterKey())
         cachedKeys = keys
         return keys
     }

@@ -143,6 +143,22 @@ enum VaultDatabase {
                 );
                 """)
         }
+        migrator.registerMigration("v3: current consent state") { db in
+            try db.execute(sql: """
+                -- The latest consent decision per subject and purpose. The history,
+                -- with source and evidence, is in the log (kind `consent`, encrypted).
+                CREATE TABLE consents (
+                    subject_id    BLOB NOT NULL,
+                    purpose       TEXT NOT NULL,
+                    status        TEXT NOT NULL,      -- granted | withdrawn
+                    effective_at  INTEGER NOT NULL,   -- ms, when the subject decided
+                    expires_at    INTEGER,            -- ms, when a grant lapses
+                    seq           INTEGER NOT NULL,   -- the log event that says so
+                    PRIMARY KEY (subject_id, purpose)
+                ) WITHOUT ROWID;
+                CREATE INDEX consents_by_purpose ON consents(purpose, status);
+                """)
+        }
         return migrator
     }
 }

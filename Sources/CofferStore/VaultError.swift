@@ -21,6 +21,14 @@ public enum VaultError: Error, Equatable, CustomStringConvertible {
     case unsupportedFormat(path: String, version: Int)
     /// The actor's keyslot does not hold a key this operation needs.
     case permissionDenied(actor: String, role: String, needs: String)
+    /// The actor's role does not grant the permission a command needs.
+    case notPermitted(actor: String, role: Role, permission: Permission)
+    /// `actor add` with a name already taken.
+    case actorExists(String)
+    /// An actor name that is not usable.
+    case invalidActorName(String)
+    /// Removing this actor would leave no owner.
+    case lastOwner(String)
     /// Database failure: what was being done and SQLite's message.
     case storage(operation: String, detail: String)
     /// A file-system failure.
@@ -47,6 +55,18 @@ public enum VaultError: Error, Equatable, CustomStringConvertible {
             return "\(path) has format version \(version), which this coffer does not understand; upgrade coffer"
         case let .permissionDenied(actor, role, needs):
             return "permission denied: actor '\(actor)' (role \(role)) lacks \(needs)"
+        case let .notPermitted(actor, role, permission):
+            let names = permission.roles.map(\.rawValue)
+            let roles = names.count == 1 ? "the \(names[0]) role has"
+                : "the " + names.dropLast().joined(separator: ", ") + " and \(names.last!) roles have"
+            return "permission denied: actor '\(actor)' (role \(role.rawValue)) lacks the '\(permission.rawValue)' permission, "
+                + "which only \(roles)"
+        case let .actorExists(name):
+            return "an actor named '\(name)' already exists; choose another name, or `coffer actor remove \(name)` first"
+        case let .invalidActorName(name):
+            return "'\(name)' is not a usable actor name: use 1–64 characters from a–z, 0–9, '.', '_' and '-', starting with a letter"
+        case let .lastOwner(name):
+            return "'\(name)' is the last owner; add another owner before removing it, or the vault could no longer be managed"
         case let .storage(operation, detail):
             return "database error while \(operation): \(detail)"
         case let .io(path, detail):

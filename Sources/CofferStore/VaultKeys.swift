@@ -10,6 +10,9 @@ public struct VaultKeys: Sendable {
         static let checkpointSigning = "coffer/v1/checkpoint-signing"
         static let quarantine = "coffer/v1/quarantine"
         static let dedup = "coffer/v1/dedup"
+        static let projection = "coffer/v1/projections"
+        static let auditRead = "coffer/v1/audit-read"
+        static let auditSigning = "coffer/v1/audit-signing"
     }
 
     /// Wraps each subject's data key in the keyring.
@@ -23,6 +26,15 @@ public struct VaultKeys: Sendable {
     /// Keys the hashes that recognise re-imported records.
     public let dedup: SymmetricKey
 
+    /// Encrypts projection snapshots; the only data key analysts and marketing hold.
+    public let projection: SymmetricKey
+    /// Encrypts audit entry details.
+    public let auditRead: SymmetricKey
+    /// Seed of the audit signing key.
+    public let auditSigningSeed: SymmetricKey
+    /// Signs audit entries (Ed25519).
+    public let auditSigning: Ed25519.PrivateKey
+
     /// Derives every key from the vault master key.
     public init(master: SymmetricKey) throws {
         subjectKeyWrapping = try HKDF.deriveKey(from: master, label: Label.subjectKeyWrapping)
@@ -30,5 +42,9 @@ public struct VaultKeys: Sendable {
         checkpointSigning = try Ed25519.PrivateKey(seed: HKDF.deriveKey(from: master, label: Label.checkpointSigning).bytes)
         quarantine = try HKDF.deriveKey(from: master, label: Label.quarantine)
         dedup = try HKDF.deriveKey(from: master, label: Label.dedup)
+        projection = try HKDF.deriveKey(from: master, label: Label.projection)
+        auditRead = try HKDF.deriveKey(from: master, label: Label.auditRead)
+        auditSigningSeed = try HKDF.deriveKey(from: master, label: Label.auditSigning)
+        auditSigning = try Ed25519.PrivateKey(seed: auditSigningSeed.bytes)
     }
 }

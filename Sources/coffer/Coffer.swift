@@ -1,6 +1,7 @@
 import ArgumentParser
 import CofferCrypto
 import CofferIngest
+import CofferPolicy
 import CofferStore
 import Foundation
 
@@ -12,13 +13,17 @@ struct Coffer: ParsableCommand {
         abstract: "A privacy-first customer data platform in local files.",
         discussion: """
             Every vault command takes --vault DIR (default: $COFFER_VAULT, else ./vault).
+            Every vault command takes --actor NAME (default: owner); the actor's role decides
+            what it may do and which keys its keyslot holds.
             Passphrases come from --passphrase-file FILE, $COFFER_PASSPHRASE, or a prompt;
             never from a command-line argument.
+            Commands that work under a policy take --policy FILE (default: $COFFER_POLICY,
+            else policies/default.yaml).
 
             Exit status: 0 success; 1 error (message on stderr); 2 verification found damage.
             """,
         subcommands: [InitCommand.self, DemoCommand.self, IngestCommand.self, SubjectCommand.self, QuarantineCommand.self,
-                      VerifyCommand.self, BenchCommand.self]
+                      ConsentCommand.self, PolicyCommand.self, ActorCommand.self, VerifyCommand.self, BenchCommand.self]
     )
 
     /// Runs the command; domain errors become one line on stderr and a non-zero exit, never a stack trace.
@@ -33,6 +38,10 @@ struct Coffer: ParsableCommand {
         } catch let error as IngestError {
             fail(error.description)
         } catch let error as CryptoError {
+            fail(error.description)
+        } catch let error as PolicyError {
+            fail("policy error: \(error.description)")
+        } catch let error as ConsentError {
             fail(error.description)
         } catch let error as UserFacingError {
             fail(error.message)

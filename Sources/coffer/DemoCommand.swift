@@ -3,6 +3,7 @@ import CofferBench
 import CofferCrypto
 import CofferDemo
 import CofferIngest
+import CofferPolicy
 import CofferStore
 import Foundation
 
@@ -34,6 +35,7 @@ struct DemoCommand: ParsableCommand {
     }
 
     func run() throws {
+        let policy = try options.policy()
         let layout = options.layout
         let vault: Vault
         if layout.isInitialized {
@@ -55,7 +57,7 @@ struct DemoCommand: ParsableCommand {
             try data.retailCSV.write(toFile: writeFiles + "/retail.csv", atomically: true, encoding: .utf8)
             Terminal.line("Wrote \(writeFiles)/segment.jsonl and \(writeFiles)/retail.csv (personal data in clear: delete when done)")
         }
-        let ingestor = try Ingestor(vault: vault)
+        let ingestor = try Ingestor(vault: vault, policy: policy)
         let segment = try ingestor.ingest(records: data.segmentLines, file: "demo:segment.jsonl", format: .jsonl)
         let retail = try ingestor.ingest(records: data.retailRows, file: "demo:retail.csv", format: .csv,
                                          mapping: data.retailMapping, header: data.retailHeader)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CofferIngest
+import CofferPolicy
 import CofferStore
 import Foundation
 
@@ -42,7 +43,7 @@ struct IngestCommand: ParsableCommand {
     func run() throws {
         let csvMapping = try mapping.map { try CSVMapping.load(path: $0) }
         let vault = try options.unlock()
-        let ingestor = try Ingestor(vault: vault)
+        let ingestor = try Ingestor(vault: vault, policy: options.policy())
         ingestor.batchSize = batch
         var total = IngestReport()
         var unreadable = 0

@@ -21,6 +21,7 @@ struct QuarantineCommand: ParsableCommand {
 
         func run() throws {
             let vault = try options.unlock()
+            try vault.require(.readSubjects)
             let store = try vault.quarantine()
             let records = try vault.database.read { try store.all(in: $0) }
             if records.isEmpty {
@@ -49,7 +50,7 @@ struct QuarantineCommand: ParsableCommand {
 
         func run() throws {
             let vault = try options.unlock()
-            let result = try Ingestor(vault: vault).retryQuarantine()
+            let result = try Ingestor(vault: vault, policy: options.policy()).retryQuarantine()
             Terminal.line("released \(result.released) (accepted \(result.ingest.accepted), duplicate \(result.ingest.duplicates)); "
                 + "still quarantined \(result.stillRejected)")
         }

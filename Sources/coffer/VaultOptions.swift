@@ -1,5 +1,6 @@
 import ArgumentParser
 import CofferCrypto
+import CofferPolicy
 import CofferStore
 
 /// Options every vault command shares.
@@ -14,7 +15,12 @@ struct VaultOptions: ParsableArguments {
                                             + "(else $COFFER_PASSPHRASE, else a prompt).", valueName: "FILE"))
     var passphraseFile: String?
 
+    @OptionGroup var policyOption: PolicyOption
+
     var layout: VaultLayout { VaultLayout.resolve(explicit: vault) }
+
+    /// Loads and checks the policy (--policy, $COFFER_POLICY, or policies/default.yaml).
+    func policy() throws -> Policy { try policyOption.load() }
 
     /// Reads the actor's passphrase and unlocks the vault.
     func unlock() throws -> Vault {
@@ -37,4 +43,13 @@ extension VaultLayout {
         let passphrase = try PassphraseSource.read(file: passphraseFile, prompt: "New owner passphrase: ", confirm: true)
         return try Vault.create(layout: self, ownerPassphrase: passphrase)
     }
+}
+
+/// `--policy FILE`, for commands that work under a policy.
+struct PolicyOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The policy file (default: $COFFER_POLICY, else policies/default.yaml).",
+                                            valueName: "FILE"))
+    var policy: String?
+
+    func load() throws -> Policy { try PolicyLoader.load(path: PolicyLoader.resolvePath(explicit: policy)) }
 }

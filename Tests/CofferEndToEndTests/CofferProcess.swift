@@ -28,7 +28,11 @@ struct CofferProcess {
 
     /// A temporary working directory, removed by `cleanup()`.
     let directory: URL = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-e2e-\(UUID().uuidString)")
-    var environment: [String: String] = ["COFFER_PASSPHRASE": "e2e passphrase 1234"]
+    var environment: [String: String] = ["COFFER_PASSPHRASE": "e2e passphrase 1234", "COFFER_POLICY": Self.defaultPolicy]
+
+    /// The repository's shipped policy (commands run in a scratch directory).
+    static let defaultPolicy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("policies/default.yaml").path
 
     init() throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -67,6 +71,8 @@ struct CofferProcess {
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "COFFER_VAULT")
         env.removeValue(forKey: "COFFER_PASSPHRASE")
+        env.removeValue(forKey: "COFFER_NEW_PASSPHRASE")
+        env.removeValue(forKey: "COFFER_POLICY")
         for (key, value) in environment { env[key] = value }
         for (key, value) in extra { env[key] = value }
         process.environment = env

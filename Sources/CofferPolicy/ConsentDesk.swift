@@ -1,0 +1,94 @@
+import CofferCrypto
+import CofferStore
+import Foundation
+import GRDB
+
+/// Why a consent operation was refused.
+public enum ConsentError: Error, Equatable, CustomStringConvertible {
+    case unknownPurpose(String, declared: [String])
+    case notConsentBased(purpose: String, basis: String)
+    case unknownSubject(IdentifierType)
+
+    public var description: String {
+        switch self {
+        case let .unknownPurpose(name, declared):
+            return "purpose '\(name)' is not declared in the policy; declared purposes: \(declared.joined(separator: ", "))"
+        case let .notConsentBased(purpose, basis):
+            return "purpose '\(purpose)' rests on \(basis), not consent, in the policy; consent is not recorded for it"
+        case let .unknownSubject(type):
+            return "no subject has that \(type.rawValue) identifier"
+        }
+    }
+}
+
+/// Everything known about one person's consent.
+public struct ConsentReport: Sendable {
+    /// The surviving subject and those merged into it.
+    public var subject: SubjectID
+    public var merged: [SubjectID]
+    /// Every decision, ordered by when it took effect.
+    public var history: [ConsentEntry]
+
+    /// The state for `purpose` at `time`.
+    public func state(of purpose: String, at time: Int64) -> ConsentState {
+        ConsentState.at(time, purpose: purpose, in: history)
+    }
+}
+
+/// Records and answers consent under a policy: purposes must be declared and
+/// consent-based, grants get the policy's validity, every decision is a log event.
+public final class ConsentDesk {
+    private let vault: Vault
+    public let policy: Policy
+
+    public init(vault: Vault, policy: Policy) {
+        self.vault = vault
+        self.policy = policy
+    }
+
+    /// The purpose, checked to exist and to rest on consent.
+    public func consentPurpose(_ name: String) throws -> Purpose {
+        guard let purpose = policy.purpose(name) else {
+            throw ConsentError.unknownPurpose(name, declared: policy.purposes.map(\.name))
+        }
+        guard purpose.needsConsent else {
+            throw ConsentError.notConsentBased(purpose: name, basis: purpose.lawfulBasis.rawValue)
+        }
+        return purpose
+    }
+
+    /// A consent record for `purpose`, with the policy's expiry applied to grants without one.
+    public func makeRecord(purpose name: String, status: ConsentStatus, effectiveAt: Int64, source: String,
+                           expiresAt: Int64? = nil, evidence: [String: String] = [:]) throws -> ConsentRecord {
+        let purpose = try consentPurpose(name)
+        let expiry = expiresAt ?? purpose.consentValidFor.map { effectiveAt + $0.milliseconds }
+        return ConsentRecord(purpose: name, status: status, lawfulBasis: LawfulBasis.consent.rawValue, source: source,
+                             effectiveAt: effectiveAt, expiresAt: expiry, evidence: evidence)
+    }
+
+    /// Records a decision for the person `identifier` names; a person not yet
+    /// known becomes a new subject (consent can come before any event).
+    /// - Returns: the subject and the event's log position.
+    @discardableResult
+    public func record(_ record: ConsentRecord, for identifier: Identifier) throws -> (subject: SubjectID, seq: Int64) {
+        try vault.require(.manageConsent)
+        let graph = try vault.identityGraph()
+        let ledger = try vault.consentLedger()
+        return try vault.database.write { db in
+            let resolution = try graph.resolve([identifier], at: record.effectiveAt, in: db)
+            return (resolution.subject, try ledger.record(record, for: resolution.subject, in: db))
+        }
+    }
+
+    /// The consent history of the person `identifier` names, or nil if unknown.
+    public func report(for identifier: Identifier) throws -> ConsentReport? {
+        try vault.require(.readConsent)
+        let graph = try vault.identityGraph()
+        let ledger = try vault.consentLedger()
+        return try vault.database.read { db in
+            guard let subject = try graph.subject(for: identifier, in: db) else { return nil }
+            let all = try graph.mergedSubjects(of: subject, in: db)
+            return ConsentReport(subject: subject, merged: Array(all.dropFirst()), history: try ledger.history(of: subject, in: db))
+        }
+    }
+}

@@ -1,0 +1,174 @@
+import CofferStore
+
+/// A loaded, checked policy: what the vault may do with which data, for whom
+/// and why. Built by `PolicyLoader` from `policies/*.yaml`.
+public struct Policy: Sendable {
+    /// The file it was loaded from and the SHA-256 of its bytes (hex), for the audit trail.
+    public var file: String
+    public var sha256: String
+    /// The policy's own name and version (`name:`, `version:`).
+    public var name: String
+    public var version: String
+    /// Purposes in file order.
+    public var purposes: [Purpose]
+    /// Field name → the classes it belongs to.
+    public var fieldClasses: [String: Set<FieldClass>]
+    /// How `generalise` and `truncate` act on each field.
+    public var fieldRules: [String: FieldRule]
+    /// Per role: what each purpose gives each field class.
+    public var access: [Role: RoleAccess]
+    /// How long events of each kind are kept (`default` for kinds not listed).
+    public var retention: [String: PolicyDuration]
+    /// Aggregates over fewer subjects than this are shown as `< k`.
+    public var minimumGroupSize: Int
+    /// Extra identifiers to resolve identities by, beyond email, phone, userId, anonymousId, loyalty id.
+    public var identifiers: [DeclaredIdentifier]
+
+    /// The purpose named `name`.
+    public func purpose(_ name: String) -> Purpose? { purposes.first { $0.name == name } }
+
+    /// Purposes whose consent category (in Segment's `categoryPreferences`) is `category`.
+    public func purposes(forConsentCategory category: String) -> [Purpose] {
+        purposes.filter { $0.consentCategories.contains(category) }
+    }
+
+    /// Every field the policy classifies, sorted.
+    public var classifiedFields: [String] { fieldClasses.keys.sorted() }
+
+    /// How long events of `kind` are kept, if the policy says.
+    public func retention(for kind: EventKind) -> PolicyDuration? {
+        retention[kind.rawValue] ?? retention["default"]
+    }
+}
+
+/// Why data may be processed for a purpose (GDPR Art. 6(1)).
+public enum LawfulBasis: String, CaseIterable, Sendable {
+    case consent
+    case contract
+    case legalObligation = "legal_obligation"
+    case vitalInterests = "vital_interests"
+    case publicTask = "public_task"
+    case legitimateInterests = "legitimate_interests"
+}
+
+/// A purpose data is processed for.
+public struct Purpose: Sendable, Equatable {
+    public var name: String
+    public var description: String
+    public var lawfulBasis: LawfulBasis
+    /// Names in Segment's `context.consent.categoryPreferences` that decide this purpose.
+    public var consentCategories: [String]
+    /// How long a grant stays valid, if it lapses.
+    public var consentValidFor: PolicyDuration?
+
+    /// Whether processing needs the subject's recorded consent.
+    public var needsConsent: Bool { lawfulBasis == .consent }
+}
+
+/// The kinds of data, by how much they say about a person.
+public enum FieldClass: String, CaseIterable, Sendable, Comparable {
+    /// Identifies a person on its own (email, phone, name).
+    case directIdentifier = "direct_identifier"
+    /// Identifies in combination (age, birthday, gender, postcode).
+    case quasiIdentifier = "quasi_identifier"
+    /// Special-category or otherwise sensitive data.
+    case sensitive
+    /// What a person did (purchases, visits, clicks).
+    case behavioural
+
+    public static func < (lhs: FieldClass, rhs: FieldClass) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// What a field becomes on its way to a role, ordered from most to least revealing.
+public enum Transform: String, CaseIterable, Sendable, Comparable {
+    /// The value as it is.
+    case allow
+    /// The first N characters (`truncate: N` in `field_rules`).
+    case truncate
+    /// A coarser value (`generalise:` in `field_rules`, e.g. age → 10-year band).
+    case generalise
+    /// A keyed token: joinable, not readable.
+    case tokenise
+    /// The field is present but its value is replaced.
+    case redact
+    /// The field is withheld.
+    case deny
+
+    /// How much it withholds; where rules meet, the higher one wins.
+    public var strictness: Int { Self.allCases.firstIndex(of: self)! }
+
+    public static func < (lhs: Transform, rhs: Transform) -> Bool { lhs.strictness < rhs.strictness }
+}
+
+/// How `generalise` coarsens a field.
+public enum Generalisation: Sendable, Equatable, CustomStringConvertible {
+    /// Numbers to bands of `width` (`band 10`: 37 → "30-39").
+    case band(Int)
+    /// Dates to their month (`1990-05-17` → "05").
+    case month
+    /// Dates to their year.
+    case year
+    /// Date-times to their date.
+    case date
+    /// The value is already coarse (e.g. gender).
+    case keep
+
+    public var description: String {
+        switch self {
+        case let .band(width): return "band \(width)"
+        case .month: return "month"
+        case .year: return "year"
+        case .date: return "date"
+        case .keep: return "keep"
+        }
+    }
+}
+
+/// The parameters of `generalise` and `truncate` for one field.
+public struct FieldRule: Sendable, Equatable {
+    public var generalise: Generalisation?
+    public var truncate: Int?
+}
+
+/// What one role gets.
+public struct RoleAccess: Sendable, Equatable {
+    /// Purpose → the transform each field class gets. A purpose not listed is denied.
+    public var purposes: [String: [FieldClass: Transform]]
+    /// Fields this role never receives, whatever the class rules say.
+    public var denyFields: Set<String>
+}
+
+/// A span of time in a policy: `30d`, `6w`, `13m` (months), `2y`.
+public struct PolicyDuration: Sendable, Equatable, CustomStringConvertible {
+    public enum Unit: Character, Sendable { case days = "d", weeks = "w", months = "m", years = "y" }
+    public var amount: Int
+    public var unit: Unit
+
+    /// Parses `30d` style text; nil when it is not one.
+    public init?(_ text: String) {
+        guard let last = text.last, let unit = Unit(rawValue: last), let amount = Int(text.dropLast()), amount > 0 else { return nil }
+        self.amount = amount
+        self.unit = unit
+    }
+
+    /// Approximate length in milliseconds (a month is 30.44 days, a year 365.25).
+    public var milliseconds: Int64 {
+        let day: Double = 86_400_000
+        switch unit {
+        case .days: return Int64(Double(amount) * day)
+        case .weeks: return Int64(Double(amount) * 7 * day)
+        case .months: return Int64(Double(amount) * 30.436875 * day)
+        case .years: return Int64(Double(amount) * 365.2425 * day)
+        }
+    }
+
+    public var description: String { "\(amount)\(unit.rawValue)" }
+}
+
+/// An identifier the policy adds to identity resolution (e.g. a CRM id in `traits.crm_id`).
+public struct DeclaredIdentifier: Sendable, Equatable {
+    /// Where it is in an event: `traits.X`, `context.traits.X` or `properties.X`.
+    public var path: [String]
+    /// Its identifier type (used in `TYPE:VALUE` on the command line).
+    public var type: String
+}

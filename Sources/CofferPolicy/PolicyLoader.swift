@@ -1,0 +1,360 @@
+import CofferCrypto
+import CofferStore
+import Foundation
+import Yams
+
+/// Reads a policy YAML file into a checked `Policy`. Every mistake is a
+/// `PolicyError` naming the file, the line and what was expected; the first
+/// one found is reported.
+public enum PolicyLoader {
+    /// Where the policy comes from when none is named: `$COFFER_POLICY`, else `policies/default.yaml`.
+    public static func resolvePath(explicit: String?,
+                                   environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let explicit { return explicit }
+        if let fromEnvironment = environment["COFFER_POLICY"], !fromEnvironment.isEmpty { return fromEnvironment }
+        return "policies/default.yaml"
+    }
+
+    /// Loads and checks the policy file at `path`.
+    public static func load(path: String) throws -> Policy {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let exists = FileManager.default.fileExists(atPath: path)
+            throw PolicyError(file: path, exists ? "cannot read the policy file"
+                : "no policy file here; pass --policy FILE or set COFFER_POLICY (the shipped one is policies/default.yaml)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw PolicyError(file: path, "the policy file is not UTF-8 text")
+        }
+        return try parse(text, file: path, sha256: SHA256.hash(Array(data)).hexString)
+    }
+
+    /// Parses policy text; `file` names it in errors.
+    public static func parse(_ text: String, file: String, sha256: String? = nil) throws -> Policy {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                throw PolicyError(file: file, line: 1, "the policy file is empty; expected a mapping with purposes, field_classes and access")
+            }
+            root = node
+        } catch let error as YamlError {
+            throw yamlError(error, text: text, file: file)
+        }
+        var reader = PolicyReader(file: file)
+        return try reader.policy(root, sha256: sha256 ?? SHA256.hash(Array(text.utf8)).hexString)
+    }
+
+    /// Turns Yams' errors into one line with a position.
+    static func yamlError(_ error: YamlError, text: String, file: String) -> PolicyError {
+        switch error {
+        case let .scanner(_, problem, mark, _), let .parser(_, problem, mark, _), let .composer(_, problem, mark, _):
+            return PolicyError(file: file, line: mark.line, column: mark.column, "not valid YAML: \(problem)")
+        case let .duplicatedKeysInMapping(duplicates, context):
+            let key = duplicates.sorted().first ?? "?"
+            let place = duplicatePlace(of: key, firstLine: context.mark.line, in: text)
+            return PolicyError(file: file, line: place.line, column: place.column,
+                               "duplicate \(place.what) '\(key)'\(place.firstLine.map { " (first defined at line \($0))" } ?? ""); "
+                               + "each may be defined once")
+        default:
+            return PolicyError(file: file, "not valid YAML: \(error)")
+        }
+    }
+
+    /// Finds the second definition of a duplicated key and the section it is in.
+    private static func duplicatePlace(of key: String, firstLine: Int, in text: String)
+        -> (line: Int, column: Int?, what: String, firstLine: Int?) {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var hits: [(line: Int, indent: Int)] = []
+        for (index, line) in lines.enumerated() {
+            let indent = line.prefix { $0 == " " }.count
+            let rest = line.dropFirst(indent)
+            if rest.hasPrefix("\(key):") || rest.hasPrefix("\"\(key)\":") || rest.hasPrefix("'\(key)':") {
+                hits.append((index + 1, indent))
+            }
+        }
+        guard hits.count >= 2, let first = hits.first(where: { $0.line >= firstLine }) ?? hits.first,
+              let second = hits.first(where: { $0.line > first.line && $0.indent == first.indent }) else {
+            return (firstLine, nil, "key", nil)
+        }
+        // The section: the nearest line above with less indentation.
+        var what = "key"
+        var index = first.line - 2
+        while index >= 0 {
+            let line = lines[index]
+            let indent = line.prefix { $0 == " " }.count
+            if indent < first.indent, !line.trimmingCharacters(in: .whitespaces).isEmpty,
+               !line.trimmingCharacters(in: .whitespaces).hasPrefix("#") {
+                let section = line.trimmingCharacters(in: .whitespaces).split(separator: ":").first.map(String.init) ?? ""
+                what = Self.sectionNames[section] ?? "key in \(section)"
+                break
+            }
+            index -= 1
+        }
+        if first.indent == 0 { what = "top-level key" }
+        return (second.line, second.indent + 1, what, first.line)
+    }
+
+    static let sectionNames = ["purposes": "purpose", "field_rules": "field rule", "access": "role", "retention": "retention entry",
+                               "field_classes": "field class"]
+}
+
+/// Walks the YAML tree, checking as it goes.
+struct PolicyReader {
+    let file: String
+
+    static let topLevelKeys = ["name", "version", "purposes", "field_classes", "field_rules", "access", "retention",
+                               "minimum_group_size", "identifiers"]
+
+    func error(_ node: Node?, _ message: String) -> PolicyError {
+        PolicyError(file: file, line: node?.mark?.line, column: node?.mark?.column, message)
+    }
+
+    /// The pairs of a mapping, keys as strings; `what` names it in errors.
+    func mapping(_ node: Node, _ what: String) throws -> [(key: String, keyNode: Node, value: Node)] {
+        guard case let .mapping(mapping) = node else { throw error(node, "\(what) must be a mapping (key: value lines)") }
+        return try mapping.map { pair in
+            guard let key = pair.key.scalar?.string else { throw error(pair.key, "keys in \(what) must be plain names") }
+            return (key, pair.key, pair.value)
+        }
+    }
+
+    func string(_ node: Node, _ what: String) throws -> String {
+        guard case let .scalar(scalar) = node, !scalar.string.isEmpty else { throw error(node, "\(what) must be a single value") }
+        return scalar.string
+    }
+
+    func strings(_ node: Node, _ what: String) throws -> [(String, Node)] {
+        if case .scalar = node { return [(try string(node, what), node)] }
+        guard case let .sequence(sequence) = node else { throw error(node, "\(what) must be a list like [a, b]") }
+        return try sequence.map { (try string($0, "each entry of \(what)"), $0) }
+    }
+
+    func checkKeys(_ pairs: [(key: String, keyNode: Node, value: Node)], allowed: [String], in what: String) throws {
+        for pair in pairs where !allowed.contains(pair.key) {
+            throw error(pair.keyNode, "unknown key '\(pair.key)' in \(what); expected one of: \(allowed.joined(separator: ", "))")
+        }
+    }
+
+    func oneOf<T: RawRepresentable & CaseIterable>(_ node: Node, _ type: T.Type, _ what: String) throws -> T where T.RawValue == String {
+        let text = try string(node, what)
+        guard let value = T(rawValue: text) else {
+            throw error(node, "unknown \(what) '\(text)'; expected one of: \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return value
+    }
+
+    mutating func policy(_ root: Node, sha256: String) throws -> Policy {
+        let top = try mapping(root, "the policy file")
+        try checkKeys(top, allowed: Self.topLevelKeys, in: "the policy file")
+        func section(_ name: String) -> Node? { top.first { $0.key == name }?.value }
+        for required in ["purposes", "field_classes", "access"] where section(required) == nil {
+            throw error(root, "missing '\(required):' section; a policy needs purposes, field_classes and access")
+        }
+        let purposes = try self.purposes(section("purposes")!)
+        let classes = try fieldClasses(section("field_classes")!)
+        let rules = try section("field_rules").map { try fieldRules($0, classes: classes) } ?? [:]
+        let access = try self.access(section("access")!, purposes: purposes, classes: classes, rules: rules)
+        let retention = try section("retention").map(self.retention) ?? [:]
+        var minimum = 5
+        if let node = section("minimum_group_size") {
+            guard let value = node.int, value >= 2 else {
+                throw error(node, "minimum_group_size must be a whole number of at least 2")
+            }
+            minimum = value
+        }
+        let identifiers = try section("identifiers").map(self.identifiers) ?? []
+        return Policy(file: file, sha256: sha256,
+                      name: try section("name").map { try string($0, "name") } ?? "unnamed",
+                      version: try section("version").map { try string($0, "version") } ?? "1",
+                      purposes: purposes, fieldClasses: classes, fieldRules: rules, access: access,
+                      retention: retention, minimumGroupSize: minimum, identifiers: identifiers)
+    }
+
+    func purposes(_ node: Node) throws -> [Purpose] {
+        let pairs = try mapping(node, "purposes")
+        guard !pairs.isEmpty else { throw error(node, "purposes is empty; declare at least one purpose") }
+        return try pairs.map { name, keyNode, value in
+            try checkName(name, keyNode, "purpose")
+            let fields = try mapping(value, "purpose '\(name)'")
+            try checkKeys(fields, allowed: ["description", "lawful_basis", "consent_categories", "consent_valid_for"],
+                          in: "purpose '\(name)'")
+            func field(_ key: String) -> Node? { fields.first { $0.key == key }?.value }
+            guard let basisNode = field("lawful_basis") else {
+                throw error(keyNode, "purpose '\(name)' needs lawful_basis: one of \(LawfulBasis.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let basis = try oneOf(basisNode, LawfulBasis.self, "lawful basis")
+            let categories = try field("consent_categories").map { try strings($0, "consent_categories").map(\.0) } ?? [name]
+            var validity: PolicyDuration?
+            if let node = field("consent_valid_for") {
+                guard let duration = PolicyDuration(try string(node, "consent_valid_for")) else {
+                    throw error(node, "consent_valid_for must be a duration like 30d, 6w, 24m or 2y")
+                }
+                validity = duration
+            }
+            return Purpose(name: name, description: try field("description").map { try string($0, "description") } ?? "",
+                           lawfulBasis: basis, consentCategories: categories, consentValidFor: validity)
+        }
+    }
+
+    func checkName(_ name: String, _ node: Node, _ what: String) throws {
+        let ok = name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "-" }
+        guard ok, !name.isEmpty else {
+            throw error(node, "\(what) name '\(name)' must use only a–z, 0–9, '_' and '-'")
+        }
+    }
+
+    func fieldClasses(_ node: Node) throws -> [String: Set<FieldClass>] {
+        var out: [String: Set<FieldClass>] = [:]
+        for (name, keyNode, value) in try mapping(node, "field_classes") {
+            guard let fieldClass = FieldClass(rawValue: name) else {
+                throw error(keyNode, "unknown field class '\(name)'; expected one of: \(FieldClass.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            for (field, _) in try strings(value, "the fields of \(name)") {
+                out[field, default: []].insert(fieldClass)
+            }
+        }
+        return out
+    }
+
+    func fieldRules(_ node: Node, classes: [String: Set<FieldClass>]) throws -> [String: FieldRule] {
+        var out: [String: FieldRule] = [:]
+        for (field, keyNode, value) in try mapping(node, "field_rules") {
+            guard classes[field] != nil else {
+                throw error(keyNode, "field_rules has a rule for '\(field)', which is in no field class; add it to field_classes")
+            }
+            let pairs = try mapping(value, "the rule for '\(field)'")
+            try checkKeys(pairs, allowed: ["generalise", "truncate"], in: "the rule for '\(field)'")
+            var rule = FieldRule()
+            for (key, _, ruleNode) in pairs {
+                if key == "truncate" {
+                    guard let length = ruleNode.int, length > 0 else {
+                        throw error(ruleNode, "truncate for '\(field)' must be a positive number of characters to keep")
+                    }
+                    rule.truncate = length
+                } else {
+                    rule.generalise = try generalisation(ruleNode, field: field)
+                }
+            }
+            out[field] = rule
+        }
+        return out
+    }
+
+    func generalisation(_ node: Node, field: String) throws -> Generalisation {
+        let text = try string(node, "generalise for '\(field)'")
+        let words = text.split(separator: " ")
+        switch words.first {
+        case "band":
+            guard words.count == 2, let width = Int(words[1]), width > 0 else {
+                throw error(node, "generalise for '\(field)': expected 'band N' with N a positive number, e.g. band 10")
+            }
+            return .band(width)
+        case "month" where words.count == 1: return .month
+        case "year" where words.count == 1: return .year
+        case "date" where words.count == 1: return .date
+        case "keep" where words.count == 1: return .keep
+        default:
+            throw error(node, "unknown generalisation '\(text)' for '\(field)'; expected band N, month, year, date or keep")
+        }
+    }
+
+    func access(_ node: Node, purposes: [Purpose], classes: [String: Set<FieldClass>],
+                rules: [String: FieldRule]) throws -> [Role: RoleAccess] {
+        var out: [Role: RoleAccess] = [:]
+        for (roleName, keyNode, value) in try mapping(node, "access") {
+            guard let role = Role(rawValue: roleName) else {
+                throw error(keyNode, "unknown role '\(roleName)'; expected one of: \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let pairs = try mapping(value, "access for \(roleName)")
+            try checkKeys(pairs, allowed: ["purposes", "deny_fields"], in: "access for \(roleName)")
+            var access = RoleAccess(purposes: [:], denyFields: [])
+            for (key, _, sectionNode) in pairs {
+                if key == "deny_fields" {
+                    access.denyFields = Set(try strings(sectionNode, "deny_fields").map(\.0))
+                    continue
+                }
+                for (purposeName, purposeNode, classMap) in try mapping(sectionNode, "purposes of \(roleName)") {
+                    guard purposes.contains(where: { $0.name == purposeName }) else {
+                        throw error(purposeNode, "access for \(roleName) names purpose '\(purposeName)', which is not declared under purposes; "
+                            + "declared: \(purposes.map(\.name).joined(separator: ", "))")
+                    }
+                    var transforms: [FieldClass: Transform] = [:]
+                    for (className, classNode, transformNode) in try mapping(classMap, "\(roleName).\(purposeName)") {
+                        guard let fieldClass = FieldClass(rawValue: className) else {
+                            throw error(classNode, "unknown field class '\(className)'; expected one of: "
+                                + FieldClass.allCases.map(\.rawValue).joined(separator: ", "))
+                        }
+                        let transform = try oneOf(transformNode, Transform.self, "transform")
+                        try checkRules(for: transform, fieldClass: fieldClass, classes: classes, rules: rules, at: transformNode,
+                                       where: "\(roleName).\(purposeName)")
+                        transforms[fieldClass] = transform
+                    }
+                    access.purposes[purposeName] = transforms
+                }
+            }
+            out[role] = access
+        }
+        return out
+    }
+
+    /// `generalise` and `truncate` need a rule for every field of the class.
+    func checkRules(for transform: Transform, fieldClass: FieldClass, classes: [String: Set<FieldClass>],
+                    rules: [String: FieldRule], at node: Node, where place: String) throws {
+        guard transform == .generalise || transform == .truncate else { return }
+        let fields = classes.filter { $0.value.contains(fieldClass) }.keys.sorted()
+        for field in fields {
+            let rule = rules[field]
+            if transform == .generalise, rule?.generalise == nil {
+                throw error(node, "\(place) gives \(fieldClass.rawValue) 'generalise', but field '\(field)' has no generalise rule; "
+                    + "add 'field_rules: { \(field): { generalise: … } }' (band N, month, year, date or keep)")
+            }
+            if transform == .truncate, rule?.truncate == nil {
+                throw error(node, "\(place) gives \(fieldClass.rawValue) 'truncate', but field '\(field)' has no truncate rule; "
+                    + "add 'field_rules: { \(field): { truncate: N } }'")
+            }
+        }
+    }
+
+    func retention(_ node: Node) throws -> [String: PolicyDuration] {
+        var out: [String: PolicyDuration] = [:]
+        let allowed = EventKind.allCases.map(\.rawValue) + ["default"]
+        for (kind, keyNode, value) in try mapping(node, "retention") {
+            guard allowed.contains(kind) else {
+                throw error(keyNode, "unknown event kind '\(kind)' in retention; expected one of: \(allowed.joined(separator: ", "))")
+            }
+            guard let duration = PolicyDuration(try string(value, "retention for \(kind)")) else {
+                throw error(value, "retention for \(kind) must be a duration like 30d, 6w, 13m or 2y")
+            }
+            out[kind] = duration
+        }
+        return out
+    }
+
+    func identifiers(_ node: Node) throws -> [DeclaredIdentifier] {
+        guard case let .sequence(sequence) = node else {
+            throw error(node, "identifiers must be a list of { field: traits.NAME, type: NAME }")
+        }
+        let builtIn = IdentifierType.allCases.map(\.rawValue)
+        var seen: Set<String> = []
+        return try sequence.map { item in
+            let pairs = try mapping(item, "an identifier")
+            try checkKeys(pairs, allowed: ["field", "type"], in: "an identifier")
+            guard let fieldNode = pairs.first(where: { $0.key == "field" })?.value,
+                  let typeNode = pairs.first(where: { $0.key == "type" })?.value else {
+                throw error(item, "an identifier needs both field: (e.g. traits.crm_id) and type: (e.g. crm)")
+            }
+            let path = try string(fieldNode, "field").split(separator: ".").map(String.init)
+            let validPrefix = (path.count == 2 && ["traits", "properties"].contains(path[0]))
+                || (path.count == 3 && path[0] == "context" && path[1] == "traits")
+            guard validPrefix else {
+                throw error(fieldNode, "identifier field must be traits.NAME, context.traits.NAME or properties.NAME")
+            }
+            let type = try string(typeNode, "type")
+            try checkName(type, typeNode, "identifier type")
+            guard !builtIn.contains(type) else {
+                throw error(typeNode, "identifier type '\(type)' is built in; declared identifiers need a new type name")
+            }
+            guard seen.insert(type).inserted else { throw error(typeNode, "duplicate identifier type '\(type)'") }
+            return DeclaredIdentifier(path: path, type: type)
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import ArgumentParser
+import CofferPolicy
+import CofferStore
+import Foundation
+
+/// `coffer policy check|explain`
+struct PolicyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "policy",
+        abstract: "Check policy files and show what they allow.",
+        subcommands: [Check.self, Explain.self]
+    )
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate policy files.",
+            discussion: "With no FILE, checks the policy in use (--policy, $COFFER_POLICY, else policies/default.yaml). "
+                + "Each error names the file, the line and what was expected; exit status 1 if any file is wrong."
+        )
+        @OptionGroup var policyOption: PolicyOption
+        @Argument(help: "Policy files to check.") var files: [String] = []
+
+        func run() throws {
+            let paths = files.isEmpty ? [PolicyLoader.resolvePath(explicit: policyOption.policy)] : files
+            var failures = 0
+            for path in paths {
+                do {
+                    let policy = try PolicyLoader.load(path: path)
+                    Terminal.line("\(path): ok — policy '\(policy.name)' version \(policy.version), "
+                        + "\(policy.purposes.count) purposes, \(policy.fieldClasses.count) classified fields, "
+                        + "\(policy.access.count) roles with access, minimum group size \(policy.minimumGroupSize); "
+                        + "sha256 \(policy.sha256)")
+                } catch let error as PolicyError {
+                    Terminal.error("policy error: \(error.description)")
+                    failures += 1
+                }
+            }
+            if failures > 0 { throw ExitCode(1) }
+        }
+    }
+
+    struct Explain: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the effective field access of a role for a purpose.",
+            discussion: "Fields the policy does not classify are denied to every role and are not listed."
+        )
+        @OptionGroup var policyOption: PolicyOption
+        @Option(help: ArgumentHelp("owner, compliance, analyst, marketing or auditor.", valueName: "ROLE")) var role: String
+        @Option(help: ArgumentHelp("A purpose the policy declares.", valueName: "PURPOSE")) var purpose: String
+        @Option(help: ArgumentHelp("view, query, segment, activate or export (default: query).", valueName: "ACTION"))
+        var action: String = "query"
+
+        func validate() throws {
+            guard Role(rawValue: role) != nil else {
+                throw ValidationError("unknown role '\(role)'; use one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard Action(rawValue: action) != nil else {
+                throw ValidationError("unknown action '\(action)'; use one of \(Action.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
+
+        func run() throws {
+            let policy = try policyOption.load()
+            guard let declared = policy.purpose(purpose) else {
+                throw ConsentError.unknownPurpose(purpose, declared: policy.purposes.map(\.name))
+            }
+            let role = Role(rawValue: role)!
+            let engine = PolicyEngine(policy: policy)
+            Terminal.line("policy \(policy.file) ('\(policy.name)' \(policy.version), sha256 \(policy.sha256.prefix(16))…)")
+            Terminal.line("role \(role.rawValue), purpose \(purpose), action \(action): lawful basis \(declared.lawfulBasis.rawValue)"
+                + (declared.needsConsent ? "; only subjects whose consent is in force" : ""))
+            Terminal.line("")
+            let rows = engine.explain(role: role, purpose: purpose, action: Action(rawValue: action)!)
+            let fieldWidth = max(5, rows.map(\.field.count).max() ?? 0)
+            let classWidth = max(5, rows.map { $0.classes.map(\.rawValue).joined(separator: ",").count }.max() ?? 0)
+            func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: width, withPad: " ", startingAt: 0) }
+            Terminal.line("\(pad("field", fieldWidth))  \(pad("class", classWidth))  access")
+            for row in rows {
+                var access = row.decision.transform.rawValue
+                if let generalise = row.decision.rule?.generalise, row.decision.transform == .generalise { access += " (\(generalise))" }
+                if let truncate = row.decision.rule?.truncate, row.decision.transform == .truncate { access += " (first \(truncate))" }
+                if row.decision.isDenied { access += " — \(row.decision.reason)" }
+                Terminal.line("\(pad(row.field, fieldWidth))  \(pad(row.classes.map(\.rawValue).joined(separator: ","), classWidth))  \(access)")
+            }
+            let counts = Dictionary(grouping: rows, by: { $0.decision.transform }).mapValues(\.count)
+            Terminal.line("")
+            let tally: [String] = Transform.allCases.compactMap { transform in
+                counts[transform].map { count in "\(count) \(transform.rawValue)" }
+            }
+            Terminal.line(tally.joined(separator: ", ") + "; unlisted fields: deny")
+        }
+    }
+}
