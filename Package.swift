@@ -93,6 +93,7 @@ let package = Package(
             name: "CofferIngestTests",
             dependencies: [
                 "CofferIngest",
+                "CofferPolicy",
                 "CofferDemo",
                 "CofferStore",
                 "CofferCrypto",

@@ -84,7 +84,7 @@ public final class ConsentImporter {
             return .failure(Rejection("wrong number of columns: \(fields.count), the header has \(header.count)"))
         }
         let row = Dictionary(zip(header, fields.map(\.trimmedWhitespace)), uniquingKeysWith: { first, _ in first })
-        guard let subject = row["subject"], let identifier = Identifier(argument: subject) else {
+        guard let subject = row["subject"], let identifier = Identifier(argument: subject, declaredTypes: desk.policy.declaredIdentifierTypes) else {
             return .failure(Rejection("bad subject: expected TYPE:VALUE with TYPE email, phone, user, anon or loyalty"))
         }
         guard let status = Self.statusWords[(row["status"] ?? "").lowercased()] else {

@@ -22,6 +22,9 @@ public struct IngestReport: Sendable, Equatable {
     public var consents = 0
     /// Quarantine reasons and how often each occurred.
     public var reasons: [String: Int] = [:]
+    /// Event fields the policy puts in no class (denied to every role until it
+    /// does), with how many events carried each.
+    public var unclassifiedFields: [String: Int] = [:]
 
     public init() {}
 
@@ -35,6 +38,7 @@ public struct IngestReport: Sendable, Equatable {
         consents += other.consents
         bytes += other.bytes
         reasons.merge(other.reasons, uniquingKeysWith: +)
+        unclassifiedFields.merge(other.unclassifiedFields, uniquingKeysWith: +)
     }
 
     /// Records seen.
@@ -67,6 +71,9 @@ public final class Ingestor {
     private let parser: SegmentParser
     private let consents: ConsentLedger
     private let consentDesk: ConsentDesk?
+    private let policy: Policy?
+    /// Field name → whether the policy classifies it (names repeat across events).
+    private var classified: [String: Bool] = [:]
 
     /// - Parameter policy: turns Segment's `context.consent.categoryPreferences`
     ///   into consent decisions for the policy's consent-based purposes. Without
@@ -81,7 +88,10 @@ public final class Ingestor {
         quarantine = try vault.quarantine()
         consents = try vault.consentLedger()
         consentDesk = policy.map { ConsentDesk(vault: vault, policy: $0) }
-        parser = SegmentParser()
+        self.policy = policy
+        parser = SegmentParser(declaredIdentifiers: (policy?.identifiers ?? []).compactMap { declared in
+            IdentifierType(rawValue: declared.type).map { (declared.path, $0) }
+        })
     }
 
     /// The format of `path`: from `explicit`, else its extension, else its first byte.
@@ -323,6 +333,7 @@ public final class Ingestor {
                         }
                         events.append(NewEvent(subject: resolution.subject, kind: event.kind, payload: event.payload, recordedAt: now))
                         report.accepted += 1
+                        classify(event.fieldNames, into: &report)
                         for record in try consentChanges(event, subject: resolution.subject, batch: &consentDecisions, in: db) {
                             consentDecisions.appended.append((record, resolution.subject, events.count))
                             events.append(NewEvent(subject: resolution.subject, kind: .consent, payload: try record.payload(), recordedAt: now))
@@ -345,6 +356,26 @@ public final class Ingestor {
             throw error
         } catch {
             throw VaultError.storage(operation: "ingesting a batch", detail: "\(error)")
+        }
+    }
+
+    /// Counts the fields the policy does not classify. Names that do not look
+    /// like field names are not echoed (they could be data), only counted.
+    private func classify(_ names: [String], into report: inout IngestReport) {
+        guard let policy else { return }
+        for name in names {
+            let known: Bool
+            if let cached = classified[name] {
+                known = cached
+            } else {
+                known = !policy.classes(ofEventField: name).isEmpty
+                if classified.count < 10_000 { classified[name] = known }
+            }
+            guard !known else { continue }
+            let plain = name.utf8.count <= 64 && name.unicodeScalars.allSatisfy {
+                ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "_-.".unicodeScalars.contains($0)
+            }
+            report.unclassifiedFields[plain ? name : "(field with an unusual name)", default: 0] += 1
         }
     }
 

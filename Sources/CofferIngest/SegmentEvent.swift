@@ -19,6 +19,8 @@ public struct SegmentEvent: @unchecked Sendable {
     public var consentPreferences: [String: Bool] = [:]
     /// Evidence for that consent: the messageId and the notice version and source the event names.
     public var consentEvidence: [String: String] = [:]
+    /// The names of the fields in `traits`, `context.traits` and `properties`, for classification.
+    public var fieldNames: [String] = []
 }
 
 /// Validates and normalises Segment Spec events (https://segment.com/docs/connections/spec/).
@@ -38,9 +40,12 @@ public struct SegmentParser: Sendable {
 
     /// When an event has neither `timestamp` nor `sentAt`, this time is used.
     public var receivedAt: Int64
+    /// Identifiers a policy declares beyond the built-in ones: where each is and its type.
+    public var declaredIdentifiers: [(path: [String], type: IdentifierType)]
 
-    public init(receivedAt: Int64 = EventLog.now()) {
+    public init(receivedAt: Int64 = EventLog.now(), declaredIdentifiers: [(path: [String], type: IdentifierType)] = []) {
         self.receivedAt = receivedAt
+        self.declaredIdentifiers = declaredIdentifiers
     }
 
     /// Parses one JSON record.
@@ -153,6 +158,22 @@ public struct SegmentParser: Sendable {
             }
         }
 
+        // Identifiers the policy declares (e.g. traits.crm_id).
+        for (path, type) in declaredIdentifiers {
+            var node: Any? = event
+            for key in path { node = (node as? [String: Any])?[key] }
+            guard let value = node, !(value is NSNull) else { continue }
+            guard let raw = Self.idString(value) else {
+                return .failure(Rejection("wrong type: \(path.joined(separator: ".")) must be a string (a \(type) identifier)"))
+            }
+            if let rejection = Self.checkLength(raw.trimmedWhitespace, field: path.joined(separator: ".")) { return .failure(rejection) }
+            if let identifier = Identifier(type: type, raw: raw) { identifiers.append(identifier) }
+        }
+
+        var fieldNames: [String] = []
+        for (_, traits) in traitSets { fieldNames.append(contentsOf: traits.keys) }
+        if let properties = event["properties"] as? [String: Any] { fieldNames.append(contentsOf: properties.keys) }
+
         var preferences: [String: Bool] = [:]
         if let context = event["context"] as? [String: Any], let consent = context["consent"] {
             guard let consent = consent as? [String: Any] else {
@@ -195,7 +216,7 @@ public struct SegmentParser: Sendable {
                                      previousID: kind == .alias ? event["previousId"] as? String : nil,
                                      messageID: (event["messageId"] as? String).flatMap { $0.isEmpty ? nil : $0 },
                                      timestamp: time, payload: payload, consentPreferences: preferences,
-                                     consentEvidence: evidence))
+                                     consentEvidence: evidence, fieldNames: fieldNames))
     }
 
     /// Ids that link records must fit `Identifier.maximumLength`; longer ones are refused, not dropped.

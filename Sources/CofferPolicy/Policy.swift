@@ -24,12 +24,41 @@ public struct Policy: Sendable {
     /// Extra identifiers to resolve identities by, beyond email, phone, userId, anonymousId, loyalty id.
     public var identifiers: [DeclaredIdentifier]
 
+    /// The identifier types the policy adds (`crm`, …).
+    public var declaredIdentifierTypes: [IdentifierType] { identifiers.compactMap { IdentifierType(rawValue: $0.type) } }
+
     /// The purpose named `name`.
     public func purpose(_ name: String) -> Purpose? { purposes.first { $0.name == name } }
 
     /// Purposes whose consent category (in Segment's `categoryPreferences`) is `category`.
     public func purposes(forConsentCategory category: String) -> [Purpose] {
         purposes.filter { $0.consentCategories.contains(category) }
+    }
+
+    /// The classes of a field as an event names it: `firstName`, `first_name`
+    /// and `FirstName` are the same field. Empty when the policy does not classify it.
+    public func classes(ofEventField name: String) -> Set<FieldClass> {
+        fieldClasses[name] ?? fieldClasses[Self.snakeCase(name)] ?? []
+    }
+
+    /// `firstName` → `first_name`, `loyaltyID` → `loyalty_id`, `Cart-Size` → `cart_size`.
+    public static func snakeCase(_ name: String) -> String {
+        var out = ""
+        var previousLower = false
+        for character in name {
+            if character == "-" || character == " " || character == "." {
+                out.append("_")
+                previousLower = false
+            } else if character.isUppercase {
+                if previousLower { out.append("_") }
+                out.append(contentsOf: character.lowercased())
+                previousLower = false
+            } else {
+                out.append(character)
+                previousLower = character.isLowercase || character.isNumber
+            }
+        }
+        return out
     }
 
     /// Every field the policy classifies, sorted.

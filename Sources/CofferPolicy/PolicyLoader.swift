@@ -333,7 +333,7 @@ struct PolicyReader {
         guard case let .sequence(sequence) = node else {
             throw error(node, "identifiers must be a list of { field: traits.NAME, type: NAME }")
         }
-        let builtIn = IdentifierType.allCases.map(\.rawValue)
+        let builtIn = IdentifierType.builtIn.map(\.rawValue)
         var seen: Set<String> = []
         return try sequence.map { item in
             let pairs = try mapping(item, "an identifier")
@@ -349,7 +349,9 @@ struct PolicyReader {
                 throw error(fieldNode, "identifier field must be traits.NAME, context.traits.NAME or properties.NAME")
             }
             let type = try string(typeNode, "type")
-            try checkName(type, typeNode, "identifier type")
+            guard IdentifierType(rawValue: type) != nil else {
+                throw error(typeNode, "identifier type '\(type)' must start with a–z and use only a–z, 0–9, '_' and '-' (at most 32)")
+            }
             guard !builtIn.contains(type) else {
                 throw error(typeNode, "identifier type '\(type)' is built in; declared identifiers need a new type name")
             }

@@ -1,12 +1,31 @@
 import Foundation
 
-/// A kind of identifier that can link records to one person.
-public enum IdentifierType: String, CaseIterable, Sendable, Codable {
-    case email
-    case phone
-    case userID = "user"
-    case anonymousID = "anon"
-    case loyaltyID = "loyalty"
+/// A kind of identifier that can link records to one person: the built-in
+/// ones (`email`, `phone`, `user`, `anon`, `loyalty`) or one a policy declares
+/// (e.g. `crm`).
+public struct IdentifierType: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+    public let rawValue: String
+
+    /// A type name: a–z first, then a–z, 0–9, `_` or `-`; at most 32 characters.
+    public init?(rawValue: String) {
+        guard let first = rawValue.unicodeScalars.first, ("a"..."z").contains(first), rawValue.unicodeScalars.count <= 32,
+              rawValue.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "-" })
+        else { return nil }
+        self.rawValue = rawValue
+    }
+
+    private init(builtIn: String) { rawValue = builtIn }
+
+    public static let email = IdentifierType(builtIn: "email")
+    public static let phone = IdentifierType(builtIn: "phone")
+    public static let userID = IdentifierType(builtIn: "user")
+    public static let anonymousID = IdentifierType(builtIn: "anon")
+    public static let loyaltyID = IdentifierType(builtIn: "loyalty")
+
+    /// The types every vault knows.
+    public static let builtIn: [IdentifierType] = [.email, .phone, .userID, .anonymousID, .loyaltyID]
+
+    public var description: String { rawValue }
 }
 
 /// A normalised identifier (`email:alice@example.com`, `user:42`).
@@ -22,7 +41,8 @@ public struct Identifier: Hashable, Sendable, CustomStringConvertible {
     /// - email: trimmed, lower-cased, must have one `@` with text on both sides.
     /// - phone: E.164 — `+` then 8–15 digits; spaces, dashes, dots and
     ///   brackets are removed and a leading `00` becomes `+`.
-    /// - others: trimmed, non-empty, at most 256 characters.
+    /// - others (user, anon, loyalty, and types a policy declares): trimmed,
+    ///   non-empty, at most 256 characters.
     public init?(type: IdentifierType, raw: String) {
         let trimmed = raw.trimmedWhitespace
         guard !trimmed.isEmpty, trimmed.count <= Self.maximumLength else { return nil }
@@ -42,16 +62,20 @@ public struct Identifier: Hashable, Sendable, CustomStringConvertible {
                 return nil
             }
             value = text
-        case .userID, .anonymousID, .loyaltyID:
+        default:
             value = trimmed
         }
         self.type = type
     }
 
-    /// Parses the command-line form `email:alice@example.com`, `phone:+44…`, `user:42`.
-    public init?(argument: String) {
+    /// Parses the command-line form `email:alice@example.com`, `phone:+44…`, `user:42`
+    /// (or `crm:…` for a type a policy declares).
+    /// Only built-in types, and those in `declaredTypes`, are accepted: a typo
+    /// in the type is refused rather than looked up.
+    public init?(argument: String, declaredTypes: [IdentifierType] = []) {
         guard let colon = argument.firstIndex(of: ":"),
-              let type = IdentifierType(rawValue: String(argument[..<colon]).lowercased()) else { return nil }
+              let type = IdentifierType(rawValue: String(argument[..<colon]).lowercased()),
+              IdentifierType.builtIn.contains(type) || declaredTypes.contains(type) else { return nil }
         self.init(type: type, raw: String(argument[argument.index(after: colon)...]))
     }
 

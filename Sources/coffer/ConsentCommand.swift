@@ -29,9 +29,6 @@ struct ConsentCommand: ParsableCommand {
         var noticeFile: String?
 
         func validate() throws {
-            guard Identifier(argument: subject) != nil else {
-                throw ValidationError("'--subject' must be TYPE:VALUE with TYPE email, phone, user, anon or loyalty")
-            }
             if let at, Timestamp.parse(at) == nil { throw ValidationError("--at '\(at)' is not ISO-8601 with a time zone") }
         }
 
@@ -49,13 +46,13 @@ struct ConsentCommand: ParsableCommand {
 
         func record(_ status: ConsentStatus, options: VaultOptions, expires: String?) throws {
             let policy = try options.policy()
+            let identifier = try options.identifier(subject)
             let vault = try options.unlock()
             let desk = ConsentDesk(vault: vault, policy: policy)
             let time = at.flatMap { Timestamp.parse($0) } ?? EventLog.now()
             let record = try desk.makeRecord(purpose: purpose, status: status, effectiveAt: time,
                                              source: source ?? "cli:\(vault.actor)",
                                              expiresAt: expires.flatMap { Timestamp.parse($0) }, evidence: evidence())
-            let identifier = Identifier(argument: subject)!
             let result = try desk.record(record, for: identifier)
             Terminal.line("Recorded: \(purpose) \(status.rawValue) for subject \(result.subject.hex) at \(Timestamp.format(time))"
                 + (record.expiresAt.map { ", expires \(Timestamp.format($0))" } ?? "") + " (log seq \(result.seq))")
@@ -95,19 +92,16 @@ struct ConsentCommand: ParsableCommand {
         @Option(help: ArgumentHelp("The moment to answer for (ISO-8601 with zone; default: now).", valueName: "TIME")) var at: String?
 
         func validate() throws {
-            guard Identifier(argument: subject) != nil else {
-                throw ValidationError("'--subject' must be TYPE:VALUE with TYPE email, phone, user, anon or loyalty")
-            }
             if let at, Timestamp.parse(at) == nil { throw ValidationError("--at '\(at)' is not ISO-8601 with a time zone") }
         }
 
         func run() throws {
             let policy = try options.policy()
+            let identifier = try options.identifier(subject)
             if let purpose, policy.purpose(purpose) == nil {
                 throw ConsentError.unknownPurpose(purpose, declared: policy.purposes.map(\.name))
             }
             let vault = try options.unlock()
-            let identifier = Identifier(argument: subject)!
             guard let report = try ConsentDesk(vault: vault, policy: policy).report(for: identifier) else {
                 throw ConsentError.unknownSubject(identifier.type)
             }

@@ -46,6 +46,11 @@ extension IngestReport {
         for (reason, count) in reasons.sorted(by: { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }) {
             lines.append("  quarantined \(count)× \(reason)")
         }
+        if !unclassifiedFields.isEmpty {
+            let top = unclassifiedFields.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }
+            lines.append("  \(unclassifiedFields.count) field(s) in no policy field class, denied to every role until classified: "
+                + top.prefix(8).map { "\($0.key) (\($0.value))" }.joined(separator: ", ") + (top.count > 8 ? ", …" : ""))
+        }
         return lines
     }
 }

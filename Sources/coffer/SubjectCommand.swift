@@ -23,14 +23,8 @@ struct SubjectCommand: ParsableCommand {
         @Argument(help: ArgumentHelp("The identifier to look up.", valueName: "ID"))
         var id: String
 
-        func validate() throws {
-            guard Identifier(argument: id) != nil else {
-                throw ValidationError("'\(id)' is not an identifier: use TYPE:VALUE with TYPE email, phone, user, anon or loyalty")
-            }
-        }
-
         func run() throws {
-            let identifier = Identifier(argument: id)!
+            let identifier = try options.identifier(id)
             let vault = try options.unlock()
             guard let summary = try vault.subjectSummary(for: identifier) else {
                 throw CommandFailure(message: "no subject has the identifier \(identifier.type.rawValue):…")

@@ -22,6 +22,17 @@ struct VaultOptions: ParsableArguments {
     /// Loads and checks the policy (--policy, $COFFER_POLICY, or policies/default.yaml).
     func policy() throws -> Policy { try policyOption.load() }
 
+    /// Parses a subject argument (`email:…`, `user:…`); types the policy declares
+    /// (e.g. `crm:…`) are accepted when the policy loads.
+    func identifier(_ text: String) throws -> Identifier {
+        if let identifier = Identifier(argument: text) { return identifier }
+        let declared = (try? policy())?.declaredIdentifierTypes ?? []
+        if let identifier = Identifier(argument: text, declaredTypes: declared) { return identifier }
+        let types = (IdentifierType.builtIn + declared).map(\.rawValue).joined(separator: ", ")
+        throw CommandFailure(message: "'\(text)' is not an identifier: use TYPE:VALUE with TYPE one of \(types) "
+            + "(e.g. email:alice@example.com)")
+    }
+
     /// Reads the actor's passphrase and unlocks the vault.
     func unlock() throws -> Vault {
         try layout.unlockAsking(actor: actor, passphraseFile: passphraseFile)

@@ -1,5 +1,6 @@
 import CofferCrypto
 import CofferIngest
+import CofferPolicy
 import CofferStore
 import Foundation
 import GRDB
@@ -27,12 +28,14 @@ final class IngestFixture {
         return url.path
     }
 
-    func ingest(_ path: String, mapping: CSVMapping? = nil, mappingPath: String? = nil) throws -> IngestReport {
-        try Ingestor(vault: vault).ingest(path: path, mapping: mapping, mappingPath: mappingPath)
+    func ingest(_ path: String, mapping: CSVMapping? = nil, mappingPath: String? = nil, policy: Policy? = nil) throws -> IngestReport {
+        try Ingestor(vault: vault, policy: policy).ingest(path: path, mapping: mapping, mappingPath: mappingPath)
     }
 
+    /// The person `id` names; any well-formed type is accepted (tests use policy-declared ones too).
     func summary(_ id: String) throws -> SubjectSummary? {
-        try vault.subjectSummary(for: Identifier(argument: id)!)
+        let type = id.split(separator: ":").first.flatMap { IdentifierType(rawValue: String($0)) }
+        return try vault.subjectSummary(for: Identifier(argument: id, declaredTypes: type.map { [$0] } ?? [])!)
     }
 
     func quarantined() throws -> [QuarantinedRecord] {
