@@ -64,7 +64,7 @@ let package = Package(
         ),
         .target(
             name: "CofferBench",
-            dependencies: ["CofferStore", "CofferCrypto", "CofferIngest", "CofferDemo"]
+            dependencies: ["CofferStore", "CofferCrypto", "CofferPolicy", "CofferIngest", "CofferDemo"]
         ),
         .executableTarget(
             name: "coffer",

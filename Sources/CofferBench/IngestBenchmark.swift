@@ -1,5 +1,6 @@
 import CofferCrypto
 import CofferIngest
+import CofferPolicy
 import CofferStore
 import Foundation
 
@@ -72,9 +73,9 @@ public struct IngestBenchmark {
         handle.write(Data(buffer.utf8))
     }
 
-    /// Ingests `input` into `vault`, sampling memory after every batch.
-    public func run(vault: Vault, input: URL, progress: (IngestProgress) -> Void = { _ in }) throws -> Result {
-        let ingestor = try Ingestor(vault: vault)
+    /// Ingests `input` into `vault` under `policy` (as `coffer ingest` does), sampling memory after every batch.
+    public func run(vault: Vault, input: URL, policy: Policy?, progress: (IngestProgress) -> Void = { _ in }) throws -> Result {
+        let ingestor = try Ingestor(vault: vault, policy: policy)
         ingestor.batchSize = configuration.batchSize
         let start = ResourceUsage.residentBytes()
         var peak = start, early = start

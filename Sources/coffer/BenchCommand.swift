@@ -1,6 +1,7 @@
 import ArgumentParser
 import CofferBench
 import CofferCrypto
+import CofferPolicy
 import CofferStore
 import Foundation
 
@@ -129,11 +130,14 @@ struct BenchIngestCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Records per transaction.", valueName: "N"))
     var batch: Int = 2000
 
+    @OptionGroup var policyOption: PolicyOption
+
     func validate() throws {
         guard events > 0, users > 0, batch > 0 else { throw ValidationError("--events, --users and --batch must be positive") }
     }
 
     func run() throws {
+        let policy = try policyOption.load()
         var configuration = IngestBenchmark.Configuration()
         configuration.events = events
         configuration.users = min(users, events)
@@ -148,7 +152,7 @@ struct BenchIngestCommand: ParsableCommand {
         let vault = try Vault.create(layout: VaultLayout(directory: directory.appendingPathComponent("vault")),
                                      ownerPassphrase: SecureBytes.random(count: 32))
         let reporter = ProgressReporter(label: "ingest")
-        let result = try benchmark.run(vault: vault, input: input, progress: reporter.update)
+        let result = try benchmark.run(vault: vault, input: input, policy: policy, progress: reporter.update)
         reporter.finish()
         Terminal.line("records:           \(result.report.records) (accepted \(result.report.accepted), duplicate \(result.report.duplicates), quarantined \(result.report.quarantined))")
         Terminal.line("input:             \(ResourceUsage.mebibytes(UInt64(result.inputBytes))) (\(result.inputBytes / max(result.report.records, 1)) B/event)")
