@@ -29,9 +29,9 @@ public final class ConsentImporter {
 
     /// - Throws: `VaultError.notPermitted` unless the actor may record consent.
     public init(vault: Vault, policy: Policy) throws {
-        try vault.require(.manageConsent)
+        try vault.require(.manageConsent, for: .ingest)
         self.vault = vault
-        desk = ConsentDesk(vault: vault, policy: policy)
+        desk = try ConsentDesk(vault: vault, policy: policy)
         graph = try vault.identityGraph()
         ledger = try vault.consentLedger()
         dedup = try vault.dedupIndex()
@@ -116,8 +116,9 @@ public final class ConsentImporter {
     private func process(_ records: [SourceRecord], header: [String], file: String) throws -> IngestReport {
         let parsed = records.map { ($0, parse($0, header: header, file: file)) }
         let now = EventLog.now()
+        let report: IngestReport
         do {
-            return try vault.database.write { db in
+            report = try vault.database.write { db in
                 var report = IngestReport()
                 var decisions: [(ConsentRecord, SubjectID)] = []
                 for (record, result) in parsed {
@@ -156,5 +157,8 @@ public final class ConsentImporter {
         } catch {
             throw VaultError.storage(operation: "importing consent", detail: "\(error)")
         }
+        try vault.audit(.ingest, target: "file:\(URL(fileURLWithPath: file).lastPathComponent)", rows: report.accepted,
+                        reason: "consent import: " + report.auditSummary)
+        return report
     }
 }

@@ -43,6 +43,11 @@ public struct IngestReport: Sendable, Equatable {
 
     /// Records seen.
     public var records: Int { accepted + duplicates + quarantined }
+
+    /// The counts, as an audit entry's reason.
+    public var auditSummary: String {
+        "accepted \(accepted), duplicate \(duplicates), quarantined \(quarantined), merges \(merges), consents \(consents)"
+    }
 }
 
 /// Progress of a running import, reported after each batch.
@@ -80,14 +85,14 @@ public final class Ingestor {
     ///   one, consent stays only inside the events.
     /// - Throws: `VaultError.notPermitted` unless the actor may ingest.
     public init(vault: Vault, policy: Policy? = nil) throws {
-        try vault.require(.ingest)
+        try vault.require(.ingest, for: .ingest)
         self.vault = vault
         log = try vault.eventLog()
         identities = try vault.identityGraph()
         dedup = try vault.dedupIndex()
         quarantine = try vault.quarantine()
         consents = try vault.consentLedger()
-        consentDesk = policy.map { ConsentDesk(vault: vault, policy: $0) }
+        consentDesk = try policy.map { try ConsentDesk(vault: vault, policy: $0) }
         self.policy = policy
         parser = SegmentParser(declaredIdentifiers: (policy?.identifiers ?? []).compactMap { declared in
             IdentifierType(rawValue: declared.type).map { (declared.path, $0) }
@@ -289,8 +294,9 @@ public final class Ingestor {
             context["header"] = source.header.joined(separator: "\u{1F}")
             if let mappingPath = source.mappingPath { context["mapping"] = mappingPath }
         }
+        let report: IngestReport
         do {
-            return try vault.database.write { db in
+            report = try vault.database.write { db in
                 var report = IngestReport()
                 var events: [NewEvent] = []
                 var merges: [(absorbed: SubjectID, survivor: SubjectID, index: Int)] = []
@@ -357,6 +363,9 @@ public final class Ingestor {
         } catch {
             throw VaultError.storage(operation: "ingesting a batch", detail: "\(error)")
         }
+        try vault.audit(.ingest, target: "file:\(URL(fileURLWithPath: source.file).lastPathComponent)", rows: report.accepted,
+                        reason: report.auditSummary)
+        return report
     }
 
     /// Counts the fields the policy does not classify. Names that do not look

@@ -41,9 +41,11 @@ public final class ConsentDesk {
     private let vault: Vault
     public let policy: Policy
 
-    public init(vault: Vault, policy: Policy) {
+    /// Notes the policy in the audit trail (a `policy-load` entry when it is new).
+    public init(vault: Vault, policy: Policy) throws {
         self.vault = vault
         self.policy = policy
+        try vault.usePolicy(sha256: policy.sha256, name: policy.name)
     }
 
     /// The purpose, checked to exist and to rest on consent.
@@ -71,24 +73,33 @@ public final class ConsentDesk {
     /// - Returns: the subject and the event's log position.
     @discardableResult
     public func record(_ record: ConsentRecord, for identifier: Identifier) throws -> (subject: SubjectID, seq: Int64) {
-        try vault.require(.manageConsent)
+        try vault.require(.manageConsent, for: .consentRecord, purpose: record.purpose)
         let graph = try vault.identityGraph()
         let ledger = try vault.consentLedger()
-        return try vault.database.write { db in
+        let result = try vault.database.write { db in
             let resolution = try graph.resolve([identifier], at: record.effectiveAt, in: db)
-            return (resolution.subject, try ledger.record(record, for: resolution.subject, in: db))
+            return (subject: resolution.subject, seq: try ledger.record(record, for: resolution.subject, in: db))
         }
+        try vault.audit(.consentRecord, purpose: record.purpose, target: Vault.auditTarget(result.subject), rows: 1,
+                        reason: record.status.rawValue)
+        return result
     }
 
     /// The consent history of the person `identifier` names, or nil if unknown.
     public func report(for identifier: Identifier) throws -> ConsentReport? {
-        try vault.require(.readConsent)
+        try vault.require(.readConsent, for: .consentShow)
         let graph = try vault.identityGraph()
         let ledger = try vault.consentLedger()
-        return try vault.database.read { db in
+        let report = try vault.database.read { db -> ConsentReport? in
             guard let subject = try graph.subject(for: identifier, in: db) else { return nil }
             let all = try graph.mergedSubjects(of: subject, in: db)
             return ConsentReport(subject: subject, merged: Array(all.dropFirst()), history: try ledger.history(of: subject, in: db))
         }
+        if let report {
+            try vault.audit(.consentShow, target: Vault.auditTarget(report.subject), rows: report.history.count)
+        } else {
+            try vault.audit(.consentShow, reason: "no subject has the \(identifier.type) identifier")
+        }
+        return report
     }
 }

@@ -15,7 +15,7 @@ extension Vault {
     ///
     /// - Throws: `VaultError.notPermitted` without `list-actors`.
     public func actors() throws -> [ActorInfo] {
-        try require(.listActors)
+        try require(.listActors, for: .actorList)
         return try KeyslotFile.load(from: layout.keyslots).slots.map {
             ActorInfo(name: $0.actor, role: $0.role, createdAt: $0.createdAt,
                       keys: Self.keyNames(forRole: $0.role))
@@ -37,7 +37,7 @@ extension Vault {
     ///   `.actorExists`, `.weakPassphrase`; the keyslots file is unchanged on failure.
     public func addActor(_ name: String, role: Role, passphrase: SecureBytes,
                          kdf: Scrypt.Parameters = .passphraseDefault) throws {
-        try require(.manageActors)
+        try require(.manageActors, for: .actorAdd, target: "actor:\(name)")
         guard Self.isValidActorName(name) else { throw VaultError.invalidActorName(name) }
         guard passphrase.count >= Self.minimumPassphraseLength else {
             throw VaultError.weakPassphrase(minimumLength: Self.minimumPassphraseLength)
@@ -49,6 +49,7 @@ extension Vault {
                                     vaultID: file.vaultID, passphrase: passphrase, kdf: kdf)
         file.slots.append(slot)
         try file.save(to: layout.keyslots)
+        try audit(.actorAdd, target: "actor:\(name)", reason: "role \(role.rawValue)")
     }
 
     /// Removes an actor's keyslot: their passphrase no longer opens the vault.
@@ -57,7 +58,7 @@ extension Vault {
     /// file) are not revoked by this; SECURITY.md says what removal covers.
     /// - Throws: `VaultError.notPermitted`, `.unknownActor`, `.lastOwner`.
     public func removeActor(_ name: String) throws {
-        try require(.manageActors)
+        try require(.manageActors, for: .actorRemove, target: "actor:\(name)")
         var file = try KeyslotFile.load(from: layout.keyslots)
         guard let slot = file.slots.first(where: { $0.actor == name }) else { throw VaultError.unknownActor(name) }
         if slot.role == .owner, file.slots.filter({ $0.role == .owner }).count == 1 {
@@ -65,6 +66,7 @@ extension Vault {
         }
         file.slots.removeAll { $0.actor == name }
         try file.save(to: layout.keyslots)
+        try audit(.actorRemove, target: "actor:\(name)", reason: "role \(slot.role.rawValue)")
     }
 
     /// Re-wraps this actor's keys under a new passphrase; the old one stops working.
@@ -80,6 +82,7 @@ extension Vault {
         slot.createdAt = old.createdAt
         file.slots[index] = slot
         try file.save(to: layout.keyslots)
+        try audit(.actorPassphrase, target: "actor:\(actor)")
     }
 
     /// Names: a letter, then letters, digits, `.`, `_`, `-`; at most 64.

@@ -98,3 +98,15 @@ public final class DedupIndex {
         return db.changesCount > 0
     }
 }
+
+extension Vault {
+    /// Every quarantined record, decrypted (they may hold personal data): needs
+    /// `read-subjects`, and the read is audited.
+    public func quarantinedRecords() throws -> [QuarantinedRecord] {
+        try require(.readSubjects, for: .quarantineList)
+        let store = try quarantine()
+        let records = try database.read { try store.all(in: $0) }
+        try audit(.quarantineList, rows: records.count)
+        return records
+    }
+}

@@ -22,6 +22,12 @@ public struct SubjectID: Hashable, Sendable, CustomStringConvertible {
         try SubjectID(bytes: SecureRandom.bytes(byteCount))
     }
 
+    /// Parses 32 hex digits (as `hex` prints them); nil otherwise.
+    public init?(hex: String) {
+        guard hex.count == 2 * Self.byteCount, let bytes = [UInt8](hexString: hex), let id = try? SubjectID(bytes: bytes) else { return nil }
+        self = id
+    }
+
     /// Lower-case hex, 32 characters.
     public var hex: String { bytes.hexString }
 

@@ -23,9 +23,9 @@ extension Vault {
     /// Looks a person up by one identifier. nil if no subject has it.
     /// Needs the master key (identifiers are decrypted).
     public func subjectSummary(for identifier: Identifier) throws -> SubjectSummary? {
-        try require(.readSubjects)
+        try require(.readSubjects, for: .subjectShow)
         let graph = try identityGraph()
-        return try database.read { db -> SubjectSummary? in
+        let summary = try database.read { db -> SubjectSummary? in
             guard let subject = try graph.subject(for: identifier, in: db) else { return nil }
             let all = try graph.mergedSubjects(of: subject, in: db)
             var counts: [EventKind: Int] = [:]
@@ -43,5 +43,11 @@ extension Vault {
             return SubjectSummary(subject: subject, merged: Array(all.dropFirst()), identifiers: try graph.identifiers(of: subject, in: db),
                                   eventCounts: counts, firstRecorded: first, lastRecorded: last)
         }
+        if let summary {
+            try audit(.subjectShow, target: Self.auditTarget(summary.subject), rows: summary.totalEvents)
+        } else {
+            try audit(.subjectShow, reason: "no subject has the \(identifier.type) identifier")
+        }
+        return summary
     }
 }

@@ -22,6 +22,9 @@ public final class Vault {
     let bundle: KeyBundle
     private var cachedKeys: VaultKeys?
     private var cachedLog: EventLog?
+    var cachedAudit: AuditLedger?
+    /// SHA-256 of the policy the current command runs under (see `usePolicy`).
+    var policyInUse: String?
 
     private init(layout: VaultLayout, vaultID: [UInt8], actor: String, role: Role, database: DatabaseQueue, bundle: KeyBundle) {
         self.layout = layout
@@ -34,14 +37,6 @@ public final class Vault {
 
     /// The names of the keys this actor's keyslot holds (never the keys).
     public var heldKeys: [String] { bundle.names }
-
-    /// Fails unless the actor's role grants `permission`.
-    /// - Throws: `VaultError.notPermitted`, naming the permission and the roles that have it.
-    public func require(_ permission: Permission) throws {
-        guard role.permissions.contains(permission) else {
-            throw VaultError.notPermitted(actor: actor, role: role, permission: permission)
-        }
-    }
 
     /// The key that encrypts projections: held by analysts and marketing, derived by owner and compliance.
     public func projectionKey() throws -> SymmetricKey {
@@ -121,9 +116,10 @@ public final class Vault {
             try KeyslotFile(format: KeyslotFile.currentFormat, vaultID: vaultID.hexString, slots: [slot]).save(to: layout.keyslots)
             let vault = Vault(layout: layout, vaultID: vaultID, actor: "owner", role: .owner, database: database, bundle: bundle)
             vault.cachedKeys = keys
+            try vault.audit(.vaultInit, reason: "vault created")
             return vault
         } catch {
-            for url in layout.databaseFiles { try? fm.removeItem(at: url) }
+            for url in layout.databaseFiles + layout.auditFiles { try? fm.removeItem(at: url) }
             throw error
         }
     }
@@ -143,7 +139,7 @@ public final class Vault {
             throw VaultError.corruptFile(path: layout.database.path, reason: "\(error)")
         }
         guard events == 0 else { throw VaultError.orphanDatabase(path: layout.database.path) }
-        for url in layout.databaseFiles { try? FileManager.default.removeItem(at: url) }
+        for url in layout.databaseFiles + layout.auditFiles { try? FileManager.default.removeItem(at: url) }
     }
 
     /// Unlocks the vault at `layout` as `actor` with `passphrase`.

@@ -168,6 +168,7 @@ enum VaultMeta {
     static let vaultID = "vault_id"
     static let checkpointPublicKey = "checkpoint_public_key"
     static let createdAt = "created_at"
+    static let auditPublicKey = "audit_public_key"
 
     static func get(_ db: Database, _ key: String) throws -> [UInt8]? {
         try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]).map { Array($0) }

@@ -19,6 +19,12 @@ public struct VaultLayout: Sendable, Equatable {
     public var database: URL { directory.appendingPathComponent("vault.sqlite") }
     /// Actors and their passphrase-wrapped keys.
     public var keyslots: URL { directory.appendingPathComponent("keyslots.json") }
+    /// The audit ledger (a separate file, so an auditor can be handed it alone).
+    public var auditDatabase: URL { directory.appendingPathComponent("audit.sqlite") }
+    /// The ledger plus its WAL and shared-memory companions.
+    public var auditFiles: [URL] {
+        [auditDatabase, URL(fileURLWithPath: auditDatabase.path + "-wal"), URL(fileURLWithPath: auditDatabase.path + "-shm")]
+    }
     /// Encrypted projection snapshots.
     public var projections: URL { directory.appendingPathComponent("projections") }
 

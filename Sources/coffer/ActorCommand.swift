@@ -34,7 +34,7 @@ struct ActorCommand: ParsableCommand {
 
         func run() throws {
             let vault = try options.unlock()
-            try vault.require(.manageActors)
+            try vault.require(.manageActors, for: .actorAdd, target: "actor:\(name)")
             let passphrase = try PassphraseSource.read(file: newPassphraseFile, prompt: "Passphrase for new actor '\(name)': ",
                                                        confirm: true, variable: "COFFER_NEW_PASSPHRASE")
             try vault.addActor(name, role: Role(rawValue: role)!, passphrase: passphrase)

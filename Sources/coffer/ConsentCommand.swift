@@ -48,7 +48,7 @@ struct ConsentCommand: ParsableCommand {
             let policy = try options.policy()
             let identifier = try options.identifier(subject)
             let vault = try options.unlock()
-            let desk = ConsentDesk(vault: vault, policy: policy)
+            let desk = try ConsentDesk(vault: vault, policy: policy)
             let time = at.flatMap { Timestamp.parse($0) } ?? EventLog.now()
             let record = try desk.makeRecord(purpose: purpose, status: status, effectiveAt: time,
                                              source: source ?? "cli:\(vault.actor)",

@@ -21,9 +21,7 @@ struct QuarantineCommand: ParsableCommand {
 
         func run() throws {
             let vault = try options.unlock()
-            try vault.require(.readSubjects)
-            let store = try vault.quarantine()
-            let records = try vault.database.read { try store.all(in: $0) }
+            let records = try vault.quarantinedRecords()
             if records.isEmpty {
                 Terminal.line("quarantine is empty")
                 return

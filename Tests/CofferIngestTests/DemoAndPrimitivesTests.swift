@@ -1,5 +1,6 @@
 import CofferDemo
 import CofferIngest
+import CofferPolicy
 import CofferStore
 import Foundation
 import Testing
@@ -15,13 +16,15 @@ struct DemoTests {
         #expect(DemoGenerator.generate(configuration).segmentJSONL != a.segmentJSONL)
     }
 
-    @Test("after ingesting the demo, no email, phone or name of it is anywhere in the vault")
+    @Test("after ingesting the demo and reading it back, no email, phone or name of it is anywhere in the vault or the audit ledger")
     func noPlaintextAfterDemo() throws {
         let fixture = try IngestFixture()
         var configuration = DemoConfiguration()
         configuration.customers = 60
         let data = DemoGenerator.generate(configuration)
-        let ingestor = try Ingestor(vault: fixture.vault)
+        let policy = try PolicyLoader.load(path: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("policies/default.yaml").path)
+        let ingestor = try Ingestor(vault: fixture.vault, policy: policy)
         let segment = try ingestor.ingest(records: data.segmentLines, file: "demo:segment.jsonl", format: .jsonl)
         let retail = try ingestor.ingest(records: data.retailRows, file: "demo:retail.csv", format: .csv,
                                          mapping: data.retailMapping, header: data.retailHeader)
@@ -43,13 +46,23 @@ struct DemoTests {
         }
         secrets.formUnion(["Flat White", "Lovely flat white", "C100001", "example.com"])
         #expect(secrets.count > 150)
-        for (name, bytes) in try fixture.vaultBytes() {
+        // Reads are audited: the ledger must not learn who was looked up.
+        #expect(try fixture.summary("email:\(data.sampleEmail)") != nil)
+        #expect(try ConsentDesk(vault: fixture.vault, policy: policy).report(for: Identifier(argument: "email:\(data.sampleEmail)")!) != nil)
+        #expect(try fixture.vault.auditEntries().count >= 5)
+        let files = try fixture.vaultBytes()
+        #expect(files.contains { $0.0 == "audit.sqlite" })
+        for (name, bytes) in files {
+            // Short names are searched in their quoted JSON form: 4 raw bytes turn up in a
+            // megabyte of ciphertext by chance about once in 4,000 names.
             for secret in secrets where secret.count >= 4 {
-                #expect(bytes.range(of: Data(secret.utf8)) == nil, "'\(secret)' found in \(name)")
+                let needle = secret.utf8.count >= 8 ? Data(secret.utf8) : Data("\"\(secret)\"".utf8)
+                #expect(bytes.range(of: needle) == nil, "'\(secret)' found in \(name)")
             }
         }
         // Yet the owner can read it all back.
         #expect(try fixture.summary("email:\(data.sampleEmail)")?.identifiers.contains { $0.type == .phone } == true)
+        #expect(try fixture.vault.auditEntries(AuditFilter(action: .subjectShow)).count == 2)
     }
 }
 

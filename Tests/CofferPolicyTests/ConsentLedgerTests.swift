@@ -11,7 +11,7 @@ final class ConsentLedgerTests: XCTestCase {
 
     func testConsentHistoryRoundTripsThroughTheLogAndAnswersPointInTimeQuestions() throws {
         let fixture = try PolicyTestVault()
-        let desk = ConsentDesk(vault: fixture.vault, policy: try parsePolicy(minimalPolicy))
+        let desk = try ConsentDesk(vault: fixture.vault, policy: try parsePolicy(minimalPolicy))
         let alice = Identifier(argument: "email:alice@example.com")!
         try desk.record(desk.makeRecord(purpose: "marketing", status: .granted, effectiveAt: t0, source: "cli:owner",
                                         evidence: ["noticeVersion": "v1", "noticeSHA256": "ab12"]), for: alice)
@@ -22,7 +22,7 @@ final class ConsentLedgerTests: XCTestCase {
 
         // Re-open the vault: the answers come from the log, not from memory.
         let reopened = try Vault.unlock(layout: fixture.layout, passphrase: .init(Array("policy test passphrase".utf8)))
-        let report = try XCTUnwrap(ConsentDesk(vault: reopened, policy: try parsePolicy(minimalPolicy)).report(for: alice))
+        let report = try XCTUnwrap(try ConsentDesk(vault: reopened, policy: try parsePolicy(minimalPolicy)).report(for: alice))
         XCTAssertEqual(report.history.map(\.record.status), [.granted, .withdrawn, .granted])
         XCTAssertEqual(report.history[0].record.evidence, ["noticeVersion": "v1", "noticeSHA256": "ab12"])
         XCTAssertEqual(report.history[0].record.source, "cli:owner")
@@ -47,7 +47,7 @@ final class ConsentLedgerTests: XCTestCase {
 
     func testALateArrivingOlderDecisionJoinsTheHistoryButDoesNotOverrideTheCurrentState() throws {
         let fixture = try PolicyTestVault()
-        let desk = ConsentDesk(vault: fixture.vault, policy: try parsePolicy(minimalPolicy))
+        let desk = try ConsentDesk(vault: fixture.vault, policy: try parsePolicy(minimalPolicy))
         let bob = Identifier(argument: "user:bob")!
         try desk.record(desk.makeRecord(purpose: "marketing", status: .granted, effectiveAt: t0 + 5 * day, source: "a"), for: bob)
         try desk.record(desk.makeRecord(purpose: "marketing", status: .withdrawn, effectiveAt: t0, source: "b"), for: bob)
@@ -62,7 +62,7 @@ final class ConsentLedgerTests: XCTestCase {
 
     func testOnlyDeclaredConsentBasedPurposesTakeConsent() throws {
         let fixture = try PolicyTestVault()
-        let desk = ConsentDesk(vault: fixture.vault, policy: try parsePolicy(minimalPolicy))
+        let desk = try ConsentDesk(vault: fixture.vault, policy: try parsePolicy(minimalPolicy))
         XCTAssertThrowsError(try desk.makeRecord(purpose: "analytics", status: .granted, effectiveAt: t0, source: "x")) {
             XCTAssertEqual($0 as? ConsentError, .notConsentBased(purpose: "analytics", basis: "legitimate_interests"))
         }
@@ -97,7 +97,7 @@ final class ConsentLedgerTests: XCTestCase {
         XCTAssertEqual(again.accepted + again.quarantined, 0)
         XCTAssertEqual(again.duplicates, 6)
 
-        let report = try XCTUnwrap(ConsentDesk(vault: fixture.vault, policy: try parsePolicy(minimalPolicy))
+        let report = try XCTUnwrap(try ConsentDesk(vault: fixture.vault, policy: try parsePolicy(minimalPolicy))
             .report(for: Identifier(argument: "email:carol@example.com")!))
         XCTAssertEqual(report.history.map(\.record.status), [.granted, .withdrawn])
         XCTAssertEqual(report.history[0].record.effectiveAt, 1_735_722_000_000)
@@ -128,7 +128,7 @@ final class ConsentLedgerTests: XCTestCase {
         XCTAssertEqual(report.quarantined, 1)
         XCTAssertEqual(report.reasons.keys.first, "wrong type: context.consent.categoryPreferences values must be true or false")
         XCTAssertEqual(report.consents, 3, "marketing granted, personalisation refused, marketing withdrawn")
-        let history = try XCTUnwrap(ConsentDesk(vault: fixture.vault, policy: policy).report(for: Identifier(argument: "user:u1")!))
+        let history = try XCTUnwrap(try ConsentDesk(vault: fixture.vault, policy: policy).report(for: Identifier(argument: "user:u1")!))
         XCTAssertEqual(history.history.map { "\($0.record.purpose) \($0.record.status.rawValue)" },
                        ["marketing granted", "personalisation withdrawn", "marketing withdrawn"])
         XCTAssertEqual(history.history[0].record.source, "segment:signup-form")
@@ -139,7 +139,7 @@ final class ConsentLedgerTests: XCTestCase {
     func testConsentFollowsAMergeIntoTheSurvivingSubject() throws {
         let fixture = try PolicyTestVault()
         let policy = try parsePolicy(minimalPolicy)
-        let desk = ConsentDesk(vault: fixture.vault, policy: policy)
+        let desk = try ConsentDesk(vault: fixture.vault, policy: policy)
         let ingestor = try Ingestor(vault: fixture.vault, policy: policy)
         func ingest(_ name: String, _ line: String) throws {
             let path = fixture.directory.appendingPathComponent(name).path

@@ -1,0 +1,28 @@
+@testable import CofferPolicy
+import CofferStore
+import Foundation
+import XCTest
+
+final class ProcessingRecordTests: XCTestCase {
+    func testTheRecordIsGeneratedFromThePolicy() throws {
+        let policy = try PolicyLoader.load(path: defaultPolicyPath())
+        let record = ProcessingRecord(policy: policy, now: Date(timeIntervalSince1970: 1_800_000_000))
+        XCTAssertEqual(record.purposes.map(\.name), ["analytics", "marketing", "personalisation", "support"])
+        XCTAssertEqual(record.purposes[1].lawfulBasis, "consent")
+        XCTAssertEqual(record.purposes[1].consentValidFor, "24m")
+        XCTAssertEqual(record.purposes[1].access["marketing"]?["direct_identifier"], "allow")
+        XCTAssertEqual(record.purposes[1].access["analyst"]?["sensitive"], "deny")
+        XCTAssertNil(record.purposes[3].access["analyst"], "analysts have no access for support")
+        XCTAssertTrue(record.dataCategories.first { $0.name == "quasi_identifier" }?.fields.contains("birthday") == true)
+        XCTAssertEqual(record.retention["page"], "13m")
+        XCTAssertEqual(record.policySHA256, policy.sha256)
+
+        let markdown = record.markdown()
+        XCTAssertTrue(markdown.contains("| marketing | Email and social campaigns, offers and audiences. | consent | required, valid 24m |"))
+        XCTAssertTrue(markdown.contains("| page | 13m |"))
+        XCTAssertTrue(markdown.contains("| auditor | list-actors, read-audit |"))
+        let decoded = try JSONSerialization.jsonObject(with: Data(try record.json().utf8)) as? [String: Any]
+        XCTAssertEqual((decoded?["purposes"] as? [[String: Any]])?.count, 4)
+        XCTAssertEqual(decoded?["minimumGroupSize"] as? Int, 5)
+    }
+}
