@@ -88,7 +88,10 @@ struct DemoCommand: ParsableCommand {
         }
         Terminal.line("")
         Terminal.line("Next: coffer subject show email:\(data.sampleEmail)")
+        Terminal.line("      coffer consent show --subject email:\(data.sampleEmail)")
+        Terminal.line("      coffer policy explain --role analyst --purpose marketing")
         Terminal.line("      coffer quarantine list")
-        Terminal.line("      coffer verify")
+        Terminal.line("      coffer audit log")
+        Terminal.line("      coffer verify && coffer audit verify")
     }
 }
