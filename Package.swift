@@ -7,7 +7,8 @@ import PackageDescription
 /// `COpenSSL` (system libcrypto) → `CofferCrypto` (primitives) → `CofferStore`
 /// (vault, keyslots, encrypted append-only event log, identity graph, consent ledger) →
 /// `CofferPolicy` (policy files, the policy engine) →
-/// `CofferIngest` (Segment/CSV collect and transform) → `CofferDemo`
+/// `CofferIngest` (Segment/CSV collect and transform) → `CofferProjection` (single view,
+/// segments, encrypted per-purpose databases, analyst SQL) → `CofferDemo`
 /// (generated data) → `CofferBench` (measurements) → `coffer` (thin CLI).
 let package = Package(
     name: "Coffer",
@@ -59,18 +60,31 @@ let package = Package(
             ]
         ),
         .target(
+            name: "CofferProjection",
+            dependencies: [
+                "CofferStore",
+                "CofferCrypto",
+                "CofferPolicy",
+                "CofferIngest",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .target(
             name: "CofferDemo",
             dependencies: ["CofferIngest", "CofferStore"]
         ),
         .target(
             name: "CofferBench",
-            dependencies: ["CofferStore", "CofferCrypto", "CofferPolicy", "CofferIngest", "CofferDemo"]
+            dependencies: ["CofferStore", "CofferCrypto", "CofferPolicy", "CofferIngest", "CofferProjection", "CofferDemo"]
         ),
         .executableTarget(
             name: "coffer",
             dependencies: [
                 "CofferStore",
                 "CofferPolicy",
+                "CofferProjection",
                 "CofferIngest",
                 "CofferDemo",
                 "CofferBench",
@@ -106,6 +120,17 @@ let package = Package(
                 "CofferPolicy",
                 "CofferIngest",
                 "CofferDemo",
+                "CofferStore",
+                "CofferCrypto",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .testTarget(
+            name: "CofferProjectionTests",
+            dependencies: [
+                "CofferProjection",
+                "CofferPolicy",
+                "CofferIngest",
                 "CofferStore",
                 "CofferCrypto",
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -222,6 +222,9 @@ public enum DemoGenerator {
             let opensRate = Double.random(in: 0..<1, using: &rng)
             for campaign in campaigns where marketing {
                 let sent = signup + Int64.random(in: 0..<max(remaining, 1), using: &rng)
+                lines.append(["type": "track", "event": "Email Delivered", "userId": customerID, "messageId": messageID(),
+                              "timestamp": time(sent - 600_000), "properties": ["campaign": campaign], "context": ["channel": "email"]])
+                activity["email delivered", default: 0] += 1
                 if Double.random(in: 0..<1, using: &rng) < opensRate {
                     lines.append(["type": "track", "event": "Email Opened", "userId": customerID, "messageId": messageID(),
                                   "timestamp": time(sent), "properties": ["campaign": campaign], "context": ["channel": "email"]])

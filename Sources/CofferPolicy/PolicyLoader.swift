@@ -44,7 +44,7 @@ public enum PolicyLoader {
     }
 
     /// Turns Yams' errors into one line with a position.
-    static func yamlError(_ error: YamlError, text: String, file: String) -> PolicyError {
+    public static func yamlError(_ error: YamlError, text: String, file: String) -> PolicyError {
         switch error {
         case let .scanner(_, problem, mark, _), let .parser(_, problem, mark, _), let .composer(_, problem, mark, _):
             return PolicyError(file: file, line: mark.line, column: mark.column, "not valid YAML: \(problem)")

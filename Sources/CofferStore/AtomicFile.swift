@@ -4,10 +4,10 @@ import Glibc
 #endif
 
 /// Crash-safe file replacement: readers see the old file or the new one, never half of one.
-enum AtomicFile {
+public enum AtomicFile {
     /// Writes `data` to a temporary sibling, fsyncs it, renames it over `url`,
     /// and fsyncs the directory so the rename itself is durable.
-    static func write(_ data: Data, to url: URL, permissions: mode_t = 0o600) throws {
+    public static func write(_ data: Data, to url: URL, permissions: mode_t = 0o600) throws {
         let temporary = url.deletingLastPathComponent()
             .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
         let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, permissions)

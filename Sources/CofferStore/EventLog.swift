@@ -217,6 +217,57 @@ public final class EventLog {
         LogChain.subjectKeyContext(vaultID: vaultID, subjectID: subject.bytes, keyVersion: version)
     }
 
+    /// Streams every event of `kinds` after `afterSeq`, decrypted, in log order,
+    /// to `body` (seq, subject, kind, payload). Events of shredded subjects are
+    /// skipped. Subject keys are unwrapped once each; memory stays bounded by
+    /// the number of subjects, not events.
+    ///
+    /// - Returns: the last sequence number visited (`afterSeq` if none).
+    @discardableResult
+    public func scan(kinds: Set<EventKind>, afterSeq: Int64 = 0, in db: Database,
+                     _ body: (Int64, SubjectID, EventKind, [UInt8]) throws -> Void) throws -> Int64 {
+        var keys: [[UInt8]: (UInt32, SymmetricKey)?] = [:]
+        let placeholders = kinds.map { _ in "?" }.joined(separator: ", ")
+        let statement = RawStatement(try db.makeStatement(sql: """
+            SELECT seq, subject_id, kind, key_version, nonce, ciphertext FROM events
+            WHERE seq > ? AND kind IN (\(placeholders)) ORDER BY seq
+            """))
+        statement.bind(1, afterSeq)
+        for (index, kind) in kinds.map(\.rawValue).sorted().enumerated() { statement.bind(Int32(index + 2), text: kind) }
+        var last = afterSeq
+        while try statement.step("reading the event log") {
+            let seq = statement.int64(0)
+            last = seq
+            let subjectBytes = statement.blob(1)
+            let version = UInt32(truncatingIfNeeded: statement.int64(3))
+            let cached: (UInt32, SymmetricKey)?
+            if let hit = keys[subjectBytes], hit?.0 == version || hit == nil {
+                cached = hit
+            } else {
+                let subject = try SubjectID(bytes: subjectBytes)
+                if let wrapped = try Data.fetchOne(db, sql: "SELECT wrapped_key FROM keyring WHERE subject_id = ? AND key_version = ?",
+                                                   arguments: [Data(subjectBytes), Int64(version)]) {
+                    cached = (version, try unwrapSubjectKey(Array(wrapped), subject, version))
+                } else {
+                    cached = nil   // shredded
+                }
+                keys[subjectBytes] = .some(cached)
+            }
+            guard let (_, key) = cached else { continue }
+            let kindText = statement.text(2)
+            guard let kind = EventKind(rawValue: kindText) else { continue }
+            let aad = LogChain.associatedData(vaultID: vaultID, subjectID: subjectBytes, keyVersion: version, kind: kindText)
+            let payload: [UInt8]
+            do {
+                payload = try cipher.open(statement.blob(5), key: key, nonce: statement.blob(4), authenticating: aad)
+            } catch CryptoError.authenticationFailed {
+                throw VaultError.corruptFile(path: "vault.sqlite", reason: "event \(seq) fails authentication; run `coffer verify`")
+            }
+            try body(seq, try SubjectID(bytes: subjectBytes), kind, payload)
+        }
+        return last
+    }
+
     /// Every event of `subject`, decrypted, in log order. Empty if the subject's
     /// key was shredded or the subject is unknown.
     ///

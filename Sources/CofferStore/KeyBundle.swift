@@ -8,7 +8,7 @@ public struct KeyBundle: Sendable {
     public enum Name {
         /// The vault master key, from which every data key is derived.
         public static let master = "master"
-        /// Decrypts the per-purpose projections (analysts, marketing).
+        /// Decrypts the projections built for the slot's role (analysts, marketing).
         public static let projection = "projection"
         /// Encrypts and decrypts audit entry details.
         public static let auditRead = "audit-read"
@@ -28,7 +28,7 @@ public struct KeyBundle: Sendable {
             return KeyBundle(keys: [Name.master: master])
         case .analyst, .marketing:
             let keys = try VaultKeys(master: master)
-            return KeyBundle(keys: [Name.projection: keys.projection, Name.auditRead: keys.auditRead,
+            return KeyBundle(keys: [Name.projection: try keys.projectionKey(for: role), Name.auditRead: keys.auditRead,
                                     Name.auditSigning: keys.auditSigningSeed])
         case .auditor:
             let keys = try VaultKeys(master: master)

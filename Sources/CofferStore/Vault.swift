@@ -38,11 +38,13 @@ public final class Vault {
     /// The names of the keys this actor's keyslot holds (never the keys).
     public var heldKeys: [String] { bundle.names }
 
-    /// The key that encrypts projections: held by analysts and marketing, derived by owner and compliance.
-    public func projectionKey() throws -> SymmetricKey {
-        if let key = bundle[KeyBundle.Name.projection] { return key }
-        if bundle[KeyBundle.Name.master] != nil { return try keys().projection }
-        throw VaultError.permissionDenied(actor: actor, role: role.rawValue, needs: "the projection key")
+    /// The key of `role`'s projections (default: this actor's role): analysts and
+    /// marketing hold their own role's key; owner and compliance derive any.
+    public func projectionKey(for role: Role? = nil) throws -> SymmetricKey {
+        let wanted = role ?? self.role
+        if wanted == self.role, let key = bundle[KeyBundle.Name.projection] { return key }
+        if bundle[KeyBundle.Name.master] != nil { return try keys().projectionKey(for: wanted) }
+        throw VaultError.permissionDenied(actor: actor, role: self.role.rawValue, needs: "the projection key of role \(wanted.rawValue)")
     }
 
     /// The data keys, derived from the master key.

@@ -26,14 +26,25 @@ public struct VaultKeys: Sendable {
     /// Keys the hashes that recognise re-imported records.
     public let dedup: SymmetricKey
 
-    /// Encrypts projection snapshots; the only data key analysts and marketing hold.
-    public let projection: SymmetricKey
+    /// Root of the projection keys (never stored in a keyslot: each role gets its own child).
+    let projection: SymmetricKey
     /// Encrypts audit entry details.
     public let auditRead: SymmetricKey
     /// Seed of the audit signing key.
     public let auditSigningSeed: SymmetricKey
     /// Signs audit entries (Ed25519).
     public let auditSigning: Ed25519.PrivateKey
+
+    /// The key of `role`'s projections: HKDF(projection root, role). An analyst's
+    /// slot holds the analyst key only, so it cannot open the files built for marketing.
+    public func projectionKey(for role: Role) throws -> SymmetricKey {
+        try HKDF.deriveKey(from: projection, label: "\(Label.projection)/\(role.rawValue)")
+    }
+
+    /// Keys the vault's own projection-build state (owner and compliance only).
+    public func projectionState() throws -> SymmetricKey {
+        try HKDF.deriveKey(from: projection, label: "\(Label.projection)/build-state")
+    }
 
     /// Derives every key from the vault master key.
     public init(master: SymmetricKey) throws {

@@ -1,0 +1,154 @@
+import CofferIngest
+import CofferStore
+import Foundation
+
+/// A value that changes over time: the latest by event time wins (ties: the later log position).
+struct Latest<Value: Sendable>: Sendable {
+    var value: Value
+    var time: Int64
+
+    static func pick(_ old: Latest?, _ new: Latest?) -> Latest? {
+        guard let new else { return old }
+        guard let old else { return new }
+        return new.time >= old.time ? new : old
+    }
+}
+
+/// Everything the single view needs about one person, folded event by event.
+/// Every part merges (sums, min/max, latest-by-time, unions), so two people
+/// found to be one combine without re-reading their events.
+public struct CustomerAggregate: Sendable {
+    var userID: Latest<String>?
+    var email: Latest<String>?
+    var phone: Latest<String>?
+    var firstName: Latest<String>?
+    var lastName: Latest<String>?
+    var age: Latest<Double>?
+    var gender: Latest<String>?
+    var birthday: Latest<String>?
+    var postcode: Latest<String>?
+    var city: Latest<String>?
+    var loyaltyID: Latest<String>?
+    var loyaltyPoints: Latest<Double>?
+
+    var purchases = 0
+    var refunds = 0
+    var totalSpend = 0.0
+    var online = 0
+    var instore = 0
+    var firstShop: Int64?
+    var lastShop: Int64?
+    var channels: Set<String> = []
+    var emailsDelivered = 0
+    var emailOpens = 0
+    var emailClicks = 0
+    var events = 0
+
+    public init() {}
+
+    static let engagementChannels: Set<String> = ["web", "app", "email", "social"]
+
+    /// Folds one decrypted event in.
+    mutating func fold(kind: EventKind, payload: JSONValue) {
+        events += 1
+        let time = payload["timestamp"]?.string.flatMap { Timestamp.parse($0) } ?? 0
+        if let user = payload["userId"]?.string, userID == nil || time < userID!.time {
+            userID = Latest(value: user, time: time)   // the first user id the person had
+        }
+        if let channel = payload["context"]?["channel"]?.string, Self.engagementChannels.contains(channel) {
+            channels.insert(channel)
+        }
+        switch kind {
+        case .identify:
+            if let traits = payload["traits"] { foldTraits(traits, time: time) }
+        case .page:
+            channels.insert("web")
+        case .screen:
+            channels.insert("app")
+        case .track:
+            if let traits = payload["context"]?["traits"] { foldTraits(traits, time: time) }
+            foldTrack(payload, time: time)
+        case .rectify:
+            if let traits = payload["traits"] { foldTraits(traits, time: time) }
+        default:
+            break
+        }
+    }
+
+    private mutating func foldTraits(_ traits: JSONValue, time: Int64) {
+        func text(_ keys: String...) -> Latest<String>? {
+            for key in keys { if let value = traits[key]?.string, !value.isEmpty { return Latest(value: value, time: time) } }
+            return nil
+        }
+        email = .pick(email, text("email"))
+        phone = .pick(phone, text("phone"))
+        firstName = .pick(firstName, text("firstName", "first_name"))
+        lastName = .pick(lastName, text("lastName", "last_name"))
+        gender = .pick(gender, text("gender"))
+        birthday = .pick(birthday, text("birthday"))
+        postcode = .pick(postcode, text("postcode", "postalCode", "zip"))
+        city = .pick(city, text("city"))
+        loyaltyID = .pick(loyaltyID, text("loyaltyId", "loyalty_id"))
+        if let value = traits["age"]?.double { age = .pick(age, Latest(value: value, time: time)) }
+        if let value = (traits["loyaltyPoints"] ?? traits["loyalty_points"])?.double {
+            loyaltyPoints = .pick(loyaltyPoints, Latest(value: value, time: time))
+        }
+    }
+
+    private mutating func foldTrack(_ payload: JSONValue, time: Int64) {
+        let properties = payload["properties"]
+        switch payload["event"]?.string ?? "" {
+        case "Order Completed":
+            let amount = (properties?["revenue"] ?? properties?["spending"] ?? properties?["total"])?.double ?? 0
+            if amount < 0 {
+                refunds += 1
+                totalSpend += amount
+                return
+            }
+            purchases += 1
+            totalSpend += amount
+            if properties?["channel"]?.string == "in-store" { instore += 1 } else { online += 1 }
+            firstShop = min(firstShop ?? time, time)
+            lastShop = max(lastShop ?? time, time)
+        case "Order Refunded":
+            refunds += 1
+            totalSpend -= abs((properties?["revenue"] ?? properties?["amount"])?.double ?? 0)
+        case "Email Delivered", "Email Sent":
+            emailsDelivered += 1
+        case "Email Opened":
+            emailOpens += 1
+        case "Email Link Clicked", "Email Clicked":
+            emailClicks += 1
+        default:
+            break
+        }
+    }
+
+    /// Combines another person's aggregate into this one (a merge).
+    mutating func absorb(_ other: CustomerAggregate) {
+        if let theirs = other.userID, userID == nil || theirs.time < userID!.time { userID = theirs }
+        email = .pick(email, other.email)
+        phone = .pick(phone, other.phone)
+        firstName = .pick(firstName, other.firstName)
+        lastName = .pick(lastName, other.lastName)
+        age = .pick(age, other.age)
+        gender = .pick(gender, other.gender)
+        birthday = .pick(birthday, other.birthday)
+        postcode = .pick(postcode, other.postcode)
+        city = .pick(city, other.city)
+        loyaltyID = .pick(loyaltyID, other.loyaltyID)
+        loyaltyPoints = .pick(loyaltyPoints, other.loyaltyPoints)
+        purchases += other.purchases
+        refunds += other.refunds
+        totalSpend += other.totalSpend
+        online += other.online
+        instore += other.instore
+        if let first = other.firstShop { firstShop = min(firstShop ?? first, first) }
+        if let last = other.lastShop { lastShop = max(lastShop ?? last, last) }
+        channels.formUnion(other.channels)
+        emailsDelivered += other.emailsDelivered
+        emailOpens += other.emailOpens
+        emailClicks += other.emailClicks
+        events += other.events
+    }
+}

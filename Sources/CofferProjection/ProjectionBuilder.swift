@@ -1,0 +1,207 @@
+import CofferCrypto
+import CofferIngest
+import CofferPolicy
+import CofferStore
+import Foundation
+import GRDB
+
+extension AuditAction {
+    /// `project build`: one entry per projection file written.
+    public static let projectBuild = AuditAction(rawValue: "project-build")
+}
+
+/// What one build wrote.
+public struct ProjectionSummary: Sendable, Equatable {
+    public var purpose: String
+    public var role: Role
+    /// People in the file (consent / lawful basis applied).
+    public var subjects: Int
+    /// People left out for lack of consent.
+    public var withoutConsent: Int
+    public var columns: [String]
+    /// Segments materialised, and those skipped because a field they read is denied.
+    public var segments: [String]
+    public var skippedSegments: [String]
+    public var bytes: Int
+}
+
+/// What `build` did.
+public struct BuildReport: Sendable {
+    public var events = 0
+    public var people = 0
+    public var lastSeq: Int64 = 0
+    public var projections: [ProjectionSummary] = []
+}
+
+/// Folds the log into the per-purpose projections: decrypts every event with
+/// its subject key, combines merged subjects into one person, computes the
+/// single view, keeps only people whose consent (or the purpose's other lawful
+/// basis) covers the purpose, transforms every field as the policy says for each
+/// role with access, evaluates the segments, and writes one encrypted database
+/// per purpose and role.
+///
+/// Always a full, reproducible build from the log: the same log, policy and
+/// time give the same projections.
+public final class ProjectionBuilder {
+    private let vault: Vault
+    private let policy: Policy
+    private let engine: PolicyEngine
+    private let segments: [SegmentDefinition]
+
+    /// - Throws: `VaultError.notPermitted` unless the actor may build projections.
+    public init(vault: Vault, policy: Policy, segments: [SegmentDefinition]) throws {
+        try vault.require(.buildProjections, for: .projectBuild)
+        try vault.usePolicy(sha256: policy.sha256, name: policy.name)
+        self.vault = vault
+        self.policy = policy
+        engine = PolicyEngine(policy: policy)
+        self.segments = segments
+    }
+
+    /// Every event kind the single view reads.
+    static let kinds: Set<EventKind> = [.identify, .track, .page, .screen, .rectify]
+
+    /// Reads the log into one aggregate per person (merged subjects combined).
+    public func aggregates(progress: (Int) -> Void = { _ in }) throws -> (people: [SubjectID: CustomerAggregate], events: Int, lastSeq: Int64) {
+        let log = try vault.eventLog()
+        return try vault.database.read { db in
+            var survivors: [SubjectID: SubjectID] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT absorbed_id, survivor_id FROM merges") {
+                survivors[try SubjectID(bytes: Array(row[0] as Data))] = try SubjectID(bytes: Array(row[1] as Data))
+            }
+            var people: [SubjectID: CustomerAggregate] = [:]
+            var events = 0
+            let last = try log.scan(kinds: Self.kinds, in: db) { _, subject, kind, payload in
+                guard let value = PayloadJSON.parse(payload) else { return }
+                people[survivors[subject] ?? subject, default: CustomerAggregate()].fold(kind: kind, payload: value)
+                events += 1
+                if events % 100_000 == 0 { progress(events) }
+            }
+            return (people, events, last)
+        }
+    }
+
+    /// Builds the projections of `purposes` (all declared ones when nil).
+    public func build(purposes names: [String]? = nil, now: Int64 = EventLog.now(),
+                      progress: (Int) -> Void = { _ in }) throws -> BuildReport {
+        let purposes = try (names ?? policy.purposes.map(\.name)).map { name -> Purpose in
+            guard let purpose = policy.purpose(name) else {
+                throw ConsentError.unknownPurpose(name, declared: policy.purposes.map(\.name))
+            }
+            return purpose
+        }
+        let (people, events, lastSeq) = try aggregates(progress: progress)
+        var report = BuildReport(events: events, people: people.count, lastSeq: lastSeq)
+
+        // Consent in force now, per consent-based purpose.
+        let ledger = try vault.consentLedger()
+        var granted: [String: Set<SubjectID>] = [:]
+        try vault.database.read { db in
+            for purpose in policy.purposes where purpose.needsConsent {
+                granted[purpose.name] = try ledger.subjectsGranted(purpose.name, at: now, in: db)
+            }
+        }
+        let currentMonth = Self.month(of: now)
+        // Raw rows once; each projection filters and transforms them.
+        let ordered = people.sorted { $0.key.hex < $1.key.hex }
+        let rows: [(SubjectID, [String: Cell])] = ordered.map { subject, aggregate in
+            var consents: [String: Bool] = [:]
+            for (purpose, subjects) in granted { consents[SingleView.consentColumn(purpose)] = subjects.contains(subject) }
+            return (subject, SingleView.row(aggregate, subject: subject, now: now, consents: consents))
+        }
+        let allColumns = SingleView.columns + policy.purposes.filter(\.needsConsent).map { SingleView.consentColumn($0.name) }
+
+        for purpose in purposes {
+            for role in Role.allCases where policy.access[role]?.purposes[purpose.name] != nil
+                && role.permissions.contains(.readProjections) {
+                let included = rows.filter { !purpose.needsConsent || granted[purpose.name]?.contains($0.0) == true }
+                let summary = try writeProjection(purpose: purpose, role: role, rows: included, columns: allColumns,
+                                                  withoutConsent: rows.count - included.count, now: now, lastSeq: lastSeq,
+                                                  currentMonth: currentMonth)
+                report.projections.append(summary)
+                try vault.audit(.projectBuild, purpose: purpose.name, target: "projection:\(purpose.name).\(role.rawValue)",
+                                rows: summary.subjects, reason: "\(events) events read up to seq \(lastSeq)")
+            }
+        }
+        return report
+    }
+
+    private func writeProjection(purpose: Purpose, role: Role, rows: [(SubjectID, [String: Cell])], columns allColumns: [String],
+                                 withoutConsent: Int, now: Int64, lastSeq: Int64, currentMonth: Int) throws -> ProjectionSummary {
+        let fileKey = try ProjectionFile.fileKey(vault.projectionKey(for: role), purpose: purpose.name)
+        let transformer = try FieldTransformer(key: fileKey)
+        var decisions: [String: Decision] = [:]
+        for column in allColumns {
+            decisions[column] = engine.decide(actor: vault.actor, role: role, purpose: purpose.name, action: .query, field: column)
+        }
+        let columns = allColumns.filter { $0 != "customer_id" && decisions[$0]?.isDenied == false }
+        let idDecision = decisions["customer_id"]!
+        let usable = segments.filter { $0.rule.fields.allSatisfy { decisions[$0]?.isDenied == false } }
+        let skipped = segments.filter { segment in !usable.contains { $0.name == segment.name } }.map(\.name)
+
+        let queue = try DatabaseQueue()
+        try queue.write { db in
+            let columnSQL = columns.map { "\"\($0)\" \(Self.sqlType(of: $0, decision: decisions[$0]!))" }.joined(separator: ", ")
+            try db.execute(sql: """
+                CREATE TABLE single_view (customer_id TEXT PRIMARY KEY NOT NULL\(columns.isEmpty ? "" : ", " + columnSQL));
+                CREATE TABLE segments (name TEXT PRIMARY KEY NOT NULL, description TEXT NOT NULL, rule TEXT NOT NULL);
+                CREATE TABLE segment_members (segment TEXT NOT NULL, customer_id TEXT NOT NULL, PRIMARY KEY (segment, customer_id));
+                CREATE TABLE projection_info (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+                """)
+            let insert = try db.makeStatement(sql: "INSERT INTO single_view VALUES (?\(String(repeating: ", ?", count: columns.count)))")
+            let member = try db.makeStatement(sql: "INSERT INTO segment_members VALUES (?, ?)")
+            for (index, (_, row)) in rows.enumerated() {
+                let id: String
+                if idDecision.isDenied {
+                    id = "row-\(index + 1)"
+                } else {
+                    id = try transformer.apply(idDecision, field: "customer_id", to: row["customer_id"]!).description
+                }
+                var values: [DatabaseValueConvertible?] = [id]
+                for column in columns {
+                    values.append(Self.databaseValue(try transformer.apply(decisions[column]!, field: column, to: row[column] ?? .null)))
+                }
+                try insert.execute(arguments: StatementArguments(values))
+                for segment in usable where segment.rule.matches(row, currentMonth: currentMonth) {
+                    try member.execute(arguments: [segment.name, id])
+                }
+            }
+            for segment in usable {
+                try db.execute(sql: "INSERT INTO segments VALUES (?, ?, ?)", arguments: [segment.name, segment.description, segment.text])
+            }
+            let info: [String: String] = [
+                "purpose": purpose.name, "role": role.rawValue, "built_at": Timestamp.format(now), "last_seq": String(lastSeq),
+                "policy_sha256": policy.sha256, "lawful_basis": purpose.lawfulBasis.rawValue,
+                "minimum_group_size": String(policy.minimumGroupSize),
+            ]
+            for (key, value) in info { try db.execute(sql: "INSERT INTO projection_info VALUES (?, ?)", arguments: [key, value]) }
+        }
+        let bytes = try ProjectionFile.write(queue, to: ProjectionFile.url(vault.layout, purpose: purpose.name, role: role),
+                                             key: fileKey, vaultID: vault.vaultID, purpose: purpose.name, role: role)
+        return ProjectionSummary(purpose: purpose.name, role: role, subjects: rows.count, withoutConsent: withoutConsent,
+                                 columns: ["customer_id"] + columns, segments: usable.map(\.name), skippedSegments: skipped, bytes: bytes)
+    }
+
+    static func sqlType(of column: String, decision: Decision) -> String {
+        guard decision.transform == .allow else { return "TEXT" }
+        switch column {
+        case "age", "shop_times", "recency", "loyalty_points", "birthday_month": return "INTEGER"
+        case "total_spend", "frequency", "lifetime", "avg_spend", "online_share", "instore_share", "email_open_rate", "email_click_rate":
+            return "REAL"
+        default: return column.hasPrefix("consent_") ? "INTEGER" : "TEXT"
+        }
+    }
+
+    static func databaseValue(_ cell: Cell) -> DatabaseValueConvertible? {
+        switch cell {
+        case .null: return nil
+        case let .integer(value): return value
+        case let .real(value): return value
+        case let .text(text): return text
+        }
+    }
+
+    static func month(of millis: Int64) -> Int {
+        Int(Timestamp.format(millis).split(separator: "-")[1]) ?? 1
+    }
+}

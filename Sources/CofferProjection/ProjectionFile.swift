@@ -1,0 +1,103 @@
+import CofferCrypto
+import CofferStore
+import Foundation
+import GRDB
+import GRDBSQLite
+
+/// A projection database at rest: the SQLite image (`sqlite3_serialize`)
+/// sealed with AES-256-GCM in `projections/PURPOSE.ROLE.enc`, opened by
+/// decrypting into an in-memory database (`sqlite3_deserialize`). Nothing of it
+/// is written in clear.
+public enum ProjectionFile {
+    static let magic = Array("CPJ1".utf8)
+
+    /// The file of `purpose` as built for `role`.
+    public static func url(_ layout: VaultLayout, purpose: String, role: Role) -> URL {
+        layout.projections.appendingPathComponent("\(purpose).\(role.rawValue).enc")
+    }
+
+    static func fileKey(_ roleKey: SymmetricKey, purpose: String) throws -> SymmetricKey {
+        try HKDF.deriveKey(from: roleKey, label: "coffer/v1/projection-file/\(purpose)")
+    }
+
+    static func associatedData(vaultID: [UInt8], purpose: String, role: Role) -> [UInt8] {
+        Array("coffer/v1/projection|\(vaultID.hexString)|\(purpose)|\(role.rawValue)".utf8)
+    }
+
+    /// Serialises `queue` (an in-memory database), seals it, and writes it atomically.
+    static func write(_ queue: DatabaseQueue, to url: URL, key: SymmetricKey, vaultID: [UInt8], purpose: String, role: Role) throws -> Int {
+        var image = try queue.inDatabase { db -> [UInt8] in
+            var size: sqlite3_int64 = 0
+            guard let pointer = sqlite3_serialize(db.sqliteConnection, "main", &size, 0) else {
+                throw VaultError.storage(operation: "serialising a projection", detail: "sqlite3_serialize failed")
+            }
+            defer { sqlite3_free(pointer) }
+            return Array(UnsafeBufferPointer(start: pointer, count: Int(size)))
+        }
+        defer { image.wipe() }
+        let nonce = try SecureRandom.bytes(AESGCM.nonceByteCount)
+        let sealed = try AESGCM.seal(image, key: key, nonce: nonce,
+                                     authenticating: associatedData(vaultID: vaultID, purpose: purpose, role: role))
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        try AtomicFile.write(Data(magic + nonce + sealed), to: url)
+        return magic.count + nonce.count + sealed.count
+    }
+
+    /// Decrypts the file into a fresh in-memory database.
+    /// - Throws: `VaultError.corruptFile` when it does not open with `key` (tampered, or another role's file).
+    static func open(_ url: URL, key: SymmetricKey, vaultID: [UInt8], purpose: String, role: Role) throws -> DatabaseQueue {
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw ProjectionError.notBuilt(purpose: purpose, role: role.rawValue)
+        }
+        let bytes = Array(data)
+        guard bytes.count > magic.count + AESGCM.nonceByteCount, Array(bytes.prefix(magic.count)) == magic else {
+            throw VaultError.corruptFile(path: url.path, reason: "not a Coffer projection")
+        }
+        let nonce = Array(bytes[magic.count..<(magic.count + AESGCM.nonceByteCount)])
+        var image: [UInt8]
+        do {
+            image = try AESGCM.open(Array(bytes[(magic.count + AESGCM.nonceByteCount)...]), key: key, nonce: nonce,
+                                    authenticating: associatedData(vaultID: vaultID, purpose: purpose, role: role))
+        } catch {
+            throw VaultError.corruptFile(path: url.path, reason: "it does not decrypt with this role's key (tampered or for another role)")
+        }
+        defer { image.wipe() }
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA temp_store = MEMORY") }
+        let queue = try DatabaseQueue(configuration: configuration)
+        try queue.inDatabase { db in
+            guard let buffer = sqlite3_malloc64(sqlite3_uint64(image.count))?.assumingMemoryBound(to: UInt8.self) else {
+                throw VaultError.storage(operation: "opening a projection", detail: "out of memory")
+            }
+            image.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress!, count: image.count) }
+            let flags = UInt32(SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE)
+            let rc = sqlite3_deserialize(db.sqliteConnection, "main", buffer, sqlite3_int64(image.count), sqlite3_int64(image.count), flags)
+            guard rc == SQLITE_OK else {
+                throw VaultError.corruptFile(path: url.path, reason: "the decrypted projection is not a database (\(rc))")
+            }
+        }
+        return queue
+    }
+}
+
+/// Why a projection could not be used.
+public enum ProjectionError: Error, Equatable, CustomStringConvertible {
+    case notBuilt(purpose: String, role: String)
+    case noAccess(role: String, purpose: String)
+    case unknownSegment(String, known: [String])
+    case notFound
+
+    public var description: String {
+        switch self {
+        case let .notBuilt(purpose, role):
+            return "no projection for purpose '\(purpose)' and role \(role) yet; the owner builds it with `coffer project build --purpose \(purpose)`"
+        case let .noAccess(role, purpose):
+            return "the policy gives role \(role) no access for purpose '\(purpose)'"
+        case let .unknownSegment(name, known):
+            return "no segment named '\(name)'; defined: \(known.joined(separator: ", "))"
+        case .notFound:
+            return "no such customer in this projection (not consented to the purpose, restricted, or unknown)"
+        }
+    }
+}

@@ -1,0 +1,227 @@
+import CofferCrypto
+import CofferIngest
+import CofferPolicy
+import CofferStore
+import Foundation
+import GRDB
+import GRDBSQLite
+
+extension AuditAction {
+    /// `view`: single-view rows.
+    public static let view = AuditAction(rawValue: "view")
+    /// `query`: analyst SQL (target: a keyed hash of the query text).
+    public static let query = AuditAction(rawValue: "query")
+    /// `segment show|stats`.
+    public static let segment = AuditAction(rawValue: "segment")
+}
+
+/// A query's result: column names and rows.
+public struct QueryResult: Sendable, Equatable {
+    public var columns: [String]
+    public var rows: [[Cell]]
+}
+
+/// Why analyst SQL was refused or failed.
+public struct QueryError: Error, Equatable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
+/// Reads one purpose's projection as the actor's role: the file is decrypted
+/// with that role's projection key into memory, and SQL runs read-only under
+/// SQLite's authorizer. Every read is audited.
+public final class ProjectionReader {
+    /// Tables analyst SQL may read.
+    public static let tables: Set<String> = ["single_view", "segments", "segment_members", "projection_info"]
+    /// Functions analyst SQL may call (nothing that reaches files or loads code).
+    public static let functions: Set<String> = [
+        "count", "sum", "total", "avg", "min", "max", "group_concat", "abs", "round", "length", "lower", "upper", "substr",
+        "substring", "trim", "ltrim", "rtrim", "replace", "instr", "coalesce", "ifnull", "nullif", "iif", "typeof", "like",
+        "glob", "date", "time", "datetime", "julianday", "strftime", "printf", "format", "cast", "random", "hex",
+    ]
+
+    public let purpose: String
+    public let role: Role
+    public let policy: Policy
+    private let vault: Vault
+    private let queue: DatabaseQueue
+
+    /// - Throws: `VaultError.notPermitted` without `read-projections`; `ProjectionError` when the
+    ///   policy gives the role no access for the purpose or the projection is not built.
+    public init(vault: Vault, policy: Policy, purpose: String, action: AuditAction) throws {
+        try vault.require(.readProjections, for: action, purpose: purpose)
+        guard policy.purpose(purpose) != nil else { throw ConsentError.unknownPurpose(purpose, declared: policy.purposes.map(\.name)) }
+        guard policy.access[vault.role]?.purposes[purpose] != nil else {
+            try vault.audit(action, decision: .denied, purpose: purpose, reason: "the policy gives role \(vault.role.rawValue) no access")
+            throw ProjectionError.noAccess(role: vault.role.rawValue, purpose: purpose)
+        }
+        try vault.usePolicy(sha256: policy.sha256, name: policy.name)
+        self.vault = vault
+        self.policy = policy
+        self.purpose = purpose
+        role = vault.role
+        let key = try ProjectionFile.fileKey(vault.projectionKey(for: role), purpose: purpose)
+        queue = try ProjectionFile.open(ProjectionFile.url(vault.layout, purpose: purpose, role: role), key: key,
+                                        vaultID: vault.vaultID, purpose: purpose, role: role)
+        try queue.inDatabase { db in
+            try db.execute(sql: "PRAGMA query_only = ON")
+            sqlite3_set_authorizer(db.sqliteConnection, ProjectionReader.authorize, nil)
+        }
+    }
+
+    /// The purpose a role reads by default: the first, in policy order, it has access to.
+    public static func defaultPurpose(for role: Role, policy: Policy) -> String? {
+        policy.purposes.first { policy.access[role]?.purposes[$0.name] != nil }?.name
+    }
+
+    // MARK: Analyst SQL
+
+    /// Runs one read-only statement; refused if it writes, attaches, uses a
+    /// pragma, calls a function outside `functions`, or reads another table.
+    public func query(_ sql: String, limit: Int = 100_000) throws -> QueryResult {
+        let hash = try vault.auditLedger().queryHash(sql)
+        do {
+            let result = try run(sql, limit: limit)
+            try vault.audit(.query, purpose: purpose, target: "query:\(hash)", rows: result.rows.count)
+            return result
+        } catch let error as QueryError {
+            try vault.audit(.query, decision: .denied, purpose: purpose, target: "query:\(hash)", reason: error.message)
+            throw error
+        }
+    }
+
+    private func run(_ sql: String, limit: Int) throws -> QueryResult {
+        try queue.inDatabase { db in
+            let connection = db.sqliteConnection
+            var statement: OpaquePointer?
+            var tail: UnsafePointer<CChar>?
+            let rc = sql.withCString { sqlite3_prepare_v2(connection, $0, -1, &statement, &tail) }
+            defer { sqlite3_finalize(statement) }
+            guard rc == SQLITE_OK, let statement else {
+                let message = String(cString: sqlite3_errmsg(connection))
+                if rc == SQLITE_AUTH || message.contains("not authorized") || message.contains("prohibited") {
+                    throw QueryError(message: "refused: analyst SQL may only SELECT from \(Self.tables.sorted().joined(separator: ", ")) "
+                        + "with ordinary functions (\(message))")
+                }
+                throw QueryError(message: "SQL error: \(message)")
+            }
+            if let tail, !String(cString: tail).trimmingCharacters(in: .whitespacesAndNewlines.union(CharacterSet(charactersIn: ";"))).isEmpty {
+                throw QueryError(message: "refused: one statement at a time")
+            }
+            guard sqlite3_stmt_readonly(statement) != 0 else { throw QueryError(message: "refused: analyst SQL is read-only") }
+            let count = sqlite3_column_count(statement)
+            let columns = (0..<count).map { String(cString: sqlite3_column_name(statement, $0)) }
+            var rows: [[Cell]] = []
+            while true {
+                let step = sqlite3_step(statement)
+                if step == SQLITE_DONE { break }
+                guard step == SQLITE_ROW else { throw QueryError(message: "SQL error: \(String(cString: sqlite3_errmsg(connection)))") }
+                guard rows.count < limit else { throw QueryError(message: "more than \(limit) rows: add a LIMIT or aggregate") }
+                rows.append((0..<count).map { column in
+                    switch sqlite3_column_type(statement, column) {
+                    case SQLITE_INTEGER: return .integer(Int(sqlite3_column_int64(statement, column)))
+                    case SQLITE_FLOAT: return .real(sqlite3_column_double(statement, column))
+                    case SQLITE_NULL: return .null
+                    default: return .text(String(cString: sqlite3_column_text(statement, column)))
+                    }
+                })
+            }
+            return QueryResult(columns: columns, rows: rows)
+        }
+    }
+
+    /// SQLite's authorizer: only reads of the projection's own tables and whitelisted functions.
+    static let authorize: @convention(c) (UnsafeMutableRawPointer?, Int32, UnsafePointer<CChar>?, UnsafePointer<CChar>?,
+                                         UnsafePointer<CChar>?, UnsafePointer<CChar>?) -> Int32 = { _, action, first, second, _, _ in
+        switch action {
+        case SQLITE_SELECT, SQLITE_RECURSIVE:
+            return SQLITE_OK
+        case SQLITE_READ:
+            guard let first else { return SQLITE_DENY }
+            return ProjectionReader.tables.contains(String(cString: first)) ? SQLITE_OK : SQLITE_DENY
+        case SQLITE_FUNCTION:
+            guard let second else { return SQLITE_DENY }
+            return ProjectionReader.functions.contains(String(cString: second).lowercased()) ? SQLITE_OK : SQLITE_DENY
+        default:
+            return SQLITE_DENY
+        }
+    }
+
+    // MARK: Views and segments
+
+    /// The `customer_id` under which this projection shows the person `identifier`
+    /// names (owner and compliance: needs the master key to read their events).
+    public func customerID(for identifier: Identifier) throws -> String? {
+        let graph = try vault.identityGraph()
+        let log = try vault.eventLog()
+        var aggregate = CustomerAggregate()
+        let person: SubjectID? = try vault.database.read { db in
+            guard let subject = try graph.subject(for: identifier, in: db) else { return nil }
+            for id in try graph.mergedSubjects(of: subject, in: db) {
+                for event in try log.events(of: id, kinds: ProjectionBuilder.kinds, in: db) {
+                    if let value = PayloadJSON.parse(event.payload) { aggregate.fold(kind: event.kind, payload: value) }
+                }
+            }
+            return subject
+        }
+        guard let person else { return nil }
+        let raw = Cell.text(aggregate.userID?.value ?? person.hex)
+        let decision = PolicyEngine(policy: policy).decide(actor: vault.actor, role: role, purpose: purpose, action: .view, field: "customer_id")
+        guard !decision.isDenied else { return nil }
+        let transformer = try FieldTransformer(key: ProjectionFile.fileKey(vault.projectionKey(for: role), purpose: purpose))
+        return try transformer.apply(decision, field: "customer_id", to: raw).description
+    }
+
+    /// The single-view row of one customer (`customer_id` as the projection shows it).
+    public func view(customerID: String) throws -> QueryResult {
+        let result = try run("SELECT * FROM single_view WHERE customer_id = '\(customerID.replacingOccurrences(of: "'", with: "''"))'", limit: 2)
+        try vault.audit(.view, purpose: purpose, target: "customer:\(customerID)", rows: result.rows.count)
+        return result
+    }
+
+    /// The top `count` customers by `column` (descending).
+    public func top(_ count: Int, by column: String) throws -> QueryResult {
+        let columns = try run("SELECT * FROM single_view LIMIT 0", limit: 1).columns
+        guard columns.contains(column) else {
+            throw QueryError(message: "no column '\(column)' in this projection; columns: \(columns.joined(separator: ", "))")
+        }
+        let result = try run("SELECT * FROM single_view WHERE \"\(column)\" IS NOT NULL ORDER BY \"\(column)\" DESC LIMIT \(max(count, 0))",
+                             limit: max(count, 1))
+        try vault.audit(.view, purpose: purpose, target: "top:\(column)", rows: result.rows.count)
+        return result
+    }
+
+    /// A segment's size, or nil when below the minimum group size (shown as `< k`).
+    public struct SegmentStat: Sendable, Equatable {
+        public var name: String
+        public var description: String
+        public var rule: String
+        public var size: Int?
+    }
+
+    /// Every materialised segment with its size; sizes under the policy's minimum group size are withheld.
+    public func segmentStats() throws -> [SegmentStat] {
+        let result = try run("""
+            SELECT s.name, s.description, s.rule, count(m.customer_id) FROM segments s
+            LEFT JOIN segment_members m ON m.segment = s.name GROUP BY s.name ORDER BY s.name
+            """, limit: 10_000)
+        let k = policy.minimumGroupSize
+        let stats = result.rows.map { row -> SegmentStat in
+            let size = Int(row[3].double ?? 0)
+            return SegmentStat(name: row[0].description, description: row[1].description, rule: row[2].description,
+                               size: size >= k ? size : nil)
+        }
+        try vault.audit(.segment, purpose: purpose, target: "segments:stats", rows: stats.count)
+        return stats
+    }
+
+    /// The members of segment `name` (customer ids as this projection shows them).
+    public func segmentMembers(_ name: String) throws -> [String] {
+        let names = try run("SELECT name FROM segments ORDER BY name", limit: 10_000).rows.map { $0[0].description }
+        guard names.contains(name) else { throw ProjectionError.unknownSegment(name, known: names) }
+        let members = try run("SELECT customer_id FROM segment_members WHERE segment = '\(name)' ORDER BY customer_id", limit: 10_000_000)
+            .rows.map { $0[0].description }
+        try vault.audit(.segment, purpose: purpose, target: "segment:\(name)", rows: members.count)
+        return members
+    }
+}

@@ -1,0 +1,304 @@
+import CofferCrypto
+import CofferIngest
+import CofferPolicy
+@testable import CofferProjection
+import CofferStore
+import Foundation
+import XCTest
+
+/// A vault with three hand-made customers, the shipped policy, and an analyst.
+final class ProjectionFixture {
+    let directory: URL
+    let layout: VaultLayout
+    let owner: Vault
+    let policy: Policy
+    /// 2026-03-02T09:00:00Z: "now" for every build, so recency is fixed.
+    let now: Int64 = Timestamp.parse("2026-03-02T09:00:00Z")!
+    static let kdf = Scrypt.Parameters(logN: 10, r: 8, p: 1)
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-projection-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        layout = VaultLayout(directory: directory.appendingPathComponent("vault"))
+        owner = try Vault.create(layout: layout, ownerPassphrase: SecureBytes(Array("projection test passphrase".utf8)), kdf: Self.kdf)
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        policy = try PolicyLoader.load(path: root.appendingPathComponent("policies/default.yaml").path)
+        let input = directory.appendingPathComponent("events.jsonl")
+        try Self.events.write(to: input, atomically: true, encoding: .utf8)
+        _ = try Ingestor(vault: owner, policy: policy).ingest(path: input.path)
+        try owner.addActor("alice", role: .analyst, passphrase: SecureBytes(Array("analyst passphrase".utf8)), kdf: Self.kdf)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
+
+    static let events = """
+        {"type":"identify","userId":"u1","timestamp":"2025-12-01T12:00:00Z","traits":{"email":"Ann@Example.com","phone":"+44 7700 900123","firstName":"Ann","age":37,"gender":"female","birthday":"1989-05-17","loyaltyId":"L1"}}
+        {"type":"track","event":"Consent Updated","userId":"u1","timestamp":"2025-12-01T12:01:00Z","context":{"consent":{"categoryPreferences":{"marketing":true,"personalisation":false}}}}
+        {"type":"track","event":"Order Completed","userId":"u1","timestamp":"2026-01-01T10:00:00+01:00","properties":{"revenue":10.0,"channel":"online"},"context":{"channel":"web"}}
+        {"type":"track","event":"Order Completed","userId":"u1","timestamp":"2026-01-31T09:00:00Z","properties":{"spending":20,"channel":"in-store"}}
+        {"type":"track","event":"Order Completed","userId":"u1","timestamp":"2026-02-10T09:00:00Z","properties":{"revenue":-5,"channel":"online"}}
+        {"type":"track","event":"Email Delivered","userId":"u1","timestamp":"2026-02-01T09:00:00Z","context":{"channel":"email"}}
+        {"type":"track","event":"Email Delivered","userId":"u1","timestamp":"2026-02-08T09:00:00Z","context":{"channel":"email"}}
+        {"type":"track","event":"Email Opened","userId":"u1","timestamp":"2026-02-08T10:00:00Z","context":{"channel":"email"}}
+        {"type":"track","event":"Email Link Clicked","userId":"u1","timestamp":"2026-02-08T10:01:00Z","context":{"channel":"email"}}
+        {"type":"page","userId":"u1","name":"Menu","timestamp":"2026-02-09T09:00:00Z"}
+        {"type":"identify","userId":"u2","timestamp":"2025-12-05T12:00:00Z","traits":{"email":"bo@example.com","age":24}}
+        {"type":"track","event":"Order Completed","userId":"u2","timestamp":"2026-02-20T18:30:00-05:00","properties":{"revenue":0,"channel":"online"}}
+        {"type":"identify","userId":"u3","timestamp":"2025-12-06T12:00:00Z","traits":{"email":"cy@example.com"}}
+        {"type":"track","event":"Order Completed","userId":"u3","timestamp":"2026-02-21T09:00:00Z","properties":{"revenue":-3}}
+        """
+
+    static let segments = """
+        segments:
+          spenders:
+            description: Spent 20 or more.
+            rule: total_spend >= 20
+          emailers:
+            rule: email_open_rate >= 0.5 and channels contains 'email'
+          birthday_now:
+            rule: birthday_month == current_month
+          one_timers:
+            rule: shop_times == 1 or (shop_times < 1 and not (total_spend >= 0))
+        """
+
+    func build(_ purposes: [String]? = nil) throws -> BuildReport {
+        let segments = try SegmentCatalog.parse(Self.segments, file: "segments.yaml", fields: SegmentCatalog.fields(for: policy))
+        return try ProjectionBuilder(vault: owner, policy: policy, segments: segments).build(purposes: purposes, now: now)
+    }
+
+    func analyst() throws -> Vault {
+        try Vault.unlock(layout: layout, actor: "alice", passphrase: SecureBytes(Array("analyst passphrase".utf8)))
+    }
+
+    /// Rows of `purpose` as the owner's (analytics) or an analyst's projection holds them, by column.
+    func rows(_ purpose: String, as vault: Vault) throws -> [[String: Cell]] {
+        let result = try ProjectionReader(vault: vault, policy: policy, purpose: purpose, action: .query)
+            .query("SELECT * FROM single_view ORDER BY customer_id")
+        return result.rows.map { Dictionary(uniqueKeysWithValues: zip(result.columns, $0)) }
+    }
+}
+
+final class ProjectionTests: XCTestCase {
+    func testSingleViewNumbersMatchHandComputedValues() throws {
+        let fixture = try ProjectionFixture()
+        let report = try fixture.build(["analytics"])
+        XCTAssertEqual(report.people, 3)
+        // The owner's support projection allows identifiers, so rows can be told apart by email.
+        _ = try fixture.build(["support"])
+        let rows = try fixture.rows("support", as: fixture.owner)
+        let byEmail = Dictionary(uniqueKeysWithValues: rows.map { ($0["email"]!.description, $0) })
+        let ann = try XCTUnwrap(byEmail["ann@example.com"])
+        XCTAssertEqual(ann["customer_id"], .text("u1"))
+        XCTAssertEqual(ann["shop_times"], .integer(2), "the refund is not a cart")
+        XCTAssertEqual(ann["total_spend"], .real(25), "10 + 20 - 5")
+        XCTAssertEqual(ann["first_time_shop"], .text("2026-01-01T09:00:00.000Z"), "10:00 at +01:00 is 09:00 UTC")
+        XCTAssertEqual(ann["last_time_shop"], .text("2026-01-31T09:00:00.000Z"))
+        XCTAssertEqual(ann["lifetime"], .real(30))
+        XCTAssertEqual(ann["frequency"], .real(2), "two purchases over under a month count as 2 per month")
+        XCTAssertEqual(ann["avg_spend"], .real(12.5))
+        XCTAssertEqual(ann["recency"], .integer(30), "2026-01-31 to 2026-03-02")
+        XCTAssertEqual(ann["online_share"], .real(0.5))
+        XCTAssertEqual(ann["instore_share"], .real(0.5))
+        XCTAssertEqual(ann["email_open_rate"], .real(0.5))
+        XCTAssertEqual(ann["email_click_rate"], .real(0.5))
+        XCTAssertEqual(ann["loyalty_points"], .integer(25))
+        XCTAssertEqual(ann["birthday_month"], .integer(5))
+        XCTAssertEqual(ann["age"], .integer(37))
+        XCTAssertEqual(ann["channels"], .text("email,web"))
+        XCTAssertEqual(ann["phone"], .text("+447700900123"))
+        XCTAssertEqual(ann["consent_marketing"], .integer(1))
+        XCTAssertEqual(ann["consent_personalisation"], .integer(0))
+
+        let bo = try XCTUnwrap(byEmail["bo@example.com"])
+        XCTAssertEqual(bo["shop_times"], .integer(1), "a zero-spend cart is a cart")
+        XCTAssertEqual(bo["total_spend"], .real(0))
+        XCTAssertEqual(bo["avg_spend"], .real(0))
+        XCTAssertEqual(bo["lifetime"], .real(0))
+        XCTAssertEqual(bo["frequency"], .real(1))
+        XCTAssertEqual(bo["first_time_shop"], .text("2026-02-20T23:30:00.000Z"), "18:30 at -05:00")
+        XCTAssertEqual(bo["recency"], .integer(9))
+
+        let cy = try XCTUnwrap(byEmail["cy@example.com"])
+        XCTAssertEqual(cy["shop_times"], .integer(0))
+        XCTAssertEqual(cy["total_spend"], .real(-3))
+        XCTAssertEqual(cy["avg_spend"], .null)
+        XCTAssertEqual(cy["first_time_shop"], .null)
+        XCTAssertEqual(cy["recency"], .null)
+    }
+
+    func testAnalystsSeeOnlyPolicyTransformedFields() throws {
+        let fixture = try ProjectionFixture()
+        _ = try fixture.build()
+        let rows = try fixture.rows("analytics", as: fixture.analyst())
+        XCTAssertEqual(rows.count, 3)
+        let ann = try XCTUnwrap(rows.first { $0["total_spend"] == .real(25) })
+        XCTAssertEqual(ann["age"], .text("30-39"), "generalised to a 10-year band")
+        XCTAssertEqual(ann["birthday"], .text("05"), "generalised to the month")
+        XCTAssertEqual(ann["email"]?.description.count, 32, "tokenised")
+        XCTAssertNotEqual(ann["email"], .text("ann@example.com"))
+        XCTAssertEqual(ann["customer_id"]?.description.count, 32)
+        XCTAssertNil(ann["address"], "deny_fields")
+        // Tokens differ between purposes: two projections cannot be joined.
+        let marketing = try fixture.rows("marketing", as: fixture.analyst())
+        XCTAssertNotEqual(marketing.first?["email"], ann["email"])
+    }
+
+    func testOnlyConsentingPeopleAppearAndAWithdrawalRemovesThemOnTheNextBuild() throws {
+        let fixture = try ProjectionFixture()
+        _ = try fixture.build(["marketing"])
+        XCTAssertEqual(try fixture.rows("marketing", as: fixture.analyst()).count, 1, "only u1 consented to marketing")
+        XCTAssertThrowsError(try fixture.rows("personalisation", as: fixture.analyst()), "not built yet")
+
+        let desk = try ConsentDesk(vault: fixture.owner, policy: fixture.policy)
+        try desk.record(desk.makeRecord(purpose: "marketing", status: .withdrawn, effectiveAt: fixture.now - 1000, source: "test"),
+                        for: Identifier(argument: "user:u1")!)
+        _ = try fixture.build(["marketing"])
+        XCTAssertEqual(try fixture.rows("marketing", as: fixture.analyst()).count, 0)
+    }
+
+    func testSegmentMembership() throws {
+        let fixture = try ProjectionFixture()
+        _ = try fixture.build(["support"])
+        let reader = try ProjectionReader(vault: fixture.owner, policy: fixture.policy, purpose: "support", action: .segment)
+        XCTAssertEqual(try reader.segmentMembers("spenders"), ["u1"])
+        XCTAssertEqual(try reader.segmentMembers("emailers"), ["u1"])
+        XCTAssertEqual(try reader.segmentMembers("birthday_now"), [], "born in May, built in March")
+        XCTAssertEqual(try reader.segmentMembers("one_timers"), ["u2", "u3"])
+        XCTAssertThrowsError(try reader.segmentMembers("nope")) {
+            XCTAssertEqual($0 as? ProjectionError, .unknownSegment("nope", known: ["birthday_now", "emailers", "one_timers", "spenders"]))
+        }
+        // Sizes under the minimum group size (5) are withheld.
+        XCTAssertTrue(try reader.segmentStats().allSatisfy { $0.size == nil })
+    }
+
+    func testAnalystSQLCannotEscape() throws {
+        let fixture = try ProjectionFixture()
+        _ = try fixture.build(["analytics"])
+        let reader = try ProjectionReader(vault: fixture.analyst(), policy: fixture.policy, purpose: "analytics", action: .query)
+        let attempts = [
+            "ATTACH DATABASE '\(fixture.layout.database.path)' AS vault",
+            "DELETE FROM single_view",
+            "UPDATE single_view SET total_spend = 0",
+            "INSERT INTO segments VALUES ('x', 'y', 'z')",
+            "CREATE TABLE stolen (x)",
+            "DROP TABLE single_view",
+            "PRAGMA table_info(single_view)",
+            "SELECT * FROM pragma_database_list",
+            "SELECT load_extension('/tmp/evil')",
+            "SELECT * FROM events",
+            "SELECT * FROM keyring",
+            "SELECT * FROM sqlite_master",
+            "SELECT count(*) FROM single_view; DELETE FROM single_view",
+            "WITH x AS (SELECT 1) SELECT readfile('/etc/passwd') FROM x",
+        ]
+        for sql in attempts {
+            XCTAssertThrowsError(try reader.query(sql), sql) { error in
+                XCTAssertTrue(error is QueryError, "\(sql): \(error)")
+            }
+        }
+        XCTAssertEqual(try reader.query("SELECT count(*) FROM single_view").rows, [[.integer(3)]], "and nothing was changed")
+        // Every attempt is in the audit trail, as a denial.
+        let denied = try fixture.owner.auditEntries(AuditFilter(action: .query, decision: .denied))
+        XCTAssertEqual(denied.count, attempts.count)
+        XCTAssertTrue(denied.allSatisfy { $0.details.target?.hasPrefix("query:") == true && $0.details.actor == "alice" })
+    }
+
+    func testAnAnalystCannotOpenAnotherRolesProjection() throws {
+        let fixture = try ProjectionFixture()
+        _ = try fixture.build(["marketing"])
+        let analyst = try fixture.analyst()
+        let url = ProjectionFile.url(fixture.layout, purpose: "marketing", role: .marketing)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: url.path))
+        let analystKey = try ProjectionFile.fileKey(analyst.projectionKey(), purpose: "marketing")
+        XCTAssertThrowsError(try ProjectionFile.open(url, key: analystKey, vaultID: analyst.vaultID, purpose: "marketing", role: .marketing))
+        XCTAssertThrowsError(try analyst.projectionKey(for: .marketing))
+        XCTAssertThrowsError(try ProjectionBuilder(vault: analyst, policy: fixture.policy, segments: []), "only the owner builds")
+    }
+
+    func testNoPlaintextInTheProjectionFiles() throws {
+        let fixture = try ProjectionFixture()
+        _ = try fixture.build()
+        let files = try FileManager.default.contentsOfDirectory(at: fixture.layout.projections, includingPropertiesForKeys: nil)
+        XCTAssertEqual(files.count, 6)
+        for file in files {
+            let bytes = try Data(contentsOf: file)
+            for secret in ["ann@example.com", "+447700900123", "\"Ann\"", "SQLite format", "single_view", "1989-05-17"] {
+                XCTAssertNil(bytes.range(of: Data(secret.utf8)), "\(secret) in \(file.lastPathComponent)")
+            }
+        }
+    }
+
+    func testEveryReadIsAudited() throws {
+        let fixture = try ProjectionFixture()
+        _ = try fixture.build(["analytics"])
+        let before = try fixture.owner.auditEntries().count
+        let reader = try ProjectionReader(vault: fixture.analyst(), policy: fixture.policy, purpose: "analytics", action: .view)
+        _ = try reader.top(2, by: "total_spend")
+        _ = try reader.query("SELECT avg(total_spend) FROM single_view")
+        _ = try reader.segmentStats()
+        let added = try fixture.owner.auditEntries().dropFirst(before).map(\.action)
+        XCTAssertEqual(added, [.view, .query, .segment])
+    }
+}
+
+final class SegmentRuleTests: XCTestCase {
+    let fields: Set<String> = ["shop_times", "avg_spend", "channels", "birthday_month"]
+
+    func testParsesAndEvaluates() throws {
+        let rule = try SegmentRule.parse("shop_times >= 10 and (avg_spend > 15 or channels contains 'app') and not birthday_month == current_month",
+                                         knownFields: fields)
+        XCTAssertEqual(rule.fields, fields)
+        let row: [String: Cell] = ["shop_times": .integer(12), "avg_spend": .real(9), "channels": .text("app,web"), "birthday_month": .integer(4)]
+        XCTAssertTrue(rule.matches(row, currentMonth: 5))
+        XCTAssertFalse(rule.matches(row, currentMonth: 4))
+        XCTAssertFalse(rule.matches(row.merging(["channels": .text("web")]) { $1 }, currentMonth: 5))
+        XCTAssertFalse(try SegmentRule.parse("avg_spend > 1", knownFields: fields).matches(["avg_spend": .null], currentMonth: 1),
+                       "a missing value never matches")
+    }
+
+    func testErrorsSayWhereAndWhat() {
+        let cases: [(String, Int, String)] = [
+            ("shop_tims >= 10", 1, "unknown field 'shop_tims'"),
+            ("shop_times 10", 12, "expected a comparison"),
+            ("shop_times >= ", 15, "the rule ends where a field or value was expected"),
+            ("channels == 'app", 13, "unterminated string"),
+            ("(shop_times > 1", 16, "expected ')'"),
+            ("shop_times => 1", 12, "unknown operator '=>'"),
+            ("shop_times > 1 avg_spend", 16, "unexpected 'avg_spend'"),
+        ]
+        for (text, column, message) in cases {
+            XCTAssertThrowsError(try SegmentRule.parse(text, knownFields: fields), text) { error in
+                let error = error as? SegmentRuleError
+                XCTAssertEqual(error?.column, column, "\(text): \(String(describing: error))")
+                XCTAssertTrue(error?.message.contains(message) == true, "\(text): \(String(describing: error))")
+            }
+        }
+    }
+
+    func testTheShippedSegmentsLoad() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let policy = try PolicyLoader.load(path: root.appendingPathComponent("policies/default.yaml").path)
+        let segments = try SegmentCatalog.load(path: root.appendingPathComponent("policies/segments.yaml").path, policy: policy, required: true)
+        XCTAssertEqual(segments.map(\.name), ["loyal_regulars", "birthday_this_month", "lapsing_customers", "online_orderers",
+                                              "app_adopters", "social_advocates", "promo_email_responders"])
+        XCTAssertThrowsError(try SegmentCatalog.parse("segments:\n  x:\n    rule: avg_spend >> 3\n", file: "s.yaml",
+                                                      fields: SegmentCatalog.fields(for: policy))) { error in
+            XCTAssertEqual((error as? PolicyError)?.line, 3)
+            XCTAssertTrue("\(error)".contains("unknown operator '>>'"), "\(error)")
+        }
+    }
+}
+
+final class PayloadJSONTests: XCTestCase {
+    func testParsesWhatFoundationParses() throws {
+        let text = #"{"a":[1,-2.5,3e2,true,false,null],"b":{"c":"x\"y\\z\u00e9\ud83d\ude00"},"d":"","e":0.1}"#
+        let value = try XCTUnwrap(PayloadJSON.parse(Array(text.utf8)))
+        XCTAssertEqual(value["a"], .array([.number(1), .number(-2.5), .number(300), .bool(true), .bool(false), .null]))
+        XCTAssertEqual(value["b"]?["c"], .string("x\"y\\zé😀"))
+        XCTAssertEqual(value["d"], .string(""))
+        XCTAssertEqual(value["e"]?.double, 0.1)
+        for bad in ["{", "{\"a\":}", "[1,]", "{\"a\":1} x", "\"unterminated", "{\"a\":tru}", "01x"] {
+            XCTAssertNil(PayloadJSON.parse(Array(bad.utf8)), bad)
+        }
+    }
+}
