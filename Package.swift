@@ -129,6 +129,7 @@ let package = Package(
             name: "CofferProjectionTests",
             dependencies: [
                 "CofferProjection",
+                "CofferDemo",
                 "CofferPolicy",
                 "CofferIngest",
                 "CofferStore",

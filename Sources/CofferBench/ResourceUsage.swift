@@ -8,6 +8,15 @@ public enum ResourceUsage {
     /// Peak resident set size of the process so far in bytes (VmHWM).
     public static func peakResidentBytes() -> UInt64 { statusField("VmHWM:") }
 
+    /// Resets the peak (VmHWM) to the current RSS, so a phase can be measured on its own
+    /// (writes "5" to /proc/self/clear_refs). Returns false where unsupported.
+    @discardableResult
+    public static func resetPeak() -> Bool {
+        guard let handle = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return false }
+        defer { try? handle.close() }
+        return (try? handle.write(contentsOf: Data("5".utf8))) != nil
+    }
+
     private static func statusField(_ name: String) -> UInt64 {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
         for line in text.split(separator: "\n") where line.hasPrefix(name) {

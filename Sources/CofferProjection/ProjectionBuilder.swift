@@ -102,21 +102,23 @@ public final class ProjectionBuilder {
             }
         }
         let currentMonth = Self.month(of: now)
-        // Raw rows once; each projection filters and transforms them.
+        // People in a stable order; rows are computed per projection, one at a time, so
+        // memory holds the aggregates and one projection, not every row of every file.
         let ordered = people.sorted { $0.key.hex < $1.key.hex }
-        let rows: [(SubjectID, [String: Cell])] = ordered.map { subject, aggregate in
+        let consentPurposes = policy.purposes.filter(\.needsConsent).map(\.name)
+        func row(_ subject: SubjectID, _ aggregate: CustomerAggregate) -> [String: Cell] {
             var consents: [String: Bool] = [:]
-            for (purpose, subjects) in granted { consents[SingleView.consentColumn(purpose)] = subjects.contains(subject) }
-            return (subject, SingleView.row(aggregate, subject: subject, now: now, consents: consents))
+            for purpose in consentPurposes { consents[SingleView.consentColumn(purpose)] = granted[purpose]?.contains(subject) == true }
+            return SingleView.row(aggregate, subject: subject, now: now, consents: consents)
         }
-        let allColumns = SingleView.columns + policy.purposes.filter(\.needsConsent).map { SingleView.consentColumn($0.name) }
+        let allColumns = SingleView.columns + consentPurposes.map { SingleView.consentColumn($0) }
 
         for purpose in purposes {
             for role in Role.allCases where policy.access[role]?.purposes[purpose.name] != nil
                 && role.permissions.contains(.readProjections) {
-                let included = rows.filter { !purpose.needsConsent || granted[purpose.name]?.contains($0.0) == true }
-                let summary = try writeProjection(purpose: purpose, role: role, rows: included, columns: allColumns,
-                                                  withoutConsent: rows.count - included.count, now: now, lastSeq: lastSeq,
+                let included = ordered.filter { !purpose.needsConsent || granted[purpose.name]?.contains($0.key) == true }
+                let summary = try writeProjection(purpose: purpose, role: role, people: included, row: row, columns: allColumns,
+                                                  withoutConsent: ordered.count - included.count, now: now, lastSeq: lastSeq,
                                                   currentMonth: currentMonth)
                 report.projections.append(summary)
                 try vault.audit(.projectBuild, purpose: purpose.name, target: "projection:\(purpose.name).\(role.rawValue)",
@@ -126,7 +128,8 @@ public final class ProjectionBuilder {
         return report
     }
 
-    private func writeProjection(purpose: Purpose, role: Role, rows: [(SubjectID, [String: Cell])], columns allColumns: [String],
+    private func writeProjection(purpose: Purpose, role: Role, people: [(key: SubjectID, value: CustomerAggregate)],
+                                 row makeRow: (SubjectID, CustomerAggregate) -> [String: Cell], columns allColumns: [String],
                                  withoutConsent: Int, now: Int64, lastSeq: Int64, currentMonth: Int) throws -> ProjectionSummary {
         let fileKey = try ProjectionFile.fileKey(vault.projectionKey(for: role), purpose: purpose.name)
         let transformer = try FieldTransformer(key: fileKey)
@@ -150,7 +153,8 @@ public final class ProjectionBuilder {
                 """)
             let insert = try db.makeStatement(sql: "INSERT INTO single_view VALUES (?\(String(repeating: ", ?", count: columns.count)))")
             let member = try db.makeStatement(sql: "INSERT INTO segment_members VALUES (?, ?)")
-            for (index, (_, row)) in rows.enumerated() {
+            for (index, person) in people.enumerated() {
+                let row = makeRow(person.key, person.value)
                 let id: String
                 if idDecision.isDenied {
                     id = "row-\(index + 1)"
@@ -178,7 +182,7 @@ public final class ProjectionBuilder {
         }
         let bytes = try ProjectionFile.write(queue, to: ProjectionFile.url(vault.layout, purpose: purpose.name, role: role),
                                              key: fileKey, vaultID: vault.vaultID, purpose: purpose.name, role: role)
-        return ProjectionSummary(purpose: purpose.name, role: role, subjects: rows.count, withoutConsent: withoutConsent,
+        return ProjectionSummary(purpose: purpose.name, role: role, subjects: people.count, withoutConsent: withoutConsent,
                                  columns: ["customer_id"] + columns, segments: usable.map(\.name), skippedSegments: skipped, bytes: bytes)
     }
 

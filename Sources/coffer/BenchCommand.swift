@@ -2,6 +2,7 @@ import ArgumentParser
 import CofferBench
 import CofferCrypto
 import CofferPolicy
+import CofferProjection
 import CofferStore
 import Foundation
 
@@ -10,7 +11,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure speed and memory (build with -c release for meaningful figures).",
-        subcommands: [BenchAppendCommand.self, BenchIngestCommand.self]
+        subcommands: [BenchAppendCommand.self, BenchIngestCommand.self, BenchProjectCommand.self]
     )
 }
 
@@ -161,5 +162,53 @@ struct BenchIngestCommand: ParsableCommand {
         Terminal.line("RSS at start:      \(ResourceUsage.mebibytes(result.startRSS))")
         Terminal.line("peak RSS, first 10%: \(ResourceUsage.mebibytes(result.earlyPeakRSS))")
         Terminal.line("peak RSS, whole run: \(ResourceUsage.mebibytes(result.peakIngestRSS))")
+    }
+}
+
+/// `coffer bench project`
+struct BenchProjectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "project",
+        abstract: "Time and peak memory to build the single view, segments and every projection.",
+        discussion: """
+            Appends N café events (identify, orders, visits, email) for the given number of people, and \
+            a marketing consent for 60 % of them, to a throw-away vault; then times reading the log into \
+            single views and building every projection of the policy. The vault is removed afterwards.
+            """
+    )
+
+    @Option(help: ArgumentHelp("Events in the log.", valueName: "N")) var events: Int = 1_000_000
+    @Option(help: ArgumentHelp("People (default: events / 10).", valueName: "N")) var people: Int?
+    @OptionGroup var policyOption: PolicyOption
+
+    func validate() throws {
+        guard events > 0, (people ?? 1) > 0 else { throw ValidationError("--events and --people must be positive") }
+    }
+
+    func run() throws {
+        let policy = try policyOption.load()
+        let segments = try SegmentCatalog.load(path: SegmentCatalog.resolvePath(explicit: nil, policyPath: policy.file), policy: policy)
+        var configuration = ProjectBenchmark.Configuration()
+        configuration.events = events
+        configuration.subjects = min(people ?? max(events / 10, 1), events)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-bench-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let vault = try Vault.create(layout: VaultLayout(directory: directory.appendingPathComponent("vault")),
+                                     ownerPassphrase: SecureBytes.random(count: 32))
+        Terminal.note("bench project: appending \(events) events for \(configuration.subjects) people…")
+        let result = try ProjectBenchmark(configuration: configuration).run(vault: vault, policy: policy, segments: segments) {
+            Terminal.note("bench project: \($0)…")
+        }
+        Terminal.line("events:            \(result.events) of \(result.people) people (+ consents)")
+        Terminal.line(String(format: "setup (append):    %.1f s", result.appendSeconds))
+        Terminal.line(String(format: "read log → views:  %.2f s (%.0f events/s)", result.readSeconds, Double(result.events) / result.readSeconds))
+        Terminal.line(String(format: "full build:        %.2f s (read + %d projections with segments, encrypted)",
+                             result.buildSeconds, result.projections.count))
+        for summary in result.projections {
+            Terminal.line("  \(summary.purpose).\(summary.role.rawValue): \(summary.subjects) people, \(summary.segments.count) segments, "
+                + ResourceUsage.mebibytes(UInt64(summary.bytes)))
+        }
+        Terminal.line("RSS before build:  \(ResourceUsage.mebibytes(result.rssBeforeBuild))")
+        Terminal.line("peak RSS in build: \(ResourceUsage.mebibytes(result.peakBuildRSS))")
     }
 }

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferDemo
 import CofferIngest
 import CofferPolicy
 @testable import CofferProjection
@@ -300,5 +301,47 @@ final class PayloadJSONTests: XCTestCase {
         for bad in ["{", "{\"a\":}", "[1,]", "{\"a\":1} x", "\"unterminated", "{\"a\":tru}", "01x"] {
             XCTAssertNil(PayloadJSON.parse(Array(bad.utf8)), bad)
         }
+    }
+}
+
+final class DemoProjectionTests: XCTestCase {
+    /// After the demo is ingested and every projection built, no email, phone or
+    /// name of it is in any file of the vault directory (projections included).
+    func testNoPersonalDataInTheVaultAfterProjectBuild() throws {
+        let fixture = try ProjectionFixture()
+        var configuration = DemoConfiguration()
+        configuration.customers = 40
+        let data = DemoGenerator.generate(configuration)
+        let ingestor = try Ingestor(vault: fixture.owner, policy: fixture.policy)
+        _ = try ingestor.ingest(records: data.segmentLines, file: "demo:segment.jsonl", format: .jsonl)
+        _ = try ingestor.ingest(records: data.retailRows, file: "demo:retail.csv", format: .csv, mapping: data.retailMapping,
+                                header: data.retailHeader)
+        let report = try fixture.build()
+        XCTAssertGreaterThan(report.people, 40)
+        var secrets = Set<String>()
+        for line in data.segmentLines {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.bytes)) as? [String: Any],
+                  let traits = object["traits"] as? [String: Any] else { continue }
+            for key in ["email", "phone", "firstName", "lastName"] {
+                if let value = traits[key] as? String {
+                    secrets.insert(value.trimmingCharacters(in: .whitespaces))
+                    if key == "email", let email = Identifier(type: .email, raw: value) { secrets.insert(email.value) }
+                    if key == "phone", let phone = Identifier(type: .phone, raw: value) { secrets.insert(phone.value) }
+                }
+            }
+        }
+        XCTAssertGreaterThan(secrets.count, 100)
+        var files = 0
+        let enumerator = FileManager.default.enumerator(at: fixture.layout.directory, includingPropertiesForKeys: nil)
+        while let url = enumerator?.nextObject() as? URL {
+            guard let bytes = try? Data(contentsOf: url) else { continue }
+            files += 1
+            for secret in secrets {
+                // Short names are searched in quoted form (4 random bytes match by chance).
+                let needle = secret.utf8.count >= 8 ? Data(secret.utf8) : Data("\"\(secret)\"".utf8)
+                XCTAssertNil(bytes.range(of: needle), "'\(secret)' in \(url.lastPathComponent)")
+            }
+        }
+        XCTAssertGreaterThanOrEqual(files, 8, "database, audit ledger, keyslots and six projections")
     }
 }

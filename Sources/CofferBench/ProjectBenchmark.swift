@@ -1,0 +1,113 @@
+import CofferCrypto
+import CofferIngest
+import CofferPolicy
+import CofferProjection
+import CofferStore
+import Foundation
+
+/// `coffer bench project`: time and peak memory to build the single view,
+/// segments and every projection from a log of N café events.
+public struct ProjectBenchmark {
+    public struct Configuration: Sendable {
+        public var events = 1_000_000
+        /// People the events belong to.
+        public var subjects = 100_000
+        public init() {}
+    }
+
+    public struct Result: Sendable {
+        public var events: Int
+        public var people: Int
+        public var appendSeconds: Double
+        public var buildSeconds: Double
+        public var readSeconds: Double
+        public var projections: [ProjectionSummary]
+        public var rssBeforeBuild: UInt64
+        public var peakBuildRSS: UInt64
+    }
+
+    public let configuration: Configuration
+    public init(configuration: Configuration) { self.configuration = configuration }
+
+    /// Café events of every kind the single view reads, in Segment's shape.
+    static func payload(_ i: Int, user: Int) -> (EventKind, [UInt8]) {
+        let day = 1 + i % 28, hour = 8 + i % 12
+        let time = "2026-\(String(format: "%02d", 1 + i % 10))-\(String(format: "%02d", day))T\(String(format: "%02d", hour)):15:00.000Z"
+        let text: String
+        let kind: EventKind
+        switch i % 10 {
+        case 0:
+            kind = .identify
+            text = #"{"context":{"channel":"web"},"messageId":"m\#(i)","timestamp":"\#(time)","traits":{"age":\#(18 + user % 60),"# +
+                #""birthday":"19\#(40 + user % 60)-\#(String(format: "%02d", 1 + user % 12))-15","email":"customer.\#(user)@example.com","# +
+                #""firstName":"Alex","gender":"female","lastName":"Morgan","loyaltyId":"L\#(user)","phone":"+447700\#(100000 + user)"},"# +
+                #""type":"identify","userId":"user-\#(user)"}"#
+        case 1, 2, 3:
+            kind = .track
+            text = #"{"context":{"channel":"\#(i % 2 == 0 ? "web" : "app")"},"event":"Order Completed","messageId":"m\#(i)","# +
+                #""properties":{"cart_size":\#(1 + i % 4),"channel":"\#(i % 3 == 0 ? "in-store" : "online")","currency":"EUR","# +
+                #""revenue":\#(Double(i % 4000) / 100)},"timestamp":"\#(time)","type":"track","userId":"user-\#(user)"}"#
+        case 4, 5:
+            kind = .page
+            text = #"{"context":{"channel":"web"},"messageId":"m\#(i)","name":"Menu","properties":{"path":"/menu"},"# +
+                #""timestamp":"\#(time)","type":"page","userId":"user-\#(user)"}"#
+        case 6:
+            kind = .screen
+            text = #"{"context":{"channel":"app"},"messageId":"m\#(i)","name":"Home","timestamp":"\#(time)","type":"screen","userId":"user-\#(user)"}"#
+        default:
+            kind = .track
+            let event = ["Email Delivered", "Email Opened", "Email Link Clicked"][i % 3]
+            text = #"{"context":{"channel":"email"},"event":"\#(event)","messageId":"m\#(i)","properties":{"campaign":"autumn"},"# +
+                #""timestamp":"\#(time)","type":"track","userId":"user-\#(user)"}"#
+        }
+        return (kind, Array(text.utf8))
+    }
+
+    /// Appends the events (and a marketing consent for 60 % of people) to `vault`, then builds every projection.
+    public func run(vault: Vault, policy: Policy, segments: [SegmentDefinition], progress: (String) -> Void = { _ in }) throws -> Result {
+        let log = try vault.eventLog()
+        let subjects = try (0..<max(1, configuration.subjects)).map { _ in try SubjectID.random() }
+        let appendClock = Stopwatch()
+        var batch: [NewEvent] = []
+        var appended = 0
+        while appended < configuration.events {
+            batch.removeAll(keepingCapacity: true)
+            let n = min(10_000, configuration.events - appended)
+            for i in appended..<(appended + n) {
+                let user = (i &* 7919) % subjects.count
+                let (kind, payload) = Self.payload(i, user: user)
+                batch.append(NewEvent(subject: subjects[user], kind: kind, payload: payload))
+            }
+            _ = try log.append(batch)
+            appended += n
+            if appended % 500_000 == 0 { progress("appended \(appended) events") }
+        }
+        let ledger = try vault.consentLedger()
+        let desk = try ConsentDesk(vault: vault, policy: policy)
+        try vault.database.write { db in
+            var consents: [(ConsentRecord, SubjectID)] = []
+            for (index, subject) in subjects.enumerated() where index % 5 < 3 {
+                consents.append((try desk.makeRecord(purpose: "marketing", status: .granted, effectiveAt: EventLog.now() - 86_400_000,
+                                                     source: "bench"), subject))
+            }
+            let receipt = try log.append(try consents.map { NewEvent(subject: $0.1, kind: .consent, payload: try $0.0.payload()) }, in: db)
+            for (index, (record, subject)) in consents.enumerated() {
+                try ledger.applied(record, subject: subject, seq: receipt.firstSeq + Int64(index), in: db)
+            }
+        }
+        let appendSeconds = appendClock.elapsed
+        progress("building projections")
+
+        let before = ResourceUsage.residentBytes()
+        ResourceUsage.resetPeak()
+        let builder = try ProjectionBuilder(vault: vault, policy: policy, segments: segments)
+        let readClock = Stopwatch()
+        _ = try builder.aggregates()
+        let readSeconds = readClock.elapsed
+        let clock = Stopwatch()
+        let report = try builder.build()
+        return Result(events: report.events, people: report.people, appendSeconds: appendSeconds, buildSeconds: clock.elapsed,
+                      readSeconds: readSeconds, projections: report.projections, rssBeforeBuild: before,
+                      peakBuildRSS: ResourceUsage.peakResidentBytes())
+    }
+}
