@@ -4,6 +4,7 @@ import CofferPolicy
 import CofferStore
 import Foundation
 import GRDB
+import GRDBSQLite
 
 extension AuditAction {
     /// `project build`: one entry per projection file written.
@@ -69,14 +70,35 @@ public final class ProjectionBuilder {
             for row in try Row.fetchAll(db, sql: "SELECT absorbed_id, survivor_id FROM merges") {
                 survivors[try SubjectID(bytes: Array(row[0] as Data))] = try SubjectID(bytes: Array(row[1] as Data))
             }
-            var people: [SubjectID: CustomerAggregate] = [:]
+            // Aggregates live in an array; the dictionary maps a subject to its slot once.
+            var slots: [SubjectID: Int] = [:]
+            var owners: [SubjectID] = []
+            var aggregates: [CustomerAggregate] = []
             var events = 0
             let last = try log.scan(kinds: Self.kinds, in: db) { _, subject, kind, payload in
                 guard let value = PayloadJSON.parse(payload) else { return }
-                people[survivors[subject] ?? subject, default: CustomerAggregate()].fold(kind: kind, payload: value)
+                let slot: Int
+                if let known = slots[subject] {
+                    slot = known
+                } else {
+                    let person = survivors[subject] ?? subject
+                    if let shared = slots[person] {
+                        slot = shared
+                    } else {
+                        slot = aggregates.count
+                        aggregates.append(CustomerAggregate())
+                        owners.append(person)
+                        slots[person] = slot
+                    }
+                    slots[subject] = slot
+                }
+                aggregates[slot].fold(kind: kind, payload: value)
                 events += 1
                 if events % 100_000 == 0 { progress(events) }
             }
+            var people: [SubjectID: CustomerAggregate] = [:]
+            people.reserveCapacity(owners.count)
+            for (owner, aggregate) in zip(owners, aggregates) { people[owner] = aggregate }
             return (people, events, last)
         }
     }
@@ -106,10 +128,9 @@ public final class ProjectionBuilder {
         // memory holds the aggregates and one projection, not every row of every file.
         let ordered = people.sorted { $0.key.hex < $1.key.hex }
         let consentPurposes = policy.purposes.filter(\.needsConsent).map(\.name)
-        func row(_ subject: SubjectID, _ aggregate: CustomerAggregate) -> [String: Cell] {
-            var consents: [String: Bool] = [:]
-            for purpose in consentPurposes { consents[SingleView.consentColumn(purpose)] = granted[purpose]?.contains(subject) == true }
-            return SingleView.row(aggregate, subject: subject, now: now, consents: consents)
+        let grantedSets = consentPurposes.map { granted[$0] ?? [] }
+        func row(_ subject: SubjectID, _ aggregate: CustomerAggregate) -> [Cell] {
+            SingleView.row(aggregate, subject: subject, now: now, consents: grantedSets.map { $0.contains(subject) })
         }
         let allColumns = SingleView.columns + consentPurposes.map { SingleView.consentColumn($0) }
 
@@ -129,22 +150,25 @@ public final class ProjectionBuilder {
     }
 
     private func writeProjection(purpose: Purpose, role: Role, people: [(key: SubjectID, value: CustomerAggregate)],
-                                 row makeRow: (SubjectID, CustomerAggregate) -> [String: Cell], columns allColumns: [String],
+                                 row makeRow: (SubjectID, CustomerAggregate) -> [Cell], columns allColumns: [String],
                                  withoutConsent: Int, now: Int64, lastSeq: Int64, currentMonth: Int) throws -> ProjectionSummary {
         let fileKey = try ProjectionFile.fileKey(vault.projectionKey(for: role), purpose: purpose.name)
         let transformer = try FieldTransformer(key: fileKey)
-        var decisions: [String: Decision] = [:]
-        for column in allColumns {
-            decisions[column] = engine.decide(actor: vault.actor, role: role, purpose: purpose.name, action: .query, field: column)
+        let decisions = allColumns.map {
+            engine.decide(actor: vault.actor, role: role, purpose: purpose.name, action: .query, field: $0)
         }
-        let columns = allColumns.filter { $0 != "customer_id" && decisions[$0]?.isDenied == false }
-        let idDecision = decisions["customer_id"]!
-        let usable = segments.filter { $0.rule.fields.allSatisfy { decisions[$0]?.isDenied == false } }
+        let index = Dictionary(uniqueKeysWithValues: allColumns.enumerated().map { ($1, $0) })
+        // Column 0 is customer_id, the key; the others go in when not denied.
+        let kept = allColumns.indices.filter { $0 != 0 && !decisions[$0].isDenied }
+        let columns = kept.map { allColumns[$0] }
+        let idDecision = decisions[0]
+        let usable = segments.filter { $0.rule.fields.allSatisfy { index[$0].map { !decisions[$0].isDenied } ?? false } }
         let skipped = segments.filter { segment in !usable.contains { $0.name == segment.name } }.map(\.name)
 
         let queue = try DatabaseQueue()
         try queue.write { db in
-            let columnSQL = columns.map { "\"\($0)\" \(Self.sqlType(of: $0, decision: decisions[$0]!))" }.joined(separator: ", ")
+            let columnSQL = kept.map { "\"\(allColumns[$0])\" \(Self.sqlType(of: allColumns[$0], decision: decisions[$0]))" }
+                .joined(separator: ", ")
             try db.execute(sql: """
                 CREATE TABLE single_view (customer_id TEXT PRIMARY KEY NOT NULL\(columns.isEmpty ? "" : ", " + columnSQL));
                 CREATE TABLE segments (name TEXT PRIMARY KEY NOT NULL, description TEXT NOT NULL, rule TEXT NOT NULL);
@@ -153,21 +177,18 @@ public final class ProjectionBuilder {
                 """)
             let insert = try db.makeStatement(sql: "INSERT INTO single_view VALUES (?\(String(repeating: ", ?", count: columns.count)))")
             let member = try db.makeStatement(sql: "INSERT INTO segment_members VALUES (?, ?)")
-            for (index, person) in people.enumerated() {
+            for (number, person) in people.enumerated() {
                 let row = makeRow(person.key, person.value)
-                let id: String
-                if idDecision.isDenied {
-                    id = "row-\(index + 1)"
-                } else {
-                    id = try transformer.apply(idDecision, field: "customer_id", to: row["customer_id"]!).description
+                let id = idDecision.isDenied ? "row-\(number + 1)"
+                    : try transformer.apply(idDecision, field: "customer_id", to: row[0]).description
+                var values: [Cell] = [.text(id)]
+                values.reserveCapacity(kept.count + 1)
+                for column in kept {
+                    values.append(try transformer.apply(decisions[column], field: allColumns[column], to: row[column]))
                 }
-                var values: [DatabaseValueConvertible?] = [id]
-                for column in columns {
-                    values.append(Self.databaseValue(try transformer.apply(decisions[column]!, field: column, to: row[column] ?? .null)))
-                }
-                try insert.execute(arguments: StatementArguments(values))
-                for segment in usable where segment.rule.matches(row, currentMonth: currentMonth) {
-                    try member.execute(arguments: [segment.name, id])
+                try Self.execute(insert, values)
+                for segment in usable where segment.rule.matches({ index[$0].map { row[$0] } ?? .null }, currentMonth: currentMonth) {
+                    try Self.execute(member, [.text(segment.name), .text(id)])
                 }
             }
             for segment in usable {
@@ -196,14 +217,30 @@ public final class ProjectionBuilder {
         }
     }
 
-    static func databaseValue(_ cell: Cell) -> DatabaseValueConvertible? {
-        switch cell {
-        case .null: return nil
-        case let .integer(value): return value
-        case let .real(value): return value
-        case let .text(text): return text
+    /// Binds `values` to a prepared statement and runs it (raw binds: GRDB's
+    /// argument boxing cost more than the insert itself).
+    static func execute(_ statement: Statement, _ values: [Cell]) throws {
+        let handle = statement.sqliteStatement
+        sqlite3_reset(handle)
+        for (offset, cell) in values.enumerated() {
+            let position = Int32(offset + 1)
+            switch cell {
+            case .null: sqlite3_bind_null(handle, position)
+            case let .integer(value): sqlite3_bind_int64(handle, position, Int64(value))
+            case let .real(value): sqlite3_bind_double(handle, position, value)
+            case let .text(text):
+                _ = text.withCString { sqlite3_bind_text(handle, position, $0, -1, Self.transient) }
+            }
+        }
+        let rc = sqlite3_step(handle)
+        sqlite3_reset(handle)
+        guard rc == SQLITE_DONE else {
+            throw VaultError.storage(operation: "writing a projection", detail: "SQLite error \(rc)")
         }
     }
+
+    /// SQLite copies bound text at once (SQLITE_TRANSIENT).
+    static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     static func month(of millis: Int64) -> Int {
         Int(Timestamp.format(millis).split(separator: "-")[1]) ?? 1

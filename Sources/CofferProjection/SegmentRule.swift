@@ -35,16 +35,21 @@ public indirect enum SegmentRule: Sendable, Equatable {
         }
     }
 
-    /// Whether a row (raw single-view values) matches; a comparison with a missing value is false.
+    /// Whether a row (raw single-view values by field name) matches; a comparison with a missing value is false.
     public func matches(_ row: [String: Cell], currentMonth: Int) -> Bool {
+        matches({ row[$0] ?? .null }, currentMonth: currentMonth)
+    }
+
+    /// Whether the row whose values `field` returns matches.
+    public func matches(_ field: (String) -> Cell, currentMonth: Int) -> Bool {
         switch self {
-        case let .and(a, b): return a.matches(row, currentMonth: currentMonth) && b.matches(row, currentMonth: currentMonth)
-        case let .or(a, b): return a.matches(row, currentMonth: currentMonth) || b.matches(row, currentMonth: currentMonth)
-        case let .not(rule): return !rule.matches(row, currentMonth: currentMonth)
+        case let .and(a, b): return a.matches(field, currentMonth: currentMonth) && b.matches(field, currentMonth: currentMonth)
+        case let .or(a, b): return a.matches(field, currentMonth: currentMonth) || b.matches(field, currentMonth: currentMonth)
+        case let .not(rule): return !rule.matches(field, currentMonth: currentMonth)
         case let .comparison(left, op, right):
             func value(_ operand: Operand) -> Cell {
                 switch operand {
-                case let .field(name): return row[name] ?? .null
+                case let .field(name): return field(name)
                 case let .number(number): return .real(number)
                 case let .text(text): return .text(text)
                 case .currentMonth: return .integer(currentMonth)

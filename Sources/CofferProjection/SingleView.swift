@@ -49,50 +49,54 @@ public enum SingleView {
 
     static let day = 86_400_000.0
 
-    /// The row of `aggregate` for `subject` at `now`; `consents` maps consent column → granted.
-    public static func row(_ aggregate: CustomerAggregate, subject: SubjectID, now: Int64,
-                           consents: [String: Bool]) -> [String: Cell] {
+    /// The row of `aggregate` for `subject` at `now`, in `columns` order followed
+    /// by one 0/1 value per entry of `consents` (granted or not).
+    public static func row(_ aggregate: CustomerAggregate, subject: SubjectID, now: Int64, consents: [Bool]) -> [Cell] {
         func text(_ latest: Latest<String>?) -> Cell { latest.map { .text($0.value) } ?? .null }
         func round2(_ value: Double) -> Double { (value * 100).rounded() / 100 }
-        var row: [String: Cell] = [
-            "customer_id": .text(aggregate.userID?.value ?? subject.hex),
-            "email": text(aggregate.email), "phone": text(aggregate.phone),
-            "first_name": text(aggregate.firstName), "last_name": text(aggregate.lastName),
-            "age": aggregate.age.map { .integer(Int($0.value)) } ?? .null,
-            "gender": text(aggregate.gender), "birthday": text(aggregate.birthday),
-            "birthday_month": aggregate.birthday.flatMap { birthdayMonth($0.value) }.map { .integer($0) } ?? .null,
-            "postcode": text(aggregate.postcode), "city": text(aggregate.city), "loyalty_id": text(aggregate.loyaltyID),
-            "total_spend": .real(round2(aggregate.totalSpend)),
-            "shop_times": .integer(aggregate.purchases),
-            "channels": .text(aggregate.channels.sorted().joined(separator: ",")),
-        ]
-        if let first = aggregate.firstShop, let last = aggregate.lastShop {
-            let lifetime = Double(last - first) / day
-            row["first_time_shop"] = .text(Timestamp.format(first))
-            row["last_time_shop"] = .text(Timestamp.format(last))
-            row["lifetime"] = .real(round2(lifetime))
-            row["frequency"] = .real(round2(Double(aggregate.purchases) / max(lifetime / 30.436875, 1)))
-            row["recency"] = .integer(Int(Double(now - last) / day))
-        } else {
-            for column in ["first_time_shop", "last_time_shop", "lifetime", "frequency", "recency"] { row[column] = .null }
-        }
+        var row = [Cell]()
+        row.reserveCapacity(columns.count + consents.count)
         let shops = aggregate.online + aggregate.instore
-        row["avg_spend"] = aggregate.purchases > 0 ? .real(round2(aggregate.totalSpend / Double(aggregate.purchases))) : .null
-        row["online_share"] = shops > 0 ? .real(round2(Double(aggregate.online) / Double(shops))) : .null
-        row["instore_share"] = shops > 0 ? .real(round2(Double(aggregate.instore) / Double(shops))) : .null
-        if aggregate.emailsDelivered > 0 {
-            row["email_open_rate"] = .real(round2(Double(aggregate.emailOpens) / Double(aggregate.emailsDelivered)))
-            row["email_click_rate"] = .real(round2(Double(aggregate.emailClicks) / Double(aggregate.emailsDelivered)))
-        } else {
-            row["email_open_rate"] = .null
-            row["email_click_rate"] = .null
+        let delivered = Double(aggregate.emailsDelivered)
+        var first = Cell.null, last = Cell.null, lifetime = Cell.null, frequency = Cell.null, recency = Cell.null
+        if let firstShop = aggregate.firstShop, let lastShop = aggregate.lastShop {
+            let days = Double(lastShop - firstShop) / day
+            first = .text(Timestamp.format(firstShop))
+            last = .text(Timestamp.format(lastShop))
+            lifetime = .real(round2(days))
+            frequency = .real(round2(Double(aggregate.purchases) / max(days / 30.436875, 1)))
+            recency = .integer(Int(Double(now - lastShop) / day))
         }
-        if let points = aggregate.loyaltyPoints {
-            row["loyalty_points"] = .integer(Int(points.value))
-        } else {
-            row["loyalty_points"] = aggregate.loyaltyID != nil ? .integer(Int(max(aggregate.totalSpend, 0).rounded(.down))) : .null
-        }
-        for (column, granted) in consents { row[column] = .integer(granted ? 1 : 0) }
+        let points: Cell = aggregate.loyaltyPoints.map { .integer(Int($0.value)) }
+            ?? (aggregate.loyaltyID != nil ? .integer(Int(max(aggregate.totalSpend, 0).rounded(.down))) : .null)
+        // The order of `columns`.
+        row.append(.text(aggregate.userID?.value ?? subject.hex))
+        row.append(text(aggregate.email))
+        row.append(text(aggregate.phone))
+        row.append(text(aggregate.firstName))
+        row.append(text(aggregate.lastName))
+        row.append(aggregate.age.map { .integer(Int($0.value)) } ?? .null)
+        row.append(text(aggregate.gender))
+        row.append(text(aggregate.birthday))
+        row.append(aggregate.birthday.flatMap { birthdayMonth($0.value) }.map { .integer($0) } ?? .null)
+        row.append(text(aggregate.postcode))
+        row.append(text(aggregate.city))
+        row.append(text(aggregate.loyaltyID))
+        row.append(.real(round2(aggregate.totalSpend)))
+        row.append(first)
+        row.append(last)
+        row.append(.integer(aggregate.purchases))
+        row.append(frequency)
+        row.append(lifetime)
+        row.append(aggregate.purchases > 0 ? .real(round2(aggregate.totalSpend / Double(aggregate.purchases))) : .null)
+        row.append(recency)
+        row.append(shops > 0 ? .real(round2(Double(aggregate.online) / Double(shops))) : .null)
+        row.append(shops > 0 ? .real(round2(Double(aggregate.instore) / Double(shops))) : .null)
+        row.append(.text(aggregate.channels.sorted().joined(separator: ",")))
+        row.append(delivered > 0 ? .real(round2(Double(aggregate.emailOpens) / delivered)) : .null)
+        row.append(delivered > 0 ? .real(round2(Double(aggregate.emailClicks) / delivered)) : .null)
+        row.append(points)
+        for granted in consents { row.append(.integer(granted ? 1 : 0)) }
         return row
     }
 

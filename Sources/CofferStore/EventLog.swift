@@ -226,7 +226,7 @@ public final class EventLog {
     @discardableResult
     public func scan(kinds: Set<EventKind>, afterSeq: Int64 = 0, in db: Database,
                      _ body: (Int64, SubjectID, EventKind, [UInt8]) throws -> Void) throws -> Int64 {
-        var keys: [[UInt8]: (UInt32, SymmetricKey)?] = [:]
+        var keys: [SubjectID: (UInt32, SymmetricKey)?] = [:]
         let placeholders = kinds.map { _ in "?" }.joined(separator: ", ")
         let statement = RawStatement(try db.makeStatement(sql: """
             SELECT seq, subject_id, kind, key_version, nonce, ciphertext FROM events
@@ -239,19 +239,19 @@ public final class EventLog {
             let seq = statement.int64(0)
             last = seq
             let subjectBytes = statement.blob(1)
+            let subject = try SubjectID(bytes: subjectBytes)
             let version = UInt32(truncatingIfNeeded: statement.int64(3))
             let cached: (UInt32, SymmetricKey)?
-            if let hit = keys[subjectBytes], hit?.0 == version || hit == nil {
+            if let hit = keys[subject], hit?.0 == version || hit == nil {
                 cached = hit
             } else {
-                let subject = try SubjectID(bytes: subjectBytes)
                 if let wrapped = try Data.fetchOne(db, sql: "SELECT wrapped_key FROM keyring WHERE subject_id = ? AND key_version = ?",
                                                    arguments: [Data(subjectBytes), Int64(version)]) {
                     cached = (version, try unwrapSubjectKey(Array(wrapped), subject, version))
                 } else {
                     cached = nil   // shredded
                 }
-                keys[subjectBytes] = .some(cached)
+                keys[subject] = .some(cached)
             }
             guard let (_, key) = cached else { continue }
             let kindText = statement.text(2)
@@ -263,7 +263,7 @@ public final class EventLog {
             } catch CryptoError.authenticationFailed {
                 throw VaultError.corruptFile(path: "vault.sqlite", reason: "event \(seq) fails authentication; run `coffer verify`")
             }
-            try body(seq, try SubjectID(bytes: subjectBytes), kind, payload)
+            try body(seq, subject, kind, payload)
         }
         return last
     }
