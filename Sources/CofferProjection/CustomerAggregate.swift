@@ -49,33 +49,29 @@ public struct CustomerAggregate: Sendable {
     static let engagementChannels: Set<String> = ["web", "app", "email", "social"]
 
     /// Folds one decrypted event in.
-    mutating func fold(kind: EventKind, payload: JSONValue) {
+    mutating func fold(kind: EventKind, payload: PayloadFields) {
         events += 1
-        let time = payload["timestamp"]?.string.flatMap { Timestamp.parse($0) } ?? 0
-        if let user = payload["userId"]?.string, userID == nil || time < userID!.time {
+        let time = payload.timestamp.flatMap { Timestamp.parse($0) } ?? 0
+        if let user = payload.userID, userID == nil || time < userID!.time {
             userID = Latest(value: user, time: time)   // the first user id the person had
         }
-        if let channel = payload["context"]?["channel"]?.string, Self.engagementChannels.contains(channel) {
+        if let channel = payload.contextChannel, Self.engagementChannels.contains(channel) {
             channels.insert(channel)
         }
+        if !payload.traits.isEmpty { foldTraits(payload.traits, time: time) }
         switch kind {
-        case .identify:
-            if let traits = payload["traits"] { foldTraits(traits, time: time) }
         case .page:
             channels.insert("web")
         case .screen:
             channels.insert("app")
         case .track:
-            if let traits = payload["context"]?["traits"] { foldTraits(traits, time: time) }
             foldTrack(payload, time: time)
-        case .rectify:
-            if let traits = payload["traits"] { foldTraits(traits, time: time) }
         default:
             break
         }
     }
 
-    private mutating func foldTraits(_ traits: JSONValue, time: Int64) {
+    private mutating func foldTraits(_ traits: [String: PayloadFields.TraitValue], time: Int64) {
         func text(_ keys: String...) -> Latest<String>? {
             for key in keys { if let value = traits[key]?.string, !value.isEmpty { return Latest(value: value, time: time) } }
             return nil
@@ -95,11 +91,11 @@ public struct CustomerAggregate: Sendable {
         }
     }
 
-    private mutating func foldTrack(_ payload: JSONValue, time: Int64) {
-        let properties = payload["properties"]
-        switch payload["event"]?.string ?? "" {
+    private mutating func foldTrack(_ payload: PayloadFields, time: Int64) {
+        let properties = payload.properties
+        switch payload.event ?? "" {
         case "Order Completed":
-            let amount = (properties?["revenue"] ?? properties?["spending"] ?? properties?["total"])?.double ?? 0
+            let amount = (properties["revenue"] ?? properties["spending"] ?? properties["total"])?.double ?? 0
             if amount < 0 {
                 refunds += 1
                 totalSpend += amount
@@ -107,12 +103,12 @@ public struct CustomerAggregate: Sendable {
             }
             purchases += 1
             totalSpend += amount
-            if properties?["channel"]?.string == "in-store" { instore += 1 } else { online += 1 }
+            if properties["channel"]?.string == "in-store" { instore += 1 } else { online += 1 }
             firstShop = min(firstShop ?? time, time)
             lastShop = max(lastShop ?? time, time)
         case "Order Refunded":
             refunds += 1
-            totalSpend -= abs((properties?["revenue"] ?? properties?["amount"])?.double ?? 0)
+            totalSpend -= abs((properties["revenue"] ?? properties["amount"])?.double ?? 0)
         case "Email Delivered", "Email Sent":
             emailsDelivered += 1
         case "Email Opened":

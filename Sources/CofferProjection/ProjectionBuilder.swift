@@ -76,7 +76,7 @@ public final class ProjectionBuilder {
             var aggregates: [CustomerAggregate] = []
             var events = 0
             let last = try log.scan(kinds: Self.kinds, in: db) { _, subject, kind, payload in
-                guard let value = PayloadJSON.parse(payload) else { return }
+                guard let value = PayloadFields.scan(payload) else { return }
                 let slot: Int
                 if let known = slots[subject] {
                     slot = known

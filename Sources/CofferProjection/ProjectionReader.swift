@@ -159,7 +159,7 @@ public final class ProjectionReader {
             guard let subject = try graph.subject(for: identifier, in: db) else { return nil }
             for id in try graph.mergedSubjects(of: subject, in: db) {
                 for event in try log.events(of: id, kinds: ProjectionBuilder.kinds, in: db) {
-                    if let value = PayloadJSON.parse(event.payload) { aggregate.fold(kind: event.kind, payload: value) }
+                    if let value = PayloadFields.scan(event.payload) { aggregate.fold(kind: event.kind, payload: value) }
                 }
             }
             return subject

@@ -291,6 +291,21 @@ final class SegmentRuleTests: XCTestCase {
 }
 
 final class PayloadJSONTests: XCTestCase {
+    func testTheFieldScannerReadsOnlyWhatTheSingleViewNeeds() throws {
+        let text = #"{"context":{"channel":"web","page":{"path":"/x","tags":["a",{"b":"}"}]},"traits":{"email":"a@b.c"}},"# +
+            #""event":"Order Completed","properties":{"channel":"in-store","items":[{"sku":"x\"y"}],"revenue":12.5},"# +
+            #""timestamp":"2026-01-01T00:00:00.000Z","traits":{"age":41,"nested":{"email":"wrong"},"firstName":"A\u00e9"},"userId":"u1"}"#
+        let fields = try XCTUnwrap(PayloadFields.scan(Array(text.utf8)))
+        XCTAssertEqual(fields.event, "Order Completed")
+        XCTAssertEqual(fields.timestamp, "2026-01-01T00:00:00.000Z")
+        XCTAssertEqual(fields.userID, "u1")
+        XCTAssertEqual(fields.contextChannel, "web")
+        XCTAssertEqual(fields.traits, ["email": .text("a@b.c"), "age": .number(41), "firstName": .text("Aé")])
+        XCTAssertEqual(fields.properties, ["channel": .text("in-store"), "revenue": .number(12.5)])
+        XCTAssertNil(PayloadFields.scan(Array("[1,2]".utf8)))
+        XCTAssertNil(PayloadFields.scan(Array(#"{"event":"x""#.utf8)))
+    }
+
     func testParsesWhatFoundationParses() throws {
         let text = #"{"a":[1,-2.5,3e2,true,false,null],"b":{"c":"x\"y\\z\u00e9\ud83d\ude00"},"d":"","e":0.1}"#
         let value = try XCTUnwrap(PayloadJSON.parse(Array(text.utf8)))
