@@ -48,6 +48,8 @@ public final class ProjectionBuilder {
     private let policy: Policy
     private let engine: PolicyEngine
     private let segments: [SegmentDefinition]
+    /// How many seq ranges the log is read in, in parallel (nil: one per core, at most 4, one for small logs).
+    public var scanParts: Int?
 
     /// - Throws: `VaultError.notPermitted` unless the actor may build projections.
     public init(vault: Vault, policy: Policy, segments: [SegmentDefinition]) throws {
@@ -63,44 +65,35 @@ public final class ProjectionBuilder {
     static let kinds: Set<EventKind> = [.identify, .track, .page, .screen, .rectify]
 
     /// Reads the log into one aggregate per person (merged subjects combined).
+    ///
+    /// The log is split into as many seq ranges as there are cores (at most 4),
+    /// each read on its own connection and thread; aggregates merge, so the
+    /// result is the same as one pass in log order.
     public func aggregates(progress: (Int) -> Void = { _ in }) throws -> (people: [SubjectID: CustomerAggregate], events: Int, lastSeq: Int64) {
-        let log = try vault.eventLog()
-        return try vault.database.read { db in
+        let (survivors, lastSeq) = try vault.database.read { db -> ([SubjectID: SubjectID], Int64) in
             var survivors: [SubjectID: SubjectID] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT absorbed_id, survivor_id FROM merges") {
                 survivors[try SubjectID(bytes: Array(row[0] as Data))] = try SubjectID(bytes: Array(row[1] as Data))
             }
-            // Aggregates live in an array; the dictionary maps a subject to its slot once.
-            var slots: [SubjectID: Int] = [:]
-            var owners: [SubjectID] = []
-            var aggregates: [CustomerAggregate] = []
-            var events = 0
-            let last = try log.scan(kinds: Self.kinds, in: db) { _, subject, kind, payload in
-                guard let value = PayloadFields.scan(payload) else { return }
-                let slot: Int
-                if let known = slots[subject] {
-                    slot = known
-                } else {
-                    let person = survivors[subject] ?? subject
-                    if let shared = slots[person] {
-                        slot = shared
-                    } else {
-                        slot = aggregates.count
-                        aggregates.append(CustomerAggregate())
-                        owners.append(person)
-                        slots[person] = slot
-                    }
-                    slots[subject] = slot
-                }
-                aggregates[slot].fold(kind: kind, payload: value)
-                events += 1
-                if events % 100_000 == 0 { progress(events) }
-            }
-            var people: [SubjectID: CustomerAggregate] = [:]
-            people.reserveCapacity(owners.count)
-            for (owner, aggregate) in zip(owners, aggregates) { people[owner] = aggregate }
-            return (people, events, last)
+            return (survivors, try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0)
         }
+        let count = max(scanParts ?? (lastSeq < 50_000 ? 1 : min(max(ProcessInfo.processInfo.activeProcessorCount, 1), 4)), 1)
+        let parts = try (0..<count).map { index in
+            ScanPart(log: try vault.logReader(), survivors: survivors,
+                     after: lastSeq * Int64(index) / Int64(count), through: lastSeq * Int64(index + 1) / Int64(count))
+        }
+        DispatchQueue.concurrentPerform(iterations: parts.count) { parts[$0].run() }
+        var people: [SubjectID: CustomerAggregate] = [:]
+        var events = 0
+        for part in parts {
+            if let error = part.error { throw error }
+            events += part.events
+            for (owner, aggregate) in zip(part.owners, part.aggregates) {
+                if people[owner] == nil { people[owner] = aggregate } else { people[owner]!.absorb(aggregate) }
+            }
+        }
+        progress(events)
+        return (people, events, lastSeq)
     }
 
     /// Builds the projections of `purposes` (all declared ones when nil).
@@ -244,5 +237,54 @@ public final class ProjectionBuilder {
 
     static func month(of millis: Int64) -> Int {
         Int(Timestamp.format(millis).split(separator: "-")[1]) ?? 1
+    }
+}
+
+/// One seq range of the log, read on its own connection (used from one thread at a time).
+final class ScanPart: @unchecked Sendable {
+    let log: EventLog
+    let survivors: [SubjectID: SubjectID]
+    let after: Int64, through: Int64
+    var slots: [SubjectID: Int] = [:]
+    var owners: [SubjectID] = []
+    var aggregates: [CustomerAggregate] = []
+    var events = 0
+    var error: Error?
+
+    init(log: EventLog, survivors: [SubjectID: SubjectID], after: Int64, through: Int64) {
+        self.log = log
+        self.survivors = survivors
+        self.after = after
+        self.through = through
+    }
+
+    func run() {
+        do {
+            try log.database.read { db in
+                try log.scan(kinds: ProjectionBuilder.kinds, afterSeq: after, throughSeq: through, in: db) { _, subject, kind, payload in
+                    guard let fields = PayloadFields.scan(payload) else { return }
+                    // Aggregates live in an array; the dictionary maps a subject to its slot once.
+                    let slot: Int
+                    if let known = slots[subject] {
+                        slot = known
+                    } else {
+                        let person = survivors[subject] ?? subject
+                        if let shared = slots[person] {
+                            slot = shared
+                        } else {
+                            slot = aggregates.count
+                            aggregates.append(CustomerAggregate())
+                            owners.append(person)
+                            slots[person] = slot
+                        }
+                        slots[subject] = slot
+                    }
+                    aggregates[slot].fold(kind: kind, payload: fields)
+                    events += 1
+                }
+            }
+        } catch {
+            self.error = error
+        }
     }
 }

@@ -52,7 +52,8 @@ public final class EventLog {
     /// How many events may pass between two signed checkpoints inside one large append.
     public var checkpointInterval = 100_000
 
-    private let database: DatabaseQueue
+    /// The connection this log reads and writes through.
+    public let database: DatabaseQueue
     private let vaultID: [UInt8]
     private let keys: VaultKeys
     private let cipher: AESGCMContext
@@ -224,16 +225,17 @@ public final class EventLog {
     ///
     /// - Returns: the last sequence number visited (`afterSeq` if none).
     @discardableResult
-    public func scan(kinds: Set<EventKind>, afterSeq: Int64 = 0, in db: Database,
+    public func scan(kinds: Set<EventKind>, afterSeq: Int64 = 0, throughSeq: Int64 = .max, in db: Database,
                      _ body: (Int64, SubjectID, EventKind, [UInt8]) throws -> Void) throws -> Int64 {
         var keys: [SubjectID: (UInt32, SymmetricKey)?] = [:]
         let placeholders = kinds.map { _ in "?" }.joined(separator: ", ")
         let statement = RawStatement(try db.makeStatement(sql: """
             SELECT seq, subject_id, kind, key_version, nonce, ciphertext FROM events
-            WHERE seq > ? AND kind IN (\(placeholders)) ORDER BY seq
+            WHERE seq > ? AND seq <= ? AND kind IN (\(placeholders)) ORDER BY seq
             """))
         statement.bind(1, afterSeq)
-        for (index, kind) in kinds.map(\.rawValue).sorted().enumerated() { statement.bind(Int32(index + 2), text: kind) }
+        statement.bind(2, throughSeq)
+        for (index, kind) in kinds.map(\.rawValue).sorted().enumerated() { statement.bind(Int32(index + 3), text: kind) }
         var last = afterSeq
         while try statement.step("reading the event log") {
             let seq = statement.int64(0)

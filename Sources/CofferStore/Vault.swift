@@ -64,6 +64,12 @@ public final class Vault {
         return log
     }
 
+    /// A log reader on its own read-only connection, for scanning on another
+    /// thread while this vault's connection is busy (needs the master key).
+    public func logReader() throws -> EventLog {
+        try EventLog(database: VaultDatabase.open(layout.database, readOnly: true), vaultID: vaultID, keys: keys())
+    }
+
     /// The identity graph (needs the master key).
     public func identityGraph() throws -> IdentityGraph {
         try IdentityGraph(vaultID: vaultID, keys: keys(), log: eventLog())

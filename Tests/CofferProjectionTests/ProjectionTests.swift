@@ -127,6 +127,23 @@ final class ProjectionTests: XCTestCase {
         XCTAssertEqual(cy["recency"], .null)
     }
 
+    func testReadingTheLogInParallelRangesGivesTheSameViews() throws {
+        let fixture = try ProjectionFixture()
+        let builder = try ProjectionBuilder(vault: fixture.owner, policy: fixture.policy, segments: [])
+        builder.scanParts = 1
+        let whole = try builder.aggregates()
+        for parts in [2, 3, 7] {
+            builder.scanParts = parts
+            let split = try builder.aggregates()
+            XCTAssertEqual(split.events, whole.events)
+            XCTAssertEqual(Set(split.people.keys), Set(whole.people.keys))
+            for (subject, aggregate) in whole.people {
+                XCTAssertEqual(SingleView.row(split.people[subject]!, subject: subject, now: fixture.now, consents: []),
+                               SingleView.row(aggregate, subject: subject, now: fixture.now, consents: []), "\(parts) parts")
+            }
+        }
+    }
+
     func testAnalystsSeeOnlyPolicyTransformedFields() throws {
         let fixture = try ProjectionFixture()
         _ = try fixture.build()
