@@ -60,27 +60,23 @@ public indirect enum SegmentRule: Sendable, Equatable {
             if op == .contains {
                 return a.description.split(separator: ",").contains { $0 == b.description }
             }
-            if let x = a.double, let y = b.double {
-                switch op {
-                case .equal: return x == y
-                case .notEqual: return x != y
-                case .greater: return x > y
-                case .greaterOrEqual: return x >= y
-                case .less: return x < y
-                case .lessOrEqual: return x <= y
-                case .contains: return false
-                }
-            }
-            let x = a.description, y = b.description
-            switch op {
-            case .equal: return x == y
-            case .notEqual: return x != y
-            case .greater: return x > y
-            case .greaterOrEqual: return x >= y
-            case .less: return x < y
-            case .lessOrEqual: return x <= y
-            case .contains: return false
-            }
+            if let x = a.double, let y = b.double { return op.holds(x, y) }
+            return op.holds(a.description, b.description)
+        }
+    }
+}
+
+extension SegmentRule.Comparison {
+    /// Whether `x op y` holds (numbers numerically, text by code points; `contains` is handled on lists).
+    func holds<T: Comparable>(_ x: T, _ y: T) -> Bool {
+        switch self {
+        case .equal: return x == y
+        case .notEqual: return x != y
+        case .greater: return x > y
+        case .greaterOrEqual: return x >= y
+        case .less: return x < y
+        case .lessOrEqual: return x <= y
+        case .contains: return false
         }
     }
 }

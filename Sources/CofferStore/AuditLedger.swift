@@ -32,19 +32,9 @@ public final class AuditLedger {
     static func open(layout: VaultLayout, vaultID: [UInt8], publicKey: Ed25519.PublicKey?, readOnly: Bool = false) throws -> DatabaseQueue {
         let exists = FileManager.default.fileExists(atPath: layout.auditDatabase.path)
         if !exists && readOnly { throw VaultError.corruptFile(path: layout.auditDatabase.path, reason: "the audit ledger is missing") }
-        var config = Configuration()
-        config.readonly = readOnly
-        config.busyMode = .timeout(10)
-        config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA secure_delete = ON")
-            if !db.configuration.readonly {
-                _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
-                try db.execute(sql: "PRAGMA synchronous = FULL")
-            }
-        }
         let queue: DatabaseQueue
         do {
-            queue = try DatabaseQueue(path: layout.auditDatabase.path, configuration: config)
+            queue = try DatabaseQueue(path: layout.auditDatabase.path, configuration: VaultDatabase.configuration(readOnly: readOnly))
             if !readOnly {
                 try migrator.migrate(queue)
                 try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: layout.auditDatabase.path)
@@ -230,9 +220,7 @@ public enum AuditVerifier {
         }
         let queue: DatabaseQueue
         do {
-            var config = Configuration()
-            config.readonly = true
-            queue = try DatabaseQueue(path: layout.auditDatabase.path, configuration: config)
+            queue = try DatabaseQueue(path: layout.auditDatabase.path, configuration: VaultDatabase.configuration(readOnly: true))
         } catch {
             throw VaultError.corruptFile(path: layout.auditDatabase.path, reason: "\(error)")
         }

@@ -9,22 +9,10 @@ import GRDB
 enum VaultDatabase {
     /// Opens (creating if needed) the database and brings its schema up to date.
     static func open(_ url: URL, readOnly: Bool = false) throws -> DatabaseQueue {
-        var config = Configuration()
-        config.readonly = readOnly
-        config.busyMode = .timeout(10)
-        config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA secure_delete = ON")
-            try db.execute(sql: "PRAGMA temp_store = MEMORY")
-            // 64 MiB page cache: the subject index takes random inserts.
-            try db.execute(sql: "PRAGMA cache_size = -65536")
-            if !db.configuration.readonly {
-                _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
-                try db.execute(sql: "PRAGMA synchronous = FULL")
-            }
-        }
         let queue: DatabaseQueue
         do {
-            queue = try DatabaseQueue(path: url.path, configuration: config)
+            // 64 MiB page cache: the subject index takes random inserts.
+            queue = try DatabaseQueue(path: url.path, configuration: configuration(readOnly: readOnly, cacheKiB: 65536))
         } catch {
             throw VaultError.corruptFile(path: url.path, reason: "\(error)")
         }
@@ -39,6 +27,23 @@ enum VaultDatabase {
         }
         try checkIsVault(queue, url: url)
         return queue
+    }
+
+    /// Coffer's connection settings, shared by the vault and the audit ledger.
+    static func configuration(readOnly: Bool, cacheKiB: Int? = nil) -> Configuration {
+        var config = Configuration()
+        config.readonly = readOnly
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
+            if let cacheKiB { try db.execute(sql: "PRAGMA cache_size = -\(cacheKiB)") }
+            if !db.configuration.readonly {
+                _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+            }
+        }
+        return config
     }
 
     private static func checkIsVault(_ queue: DatabaseQueue, url: URL) throws {

@@ -108,20 +108,11 @@ struct AuditCommand: ParsableCommand {
                 (--write-head) to detect a truncated tail later (--expect-head).
                 """
         )
-        @Option(name: .long, help: ArgumentHelp("The vault directory (default: $COFFER_VAULT, else ./vault).", valueName: "DIR"))
-        var vault: String?
-        @Option(name: .long, help: ArgumentHelp("The audit public key: a file of 64 hex digits (`audit export-key`).", valueName: "FILE"))
-        var publicKey: String?
-        @Option(name: .long, help: ArgumentHelp("Fail unless the ledger still contains this head.", valueName: "FILE"))
-        var expectHead: String?
-        @Option(name: .long, help: ArgumentHelp("After a successful check, write the current head to FILE.", valueName: "FILE"))
-        var writeHead: String?
+        @OptionGroup var options: ChainOptions
 
         func run() throws {
-            let layout = VaultLayout.resolve(explicit: vault)
-            guard layout.isInitialized else { throw VaultError.notInitialized(path: layout.directory.path) }
-            let report = try AuditVerifier.verify(layout: layout, pinnedKey: try publicKey.map(VerifyCommand.readPublicKey),
-                                                  expectedHead: try expectHead.map(VerifyCommand.readHead))
+            let report = try AuditVerifier.verify(layout: options.layout(), pinnedKey: options.pinnedKey(),
+                                                  expectedHead: options.expectedHead())
             if let failure = report.failure {
                 Terminal.line("FAILED: audit entry \(failure.seq): \(failure.reason)")
                 Terminal.line("Checked \(report.entryCount) entries before the failure.")
@@ -133,14 +124,7 @@ struct AuditCommand: ParsableCommand {
                 Terminal.line("Note: the last \(report.unsignedTail) entr\(report.unsignedTail == 1 ? "y was" : "ies were") written without "
                     + "a signing key (an auditor's own denials, or appended outside coffer); the next signed entry will cover them.")
             }
-            if let writeHead {
-                do {
-                    try report.head.text.write(toFile: writeHead, atomically: true, encoding: .utf8)
-                } catch {
-                    throw VaultError.io(path: writeHead, detail: error.localizedDescription)
-                }
-                Terminal.line("Head written to \(writeHead)")
-            }
+            try options.write(report.head)
         }
     }
 

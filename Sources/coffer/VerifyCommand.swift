@@ -17,25 +17,12 @@ struct VerifyCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("The vault directory (default: $COFFER_VAULT, else ./vault).", valueName: "DIR"))
-    var vault: String?
-
-    @Option(name: .long, help: ArgumentHelp("Pin the checkpoint public key: a file holding its 64 hex digits.", valueName: "FILE"))
-    var publicKey: String?
-
-    @Option(name: .long, help: ArgumentHelp("Fail unless the log still contains this head (a file from --write-head).", valueName: "FILE"))
-    var expectHead: String?
-
-    @Option(name: .long, help: ArgumentHelp("After a successful check, write the current head to FILE.", valueName: "FILE"))
-    var writeHead: String?
+    @OptionGroup var options: ChainOptions
 
     func run() throws {
-        let layout = VaultLayout.resolve(explicit: vault)
-        guard layout.isInitialized else { throw VaultError.notInitialized(path: layout.directory.path) }
-        let pinned = try publicKey.map(Self.readPublicKey)
-        let expected = try expectHead.map(Self.readHead)
+        let layout = try options.layout()
         let clock = Date()
-        let report = try LogVerifier.verify(layout: layout, pinnedKey: pinned, expectedHead: expected) { count in
+        let report = try LogVerifier.verify(layout: layout, pinnedKey: options.pinnedKey(), expectedHead: options.expectedHead()) { count in
             Terminal.progress("verified \(count) events…")
         }
         Terminal.endProgress()
@@ -48,14 +35,44 @@ struct VerifyCommand: ParsableCommand {
         Terminal.line("OK: \(report.eventCount) events, chain intact, \(report.checkpointCount) signed checkpoints "
             + "(key \(report.keyFingerprint)), head \(report.headSeq) \(report.headHash.hexString.prefix(16))… "
             + String(format: "in %.2f s", seconds))
-        if let writeHead {
-            do {
-                try ExpectedHead(seq: report.headSeq, hash: report.headHash).text.write(toFile: writeHead, atomically: true, encoding: .utf8)
-            } catch {
-                throw VaultError.io(path: writeHead, detail: error.localizedDescription)
-            }
-            Terminal.line("Head written to \(writeHead)")
+        try options.write(ExpectedHead(seq: report.headSeq, hash: report.headHash))
+    }
+}
+
+/// Options of the two chain checks (`verify`, `audit verify`), which need no passphrase.
+struct ChainOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The vault directory (default: $COFFER_VAULT, else ./vault).", valueName: "DIR"))
+    var vault: String?
+
+    @Option(name: .long, help: ArgumentHelp("Pin the public key: a file holding its 64 hex digits.", valueName: "FILE"))
+    var publicKey: String?
+
+    @Option(name: .long, help: ArgumentHelp("Fail unless the chain still contains this head (a file from --write-head).", valueName: "FILE"))
+    var expectHead: String?
+
+    @Option(name: .long, help: ArgumentHelp("After a successful check, write the current head to FILE.", valueName: "FILE"))
+    var writeHead: String?
+
+    /// The vault to check; it must exist.
+    func layout() throws -> VaultLayout {
+        let layout = VaultLayout.resolve(explicit: vault)
+        guard layout.isInitialized else { throw VaultError.notInitialized(path: layout.directory.path) }
+        return layout
+    }
+
+    func pinnedKey() throws -> Ed25519.PublicKey? { try publicKey.map(Self.readPublicKey) }
+
+    func expectedHead() throws -> ExpectedHead? { try expectHead.map(Self.readHead) }
+
+    /// Writes `head` to --write-head, if given, and says so.
+    func write(_ head: ExpectedHead) throws {
+        guard let writeHead else { return }
+        do {
+            try head.text.write(toFile: writeHead, atomically: true, encoding: .utf8)
+        } catch {
+            throw VaultError.io(path: writeHead, detail: error.localizedDescription)
         }
+        Terminal.line("Head written to \(writeHead)")
     }
 
     static func readPublicKey(_ path: String) throws -> Ed25519.PublicKey {
