@@ -88,9 +88,11 @@ public final class ProjectionBuilder {
         for part in parts {
             if let error = part.error { throw error }
             events += part.events
+            people.reserveCapacity(people.count + part.owners.count)
             for (owner, aggregate) in zip(part.owners, part.aggregates) {
                 if people[owner] == nil { people[owner] = aggregate } else { people[owner]!.absorb(aggregate) }
             }
+            part.release()
         }
         progress(events)
         return (people, events, lastSeq)
@@ -105,7 +107,7 @@ public final class ProjectionBuilder {
             }
             return purpose
         }
-        let (people, events, lastSeq) = try aggregates(progress: progress)
+        var (people, events, lastSeq) = try aggregates(progress: progress)
         var report = BuildReport(events: events, people: people.count, lastSeq: lastSeq)
 
         // Consent in force now, per consent-based purpose.
@@ -119,7 +121,8 @@ public final class ProjectionBuilder {
         let currentMonth = Self.month(of: now)
         // People in a stable order; rows are computed per projection, one at a time, so
         // memory holds the aggregates and one projection, not every row of every file.
-        let ordered = people.sorted { $0.key.hex < $1.key.hex }
+        let ordered = people.sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }
+        people = [:]   // `ordered` holds the aggregates now; one copy is enough
         let consentPurposes = policy.purposes.filter(\.needsConsent).map(\.name)
         let grantedSets = consentPurposes.map { granted[$0] ?? [] }
         func row(_ subject: SubjectID, _ aggregate: CustomerAggregate) -> [Cell] {
@@ -130,10 +133,10 @@ public final class ProjectionBuilder {
         for purpose in purposes {
             for role in Role.allCases where policy.access[role]?.purposes[purpose.name] != nil
                 && role.permissions.contains(.readProjections) {
-                let included = ordered.filter { !purpose.needsConsent || granted[purpose.name]?.contains($0.key) == true }
-                let summary = try writeProjection(purpose: purpose, role: role, people: included, row: row, columns: allColumns,
-                                                  withoutConsent: ordered.count - included.count, now: now, lastSeq: lastSeq,
-                                                  currentMonth: currentMonth)
+                let consenting = granted[purpose.name] ?? []
+                let summary = try writeProjection(purpose: purpose, role: role, people: ordered,
+                                                  including: { !purpose.needsConsent || consenting.contains($0) }, row: row,
+                                                  columns: allColumns, now: now, lastSeq: lastSeq, currentMonth: currentMonth)
                 report.projections.append(summary)
                 try vault.audit(.projectBuild, purpose: purpose.name, target: "projection:\(purpose.name).\(role.rawValue)",
                                 rows: summary.subjects, reason: "\(events) events read up to seq \(lastSeq)")
@@ -143,8 +146,9 @@ public final class ProjectionBuilder {
     }
 
     private func writeProjection(purpose: Purpose, role: Role, people: [(key: SubjectID, value: CustomerAggregate)],
+                                 including: (SubjectID) -> Bool,
                                  row makeRow: (SubjectID, CustomerAggregate) -> [Cell], columns allColumns: [String],
-                                 withoutConsent: Int, now: Int64, lastSeq: Int64, currentMonth: Int) throws -> ProjectionSummary {
+                                 now: Int64, lastSeq: Int64, currentMonth: Int) throws -> ProjectionSummary {
         let fileKey = try ProjectionFile.fileKey(vault.projectionKey(for: role), purpose: purpose.name)
         let transformer = try FieldTransformer(key: fileKey)
         let decisions = allColumns.map {
@@ -158,6 +162,7 @@ public final class ProjectionBuilder {
         let usable = segments.filter { $0.rule.fields.allSatisfy { index[$0].map { !decisions[$0].isDenied } ?? false } }
         let skipped = segments.filter { segment in !usable.contains { $0.name == segment.name } }.map(\.name)
 
+        var number = 0
         let queue = try DatabaseQueue()
         try queue.write { db in
             let columnSQL = kept.map { "\"\(allColumns[$0])\" \(Self.sqlType(of: allColumns[$0], decision: decisions[$0]))" }
@@ -170,9 +175,10 @@ public final class ProjectionBuilder {
                 """)
             let insert = try db.makeStatement(sql: "INSERT INTO single_view VALUES (?\(String(repeating: ", ?", count: columns.count)))")
             let member = try db.makeStatement(sql: "INSERT INTO segment_members VALUES (?, ?)")
-            for (number, person) in people.enumerated() {
+            for person in people where including(person.key) {
+                number += 1
                 let row = makeRow(person.key, person.value)
-                let id = idDecision.isDenied ? "row-\(number + 1)"
+                let id = idDecision.isDenied ? "row-\(number)"
                     : try transformer.apply(idDecision, field: "customer_id", to: row[0]).description
                 var values: [Cell] = [.text(id)]
                 values.reserveCapacity(kept.count + 1)
@@ -196,7 +202,7 @@ public final class ProjectionBuilder {
         }
         let bytes = try ProjectionFile.write(queue, to: ProjectionFile.url(vault.layout, purpose: purpose.name, role: role),
                                              key: fileKey, vaultID: vault.vaultID, purpose: purpose.name, role: role)
-        return ProjectionSummary(purpose: purpose.name, role: role, subjects: people.count, withoutConsent: withoutConsent,
+        return ProjectionSummary(purpose: purpose.name, role: role, subjects: number, withoutConsent: people.count - number,
                                  columns: ["customer_id"] + columns, segments: usable.map(\.name), skippedSegments: skipped, bytes: bytes)
     }
 
@@ -256,6 +262,13 @@ final class ScanPart: @unchecked Sendable {
         self.survivors = survivors
         self.after = after
         self.through = through
+    }
+
+    /// Drops what the part read once it has been merged.
+    func release() {
+        slots = [:]
+        owners = []
+        aggregates = []
     }
 
     func run() {

@@ -40,7 +40,11 @@ public enum ProjectionFile {
                                      authenticating: associatedData(vaultID: vaultID, purpose: purpose, role: role))
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
-        try AtomicFile.write(Data(magic + nonce + sealed), to: url)
+        var file = Data(capacity: magic.count + nonce.count + sealed.count)
+        file.append(contentsOf: magic)
+        file.append(contentsOf: nonce)
+        file.append(contentsOf: sealed)
+        try AtomicFile.write(file, to: url)
         return magic.count + nonce.count + sealed.count
     }
 
