@@ -1,6 +1,6 @@
 /// The few fields of an event payload the single view reads, pulled out in one
 /// pass over the bytes without building a JSON tree: values of other fields are
-/// skipped, not decoded. About 4× cheaper than a full parse per event.
+/// skipped, not decoded.
 struct PayloadFields {
     var event: String?
     var timestamp: String?
@@ -108,10 +108,14 @@ struct FieldScanner {
             values[key] = .text(text)
             return true
         }
-        let start = index
-        guard skipValue() else { return false }
-        if let number = PayloadJSON.parse(Array(bytes[start..<index]))?.double { values[key] = .number(number) }
-        return true
+        var lexer = PayloadJSON.Parser(bytes: bytes)
+        lexer.index = index
+        if let number = lexer.number() {
+            index = lexer.index
+            values[key] = .number(number)
+            return true
+        }
+        return skipValue()   // true, false, null, objects and arrays are not kept
     }
 
     /// A string value, or nil (and skipped) when the value is not a string.

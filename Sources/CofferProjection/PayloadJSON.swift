@@ -1,145 +1,15 @@
-/// A parsed JSON value. Objects keep their pairs in order (payloads are small;
-/// a linear lookup beats building a dictionary per event).
-public enum JSONValue: Sendable, Equatable {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([(String, JSONValue)])
-
-    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
-        switch (lhs, rhs) {
-        case (.null, .null): return true
-        case let (.bool(a), .bool(b)): return a == b
-        case let (.number(a), .number(b)): return a == b
-        case let (.string(a), .string(b)): return a == b
-        case let (.array(a), .array(b)): return a == b
-        case let (.object(a), .object(b)): return a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
-        default: return false
-        }
-    }
-
-    /// The member `key` of an object.
-    public subscript(key: String) -> JSONValue? {
-        guard case let .object(pairs) = self else { return nil }
-        for (name, value) in pairs where name == key { return value }
-        return nil
-    }
-
-    public var string: String? {
-        if case let .string(text) = self { return text }
-        return nil
-    }
-
-    /// A number, or a string holding one (CSV-mapped values arrive either way).
-    public var double: Double? {
-        switch self {
-        case let .number(value): return value
-        case let .string(text): return Double(text)
-        default: return nil
-        }
-    }
-}
-
-/// A small, fast JSON parser for the payloads Coffer itself wrote (canonical
-/// JSON); it accepts any valid JSON and returns nil for anything else.
-/// Foundation's `JSONSerialization` costs 9–15 µs per event on Linux; this
-/// parses a 400-byte payload in about 2 µs.
-public enum PayloadJSON {
-    public static func parse(_ bytes: [UInt8]) -> JSONValue? {
-        bytes.withUnsafeBufferPointer { buffer in
-            var parser = Parser(bytes: buffer)
-            guard let value = parser.value() else { return nil }
-            parser.skipSpace()
-            return parser.index == buffer.count ? value : nil
-        }
-    }
-
+/// The JSON tokens the payload field scanner reads — strings (with escapes)
+/// and numbers — decoded straight from the bytes, without Foundation
+/// (`JSONSerialization` costs 9–15 µs per event on Linux).
+enum PayloadJSON {
+    /// Reads JSON strings and numbers from a buffer, starting at `index`.
     struct Parser {
         let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
-        var depth = 0
 
         init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
-        mutating func skipSpace() {
-            while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x0a || bytes[index] == 0x0d || bytes[index] == 0x09 {
-                index += 1
-            }
-        }
-
-        mutating func value() -> JSONValue? {
-            skipSpace()
-            guard index < bytes.count else { return nil }
-            switch bytes[index] {
-            case UInt8(ascii: "{"): return object()
-            case UInt8(ascii: "["): return array()
-            case UInt8(ascii: "\""): return string().map(JSONValue.string)
-            case UInt8(ascii: "t"): return literal("true", .bool(true))
-            case UInt8(ascii: "f"): return literal("false", .bool(false))
-            case UInt8(ascii: "n"): return literal("null", .null)
-            default: return number()
-            }
-        }
-
-        mutating func literal(_ word: StaticString, _ value: JSONValue) -> JSONValue? {
-            let count = word.utf8CodeUnitCount
-            guard index + count <= bytes.count else { return nil }
-            for offset in 0..<count where bytes[index + offset] != word.utf8Start[offset] { return nil }
-            index += count
-            return value
-        }
-
-        mutating func object() -> JSONValue? {
-            depth += 1
-            defer { depth -= 1 }
-            guard depth < 64 else { return nil }
-            index += 1
-            var pairs: [(String, JSONValue)] = []
-            skipSpace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-                index += 1
-                return .object(pairs)
-            }
-            while true {
-                skipSpace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), let key = string() else { return nil }
-                skipSpace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
-                index += 1
-                guard let member = value() else { return nil }
-                pairs.append((key, member))
-                skipSpace()
-                guard index < bytes.count else { return nil }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(pairs) }
-                return nil
-            }
-        }
-
-        mutating func array() -> JSONValue? {
-            depth += 1
-            defer { depth -= 1 }
-            guard depth < 64 else { return nil }
-            index += 1
-            var items: [JSONValue] = []
-            skipSpace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-                index += 1
-                return .array(items)
-            }
-            while true {
-                guard let item = value() else { return nil }
-                items.append(item)
-                skipSpace()
-                guard index < bytes.count else { return nil }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
-                return nil
-            }
-        }
-
+        /// A string at `index` (its opening quote), unescaped; nil when malformed.
         mutating func string() -> String? {
             index += 1
             let start = index
@@ -221,7 +91,8 @@ public enum PayloadJSON {
             return nil
         }
 
-        mutating func number() -> JSONValue? {
+        /// A number at `index`, or nil when there is none.
+        mutating func number() -> Double? {
             let start = index
             var negative = false
             if index < bytes.count, bytes[index] == UInt8(ascii: "-") { negative = true; index += 1 }
@@ -255,10 +126,10 @@ public enum PayloadJSON {
             if exact && fractionDigits <= 15 {
                 var value = Double(mantissa)
                 if fractionDigits > 0 { value /= Self.powersOfTen[fractionDigits] }
-                return .number(negative ? -value : value)
+                return negative ? -value : value
             }
             let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-            return Double(text).map(JSONValue.number)
+            return Double(text)
         }
 
         static let powersOfTen: [Double] = (0...15).map { var p = 1.0; for _ in 0..<$0 { p *= 10 }; return p }

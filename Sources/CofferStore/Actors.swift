@@ -18,16 +18,7 @@ extension Vault {
         try require(.listActors, for: .actorList)
         return try KeyslotFile.load(from: layout.keyslots).slots.map {
             ActorInfo(name: $0.actor, role: $0.role, createdAt: $0.createdAt,
-                      keys: Self.keyNames(forRole: $0.role))
-        }
-    }
-
-    /// The key names a role's slot holds (what `KeyBundle.forRole` wraps).
-    public static func keyNames(forRole role: Role) -> [String] {
-        switch role {
-        case .owner, .compliance: return [KeyBundle.Name.master]
-        case .analyst, .marketing: return [KeyBundle.Name.auditRead, KeyBundle.Name.auditSigning, KeyBundle.Name.projection]
-        case .auditor: return [KeyBundle.Name.auditPublic, KeyBundle.Name.auditRead]
+                      keys: KeyBundle.names(for: $0.role))
         }
     }
 

@@ -18,23 +18,33 @@ public struct KeyBundle: Sendable {
         public static let auditPublic = "audit-public"
     }
 
-    /// Exactly the keys `role` needs, derived from the master key (see SECURITY.md):
-    /// owner and compliance hold the master key; analysts and marketing the
-    /// projection key and what writing audit entries takes; auditors the audit
-    /// read key and the audit public key. No other role can derive a data key.
-    public static func forRole(_ role: Role, master: SymmetricKey) throws -> KeyBundle {
+    /// The names of the keys `role`'s slot holds, sorted: owner and compliance
+    /// the master key; analysts and marketing their role's projection key and
+    /// what writing audit entries takes; auditors the audit read key and the
+    /// audit public key. No role but owner and compliance can derive a data key.
+    public static func names(for role: Role) -> [String] {
         switch role {
-        case .owner, .compliance:
-            return KeyBundle(keys: [Name.master: master])
-        case .analyst, .marketing:
-            let keys = try VaultKeys(master: master)
-            return KeyBundle(keys: [Name.projection: try keys.projectionKey(for: role), Name.auditRead: keys.auditRead,
-                                    Name.auditSigning: keys.auditSigningSeed])
-        case .auditor:
-            let keys = try VaultKeys(master: master)
-            return KeyBundle(keys: [Name.auditRead: keys.auditRead,
-                                    Name.auditPublic: try SymmetricKey(copying: keys.auditSigning.publicKey.rawRepresentation)])
+        case .owner, .compliance: return [Name.master]
+        case .analyst, .marketing: return [Name.auditRead, Name.auditSigning, Name.projection]
+        case .auditor: return [Name.auditPublic, Name.auditRead]
         }
+    }
+
+    /// Exactly the keys `names(for: role)` lists, derived from the master key (see SECURITY.md).
+    public static func forRole(_ role: Role, master: SymmetricKey) throws -> KeyBundle {
+        let derived = try VaultKeys(master: master)
+        var keys: [String: SymmetricKey] = [:]
+        for name in names(for: role) {
+            switch name {
+            case Name.master: keys[name] = master
+            case Name.projection: keys[name] = try derived.projectionKey(for: role)
+            case Name.auditRead: keys[name] = derived.auditRead
+            case Name.auditSigning: keys[name] = derived.auditSigningSeed
+            case Name.auditPublic: keys[name] = try SymmetricKey(copying: derived.auditSigning.publicKey.rawRepresentation)
+            default: preconditionFailure("no derivation for key '\(name)'")
+            }
+        }
+        return KeyBundle(keys: keys)
     }
 
     /// The names of the keys held, sorted (never the keys themselves).

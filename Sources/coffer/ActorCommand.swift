@@ -39,7 +39,7 @@ struct ActorCommand: ParsableCommand {
                                                        confirm: true, variable: "COFFER_NEW_PASSPHRASE")
             try vault.addActor(name, role: Role(rawValue: role)!, passphrase: passphrase)
             Terminal.line("Added actor '\(name)' with role \(role); their keyslot holds: "
-                + Vault.keyNames(forRole: Role(rawValue: role)!).joined(separator: ", "))
+                + KeyBundle.names(for: Role(rawValue: role)!).joined(separator: ", "))
         }
     }
 

@@ -307,7 +307,7 @@ final class SegmentRuleTests: XCTestCase {
     }
 }
 
-final class PayloadJSONTests: XCTestCase {
+final class PayloadFieldsTests: XCTestCase {
     func testTheFieldScannerReadsOnlyWhatTheSingleViewNeeds() throws {
         let text = #"{"context":{"channel":"web","page":{"path":"/x","tags":["a",{"b":"}"}]},"traits":{"email":"a@b.c"}},"# +
             #""event":"Order Completed","properties":{"channel":"in-store","items":[{"sku":"x\"y"}],"revenue":12.5},"# +
@@ -323,15 +323,19 @@ final class PayloadJSONTests: XCTestCase {
         XCTAssertNil(PayloadFields.scan(Array(#"{"event":"x""#.utf8)))
     }
 
-    func testParsesWhatFoundationParses() throws {
-        let text = #"{"a":[1,-2.5,3e2,true,false,null],"b":{"c":"x\"y\\z\u00e9\ud83d\ude00"},"d":"","e":0.1}"#
-        let value = try XCTUnwrap(PayloadJSON.parse(Array(text.utf8)))
-        XCTAssertEqual(value["a"], .array([.number(1), .number(-2.5), .number(300), .bool(true), .bool(false), .null]))
-        XCTAssertEqual(value["b"]?["c"], .string("x\"y\\zé😀"))
-        XCTAssertEqual(value["d"], .string(""))
-        XCTAssertEqual(value["e"]?.double, 0.1)
-        for bad in ["{", "{\"a\":}", "[1,]", "{\"a\":1} x", "\"unterminated", "{\"a\":tru}", "01x"] {
-            XCTAssertNil(PayloadJSON.parse(Array(bad.utf8)), bad)
+    func testStringsAndNumbersDecodeAsJSONSaysAndMalformedPayloadsAreRefused() throws {
+        let text = #"{"traits":{"age":3e2,"loyaltyPoints":-2.5,"city":"x\"y\\z\u00e9\ud83d\ude00","postcode":"","#
+            + #""email":true,"gender":null,"zip":0.1}}"#
+        let fields = try XCTUnwrap(PayloadFields.scan(Array(text.utf8)))
+        XCTAssertEqual(fields.traits["age"], .number(300))
+        XCTAssertEqual(fields.traits["loyaltyPoints"], .number(-2.5))
+        XCTAssertEqual(fields.traits["city"], .text("x\"y\\zé😀"))
+        XCTAssertEqual(fields.traits["postcode"], .text(""))
+        XCTAssertEqual(fields.traits["zip"]?.double, 0.1)
+        XCTAssertNil(fields.traits["email"], "booleans are not kept")
+        XCTAssertNil(fields.traits["gender"], "null is not kept")
+        for bad in ["{", #"{"event":"x""#, "[1]", #"{"traits":{"age":1}"#, #"{"event":"unterminated}"#] {
+            XCTAssertNil(PayloadFields.scan(Array(bad.utf8)), bad)
         }
     }
 }
