@@ -8,7 +8,8 @@ import PackageDescription
 /// (vault, keyslots, encrypted append-only event log, identity graph, consent ledger) →
 /// `CofferPolicy` (policy files, the policy engine) →
 /// `CofferIngest` (Segment/CSV collect and transform) → `CofferProjection` (single view,
-/// segments, encrypted per-purpose databases, analyst SQL) → `CofferDemo`
+/// segments, encrypted per-purpose databases, analyst SQL) → `CofferRequests`
+/// (data-subject requests: export, erasure, restriction, rectification) → `CofferDemo`
 /// (generated data) → `CofferBench` (measurements) → `coffer` (thin CLI).
 let package = Package(
     name: "Coffer",
@@ -23,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         .systemLibrary(
@@ -72,12 +74,24 @@ let package = Package(
             ]
         ),
         .target(
+            name: "CofferRequests",
+            dependencies: [
+                "CofferStore",
+                "CofferIngest",
+                "CofferCrypto",
+                "CofferPolicy",
+                "CofferProjection",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]
+        ),
+        .target(
             name: "CofferDemo",
             dependencies: ["CofferIngest", "CofferStore"]
         ),
         .target(
             name: "CofferBench",
-            dependencies: ["CofferStore", "CofferCrypto", "CofferPolicy", "CofferIngest", "CofferProjection", "CofferDemo"]
+            dependencies: ["CofferStore", "CofferCrypto", "CofferPolicy", "CofferIngest", "CofferProjection", "CofferRequests", "CofferDemo"]
         ),
         .executableTarget(
             name: "coffer",
@@ -85,6 +99,7 @@ let package = Package(
                 "CofferStore",
                 "CofferPolicy",
                 "CofferProjection",
+                "CofferRequests",
                 "CofferIngest",
                 "CofferDemo",
                 "CofferBench",
@@ -135,6 +150,20 @@ let package = Package(
                 "CofferStore",
                 "CofferCrypto",
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .testTarget(
+            name: "CofferRequestsTests",
+            dependencies: [
+                "CofferRequests",
+                "CofferProjection",
+                "CofferDemo",
+                "CofferPolicy",
+                "CofferIngest",
+                "CofferStore",
+                "CofferCrypto",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
         .testTarget(

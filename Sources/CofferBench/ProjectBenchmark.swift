@@ -65,6 +65,24 @@ public struct ProjectBenchmark {
 
     /// Appends the events (and a marketing consent for 60 % of people) to `vault`, then builds every projection.
     public func run(vault: Vault, policy: Policy, segments: [SegmentDefinition], progress: (String) -> Void = { _ in }) throws -> Result {
+        let appendSeconds = try populate(vault: vault, policy: policy, progress: progress)
+        progress("building projections")
+
+        let before = ResourceUsage.residentBytes()
+        ResourceUsage.resetPeak()
+        let builder = try ProjectionBuilder(vault: vault, policy: policy, segments: segments)
+        let readClock = Stopwatch()
+        _ = try builder.aggregates()
+        let readSeconds = readClock.elapsed
+        let clock = Stopwatch()
+        let report = try builder.build()
+        return Result(events: report.events, people: report.people, appendSeconds: appendSeconds, buildSeconds: clock.elapsed,
+                      readSeconds: readSeconds, projections: report.projections, rssBeforeBuild: before,
+                      peakBuildRSS: ResourceUsage.peakResidentBytes())
+    }
+
+    /// Appends the events and consents; returns the seconds it took.
+    public func populate(vault: Vault, policy: Policy, progress: (String) -> Void = { _ in }) throws -> Double {
         let log = try vault.eventLog()
         let subjects = try (0..<max(1, configuration.subjects)).map { _ in try SubjectID.random() }
         let appendClock = Stopwatch()
@@ -95,19 +113,6 @@ public struct ProjectBenchmark {
                 try ledger.applied(record, subject: subject, seq: receipt.firstSeq + Int64(index), in: db)
             }
         }
-        let appendSeconds = appendClock.elapsed
-        progress("building projections")
-
-        let before = ResourceUsage.residentBytes()
-        ResourceUsage.resetPeak()
-        let builder = try ProjectionBuilder(vault: vault, policy: policy, segments: segments)
-        let readClock = Stopwatch()
-        _ = try builder.aggregates()
-        let readSeconds = readClock.elapsed
-        let clock = Stopwatch()
-        let report = try builder.build()
-        return Result(events: report.events, people: report.people, appendSeconds: appendSeconds, buildSeconds: clock.elapsed,
-                      readSeconds: readSeconds, projections: report.projections, rssBeforeBuild: before,
-                      peakBuildRSS: ResourceUsage.peakResidentBytes())
+        return appendClock.elapsed
     }
 }

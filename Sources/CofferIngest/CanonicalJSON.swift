@@ -80,7 +80,8 @@ public enum CanonicalJSON {
 
     private static let hex = Array("0123456789abcdef".utf8)
 
-    private static func writeString(_ text: String, into out: inout [UInt8]) {
+    /// Appends `text` as a JSON string literal (quoted, escaped).
+    public static func writeString(_ text: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         for byte in text.utf8 {
             switch byte {

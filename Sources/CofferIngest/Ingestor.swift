@@ -12,6 +12,8 @@ public struct IngestReport: Sendable, Equatable {
     public var duplicates = 0
     /// Records rejected into the quarantine.
     public var quarantined = 0
+    /// Records dropped because they name an erased identifier on the suppression list.
+    public var suppressed = 0
     /// Subjects created.
     public var subjectsCreated = 0
     /// Subjects merged into another.
@@ -33,6 +35,7 @@ public struct IngestReport: Sendable, Equatable {
         accepted += other.accepted
         duplicates += other.duplicates
         quarantined += other.quarantined
+        suppressed += other.suppressed
         subjectsCreated += other.subjectsCreated
         merges += other.merges
         consents += other.consents
@@ -42,11 +45,11 @@ public struct IngestReport: Sendable, Equatable {
     }
 
     /// Records seen.
-    public var records: Int { accepted + duplicates + quarantined }
+    public var records: Int { accepted + duplicates + quarantined + suppressed }
 
     /// The counts, as an audit entry's reason.
     public var auditSummary: String {
-        "accepted \(accepted), duplicate \(duplicates), quarantined \(quarantined), merges \(merges), consents \(consents)"
+        "accepted \(accepted), duplicate \(duplicates), quarantined \(quarantined), suppressed \(suppressed), merges \(merges), consents \(consents)"
     }
 }
 
@@ -301,6 +304,7 @@ public final class Ingestor {
                 var events: [NewEvent] = []
                 var merges: [(absorbed: SubjectID, survivor: SubjectID, index: Int)] = []
                 var consentDecisions = ConsentBatch()
+                let suppressing = try Restrictions.suppressing(in: db)
                 for item in parsed {
                     switch item {
                     case let .rejected(record, reason):
@@ -316,6 +320,11 @@ public final class Ingestor {
                         report.quarantined += 1
                         report.reasons[reason, default: 0] += 1
                     case let .event(_, event):
+                        // An erased person's identifiers, when the policy suppresses them: dropped, nothing stored.
+                        if suppressing, try identities.isSuppressed(event.identifiers, in: db) {
+                            report.suppressed += 1
+                            continue
+                        }
                         guard try dedup.insert(dedup.key(messageID: event.messageID, content: event.payload), in: db) else {
                             report.duplicates += 1
                             continue

@@ -23,6 +23,10 @@ public struct Policy: Sendable {
     public var minimumGroupSize: Int
     /// Extra identifiers to resolve identities by, beyond email, phone, userId, anonymousId, loyalty id.
     public var identifiers: [DeclaredIdentifier]
+    /// After an erasure, drop records that carry one of the erased identifiers
+    /// (`erasure: suppress_returning_identifiers: true`) instead of starting a
+    /// new subject for them.
+    public var suppressReturningIdentifiers = false
 
     /// The identifier types the policy adds (`crm`, …).
     public var declaredIdentifierTypes: [IdentifierType] { identifiers.compactMap { IdentifierType(rawValue: $0.type) } }

@@ -102,7 +102,7 @@ struct PolicyReader {
     let file: String
 
     static let topLevelKeys = ["name", "version", "purposes", "field_classes", "field_rules", "access", "retention",
-                               "minimum_group_size", "identifiers"]
+                               "minimum_group_size", "identifiers", "erasure"]
 
     func error(_ node: Node?, _ message: String) -> PolicyError {
         PolicyError(file: file, line: node?.mark?.line, column: node?.mark?.column, message)
@@ -162,11 +162,24 @@ struct PolicyReader {
             minimum = value
         }
         let identifiers = try section("identifiers").map(self.identifiers) ?? []
-        return Policy(file: file, sha256: sha256,
+        var suppress = false
+        if let node = section("erasure") {
+            let fields = try mapping(node, "erasure")
+            try checkKeys(fields, allowed: ["suppress_returning_identifiers"], in: "erasure")
+            if let flag = fields.first(where: { $0.key == "suppress_returning_identifiers" })?.value {
+                guard let value = flag.bool else {
+                    throw error(flag, "suppress_returning_identifiers must be true or false")
+                }
+                suppress = value
+            }
+        }
+        var policy = Policy(file: file, sha256: sha256,
                       name: try section("name").map { try string($0, "name") } ?? "unnamed",
                       version: try section("version").map { try string($0, "version") } ?? "1",
                       purposes: purposes, fieldClasses: classes, fieldRules: rules, access: access,
                       retention: retention, minimumGroupSize: minimum, identifiers: identifiers)
+        policy.suppressReturningIdentifiers = suppress
+        return policy
     }
 
     func purposes(_ node: Node) throws -> [Purpose] {

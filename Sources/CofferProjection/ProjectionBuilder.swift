@@ -30,6 +30,8 @@ public struct ProjectionSummary: Sendable, Equatable {
 public struct BuildReport: Sendable {
     public var events = 0
     public var people = 0
+    /// People left out because their processing is restricted.
+    public var restricted = 0
     public var lastSeq: Int64 = 0
     public var projections: [ProjectionSummary] = []
 }
@@ -108,7 +110,11 @@ public final class ProjectionBuilder {
             return purpose
         }
         var (people, events, lastSeq) = try aggregates(progress: progress)
-        var report = BuildReport(events: events, people: people.count, lastSeq: lastSeq)
+        // Restricted people (GDPR Art. 18) are kept in the log but left out of every projection.
+        let restricted = try vault.database.read { try Restrictions.restricted(in: $0) }
+        let before = people.count
+        for subject in restricted { people[subject] = nil }
+        var report = BuildReport(events: events, people: people.count, restricted: before - people.count, lastSeq: lastSeq)
 
         // Consent in force now, per consent-based purpose.
         let ledger = try vault.consentLedger()
@@ -273,7 +279,7 @@ final class ScanPart: @unchecked Sendable {
 
     func run() {
         do {
-            try log.database.read { db in
+            _ = try log.database.read { db in
                 try log.scan(kinds: ProjectionBuilder.kinds, afterSeq: after, throughSeq: through, in: db) { _, subject, kind, payload in
                     guard let fields = PayloadFields.scan(payload) else { return }
                     // Aggregates live in an array; the dictionary maps a subject to its slot once.

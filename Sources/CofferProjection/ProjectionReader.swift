@@ -154,22 +154,13 @@ public final class ProjectionReader {
     public func customerID(for identifier: Identifier) throws -> String? {
         let graph = try vault.identityGraph()
         let log = try vault.eventLog()
-        var aggregate = CustomerAggregate()
-        let person: SubjectID? = try vault.database.read { db in
+        let person = try vault.database.read { db -> (SubjectID, CustomerAggregate)? in
             guard let subject = try graph.subject(for: identifier, in: db) else { return nil }
-            for id in try graph.mergedSubjects(of: subject, in: db) {
-                for event in try log.events(of: id, kinds: ProjectionBuilder.kinds, in: db) {
-                    if let value = PayloadFields.scan(event.payload) { aggregate.fold(kind: event.kind, payload: value) }
-                }
-            }
-            return subject
+            return (subject, try PersonProfile.aggregate(of: subject, graph: graph, log: log, in: db))
         }
-        guard let person else { return nil }
-        let raw = Cell.text(aggregate.userID?.value ?? person.hex)
-        let decision = PolicyEngine(policy: policy).decide(actor: vault.actor, role: role, purpose: purpose, action: .view, field: "customer_id")
-        guard !decision.isDenied else { return nil }
-        let transformer = try FieldTransformer(key: ProjectionFile.fileKey(vault.projectionKey(for: role), purpose: purpose))
-        return try transformer.apply(decision, field: "customer_id", to: raw).description
+        guard let (subject, aggregate) = person else { return nil }
+        return try ProjectionPurge.customerID(of: aggregate.userID?.value ?? subject.hex, vault: vault, policy: policy,
+                                              purpose: purpose, role: role)
     }
 
     /// The single-view row of one customer (`customer_id` as the projection shows it).

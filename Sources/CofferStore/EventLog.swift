@@ -197,6 +197,11 @@ public final class EventLog {
         return entry
     }
 
+    /// Drops `subjects`' keys from the cache (after they were shredded).
+    func forget(_ subjects: [SubjectID]) {
+        for subject in subjects { subjectKeys[subject] = nil }
+    }
+
     private func loadSubjectKey(_ subject: SubjectID, db: Database) throws -> (version: UInt32, key: SymmetricKey)? {
         let select = RawStatement(try db.cachedStatement(
             sql: "SELECT key_version, wrapped_key FROM keyring WHERE subject_id = ? ORDER BY key_version DESC LIMIT 1"))
@@ -282,6 +287,7 @@ public final class EventLog {
     /// order, read inside the caller's transaction.
     public func events(of subject: SubjectID, kinds: Set<EventKind>? = nil, in db: Database) throws -> [StoredEvent] {
         var keyCache: [UInt32: SymmetricKey] = [:]
+        var shredded = Set<UInt32>()
         var sql = "SELECT seq, recorded_at, kind, key_version, nonce, ciphertext FROM events WHERE subject_id = ?"
         var arguments: StatementArguments = [Data(subject.bytes)]
         if let kinds {
@@ -296,8 +302,12 @@ public final class EventLog {
             if let cached = keyCache[version] {
                 key = cached
             } else {
-                guard let wrapped = try Data.fetchOne(db, sql: "SELECT wrapped_key FROM keyring WHERE subject_id = ? AND key_version = ?",
-                                                      arguments: [Data(subject.bytes), Int64(version)]) else { continue }
+                guard !shredded.contains(version),
+                      let wrapped = try Data.fetchOne(db, sql: "SELECT wrapped_key FROM keyring WHERE subject_id = ? AND key_version = ?",
+                                                      arguments: [Data(subject.bytes), Int64(version)]) else {
+                    shredded.insert(version)
+                    continue
+                }
                 key = try unwrapSubjectKey(Array(wrapped), subject, version)
                 keyCache[version] = key
             }

@@ -93,6 +93,7 @@ public final class IdentityGraph {
         // Subjects absorbed earlier into `absorbed` now belong to `survivor`.
         try db.execute(sql: "UPDATE merges SET survivor_id = ? WHERE survivor_id = ?",
                        arguments: [Data(survivor.bytes), Data(absorbed.bytes)])
+        try Restrictions.merge(absorbed: absorbed, into: survivor, in: db)
     }
 
     /// The subject and every subject merged into it: whose events make up one person.

@@ -164,6 +164,40 @@ enum VaultDatabase {
                 CREATE INDEX consents_by_purpose ON consents(purpose, status);
                 """)
         }
+        migrator.registerMigration("v4: data-subject requests, restrictions, suppressions") { db in
+            try db.execute(sql: """
+                -- The request register (GDPR Art. 12: one month to answer, extendable).
+                CREATE TABLE requests (
+                    id            TEXT PRIMARY KEY NOT NULL,   -- DSR-0001, DSR-0002 …
+                    type          TEXT NOT NULL,               -- export | erase | restrict | lift | rectify
+                    subject_id    BLOB,                        -- random id; NULL when no subject was found
+                    received_at   INTEGER NOT NULL,            -- ms
+                    due_at        INTEGER NOT NULL,            -- ms: received + 1 month (+ extensions)
+                    extended      INTEGER NOT NULL DEFAULT 0,  -- months added (at most 2)
+                    status        TEXT NOT NULL,               -- open | completed | refused
+                    completed_at  INTEGER,
+                    log_seq       INTEGER,                     -- the log event that records the outcome, if any
+                    nonce         BLOB NOT NULL,
+                    details       BLOB NOT NULL                -- AES-256-GCM: {outcome, reasons} (may name people)
+                ) WITHOUT ROWID;
+
+                -- Subjects whose processing is restricted (Art. 18): kept, but left
+                -- out of every projection and activation until lifted.
+                CREATE TABLE restrictions (
+                    subject_id  BLOB PRIMARY KEY NOT NULL,
+                    request_id  TEXT NOT NULL,
+                    since       INTEGER NOT NULL
+                ) WITHOUT ROWID;
+
+                -- Keyed tokens of erased identifiers whose records are dropped at
+                -- ingest (policy `erasure: suppress_returning_identifiers: true`).
+                CREATE TABLE suppressions (
+                    token       BLOB PRIMARY KEY NOT NULL,
+                    request_id  TEXT NOT NULL,
+                    since       INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

@@ -13,6 +13,7 @@ public struct VaultKeys: Sendable {
         static let projection = "coffer/v1/projections"
         static let auditRead = "coffer/v1/audit-read"
         static let auditSigning = "coffer/v1/audit-signing"
+        static let requestRegister = "coffer/v1/request-register"
     }
 
     /// Wraps each subject's data key in the keyring.
@@ -28,6 +29,8 @@ public struct VaultKeys: Sendable {
 
     /// Root of the projection keys (never stored in a keyslot: each role gets its own child).
     let projection: SymmetricKey
+    /// Encrypts the details (outcomes, reasons) of the request register.
+    public let requestRegister: SymmetricKey
     /// Encrypts audit entry details.
     public let auditRead: SymmetricKey
     /// Seed of the audit signing key.
@@ -55,6 +58,7 @@ public struct VaultKeys: Sendable {
         dedup = try HKDF.deriveKey(from: master, label: Label.dedup)
         projection = try HKDF.deriveKey(from: master, label: Label.projection)
         auditRead = try HKDF.deriveKey(from: master, label: Label.auditRead)
+        requestRegister = try HKDF.deriveKey(from: master, label: Label.requestRegister)
         auditSigningSeed = try HKDF.deriveKey(from: master, label: Label.auditSigning)
         auditSigning = try Ed25519.PrivateKey(seed: auditSigningSeed.bytes)
     }

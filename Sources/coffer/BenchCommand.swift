@@ -3,6 +3,7 @@ import CofferBench
 import CofferCrypto
 import CofferPolicy
 import CofferProjection
+import CofferRequests
 import CofferStore
 import Foundation
 
@@ -11,7 +12,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure speed and memory (build with -c release for meaningful figures).",
-        subcommands: [BenchAppendCommand.self, BenchIngestCommand.self, BenchProjectCommand.self]
+        subcommands: [BenchAppendCommand.self, BenchIngestCommand.self, BenchProjectCommand.self, BenchRequestCommand.self]
     )
 }
 
@@ -210,5 +211,57 @@ struct BenchProjectCommand: ParsableCommand {
         }
         Terminal.line("RSS before build:  \(ResourceUsage.mebibytes(result.rssBeforeBuild))")
         Terminal.line("peak RSS in build: \(ResourceUsage.mebibytes(result.peakBuildRSS))")
+    }
+}
+
+/// `coffer bench request`
+struct BenchRequestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "request",
+        abstract: "Time to export and to erase one person with many events, in a large vault.",
+        discussion: """
+            Fills a throw-away vault with N café events of other people plus the person's own events, \
+            builds every projection, then, as a compliance actor, exports the person (ZIP bundle) and \
+            erases them (purge projections, shred, tombstone, WAL truncation, no-trace check), and \
+            verifies the log. The vault is removed afterwards.
+            """
+    )
+
+    @Option(help: ArgumentHelp("Events in the log, the person's included.", valueName: "N")) var events: Int = 1_000_000
+    @Option(help: ArgumentHelp("Events of the person exported and erased.", valueName: "N")) var personEvents: Int = 10_000
+    @OptionGroup var policyOption: PolicyOption
+
+    func validate() throws {
+        guard personEvents > 0, events > personEvents else { throw ValidationError("--events must exceed --person-events (> 0)") }
+    }
+
+    func run() throws {
+        let policy = try policyOption.load()
+        let segments = try SegmentCatalog.load(path: SegmentCatalog.resolvePath(explicit: nil, policyPath: policy.file), policy: policy)
+        var configuration = RequestBenchmark.Configuration()
+        configuration.events = events - personEvents
+        configuration.subjects = max((events - personEvents) / 10, 1)
+        configuration.personEvents = personEvents
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-bench-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        Terminal.note("bench request: building a vault of \(events) events…")
+        let result = try RequestBenchmark(configuration: configuration).run(directory: directory, policy: policy, segments: segments) {
+            Terminal.note("bench request: \($0)…")
+        }
+        let receipt = result.receipt
+        Terminal.line("log:               \(result.logHeadBefore) events before, \(result.logHeadAfter) after (tombstone only; nothing rewritten)")
+        Terminal.line(String(format: "setup:             %.1f s (append, projections, compliance actor)", result.setupSeconds))
+        Terminal.line(String(format: "export:            %.3f s for %d events (%@ ZIP)", result.exportSeconds, result.personEvents,
+                             ResourceUsage.mebibytes(UInt64(result.exportBytes))))
+        Terminal.line(String(format: "erase, total:      %.3f s", result.eraseSeconds))
+        Terminal.line("  shred:           \(receipt.shredMillis) ms (\(receipt.shred.keysDestroyed) key, \(receipt.shred.eventsUnreadable) events unreadable, "
+            + "tombstone, WAL truncated: \(receipt.shred.walTruncated))")
+        Terminal.line("  projection purge: \(receipt.purgeMillis) ms (\(receipt.projections.count) files)")
+        Terminal.line("  no-trace check:  \(receipt.traceCheckMillis) ms (\(receipt.traceCheck.filesScanned) files, "
+            + "\(ResourceUsage.mebibytes(UInt64(receipt.traceCheck.bytesScanned))), \(receipt.traceCheck.valuesSearched) values): "
+            + (receipt.traceCheck.clean ? "clean" : "FOUND \(receipt.traceCheck.findings.count)"))
+        for finding in receipt.traceCheck.findings { Terminal.line("    \(finding)") }
+        Terminal.line(String(format: "log verify after:  %.2f s, %@", result.verifySeconds, result.logIntact ? "intact" : "BROKEN"))
+        Terminal.line("peak RSS (export + erase): \(ResourceUsage.mebibytes(result.peakRSS))")
     }
 }

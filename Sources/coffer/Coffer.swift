@@ -3,6 +3,7 @@ import CofferCrypto
 import CofferIngest
 import CofferPolicy
 import CofferProjection
+import CofferRequests
 import CofferStore
 import Foundation
 
@@ -24,7 +25,7 @@ struct Coffer: ParsableCommand {
             Exit status: 0 success; 1 error (message on stderr); 2 verification found damage.
             """,
         subcommands: [InitCommand.self, DemoCommand.self, IngestCommand.self, SubjectCommand.self, QuarantineCommand.self,
-                      ConsentCommand.self, PolicyCommand.self, ProjectCommand.self, ViewCommand.self, QueryCommand.self, SegmentCommand.self, ActorCommand.self, AuditCommand.self, ReportCommand.self, VerifyCommand.self, BenchCommand.self]
+                      ConsentCommand.self, PolicyCommand.self, ProjectCommand.self, ViewCommand.self, QueryCommand.self, SegmentCommand.self, ActorCommand.self, RequestCommand.self, AuditCommand.self, ReportCommand.self, VerifyCommand.self, BenchCommand.self]
     )
 
     /// Runs the command; domain errors become one line on stderr and a non-zero exit, never a stack trace.
@@ -47,6 +48,8 @@ struct Coffer: ParsableCommand {
         } catch let error as ProjectionError {
             fail(error.description)
         } catch let error as QueryError {
+            fail(error.description)
+        } catch let error as RequestError {
             fail(error.description)
         } catch let error as UserFacingError {
             fail(error.message)

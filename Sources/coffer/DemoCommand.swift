@@ -92,6 +92,7 @@ struct DemoCommand: ParsableCommand {
         Terminal.line("      coffer policy explain --role analyst --purpose marketing")
         Terminal.line("      coffer quarantine list")
         Terminal.line("      coffer audit log")
+        Terminal.line("      coffer request export --subject email:\(data.sampleEmail) --out customer.zip --actor dpo   (a compliance actor)")
         Terminal.line("      coffer verify && coffer audit verify")
     }
 }

@@ -42,6 +42,7 @@ extension IngestReport {
     /// `accepted 120, duplicate 3, quarantined 2` and the reasons, one per line.
     var summaryLines: [String] {
         var lines = ["accepted \(accepted), duplicate \(duplicates), quarantined \(quarantined)"
+            + (suppressed > 0 ? ", suppressed \(suppressed) (erased identifiers)" : "")
             + " (new subjects \(subjectsCreated), merges \(merges)\(consents > 0 ? ", consent decisions \(consents)" : ""))"]
         for (reason, count) in reasons.sorted(by: { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }) {
             lines.append("  quarantined \(count)× \(reason)")

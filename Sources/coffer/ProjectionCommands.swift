@@ -100,6 +100,9 @@ struct ProjectCommand: ParsableCommand {
             Terminal.endProgress()
             Terminal.line(String(format: "Read %d events of %d people (log up to seq %lld) in %.2f s.", report.events, report.people,
                                  report.lastSeq, Date().timeIntervalSince(started)))
+            if report.restricted > 0 {
+                Terminal.line("  \(report.restricted) restricted \(report.restricted == 1 ? "person" : "people") (GDPR Art. 18) left out of every projection")
+            }
             for summary in report.projections {
                 Terminal.line("  \(summary.purpose).\(summary.role.rawValue): \(summary.subjects) people"
                     + (summary.withoutConsent > 0 ? " (\(summary.withoutConsent) without consent left out)" : "")

@@ -1,0 +1,100 @@
+import CofferCrypto
+import CofferIngest
+import CofferPolicy
+import CofferProjection
+import CofferRequests
+import CofferStore
+import Foundation
+
+/// `coffer bench request`: in a vault of N café events with projections built,
+/// the time to export and to erase one person with many events, and to verify
+/// the log afterwards.
+public struct RequestBenchmark {
+    public struct Configuration: Sendable {
+        /// Events of everyone else (the log holds these plus the person's).
+        public var events = 990_000
+        public var subjects = 99_000
+        /// Events of the person exported and erased.
+        public var personEvents = 10_000
+        public init() {}
+    }
+
+    public struct Result: Sendable {
+        public var logEvents: Int
+        public var personEvents: Int
+        public var setupSeconds: Double
+        public var exportSeconds: Double
+        public var exportBytes: Int
+        public var eraseSeconds: Double
+        public var receipt: ErasureReceipt
+        public var verifySeconds: Double
+        public var logIntact: Bool
+        public var logHeadBefore: Int64
+        public var logHeadAfter: Int64
+        public var peakRSS: UInt64
+    }
+
+    public let configuration: Configuration
+    public init(configuration: Configuration) { self.configuration = configuration }
+
+    /// The person: an identify event, then purchases and visits.
+    static let email = "big.customer@example.com"
+
+    public func run(directory: URL, policy: Policy, segments: [SegmentDefinition], progress: (String) -> Void = { _ in }) throws -> Result {
+        let layout = VaultLayout(directory: directory.appendingPathComponent("vault"))
+        let ownerPass = try SecureBytes.random(count: 32), compliancePass = try SecureBytes.random(count: 32)
+        let owner = try Vault.create(layout: layout, ownerPassphrase: ownerPass)
+        let setup = Stopwatch()
+        var population = ProjectBenchmark.Configuration()
+        population.events = configuration.events
+        population.subjects = configuration.subjects
+        _ = try ProjectBenchmark(configuration: population).populate(vault: owner, policy: policy, progress: progress)
+
+        progress("appending \(configuration.personEvents) events of one person")
+        let graph = try owner.identityGraph()
+        let log = try owner.eventLog()
+        try owner.database.write { db in
+            let subject = try graph.resolve([Identifier(type: .email, raw: Self.email)!], at: EventLog.now(), in: db).subject
+            let events = (0..<configuration.personEvents).map { i -> NewEvent in
+                if i == 0 {
+                    return NewEvent(subject: subject, kind: .identify, payload: Array(#"{"timestamp":"2026-01-02T10:00:00Z","traits":{"email":"\#(Self.email)","firstName":"Bartholomew","lastName":"Quincey-Featherstone"},"type":"identify","userId":"big-customer-1"}"#.utf8))
+                }
+                // Café events of the population's shape, under the person's own user id.
+                let (kind, payload) = ProjectBenchmark.payload(i, user: 1)
+                let text = String(decoding: payload, as: UTF8.self).replacingOccurrences(of: "user-1\"", with: "big-customer-1\"")
+                    .replacingOccurrences(of: "customer.1@", with: "big.customer@")
+                return NewEvent(subject: subject, kind: kind, payload: Array(text.utf8))
+            }
+            _ = try log.append(events, in: db)
+        }
+        progress("building projections")
+        _ = try ProjectionBuilder(vault: owner, policy: policy, segments: segments).build()
+        try owner.addActor("bench-compliance", role: .compliance, passphrase: compliancePass)
+        let setupSeconds = setup.elapsed
+
+        let vault = try Vault.unlock(layout: layout, actor: "bench-compliance", passphrase: compliancePass)
+        let desk = RequestDesk(vault: vault, policy: policy, segments: segments)
+        let person = Identifier(type: .email, raw: Self.email)!
+        let headBefore = try vault.eventLog().head().seq
+        ResourceUsage.resetPeak()
+
+        progress("exporting")
+        let bundle = directory.appendingPathComponent("export.zip")
+        let exportClock = Stopwatch()
+        let export = try desk.export(subject: person, to: bundle)
+        let exportSeconds = exportClock.elapsed
+
+        progress("erasing")
+        let eraseClock = Stopwatch()
+        let signed = try desk.erase(subject: person)
+        let eraseSeconds = eraseClock.elapsed
+
+        progress("verifying the log")
+        let verifyClock = Stopwatch()
+        let report = try LogVerifier.verify(layout: layout)
+        return Result(logEvents: Int(try vault.eventLog().head().seq), personEvents: export.events, setupSeconds: setupSeconds,
+                      exportSeconds: exportSeconds, exportBytes: Int((try? FileManager.default.attributesOfItem(atPath: bundle.path)[.size] as? Int) ?? 0),
+                      eraseSeconds: eraseSeconds, receipt: signed.receipt, verifySeconds: verifyClock.elapsed, logIntact: report.isValid,
+                      logHeadBefore: headBefore, logHeadAfter: try vault.eventLog().head().seq, peakRSS: ResourceUsage.peakResidentBytes())
+    }
+}

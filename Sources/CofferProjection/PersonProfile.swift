@@ -1,0 +1,56 @@
+import CofferPolicy
+import CofferStore
+import Foundation
+import GRDB
+
+/// One person's single view, computed straight from the log with nothing
+/// transformed (for the person themself: `request export`), with the segments
+/// whose rules they match. Needs the master key (owner, compliance).
+public struct PersonProfile: Sendable {
+    /// The surviving subject id.
+    public var subject: SubjectID
+    /// Single-view columns (then one consent column per consent-based purpose) and their values.
+    public var columns: [String]
+    public var row: [Cell]
+    /// The segments whose rule the row matches, with the rule.
+    public var segments: [SegmentDefinition]
+
+    /// The value `customer_id` is computed from (before any policy transform).
+    public var customerKey: String { row[0].description }
+
+    /// The column → value pairs, nulls left out.
+    public var fields: [(String, Cell)] {
+        zip(columns, row).filter { $0.1 != .null }.map { ($0.0, $0.1) }
+    }
+
+    /// Folds the events of `subject` and every subject merged into it.
+    static func aggregate(of subject: SubjectID, graph: IdentityGraph, log: EventLog, in db: Database) throws -> CustomerAggregate {
+        var aggregate = CustomerAggregate()
+        for id in try graph.mergedSubjects(of: subject, in: db) {
+            for event in try log.events(of: id, kinds: ProjectionBuilder.kinds, in: db) {
+                if let value = PayloadFields.scan(event.payload) { aggregate.fold(kind: event.kind, payload: value) }
+            }
+        }
+        return aggregate
+    }
+
+    /// The profile of `subject` at `now`, with consent as the ledger has it then.
+    public static func load(_ subject: SubjectID, vault: Vault, policy: Policy, segments: [SegmentDefinition],
+                            now: Int64 = EventLog.now()) throws -> PersonProfile {
+        let graph = try vault.identityGraph()
+        let log = try vault.eventLog()
+        let ledger = try vault.consentLedger()
+        let consentPurposes = policy.purposes.filter(\.needsConsent)
+        let (aggregate, consents) = try vault.database.read { db -> (CustomerAggregate, [Bool]) in
+            let history = try ledger.history(of: subject, in: db)
+            return (try Self.aggregate(of: subject, graph: graph, log: log, in: db),
+                    consentPurposes.map { ConsentState.at(now, purpose: $0.name, in: history).allows })
+        }
+        let columns = SingleView.columns + consentPurposes.map { SingleView.consentColumn($0.name) }
+        let row = SingleView.row(aggregate, subject: subject, now: now, consents: consents)
+        let index = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1, $0) })
+        let month = ProjectionBuilder.month(of: now)
+        let matched = segments.filter { $0.rule.matches({ index[$0].map { row[$0] } ?? .null }, currentMonth: month) }
+        return PersonProfile(subject: subject, columns: columns, row: row, segments: matched)
+    }
+}

@@ -1,0 +1,145 @@
+import CofferCrypto
+import CofferPolicy
+import CofferStore
+import Foundation
+import GRDB
+import GRDBSQLite
+
+/// Takes one person out of the projection files already built (erasure,
+/// restriction), without a rebuild: each file is decrypted in memory, the
+/// person's rows are deleted from `single_view` and `segment_members`
+/// (`secure_delete` on, so no freed page or cell keeps them), and the
+/// file is sealed and replaced atomically.
+///
+/// Where a file cannot show which row is the person's (the policy denies or
+/// generalises `customer_id` for that role), the whole file is deleted: it is
+/// rebuilt from the log by the next `project build`.
+public enum ProjectionPurge {
+    /// What happened to one projection file.
+    public struct Outcome: Sendable, Equatable, Codable {
+        /// `PURPOSE.ROLE.enc`
+        public var file: String
+        /// Rows of the person removed (single view and segment memberships).
+        public var rowsRemoved: Int
+        /// The file was deleted (and needs `project build`).
+        public var fileDeleted: Bool
+    }
+
+    /// The `customer_id` the projection of `purpose` for `role` shows for a
+    /// person whose untransformed customer key is `key`; nil when the policy
+    /// does not let the file show it as a joinable value.
+    public static func customerID(of key: String, vault: Vault, policy: Policy, purpose: String, role: Role) throws -> String? {
+        let decision = PolicyEngine(policy: policy).decide(actor: vault.actor, role: role, purpose: purpose, action: .query,
+                                                           field: "customer_id")
+        guard decision.transform == .allow || decision.transform == .tokenise else { return nil }
+        let transformer = try FieldTransformer(key: ProjectionFile.fileKey(vault.projectionKey(for: role), purpose: purpose))
+        return try transformer.apply(decision, field: "customer_id", to: .text(key)).description
+    }
+
+    /// The projection files in the vault, as (purpose, role, url).
+    public static func files(_ layout: VaultLayout) -> [(purpose: String, role: Role, url: URL)] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: layout.projections.path)) ?? []
+        return names.sorted().compactMap { name in
+            let parts = name.split(separator: ".")
+            guard parts.count == 3, parts[2] == "enc", let role = Role(rawValue: String(parts[1])) else { return nil }
+            return (String(parts[0]), role, layout.projections.appendingPathComponent(name))
+        }
+    }
+
+    /// Removes the person whose untransformed customer key is `key` from every
+    /// projection file (the files in parallel).
+    public static func remove(customerKey key: String, vault: Vault, policy: Policy) throws -> [Outcome] {
+        // Keys and ids first, on this thread (the vault is not thread-safe); then the files.
+        var jobs: [Job] = []
+        for (purpose, role, url) in files(vault.layout) {
+            guard policy.purpose(purpose) != nil, let id = try customerID(of: key, vault: vault, policy: policy, purpose: purpose, role: role) else {
+                try deleteFile(url)
+                jobs.append(Job(url: url, purpose: purpose, role: role, id: nil, key: nil))
+                continue
+            }
+            jobs.append(Job(url: url, purpose: purpose, role: role, id: id,
+                            key: try ProjectionFile.fileKey(vault.projectionKey(for: role), purpose: purpose)))
+        }
+        let vaultID = vault.vaultID, work = jobs
+        DispatchQueue.concurrentPerform(iterations: work.count) { work[$0].run(vaultID: vaultID) }
+        return try jobs.map { job in
+            if let error = job.error { throw error }
+            return Outcome(file: job.url.lastPathComponent, rowsRemoved: job.removed, fileDeleted: job.id == nil)
+        }
+    }
+
+    /// One file's purge, run on its own thread.
+    private final class Job: @unchecked Sendable {
+        let url: URL, purpose: String, role: Role, id: String?, key: SymmetricKey?
+        var removed = 0
+        var error: Error?
+
+        init(url: URL, purpose: String, role: Role, id: String?, key: SymmetricKey?) {
+            (self.url, self.purpose, self.role, self.id, self.key) = (url, purpose, role, id, key)
+        }
+
+        func run(vaultID: [UInt8]) {
+            guard let id, let key else { return }
+            do {
+                let queue = try ProjectionFile.open(url, key: key, vaultID: vaultID, purpose: purpose, role: role)
+                removed = try queue.inDatabase { db -> Int in
+                    // secure_delete zeroes the deleted cells and freed pages in the image.
+                    try db.execute(sql: "PRAGMA secure_delete = ON")
+                    try db.execute(sql: "DELETE FROM single_view WHERE customer_id = ?", arguments: [id])
+                    var removed = db.changesCount
+                    try db.execute(sql: "DELETE FROM segment_members WHERE customer_id = ?", arguments: [id])
+                    removed += db.changesCount
+                    return removed
+                }
+                if removed > 0 {
+                    _ = try ProjectionFile.write(queue, to: url, key: key, vaultID: vaultID, purpose: purpose, role: role)
+                }
+            } catch {
+                self.error = error
+            }
+        }
+    }
+
+    private static func deleteFile(_ url: URL) throws {
+        do {
+            try FileManager.default.removeItem(at: url)
+        } catch {
+            throw VaultError.io(path: url.path, detail: error.localizedDescription)
+        }
+    }
+}
+
+/// Opens a projection file as the vault itself (owner, compliance) for
+/// checks that must look inside it, such as the no-trace check after an erasure.
+public struct ProjectionInspector {
+    private let queue: DatabaseQueue
+
+    public init(vault: Vault, purpose: String, role: Role) throws {
+        let key = try ProjectionFile.fileKey(vault.projectionKey(for: role), purpose: purpose)
+        queue = try ProjectionFile.open(ProjectionFile.url(vault.layout, purpose: purpose, role: role), key: key,
+                                        vaultID: vault.vaultID, purpose: purpose, role: role)
+    }
+
+    /// Rows (single view and segment memberships) with one of `ids` as customer_id.
+    public func rows(withCustomerIDs ids: [String]) throws -> Int {
+        guard !ids.isEmpty else { return 0 }
+        let list = ids.map { _ in "?" }.joined(separator: ", ")
+        return try queue.inDatabase { db in
+            (try Int.fetchOne(db, sql: "SELECT count(*) FROM single_view WHERE customer_id IN (\(list))", arguments: StatementArguments(ids)) ?? 0)
+                + (try Int.fetchOne(db, sql: "SELECT count(*) FROM segment_members WHERE customer_id IN (\(list))",
+                                    arguments: StatementArguments(ids)) ?? 0)
+        }
+    }
+
+    /// The decrypted database image, to search its bytes.
+    public func image() throws -> [UInt8] {
+        try queue.inDatabase { db -> [UInt8] in
+            var size: sqlite3_int64 = 0
+            guard let pointer = sqlite3_serialize(db.sqliteConnection, "main", &size, 0) else {
+                throw VaultError.storage(operation: "reading a projection", detail: "sqlite3_serialize failed")
+            }
+            defer { sqlite3_free(pointer) }
+            return Array(UnsafeBufferPointer(start: pointer, count: Int(size)))
+        }
+    }
+}

@@ -1,0 +1,259 @@
+import CofferCrypto
+import CofferIngest
+import CofferPolicy
+import CofferProjection
+import CofferStore
+import Foundation
+import GRDB
+
+extension AuditAction {
+    public static let requestList = AuditAction(rawValue: "request-list")
+    public static let requestOpen = AuditAction(rawValue: "request-open")
+    public static let requestExport = AuditAction(rawValue: "request-export")
+    public static let requestErase = AuditAction(rawValue: "request-erase")
+    public static let requestRestrict = AuditAction(rawValue: "request-restrict")
+    public static let requestLift = AuditAction(rawValue: "request-lift")
+    public static let requestRectify = AuditAction(rawValue: "request-rectify")
+    public static let requestExtend = AuditAction(rawValue: "request-extend")
+    public static let requestRefuse = AuditAction(rawValue: "request-refuse")
+
+    static func request(_ type: RequestType) -> AuditAction {
+        switch type {
+        case .export: return .requestExport
+        case .erase: return .requestErase
+        case .restrict: return .requestRestrict
+        case .lift: return .requestLift
+        case .rectify: return .requestRectify
+        }
+    }
+}
+
+/// Handles data-subject requests (GDPR Art. 15–18, 20) for the compliance role:
+/// keeps the register with its legal deadlines, and carries out export,
+/// erasure, restriction and rectification. Every call, allowed or refused, is
+/// recorded in the audit ledger.
+public final class RequestDesk {
+    public let vault: Vault
+    public let policy: Policy
+    public let segments: [SegmentDefinition]
+    /// The time the desk works at (tests move it).
+    public var now: () -> Int64 = EventLog.now
+
+    public init(vault: Vault, policy: Policy, segments: [SegmentDefinition]) {
+        self.vault = vault
+        self.policy = policy
+        self.segments = segments
+    }
+
+    /// The register (compliance only; audited).
+    private func register(for action: AuditAction, target: String? = nil) throws -> RequestRegister {
+        try vault.require(.handleRequests, for: action, target: target)
+        try vault.usePolicy(sha256: policy.sha256, name: policy.name)
+        return try RequestRegister(vault: vault)
+    }
+
+    // MARK: Register
+
+    /// Every request, oldest first.
+    public func list() throws -> [RequestRecord] {
+        let register = try register(for: .requestList)
+        let records = try register.all()
+        try vault.audit(.requestList, rows: records.count)
+        return records
+    }
+
+    /// Registers a request received now (or at `receivedAt`) to be handled later;
+    /// `--request ID` then completes it.
+    public func open(_ type: RequestType, subject identifier: Identifier, receivedAt: Int64? = nil, note: String? = nil) throws -> RequestRecord {
+        let register = try register(for: .requestOpen)
+        let subject = try lookUp(identifier)
+        let record = try vault.database.write { db in
+            try register.open(type: type, subject: subject, receivedAt: receivedAt ?? now(), note: note.map { "received: \($0)" }, in: db)
+        }
+        try vault.audit(.requestOpen, target: subject.map(Vault.auditTarget), reason: "\(record.id) \(type.rawValue)")
+        return record
+    }
+
+    /// Extends the deadline of an open request by `months` (1 or 2, at most 2 in
+    /// total, GDPR Art. 12(3)); the reason is kept for the data subject.
+    public func extend(_ id: String, months: Int, reason: String) throws -> RequestRecord {
+        let register = try register(for: .requestExtend)
+        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw RequestError.reasonRequired }
+        let record = try vault.database.write { db -> RequestRecord in
+            var record = try register.record(id, in: db)
+            guard record.status == .open else { throw RequestError.closed(id: record.id, status: record.status.rawValue) }
+            guard (1...2).contains(months), record.extendedMonths + months <= 2 else { throw RequestError.extensionLimit(id: record.id) }
+            record.extendedMonths += months
+            record.dueAt = RequestRegister.adding(months: 1 + record.extendedMonths, to: record.receivedAt)
+            record.notes.append("extended by \(months) month\(months == 1 ? "" : "s"): \(reason)")
+            try register.save(record, in: db)
+            return record
+        }
+        try vault.audit(.requestExtend, target: record.subject.map(Vault.auditTarget), reason: "\(record.id) +\(months) month(s)")
+        return record
+    }
+
+    /// Refuses an open request (e.g. manifestly unfounded, identity not
+    /// verified), with the reason given to the data subject.
+    public func refuse(_ id: String, reason: String) throws -> RequestRecord {
+        let register = try register(for: .requestRefuse)
+        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw RequestError.reasonRequired }
+        let record = try vault.database.write { db -> RequestRecord in
+            var record = try register.record(id, in: db)
+            guard record.status == .open else { throw RequestError.closed(id: record.id, status: record.status.rawValue) }
+            record.status = .refused
+            record.completedAt = now()
+            record.notes.append("refused: \(reason)")
+            try register.save(record, in: db)
+            return record
+        }
+        try vault.audit(.requestRefuse, target: record.subject.map(Vault.auditTarget), reason: record.id)
+        return record
+    }
+
+    // MARK: Shared steps
+
+    func lookUp(_ identifier: Identifier) throws -> SubjectID? {
+        let graph = try vault.identityGraph()
+        return try vault.database.read { try graph.subject(for: identifier, in: $0) }
+    }
+
+    /// Checks the permission, finds the person, and takes the register entry:
+    /// the open request `requestID` (which must match) or a new one.
+    func begin(_ type: RequestType, _ identifier: Identifier, request requestID: String?, receivedAt: Int64?,
+               requireSubject: Bool = true) throws -> (RequestRegister, SubjectID?, RequestRecord) {
+        let action = AuditAction.request(type)
+        let register = try register(for: action)
+        let subject = try lookUp(identifier)
+        if subject == nil && requireSubject {
+            try vault.audit(action, reason: "no subject has the \(identifier.type) identifier")
+            throw RequestError.unknownSubject(identifier.description)
+        }
+        let record = try vault.database.write { db -> RequestRecord in
+            guard let requestID else {
+                return try register.open(type: type, subject: subject, receivedAt: receivedAt ?? now(), in: db)
+            }
+            var record = try register.record(requestID, in: db)
+            guard record.status == .open else { throw RequestError.closed(id: record.id, status: record.status.rawValue) }
+            guard record.type == type else { throw RequestError.wrongType(id: record.id, type: record.type.rawValue, expected: type.rawValue) }
+            if let known = record.subject, known != subject { throw RequestError.otherSubject(id: record.id) }
+            record.subject = subject
+            try register.save(record, in: db)
+            return record
+        }
+        return (register, subject, record)
+    }
+
+    /// Marks `record` completed with `outcome`, inside the caller's transaction.
+    func complete(_ record: RequestRecord, outcome: String, logSeq: Int64?, register: RequestRegister, in db: Database) throws -> RequestRecord {
+        var record = record
+        record.status = .completed
+        record.completedAt = now()
+        record.logSeq = logSeq
+        record.notes.append(outcome)
+        try register.save(record, in: db)
+        return record
+    }
+
+    // MARK: Restriction and rectification
+
+    /// Restricts processing (Art. 18): the person stays in the vault but is taken
+    /// out of every projection now and left out of every build until lifted.
+    public func restrict(subject identifier: Identifier, request: String? = nil, receivedAt: Int64? = nil,
+                         reason: String? = nil) throws -> (record: RequestRecord, projections: [ProjectionPurge.Outcome]) {
+        let (register, found, record) = try begin(.restrict, identifier, request: request, receivedAt: receivedAt)
+        let subject = found!
+        let profile = try PersonProfile.load(subject, vault: vault, policy: policy, segments: [], now: now())
+        let log = try vault.eventLog()
+        let done = try vault.database.write { db -> RequestRecord in
+            try Restrictions.restrict(subject, request: record.id, at: now(), in: db)
+            var fields = ["type": "restrict", "status": "restricted", "request": record.id, "timestamp": Timestamp.format(now())]
+            if let reason { fields["reason"] = reason }
+            let payload = try CanonicalJSON.data(fields)
+            let receipt = try log.append([NewEvent(subject: subject, kind: .restrict, payload: payload)], in: db)
+            return try complete(record, outcome: "restricted", logSeq: receipt.lastSeq, register: register, in: db)
+        }
+        let outcomes = try ProjectionPurge.remove(customerKey: profile.customerKey, vault: vault, policy: policy)
+        try vault.audit(.requestRestrict, target: Vault.auditTarget(subject), rows: outcomes.map(\.rowsRemoved).reduce(0, +),
+                        reason: done.id)
+        return (done, outcomes)
+    }
+
+    /// Lifts a restriction: the next `project build` includes the person again.
+    public func lift(subject identifier: Identifier, request: String? = nil, receivedAt: Int64? = nil) throws -> RequestRecord {
+        let (register, found, record) = try begin(.lift, identifier, request: request, receivedAt: receivedAt)
+        let subject = found!
+        let log = try vault.eventLog()
+        let done = try vault.database.write { db -> RequestRecord in
+            guard let since = try Restrictions.restriction(of: subject, in: db) else {
+                throw RequestError.notRestricted(identifier.description)
+            }
+            try Restrictions.lift(subject, in: db)
+            let payload = try CanonicalJSON.data(["type": "restrict", "status": "lifted", "request": record.id, "restricted_by": since,
+                                                  "timestamp": Timestamp.format(now())])
+            let receipt = try log.append([NewEvent(subject: subject, kind: .restrict, payload: payload)], in: db)
+            return try complete(record, outcome: "restriction \(since) lifted", logSeq: receipt.lastSeq, register: register, in: db)
+        }
+        try vault.audit(.requestLift, target: Vault.auditTarget(subject), reason: done.id)
+        return done
+    }
+
+    /// Profile fields a rectification may set, by the name the single view reads.
+    public static let rectifiable: [String: String] = [
+        "first_name": "firstName", "firstName": "firstName", "last_name": "lastName", "lastName": "lastName",
+        "gender": "gender", "birthday": "birthday", "postcode": "postcode", "city": "city", "age": "age",
+        "loyalty_points": "loyaltyPoints", "loyaltyPoints": "loyaltyPoints",
+    ]
+
+    /// Parses `field=value` corrections.
+    public static func corrections(_ settings: [String]) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for setting in settings {
+            guard let equals = setting.firstIndex(of: "=") else {
+                throw RequestError.invalidCorrection("'\(setting)' is not FIELD=VALUE (e.g. --set last_name=Smith)")
+            }
+            let field = String(setting[..<equals]).trimmingCharacters(in: .whitespaces)
+            let value = String(setting[setting.index(after: equals)...]).trimmingCharacters(in: .whitespaces)
+            if ["email", "phone", "loyalty_id", "loyaltyId", "user_id", "userId"].contains(field) {
+                throw RequestError.invalidCorrection("\(field) is an identifier, which links records to the person; correct it by "
+                    + "ingesting an identify event with the right value (the old one can then be erased)")
+            }
+            guard let name = rectifiable[field] else {
+                throw RequestError.invalidCorrection("'\(field)' cannot be rectified; fields: "
+                    + Set(rectifiable.keys.filter { $0.contains("_") || !rectifiable.keys.contains(Policy.snakeCase($0)) }).sorted().joined(separator: ", "))
+            }
+            if ["age", "loyaltyPoints"].contains(name), Double(value) == nil {
+                throw RequestError.invalidCorrection("\(field) must be a number, not '\(value)'")
+            }
+            if name == "birthday", Timestamp.parse(value + "T00:00:00Z") == nil {
+                throw RequestError.invalidCorrection("birthday must be a date like 1990-04-17")
+            }
+            out[name] = value
+        }
+        guard !out.isEmpty else { throw RequestError.invalidCorrection("give at least one correction with --set FIELD=VALUE") }
+        return out
+    }
+
+    /// Rectification (Art. 16): appends a correction event; the next
+    /// `project build` applies it (it is the latest value of each field).
+    public func rectify(subject identifier: Identifier, set corrections: [String: String], request: String? = nil,
+                        receivedAt: Int64? = nil) throws -> RequestRecord {
+        let (register, found, record) = try begin(.rectify, identifier, request: request, receivedAt: receivedAt)
+        let subject = found!
+        let log = try vault.eventLog()
+        var traits: [String: Any] = [:]
+        for (name, value) in corrections {
+            traits[name] = ["age", "loyaltyPoints"].contains(name) ? (Double(value).map { $0 == $0.rounded() ? Int($0) as Any : $0 as Any } ?? value) : value
+        }
+        let payload = try JSONSerialization.data(withJSONObject: [
+            "type": "rectify", "request": record.id, "timestamp": Timestamp.format(now()), "traits": traits,
+        ], options: [.sortedKeys])
+        let done = try vault.database.write { db -> RequestRecord in
+            let receipt = try log.append([NewEvent(subject: subject, kind: .rectify, payload: Array(payload))], in: db)
+            return try complete(record, outcome: "rectified: \(corrections.keys.sorted().joined(separator: ", "))",
+                                logSeq: receipt.lastSeq, register: register, in: db)
+        }
+        try vault.audit(.requestRectify, target: Vault.auditTarget(subject), rows: corrections.count, reason: done.id)
+        return done
+    }
+}

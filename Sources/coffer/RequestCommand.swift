@@ -1,0 +1,322 @@
+import ArgumentParser
+import CofferCrypto
+import CofferIngest
+import CofferPolicy
+import CofferProjection
+import CofferRequests
+import CofferStore
+import Foundation
+
+extension RequestType: ExpressibleByArgument {}
+
+/// `coffer request list|open|export|erase|restrict|lift|rectify|extend|refuse|verify`
+struct RequestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "request",
+        abstract: "Data-subject requests: the register, export, erasure, restriction, rectification.",
+        discussion: """
+            For the compliance role (--actor NAME of a compliance actor); every command is audited,
+            and refused to other roles (the refusal is audited too). Each request gets an id
+            (DSR-0001 …) and a legal due date one calendar month after receipt, extendable by
+            up to two months with a reason. Handle a request at once (export/erase/… --subject),
+            or register it first (`open`) and complete it later with --request ID.
+            `verify` needs no vault: it checks an export bundle or an erasure receipt.
+            """,
+        subcommands: [List.self, Open.self, Export.self, Erase.self, Restrict.self, Lift.self, Rectify.self, Extend.self,
+                      Refuse.self, Verify.self]
+    )
+
+    /// Options shared by the commands that handle a request about one person.
+    struct RequestOptions: ParsableArguments {
+        @OptionGroup var vault: VaultOptions
+        @Option(help: ArgumentHelp("The person, as TYPE:VALUE (email:…, user:…, phone:…).", valueName: "ID")) var subject: String
+        @Option(help: ArgumentHelp("Complete this open request of the register instead of opening a new one.", valueName: "DSR-ID"))
+        var request: String?
+        @Option(help: ArgumentHelp("When the request was received (YYYY-MM-DD or ISO-8601; default: now); the due date counts from it.",
+                                   valueName: "DATE"))
+        var received: String?
+        @Option(help: ArgumentHelp("Segment definitions (default: segments.yaml beside the policy).", valueName: "FILE"))
+        var segments: String?
+
+        /// The desk, the parsed identifier and the received time.
+        func desk() throws -> (RequestDesk, Identifier, Int64?) {
+            let policy = try vault.policy()
+            let identifier = try vault.identifier(subject)
+            let receivedAt = try received.map(RequestCommand.parseDate)
+            let definitions = try vault.segments(segments, policy: policy)
+            return (RequestDesk(vault: try vault.unlock(), policy: policy, segments: definitions), identifier, receivedAt)
+        }
+    }
+
+    static func parseDate(_ text: String) throws -> Int64 {
+        if let millis = Timestamp.parse(text) ?? Timestamp.parse(text + "T00:00:00Z") { return millis }
+        throw CommandFailure(message: "'\(text)' is not a date: use YYYY-MM-DD or ISO-8601 (2026-11-02T09:30:00Z)")
+    }
+
+    static func describe(_ record: RequestRecord) -> String {
+        "\(record.id) \(record.type.rawValue) \(record.status.rawValue), received \(day(record.receivedAt)), due \(day(record.dueAt))"
+    }
+
+    static func day(_ millis: Int64) -> String { String(Timestamp.format(millis).prefix(10)) }
+
+    static func write(_ data: Data, to path: String) throws {
+        do {
+            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw VaultError.io(path: path, detail: error.localizedDescription)
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show every request: id, type, subject, received, due date, status.",
+            discussion: "Open requests past their due date are marked OVERDUE. --notes adds outcomes and reasons.")
+        @OptionGroup var options: VaultOptions
+        @Flag(help: "Also print each request's outcome and the reasons recorded.") var notes = false
+
+        func run() throws {
+            let desk = RequestDesk(vault: try options.unlock(), policy: try options.policy(), segments: [])
+            let records = try desk.list()
+            guard !records.isEmpty else {
+                Terminal.line("No requests yet. `coffer request export|erase|restrict|lift|rectify --subject …` handles one; "
+                    + "`coffer request open` registers one to handle later.")
+                return
+            }
+            let now = EventLog.now()
+            let header = ["ID", "TYPE", "SUBJECT", "RECEIVED", "DUE", "STATUS"]
+            let rows = records.map { record in
+                [record.id, record.type.rawValue, record.subject.map { String($0.hex.prefix(16)) + "…" } ?? "(none found)",
+                 RequestCommand.day(record.receivedAt), RequestCommand.day(record.dueAt) + (record.extendedMonths > 0 ? " (+\(record.extendedMonths)m)" : ""),
+                 record.isOverdue(at: now) ? "OVERDUE" : record.status.rawValue
+                    + (record.completedAt.map { " " + RequestCommand.day($0) } ?? "")]
+            }
+            let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+            for row in [header] + rows {
+                let line = zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                Terminal.line(String(line.reversed().drop { $0 == " " }.reversed()))
+            }
+            if notes {
+                for record in records where !record.notes.isEmpty {
+                    Terminal.line("\(record.id): " + record.notes.joined(separator: "; "))
+                }
+            }
+            let open = records.filter { $0.status == .open }
+            let overdue = records.filter { $0.isOverdue(at: now) }
+            Terminal.line("\(records.count) request\(records.count == 1 ? "" : "s"), \(open.count) open"
+                + (overdue.isEmpty ? "" : ", \(overdue.count) OVERDUE"))
+        }
+    }
+
+    struct Open: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register a request received now (or --received DATE), to handle later with --request ID.")
+        @OptionGroup var options: VaultOptions
+        @Option(help: ArgumentHelp("export, erase, restrict, lift or rectify.", valueName: "TYPE")) var type: RequestType
+        @Option(help: ArgumentHelp("The person, as TYPE:VALUE.", valueName: "ID")) var subject: String
+        @Option(help: ArgumentHelp("When it was received (YYYY-MM-DD or ISO-8601; default: now).", valueName: "DATE")) var received: String?
+        @Option(help: ArgumentHelp("How it arrived (e.g. 'email to privacy@'); kept encrypted.", valueName: "TEXT")) var note: String?
+
+        func run() throws {
+            let identifier = try options.identifier(subject)
+            let desk = RequestDesk(vault: try options.unlock(), policy: try options.policy(), segments: [])
+            let record = try desk.open(type, subject: identifier, receivedAt: try received.map(RequestCommand.parseDate), note: note)
+            Terminal.line("Registered \(RequestCommand.describe(record))"
+                + (record.subject == nil ? " (no subject has this identifier yet)" : ""))
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Access / portability (Art. 15, 20): write everything held about the person to a ZIP bundle.",
+            discussion: """
+                The bundle holds README.txt, subject.json, events.json, events.csv, consents.json,
+                single_view.json, segments.json, access_log.json, processing.json, and manifest.json
+                (SHA-256 of each file) signed in manifest.sig by the vault's audit key. It contains
+                the person's data in clear: hand it over securely. `coffer request verify FILE` checks it.
+                """)
+        @OptionGroup var options: RequestOptions
+        @Option(help: ArgumentHelp("The ZIP file to write (never overwritten).", valueName: "FILE.zip")) var out: String
+
+        func run() throws {
+            let (desk, identifier, received) = try options.desk()
+            let started = Date()
+            let result = try desk.export(subject: identifier, to: URL(fileURLWithPath: out), request: options.request, receivedAt: received)
+            if result.found {
+                Terminal.line(String(format: "Exported %d events to %@ in %.2f s (%@).", result.events, out,
+                                     Date().timeIntervalSince(started), RequestCommand.describe(result.record)))
+            } else {
+                Terminal.line("No data is held about \(identifier.type.rawValue) \(identifier.value); \(out) says so "
+                    + "(\(RequestCommand.describe(result.record))).")
+            }
+            for file in result.files { Terminal.line("  \(file.name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(file.bytes) bytes") }
+        }
+    }
+
+    struct Erase: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Erasure (Art. 17): crypto-shred the person, purge projections, prove no trace remains.",
+            discussion: """
+                Destroys the person's data keys and identity rows (their events stay in the log,
+                unreadable for ever), removes them from every projection, appends a tombstone,
+                truncates the WAL, scans every vault file for their data, and prints a signed
+                receipt (or writes it with --receipt). It cannot be undone. On a terminal it asks
+                for confirmation unless --yes. Exit status 2 if the no-trace check found something.
+                """)
+        @OptionGroup var options: RequestOptions
+        @Option(help: ArgumentHelp("Write the signed receipt (JSON) to FILE.", valueName: "FILE")) var receipt: String?
+        @Flag(help: "Do not ask for confirmation on a terminal.") var yes = false
+
+        func run() throws {
+            let (desk, identifier, received) = try options.desk()
+            if !yes && isatty(STDIN_FILENO) == 1 && Terminal.isInteractive {
+                Terminal.note("Erase every record of \(identifier)? This cannot be undone. Type 'erase' to confirm: ")
+                guard readLine()?.trimmingCharacters(in: .whitespaces) == "erase" else {
+                    throw CommandFailure(message: "not confirmed; nothing was erased")
+                }
+            }
+            let signed = try desk.erase(subject: identifier, request: options.request, receivedAt: received)
+            let result = signed.receipt
+            Terminal.line("Erased \(identifier.type.rawValue) identifier's subject (\(result.request)): \(result.shred.keysDestroyed) key(s) destroyed, "
+                + "\(result.shred.eventsUnreadable) events now unreadable, \(result.shred.identityRows) identity rows, "
+                + "\(result.shred.consentRows) consent rows, \(result.shred.quarantinedRecords) quarantined records deleted.")
+            let purged = result.projections.filter { $0.rowsRemoved > 0 }.count, deleted = result.projections.filter(\.fileDeleted)
+            Terminal.line("Projections: removed from \(purged) of \(result.projections.count) file(s)"
+                + (deleted.isEmpty ? "" : "; deleted \(deleted.map(\.file).joined(separator: ", ")) (run `coffer project build`)"))
+            Terminal.line("Tombstone at log seq \(result.tombstoneSeq); WAL truncated: \(result.shred.walTruncated ? "yes" : "NO (another process holds the vault)").")
+            if result.suppressReturningIdentifiers {
+                Terminal.line("\(result.shred.suppressedTokens) identifier token(s) on the suppression list: records carrying them are dropped at ingest.")
+            }
+            let check = result.traceCheck
+            Terminal.line("No-trace check: \(check.clean ? "clean" : "FOUND \(check.findings.count) trace(s)") — \(check.filesScanned) files, "
+                + "\(check.bytesScanned / 1024) KiB, \(check.valuesSearched) values searched; decrypted: \(check.decryptedChecks.joined(separator: ", ")).")
+            for finding in check.findings { Terminal.line("  \(finding)") }
+            Terminal.line("Times: shred \(result.shredMillis) ms, projection purge \(result.purgeMillis) ms, no-trace check \(result.traceCheckMillis) ms.")
+            let data = try signed.encoded()
+            if let receipt {
+                try RequestCommand.write(data, to: receipt)
+                Terminal.line("Signed receipt written to \(receipt) (check it with `coffer request verify \(receipt)`).")
+            } else {
+                Terminal.line(String(decoding: data, as: UTF8.self))
+            }
+            if !check.clean { throw ExitCode(2) }
+        }
+    }
+
+    struct Restrict: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Restriction (Art. 18): keep the person's data but leave them out of every projection until lifted.")
+        @OptionGroup var options: RequestOptions
+        @Option(help: ArgumentHelp("Why (e.g. 'accuracy contested'); kept in the restriction event.", valueName: "TEXT")) var reason: String?
+
+        func run() throws {
+            let (desk, identifier, received) = try options.desk()
+            let (record, outcomes) = try desk.restrict(subject: identifier, request: options.request, receivedAt: received, reason: reason)
+            let removed = outcomes.map(\.rowsRemoved).reduce(0, +)
+            Terminal.line("Restricted (\(RequestCommand.describe(record))): removed \(removed) row(s) from \(outcomes.count) projection file(s); "
+                + "every `project build` leaves the person out until `coffer request lift --subject \(identifier)`.")
+            for outcome in outcomes where outcome.fileDeleted {
+                Terminal.line("  \(outcome.file) deleted (it cannot show which row is the person's); run `coffer project build`.")
+            }
+        }
+    }
+
+    struct Lift: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Lift a restriction: the next `project build` includes the person again.")
+        @OptionGroup var options: RequestOptions
+
+        func run() throws {
+            let (desk, identifier, received) = try options.desk()
+            let record = try desk.lift(subject: identifier, request: options.request, receivedAt: received)
+            Terminal.line("Restriction lifted (\(RequestCommand.describe(record))); run `coffer project build` to include the person again.")
+        }
+    }
+
+    struct Rectify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rectification (Art. 16): record corrected profile values; the next `project build` applies them.",
+            discussion: """
+                Fields: first_name, last_name, gender, birthday (YYYY-MM-DD), postcode, city, age,
+                loyalty_points. Identifiers (email, phone, user id, loyalty id) are not changed this
+                way: ingest an identify event with the right value, then erase the wrong one if needed.
+                """)
+        @OptionGroup var options: RequestOptions
+        @Option(name: .customLong("set"), help: ArgumentHelp("A correction, FIELD=VALUE (repeatable).", valueName: "FIELD=VALUE"))
+        var settings: [String] = []
+
+        func run() throws {
+            let corrections = try RequestDesk.corrections(settings)
+            let (desk, identifier, received) = try options.desk()
+            let record = try desk.rectify(subject: identifier, set: corrections, request: options.request, receivedAt: received)
+            Terminal.line("Rectified \(corrections.keys.sorted().joined(separator: ", ")) (\(RequestCommand.describe(record)), log seq "
+                + "\(record.logSeq ?? 0)); run `coffer project build` to apply it to the projections.")
+        }
+    }
+
+    struct Extend: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Extend an open request's due date by 1 or 2 months (at most 2 in total), with a reason.")
+        @OptionGroup var options: VaultOptions
+        @Argument(help: "The request id (DSR-0001).") var id: String
+        @Option(help: "Months to add: 1 or 2.") var months: Int = 1
+        @Option(help: ArgumentHelp("Why (complexity, number of requests); told to the data subject.", valueName: "TEXT")) var reason: String
+
+        func run() throws {
+            let desk = RequestDesk(vault: try options.unlock(), policy: try options.policy(), segments: [])
+            let record = try desk.extend(id, months: months, reason: reason)
+            Terminal.line("Extended \(RequestCommand.describe(record)). Tell the data subject, with the reason, within the first month.")
+        }
+    }
+
+    struct Refuse: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Refuse an open request, with the reason given to the data subject.")
+        @OptionGroup var options: VaultOptions
+        @Argument(help: "The request id (DSR-0001).") var id: String
+        @Option(help: ArgumentHelp("Why (e.g. identity could not be verified).", valueName: "TEXT")) var reason: String
+
+        func run() throws {
+            let desk = RequestDesk(vault: try options.unlock(), policy: try options.policy(), segments: [])
+            let record = try desk.refuse(id, reason: reason)
+            Terminal.line("Refused \(RequestCommand.describe(record)). Tell the data subject why, and that they may complain to a supervisory authority.")
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check an export bundle (.zip) or an erasure receipt (.json): signature and checksums.",
+            discussion: """
+                Pin the vault's audit key with --public-key FILE (from `coffer audit export-key`);
+                without it the key inside the file is used, which shows integrity but not origin.
+                Exit status 2 when the check fails.
+                """)
+        @Argument(help: "The bundle or receipt.") var file: String
+        @Option(help: ArgumentHelp("The audit public key to check against.", valueName: "FILE")) var publicKey: String?
+
+        func run() throws {
+            let key = try publicKey.map(ChainOptions.readPublicKey)
+            let pinned = key == nil ? " (key taken from the file itself: pin it with --public-key)" : ""
+            do {
+                if file.lowercased().hasSuffix(".zip") {
+                    let manifest = try BundleVerifier.verify(URL(fileURLWithPath: file), publicKey: key)
+                    Terminal.line("OK: export \(manifest.request) of \(manifest.createdAt), \(manifest.files.count) files match their "
+                        + "SHA-256, manifest signed by \(manifest.signingKey.prefix(16))…\(pinned)")
+                } else {
+                    guard let data = FileManager.default.contents(atPath: file) else {
+                        throw VaultError.io(path: file, detail: "cannot be read")
+                    }
+                    let signed: SignedReceipt
+                    do {
+                        signed = try JSONDecoder().decode(SignedReceipt.self, from: data)
+                    } catch {
+                        throw RequestError.verificationFailed("\(file) is not a Coffer erasure receipt")
+                    }
+                    let receipt = try RequestDesk.verify(signed, publicKey: key)
+                    Terminal.line("OK: erasure receipt \(receipt.request) of \(receipt.completedAt), tombstone at seq \(receipt.tombstoneSeq), "
+                        + "no-trace check \(receipt.traceCheck.clean ? "clean" : "NOT clean"), signed by \(signed.signingKey.prefix(16))…\(pinned)")
+                }
+            } catch let error as RequestError {
+                Terminal.line(error.description)
+                throw ExitCode(2)
+            }
+        }
+    }
+}
