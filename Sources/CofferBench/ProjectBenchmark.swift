@@ -21,9 +21,15 @@ public struct ProjectBenchmark {
         public var appendSeconds: Double
         public var buildSeconds: Double
         public var readSeconds: Double
+        /// CPU seconds (all threads) spent reading.
+        public var readCPUSeconds: Double
         public var projections: [ProjectionSummary]
         public var rssBeforeBuild: UInt64
         public var peakBuildRSS: UInt64
+        /// A second build after 1 % more events: incremental from the first one's state.
+        public var addedEvents: Int
+        public var incrementalReadEvents: Int
+        public var incrementalSeconds: Double
     }
 
     public let configuration: Configuration
@@ -65,24 +71,40 @@ public struct ProjectBenchmark {
 
     /// Appends the events (and a marketing consent for 60 % of people) to `vault`, then builds every projection.
     public func run(vault: Vault, policy: Policy, segments: [SegmentDefinition], progress: (String) -> Void = { _ in }) throws -> Result {
-        let appendSeconds = try populate(vault: vault, policy: policy, progress: progress)
+        let (appendSeconds, subjects) = try populate(vault: vault, policy: policy, progress: progress)
         progress("building projections")
 
         let before = ResourceUsage.residentBytes()
         ResourceUsage.resetPeak()
         let builder = try ProjectionBuilder(vault: vault, policy: policy, segments: segments)
-        let readClock = Stopwatch()
+        let readClock = Stopwatch(), readCPU = ResourceUsage.cpuSeconds()
         _ = try builder.aggregates()
-        let readSeconds = readClock.elapsed
+        let readSeconds = readClock.elapsed, readCPUSeconds = ResourceUsage.cpuSeconds() - readCPU
         let clock = Stopwatch()
         let report = try builder.build()
-        return Result(events: report.events, people: report.people, appendSeconds: appendSeconds, buildSeconds: clock.elapsed,
-                      readSeconds: readSeconds, projections: report.projections, rssBeforeBuild: before,
-                      peakBuildRSS: ResourceUsage.peakResidentBytes())
+        let buildSeconds = clock.elapsed
+        let peak = ResourceUsage.peakResidentBytes()
+
+        // 1 % more events of the same people, then an incremental build.
+        let added = max(configuration.events / 100, 1)
+        progress("appending \(added) more events for an incremental build")
+        let log = try vault.eventLog()
+        _ = try log.append((0..<added).map { i in
+            let user = i % subjects.count
+            let (kind, payload) = Self.payload(configuration.events + i, user: user)
+            return NewEvent(subject: subjects[user], kind: kind, payload: payload)
+        })
+        let incrementalClock = Stopwatch()
+        let again = try builder.build()
+        return Result(events: report.events, people: report.people, appendSeconds: appendSeconds, buildSeconds: buildSeconds,
+                      readSeconds: readSeconds, readCPUSeconds: readCPUSeconds, projections: report.projections, rssBeforeBuild: before,
+                      peakBuildRSS: peak, addedEvents: added, incrementalReadEvents: again.events,
+                      incrementalSeconds: incrementalClock.elapsed)
     }
 
-    /// Appends the events and consents; returns the seconds it took.
-    public func populate(vault: Vault, policy: Policy, progress: (String) -> Void = { _ in }) throws -> Double {
+    /// Appends the events and consents; returns the seconds it took and the
+    /// subjects (person `user` of `payload(_:user:)` is `subjects[user]`).
+    public func populate(vault: Vault, policy: Policy, progress: (String) -> Void = { _ in }) throws -> (seconds: Double, subjects: [SubjectID]) {
         let log = try vault.eventLog()
         let subjects = try (0..<max(1, configuration.subjects)).map { _ in try SubjectID.random() }
         let appendClock = Stopwatch()
@@ -113,6 +135,6 @@ public struct ProjectBenchmark {
                 try ledger.applied(record, subject: subject, seq: receipt.firstSeq + Int64(index), in: db)
             }
         }
-        return appendClock.elapsed
+        return (appendClock.elapsed, subjects)
     }
 }

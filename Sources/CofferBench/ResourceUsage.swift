@@ -26,6 +26,15 @@ public enum ResourceUsage {
         return 0
     }
 
+    /// CPU time (user + system) this process has used so far, in seconds: with
+    /// wall time, it tells whether a phase waited or used every core.
+    public static func cpuSeconds() -> Double {
+        var usage = rusage()
+        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1_000_000 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
     /// Bytes as MiB with one decimal.
     public static func mebibytes(_ bytes: UInt64) -> String {
         String(format: "%.1f MiB", Double(bytes) / 1_048_576)

@@ -32,6 +32,8 @@ public struct BuildReport: Sendable {
     public var people = 0
     /// People left out because their processing is restricted.
     public var restricted = 0
+    /// Where reading started: 0 for a full read, else the last build's position (incremental).
+    public var startSeq: Int64 = 0
     public var lastSeq: Int64 = 0
     public var projections: [ProjectionSummary] = []
 }
@@ -43,7 +45,12 @@ public struct BuildReport: Sendable {
 /// role with access, evaluates the segments, and writes one encrypted database
 /// per purpose and role.
 ///
-/// Always a full, reproducible build from the log: the same log, policy and
+/// Incremental where it can be: the aggregates of the last build are kept
+/// (sealed, `projections/build-state.enc`) with the log position they reached,
+/// and the next build reads only the events after it. It falls back to a full
+/// read when there is no usable state, when subjects were merged since (a merge
+/// re-orders whose events fold together), or when asked (`incremental = false`).
+/// Either way the result is the same as a full build: the same log, policy and
 /// time give the same projections.
 public final class ProjectionBuilder {
     private let vault: Vault
@@ -52,6 +59,8 @@ public final class ProjectionBuilder {
     private let segments: [SegmentDefinition]
     /// How many seq ranges the log is read in, in parallel (nil: one per core, at most 4, one for small logs).
     public var scanParts: Int?
+    /// Start from the last build's state when it is usable (false: read the whole log).
+    public var incremental = true
 
     /// - Throws: `VaultError.notPermitted` unless the actor may build projections.
     public init(vault: Vault, policy: Policy, segments: [SegmentDefinition]) throws {
@@ -66,26 +75,49 @@ public final class ProjectionBuilder {
     /// Every event kind the single view reads.
     static let kinds: Set<EventKind> = [.identify, .track, .page, .screen, .rectify]
 
-    /// Reads the log into one aggregate per person (merged subjects combined).
+    /// What reading the log gave.
+    public struct Aggregates {
+        public var people: [SubjectID: CustomerAggregate]
+        /// Events read (only those after `startSeq` when incremental).
+        public var events: Int
+        /// The log position read from (0: the whole log) and up to.
+        public var startSeq: Int64
+        public var lastSeq: Int64
+    }
+
+    /// Reads the log into one aggregate per person (merged subjects combined),
+    /// starting from the saved state when `incremental` and it is usable.
     ///
-    /// The log is split into as many seq ranges as there are cores (at most 4),
-    /// each read on its own connection and thread; aggregates merge, so the
-    /// result is the same as one pass in log order.
-    public func aggregates(progress: (Int) -> Void = { _ in }) throws -> (people: [SubjectID: CustomerAggregate], events: Int, lastSeq: Int64) {
-        let (survivors, lastSeq) = try vault.database.read { db -> ([SubjectID: SubjectID], Int64) in
+    /// The events are split into as many seq ranges as there are cores (at
+    /// most 4), each read on its own connection and thread; aggregates merge,
+    /// so the result is the same as one pass in log order.
+    public func aggregates(progress: (Int) -> Void = { _ in }) throws -> Aggregates {
+        let (survivors, lastSeq, live) = try vault.database.read { db -> ([SubjectID: SubjectID], Int64, Set<SubjectID>) in
             var survivors: [SubjectID: SubjectID] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT absorbed_id, survivor_id FROM merges") {
                 survivors[try SubjectID(bytes: Array(row[0] as Data))] = try SubjectID(bytes: Array(row[1] as Data))
             }
-            return (survivors, try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0)
+            let live = incremental
+                ? Set(try Data.fetchAll(db, sql: "SELECT DISTINCT subject_id FROM keyring").map { try SubjectID(bytes: Array($0)) }) : []
+            return (survivors, try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0, live)
         }
-        let count = max(scanParts ?? (lastSeq < 50_000 ? 1 : min(max(ProcessInfo.processInfo.activeProcessorCount, 1), 4)), 1)
+        var people: [SubjectID: CustomerAggregate] = [:]
+        var startSeq: Int64 = 0
+        if incremental, let state = try BuildState.load(vault: vault), state.lastSeq <= lastSeq,
+           try vault.database.read({ try !(Bool.fetchOne($0, sql: "SELECT EXISTS (SELECT 1 FROM merges WHERE seq > ?)",
+                                                          arguments: [state.lastSeq]) ?? true) }) {
+            startSeq = state.lastSeq
+            people.reserveCapacity(state.people.count)
+            // A subject whose keys are gone was erased: nothing of it is kept.
+            for (subject, aggregate) in state.people where live.contains(subject) { people[subject] = aggregate }
+        }
+        let span = lastSeq - startSeq
+        let count = max(scanParts ?? (span < 50_000 ? 1 : min(max(ProcessInfo.processInfo.activeProcessorCount, 1), 4)), 1)
         let parts = try (0..<count).map { index in
             ScanPart(log: try vault.logReader(), survivors: survivors,
-                     after: lastSeq * Int64(index) / Int64(count), through: lastSeq * Int64(index + 1) / Int64(count))
+                     after: startSeq + span * Int64(index) / Int64(count), through: startSeq + span * Int64(index + 1) / Int64(count))
         }
-        DispatchQueue.concurrentPerform(iterations: parts.count) { parts[$0].run() }
-        var people: [SubjectID: CustomerAggregate] = [:]
+        if span > 0 { DispatchQueue.concurrentPerform(iterations: parts.count) { parts[$0].run() } }
         var events = 0
         for part in parts {
             if let error = part.error { throw error }
@@ -97,7 +129,23 @@ public final class ProjectionBuilder {
             part.release()
         }
         progress(events)
-        return (people, events, lastSeq)
+        return Aggregates(people: people, events: events, startSeq: startSeq, lastSeq: lastSeq)
+    }
+
+    /// Saves what this build read, so the next one starts from `lastSeq`.
+    private func saveState(_ people: [SubjectID: CustomerAggregate], lastSeq: Int64) throws {
+        let hash = try vault.database.read { db in
+            try Data.fetchOne(db, sql: "SELECT hash FROM events WHERE seq = ?", arguments: [lastSeq]).map(Array.init)
+        }
+        guard let hash else { return }   // an empty log: nothing to keep
+        try BuildState(lastSeq: lastSeq, lastHash: hash, people: people).save(vault: vault)
+    }
+
+    /// Deletes the saved build state (erasure: it holds the erased person's
+    /// aggregate). Returns whether there was one.
+    @discardableResult
+    public static func forgetState(_ layout: VaultLayout) throws -> Bool {
+        try BuildState.remove(layout)
     }
 
     /// Builds the projections of `purposes` (all declared ones when nil).
@@ -109,12 +157,16 @@ public final class ProjectionBuilder {
             }
             return purpose
         }
-        var (people, events, lastSeq) = try aggregates(progress: progress)
+        let read = try aggregates(progress: progress)
+        var people = read.people
+        let events = read.events, lastSeq = read.lastSeq
+        try saveState(people, lastSeq: lastSeq)
         // Restricted people (GDPR Art. 18) are kept in the log but left out of every projection.
         let restricted = try vault.database.read { try Restrictions.restricted(in: $0) }
         let before = people.count
         for subject in restricted { people[subject] = nil }
-        var report = BuildReport(events: events, people: people.count, restricted: before - people.count, lastSeq: lastSeq)
+        var report = BuildReport(events: events, people: people.count, restricted: before - people.count, startSeq: read.startSeq,
+                                 lastSeq: lastSeq)
 
         // Consent in force now, per consent-based purpose.
         let ledger = try vault.consentLedger()

@@ -23,6 +23,12 @@ public enum ProjectionPurge {
         public var rowsRemoved: Int
         /// The file was deleted (and needs `project build`).
         public var fileDeleted: Bool
+
+        public init(file: String, rowsRemoved: Int, fileDeleted: Bool) {
+            self.file = file
+            self.rowsRemoved = rowsRemoved
+            self.fileDeleted = fileDeleted
+        }
     }
 
     /// The `customer_id` the projection of `purpose` for `role` shows for a

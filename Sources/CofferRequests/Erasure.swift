@@ -66,7 +66,11 @@ extension RequestDesk {
             defer { clock = Date() }
             return Int((Date().timeIntervalSince(clock) * 1000).rounded())
         }
-        let projections = try ProjectionPurge.remove(customerKey: profile.customerKey, vault: vault, policy: policy)
+        var projections = try ProjectionPurge.remove(customerKey: profile.customerKey, vault: vault, policy: policy)
+        // The saved build state holds the person's aggregate: the next build reads the whole log.
+        if try ProjectionBuilder.forgetState(vault.layout) {
+            projections.append(ProjectionPurge.Outcome(file: "build-state.enc", rowsRemoved: 0, fileDeleted: true))
+        }
         let purgeMillis = lap()
         // Quarantined input that carries one of the person's identifiers (whole values) is theirs.
         let identifying = NeedleSearch(trace.identifiers)

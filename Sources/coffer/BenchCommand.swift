@@ -202,13 +202,16 @@ struct BenchProjectCommand: ParsableCommand {
         }
         Terminal.line("events:            \(result.events) of \(result.people) people (+ consents)")
         Terminal.line(String(format: "setup (append):    %.1f s", result.appendSeconds))
-        Terminal.line(String(format: "read log → views:  %.2f s (%.0f events/s)", result.readSeconds, Double(result.events) / result.readSeconds))
+        Terminal.line(String(format: "read log → views:  %.2f s (%.0f events/s; %.2f s of CPU on %d cores)", result.readSeconds,
+                             Double(result.events) / result.readSeconds, result.readCPUSeconds, ProcessInfo.processInfo.activeProcessorCount))
         Terminal.line(String(format: "full build:        %.2f s (read + %d projections with segments, encrypted)",
                              result.buildSeconds, result.projections.count))
         for summary in result.projections {
             Terminal.line("  \(summary.purpose).\(summary.role.rawValue): \(summary.subjects) people, \(summary.segments.count) segments, "
                 + ResourceUsage.mebibytes(UInt64(summary.bytes)))
         }
+        Terminal.line(String(format: "incremental build: %.2f s after %d more events (%d read; every projection rewritten)",
+                             result.incrementalSeconds, result.addedEvents, result.incrementalReadEvents))
         Terminal.line("RSS before build:  \(ResourceUsage.mebibytes(result.rssBeforeBuild))")
         Terminal.line("peak RSS in build: \(ResourceUsage.mebibytes(result.peakBuildRSS))")
     }
@@ -256,7 +259,7 @@ struct BenchRequestCommand: ParsableCommand {
         Terminal.line(String(format: "erase, total:      %.3f s", result.eraseSeconds))
         Terminal.line("  shred:           \(receipt.shredMillis) ms (\(receipt.shred.keysDestroyed) key, \(receipt.shred.eventsUnreadable) events unreadable, "
             + "tombstone, WAL truncated: \(receipt.shred.walTruncated))")
-        Terminal.line("  projection purge: \(receipt.purgeMillis) ms (\(receipt.projections.count) files)")
+        Terminal.line("  projection purge: \(receipt.purgeMillis) ms (\(receipt.projections.filter { $0.file.hasSuffix(".enc") && $0.file != "build-state.enc" }.count) files, build state dropped)")
         Terminal.line("  no-trace check:  \(receipt.traceCheckMillis) ms (\(receipt.traceCheck.filesScanned) files, "
             + "\(ResourceUsage.mebibytes(UInt64(receipt.traceCheck.bytesScanned))), \(receipt.traceCheck.valuesSearched) values): "
             + (receipt.traceCheck.clean ? "clean" : "FOUND \(receipt.traceCheck.findings.count)"))

@@ -83,22 +83,28 @@ struct ProjectCommand: ParsableCommand {
                 Each projection holds only people whose consent (or the purpose's other lawful basis) covers
                 the purpose, with every field transformed as the policy says for the role, and the segments
                 of segments.yaml. Files: vault/projections/PURPOSE.ROLE.enc, AES-256-GCM, opened in memory.
+                Incremental: the log is read from where the last build stopped (its aggregates are kept,
+                sealed, in vault/projections/build-state.enc), unless subjects were merged since or --full.
+                The result is the same either way.
                 """
         )
         @OptionGroup var options: VaultOptions
         @Option(help: ArgumentHelp("Only this purpose (default: every purpose).", valueName: "PURPOSE")) var purpose: String?
         @Option(help: ArgumentHelp("Segment definitions (default: segments.yaml beside the policy).", valueName: "FILE"))
         var segments: String?
+        @Flag(help: "Read the whole log, ignoring the last build's state.") var full = false
 
         func run() throws {
             let policy = try options.policy()
             let definitions = try options.segments(segments, policy: policy)
             let vault = try options.unlock()
             let builder = try ProjectionBuilder(vault: vault, policy: policy, segments: definitions)
+            builder.incremental = !full
             let started = Date()
             let report = try builder.build(purposes: purpose.map { [$0] }) { Terminal.progress("read \($0) events…") }
             Terminal.endProgress()
-            Terminal.line(String(format: "Read %d events of %d people (log up to seq %lld) in %.2f s.", report.events, report.people,
+            Terminal.line(String(format: "Read %d events%@ of %d people (log up to seq %lld) in %.2f s.", report.events,
+                                 report.startSeq > 0 ? " (incremental: after seq \(report.startSeq))" : "", report.people,
                                  report.lastSeq, Date().timeIntervalSince(started)))
             if report.restricted > 0 {
                 Terminal.line("  \(report.restricted) restricted \(report.restricted == 1 ? "person" : "people") (GDPR Art. 18) left out of every projection")

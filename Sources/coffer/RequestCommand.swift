@@ -179,9 +179,11 @@ struct RequestCommand: ParsableCommand {
             Terminal.line("Erased \(identifier.type.rawValue) identifier's subject (\(result.request)): \(result.shred.keysDestroyed) key(s) destroyed, "
                 + "\(result.shred.eventsUnreadable) events now unreadable, \(result.shred.identityRows) identity rows, "
                 + "\(result.shred.consentRows) consent rows, \(result.shred.quarantinedRecords) quarantined records deleted.")
-            let purged = result.projections.filter { $0.rowsRemoved > 0 }.count, deleted = result.projections.filter(\.fileDeleted)
-            Terminal.line("Projections: removed from \(purged) of \(result.projections.count) file(s)"
-                + (deleted.isEmpty ? "" : "; deleted \(deleted.map(\.file).joined(separator: ", ")) (run `coffer project build`)"))
+            let files = result.projections.filter { $0.file != "build-state.enc" }
+            let purged = files.filter { $0.rowsRemoved > 0 }.count, deleted = files.filter(\.fileDeleted)
+            Terminal.line("Projections: removed from \(purged) of \(files.count) file(s)"
+                + (deleted.isEmpty ? "" : "; deleted \(deleted.map(\.file).joined(separator: ", ")) (run `coffer project build`)")
+                + (files.count < result.projections.count ? "; build state deleted (the next build reads the whole log)" : ""))
             Terminal.line("Tombstone at log seq \(result.tombstoneSeq); WAL truncated: \(result.shred.walTruncated ? "yes" : "NO (another process holds the vault)").")
             if result.suppressReturningIdentifiers {
                 Terminal.line("\(result.shred.suppressedTokens) identifier token(s) on the suppression list: records carrying them are dropped at ingest.")

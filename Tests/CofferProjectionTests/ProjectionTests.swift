@@ -67,6 +67,13 @@ final class ProjectionFixture {
         return try ProjectionBuilder(vault: owner, policy: policy, segments: segments).build(purposes: purposes, now: now)
     }
 
+    /// Imports JSONL lines.
+    func ingest(_ lines: String) throws {
+        let input = directory.appendingPathComponent("more-\(UUID().uuidString).jsonl")
+        try lines.write(to: input, atomically: true, encoding: .utf8)
+        _ = try Ingestor(vault: owner, policy: policy).ingest(path: input.path)
+    }
+
     func analyst() throws -> Vault {
         try Vault.unlock(layout: layout, actor: "alice", passphrase: SecureBytes(Array("analyst passphrase".utf8)))
     }
@@ -142,6 +149,61 @@ final class ProjectionTests: XCTestCase {
                                SingleView.row(aggregate, subject: subject, now: fixture.now, consents: []), "\(parts) parts")
             }
         }
+    }
+
+    func testAnIncrementalBuildReadsOnlyNewEventsAndEqualsAFullOne() throws {
+        let fixture = try ProjectionFixture()
+        let first = try fixture.build()
+        XCTAssertEqual(first.startSeq, 0, "no state yet: the whole log")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: fixture.layout.projections.appendingPathComponent("build-state.enc").path))
+        try fixture.ingest("""
+            {"type":"track","event":"Order Completed","userId":"u1","timestamp":"2026-02-25T09:00:00Z","properties":{"revenue":7.5,"channel":"online"}}
+            {"type":"identify","userId":"u2","timestamp":"2026-02-26T09:00:00Z","traits":{"age":25,"city":"Leeds"}}
+            {"type":"identify","userId":"u4","timestamp":"2026-02-27T09:00:00Z","traits":{"email":"di@example.com","age":51}}
+            {"type":"track","event":"Order Completed","userId":"u4","timestamp":"2026-02-27T10:00:00Z","properties":{"revenue":30}}
+            """)
+        let incremental = try fixture.build()
+        XCTAssertEqual(incremental.startSeq, first.lastSeq)
+        XCTAssertEqual(incremental.events, 4, "only the new events are read")
+        XCTAssertEqual(incremental.people, 4)
+        let support = try fixture.rows("support", as: fixture.owner)
+        let analytics = try fixture.rows("analytics", as: fixture.owner)
+        let byEmail = Dictionary(uniqueKeysWithValues: support.map { ($0["email"]!.description, $0) })
+        XCTAssertEqual(byEmail["ann@example.com"]?["total_spend"], .real(32.5), "25 + 7.5: the state and the new event fold together")
+        XCTAssertEqual(byEmail["bo@example.com"]?["age"], .integer(25))
+
+        let builder = try ProjectionBuilder(vault: fixture.owner, policy: fixture.policy, segments: [])
+        builder.incremental = false
+        let full = try builder.build(now: fixture.now)
+        XCTAssertEqual(full.startSeq, 0)
+        XCTAssertEqual(full.events, first.events + 4)
+        XCTAssertEqual(try fixture.rows("support", as: fixture.owner), support, "incremental and full builds agree")
+        XCTAssertEqual(try fixture.rows("analytics", as: fixture.owner), analytics)
+    }
+
+    func testAMergeSinceTheLastBuildOrADamagedStateMeansAFullRead() throws {
+        let fixture = try ProjectionFixture()
+        let first = try fixture.build()
+        let unchanged = try fixture.build()
+        XCTAssertEqual(unchanged.startSeq, first.lastSeq)
+        XCTAssertEqual(unchanged.events, 0, "nothing new, nothing read")
+        XCTAssertEqual(unchanged.people, first.people)
+
+        try fixture.ingest("""
+            {"type":"page","anonymousId":"visitor-9","name":"Menu","timestamp":"2026-02-01T09:00:00Z"}
+            {"type":"alias","previousId":"visitor-9","userId":"u2","timestamp":"2026-02-02T09:00:00Z"}
+            """)
+        let merged = try fixture.build()
+        XCTAssertEqual(merged.startSeq, 0, "a merge since the last build: the whole log again")
+        XCTAssertEqual(merged.people, 3)
+
+        let state = fixture.layout.projections.appendingPathComponent("build-state.enc")
+        var bytes = try Data(contentsOf: state)
+        bytes[bytes.count - 5] ^= 0x01
+        try bytes.write(to: state)
+        let afterDamage = try fixture.build()
+        XCTAssertEqual(afterDamage.startSeq, 0, "a damaged state is ignored, not fatal")
+        XCTAssertEqual(afterDamage.people, 3)
     }
 
     func testAnalystsSeeOnlyPolicyTransformedFields() throws {
@@ -237,7 +299,7 @@ final class ProjectionTests: XCTestCase {
         let fixture = try ProjectionFixture()
         _ = try fixture.build()
         let files = try FileManager.default.contentsOfDirectory(at: fixture.layout.projections, includingPropertiesForKeys: nil)
-        XCTAssertEqual(files.count, 6)
+        XCTAssertEqual(files.count, 7, "six projections and the sealed build state")
         for file in files {
             let bytes = try Data(contentsOf: file)
             for secret in ["ann@example.com", "+447700900123", "\"Ann\"", "SQLite format", "single_view", "1989-05-17"] {

@@ -115,7 +115,10 @@ final class ErasureTests: XCTestCase {
         XCTAssertNil(after["ann@example.com"])
         XCTAssertEqual(after["bo@example.com"], before["bo@example.com"])
         XCTAssertEqual(after.count, before.count - 1)
-        XCTAssertEqual(try fixture.build().people, 2)
+        XCTAssertTrue(receipt.projections.contains { $0.file == "build-state.enc" && $0.fileDeleted }, "the saved aggregates go too")
+        let rebuilt = try fixture.build()
+        XCTAssertEqual(rebuilt.people, 2)
+        XCTAssertEqual(rebuilt.startSeq, 0, "without the state, the next build reads the whole log")
 
         // The log is intact, and export now finds nothing.
         let verification = try LogVerifier.verify(layout: fixture.layout)

@@ -1,0 +1,213 @@
+import CofferCrypto
+import CofferStore
+import Foundation
+import GRDB
+
+/// What the last projection build had read: every person's aggregate and the
+/// log position it reached, so the next build reads only the events after it.
+///
+/// Kept in `projections/build-state.enc`, sealed with AES-256-GCM under the
+/// vault's build-state key (derived from the master key; no role's keyslot
+/// holds it). It is a cache: a missing, damaged or stale file only means a full
+/// build. Erasure deletes it, since it holds the erased person's aggregate.
+struct BuildState {
+    /// Bumped whenever `CustomerAggregate` or its folding changes: an older state is not used.
+    static let format: UInt32 = 1
+    static let magic = Array("CBS1".utf8)
+
+    var lastSeq: Int64
+    /// The chain hash of event `lastSeq`: another log (a restored backup) does not match.
+    var lastHash: [UInt8]
+    var people: [SubjectID: CustomerAggregate]
+
+    static func url(_ layout: VaultLayout) -> URL { layout.projections.appendingPathComponent("build-state.enc") }
+
+    private static func associatedData(_ vaultID: [UInt8]) -> [UInt8] {
+        Array("coffer/v1/build-state|\(vaultID.hexString)|\(format)".utf8)
+    }
+
+    /// The saved state, when it exists, opens, has this format and matches the log; else nil.
+    static func load(vault: Vault) throws -> BuildState? {
+        guard let data = FileManager.default.contents(atPath: url(vault.layout).path) else { return nil }
+        let bytes = Array(data)
+        guard bytes.count > magic.count + AESGCM.nonceByteCount, Array(bytes.prefix(magic.count)) == magic else { return nil }
+        let nonce = bytes[magic.count..<(magic.count + AESGCM.nonceByteCount)]
+        guard var plain = try? AESGCM.open(Array(bytes[(magic.count + AESGCM.nonceByteCount)...]), key: vault.keys().projectionState(),
+                                           nonce: nonce, authenticating: associatedData(vault.vaultID)) else { return nil }
+        defer { plain.wipe() }
+        var reader = StateReader(bytes: plain)
+        guard let state = try? decode(&reader) else { return nil }
+        let hash = try vault.database.read { db in
+            try Data.fetchOne(db, sql: "SELECT hash FROM events WHERE seq = ?", arguments: [state.lastSeq]).map(Array.init)
+        }
+        return hash == state.lastHash ? state : nil
+    }
+
+    /// Seals and writes the state atomically.
+    func save(vault: Vault) throws {
+        var writer = StateWriter()
+        writer.int(lastSeq)
+        writer.bytes(lastHash)
+        writer.int(Int64(people.count))
+        for (subject, aggregate) in people {
+            writer.raw(subject.bytes)
+            aggregate.encode(into: &writer)
+        }
+        defer { writer.data.wipe() }
+        let nonce = try SecureRandom.bytes(AESGCM.nonceByteCount)
+        let sealed = try AESGCM.seal(writer.data, key: vault.keys().projectionState(), nonce: nonce,
+                                     authenticating: Self.associatedData(vault.vaultID))
+        try FileManager.default.createDirectory(at: vault.layout.projections, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        try AtomicFile.write(Data(Self.magic + nonce + sealed), to: Self.url(vault.layout))
+    }
+
+    private static func decode(_ reader: inout StateReader) throws -> BuildState {
+        let lastSeq = try reader.int()
+        let lastHash = try reader.bytes()
+        let count = try reader.int()
+        guard count >= 0 else { throw StateReader.Damaged() }
+        var people: [SubjectID: CustomerAggregate] = [:]
+        people.reserveCapacity(Int(count))
+        for _ in 0..<count {
+            let subject = try SubjectID(bytes: reader.raw(SubjectID.byteCount))
+            people[subject] = try CustomerAggregate(from: &reader)
+        }
+        return BuildState(lastSeq: lastSeq, lastHash: lastHash, people: people)
+    }
+
+    /// Deletes the saved state; `true` if there was one.
+    @discardableResult
+    static func remove(_ layout: VaultLayout) throws -> Bool {
+        let file = url(layout)
+        guard FileManager.default.fileExists(atPath: file.path) else { return false }
+        do {
+            try FileManager.default.removeItem(at: file)
+        } catch {
+            throw VaultError.io(path: file.path, detail: error.localizedDescription)
+        }
+        return true
+    }
+}
+
+/// Little-endian, length-prefixed fields of the build state.
+struct StateWriter {
+    var data: [UInt8] = []
+
+    mutating func int(_ value: Int64) { withUnsafeBytes(of: value.littleEndian) { data.append(contentsOf: $0) } }
+    mutating func double(_ value: Double) { int(Int64(bitPattern: value.bitPattern)) }
+    mutating func raw(_ bytes: [UInt8]) { data += bytes }
+    mutating func bytes(_ bytes: [UInt8]) {
+        int(Int64(bytes.count))
+        data += bytes
+    }
+    mutating func string(_ text: String) { bytes(Array(text.utf8)) }
+    mutating func flag(_ present: Bool) { data.append(present ? 1 : 0) }
+}
+
+struct StateReader {
+    struct Damaged: Error {}
+    let data: [UInt8]
+    var offset = 0
+
+    init(bytes: [UInt8]) { data = bytes }
+
+    mutating func raw(_ count: Int) throws -> [UInt8] {
+        guard count >= 0, offset + count <= data.count else { throw Damaged() }
+        defer { offset += count }
+        return Array(data[offset..<(offset + count)])
+    }
+
+    mutating func int() throws -> Int64 {
+        let raw = try raw(8)
+        return Int64(littleEndian: raw.withUnsafeBytes { $0.loadUnaligned(as: Int64.self) })
+    }
+
+    mutating func double() throws -> Double { Double(bitPattern: UInt64(bitPattern: try int())) }
+    mutating func bytes() throws -> [UInt8] { try raw(Int(try int())) }
+    mutating func string() throws -> String { String(decoding: try bytes(), as: UTF8.self) }
+    mutating func flag() throws -> Bool { try raw(1)[0] == 1 }
+}
+
+extension CustomerAggregate {
+    private static func write(_ latest: Latest<String>?, _ writer: inout StateWriter) {
+        writer.flag(latest != nil)
+        if let latest {
+            writer.string(latest.value)
+            writer.int(latest.time)
+        }
+    }
+
+    private static func write(_ latest: Latest<Double>?, _ writer: inout StateWriter) {
+        writer.flag(latest != nil)
+        if let latest {
+            writer.double(latest.value)
+            writer.int(latest.time)
+        }
+    }
+
+    private static func write(_ value: Int64?, _ writer: inout StateWriter) {
+        writer.flag(value != nil)
+        if let value { writer.int(value) }
+    }
+
+    private static func text(_ reader: inout StateReader) throws -> Latest<String>? {
+        guard try reader.flag() else { return nil }
+        return Latest(value: try reader.string(), time: try reader.int())
+    }
+
+    private static func number(_ reader: inout StateReader) throws -> Latest<Double>? {
+        guard try reader.flag() else { return nil }
+        return Latest(value: try reader.double(), time: try reader.int())
+    }
+
+    private static func optional(_ reader: inout StateReader) throws -> Int64? {
+        try reader.flag() ? try reader.int() : nil
+    }
+
+    /// Every field, in declaration order.
+    func encode(into writer: inout StateWriter) {
+        for text in [userID, email, phone, firstName, lastName] { Self.write(text, &writer) }
+        Self.write(age, &writer)
+        for text in [gender, birthday, postcode, city, loyaltyID] { Self.write(text, &writer) }
+        Self.write(loyaltyPoints, &writer)
+        for count in [purchases, refunds] { writer.int(Int64(count)) }
+        writer.double(totalSpend)
+        for count in [online, instore] { writer.int(Int64(count)) }
+        Self.write(firstShop, &writer)
+        Self.write(lastShop, &writer)
+        writer.int(Int64(channels.count))
+        for channel in channels.sorted() { writer.string(channel) }
+        for count in [emailsDelivered, emailOpens, emailClicks, events] { writer.int(Int64(count)) }
+    }
+
+    init(from reader: inout StateReader) throws {
+        self.init()
+        userID = try Self.text(&reader)
+        email = try Self.text(&reader)
+        phone = try Self.text(&reader)
+        firstName = try Self.text(&reader)
+        lastName = try Self.text(&reader)
+        age = try Self.number(&reader)
+        gender = try Self.text(&reader)
+        birthday = try Self.text(&reader)
+        postcode = try Self.text(&reader)
+        city = try Self.text(&reader)
+        loyaltyID = try Self.text(&reader)
+        loyaltyPoints = try Self.number(&reader)
+        purchases = Int(try reader.int())
+        refunds = Int(try reader.int())
+        totalSpend = try reader.double()
+        online = Int(try reader.int())
+        instore = Int(try reader.int())
+        firstShop = try Self.optional(&reader)
+        lastShop = try Self.optional(&reader)
+        let channelCount = try reader.int()
+        guard (0...64).contains(channelCount) else { throw StateReader.Damaged() }
+        for _ in 0..<channelCount { channels.insert(try reader.string()) }
+        emailsDelivered = Int(try reader.int())
+        emailOpens = Int(try reader.int())
+        emailClicks = Int(try reader.int())
+        events = Int(try reader.int())
+    }
+}
