@@ -188,26 +188,41 @@ public final class ProjectionBuilder {
         }
         let allColumns = SingleView.columns + consentPurposes.map { SingleView.consentColumn($0) }
 
+        // One job per file, written in parallel: each on its own in-memory database and cipher
+        // contexts, reading only immutable inputs (keys are derived here, first, since the
+        // vault caches them). The audit entries follow, one per file, in order.
+        var jobs: [(purpose: Purpose, role: Role, key: SymmetricKey)] = []
         for purpose in purposes {
             for role in Role.allCases where policy.access[role]?.purposes[purpose.name] != nil
                 && role.permissions.contains(.readProjections) {
-                let consenting = granted[purpose.name] ?? []
-                let summary = try writeProjection(purpose: purpose, role: role, people: ordered,
-                                                  including: { !purpose.needsConsent || consenting.contains($0) }, row: row,
-                                                  columns: allColumns, now: now, lastSeq: lastSeq, currentMonth: currentMonth)
-                report.projections.append(summary)
-                try vault.audit(.projectBuild, purpose: purpose.name, target: "projection:\(purpose.name).\(role.rawValue)",
-                                rows: summary.subjects, reason: "\(events) events read up to seq \(lastSeq)")
+                jobs.append((purpose, role, try ProjectionFile.fileKey(vault.projectionKey(for: role), purpose: purpose.name)))
             }
+        }
+        let results = WriteResults(count: jobs.count)
+        nonisolated(unsafe) let builder = self, makeRow = row
+        let work = jobs, consent = granted
+        DispatchQueue.concurrentPerform(iterations: work.count) { index in
+            let (purpose, role, key) = work[index]
+            let consenting = consent[purpose.name] ?? []
+            results.store(index, Result {
+                try builder.writeProjection(purpose: purpose, role: role, fileKey: key, people: ordered,
+                                            including: { !purpose.needsConsent || consenting.contains($0) }, row: makeRow,
+                                            columns: allColumns, now: now, lastSeq: lastSeq, currentMonth: currentMonth)
+            })
+        }
+        for (index, job) in jobs.enumerated() {
+            let summary = try results.get(index)
+            report.projections.append(summary)
+            try vault.audit(.projectBuild, purpose: job.purpose.name, target: "projection:\(job.purpose.name).\(job.role.rawValue)",
+                            rows: summary.subjects, reason: "\(events) events read up to seq \(lastSeq)")
         }
         return report
     }
 
-    private func writeProjection(purpose: Purpose, role: Role, people: [(key: SubjectID, value: CustomerAggregate)],
+    private func writeProjection(purpose: Purpose, role: Role, fileKey: SymmetricKey, people: [(key: SubjectID, value: CustomerAggregate)],
                                  including: (SubjectID) -> Bool,
                                  row makeRow: (SubjectID, CustomerAggregate) -> [Cell], columns allColumns: [String],
                                  now: Int64, lastSeq: Int64, currentMonth: Int) throws -> ProjectionSummary {
-        let fileKey = try ProjectionFile.fileKey(vault.projectionKey(for: role), purpose: purpose.name)
         let transformer = try FieldTransformer(key: fileKey)
         let decisions = allColumns.map {
             engine.decide(actor: vault.actor, role: role, purpose: purpose.name, action: .query, field: $0)
@@ -357,5 +372,19 @@ final class ScanPart: @unchecked Sendable {
         } catch {
             self.error = error
         }
+    }
+}
+
+/// The summaries (or errors) of projection files written in parallel.
+private final class WriteResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [Result<ProjectionSummary, Error>?]
+
+    init(count: Int) { results = Array(repeating: nil, count: count) }
+
+    func store(_ index: Int, _ result: Result<ProjectionSummary, Error>) { lock.withLock { results[index] = result } }
+
+    func get(_ index: Int) throws -> ProjectionSummary {
+        try lock.withLock { results[index] }!.get()
     }
 }
