@@ -55,11 +55,14 @@ struct BuildState {
         }
         defer { writer.data.wipe() }
         let nonce = try SecureRandom.bytes(AESGCM.nonceByteCount)
-        let sealed = try AESGCM.seal(writer.data, key: vault.keys().projectionState(), nonce: nonce,
-                                     authenticating: Self.associatedData(vault.vaultID))
+        let key = try vault.keys().projectionState()
+        let file = try writer.data.withUnsafeBytes {
+            try AESGCMContext().seal($0, key: key, nonce: nonce, authenticating: Self.associatedData(vault.vaultID),
+                                     prefix: Self.magic + nonce)
+        }
         try FileManager.default.createDirectory(at: vault.layout.projections, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
-        try AtomicFile.write(Data(Self.magic + nonce + sealed), to: Self.url(vault.layout))
+        try AtomicFile.write(file, to: Self.url(vault.layout))
     }
 
     private static func decode(_ reader: inout StateReader) throws -> BuildState {

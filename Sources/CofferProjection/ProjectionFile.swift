@@ -24,28 +24,32 @@ public enum ProjectionFile {
         Array("coffer/v1/projection|\(vaultID.hexString)|\(purpose)|\(role.rawValue)".utf8)
     }
 
-    /// Serialises `queue` (an in-memory database), seals it, and writes it atomically.
+    /// Serialises `queue` (an in-memory database), seals it, and writes it
+    /// atomically. The queue is closed once serialised (its memory is freed
+    /// before the sealed copy is made): callers must not use it afterwards.
+    /// At most two copies of the database are in memory at once: the
+    /// serialised image and the sealed file.
     static func write(_ queue: DatabaseQueue, to url: URL, key: SymmetricKey, vaultID: [UInt8], purpose: String, role: Role) throws -> Int {
-        var image = try queue.inDatabase { db -> [UInt8] in
+        let (pointer, size) = try queue.inDatabase { db -> (UnsafeMutablePointer<UInt8>, Int) in
             var size: sqlite3_int64 = 0
             guard let pointer = sqlite3_serialize(db.sqliteConnection, "main", &size, 0) else {
                 throw VaultError.storage(operation: "serialising a projection", detail: "sqlite3_serialize failed")
             }
-            defer { sqlite3_free(pointer) }
-            return Array(UnsafeBufferPointer(start: pointer, count: Int(size)))
+            return (pointer, Int(size))
         }
-        defer { image.wipe() }
+        defer {
+            memset(pointer, 0, size)   // the plaintext image
+            sqlite3_free(pointer)
+        }
+        try queue.close()
         let nonce = try SecureRandom.bytes(AESGCM.nonceByteCount)
-        let sealed = try AESGCM.seal(image, key: key, nonce: nonce,
-                                     authenticating: associatedData(vaultID: vaultID, purpose: purpose, role: role))
+        let file = try AESGCMContext().seal(UnsafeRawBufferPointer(start: pointer, count: size), key: key, nonce: nonce,
+                                            authenticating: associatedData(vaultID: vaultID, purpose: purpose, role: role),
+                                            prefix: magic + nonce)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
-        var file = Data(capacity: magic.count + nonce.count + sealed.count)
-        file.append(contentsOf: magic)
-        file.append(contentsOf: nonce)
-        file.append(contentsOf: sealed)
         try AtomicFile.write(file, to: url)
-        return magic.count + nonce.count + sealed.count
+        return file.count
     }
 
     /// Decrypts the file into a fresh in-memory database.

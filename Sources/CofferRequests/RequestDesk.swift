@@ -184,6 +184,19 @@ public final class RequestDesk {
         let (register, found, record) = try begin(.lift, identifier, request: request, receivedAt: receivedAt)
         let subject = found!
         let log = try vault.eventLog()
+        let restricted = try vault.database.read { try Restrictions.restriction(of: subject, in: $0) }
+        guard restricted != nil else {
+            // Nothing to lift: the request is answered as refused, with the reason.
+            try vault.database.write { db in
+                var refused = record
+                refused.status = .refused
+                refused.completedAt = now()
+                refused.notes.append("refused: processing is not restricted; nothing to lift")
+                try register.save(refused, in: db)
+            }
+            try vault.audit(.requestLift, target: Vault.auditTarget(subject), reason: "\(record.id): not restricted")
+            throw RequestError.notRestricted(identifier.description)
+        }
         let done = try vault.database.write { db -> RequestRecord in
             guard let since = try Restrictions.restriction(of: subject, in: db) else {
                 throw RequestError.notRestricted(identifier.description)
@@ -222,7 +235,7 @@ public final class RequestDesk {
                 throw RequestError.invalidCorrection("'\(field)' cannot be rectified; fields: "
                     + Set(rectifiable.keys.filter { $0.contains("_") || !rectifiable.keys.contains(Policy.snakeCase($0)) }).sorted().joined(separator: ", "))
             }
-            if ["age", "loyaltyPoints"].contains(name), Double(value) == nil {
+            if ["age", "loyaltyPoints"].contains(name), Double(value)?.isFinite != true {
                 throw RequestError.invalidCorrection("\(field) must be a number, not '\(value)'")
             }
             if name == "birthday", Timestamp.parse(value + "T00:00:00Z") == nil {
@@ -243,7 +256,11 @@ public final class RequestDesk {
         let log = try vault.eventLog()
         var traits: [String: Any] = [:]
         for (name, value) in corrections {
-            traits[name] = ["age", "loyaltyPoints"].contains(name) ? (Double(value).map { $0 == $0.rounded() ? Int($0) as Any : $0 as Any } ?? value) : value
+            if ["age", "loyaltyPoints"].contains(name), let number = Double(value) {
+                traits[name] = number == number.rounded() && abs(number) < 1e15 ? Int(number) as Any : number as Any
+            } else {
+                traits[name] = value
+            }
         }
         let payload = try JSONSerialization.data(withJSONObject: [
             "type": "rectify", "request": record.id, "timestamp": Timestamp.format(now()), "traits": traits,

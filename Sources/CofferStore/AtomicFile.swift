@@ -7,7 +7,7 @@ import Glibc
 public enum AtomicFile {
     /// Writes `data` to a temporary sibling, fsyncs it, renames it over `url`,
     /// and fsyncs the directory so the rename itself is durable.
-    public static func write(_ data: Data, to url: URL, permissions: mode_t = 0o600) throws {
+    public static func write(_ data: some ContiguousBytes, to url: URL, permissions: mode_t = 0o600) throws {
         let temporary = url.deletingLastPathComponent()
             .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
         let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, permissions)

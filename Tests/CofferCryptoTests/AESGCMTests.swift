@@ -84,3 +84,24 @@ struct AESGCMTests {
         }
     }
 }
+
+/// The in-place form used for projection images: the same ciphertext and tag as the
+/// array form (checked against NIST TC16), behind the prefix.
+struct AESGCMInPlaceTests {
+    @Test("sealing a buffer in place with a prefix gives prefix ‖ the NIST ciphertext ‖ tag, and opens")
+    func inPlaceWithPrefix() throws {
+        let vector = AESGCMTests.vectors[3]
+        let key = try SymmetricKey(copying: [UInt8](hex: vector.key))
+        let plaintext = [UInt8](hex: vector.plaintext)
+        let prefix = Array("CPJ1".utf8)
+        let sealed = try plaintext.withUnsafeBytes {
+            try AESGCMContext().seal($0, key: key, nonce: [UInt8](hex: vector.iv),
+                                     authenticating: [UInt8](hex: vector.aad), prefix: prefix)
+        }
+        #expect(Array(sealed.prefix(4)) == prefix)
+        #expect(Array(sealed.dropFirst(4)).hex == vector.ciphertext + vector.tag)
+        let opened = try AESGCM.open(Array(sealed.dropFirst(4)), key: key, nonce: [UInt8](hex: vector.iv),
+                                     authenticating: [UInt8](hex: vector.aad))
+        #expect(opened == plaintext)
+    }
+}

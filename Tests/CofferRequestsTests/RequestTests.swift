@@ -224,6 +224,7 @@ final class RestrictionAndRectificationTests: XCTestCase {
         XCTAssertThrowsError(try desk.lift(subject: RequestFixture.bo)) {
             XCTAssertEqual($0 as? RequestError, .notRestricted(RequestFixture.bo.description))
         }
+        XCTAssertEqual(try desk.list().last?.status, .refused, "a lift with nothing to lift is answered, not left open")
         let kinds = try fixture.owner.eventLog().events(of: try XCTUnwrap(fixture.owner.subjectSummary(for: RequestFixture.bo)).subject).map(\.kind)
         XCTAssertEqual(kinds.filter { $0 == .restrict }.count, 2, "restriction and lifting are both in the log")
     }
@@ -257,6 +258,7 @@ final class RestrictionAndRectificationTests: XCTestCase {
         XCTAssertThrowsError(try RequestDesk.corrections(["email=x@example.com"])) { XCTAssertTrue("\($0)".contains("identifier")) }
         XCTAssertThrowsError(try RequestDesk.corrections(["shoe_size=42"])) { XCTAssertTrue("\($0)".contains("cannot be rectified")) }
         XCTAssertThrowsError(try RequestDesk.corrections(["age=old"])) { XCTAssertTrue("\($0)".contains("number")) }
+        XCTAssertThrowsError(try RequestDesk.corrections(["age=nan"])) { XCTAssertTrue("\($0)".contains("number")) }
         XCTAssertThrowsError(try RequestDesk.corrections(["birthday=17/05/1989"])) { XCTAssertTrue("\($0)".contains("date")) }
         XCTAssertThrowsError(try RequestDesk.corrections(["last_name"])) { XCTAssertTrue("\($0)".contains("FIELD=VALUE")) }
         XCTAssertEqual(try RequestDesk.corrections(["first_name= Ann "]), ["firstName": "Ann"])
