@@ -26,6 +26,8 @@ public struct ProjectBenchmark {
         public var projections: [ProjectionSummary]
         public var rssBeforeBuild: UInt64
         public var peakBuildRSS: UInt64
+        /// Peak RSS while only reading the log into aggregates.
+        public var peakReadRSS: UInt64
         /// A second build after 1 % more events: incremental from the first one's state.
         public var addedEvents: Int
         public var incrementalReadEvents: Int
@@ -80,6 +82,8 @@ public struct ProjectBenchmark {
         let readClock = Stopwatch(), readCPU = ResourceUsage.cpuSeconds()
         _ = try builder.aggregates()
         let readSeconds = readClock.elapsed, readCPUSeconds = ResourceUsage.cpuSeconds() - readCPU
+        let readPeak = ResourceUsage.peakResidentBytes()
+        ResourceUsage.resetPeak()
         let clock = Stopwatch()
         let report = try builder.build()
         let buildSeconds = clock.elapsed
@@ -98,7 +102,7 @@ public struct ProjectBenchmark {
         let again = try builder.build()
         return Result(events: report.events, people: report.people, appendSeconds: appendSeconds, buildSeconds: buildSeconds,
                       readSeconds: readSeconds, readCPUSeconds: readCPUSeconds, projections: report.projections, rssBeforeBuild: before,
-                      peakBuildRSS: peak, addedEvents: added, incrementalReadEvents: again.events,
+                      peakBuildRSS: peak, peakReadRSS: readPeak, addedEvents: added, incrementalReadEvents: again.events,
                       incrementalSeconds: incrementalClock.elapsed)
     }
 

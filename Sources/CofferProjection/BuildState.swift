@@ -18,7 +18,7 @@ struct BuildState {
     var lastSeq: Int64
     /// The chain hash of event `lastSeq`: another log (a restored backup) does not match.
     var lastHash: [UInt8]
-    var people: [SubjectID: CustomerAggregate]
+    var people: [(key: SubjectID, value: CustomerAggregate)]
 
     static func url(_ layout: VaultLayout) -> URL { layout.projections.appendingPathComponent("build-state.enc") }
 
@@ -70,11 +70,11 @@ struct BuildState {
         let lastHash = try reader.bytes()
         let count = try reader.int()
         guard count >= 0 else { throw StateReader.Damaged() }
-        var people: [SubjectID: CustomerAggregate] = [:]
-        people.reserveCapacity(Int(count))
+        var people: [(key: SubjectID, value: CustomerAggregate)] = []
+        people.reserveCapacity(Int(min(count, 100_000_000)))
         for _ in 0..<count {
             let subject = try SubjectID(bytes: reader.raw(SubjectID.byteCount))
-            people[subject] = try CustomerAggregate(from: &reader)
+            people.append((subject, try CustomerAggregate(from: &reader)))
         }
         return BuildState(lastSeq: lastSeq, lastHash: lastHash, people: people)
     }

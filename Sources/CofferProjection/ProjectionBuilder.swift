@@ -87,11 +87,26 @@ public final class ProjectionBuilder {
 
     /// Reads the log into one aggregate per person (merged subjects combined),
     /// starting from the saved state when `incremental` and it is usable.
-    ///
-    /// The events are split into as many seq ranges as there are cores (at
-    /// most 4), each read on its own connection and thread; aggregates merge,
-    /// so the result is the same as one pass in log order.
     public func aggregates(progress: (Int) -> Void = { _ in }) throws -> Aggregates {
+        let read = try read(progress: progress)
+        return Aggregates(people: Dictionary(uniqueKeysWithValues: read.people.lazy.map { ($0.key, $0.value) }), events: read.events,
+                          startSeq: read.startSeq, lastSeq: read.lastSeq)
+    }
+
+    /// People and their aggregates in subject-id order, and what was read.
+    struct Read {
+        var people: [(key: SubjectID, value: CustomerAggregate)]
+        var events: Int
+        var startSeq: Int64
+        var lastSeq: Int64
+    }
+
+    /// Reads the log on as many threads as there are cores (at most 4). Each
+    /// thread owns a share of the people (by subject id) and reads every row,
+    /// but decrypts and folds only its own people's events: the shares are
+    /// disjoint, so each person's aggregate exists once and no merging of
+    /// partial aggregates is needed (memory stays at one aggregate per person).
+    func read(progress: (Int) -> Void) throws -> Read {
         let (survivors, lastSeq, live) = try vault.database.read { db -> ([SubjectID: SubjectID], Int64, Set<SubjectID>) in
             var survivors: [SubjectID: SubjectID] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT absorbed_id, survivor_id FROM merges") {
@@ -101,39 +116,42 @@ public final class ProjectionBuilder {
                 ? Set(try Data.fetchAll(db, sql: "SELECT DISTINCT subject_id FROM keyring").map { try SubjectID(bytes: Array($0)) }) : []
             return (survivors, try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0, live)
         }
-        var people: [SubjectID: CustomerAggregate] = [:]
-        var startSeq: Int64 = 0
-        if incremental, let state = try BuildState.load(vault: vault), state.lastSeq <= lastSeq,
+        var state: BuildState?
+        if incremental, let saved = try BuildState.load(vault: vault), saved.lastSeq <= lastSeq,
            try vault.database.read({ try !(Bool.fetchOne($0, sql: "SELECT EXISTS (SELECT 1 FROM merges WHERE seq > ?)",
-                                                          arguments: [state.lastSeq]) ?? true) }) {
-            startSeq = state.lastSeq
-            people.reserveCapacity(state.people.count)
-            // A subject whose keys are gone was erased: nothing of it is kept.
-            for (subject, aggregate) in state.people where live.contains(subject) { people[subject] = aggregate }
+                                                          arguments: [saved.lastSeq]) ?? true) }) {
+            state = saved
         }
+        let startSeq = state?.lastSeq ?? 0
         let span = lastSeq - startSeq
         let count = max(scanParts ?? (span < 50_000 ? 1 : min(max(ProcessInfo.processInfo.activeProcessorCount, 1), 4)), 1)
         let parts = try (0..<count).map { index in
-            ScanPart(log: try vault.logReader(), survivors: survivors,
-                     after: startSeq + span * Int64(index) / Int64(count), through: startSeq + span * Int64(index + 1) / Int64(count))
+            ScanPart(log: try vault.logReader(), survivors: survivors, share: index, of: count, after: startSeq, through: lastSeq)
+        }
+        if let saved = state {
+            // A subject whose keys are gone was erased: nothing of it is kept.
+            for (subject, aggregate) in saved.people where live.contains(subject) {
+                parts[ScanPart.share(of: survivors[subject] ?? subject, among: count)].seed(subject, aggregate)
+            }
+            state = nil
         }
         if span > 0 { DispatchQueue.concurrentPerform(iterations: parts.count) { parts[$0].run() } }
+        var people: [(key: SubjectID, value: CustomerAggregate)] = []
+        people.reserveCapacity(parts.map(\.owners.count).reduce(0, +))
         var events = 0
         for part in parts {
             if let error = part.error { throw error }
             events += part.events
-            people.reserveCapacity(people.count + part.owners.count)
-            for (owner, aggregate) in zip(part.owners, part.aggregates) {
-                if people[owner] == nil { people[owner] = aggregate } else { people[owner]!.absorb(aggregate) }
-            }
+            people.append(contentsOf: zip(part.owners, part.aggregates).lazy.map { (key: $0.0, value: $0.1) })
             part.release()
         }
+        people.sort { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }
         progress(events)
-        return Aggregates(people: people, events: events, startSeq: startSeq, lastSeq: lastSeq)
+        return Read(people: people, events: events, startSeq: startSeq, lastSeq: lastSeq)
     }
 
     /// Saves what this build read, so the next one starts from `lastSeq`.
-    private func saveState(_ people: [SubjectID: CustomerAggregate], lastSeq: Int64) throws {
+    private func saveState(_ people: [(key: SubjectID, value: CustomerAggregate)], lastSeq: Int64) throws {
         let hash = try vault.database.read { db in
             try Data.fetchOne(db, sql: "SELECT hash FROM events WHERE seq = ?", arguments: [lastSeq]).map(Array.init)
         }
@@ -157,16 +175,15 @@ public final class ProjectionBuilder {
             }
             return purpose
         }
-        let read = try aggregates(progress: progress)
-        var people = read.people
+        var read = try read(progress: progress)
         let events = read.events, lastSeq = read.lastSeq
-        try saveState(people, lastSeq: lastSeq)
+        try saveState(read.people, lastSeq: lastSeq)
         // Restricted people (GDPR Art. 18) are kept in the log but left out of every projection.
         let restricted = try vault.database.read { try Restrictions.restricted(in: $0) }
-        let before = people.count
-        for subject in restricted { people[subject] = nil }
-        var report = BuildReport(events: events, people: people.count, restricted: before - people.count, startSeq: read.startSeq,
-                                 lastSeq: lastSeq)
+        let before = read.people.count
+        if !restricted.isEmpty { read.people.removeAll { restricted.contains($0.key) } }
+        var report = BuildReport(events: events, people: read.people.count, restricted: before - read.people.count,
+                                 startSeq: read.startSeq, lastSeq: lastSeq)
 
         // Consent in force now, per consent-based purpose.
         let ledger = try vault.consentLedger()
@@ -177,10 +194,10 @@ public final class ProjectionBuilder {
             }
         }
         let currentMonth = Self.month(of: now)
-        // People in a stable order; rows are computed per projection, one at a time, so
-        // memory holds the aggregates and one projection, not every row of every file.
-        let ordered = people.sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }
-        people = [:]   // `ordered` holds the aggregates now; one copy is enough
+        // People in subject-id order (a stable order); rows are computed per projection, as each
+        // file is written, so memory holds the aggregates once and the files being written.
+        let ordered = read.people
+        read.people = []
         let consentPurposes = policy.purposes.filter(\.needsConsent).map(\.name)
         let grantedSets = consentPurposes.map { granted[$0] ?? [] }
         func row(_ subject: SubjectID, _ aggregate: CustomerAggregate) -> [Cell] {
@@ -320,9 +337,12 @@ public final class ProjectionBuilder {
 }
 
 /// One seq range of the log, read on its own connection (used from one thread at a time).
+/// One thread's share of the log read: the people whose subject id falls in
+/// its share, and their aggregates (one per person, merged subjects folded together).
 final class ScanPart: @unchecked Sendable {
     let log: EventLog
     let survivors: [SubjectID: SubjectID]
+    let share: Int, shares: Int
     let after: Int64, through: Int64
     var slots: [SubjectID: Int] = [:]
     var owners: [SubjectID] = []
@@ -330,14 +350,44 @@ final class ScanPart: @unchecked Sendable {
     var events = 0
     var error: Error?
 
-    init(log: EventLog, survivors: [SubjectID: SubjectID], after: Int64, through: Int64) {
+    init(log: EventLog, survivors: [SubjectID: SubjectID], share: Int, of shares: Int, after: Int64, through: Int64) {
         self.log = log
         self.survivors = survivors
+        self.share = share
+        self.shares = shares
         self.after = after
         self.through = through
     }
 
-    /// Drops what the part read once it has been merged.
+    /// The share a person belongs to (subject ids are random, so shares are even).
+    static func share(of person: SubjectID, among shares: Int) -> Int {
+        (Int(person.bytes[0]) << 8 | Int(person.bytes[1])) % shares
+    }
+
+    /// The slot of `subject`'s person, created when new.
+    private func slot(for subject: SubjectID) -> Int {
+        if let known = slots[subject] { return known }
+        let person = survivors[subject] ?? subject
+        let slot: Int
+        if let shared = slots[person] {
+            slot = shared
+        } else {
+            slot = aggregates.count
+            aggregates.append(CustomerAggregate())
+            owners.append(person)
+            slots[person] = slot
+        }
+        slots[subject] = slot
+        return slot
+    }
+
+    /// Starts from an aggregate the last build saved.
+    func seed(_ subject: SubjectID, _ aggregate: CustomerAggregate) {
+        let slot = slot(for: subject)
+        aggregates[slot].absorb(aggregate)
+    }
+
+    /// Drops what the part read once it has been collected.
     func release() {
         slots = [:]
         owners = []
@@ -345,27 +395,13 @@ final class ScanPart: @unchecked Sendable {
     }
 
     func run() {
+        let survivors = self.survivors, share = self.share, shares = self.shares
         do {
             _ = try log.database.read { db in
-                try log.scan(kinds: ProjectionBuilder.kinds, afterSeq: after, throughSeq: through, in: db) { _, subject, kind, payload in
+                try log.scan(kinds: ProjectionBuilder.kinds, afterSeq: after, throughSeq: through, in: db,
+                             including: shares == 1 ? nil : { ScanPart.share(of: survivors[$0] ?? $0, among: shares) == share }) { _, subject, kind, payload in
                     guard let fields = PayloadFields.scan(payload) else { return }
-                    // Aggregates live in an array; the dictionary maps a subject to its slot once.
-                    let slot: Int
-                    if let known = slots[subject] {
-                        slot = known
-                    } else {
-                        let person = survivors[subject] ?? subject
-                        if let shared = slots[person] {
-                            slot = shared
-                        } else {
-                            slot = aggregates.count
-                            aggregates.append(CustomerAggregate())
-                            owners.append(person)
-                            slots[person] = slot
-                        }
-                        slots[subject] = slot
-                    }
-                    aggregates[slot].fold(kind: kind, payload: fields)
+                    aggregates[slot(for: subject)].fold(kind: kind, payload: fields)
                     events += 1
                 }
             }

@@ -228,9 +228,12 @@ public final class EventLog {
     /// skipped. Subject keys are unwrapped once each; memory stays bounded by
     /// the number of subjects, not events.
     ///
+    /// - Parameter including: when given, only events of subjects it accepts are
+    ///   decrypted and passed on (the others are skipped before any key is touched).
     /// - Returns: the last sequence number visited (`afterSeq` if none).
     @discardableResult
     public func scan(kinds: Set<EventKind>, afterSeq: Int64 = 0, throughSeq: Int64 = .max, in db: Database,
+                     including: ((SubjectID) -> Bool)? = nil,
                      _ body: (Int64, SubjectID, EventKind, [UInt8]) throws -> Void) throws -> Int64 {
         var keys: [SubjectID: (UInt32, SymmetricKey)?] = [:]
         let placeholders = kinds.map { _ in "?" }.joined(separator: ", ")
@@ -247,6 +250,7 @@ public final class EventLog {
             last = seq
             let subjectBytes = statement.blob(1)
             let subject = try SubjectID(bytes: subjectBytes)
+            if let including, !including(subject) { continue }
             let version = UInt32(truncatingIfNeeded: statement.int64(3))
             let cached: (UInt32, SymmetricKey)?
             if let hit = keys[subject], hit?.0 == version || hit == nil {

@@ -11,8 +11,9 @@ enum VaultDatabase {
     static func open(_ url: URL, readOnly: Bool = false) throws -> DatabaseQueue {
         let queue: DatabaseQueue
         do {
-            // 64 MiB page cache: the subject index takes random inserts.
-            queue = try DatabaseQueue(path: url.path, configuration: configuration(readOnly: readOnly, cacheKiB: 65536))
+            // 64 MiB page cache for writers (the subject index takes random inserts); read-only
+            // connections scan sequentially and lean on the OS page cache.
+            queue = try DatabaseQueue(path: url.path, configuration: configuration(readOnly: readOnly, cacheKiB: readOnly ? 4096 : 65536))
         } catch {
             throw VaultError.corruptFile(path: url.path, reason: "\(error)")
         }

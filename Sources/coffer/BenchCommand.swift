@@ -213,6 +213,7 @@ struct BenchProjectCommand: ParsableCommand {
         Terminal.line(String(format: "incremental build: %.2f s after %d more events (%d read; every projection rewritten)",
                              result.incrementalSeconds, result.addedEvents, result.incrementalReadEvents))
         Terminal.line("RSS before build:  \(ResourceUsage.mebibytes(result.rssBeforeBuild))")
+        Terminal.line("peak RSS in read:  \(ResourceUsage.mebibytes(result.peakReadRSS))")
         Terminal.line("peak RSS in build: \(ResourceUsage.mebibytes(result.peakBuildRSS))")
     }
 }
