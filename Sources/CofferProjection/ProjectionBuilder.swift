@@ -61,6 +61,10 @@ public final class ProjectionBuilder {
     public var scanParts: Int?
     /// Start from the last build's state when it is usable (false: read the whole log).
     public var incremental = true
+    /// Projection files written at once (nil: all in parallel up to `parallelWriteLimit` people, else one at a time).
+    public var writeConcurrency: Int?
+    /// Above this many people, files are written one at a time to bound memory.
+    public static let parallelWriteLimit = 250_000
 
     /// - Throws: `VaultError.notPermitted` unless the actor may build projections.
     public init(vault: Vault, policy: Policy, segments: [SegmentDefinition]) throws {
@@ -218,7 +222,10 @@ public final class ProjectionBuilder {
         let results = WriteResults(count: jobs.count)
         nonisolated(unsafe) let builder = self, makeRow = row
         let work = jobs, consent = granted
-        DispatchQueue.concurrentPerform(iterations: work.count) { index in
+        // Each file being written holds its database and its serialised image (~700 bytes a
+        // person together): files go in parallel while that stays small, one at a time beyond.
+        let parallel = writeConcurrency ?? (ordered.count <= Self.parallelWriteLimit ? work.count : 1)
+        let write: @Sendable (Int) -> Void = { index in
             let (purpose, role, key) = work[index]
             let consenting = consent[purpose.name] ?? []
             results.store(index, Result {
@@ -226,6 +233,11 @@ public final class ProjectionBuilder {
                                             including: { !purpose.needsConsent || consenting.contains($0) }, row: makeRow,
                                             columns: allColumns, now: now, lastSeq: lastSeq, currentMonth: currentMonth)
             })
+        }
+        if parallel > 1 {
+            DispatchQueue.concurrentPerform(iterations: work.count, execute: write)
+        } else {
+            for index in work.indices { write(index) }
         }
         for (index, job) in jobs.enumerated() {
             let summary = try results.get(index)
