@@ -80,11 +80,11 @@ struct ProjectCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Fold the log into one encrypted database per purpose and role (owner only).",
             discussion: """
-                Each projection holds only people whose consent (or the purpose's other lawful basis) covers
-                the purpose, with every field transformed as the policy says for the role, and the segments
-                of segments.yaml. Files: vault/projections/PURPOSE.ROLE.enc, AES-256-GCM, opened in memory.
-                Incremental: the log is read from where the last build stopped (its aggregates are kept,
-                sealed, in vault/projections/build-state.enc), unless subjects were merged since or --full.
+                Each projection holds only people whose consent (or the purpose's other lawful basis) covers \
+                the purpose, with every field transformed as the policy says for the role, and the segments \
+                of segments.yaml. Files: vault/projections/PURPOSE.ROLE.enc, AES-256-GCM, opened in memory. \
+                Incremental: the log is read from where the last build stopped (its aggregates are kept, \
+                sealed, in vault/projections/build-state.enc), unless subjects were merged since or --full. \
                 The result is the same either way.
                 """
         )
@@ -126,8 +126,8 @@ struct ViewCommand: ParsableCommand {
         commandName: "view",
         abstract: "Show single customer views from a projection.",
         discussion: """
-            --subject takes an identifier (owner and compliance: e.g. email:alice@example.com) or a
-            customer_id as the projection shows it (analysts see tokens). The purpose defaults to the
+            --subject takes an identifier (owner and compliance: e.g. email:alice@example.com) or a \
+            customer_id as the projection shows it (analysts see tokens). The purpose defaults to the \
             first one the role may read.
             """
     )
@@ -173,8 +173,8 @@ struct QueryCommand: ParsableCommand {
         commandName: "query",
         abstract: "Run read-only SQL on a purpose's projection.",
         discussion: """
-            Tables: single_view, segments, segment_members, projection_info. SQLite's authorizer refuses
-            writes, ATTACH, PRAGMA, other tables and functions that reach files or load code.
+            Tables: single_view, segments, segment_members, projection_info. SQLite's authorizer refuses \
+            writes, ATTACH, PRAGMA, other tables and functions that reach files or load code. \
             Example: coffer query --purpose marketing "SELECT age, count(*) FROM single_view GROUP BY age"
             """
     )

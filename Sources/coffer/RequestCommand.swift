@@ -15,11 +15,11 @@ struct RequestCommand: ParsableCommand {
         commandName: "request",
         abstract: "Data-subject requests: the register, export, erasure, restriction, rectification.",
         discussion: """
-            For the compliance role (--actor NAME of a compliance actor); every command is audited,
-            and refused to other roles (the refusal is audited too). Each request gets an id
-            (DSR-0001 …) and a legal due date one calendar month after receipt, extendable by
-            up to two months with a reason. Handle a request at once (export/erase/… --subject),
-            or register it first (`open`) and complete it later with --request ID.
+            For the compliance role (--actor NAME of a compliance actor); every command is audited, \
+            and refused to other roles (the refusal is audited too). Each request gets an id \
+            (DSR-0001 …) and a legal due date one calendar month after receipt, extendable by \
+            up to two months with a reason. Handle a request at once (export/erase/… --subject), \
+            or register it first (`open`) and complete it later with --request ID. \
             `verify` needs no vault: it checks an export bundle or an erasure receipt.
             """,
         subcommands: [List.self, Open.self, Export.self, Erase.self, Restrict.self, Lift.self, Rectify.self, Extend.self,
@@ -129,9 +129,9 @@ struct RequestCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Access / portability (Art. 15, 20): write everything held about the person to a ZIP bundle.",
             discussion: """
-                The bundle holds README.txt, subject.json, events.json, events.csv, consents.json,
-                single_view.json, segments.json, access_log.json, processing.json, and manifest.json
-                (SHA-256 of each file) signed in manifest.sig by the vault's audit key. It contains
+                The bundle holds README.txt, subject.json, events.json, events.csv, consents.json, \
+                single_view.json, segments.json, access_log.json, processing.json, and manifest.json \
+                (SHA-256 of each file) signed in manifest.sig by the vault's audit key. It contains \
                 the person's data in clear: hand it over securely. `coffer request verify FILE` checks it.
                 """)
         @OptionGroup var options: RequestOptions
@@ -156,10 +156,10 @@ struct RequestCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Erasure (Art. 17): crypto-shred the person, purge projections, prove no trace remains.",
             discussion: """
-                Destroys the person's data keys and identity rows (their events stay in the log,
-                unreadable for ever), removes them from every projection, appends a tombstone,
-                truncates the WAL, scans every vault file for their data, and prints a signed
-                receipt (or writes it with --receipt). It cannot be undone. On a terminal it asks
+                Destroys the person's data keys and identity rows (their events stay in the log, \
+                unreadable for ever), removes them from every projection, appends a tombstone, \
+                truncates the WAL, scans every vault file for their data, and prints a signed \
+                receipt (or writes it with --receipt). It cannot be undone. On a terminal it asks \
                 for confirmation unless --yes. Exit status 2 if the no-trace check found something.
                 """)
         @OptionGroup var options: RequestOptions
@@ -237,8 +237,8 @@ struct RequestCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Rectification (Art. 16): record corrected profile values; the next `project build` applies them.",
             discussion: """
-                Fields: first_name, last_name, gender, birthday (YYYY-MM-DD), postcode, city, age,
-                loyalty_points. Identifiers (email, phone, user id, loyalty id) are not changed this
+                Fields: first_name, last_name, gender, birthday (YYYY-MM-DD), postcode, city, age, \
+                loyalty_points. Identifiers (email, phone, user id, loyalty id) are not changed this \
                 way: ingest an identify event with the right value, then erase the wrong one if needed.
                 """)
         @OptionGroup var options: RequestOptions
@@ -286,8 +286,8 @@ struct RequestCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check an export bundle (.zip) or an erasure receipt (.json): signature and checksums.",
             discussion: """
-                Pin the vault's audit key with --public-key FILE (from `coffer audit export-key`);
-                without it the key inside the file is used, which shows integrity but not origin.
+                Pin the vault's audit key with --public-key FILE (from `coffer audit export-key`); \
+                without it the key inside the file is used, which shows integrity but not origin. \
                 Exit status 2 when the check fails.
                 """)
         @Argument(help: "The bundle or receipt.") var file: String
