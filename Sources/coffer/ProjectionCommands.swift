@@ -103,7 +103,8 @@ struct ProjectCommand: ParsableCommand {
             let started = Date()
             let report = try builder.build(purposes: purpose.map { [$0] }) { Terminal.progress("read \($0) events…") }
             Terminal.endProgress()
-            Terminal.line(String(format: "Read %d events%@ of %d people (log up to seq %lld) in %.2f s.", report.events,
+            Terminal.line(String(format: "Read %d event%@%@ of %d people (log up to seq %lld) in %.2f s.", report.events,
+                                 report.events == 1 ? "" : "s",
                                  report.startSeq > 0 ? " (incremental: after seq \(report.startSeq))" : "", report.people,
                                  report.lastSeq, Date().timeIntervalSince(started)))
             if report.restricted > 0 {

@@ -249,7 +249,7 @@ struct RequestCommand: ParsableCommand {
             let corrections = try RequestDesk.corrections(settings)
             let (desk, identifier, received) = try options.desk()
             let record = try desk.rectify(subject: identifier, set: corrections, request: options.request, receivedAt: received)
-            Terminal.line("Rectified \(corrections.keys.sorted().joined(separator: ", ")) (\(RequestCommand.describe(record)), log seq "
+            Terminal.line("Rectified \(corrections.keys.map(Policy.snakeCase).sorted().joined(separator: ", ")) (\(RequestCommand.describe(record)), log seq "
                 + "\(record.logSeq ?? 0)); run `coffer project build` to apply it to the projections.")
         }
     }
