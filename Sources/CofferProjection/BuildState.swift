@@ -28,12 +28,8 @@ struct BuildState {
 
     /// The saved state, when it exists, opens, has this format and matches the log; else nil.
     static func load(vault: Vault) throws -> BuildState? {
-        guard let data = FileManager.default.contents(atPath: url(vault.layout).path) else { return nil }
-        let bytes = Array(data)
-        guard bytes.count > magic.count + AESGCM.nonceByteCount, Array(bytes.prefix(magic.count)) == magic else { return nil }
-        let nonce = bytes[magic.count..<(magic.count + AESGCM.nonceByteCount)]
-        guard var plain = try? AESGCM.open(Array(bytes[(magic.count + AESGCM.nonceByteCount)...]), key: vault.keys().projectionState(),
-                                           nonce: nonce, authenticating: associatedData(vault.vaultID)) else { return nil }
+        guard var plain = try? SealedFile.read(url(vault.layout), magic: magic, key: vault.keys().projectionState(),
+                                               authenticating: associatedData(vault.vaultID)) else { return nil }
         defer { plain.wipe() }
         var reader = StateReader(bytes: plain)
         guard let state = try? decode(&reader) else { return nil }
@@ -54,15 +50,10 @@ struct BuildState {
             aggregate.encode(into: &writer)
         }
         defer { writer.data.wipe() }
-        let nonce = try SecureRandom.bytes(AESGCM.nonceByteCount)
         let key = try vault.keys().projectionState()
-        let file = try writer.data.withUnsafeBytes {
-            try AESGCMContext().seal($0, key: key, nonce: nonce, authenticating: Self.associatedData(vault.vaultID),
-                                     prefix: Self.magic + nonce)
+        _ = try writer.data.withUnsafeBytes {
+            try SealedFile.write($0, magic: Self.magic, key: key, authenticating: Self.associatedData(vault.vaultID), to: Self.url(vault.layout))
         }
-        try FileManager.default.createDirectory(at: vault.layout.projections, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
-        try AtomicFile.write(file, to: Self.url(vault.layout))
     }
 
     private static func decode(_ reader: inout StateReader) throws -> BuildState {

@@ -57,12 +57,13 @@ public final class ProjectionBuilder {
     private let policy: Policy
     private let engine: PolicyEngine
     private let segments: [SegmentDefinition]
-    /// How many seq ranges the log is read in, in parallel (nil: one per core, at most 4, one for small logs).
+    /// How many threads read the log, each folding its own share of the people
+    /// (nil: one per core, at most 4; one when fewer than 50,000 events are to be read).
     public var scanParts: Int?
     /// Start from the last build's state when it is usable (false: read the whole log).
     public var incremental = true
-    /// Projection files written at once (nil: all in parallel up to `parallelWriteLimit` people, else one at a time).
-    public var writeConcurrency: Int?
+    /// Write the projection files in parallel (nil: when there are at most `parallelWriteLimit` people).
+    public var parallelWrites: Bool?
     /// Above this many people, files are written one at a time to bound memory.
     public static let parallelWriteLimit = 250_000
 
@@ -111,33 +112,31 @@ public final class ProjectionBuilder {
     /// disjoint, so each person's aggregate exists once and no merging of
     /// partial aggregates is needed (memory stays at one aggregate per person).
     func read(progress: (Int) -> Void) throws -> Read {
-        let (survivors, lastSeq, live) = try vault.database.read { db -> ([SubjectID: SubjectID], Int64, Set<SubjectID>) in
+        let (survivors, lastSeq, lastMerge) = try vault.database.read { db -> ([SubjectID: SubjectID], Int64, Int64) in
             var survivors: [SubjectID: SubjectID] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT absorbed_id, survivor_id FROM merges") {
                 survivors[try SubjectID(bytes: Array(row[0] as Data))] = try SubjectID(bytes: Array(row[1] as Data))
             }
-            let live = incremental
-                ? Set(try Data.fetchAll(db, sql: "SELECT DISTINCT subject_id FROM keyring").map { try SubjectID(bytes: Array($0)) }) : []
-            return (survivors, try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0, live)
+            return (survivors, try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0,
+                    try Int64.fetchOne(db, sql: "SELECT max(seq) FROM merges") ?? 0)
         }
-        var state: BuildState?
-        if incremental, let saved = try BuildState.load(vault: vault), saved.lastSeq <= lastSeq,
-           try vault.database.read({ try !(Bool.fetchOne($0, sql: "SELECT EXISTS (SELECT 1 FROM merges WHERE seq > ?)",
-                                                          arguments: [saved.lastSeq]) ?? true) }) {
-            state = saved
-        }
+        // The saved state is usable when it is within the log and no merge came after it
+        // (a merge changes whose events fold together).
+        let state = incremental ? try BuildState.load(vault: vault).flatMap { $0.lastSeq <= lastSeq && $0.lastSeq >= lastMerge ? $0 : nil } : nil
         let startSeq = state?.lastSeq ?? 0
         let span = lastSeq - startSeq
         let count = max(scanParts ?? (span < 50_000 ? 1 : min(max(ProcessInfo.processInfo.activeProcessorCount, 1), 4)), 1)
         let parts = try (0..<count).map { index in
             ScanPart(log: try vault.logReader(), survivors: survivors, share: index, of: count, after: startSeq, through: lastSeq)
         }
-        if let saved = state {
+        if let state {
             // A subject whose keys are gone was erased: nothing of it is kept.
-            for (subject, aggregate) in saved.people where live.contains(subject) {
+            let live = try vault.database.read { db in
+                Set(try Data.fetchAll(db, sql: "SELECT DISTINCT subject_id FROM keyring").map { try SubjectID(bytes: Array($0)) })
+            }
+            for (subject, aggregate) in state.people where live.contains(subject) {
                 parts[ScanPart.share(of: survivors[subject] ?? subject, among: count)].seed(subject, aggregate)
             }
-            state = nil
         }
         if span > 0 { DispatchQueue.concurrentPerform(iterations: parts.count) { parts[$0].run() } }
         var people: [(key: SubjectID, value: CustomerAggregate)] = []
@@ -219,28 +218,19 @@ public final class ProjectionBuilder {
                 jobs.append((purpose, role, try ProjectionFile.fileKey(vault.projectionKey(for: role), purpose: purpose.name)))
             }
         }
-        let results = WriteResults(count: jobs.count)
         nonisolated(unsafe) let builder = self, makeRow = row
         let work = jobs, consent = granted
         // Each file being written holds its database and its serialised image (~700 bytes a
         // person together): files go in parallel while that stays small, one at a time beyond.
-        let parallel = writeConcurrency ?? (ordered.count <= Self.parallelWriteLimit ? work.count : 1)
-        let write: @Sendable (Int) -> Void = { index in
+        let results = parallelMap(work.count, parallel: parallelWrites ?? (ordered.count <= Self.parallelWriteLimit)) { index in
             let (purpose, role, key) = work[index]
             let consenting = consent[purpose.name] ?? []
-            results.store(index, Result {
-                try builder.writeProjection(purpose: purpose, role: role, fileKey: key, people: ordered,
-                                            including: { !purpose.needsConsent || consenting.contains($0) }, row: makeRow,
-                                            columns: allColumns, now: now, lastSeq: lastSeq, currentMonth: currentMonth)
-            })
+            return try builder.writeProjection(purpose: purpose, role: role, fileKey: key, people: ordered,
+                                               including: { !purpose.needsConsent || consenting.contains($0) }, row: makeRow,
+                                               columns: allColumns, now: now, lastSeq: lastSeq, currentMonth: currentMonth)
         }
-        if parallel > 1 {
-            DispatchQueue.concurrentPerform(iterations: work.count, execute: write)
-        } else {
-            for index in work.indices { write(index) }
-        }
-        for (index, job) in jobs.enumerated() {
-            let summary = try results.get(index)
+        for (job, result) in zip(jobs, results) {
+            let summary = try result.get()
             report.projections.append(summary)
             try vault.audit(.projectBuild, purpose: job.purpose.name, target: "projection:\(job.purpose.name).\(job.role.rawValue)",
                             rows: summary.subjects, reason: "\(events) events read up to seq \(lastSeq)")
@@ -348,7 +338,6 @@ public final class ProjectionBuilder {
     }
 }
 
-/// One seq range of the log, read on its own connection (used from one thread at a time).
 /// One thread's share of the log read: the people whose subject id falls in
 /// its share, and their aggregates (one per person, merged subjects folded together).
 final class ScanPart: @unchecked Sendable {
@@ -420,19 +409,5 @@ final class ScanPart: @unchecked Sendable {
         } catch {
             self.error = error
         }
-    }
-}
-
-/// The summaries (or errors) of projection files written in parallel.
-private final class WriteResults: @unchecked Sendable {
-    private let lock = NSLock()
-    private var results: [Result<ProjectionSummary, Error>?]
-
-    init(count: Int) { results = Array(repeating: nil, count: count) }
-
-    func store(_ index: Int, _ result: Result<ProjectionSummary, Error>) { lock.withLock { results[index] = result } }
-
-    func get(_ index: Int) throws -> ProjectionSummary {
-        try lock.withLock { results[index] }!.get()
     }
 }

@@ -42,32 +42,21 @@ public enum ProjectionFile {
             sqlite3_free(pointer)
         }
         try queue.close()
-        let nonce = try SecureRandom.bytes(AESGCM.nonceByteCount)
-        let file = try AESGCMContext().seal(UnsafeRawBufferPointer(start: pointer, count: size), key: key, nonce: nonce,
-                                            authenticating: associatedData(vaultID: vaultID, purpose: purpose, role: role),
-                                            prefix: magic + nonce)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
-        try AtomicFile.write(file, to: url)
-        return file.count
+        return try SealedFile.write(UnsafeRawBufferPointer(start: pointer, count: size), magic: magic, key: key,
+                                    authenticating: associatedData(vaultID: vaultID, purpose: purpose, role: role), to: url)
     }
 
     /// Decrypts the file into a fresh in-memory database.
     /// - Throws: `VaultError.corruptFile` when it does not open with `key` (tampered, or another role's file).
     static func open(_ url: URL, key: SymmetricKey, vaultID: [UInt8], purpose: String, role: Role) throws -> DatabaseQueue {
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw ProjectionError.notBuilt(purpose: purpose, role: role.rawValue)
-        }
-        let bytes = Array(data)
-        guard bytes.count > magic.count + AESGCM.nonceByteCount, Array(bytes.prefix(magic.count)) == magic else {
-            throw VaultError.corruptFile(path: url.path, reason: "not a Coffer projection")
-        }
-        let nonce = Array(bytes[magic.count..<(magic.count + AESGCM.nonceByteCount)])
         var image: [UInt8]
         do {
-            image = try AESGCM.open(Array(bytes[(magic.count + AESGCM.nonceByteCount)...]), key: key, nonce: nonce,
-                                    authenticating: associatedData(vaultID: vaultID, purpose: purpose, role: role))
-        } catch {
+            image = try SealedFile.read(url, magic: magic, key: key, authenticating: associatedData(vaultID: vaultID, purpose: purpose, role: role))
+        } catch .missing {
+            throw ProjectionError.notBuilt(purpose: purpose, role: role.rawValue)
+        } catch .notSealed {
+            throw VaultError.corruptFile(path: url.path, reason: "not a Coffer projection")
+        } catch .authenticationFailed {
             throw VaultError.corruptFile(path: url.path, reason: "it does not decrypt with this role's key (tampered or for another role)")
         }
         defer { image.wipe() }

@@ -52,13 +52,25 @@ public enum ProjectionPurge {
         }
     }
 
+    /// Every projection file with the `customer_id` it shows for the person
+    /// whose untransformed customer key is `key`: nil where the file cannot show
+    /// which row is theirs (the policy denies or generalises `customer_id` for
+    /// that role, or no longer declares the purpose).
+    public static func customerIDs(of key: String, vault: Vault,
+                                   policy: Policy) throws -> [(purpose: String, role: Role, url: URL, id: String?)] {
+        try files(vault.layout).map { purpose, role, url in
+            (purpose, role, url, policy.purpose(purpose) == nil ? nil
+                : try customerID(of: key, vault: vault, policy: policy, purpose: purpose, role: role))
+        }
+    }
+
     /// Removes the person whose untransformed customer key is `key` from every
     /// projection file (the files in parallel).
     public static func remove(customerKey key: String, vault: Vault, policy: Policy) throws -> [Outcome] {
         // Keys and ids first, on this thread (the vault is not thread-safe); then the files.
         var jobs: [Job] = []
-        for (purpose, role, url) in files(vault.layout) {
-            guard policy.purpose(purpose) != nil, let id = try customerID(of: key, vault: vault, policy: policy, purpose: purpose, role: role) else {
+        for (purpose, role, url, id) in try customerIDs(of: key, vault: vault, policy: policy) {
+            guard let id else {
                 try deleteFile(url)
                 jobs.append(Job(url: url, purpose: purpose, role: role, id: nil, key: nil))
                 continue
@@ -67,43 +79,38 @@ public enum ProjectionPurge {
                             key: try ProjectionFile.fileKey(vault.projectionKey(for: role), purpose: purpose)))
         }
         let vaultID = vault.vaultID, work = jobs
-        DispatchQueue.concurrentPerform(iterations: work.count) { work[$0].run(vaultID: vaultID) }
-        return try jobs.map { job in
-            if let error = job.error { throw error }
-            return Outcome(file: job.url.lastPathComponent, rowsRemoved: job.removed, fileDeleted: job.id == nil)
+        let removed = parallelMap(work.count, parallel: true) { index -> Int in
+            let job = work[index]
+            guard let id = job.id, let key = job.key else { return 0 }
+            return try purge(job.url, customerID: id, key: key, vaultID: vaultID, purpose: job.purpose, role: job.role)
+        }
+        return try zip(jobs, removed).map { job, result in
+            Outcome(file: job.url.lastPathComponent, rowsRemoved: try result.get(), fileDeleted: job.id == nil)
         }
     }
 
-    /// One file's purge, run on its own thread.
-    private final class Job: @unchecked Sendable {
+    /// One file to purge: `id` and `key` are nil when it was deleted instead.
+    private struct Job: Sendable {
         let url: URL, purpose: String, role: Role, id: String?, key: SymmetricKey?
-        var removed = 0
-        var error: Error?
+    }
 
-        init(url: URL, purpose: String, role: Role, id: String?, key: SymmetricKey?) {
-            (self.url, self.purpose, self.role, self.id, self.key) = (url, purpose, role, id, key)
+    /// Deletes the rows of `customerID` from one file and re-seals it; returns the rows removed.
+    private static func purge(_ url: URL, customerID id: String, key: SymmetricKey, vaultID: [UInt8], purpose: String,
+                              role: Role) throws -> Int {
+        let queue = try ProjectionFile.open(url, key: key, vaultID: vaultID, purpose: purpose, role: role)
+        let removed = try queue.inDatabase { db -> Int in
+            // secure_delete zeroes the deleted cells and freed pages in the image.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+            try db.execute(sql: "DELETE FROM single_view WHERE customer_id = ?", arguments: [id])
+            var removed = db.changesCount
+            try db.execute(sql: "DELETE FROM segment_members WHERE customer_id = ?", arguments: [id])
+            removed += db.changesCount
+            return removed
         }
-
-        func run(vaultID: [UInt8]) {
-            guard let id, let key else { return }
-            do {
-                let queue = try ProjectionFile.open(url, key: key, vaultID: vaultID, purpose: purpose, role: role)
-                removed = try queue.inDatabase { db -> Int in
-                    // secure_delete zeroes the deleted cells and freed pages in the image.
-                    try db.execute(sql: "PRAGMA secure_delete = ON")
-                    try db.execute(sql: "DELETE FROM single_view WHERE customer_id = ?", arguments: [id])
-                    var removed = db.changesCount
-                    try db.execute(sql: "DELETE FROM segment_members WHERE customer_id = ?", arguments: [id])
-                    removed += db.changesCount
-                    return removed
-                }
-                if removed > 0 {
-                    _ = try ProjectionFile.write(queue, to: url, key: key, vaultID: vaultID, purpose: purpose, role: role)
-                }
-            } catch {
-                self.error = error
-            }
+        if removed > 0 {
+            _ = try ProjectionFile.write(queue, to: url, key: key, vaultID: vaultID, purpose: purpose, role: role)
         }
+        return removed
     }
 
     private static func deleteFile(_ url: URL) throws {

@@ -159,7 +159,7 @@ public final class ProjectionReader {
             return (subject, try PersonProfile.aggregate(of: subject, graph: graph, log: log, in: db))
         }
         guard let (subject, aggregate) = person else { return nil }
-        return try ProjectionPurge.customerID(of: aggregate.userID?.value ?? subject.hex, vault: vault, policy: policy,
+        return try ProjectionPurge.customerID(of: SingleView.customerKey(aggregate, subject: subject), vault: vault, policy: policy,
                                               purpose: purpose, role: role)
     }
 

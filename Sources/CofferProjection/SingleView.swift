@@ -70,7 +70,7 @@ public enum SingleView {
         let points: Cell = aggregate.loyaltyPoints.map { .integer(Int($0.value)) }
             ?? (aggregate.loyaltyID != nil ? .integer(Int(max(aggregate.totalSpend, 0).rounded(.down))) : .null)
         // The order of `columns`.
-        row.append(.text(aggregate.userID?.value ?? subject.hex))
+        row.append(.text(customerKey(aggregate, subject: subject)))
         row.append(text(aggregate.email))
         row.append(text(aggregate.phone))
         row.append(text(aggregate.firstName))
@@ -98,6 +98,12 @@ public enum SingleView {
         row.append(points)
         for granted in consents { row.append(.integer(granted ? 1 : 0)) }
         return row
+    }
+
+    /// What `customer_id` is computed from, before any policy transform: the
+    /// person's first user id, else their random subject id.
+    static func customerKey(_ aggregate: CustomerAggregate, subject: SubjectID) -> String {
+        aggregate.userID?.value ?? subject.hex
     }
 
     static func birthdayMonth(_ text: String) -> Int? {

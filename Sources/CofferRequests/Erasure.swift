@@ -143,12 +143,8 @@ extension RequestDesk {
                 if text.utf8.count >= 6, text.utf8.count <= 512 { material.values.append(.init(bytes: Array(text.utf8), label: "event value")) }
             }
         }
-        for file in ProjectionPurge.files(vault.layout) where policy.purpose(file.purpose) != nil {
-            if let id = try ProjectionPurge.customerID(of: profile.customerKey, vault: vault, policy: policy,
-                                                       purpose: file.purpose, role: file.role) {
-                material.customerIDs.append((file.url.lastPathComponent, id))
-            }
-        }
+        material.customerIDs = try ProjectionPurge.customerIDs(of: profile.customerKey, vault: vault, policy: policy)
+            .compactMap { file in file.id.map { (file.url.lastPathComponent, $0) } }
         return material
     }
 

@@ -203,11 +203,8 @@ struct BundleContent {
 
         // access_log.json: who accessed this person's data, when and why.
         var targets = Set(family.map(Vault.auditTarget))
-        for file in ProjectionPurge.files(vault.layout) where desk.policy.purpose(file.purpose) != nil {
-            if let id = try ProjectionPurge.customerID(of: profile.customerKey, vault: vault, policy: desk.policy,
-                                                       purpose: file.purpose, role: file.role) {
-                targets.insert("customer:\(id)")
-            }
+        for file in try ProjectionPurge.customerIDs(of: profile.customerKey, vault: vault, policy: desk.policy) {
+            if let id = file.id { targets.insert("customer:\(id)") }
         }
         let entries = try vault.auditEntries(AuditFilter(targets: targets))
         files.append(("access_log.json", try Self.json(entries.map { entry -> [String: Any] in
