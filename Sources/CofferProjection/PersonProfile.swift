@@ -23,13 +23,12 @@ public struct PersonProfile: Sendable {
         zip(columns, row).filter { $0.1 != .null }.map { ($0.0, $0.1) }
     }
 
-    /// Folds the events of `subject` and every subject merged into it.
-    static func aggregate(of subject: SubjectID, graph: IdentityGraph, log: EventLog, in db: Database) throws -> CustomerAggregate {
+    /// Folds the events of `subject` and every subject merged into it, in log
+    /// order (as `project build` does).
+    static func aggregate(of subject: SubjectID, graph: IdentityGraph, in db: Database) throws -> CustomerAggregate {
         var aggregate = CustomerAggregate()
-        for id in try graph.mergedSubjects(of: subject, in: db) {
-            for event in try log.events(of: id, kinds: ProjectionBuilder.kinds, in: db) {
-                if let value = PayloadFields.scan(event.payload) { aggregate.fold(kind: event.kind, payload: value) }
-            }
+        for event in try graph.events(ofPerson: subject, kinds: ProjectionBuilder.kinds, in: db) {
+            if let value = PayloadFields.scan(event.payload) { aggregate.fold(kind: event.kind, payload: value) }
         }
         return aggregate
     }
@@ -38,12 +37,11 @@ public struct PersonProfile: Sendable {
     public static func load(_ subject: SubjectID, vault: Vault, policy: Policy, segments: [SegmentDefinition],
                             now: Int64 = EventLog.now()) throws -> PersonProfile {
         let graph = try vault.identityGraph()
-        let log = try vault.eventLog()
         let ledger = try vault.consentLedger()
         let consentPurposes = policy.purposes.filter(\.needsConsent)
         let (aggregate, consents) = try vault.database.read { db -> (CustomerAggregate, [Bool]) in
             let history = try ledger.history(of: subject, in: db)
-            return (try Self.aggregate(of: subject, graph: graph, log: log, in: db),
+            return (try Self.aggregate(of: subject, graph: graph, in: db),
                     consentPurposes.map { ConsentState.at(now, purpose: $0.name, in: history).allows })
         }
         let columns = SingleView.columns + consentPurposes.map { SingleView.consentColumn($0.name) }

@@ -153,10 +153,9 @@ public final class ProjectionReader {
     /// names (owner and compliance: needs the master key to read their events).
     public func customerID(for identifier: Identifier) throws -> String? {
         let graph = try vault.identityGraph()
-        let log = try vault.eventLog()
         let person = try vault.database.read { db -> (SubjectID, CustomerAggregate)? in
             guard let subject = try graph.subject(for: identifier, in: db) else { return nil }
-            return (subject, try PersonProfile.aggregate(of: subject, graph: graph, log: log, in: db))
+            return (subject, try PersonProfile.aggregate(of: subject, graph: graph, in: db))
         }
         guard let (subject, aggregate) = person else { return nil }
         return try ProjectionPurge.customerID(of: SingleView.customerKey(aggregate, subject: subject), vault: vault, policy: policy,

@@ -119,13 +119,10 @@ extension RequestDesk {
 
     func traceMaterial(of subject: SubjectID, profile: PersonProfile) throws -> TraceMaterial {
         let graph = try vault.identityGraph()
-        let log = try vault.eventLog()
         var material = TraceMaterial()
         let events = try vault.database.read { db -> [StoredEvent] in
             material.identifierList = try graph.identifiers(of: subject, in: db)
-            var events: [StoredEvent] = []
-            for id in try graph.mergedSubjects(of: subject, in: db) { events += try log.events(of: id, in: db) }
-            return events
+            return try graph.events(ofPerson: subject, in: db)
         }
         material.identifiers = material.identifierList.map { .init(bytes: Array($0.value.utf8), label: "\($0.type.rawValue) identifier") }
         material.identifiers.append(.init(bytes: Array(profile.customerKey.utf8), label: "customer key"))

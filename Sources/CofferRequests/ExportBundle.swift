@@ -113,14 +113,10 @@ struct BundleContent {
     init(desk: RequestDesk, subject: SubjectID, request: String, now: Int64) throws {
         let vault = desk.vault
         let graph = try vault.identityGraph()
-        let log = try vault.eventLog()
         let ledger = try vault.consentLedger()
         let (family, identifiers, events, consents, restriction) = try vault.database.read { db in
-            let family = try graph.mergedSubjects(of: subject, in: db)
-            var events: [StoredEvent] = []
-            for id in family { events += try log.events(of: id, in: db) }
-            events.sort { $0.seq < $1.seq }
-            return (family, try graph.identifiers(of: subject, in: db), events, try ledger.history(of: subject, in: db),
+            return (try graph.mergedSubjects(of: subject, in: db), try graph.identifiers(of: subject, in: db),
+                    try graph.events(ofPerson: subject, in: db), try ledger.history(of: subject, in: db),
                     try Restrictions.restriction(of: subject, in: db))
         }
         eventCount = events.count

@@ -168,12 +168,8 @@ public final class ConsentLedger {
     /// Every consent event of the person (the subject and every subject merged
     /// into it), decrypted, ordered by when each decision took effect.
     public func history(of subject: SubjectID, in db: Database) throws -> [ConsentEntry] {
-        var entries: [ConsentEntry] = []
-        for id in try identities.mergedSubjects(of: subject, in: db) {
-            for event in try log.events(of: id, kinds: [.consent], in: db) {
-                entries.append(ConsentEntry(seq: event.seq, recordedAt: event.recordedAt, subject: id,
-                                            record: try ConsentRecord(payload: event.payload)))
-            }
+        let entries = try identities.events(ofPerson: subject, kinds: [.consent], in: db).map { event in
+            ConsentEntry(seq: event.seq, recordedAt: event.recordedAt, subject: event.subject, record: try ConsentRecord(payload: event.payload))
         }
         return entries.sorted { ($0.record.effectiveAt, $0.seq) < ($1.record.effectiveAt, $1.seq) }
     }

@@ -103,6 +103,14 @@ public final class IdentityGraph {
         return try [subject] + absorbed.map { try SubjectID(bytes: Array($0)) }
     }
 
+    /// Every event (of `kinds`, when given) of the person: `subject` and every
+    /// subject merged into it, decrypted, in log order.
+    public func events(ofPerson subject: SubjectID, kinds: Set<EventKind>? = nil, in db: Database) throws -> [StoredEvent] {
+        var events: [StoredEvent] = []
+        for id in try mergedSubjects(of: subject, in: db) { events += try log.events(of: id, kinds: kinds, in: db) }
+        return events.sorted { $0.seq < $1.seq }
+    }
+
     /// The subject's identifiers, decrypted.
     public func identifiers(of subject: SubjectID, in db: Database) throws -> [Identifier] {
         try linked(to: subject, in: db).map(\.identifier)

@@ -42,9 +42,7 @@ extension Vault {
     /// - Parameters:
     ///   - quarantined: ids of quarantined records that are the person's.
     ///   - request: the request id the tombstone and suppression rows name.
-    ///   - tombstone: extra, non-personal fields for the tombstone payload.
-    public func shred(person subject: SubjectID, request: String, suppress: Bool, quarantined: [Int64],
-                      tombstone: [String: String] = [:]) throws -> ShredReport {
+    public func shred(person subject: SubjectID, request: String, suppress: Bool, quarantined: [Int64]) throws -> ShredReport {
         let log = try eventLog()
         let graph = try identityGraph()
         let quarantine = try quarantine()
@@ -78,12 +76,8 @@ extension Vault {
             let merges = try delete("DELETE FROM merges WHERE absorbed_id IN (\(list)) OR survivor_id IN (\(list))", arguments)
             let consents = try delete("DELETE FROM consents WHERE subject_id IN (\(list))")
             let restrictions = try delete("DELETE FROM restrictions WHERE subject_id IN (\(list))")
-            var fields = tombstone
-            fields["type"] = "erase"
-            fields["request"] = request
-            fields["subjects"] = family.map(\.hex).joined(separator: ",")
-            fields["keys_destroyed"] = String(keys)
-            fields["events_unreadable"] = String(events)
+            let fields = ["type": "erase", "request": request, "subjects": family.map(\.hex).joined(separator: ","),
+                          "keys_destroyed": String(keys), "events_unreadable": String(events)]
             let payload = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
             let receipt = try log.append([NewEvent(subject: SubjectID.random(), kind: .erase, payload: Array(payload))], in: db)
             return ShredReport(subjects: family.map(\.hex), keysDestroyed: keys, eventsUnreadable: events, identityRows: identities,
