@@ -20,7 +20,9 @@ struct BuildState {
     var lastHash: [UInt8]
     var people: [(key: SubjectID, value: CustomerAggregate)]
 
-    static func url(_ layout: VaultLayout) -> URL { layout.projections.appendingPathComponent("build-state.enc") }
+    static let fileName = "build-state.enc"
+
+    static func url(_ layout: VaultLayout) -> URL { layout.projections.appendingPathComponent(fileName) }
 
     private static func associatedData(_ vaultID: [UInt8]) -> [UInt8] {
         Array("coffer/v1/build-state|\(vaultID.hexString)|\(format)".utf8)

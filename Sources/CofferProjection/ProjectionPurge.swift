@@ -24,6 +24,12 @@ public enum ProjectionPurge {
         /// The file was deleted (and needs `project build`).
         public var fileDeleted: Bool
 
+        /// A projection file, not the saved build state.
+        public var isProjection: Bool { file != BuildState.fileName }
+
+        /// The outcome of deleting the saved build state.
+        public static let buildStateDeleted = Outcome(file: BuildState.fileName, rowsRemoved: 0, fileDeleted: true)
+
         public init(file: String, rowsRemoved: Int, fileDeleted: Bool) {
             self.file = file
             self.rowsRemoved = rowsRemoved

@@ -69,7 +69,7 @@ extension RequestDesk {
         var projections = try ProjectionPurge.remove(customerKey: profile.customerKey, vault: vault, policy: policy)
         // The saved build state holds the person's aggregate: the next build reads the whole log.
         if try ProjectionBuilder.forgetState(vault.layout) {
-            projections.append(ProjectionPurge.Outcome(file: "build-state.enc", rowsRemoved: 0, fileDeleted: true))
+            projections.append(.buildStateDeleted)
         }
         let purgeMillis = lap()
         // Quarantined input that carries one of the person's identifiers (whole values) is theirs.

@@ -80,8 +80,7 @@ public final class RequestDesk {
         let register = try register(for: .requestExtend)
         guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw RequestError.reasonRequired }
         let record = try vault.database.write { db -> RequestRecord in
-            var record = try register.record(id, in: db)
-            guard record.status == .open else { throw RequestError.closed(id: record.id, status: record.status.rawValue) }
+            var record = try register.openRecord(id, in: db)
             guard (1...2).contains(months), record.extendedMonths + months <= 2 else { throw RequestError.extensionLimit(id: record.id) }
             record.extendedMonths += months
             record.dueAt = RequestRegister.adding(months: 1 + record.extendedMonths, to: record.receivedAt)
@@ -98,14 +97,8 @@ public final class RequestDesk {
     public func refuse(_ id: String, reason: String) throws -> RequestRecord {
         let register = try register(for: .requestRefuse)
         guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw RequestError.reasonRequired }
-        let record = try vault.database.write { db -> RequestRecord in
-            var record = try register.record(id, in: db)
-            guard record.status == .open else { throw RequestError.closed(id: record.id, status: record.status.rawValue) }
-            record.status = .refused
-            record.completedAt = now()
-            record.notes.append("refused: \(reason)")
-            try register.save(record, in: db)
-            return record
+        let record = try vault.database.write { db in
+            try complete(register.openRecord(id, in: db), as: .refused, outcome: "refused: \(reason)", logSeq: nil, register: register, in: db)
         }
         try vault.audit(.requestRefuse, target: record.subject.map(Vault.auditTarget), reason: record.id)
         return record
@@ -133,8 +126,7 @@ public final class RequestDesk {
             guard let requestID else {
                 return try register.open(type: type, subject: subject, receivedAt: receivedAt ?? now(), in: db)
             }
-            var record = try register.record(requestID, in: db)
-            guard record.status == .open else { throw RequestError.closed(id: record.id, status: record.status.rawValue) }
+            var record = try register.openRecord(requestID, in: db)
             guard record.type == type else { throw RequestError.wrongType(id: record.id, type: record.type.rawValue, expected: type.rawValue) }
             if let known = record.subject, known != subject { throw RequestError.otherSubject(id: record.id) }
             record.subject = subject
@@ -144,10 +136,11 @@ public final class RequestDesk {
         return (register, subject, record)
     }
 
-    /// Marks `record` completed with `outcome`, inside the caller's transaction.
-    func complete(_ record: RequestRecord, outcome: String, logSeq: Int64?, register: RequestRegister, in db: Database) throws -> RequestRecord {
+    /// Closes `record` (completed, or refused) with `outcome`, inside the caller's transaction.
+    func complete(_ record: RequestRecord, as status: RequestStatus = .completed, outcome: String, logSeq: Int64?,
+                  register: RequestRegister, in db: Database) throws -> RequestRecord {
         var record = record
-        record.status = .completed
+        record.status = status
         record.completedAt = now()
         record.logSeq = logSeq
         record.notes.append(outcome)
@@ -184,28 +177,21 @@ public final class RequestDesk {
         let (register, found, record) = try begin(.lift, identifier, request: request, receivedAt: receivedAt)
         let subject = found!
         let log = try vault.eventLog()
-        let restricted = try vault.database.read { try Restrictions.restriction(of: subject, in: $0) }
-        guard restricted != nil else {
-            // Nothing to lift: the request is answered as refused, with the reason.
-            try vault.database.write { db in
-                var refused = record
-                refused.status = .refused
-                refused.completedAt = now()
-                refused.notes.append("refused: processing is not restricted; nothing to lift")
-                try register.save(refused, in: db)
-            }
-            try vault.audit(.requestLift, target: Vault.auditTarget(subject), reason: "\(record.id): not restricted")
-            throw RequestError.notRestricted(identifier.description)
-        }
         let done = try vault.database.write { db -> RequestRecord in
             guard let since = try Restrictions.restriction(of: subject, in: db) else {
-                throw RequestError.notRestricted(identifier.description)
+                // Nothing to lift: the request is answered as refused, with the reason.
+                return try complete(record, as: .refused, outcome: "refused: processing is not restricted; nothing to lift",
+                                    logSeq: nil, register: register, in: db)
             }
             try Restrictions.lift(subject, in: db)
             let payload = try CanonicalJSON.data(["type": "restrict", "status": "lifted", "request": record.id, "restricted_by": since,
                                                   "timestamp": Timestamp.format(now())])
             let receipt = try log.append([NewEvent(subject: subject, kind: .restrict, payload: payload)], in: db)
             return try complete(record, outcome: "restriction \(since) lifted", logSeq: receipt.lastSeq, register: register, in: db)
+        }
+        guard done.status == .completed else {
+            try vault.audit(.requestLift, target: Vault.auditTarget(subject), reason: "\(done.id): not restricted")
+            throw RequestError.notRestricted(identifier.description)
         }
         try vault.audit(.requestLift, target: Vault.auditTarget(subject), reason: done.id)
         return done

@@ -106,6 +106,14 @@ public struct RequestRegister {
         return try decode(row)
     }
 
+    /// The request `id`, which must still be open.
+    /// - Throws: `RequestError.unknownRequest`, `.closed`.
+    func openRecord(_ id: String, in db: Database) throws -> RequestRecord {
+        let record = try record(id, in: db)
+        guard record.status == .open else { throw RequestError.closed(id: record.id, status: record.status.rawValue) }
+        return record
+    }
+
     /// Every request, oldest first.
     func all(in db: Database) throws -> [RequestRecord] {
         try Row.fetchAll(db, sql: "SELECT * FROM requests ORDER BY received_at, length(id), id").map(decode)

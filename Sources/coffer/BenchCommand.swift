@@ -260,7 +260,8 @@ struct BenchRequestCommand: ParsableCommand {
         Terminal.line(String(format: "erase, total:      %.3f s", result.eraseSeconds))
         Terminal.line("  shred:           \(receipt.shredMillis) ms (\(receipt.shred.keysDestroyed) key, \(receipt.shred.eventsUnreadable) events unreadable, "
             + "tombstone, WAL truncated: \(receipt.shred.walTruncated))")
-        Terminal.line("  projection purge: \(receipt.purgeMillis) ms (\(receipt.projections.filter { $0.file.hasSuffix(".enc") && $0.file != "build-state.enc" }.count) files, build state dropped)")
+        Terminal.line("  projection purge: \(receipt.purgeMillis) ms (\(receipt.projections.filter(\.isProjection).count) files"
+            + (receipt.projections.contains { !$0.isProjection } ? ", build state dropped)" : ")"))
         Terminal.line("  no-trace check:  \(receipt.traceCheckMillis) ms (\(receipt.traceCheck.filesScanned) files, "
             + "\(ResourceUsage.mebibytes(UInt64(receipt.traceCheck.bytesScanned))), \(receipt.traceCheck.valuesSearched) values): "
             + (receipt.traceCheck.clean ? "clean" : "FOUND \(receipt.traceCheck.findings.count)"))

@@ -9,6 +9,13 @@ import Foundation
 
 extension RequestType: ExpressibleByArgument {}
 
+extension VaultOptions {
+    /// The request desk of the unlocked vault (segments are needed only for exports).
+    func requestDesk(policy: Policy? = nil, segments: [SegmentDefinition] = []) throws -> RequestDesk {
+        RequestDesk(vault: try unlock(), policy: try policy ?? self.policy(), segments: segments)
+    }
+}
+
 /// `coffer request list|open|export|erase|restrict|lift|rectify|extend|refuse|verify`
 struct RequestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -43,8 +50,7 @@ struct RequestCommand: ParsableCommand {
             let policy = try vault.policy()
             let identifier = try vault.identifier(subject)
             let receivedAt = try received.map(RequestCommand.parseDate)
-            let definitions = try vault.segments(segments, policy: policy)
-            return (RequestDesk(vault: try vault.unlock(), policy: policy, segments: definitions), identifier, receivedAt)
+            return (try vault.requestDesk(policy: policy, segments: vault.segments(segments, policy: policy)), identifier, receivedAt)
         }
     }
 
@@ -75,7 +81,7 @@ struct RequestCommand: ParsableCommand {
         @Flag(help: "Also print each request's outcome and the reasons recorded.") var notes = false
 
         func run() throws {
-            let desk = RequestDesk(vault: try options.unlock(), policy: try options.policy(), segments: [])
+            let desk = try options.requestDesk()
             let records = try desk.list()
             guard !records.isEmpty else {
                 Terminal.line("No requests yet. `coffer request export|erase|restrict|lift|rectify --subject …` handles one; "
@@ -118,7 +124,7 @@ struct RequestCommand: ParsableCommand {
 
         func run() throws {
             let identifier = try options.identifier(subject)
-            let desk = RequestDesk(vault: try options.unlock(), policy: try options.policy(), segments: [])
+            let desk = try options.requestDesk()
             let record = try desk.open(type, subject: identifier, receivedAt: try received.map(RequestCommand.parseDate), note: note)
             Terminal.line("Registered \(RequestCommand.describe(record))"
                 + (record.subject == nil ? " (no subject has this identifier yet)" : ""))
@@ -179,7 +185,7 @@ struct RequestCommand: ParsableCommand {
             Terminal.line("Erased \(identifier.type.rawValue) identifier's subject (\(result.request)): \(result.shred.keysDestroyed) key(s) destroyed, "
                 + "\(result.shred.eventsUnreadable) events now unreadable, \(result.shred.identityRows) identity rows, "
                 + "\(result.shred.consentRows) consent rows, \(result.shred.quarantinedRecords) quarantined records deleted.")
-            let files = result.projections.filter { $0.file != "build-state.enc" }
+            let files = result.projections.filter(\.isProjection)
             let purged = files.filter { $0.rowsRemoved > 0 }.count, deleted = files.filter(\.fileDeleted)
             Terminal.line("Projections: removed from \(purged) of \(files.count) file(s)"
                 + (deleted.isEmpty ? "" : "; deleted \(deleted.map(\.file).joined(separator: ", ")) (run `coffer project build`)")
@@ -263,7 +269,7 @@ struct RequestCommand: ParsableCommand {
         @Option(help: ArgumentHelp("Why (complexity, number of requests); told to the data subject.", valueName: "TEXT")) var reason: String
 
         func run() throws {
-            let desk = RequestDesk(vault: try options.unlock(), policy: try options.policy(), segments: [])
+            let desk = try options.requestDesk()
             let record = try desk.extend(id, months: months, reason: reason)
             Terminal.line("Extended \(RequestCommand.describe(record)). Tell the data subject, with the reason, within the first month.")
         }
@@ -276,7 +282,7 @@ struct RequestCommand: ParsableCommand {
         @Option(help: ArgumentHelp("Why (e.g. identity could not be verified).", valueName: "TEXT")) var reason: String
 
         func run() throws {
-            let desk = RequestDesk(vault: try options.unlock(), policy: try options.policy(), segments: [])
+            let desk = try options.requestDesk()
             let record = try desk.refuse(id, reason: reason)
             Terminal.line("Refused \(RequestCommand.describe(record)). Tell the data subject why, and that they may complain to a supervisory authority.")
         }
