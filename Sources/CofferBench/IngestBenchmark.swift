@@ -13,7 +13,7 @@ public struct IngestBenchmark {
         /// Distinct users the events belong to.
         public var users = 100_000
         /// Records per transaction.
-        public var batchSize = 2000
+        public var batchSize = Ingestor.defaultBatchSize
 
         public init() {}
     }

@@ -94,37 +94,40 @@ public struct CSVMapping: Codable, Sendable, Equatable {
     }
 
     /// Turns one row (by header name) into a Segment event dictionary.
-    func event(from row: [String: String]) -> Result<[String: Any], Rejection> {
-        var event: [String: Any] = ["type": type.lowercased()]
-        if let name = self.event { event["event"] = name }
-        func value(_ column: String) -> Result<Any?, Rejection> {
+    func event(from row: [String: String]) -> Result<JSONObject, Rejection> {
+        var event = JSONObject()
+        event["type"] = .string(type.lowercased())
+        if let name = self.event { event["event"] = .string(name) }
+        func value(_ column: String) -> Result<JSONValue?, Rejection> {
             guard let text = row[column], !text.isEmpty else { return .success(nil) }
             if numbers?.contains(column) == true {
-                guard let number = Double(text.trimmedWhitespace), number.isFinite else {
+                guard let number = Double(text.trimmedWhitespace).flatMap(JSONNumber.init) else {
                     return .failure(Rejection("wrong type: column \(column) must be a number"))
                 }
-                return .success(number == number.rounded() && abs(number) < 1e15 ? Int64(number) as Any : number as Any)
+                return .success(.number(number))
             }
-            return .success(text)
+            return .success(.string(text))
         }
         for (field, column) in fields {
             switch value(column) {
             case let .failure(rejection): return .failure(rejection)
             case let .success(v?):
-                if field == "timestamp" || field == "sentAt", let text = v as? String {
+                if field == "timestamp" || field == "sentAt", let text = v.string {
                     guard let millis = Timestamp.parse(text, allowSpace: true, defaultOffsetMinutes: offsetMinutes ?? 0) else {
                         return .failure(Rejection("bad timestamp: column \(column) is not an ISO-8601 date and time"))
                     }
-                    event[field] = Timestamp.format(millis)
+                    event[field] = .string(Timestamp.format(millis))
+                } else if field == "userId" || field == "anonymousId" || field == "messageId", case let .number(number) = v {
+                    event[field] = .string(number.text)
                 } else {
-                    event[field] = field == "userId" || field == "anonymousId" || field == "messageId" ? "\(v)" : v
+                    event[field] = v
                 }
             case .success(nil): continue
             }
         }
         for (target, map) in [("traits", traits), ("properties", properties)] {
             guard let map else { continue }
-            var object: [String: Any] = [:]
+            var object = JSONObject()
             for (key, column) in map {
                 switch value(column) {
                 case let .failure(rejection): return .failure(rejection)
@@ -132,7 +135,7 @@ public struct CSVMapping: Codable, Sendable, Equatable {
                 case .success(nil): continue
                 }
             }
-            event[target] = object
+            event[target] = .object(object)
         }
         return .success(event)
     }

@@ -23,6 +23,17 @@ struct PendingRecord {
         bytes.append(byte)
     }
 
+    /// Adds bytes that hold no line break, and moves the position past them.
+    mutating func append(run: ArraySlice<UInt8>) {
+        guard !run.isEmpty else { return }
+        if bytes.isEmpty {
+            startLine = line
+            startOffset = offset
+        }
+        bytes.append(contentsOf: run)
+        offset += run.count
+    }
+
     /// Moves the position past a byte; call once for every byte read.
     mutating func advance(past byte: UInt8) {
         offset += 1
@@ -45,10 +56,14 @@ struct LineSplitter: RecordSplitter {
     private var record = PendingRecord()
 
     mutating func feed(_ chunk: ArraySlice<UInt8>, emit: (SourceRecord) throws -> Void) rethrows {
-        for byte in chunk {
-            if byte == 0x0a { try record.emit(emit) } else { record.append(byte) }
-            record.advance(past: byte)
+        var start = chunk.startIndex
+        while let newline = chunk[start...].firstIndex(of: 0x0a) {
+            record.append(run: chunk[start..<newline])
+            try record.emit(emit)
+            record.advance(past: 0x0a)
+            start = newline + 1
         }
+        record.append(run: chunk[start...])
     }
 
     mutating func finish(emit: (SourceRecord) throws -> Void) rethrows {

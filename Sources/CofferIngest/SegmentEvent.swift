@@ -53,64 +53,60 @@ public struct SegmentParser: Sendable {
         guard bytes.count <= Self.maxEventBytes else {
             return .failure(Rejection("event larger than 32 KB"))
         }
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: Data(bytes), options: [])
-        } catch {
+        guard let document = try? JSONReader.document(bytes) else {
             return .failure(Rejection("invalid JSON"))
         }
-        guard let dictionary = object as? [String: Any] else {
+        guard let object = document.object else {
             return .failure(Rejection("invalid JSON: an event must be an object"))
         }
-        return normalise(dictionary)
+        return normalise(object)
     }
 
-    /// Validates and normalises an event already in dictionary form (JSON, or a mapped CSV row).
-    public func normalise(_ input: [String: Any]) -> Result<SegmentEvent, Rejection> {
+    /// Validates and normalises an event already read (from JSON, or a mapped CSV row).
+    public func normalise(_ input: JSONObject) -> Result<SegmentEvent, Rejection> {
         var event = input
         guard let typeValue = event["type"] else { return .failure(Rejection("missing type")) }
-        guard let typeText = typeValue as? String else { return .failure(Rejection("wrong type: type must be a string")) }
-        guard let kind = Self.types[typeText.lowercased()] else { return .failure(Rejection("unknown type")) }
-        event["type"] = typeText.lowercased()
+        guard let typeText = typeValue.string?.lowercased() else { return .failure(Rejection("wrong type: type must be a string")) }
+        guard let kind = Self.types[typeText] else { return .failure(Rejection("unknown type")) }
+        event["type"] = .string(typeText)
 
         for field in ["traits", "properties", "context"] {
-            if let value = event[field], !(value is [String: Any]) {
+            if let value = event[field], value.object == nil {
                 return .failure(Rejection("wrong type: \(field) must be an object"))
             }
         }
         var identifiers: [Identifier] = []
         for (field, type) in [("userId", IdentifierType.userID), ("anonymousId", .anonymousID)] {
-            guard let value = event[field], !(value is NSNull) else { continue }
+            guard let value = event[field], !value.isNull else { continue }
             guard let text = Self.idString(value) else {
                 return .failure(Rejection("wrong type: \(field) must be a string"))
             }
             let trimmed = text.trimmedWhitespace
             if trimmed.isEmpty {
-                event.removeValue(forKey: field)
+                event[field] = nil
                 continue
             }
             if let rejection = Self.checkLength(trimmed, field: field) { return .failure(rejection) }
-            event[field] = trimmed
+            event[field] = .string(trimmed)
             if let identifier = Identifier(type: type, raw: trimmed) { identifiers.append(identifier) }
         }
         guard !identifiers.isEmpty else { return .failure(Rejection("missing userId and anonymousId")) }
 
         for (field, required) in [("event", kind == .track), ("previousId", kind == .alias), ("groupId", kind == .group)] {
-            let value = event[field]
-            if value == nil || value is NSNull {
-                if required { return .failure(Rejection("missing \(field) (required for \(typeText.lowercased()))")) }
+            guard let value = event[field], !value.isNull else {
+                if required { return .failure(Rejection("missing \(field) (required for \(typeText))")) }
                 continue
             }
-            guard let text = Self.idString(value!), !text.trimmedWhitespace.isEmpty else {
+            guard let trimmed = Self.idString(value)?.trimmedWhitespace, !trimmed.isEmpty else {
                 return .failure(Rejection("wrong type: \(field) must be a non-empty string"))
             }
-            event[field] = text.trimmedWhitespace
-            if field == "previousId", let rejection = Self.checkLength(text.trimmedWhitespace, field: field) {
+            event[field] = .string(trimmed)
+            if field == "previousId", let rejection = Self.checkLength(trimmed, field: field) {
                 return .failure(rejection)
             }
         }
         for field in ["messageId", "name"] {
-            if let value = event[field], !(value is NSNull), !(value is String) {
+            if let value = event[field], !value.isNull, value.string == nil {
                 return .failure(Rejection("wrong type: \(field) must be a string"))
             }
         }
@@ -118,31 +114,26 @@ public struct SegmentParser: Sendable {
         // The event's time: `timestamp`, else `originalTimestamp`, else `sentAt`, else when it was received.
         var timestamp: Int64?, sentAt: Int64?
         for field in ["timestamp", "sentAt", "originalTimestamp"] {
-            guard let value = event[field], !(value is NSNull) else { continue }
-            guard let text = value as? String, let millis = Timestamp.parse(text) else {
+            guard let value = event[field], !value.isNull else { continue }
+            guard let text = value.string, let millis = Timestamp.parse(text) else {
                 return .failure(Rejection("bad timestamp: \(field) is not ISO-8601 with a time zone"))
             }
-            event[field] = Timestamp.format(millis)
+            event[field] = .string(Timestamp.format(millis))
             if field == "sentAt" { sentAt = millis } else if timestamp == nil { timestamp = millis }
         }
         let time = timestamp ?? sentAt ?? receivedAt
-        event["timestamp"] = Timestamp.format(time)
+        event["timestamp"] = .string(Timestamp.format(time))
 
         // Identifiers inside traits (top-level for identify, context.traits for the others).
-        var traitSets: [(path: [String], traits: [String: Any])] = []
-        if let traits = event["traits"] as? [String: Any] { traitSets.append((["traits"], traits)) }
-        if let context = event["context"] as? [String: Any], let traits = context["traits"] as? [String: Any] {
-            traitSets.append((["context", "traits"], traits))
-        }
-        for (path, var traits) in traitSets {
-            if let email = traits["email"] as? String {
-                if let identifier = Identifier(type: .email, raw: email) {
-                    traits["email"] = identifier.value
-                    identifiers.append(identifier)
-                }
+        var context = event["context"]?.object
+        var fieldNames: [String] = []
+        func normaliseTraits(_ traits: inout JSONObject) {
+            if let email = traits["email"]?.string, let identifier = Identifier(type: .email, raw: email) {
+                traits["email"] = .string(identifier.value)
+                identifiers.append(identifier)
             }
-            if let phone = traits["phone"] as? String, let identifier = Identifier(type: .phone, raw: phone) {
-                traits["phone"] = identifier.value
+            if let phone = traits["phone"]?.string, let identifier = Identifier(type: .phone, raw: phone) {
+                traits["phone"] = .string(identifier.value)
                 identifiers.append(identifier)
             }
             for key in ["loyaltyId", "loyalty_id"] {
@@ -150,19 +141,23 @@ public struct SegmentParser: Sendable {
                     identifiers.append(identifier)
                 }
             }
-            if path.count == 1 {
-                event["traits"] = traits
-            } else if var context = event["context"] as? [String: Any] {
-                context["traits"] = traits
-                event["context"] = context
-            }
+            fieldNames.append(contentsOf: traits.keys)
+        }
+        if var traits = event["traits"]?.object {
+            normaliseTraits(&traits)
+            event["traits"] = .object(traits)
+        }
+        if var traits = context?["traits"]?.object {
+            normaliseTraits(&traits)
+            context?["traits"] = .object(traits)
+            event["context"] = context.map(JSONValue.object)
         }
 
         // Identifiers the policy declares (e.g. traits.crm_id).
         for (path, type) in declaredIdentifiers {
-            var node: Any? = event
-            for key in path { node = (node as? [String: Any])?[key] }
-            guard let value = node, !(value is NSNull) else { continue }
+            var node: JSONValue? = .object(event)
+            for key in path { node = node?.object?[key] }
+            guard let value = node, !value.isNull else { continue }
             guard let raw = Self.idString(value) else {
                 return .failure(Rejection("wrong type: \(path.joined(separator: ".")) must be a string (a \(type) identifier)"))
             }
@@ -170,21 +165,20 @@ public struct SegmentParser: Sendable {
             if let identifier = Identifier(type: type, raw: raw) { identifiers.append(identifier) }
         }
 
-        var fieldNames: [String] = []
-        for (_, traits) in traitSets { fieldNames.append(contentsOf: traits.keys) }
-        if let properties = event["properties"] as? [String: Any] { fieldNames.append(contentsOf: properties.keys) }
+        let properties = event["properties"]?.object
+        if let properties { fieldNames.append(contentsOf: properties.keys) }
 
         var preferences: [String: Bool] = [:]
-        if let context = event["context"] as? [String: Any], let consent = context["consent"] {
-            guard let consent = consent as? [String: Any] else {
+        if let consent = context?["consent"] {
+            guard let consent = consent.object else {
                 return .failure(Rejection("wrong type: context.consent must be an object"))
             }
             if let categories = consent["categoryPreferences"] {
-                guard let categories = categories as? [String: Any] else {
+                guard let categories = categories.object else {
                     return .failure(Rejection("wrong type: context.consent.categoryPreferences must be an object"))
                 }
-                for (category, value) in categories {
-                    guard let granted = Self.jsonBool(value) else {
+                for (category, value) in categories.members {
+                    guard case let .bool(granted) = value else {
                         return .failure(Rejection("wrong type: context.consent.categoryPreferences values must be true or false"))
                     }
                     preferences[category] = granted
@@ -193,30 +187,22 @@ public struct SegmentParser: Sendable {
         }
         var evidence: [String: String] = [:]
         if !preferences.isEmpty {
-            if let messageID = event["messageId"] as? String { evidence["messageId"] = messageID }
-            if let properties = event["properties"] as? [String: Any] {
+            if let messageID = event["messageId"]?.string { evidence["messageId"] = messageID }
+            if let properties {
                 for (key, name) in [("notice_version", "noticeVersion"), ("noticeVersion", "noticeVersion"),
                                     ("notice_sha256", "noticeSHA256"), ("source", "form")] {
-                    if let value = properties[key] as? String { evidence[name] = value }
+                    if let value = properties[key]?.string { evidence[name] = value }
                 }
             }
         }
 
-        let payload: [UInt8]
-        do {
-            payload = try CanonicalJSON.data(event)
-        } catch let rejection as Rejection {
-            return .failure(rejection)
-        } catch {
-            return .failure(Rejection("invalid JSON: values cannot be encoded"))
-        }
         var unique: [Identifier] = []
         for identifier in identifiers where !unique.contains(identifier) { unique.append(identifier) }
         return .success(SegmentEvent(kind: kind, identifiers: unique,
-                                     previousID: kind == .alias ? event["previousId"] as? String : nil,
-                                     messageID: (event["messageId"] as? String).flatMap { $0.isEmpty ? nil : $0 },
-                                     timestamp: time, payload: payload, consentPreferences: preferences,
-                                     consentEvidence: evidence, fieldNames: fieldNames))
+                                     previousID: kind == .alias ? event["previousId"]?.string : nil,
+                                     messageID: event["messageId"]?.string.flatMap { $0.isEmpty ? nil : $0 },
+                                     timestamp: time, payload: CanonicalJSON.data(.object(event)),
+                                     consentPreferences: preferences, consentEvidence: evidence, fieldNames: fieldNames))
     }
 
     /// Ids that link records must fit `Identifier.maximumLength`; longer ones are refused, not dropped.
@@ -225,19 +211,12 @@ public struct SegmentParser: Sendable {
             ? Rejection("identifier too long: \(field) exceeds \(Identifier.maximumLength) characters") : nil
     }
 
-    /// A JSON boolean, whether a Swift `Bool` or what JSONSerialization returns
-    /// (an NSNumber whose type code is `c` or `B`; numbers 0 and 1 are not booleans).
-    static func jsonBool(_ value: Any) -> Bool? {
-        if type(of: value) == Bool.self { return value as? Bool }
-        if let number = value as? NSNumber, [0x63, 0x42].contains(number.objCType.pointee) { return number.boolValue }
-        return nil
-    }
-
     /// Ids may arrive as strings or (in some SDKs) integers.
-    static func idString(_ value: Any) -> String? {
-        if let text = value as? String { return text }
-        if value is Bool { return nil }
-        if let int = value as? Int { return String(int) }
-        return nil
+    static func idString(_ value: JSONValue) -> String? {
+        switch value {
+        case let .string(text): return text
+        case let .number(number): return number.integerText
+        default: return nil
+        }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CofferBench
 import CofferCrypto
+import CofferIngest
 import CofferPolicy
 import CofferProjection
 import CofferRequests
@@ -130,7 +131,7 @@ struct BenchIngestCommand: ParsableCommand {
     var users: Int = 100_000
 
     @Option(help: ArgumentHelp("Records per transaction.", valueName: "N"))
-    var batch: Int = 2000
+    var batch: Int = Ingestor.defaultBatchSize
 
     @OptionGroup var policyOption: PolicyOption
 

@@ -31,7 +31,7 @@ struct IngestCommand: ParsableCommand {
     var mapping: String?
 
     @Option(help: ArgumentHelp("Records per transaction.", valueName: "N"))
-    var batch: Int = 2000
+    var batch: Int = Ingestor.defaultBatchSize
 
     func validate() throws {
         if let format, InputFormat(rawValue: format.lowercased()) == nil {

@@ -1,0 +1,86 @@
+import Foundation
+
+/// One batch of parsed records on its way from the reading thread to the writer.
+struct ParsedBatch {
+    var parsed: [Ingestor.Parsed]
+    /// Input bytes read when the batch was cut (for progress).
+    var bytesRead: Int
+}
+
+/// A bounded hand-over between the thread that reads and parses a file and
+/// the one that writes it: `put` waits while `capacity` batches are waiting,
+/// `take` waits for the next batch. Either side can stop the other: the reader
+/// by finishing (with an error when the file failed), the writer by cancelling.
+final class BatchQueue: @unchecked Sendable {
+    private let condition = NSCondition()
+    private let capacity: Int
+    private var waiting: [ParsedBatch] = []
+    private var finished = false
+    private var failure: (any Error)?
+    private var cancelled = false
+    private var totalBytesRead = 0
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    /// Hands a batch over; `false` when the writer has cancelled (stop reading).
+    func put(_ batch: ParsedBatch) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while waiting.count >= capacity && !cancelled { condition.wait() }
+        guard !cancelled else { return false }
+        waiting.append(batch)
+        condition.broadcast()
+        return true
+    }
+
+    /// The reader is done: every batch has been put.
+    func finish(bytesRead: Int) {
+        condition.lock()
+        totalBytesRead = bytesRead
+        finished = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The reader failed: `take` rethrows `error` once the batches before it are taken.
+    func finish(throwing error: any Error) {
+        condition.lock()
+        if !(error is CancellationError) { failure = error }
+        finished = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The next batch; nil when the reader has finished and nothing is left.
+    /// - Throws: the reader's error, after the batches read before it.
+    func take() throws -> ParsedBatch? {
+        condition.lock()
+        defer { condition.unlock() }
+        while waiting.isEmpty && !finished { condition.wait() }
+        if !waiting.isEmpty {
+            let batch = waiting.removeFirst()
+            condition.broadcast()
+            return batch
+        }
+        if let failure { throw failure }
+        return nil
+    }
+
+    /// Bytes the reader read in all, once it has finished.
+    var bytesRead: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return totalBytesRead
+    }
+
+    /// The writer stops: a waiting or later `put` returns `false`.
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        waiting.removeAll()
+        condition.broadcast()
+        condition.unlock()
+    }
+}
