@@ -20,6 +20,8 @@ public struct ProjectBenchmark {
         public var people: Int
         public var appendSeconds: Double
         public var buildSeconds: Double
+        /// The full build's phases.
+        public var buildTimings: BuildTimings
         public var readSeconds: Double
         /// CPU seconds (all threads) spent reading.
         public var readCPUSeconds: Double
@@ -32,6 +34,7 @@ public struct ProjectBenchmark {
         public var addedEvents: Int
         public var incrementalReadEvents: Int
         public var incrementalSeconds: Double
+        public var incrementalTimings: BuildTimings
     }
 
     public let configuration: Configuration
@@ -100,10 +103,12 @@ public struct ProjectBenchmark {
         })
         let incrementalClock = Stopwatch()
         let again = try builder.build()
+        let incrementalSeconds = incrementalClock.elapsed
         return Result(events: report.events, people: report.people, appendSeconds: appendSeconds, buildSeconds: buildSeconds,
+                      buildTimings: report.timings,
                       readSeconds: readSeconds, readCPUSeconds: readCPUSeconds, projections: report.projections, rssBeforeBuild: before,
                       peakBuildRSS: peak, peakReadRSS: readPeak, addedEvents: added, incrementalReadEvents: again.events,
-                      incrementalSeconds: incrementalClock.elapsed)
+                      incrementalSeconds: incrementalSeconds, incrementalTimings: again.timings)
     }
 
     /// Appends the events and consents; returns the seconds it took and the

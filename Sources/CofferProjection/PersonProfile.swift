@@ -48,7 +48,7 @@ public struct PersonProfile: Sendable {
         let row = SingleView.row(aggregate, subject: subject, now: now, consents: consents)
         let index = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1, $0) })
         let month = ProjectionBuilder.month(of: now)
-        let matched = segments.filter { $0.rule.matches({ index[$0].map { row[$0] } ?? .null }, currentMonth: month) }
+        let matched = segments.filter { $0.rule.bound(to: index, currentMonth: month).matches(row) }
         return PersonProfile(subject: subject, columns: columns, row: row, segments: matched)
     }
 }

@@ -37,31 +37,104 @@ public indirect enum SegmentRule: Sendable, Equatable {
 
     /// Whether a row (raw single-view values by field name) matches; a comparison with a missing value is false.
     public func matches(_ row: [String: Cell], currentMonth: Int) -> Bool {
-        matches({ row[$0] ?? .null }, currentMonth: currentMonth)
+        let names = Array(row.keys)
+        let columns = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
+        return bound(to: columns, currentMonth: currentMonth).matches(names.map { row[$0]! })
     }
 
-    /// Whether the row whose values `field` returns matches.
-    public func matches(_ field: (String) -> Cell, currentMonth: Int) -> Bool {
-        switch self {
-        case let .and(a, b): return a.matches(field, currentMonth: currentMonth) && b.matches(field, currentMonth: currentMonth)
-        case let .or(a, b): return a.matches(field, currentMonth: currentMonth) || b.matches(field, currentMonth: currentMonth)
-        case let .not(rule): return !rule.matches(field, currentMonth: currentMonth)
+    /// The rule bound to a row layout (field name → position) and a month, for
+    /// evaluating many rows: names are looked up and literals converted once,
+    /// not for every row of every file.
+    public func bound(to columns: [String: Int], currentMonth: Int) -> BoundSegmentRule {
+        func value(_ operand: Operand) -> BoundSegmentRule.Value {
+            switch operand {
+            case let .field(name): return columns[name].map(BoundSegmentRule.Value.column) ?? .constant(.null)
+            case let .number(number): return .constant(.real(number))
+            case let .text(text): return .constant(.text(text))
+            case .currentMonth: return .constant(.integer(currentMonth))
+            }
+        }
+        func node(_ rule: SegmentRule) -> BoundSegmentRule.Node {
+            switch rule {
+            case let .comparison(left, op, right): return .comparison(value(left), op, value(right))
+            case let .and(a, b): return .and(node(a), node(b))
+            case let .or(a, b): return .or(node(a), node(b))
+            case let .not(rule): return .not(node(rule))
+            }
+        }
+        return BoundSegmentRule(root: node(self))
+    }
+}
+
+/// A segment rule bound to a row layout (see `SegmentRule.bound`).
+///
+/// Semantics: a comparison with a missing value is false; `contains` looks for
+/// an equal item in a comma-separated list; two values that both read as
+/// numbers compare numerically, anything else compares as text by code points.
+public struct BoundSegmentRule: Sendable {
+    indirect enum Node: Sendable {
+        case comparison(Value, SegmentRule.Comparison, Value)
+        case and(Node, Node)
+        case or(Node, Node)
+        case not(Node)
+    }
+
+    enum Value: Sendable {
+        case column(Int)
+        /// A literal, with its number and text worked out once.
+        case constant(Cell, number: Double?, text: String)
+
+        static func constant(_ cell: Cell) -> Value { .constant(cell, number: cell.double, text: cell.description) }
+
+        func cell(in row: [Cell]) -> Cell {
+            switch self {
+            case let .column(index): return index < row.count ? row[index] : .null
+            case let .constant(cell, _, _): return cell
+            }
+        }
+
+        func number(of cell: Cell) -> Double? {
+            if case let .constant(_, number, _) = self { return number }
+            return cell.double
+        }
+
+        func text(of cell: Cell) -> String {
+            if case let .constant(_, _, text) = self { return text }
+            return cell.description
+        }
+    }
+
+    let root: Node
+
+    /// Whether `row` (raw single-view values in the bound layout) matches.
+    public func matches(_ row: [Cell]) -> Bool {
+        Self.evaluate(root, row)
+    }
+
+    private static func evaluate(_ node: Node, _ row: [Cell]) -> Bool {
+        switch node {
+        case let .and(a, b): return evaluate(a, row) && evaluate(b, row)
+        case let .or(a, b): return evaluate(a, row) || evaluate(b, row)
+        case let .not(inner): return !evaluate(inner, row)
         case let .comparison(left, op, right):
-            func value(_ operand: Operand) -> Cell {
-                switch operand {
-                case let .field(name): return field(name)
-                case let .number(number): return .real(number)
-                case let .text(text): return .text(text)
-                case .currentMonth: return .integer(currentMonth)
-                }
-            }
-            let a = value(left), b = value(right)
-            if a == .null || b == .null { return false }
-            if op == .contains {
-                return a.description.split(separator: ",").contains { $0 == b.description }
-            }
-            if let x = a.double, let y = b.double { return op.holds(x, y) }
-            return op.holds(a.description, b.description)
+            let a = left.cell(in: row), b = right.cell(in: row)
+            if case .null = a { return false }
+            if case .null = b { return false }
+            if op == .contains { return list(left.text(of: a), contains: right.text(of: b)) }
+            if let x = left.number(of: a), let y = right.number(of: b) { return op.holds(x, y) }
+            return op.holds(left.text(of: a), right.text(of: b))
+        }
+    }
+
+    /// Whether a comma-separated list has an item equal to `item` (empty items never match).
+    static func list(_ list: String, contains item: String) -> Bool {
+        guard !item.isEmpty else { return false }
+        var start = list.startIndex
+        while true {
+            let end = list[start...].firstIndex(of: ",") ?? list.endIndex
+            if list[start..<end] == item { return true }
+            guard end < list.endIndex else { return false }
+            start = list.index(after: end)
         }
     }
 }

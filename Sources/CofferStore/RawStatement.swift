@@ -28,6 +28,10 @@ struct RawStatement {
         blob.withUnsafeBytes { _ = sqlite3_bind_blob(handle, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count), Self.transient) }
     }
 
+    func bind(_ index: Int32, subject: SubjectID) {
+        subject.withUnsafeBytes { _ = sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), Self.transient) }
+    }
+
     func bind(_ index: Int32, text: String) {
         _ = text.withCString { sqlite3_bind_text(handle, index, $0, -1, Self.transient) }
     }
@@ -49,6 +53,12 @@ struct RawStatement {
         let count = Int(sqlite3_column_bytes(handle, column))
         guard count > 0, let base = sqlite3_column_blob(handle, column) else { return [] }
         return Array(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
+    /// Calls `body` with a blob column's bytes where SQLite holds them (valid until the next step).
+    func withBlob<R>(_ column: Int32, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let count = Int(sqlite3_column_bytes(handle, column))
+        return try body(UnsafeRawBufferPointer(start: count > 0 ? sqlite3_column_blob(handle, column) : nil, count: count))
     }
 
     func text(_ column: Int32) -> String {

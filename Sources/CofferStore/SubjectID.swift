@@ -7,14 +7,36 @@ import CofferCrypto
 public struct SubjectID: Hashable, Sendable, CustomStringConvertible {
     /// Length in bytes.
     public static let byteCount = 16
-    /// The raw bytes.
-    public let bytes: [UInt8]
+
+    /// The 16 bytes, held inline as two words in memory order: a subject id is
+    /// made for every event read or written, and an array per id was a heap
+    /// allocation each time.
+    private let head: UInt64, tail: UInt64
 
     public init(bytes: [UInt8]) throws {
-        guard bytes.count == Self.byteCount else {
-            throw CryptoError.invalidLength(what: "subject id", expected: Self.byteCount, actual: bytes.count)
+        self = try bytes.withUnsafeBytes { try SubjectID(raw: $0) }
+    }
+
+    /// Reads the id from raw bytes (e.g. a column SQLite hands out) without copying them first.
+    public init(raw: UnsafeRawBufferPointer) throws {
+        guard raw.count == Self.byteCount else {
+            throw CryptoError.invalidLength(what: "subject id", expected: Self.byteCount, actual: raw.count)
         }
-        self.bytes = bytes
+        head = raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self)
+        tail = raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+    }
+
+    /// The raw bytes.
+    public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
+
+    /// Calls `body` with the 16 raw bytes.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try Swift.withUnsafeBytes(of: (head, tail)) { try body($0) }
+    }
+
+    /// The first two bytes, as a number (spreads people evenly over shares: ids are random).
+    public var leadingBits: Int {
+        withUnsafeBytes { Int($0[0]) << 8 | Int($0[1]) }
     }
 
     /// A fresh random id.
@@ -32,24 +54,6 @@ public struct SubjectID: Hashable, Sendable, CustomStringConvertible {
     public var hex: String { bytes.hexString }
 
     public var description: String { hex }
-
-    /// Hashes the 16 bytes as two words (the synthesised hash feeds them one by
-    /// one, which showed up in projection builds over a million events).
-    public func hash(into hasher: inout Hasher) {
-        bytes.withUnsafeBytes { raw in
-            hasher.combine(raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
-            hasher.combine(raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
-        }
-    }
-
-    public static func == (lhs: SubjectID, rhs: SubjectID) -> Bool {
-        lhs.bytes.withUnsafeBytes { a in
-            rhs.bytes.withUnsafeBytes { b in
-                a.loadUnaligned(fromByteOffset: 0, as: UInt64.self) == b.loadUnaligned(fromByteOffset: 0, as: UInt64.self)
-                    && a.loadUnaligned(fromByteOffset: 8, as: UInt64.self) == b.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
-            }
-        }
-    }
 }
 
 extension Array where Element == UInt8 {

@@ -205,17 +205,22 @@ struct BenchProjectCommand: ParsableCommand {
         Terminal.line(String(format: "setup (append):    %.1f s", result.appendSeconds))
         Terminal.line(String(format: "read log → views:  %.2f s (%.0f events/s; %.2f s of CPU on %d cores)", result.readSeconds,
                              Double(result.events) / result.readSeconds, result.readCPUSeconds, ProcessInfo.processInfo.activeProcessorCount))
-        Terminal.line(String(format: "full build:        %.2f s (read + %d projections with segments, encrypted)",
-                             result.buildSeconds, result.projections.count))
+        Terminal.line(String(format: "full build:        %.2f s (read + %d projections with segments, encrypted): %@",
+                             result.buildSeconds, result.projections.count, Self.phases(result.buildTimings)))
         for summary in result.projections {
             Terminal.line("  \(summary.purpose).\(summary.role.rawValue): \(summary.subjects) people, \(summary.segments.count) segments, "
                 + ResourceUsage.mebibytes(UInt64(summary.bytes)))
         }
-        Terminal.line(String(format: "incremental build: %.2f s after %d more events (%d read; every projection rewritten)",
-                             result.incrementalSeconds, result.addedEvents, result.incrementalReadEvents))
+        Terminal.line(String(format: "incremental build: %.2f s after %d more events (%d read; every projection rewritten): %@",
+                             result.incrementalSeconds, result.addedEvents, result.incrementalReadEvents,
+                             Self.phases(result.incrementalTimings)))
         Terminal.line("RSS before build:  \(ResourceUsage.mebibytes(result.rssBeforeBuild))")
         Terminal.line("peak RSS in read:  \(ResourceUsage.mebibytes(result.peakReadRSS))")
         Terminal.line("peak RSS in build: \(ResourceUsage.mebibytes(result.peakBuildRSS))")
+    }
+
+    static func phases(_ timings: BuildTimings) -> String {
+        String(format: "read %.2f s, state %.2f s, files %.2f s", timings.read, timings.state, timings.write)
     }
 }
 

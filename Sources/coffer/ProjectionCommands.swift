@@ -103,10 +103,12 @@ struct ProjectCommand: ParsableCommand {
             let started = Date()
             let report = try builder.build(purposes: purpose.map { [$0] }) { Terminal.progress("read \($0) events…") }
             Terminal.endProgress()
-            Terminal.line(String(format: "Read %d event%@%@ of %d people (log up to seq %lld) in %.2f s.", report.events,
+            Terminal.line(String(format: "Read %d event%@%@ of %d people (log up to seq %lld) and wrote %d projections in %.2f s "
+                                 + "(read %.2f s, files %.2f s).", report.events,
                                  report.events == 1 ? "" : "s",
                                  report.startSeq > 0 ? " (incremental: after seq \(report.startSeq))" : "", report.people,
-                                 report.lastSeq, Date().timeIntervalSince(started)))
+                                 report.lastSeq, report.projections.count, Date().timeIntervalSince(started),
+                                 report.timings.read, report.timings.write))
             if report.restricted > 0 {
                 Terminal.line("  \(report.restricted) restricted \(report.restricted == 1 ? "person" : "people") (GDPR Art. 18) left out of every projection")
             }

@@ -64,7 +64,7 @@ struct AESGCMTests {
         #expect(throws: CryptoError.authenticationFailed) { try AESGCM.open(Array(sealed.prefix(10)), key: key, nonce: iv) }
     }
 
-    @Test("a reused context interleaving keys gives the one-shot results")
+    @Test("a reused context interleaving keys, directions and failures gives the one-shot results")
     func contextReuse() throws {
         let ctx = try AESGCMContext()
         for v in Self.vectors {
@@ -73,6 +73,23 @@ struct AESGCMTests {
                                       authenticating: [UInt8](hex: v.aad))
             #expect(sealed.hex == v.ciphertext + v.tag)
             #expect(try ctx.open(sealed, key: key, nonce: [UInt8](hex: v.iv), authenticating: [UInt8](hex: v.aad)).hex == v.plaintext)
+            // A failed open leaves the context usable, for either direction.
+            var tampered = sealed
+            tampered[tampered.count - 1] ^= 0x01
+            #expect(throws: CryptoError.authenticationFailed) {
+                try ctx.open(tampered, key: key, nonce: [UInt8](hex: v.iv), authenticating: [UInt8](hex: v.aad))
+            }
+            #expect(try ctx.open(sealed, key: key, nonce: [UInt8](hex: v.iv), authenticating: [UInt8](hex: v.aad)).hex == v.plaintext)
+        }
+        // Runs of one direction under changing keys (how the log is read and written).
+        let sealedAll = try Self.vectors.map { v in
+            try ctx.seal([UInt8](hex: v.plaintext), key: SymmetricKey(copying: [UInt8](hex: v.key)), nonce: [UInt8](hex: v.iv),
+                         authenticating: [UInt8](hex: v.aad))
+        }
+        #expect(sealedAll.map(\.hex) == Self.vectors.map { $0.ciphertext + $0.tag })
+        for (v, sealed) in zip(Self.vectors, sealedAll) {
+            #expect(try ctx.open(sealed, key: SymmetricKey(copying: [UInt8](hex: v.key)), nonce: [UInt8](hex: v.iv),
+                                 authenticating: [UInt8](hex: v.aad)).hex == v.plaintext)
         }
     }
 

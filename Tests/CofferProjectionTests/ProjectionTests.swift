@@ -336,6 +336,26 @@ final class SegmentRuleTests: XCTestCase {
                        "a missing value never matches")
     }
 
+    /// The rule bound to a row layout, as builds evaluate it for every person of every file.
+    func testBoundRulesCompareNumbersNumericallyTextByCodePointsAndListsByItem() throws {
+        let fields: Set<String> = ["shop_times", "gender", "channels", "postcode", "city"]
+        let columns = ["shop_times": 0, "gender": 1, "channels": 2, "postcode": 3]
+        let row: [Cell] = [.integer(9), .text("female"), .text("app,,web"), .text("10")]
+        func matches(_ text: String, month: Int = 1) throws -> Bool {
+            try SegmentRule.parse(text, knownFields: fields).bound(to: columns, currentMonth: month).matches(row)
+        }
+        XCTAssertTrue(try matches("shop_times < 10"), "9 < 10 as numbers")
+        XCTAssertTrue(try matches("postcode > 9"), "text that reads as a number compares as one: \"10\" > 9")
+        XCTAssertFalse(try matches("postcode < '9'"), "two texts that read as numbers compare numerically (as text \"10\" < \"9\")")
+        XCTAssertTrue(try matches("gender == 'female' and gender > 'f'"), "text by code points")
+        XCTAssertTrue(try matches("channels contains 'web'"))
+        XCTAssertFalse(try matches("channels contains 'we'"), "whole items only")
+        XCTAssertFalse(try matches("channels contains ''"), "empty items never match")
+        XCTAssertFalse(try matches("city == 'Leeds'"), "a field not in the layout is missing")
+        XCTAssertTrue(try matches("not city == 'Leeds'"), "and `not` of a missing comparison holds")
+        XCTAssertTrue(try matches("shop_times == current_month", month: 9))
+    }
+
     func testErrorsSayWhereAndWhat() {
         let cases: [(String, Int, String)] = [
             ("shop_tims >= 10", 1, "unknown field 'shop_tims'"),
