@@ -8,20 +8,23 @@ public enum KeyWrap {
     /// Overhead added to the secret's length.
     public static let overhead = AESGCM.nonceByteCount + AESGCM.tagByteCount
 
-    /// Wraps `secret` under `kek`, bound to `context`.
-    public static func wrap(_ secret: SecureBytes, with kek: SymmetricKey, context: [UInt8]) throws -> [UInt8] {
+    /// Wraps `secret` under `kek`, bound to `context`; `cipher` reuses a context
+    /// (many keys in a row), else one is made for this call.
+    public static func wrap(_ secret: SecureBytes, with kek: SymmetricKey, context: [UInt8],
+                            using cipher: AESGCMContext? = nil) throws -> [UInt8] {
         let nonce = try SecureRandom.bytes(AESGCM.nonceByteCount)
         var plain = secret.copyBytes()
         defer { plain.wipe() }
-        return nonce + (try AESGCM.seal(plain, key: kek, nonce: nonce, authenticating: context))
+        return nonce + (try (cipher ?? AESGCMContext()).seal(plain, key: kek, nonce: nonce, authenticating: context))
     }
 
     /// Unwraps what `wrap` produced. Throws `CryptoError.authenticationFailed`
     /// for a wrong key, a wrong context or altered bytes.
-    public static func unwrap(_ wrapped: [UInt8], with kek: SymmetricKey, context: [UInt8]) throws -> SecureBytes {
+    public static func unwrap(_ wrapped: [UInt8], with kek: SymmetricKey, context: [UInt8],
+                              using cipher: AESGCMContext? = nil) throws -> SecureBytes {
         guard wrapped.count >= overhead else { throw CryptoError.authenticationFailed }
-        var plain = try AESGCM.open(Array(wrapped[AESGCM.nonceByteCount...]), key: kek,
-                                    nonce: wrapped[0..<AESGCM.nonceByteCount], authenticating: context)
+        var plain = try (cipher ?? AESGCMContext()).open(Array(wrapped[AESGCM.nonceByteCount...]), key: kek,
+                                                         nonce: wrapped[0..<AESGCM.nonceByteCount], authenticating: context)
         defer { plain.wipe() }
         return SecureBytes(plain)
     }

@@ -162,7 +162,7 @@ public final class ProjectionBuilder {
             people.append(contentsOf: zip(part.owners, part.aggregates).lazy.map { (key: $0.0, value: $0.1) })
             part.release()
         }
-        people.sort { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }
+        people.sort { $0.key < $1.key }
         progress(events)
         return Read(people: people, events: events, startSeq: startSeq, lastSeq: lastSeq)
     }
@@ -333,7 +333,7 @@ public final class ProjectionBuilder {
             }
             number = entries.count
             for (segment, ids) in zip(usable, members).sorted(by: { $0.0.name.utf8.lexicographicallyPrecedes($1.0.name.utf8) }) {
-                for id in ids { try Self.execute(member, [.text(segment.name), .text(id)]) }
+                try Self.insert(ids, of: segment.name, with: member)
             }
             for segment in usable {
                 try db.execute(sql: "INSERT INTO segments VALUES (?, ?, ?)", arguments: [segment.name, segment.description, segment.text])
@@ -380,6 +380,21 @@ public final class ProjectionBuilder {
         sqlite3_reset(handle)
         guard rc == SQLITE_DONE else {
             throw VaultError.storage(operation: "writing a projection", detail: "SQLite error \(rc)")
+        }
+    }
+
+    /// Inserts `(segment, id)` for every id: the segment is bound once, each id in turn.
+    static func insert(_ ids: [String], of segment: String, with statement: Statement) throws {
+        let handle = statement.sqliteStatement
+        sqlite3_reset(handle)
+        _ = segment.withCString { sqlite3_bind_text(handle, 1, $0, -1, Self.transient) }
+        for id in ids {
+            _ = id.withCString { sqlite3_bind_text(handle, 2, $0, -1, Self.transient) }
+            let rc = sqlite3_step(handle)
+            sqlite3_reset(handle)
+            guard rc == SQLITE_DONE else {
+                throw VaultError.storage(operation: "writing a projection's segment members", detail: "SQLite error \(rc)")
+            }
         }
     }
 

@@ -181,7 +181,7 @@ public final class EventLog {
             let key = try SymmetricKey.random()
             let version: UInt32 = 1
             let wrapped = try KeyWrap.wrap(key.bytes, with: keys.subjectKeyWrapping,
-                                           context: subjectKeyContext(subject, version))
+                                           context: subjectKeyContext(subject, version), using: cipher)
             let insert = RawStatement(try db.cachedStatement(
                 sql: "INSERT INTO keyring(subject_id, key_version, wrapped_key, created_at) VALUES (?, ?, ?, ?)"))
             insert.reset()
@@ -230,7 +230,7 @@ public final class EventLog {
 
     /// Unwraps a keyring row's key; the context binds it to its vault, subject and version.
     private func unwrapSubjectKey(_ wrapped: [UInt8], _ subject: SubjectID, _ version: UInt32) throws -> SymmetricKey {
-        try SymmetricKey(KeyWrap.unwrap(wrapped, with: keys.subjectKeyWrapping, context: subjectKeyContext(subject, version)))
+        try SymmetricKey(KeyWrap.unwrap(wrapped, with: keys.subjectKeyWrapping, context: subjectKeyContext(subject, version), using: cipher))
     }
 
     private func subjectKeyContext(_ subject: SubjectID, _ version: UInt32) -> [UInt8] {
@@ -244,11 +244,9 @@ public final class EventLog {
     ///
     /// - Parameter including: when given, only events of subjects it accepts are
     ///   decrypted and passed on (the others are skipped before any key is touched).
-    /// - Returns: the last sequence number visited (`afterSeq` if none).
-    @discardableResult
     public func scan(kinds: Set<EventKind>, afterSeq: Int64 = 0, throughSeq: Int64 = .max, in db: Database,
                      including: ((SubjectID) -> Bool)? = nil,
-                     _ body: (Int64, SubjectID, EventKind, [UInt8]) throws -> Void) throws -> Int64 {
+                     _ body: (Int64, SubjectID, EventKind, [UInt8]) throws -> Void) throws {
         var keys: [SubjectID: (UInt32, SymmetricKey)?] = [:]
         let placeholders = kinds.map { _ in "?" }.joined(separator: ", ")
         let statement = RawStatement(try db.makeStatement(sql: """
@@ -258,10 +256,8 @@ public final class EventLog {
         statement.bind(1, afterSeq)
         statement.bind(2, throughSeq)
         for (index, kind) in kinds.map(\.rawValue).sorted().enumerated() { statement.bind(Int32(index + 3), text: kind) }
-        var last = afterSeq
         while try statement.step("reading the event log") {
             let seq = statement.int64(0)
-            last = seq
             let subject = try statement.withBlob(1) { try SubjectID(raw: $0) }
             if let including, !including(subject) { continue }
             let subjectBytes = subject.bytes
@@ -288,7 +284,6 @@ public final class EventLog {
             }
             try body(seq, subject, kind, payload)
         }
-        return last
     }
 
     /// Every event of `subject`, decrypted, in log order. Empty if the subject's

@@ -177,7 +177,7 @@ public final class IdentityGraph {
         for subject in subjects {
             let first = try Int64.fetchOne(db, sql: "SELECT min(created_at) FROM identities WHERE subject_id = ?",
                                            arguments: [Data(subject.bytes)]) ?? Int64.max
-            if best == nil || first < best!.time || (first == best!.time && subject.bytes.lexicographicallyPrecedes(best!.id.bytes)) {
+            if best == nil || first < best!.time || (first == best!.time && subject < best!.id) {
                 best = (first, subject)
             }
         }

@@ -52,7 +52,9 @@ public enum LogChain {
     /// Associated data for an event's AES-GCM encryption: a ciphertext moved to
     /// another vault, subject, key version or kind no longer decrypts.
     static func associatedData(vaultID: [UInt8], subjectID: [UInt8], keyVersion: UInt32, kind: String) -> [UInt8] {
-        var aad = Array("coffer/v1/event".utf8)
+        var aad: [UInt8] = []
+        aad.reserveCapacity(32 + vaultID.count + subjectID.count + kind.utf8.count)
+        aad.append(contentsOf: "coffer/v1/event".utf8)
         aad.appendLengthPrefixed(vaultID)
         aad.appendLengthPrefixed(subjectID)
         aad.appendBigEndian(keyVersion)

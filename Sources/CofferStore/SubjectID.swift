@@ -4,7 +4,7 @@ import CofferCrypto
 ///
 /// It carries no information about the person: identifiers such as an email
 /// are linked to it only through keyed tokens.
-public struct SubjectID: Hashable, Sendable, CustomStringConvertible {
+public struct SubjectID: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// Length in bytes.
     public static let byteCount = 16
 
@@ -37,6 +37,13 @@ public struct SubjectID: Hashable, Sendable, CustomStringConvertible {
     /// The first two bytes, as a number (spreads people evenly over shares: ids are random).
     public var leadingBits: Int {
         withUnsafeBytes { Int($0[0]) << 8 | Int($0[1]) }
+    }
+
+    /// Byte order (as the database sorts the ids), without copying the bytes out.
+    public static func < (lhs: SubjectID, rhs: SubjectID) -> Bool {
+        // Loaded in memory order, the words compare as bytes once read big-endian.
+        let (a, b) = (UInt64(bigEndian: lhs.head), UInt64(bigEndian: rhs.head))
+        return a != b ? a < b : UInt64(bigEndian: lhs.tail) < UInt64(bigEndian: rhs.tail)
     }
 
     /// A fresh random id.
