@@ -71,9 +71,24 @@ public final class ProjectionBuilder {
     private let policy: Policy
     private let engine: PolicyEngine
     private let segments: [SegmentDefinition]
-    /// How many threads read the log, each folding its own share of the people
-    /// (nil: one per core, at most 4; one when fewer than 50,000 events are to be read).
+    /// How many threads read the log (nil: one per core, at most 4; one when
+    /// fewer than 50,000 events are to be read).
     public var scanParts: Int?
+    /// How the threads divide the log (nil: by range up to `rangeReadLimit` subjects, by people beyond).
+    public var readSplit: ReadSplit?
+    /// Up to this many subjects, threads read ranges of the log (see `ReadSplit`).
+    public static let rangeReadLimit = 250_000
+
+    /// How reading threads divide the work.
+    public enum ReadSplit: Sendable {
+        /// Each thread reads a consecutive range of the log, and the partial
+        /// aggregates of a person are combined after: every row is read once,
+        /// but a person's aggregate may exist once per thread meanwhile.
+        case logRanges
+        /// Each thread reads every row and folds only its share of the people:
+        /// each aggregate exists once (for large vaults), every row is stepped by every thread.
+        case people
+    }
     /// Start from the last build's state when it is usable (false: read the whole log).
     public var incremental = true
     /// Write the projection files in parallel (nil: when there are at most `parallelWriteLimit` people).
@@ -120,19 +135,21 @@ public final class ProjectionBuilder {
         var lastSeq: Int64
     }
 
-    /// Reads the log on as many threads as there are cores (at most 4). Each
-    /// thread owns a share of the people (by subject id) and reads every row,
-    /// but decrypts and folds only its own people's events: the shares are
-    /// disjoint, so each person's aggregate exists once and no merging of
-    /// partial aggregates is needed (memory stays at one aggregate per person).
+    /// Reads the log on as many threads as there are cores (at most 4), split
+    /// as `readSplit` says: by ranges of the log for vaults of up to
+    /// `rangeReadLimit` subjects (every row read once; partial aggregates
+    /// combined in log order after), by people beyond (each thread folds only
+    /// its share of subject ids, so each aggregate exists once and memory stays
+    /// at one aggregate per person).
     func read(progress: (Int) -> Void) throws -> Read {
-        let (survivors, lastSeq, lastMerge) = try vault.database.read { db -> ([SubjectID: SubjectID], Int64, Int64) in
+        let (survivors, lastSeq, lastMerge, subjects) = try vault.database.read { db -> ([SubjectID: SubjectID], Int64, Int64, Int) in
             var survivors: [SubjectID: SubjectID] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT absorbed_id, survivor_id FROM merges") {
                 survivors[try SubjectID(bytes: Array(row[0] as Data))] = try SubjectID(bytes: Array(row[1] as Data))
             }
             return (survivors, try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0,
-                    try Int64.fetchOne(db, sql: "SELECT max(seq) FROM merges") ?? 0)
+                    try Int64.fetchOne(db, sql: "SELECT max(seq) FROM merges") ?? 0,
+                    try Int.fetchOne(db, sql: "SELECT count(*) FROM keyring") ?? 0)
         }
         // The saved state is usable when it is within the log and no merge came after it
         // (a merge changes whose events fold together).
@@ -140,8 +157,12 @@ public final class ProjectionBuilder {
         let startSeq = state?.lastSeq ?? 0
         let span = lastSeq - startSeq
         let count = max(scanParts ?? (span < 50_000 ? 1 : min(max(ProcessInfo.processInfo.activeProcessorCount, 1), 4)), 1)
+        let byRanges = count > 1 && (readSplit ?? (subjects <= Self.rangeReadLimit ? .logRanges : .people)) == .logRanges
+        func bound(_ index: Int) -> Int64 { startSeq + span * Int64(index) / Int64(count) }
         let parts = try (0..<count).map { index in
-            ScanPart(log: try vault.logReader(), survivors: survivors, share: index, of: count, after: startSeq, through: lastSeq)
+            byRanges
+                ? ScanPart(log: try vault.logReader(), survivors: survivors, share: 0, of: 1, after: bound(index), through: bound(index + 1))
+                : ScanPart(log: try vault.logReader(), survivors: survivors, share: index, of: count, after: startSeq, through: lastSeq)
         }
         if let state {
             // A subject whose keys are gone was erased: nothing of it is kept.
@@ -149,17 +170,27 @@ public final class ProjectionBuilder {
                 Set(try Data.fetchAll(db, sql: "SELECT DISTINCT subject_id FROM keyring").map { try SubjectID(bytes: Array($0)) })
             }
             for (subject, aggregate) in state.people where live.contains(subject) {
-                parts[ScanPart.share(of: survivors[subject] ?? subject, among: count)].seed(subject, aggregate)
+                // The state comes before every event read now: the first range, or the person's share.
+                parts[byRanges ? 0 : ScanPart.share(of: survivors[subject] ?? subject, among: count)].seed(subject, aggregate)
             }
         }
         if span > 0 { DispatchQueue.concurrentPerform(iterations: parts.count) { parts[$0].run() } }
         var people: [(key: SubjectID, value: CustomerAggregate)] = []
-        people.reserveCapacity(parts.map(\.owners.count).reduce(0, +))
+        people.reserveCapacity(parts.map(\.owners.count).max() ?? 0)
+        var positions: [SubjectID: Int] = [:]
         var events = 0
         for part in parts {
             if let error = part.error { throw error }
             events += part.events
-            people.append(contentsOf: zip(part.owners, part.aggregates).lazy.map { (key: $0.0, value: $0.1) })
+            for (owner, aggregate) in zip(part.owners, part.aggregates) {
+                // Ranges are combined in log order, so later events still win ties, as in one pass.
+                if byRanges, let position = positions[owner] {
+                    people[position].value.absorb(aggregate)
+                } else {
+                    if byRanges { positions[owner] = people.count }
+                    people.append((owner, aggregate))
+                }
+            }
             part.release()
         }
         people.sort { $0.key < $1.key }
