@@ -187,3 +187,55 @@ struct SegmentIngestTests {
         #expect(try fixture.vault.eventLog().count() == 0)
     }
 }
+
+/// The reading thread hands batches to the writer: many batches must land whole, in file order, with
+/// the right lines, and a failure on the reading side must surface, not hang.
+struct PipelinedIngestTests {
+    @Test("a file of many batches lands in order, bad records keep their lines, progress reaches the end")
+    func manyBatches() throws {
+        let fixture = try IngestFixture()
+        var lines: [String] = []
+        for i in 0..<2_500 {
+            lines.append(i % 401 == 7 ? #"{"type":"track","userId":"u\#(i)"}"#   // missing event: quarantined
+                : #"{"type":"track","userId":"u\#(i % 50)","event":"E\#(i)","messageId":"m\#(i)","timestamp":"2026-01-01T00:00:00Z"}"#)
+        }
+        let path = try fixture.file("many.jsonl", lines.joined(separator: "\n") + "\n")
+        let ingestor = try Ingestor(vault: fixture.vault)
+        ingestor.batchSize = 300
+        var updates: [IngestProgress] = []
+        let report = try ingestor.ingest(path: path) { updates.append($0) }
+        let bad = (0..<2_500).filter { $0 % 401 == 7 }
+        #expect(report.quarantined == bad.count)
+        #expect(report.accepted == 2_500 - bad.count)
+        #expect(report.bytes == lines.joined(separator: "\n").utf8.count + 1)
+        #expect(updates.count >= 9, "a progress update per batch")
+        #expect(updates.last?.bytesRead == report.bytes && updates.last?.report.records == 2_500)
+        #expect(try fixture.quarantined().map(\.line).sorted() == bad.map { $0 + 1 })
+
+        // The log holds the good events in file order.
+        let log = try fixture.vault.eventLog()
+        var names: [String] = []
+        try fixture.vault.database.read { db in
+            try log.scan(kinds: [.track], in: db) { _, _, _, payload in
+                let object = try JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any]
+                names.append(object?["event"] as? String ?? "?")
+            }
+        }
+        #expect(names == (0..<2_500).filter { !bad.contains($0) }.map { "E\($0)" })
+
+        // The same file again: every record is known, nothing is added.
+        let again = try ingestor.ingest(path: path)
+        #expect(again.accepted == 0 && again.duplicates == 2_500)
+    }
+
+    @Test("a CSV whose header lacks a mapped column fails on the reading thread with the file's name, and nothing lands")
+    func readingSideFailure() throws {
+        let fixture = try IngestFixture()
+        let mapping = CSVMapping(type: "track", event: "Order Completed", fields: ["userId": "customer_id", "timestamp": "time_shop"])
+        let path = try fixture.file("broken.csv", "customer,time_shop\n" + String(repeating: "1,2026-01-01 10:00\n", count: 50))
+        #expect(throws: IngestError.missingColumns(path: path, columns: ["customer_id"])) {
+            try Ingestor(vault: fixture.vault).ingest(path: path, format: .csv, mapping: mapping)
+        }
+        #expect(try fixture.vault.eventLog().count() == 0)
+    }
+}
