@@ -38,6 +38,20 @@ public enum JSONReader {
         }
     }
 
+    /// Reads the string literal whose opening quote is at `index`, unescaped,
+    /// and moves `index` past its closing quote: for scanners that walk JSON
+    /// bytes themselves and read only some values.
+    /// - Throws: `Failure.invalid` for a malformed string (bad escape, lone
+    ///   surrogate, control character, invalid UTF-8, no closing quote).
+    public static func string(in bytes: UnsafeBufferPointer<UInt8>, at index: inout Int) throws -> String {
+        guard index < bytes.count, bytes[index] == .quote else { throw Failure.invalid }
+        var cursor = Cursor(bytes: bytes)
+        cursor.index = index
+        let text = try cursor.string()
+        index = cursor.index
+        return text
+    }
+
     private struct Cursor {
         let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
@@ -147,7 +161,7 @@ public enum JSONReader {
         }
 
         /// A string literal; the cursor is on its opening quote.
-        private mutating func string() throws -> String {
+        mutating func string() throws -> String {
             index += 1
             let start = index
             var ascii = true

@@ -1,3 +1,5 @@
+import CofferIngest
+
 /// The few fields of an event payload the single view reads, pulled out in one
 /// pass over the bytes without building a JSON tree: values of other fields are
 /// skipped, not decoded.
@@ -129,12 +131,7 @@ struct FieldScanner {
 
     /// Reads a string at `index` (which must be at its opening quote).
     mutating func string() -> String? {
-        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }
-        var parser = PayloadJSON.Parser(bytes: bytes)
-        parser.index = index
-        let text = parser.string()
-        index = parser.index
-        return text
+        try? JSONReader.string(in: bytes, at: &index)
     }
 
     /// Skips one value of any kind.

@@ -176,7 +176,8 @@ public final class ProjectionBuilder {
         }
         if span > 0 { DispatchQueue.concurrentPerform(iterations: parts.count) { parts[$0].run() } }
         var people: [(key: SubjectID, value: CustomerAggregate)] = []
-        people.reserveCapacity(parts.map(\.owners.count).max() ?? 0)
+        // Ranges each hold some of the same people; shares hold disjoint ones.
+        people.reserveCapacity(byRanges ? parts.map(\.owners.count).max() ?? 0 : parts.map(\.owners.count).reduce(0, +))
         var positions: [SubjectID: Int] = [:]
         var events = 0
         for part in parts {
