@@ -11,10 +11,7 @@ public enum CanonicalJSON {
     /// Serialises dictionaries, arrays, strings, numbers, booleans and null.
     /// - Throws: `Rejection` for a value JSON cannot hold (NaN, infinity, other types).
     public static func data(_ value: Any) throws -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(512)
-        try write(value, into: &out)
-        return out
+        data(try JSONValue(any: value))
     }
 
     /// Serialises a typed value (what ingest reads and normalises).
@@ -52,63 +49,6 @@ public enum CanonicalJSON {
         }
     }
 
-    private static func write(_ value: Any, into out: inout [UInt8]) throws {
-        // Containers first: casting a Swift dictionary to NSNumber would bridge it whole to NSDictionary.
-        if let object = value as? [String: Any] {
-            out.append(UInt8(ascii: "{"))
-            var first = true
-            for key in object.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
-                if !first { out.append(UInt8(ascii: ",")) }
-                first = false
-                writeString(key, into: &out)
-                out.append(UInt8(ascii: ":"))
-                try write(object[key]!, into: &out)
-            }
-            out.append(UInt8(ascii: "}"))
-            return
-        }
-        if let array = value as? [Any] {
-            out.append(UInt8(ascii: "["))
-            for (index, element) in array.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                try write(element, into: &out)
-            }
-            out.append(UInt8(ascii: "]"))
-            return
-        }
-        let valueType = type(of: value)
-        if valueType == String.self {
-            writeString(value as! String, into: &out)
-        } else if valueType == Bool.self {
-            out.append(contentsOf: ((value as! Bool) ? "true" : "false").utf8)
-        } else if valueType == Int.self {
-            out.append(contentsOf: String(value as! Int).utf8)
-        } else if valueType == Int64.self {
-            out.append(contentsOf: String(value as! Int64).utf8)
-        } else if valueType == Double.self {
-            try writeDouble(value as! Double, into: &out)
-        } else if value is NSNull {
-            out.append(contentsOf: "null".utf8)
-        } else if let number = value as? NSNumber {
-            // What JSONSerialization returns: the Objective-C type code says which kind of number.
-            switch number.objCType.pointee {
-            case 0x63, 0x42: out.append(contentsOf: (number.boolValue ? "true" : "false").utf8)  // c, B
-            case 0x64, 0x66: try writeDouble(number.doubleValue, into: &out)                      // d, f
-            case 0x51, 0x4c, 0x49, 0x53, 0x43: out.append(contentsOf: String(number.uint64Value).utf8)  // Q L I S C
-            default: out.append(contentsOf: String(number.int64Value).utf8)
-            }
-        } else if let text = value as? String {
-            writeString(text, into: &out)
-        } else {
-            throw Rejection("invalid JSON: values cannot be encoded")
-        }
-    }
-
-    private static func writeDouble(_ value: Double, into out: inout [UInt8]) throws {
-        guard let number = JSONNumber(value) else { throw Rejection("invalid JSON: numbers must be finite") }
-        out.append(contentsOf: number.text.utf8)
-    }
-
     private static let hex = Array("0123456789abcdef".utf8)
 
     /// Appends `text` as a JSON string literal (quoted; quote, backslash and control characters escaped).
@@ -135,5 +75,52 @@ public enum CanonicalJSON {
             out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run...]))
         }
         out.append(UInt8(ascii: "\""))
+    }
+}
+
+extension JSONValue {
+    /// A value built in code or returned by `JSONSerialization` (whose numbers
+    /// are `NSNumber`s: the Objective-C type code says which kind), as a typed value.
+    /// - Throws: `Rejection` for a value JSON cannot hold (NaN, infinity, other types).
+    public init(any value: Any) throws {
+        // Containers first: casting a Swift dictionary to NSNumber would bridge it whole to NSDictionary.
+        if let object = value as? [String: Any] {
+            self = .object(JSONObject(uniqueMembers: try object.map { (key: $0.key, value: try JSONValue(any: $0.value)) }))
+            return
+        }
+        if let array = value as? [Any] {
+            self = .array(try array.map { try JSONValue(any: $0) })
+            return
+        }
+        let valueType = type(of: value)
+        if valueType == String.self {
+            self = .string(value as! String)
+        } else if valueType == Bool.self {
+            self = .bool(value as! Bool)
+        } else if valueType == Int.self {
+            self = .number(JSONNumber(Int64(value as! Int)))
+        } else if valueType == Int64.self {
+            self = .number(JSONNumber(value as! Int64))
+        } else if valueType == Double.self {
+            self = .number(try Self.finite(value as! Double))
+        } else if value is NSNull {
+            self = .null
+        } else if let number = value as? NSNumber {
+            switch number.objCType.pointee {
+            case 0x63, 0x42: self = .bool(number.boolValue)                                        // c, B
+            case 0x64, 0x66: self = .number(try Self.finite(number.doubleValue))                   // d, f
+            case 0x51, 0x4c, 0x49, 0x53, 0x43: self = .number(JSONNumber(canonical: String(number.uint64Value)))  // Q L I S C
+            default: self = .number(JSONNumber(number.int64Value))
+            }
+        } else if let text = value as? String {
+            self = .string(text)
+        } else {
+            throw Rejection("invalid JSON: values cannot be encoded")
+        }
+    }
+
+    private static func finite(_ value: Double) throws -> JSONNumber {
+        guard let number = JSONNumber(value) else { throw Rejection("invalid JSON: numbers must be finite") }
+        return number
     }
 }

@@ -10,31 +10,7 @@ import Testing
     /// Foundation's reading of `bytes`, in the reader's terms (nil when it refuses them).
     static func foundation(_ bytes: [UInt8]) -> JSONValue? {
         guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) else { return nil }
-        return convert(object)
-    }
-
-    private static func convert(_ value: Any) -> JSONValue? {
-        if let object = value as? [String: Any] {
-            var members: [(key: String, value: JSONValue)] = []
-            for (key, element) in object {
-                guard let converted = convert(element) else { return nil }
-                members.append((key, converted))
-            }
-            return .object(JSONObject(members: members))
-        }
-        if let array = value as? [Any] {
-            let elements = array.compactMap(convert)
-            return elements.count == array.count ? .array(elements) : nil
-        }
-        if let text = value as? String { return .string(text) }
-        if value is NSNull { return .null }
-        guard let number = value as? NSNumber else { return nil }
-        switch number.objCType.pointee {
-        case 0x63, 0x42: return .bool(number.boolValue)
-        case 0x64, 0x66: return JSONNumber(number.doubleValue).map(JSONValue.number)
-        case 0x51, 0x4c, 0x49, 0x53, 0x43: return .number(JSONNumber(canonical: String(number.uint64Value)))
-        default: return .number(JSONNumber(number.int64Value))
-        }
+        return try? JSONValue(any: object)
     }
 
     static let edgeCases: [String] = [
@@ -106,6 +82,17 @@ import Testing
             let value = try JSONReader.document(Array(input.utf8))
             #expect(String(decoding: CanonicalJSON.data(value), as: UTF8.self) == expected)
         }
+    }
+
+    @Test("values built in code or by JSONSerialization write the same canonical bytes; NaN and other types are refused")
+    func canonicalBytesOfAnyValues() throws {
+        let built: [String: Any] = ["z": [1, Int64(2), 2.0, 2.5, true, NSNull(), "a\"b"] as [Any], "a": ["y": false, "x": "é"] as [String: Any]]
+        #expect(String(decoding: try CanonicalJSON.data(built), as: UTF8.self)
+            == #"{"a":{"x":"é","y":false},"z":[1,2,2,2.5,true,null,"a\"b"]}"#)
+        let parsed = try JSONSerialization.jsonObject(with: Data(#"{"b":true,"n":1.50,"u":18446744073709551615,"i":-3,"o":{}}"#.utf8))
+        #expect(String(decoding: try CanonicalJSON.data(parsed), as: UTF8.self) == #"{"b":true,"i":-3,"n":1.5,"o":{},"u":18446744073709551615}"#)
+        #expect(throws: Rejection("invalid JSON: numbers must be finite")) { try CanonicalJSON.data(["x": Double.nan]) }
+        #expect(throws: Rejection("invalid JSON: values cannot be encoded")) { try CanonicalJSON.data(["x": Date()]) }
     }
 
     @Test("JSON Lines split the same, with the same lines and offsets, whatever the read size")
