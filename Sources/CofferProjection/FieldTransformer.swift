@@ -19,17 +19,8 @@ struct FieldTransformer {
         input.append(contentsOf: field.utf8)
         input.append(UInt8(ascii: ":"))
         input.append(contentsOf: value.utf8)
-        let mac = try hmac.authenticate(input)
-        return String(unsafeUninitializedCapacity: 32) { out in
-            for index in 0..<16 {
-                out[2 * index] = Self.hexDigits[Int(mac[index] >> 4)]
-                out[2 * index + 1] = Self.hexDigits[Int(mac[index] & 0x0f)]
-            }
-            return 32
-        }
+        return try hmac.authenticate(input)[..<16].hexString
     }
-
-    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     func apply(_ decision: Decision, field: String, to cell: Cell) throws -> Cell {
         if cell == .null { return .null }

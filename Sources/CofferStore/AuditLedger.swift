@@ -240,7 +240,7 @@ public enum AuditVerifier {
         }
         if let pinnedKey, pinnedKey != storedKey { return fail(0, "the ledger's public key is not the pinned key") }
         let key = pinnedKey ?? storedKey
-        report.keyFingerprint = try SHA256.hash(key.rawRepresentation).prefix(8).map { $0 }.hexString
+        report.keyFingerprint = try SHA256.hash(key.rawRepresentation).prefix(8).hexString
         let sha = try SHA256()
         var previous = try AuditLedger.genesis(vaultID: vaultID)
         var expected: Int64 = 1

@@ -63,19 +63,25 @@ public struct SubjectID: Hashable, Comparable, Sendable, CustomStringConvertible
     public var description: String { hex }
 }
 
-extension Array where Element == UInt8 {
-    /// Lower-case hexadecimal.
-    public var hexString: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(count * 2)
-        for byte in self {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+/// The digits `hexString` writes.
+private let lowerHexDigits = Array("0123456789abcdef".utf8)
 
+extension Collection where Element == UInt8 {
+    /// Lower-case hexadecimal, written straight into the string (no intermediate array).
+    public var hexString: String {
+        String(unsafeUninitializedCapacity: count * 2) { out in
+            var position = 0
+            for byte in self {
+                out[position] = lowerHexDigits[Int(byte >> 4)]
+                out[position + 1] = lowerHexDigits[Int(byte & 0x0f)]
+                position += 2
+            }
+            return position
+        }
+    }
+}
+
+extension Array where Element == UInt8 {
     /// Parses lower- or upper-case hexadecimal; nil if malformed.
     public init?(hexString: String) {
         let utf8 = Array(hexString.utf8)
