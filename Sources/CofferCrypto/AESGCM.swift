@@ -47,7 +47,8 @@ public final class AESGCMContext {
 
     /// Readies the context for one message: the cipher when the direction
     /// changes, then the key and nonce.
-    private func start(encrypting: Bool, key: SymmetricKey, nonce: [UInt8]) throws {
+    private func start(encrypting: Bool, key: SymmetricKey, nonce: UnsafeRawBufferPointer) throws {
+        try Self.checkNonce(nonce)
         let wanted: Int32 = encrypting ? 1 : 0
         let what = encrypting ? "AES-GCM encrypt init" : "AES-GCM decrypt init"
         if direction != wanted {
@@ -58,14 +59,22 @@ public final class AESGCMContext {
             direction = wanted
         }
         let ok = key.withUnsafeBytes { keyPtr in
-            nonce.withUnsafeBufferPointer { noncePtr in
-                EVP_CipherInit_ex(context, nil, nil, keyPtr.bindMemory(to: UInt8.self).baseAddress, noncePtr.baseAddress, wanted)
-            }
+            EVP_CipherInit_ex(context, nil, nil, keyPtr.bindMemory(to: UInt8.self).baseAddress,
+                              nonce.baseAddress?.assumingMemoryBound(to: UInt8.self), wanted)
         }
         guard ok == 1 else {
             direction = nil
             throw CryptoError.fromOpenSSL(what)
         }
+    }
+
+    /// Feeds the associated data (none when empty).
+    private func authenticate(_ aad: UnsafeRawBufferPointer, encrypting: Bool) throws {
+        guard aad.count > 0, let base = aad.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+        var written: Int32 = 0
+        let ok = encrypting ? EVP_EncryptUpdate(context, nil, &written, base, Int32(aad.count))
+            : EVP_DecryptUpdate(context, nil, &written, base, Int32(aad.count))
+        guard ok == 1 else { throw CryptoError.fromOpenSSL("AES-GCM aad") }
     }
 
     /// See `AESGCM.seal`.
@@ -79,17 +88,11 @@ public final class AESGCMContext {
     /// a projection's database image. Any size; fed to OpenSSL in 1 GiB pieces.
     public func seal(_ plaintext: UnsafeRawBufferPointer, key: SymmetricKey, nonce: some Collection<UInt8>,
                      authenticating aad: [UInt8] = [], prefix: [UInt8] = []) throws -> [UInt8] {
-        let nonceBytes = Array(nonce)
-        try checkNonce(nonceBytes)
         var out = [UInt8](repeating: 0, count: prefix.count + plaintext.count + AESGCM.tagByteCount)
         out.replaceSubrange(0..<prefix.count, with: prefix)
-        try start(encrypting: true, key: key, nonce: nonceBytes)
+        try Array(nonce).withUnsafeBytes { try start(encrypting: true, key: key, nonce: $0) }
+        try aad.withUnsafeBytes { try authenticate($0, encrypting: true) }
         var written: Int32 = 0
-        if !aad.isEmpty {
-            guard EVP_EncryptUpdate(context, nil, &written, aad, Int32(aad.count)) == 1 else {
-                throw CryptoError.fromOpenSSL("AES-GCM aad")
-            }
-        }
         try out.withUnsafeMutableBufferPointer { outPtr in
             let base = outPtr.baseAddress! + prefix.count
             var total = 0
@@ -115,46 +118,43 @@ public final class AESGCMContext {
     /// See `AESGCM.open`.
     public func open(_ sealed: [UInt8], key: SymmetricKey, nonce: some Collection<UInt8>,
                      authenticating aad: [UInt8] = []) throws -> [UInt8] {
-        try sealed.withUnsafeBytes { try open($0, key: key, nonce: Array(nonce), authenticating: aad) }
-    }
-
-    /// Opens `sealed` where it lies (e.g. a row SQLite holds), without copying it first.
-    public func open(_ sealed: UnsafeRawBufferPointer, key: SymmetricKey, nonce: UnsafeRawBufferPointer,
-                     authenticating aad: [UInt8] = []) throws -> [UInt8] {
-        try open(sealed, key: key, nonce: Array(nonce), authenticating: aad)
-    }
-
-    private func open(_ sealed: UnsafeRawBufferPointer, key: SymmetricKey, nonce nonceBytes: [UInt8],
-                      authenticating aad: [UInt8]) throws -> [UInt8] {
-        try checkNonce(nonceBytes)
-        guard sealed.count >= AESGCM.tagByteCount else { throw CryptoError.authenticationFailed }
-        let cipherCount = sealed.count - AESGCM.tagByteCount
-        var tag = Array(sealed[cipherCount...])
-        var out = [UInt8](repeating: 0, count: cipherCount)
-        try start(encrypting: false, key: key, nonce: nonceBytes)
-        var written: Int32 = 0
-        if !aad.isEmpty {
-            guard EVP_DecryptUpdate(context, nil, &written, aad, Int32(aad.count)) == 1 else {
-                throw CryptoError.fromOpenSSL("AES-GCM aad")
+        try sealed.withUnsafeBytes { sealed in
+            try Array(nonce).withUnsafeBytes { nonce in
+                try aad.withUnsafeBytes { try open(sealed, key: key, nonce: nonce, authenticating: $0) }
             }
         }
-        let input = sealed.baseAddress?.assumingMemoryBound(to: UInt8.self)
+    }
+
+    /// Opens `sealed` where it lies (e.g. a row SQLite holds), without copying
+    /// it, the nonce or the associated data first: the plaintext is the one
+    /// allocation (the log is read an event at a time through this).
+    public func open(_ sealed: UnsafeRawBufferPointer, key: SymmetricKey, nonce: UnsafeRawBufferPointer,
+                     authenticating aad: UnsafeRawBufferPointer) throws -> [UInt8] {
+        try Self.checkNonce(nonce)
+        guard sealed.count >= AESGCM.tagByteCount, let input = sealed.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
+            throw CryptoError.authenticationFailed
+        }
+        let cipherCount = sealed.count - AESGCM.tagByteCount
+        try start(encrypting: false, key: key, nonce: nonce)
+        try authenticate(aad, encrypting: false)
+        var out = [UInt8](repeating: 0, count: cipherCount)
         let ok = try out.withUnsafeMutableBufferPointer { outPtr -> Bool in
-            var total: Int32 = 0
+            var written: Int32 = 0, total: Int32 = 0
             if cipherCount > 0 {
                 guard EVP_DecryptUpdate(context, outPtr.baseAddress, &written, input, Int32(cipherCount)) == 1 else {
                     throw CryptoError.fromOpenSSL("AES-GCM decrypt")
                 }
                 total = written
             }
-            guard EVP_CIPHER_CTX_ctrl(context, COFFER_EVP_CTRL_GCM_SET_TAG, Int32(AESGCM.tagByteCount), &tag) == 1 else {
-                throw CryptoError.fromOpenSSL("AES-GCM set tag")
+            // OpenSSL takes the expected tag through a mutable pointer: a copy on the stack.
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: AESGCM.tagByteCount) { tag in
+                _ = tag.initialize(from: UnsafeBufferPointer(start: input + cipherCount, count: AESGCM.tagByteCount))
+                guard EVP_CIPHER_CTX_ctrl(context, COFFER_EVP_CTRL_GCM_SET_TAG, Int32(AESGCM.tagByteCount), tag.baseAddress) == 1 else {
+                    return false
+                }
+                // GCM's final step writes nothing; an empty plaintext still needs a valid pointer.
+                return EVP_DecryptFinal_ex(context, cipherCount > 0 ? outPtr.baseAddress! + Int(total) : tag.baseAddress, &written) == 1
             }
-            // GCM's final step writes nothing; an empty plaintext still needs a valid pointer.
-            let finalOK = tag.withUnsafeMutableBufferPointer { spare in
-                EVP_DecryptFinal_ex(context, cipherCount > 0 ? outPtr.baseAddress! + Int(total) : spare.baseAddress, &written)
-            }
-            return finalOK == 1
         }
         guard ok else {
             ERR_clear_error()
@@ -165,7 +165,7 @@ public final class AESGCMContext {
         return out
     }
 
-    private func checkNonce(_ nonce: [UInt8]) throws {
+    private static func checkNonce(_ nonce: UnsafeRawBufferPointer) throws {
         guard nonce.count == AESGCM.nonceByteCount else {
             throw CryptoError.invalidLength(what: "AES-GCM nonce", expected: AESGCM.nonceByteCount, actual: nonce.count)
         }

@@ -36,12 +36,17 @@ public final class HMACSHA256 {
     /// The 32-byte MAC of `data`.
     public func authenticate(_ data: UnsafeRawBufferPointer) throws -> [UInt8] {
         var out = [UInt8](repeating: 0, count: Self.byteCount)
-        let ok = out.withUnsafeMutableBufferPointer { outPtr in
-            coffer_hmac_sha256_run(context, data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count,
-                                   outPtr.baseAddress)
-        }
-        guard ok == 1 else { throw CryptoError.fromOpenSSL("HMAC") }
+        try out.withUnsafeMutableBytes { try authenticate(data, into: $0) }
         return out
+    }
+
+    /// Writes the 32-byte MAC of `data` into `out` (at least 32 bytes), for
+    /// callers that MAC many short messages and keep only part of each MAC.
+    public func authenticate(_ data: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) throws {
+        precondition(out.count >= Self.byteCount, "HMAC-SHA256 writes 32 bytes")
+        let ok = coffer_hmac_sha256_run(context, data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count,
+                                        out.baseAddress?.assumingMemoryBound(to: UInt8.self))
+        guard ok == 1 else { throw CryptoError.fromOpenSSL("HMAC") }
     }
 
     /// The 32-byte MAC of `data`.

@@ -9,7 +9,12 @@ public enum Timestamp {
     ///     means a zone is required.
     /// - Returns: nil when the text is not such a timestamp or the date is impossible.
     public static func parse(_ text: String, allowSpace: Bool = false, defaultOffsetMinutes: Int? = nil) -> Int64? {
-        let b = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { parse(utf8: $0, allowSpace: allowSpace, defaultOffsetMinutes: defaultOffsetMinutes) }
+    }
+
+    /// `parse` of UTF-8 bytes where they lie (e.g. inside an event's payload).
+    public static func parse(utf8 b: UnsafeBufferPointer<UInt8>, allowSpace: Bool = false, defaultOffsetMinutes: Int? = nil) -> Int64? {
         func digits(_ start: Int, _ count: Int) -> Int? { Timestamp.digits(b, start, count) }
         guard b.count >= 19, let year = digits(0, 4), b[4] == 45, let month = digits(5, 2), b[7] == 45,
               let day = digits(8, 2), b[10] == 84 || b[10] == 116 || (allowSpace && b[10] == 32),
@@ -46,11 +51,12 @@ public enum Timestamp {
 
     /// Minutes east of UTC for a zone designator: `Z`, `±HH:MM` or `±HHMM`; nil if malformed.
     public static func offsetMinutes(_ zone: String) -> Int? {
-        zoneOffset(Array(zone.utf8), from: 0)
+        var zone = zone
+        return zone.withUTF8 { zoneOffset($0, from: 0) }
     }
 
     /// The zone designator that runs from `i` to the end of `b`, in minutes east of UTC.
-    static func zoneOffset(_ b: [UInt8], from i: Int) -> Int? {
+    static func zoneOffset(_ b: UnsafeBufferPointer<UInt8>, from i: Int) -> Int? {
         guard i < b.count else { return nil }
         if b[i] == 90 || b[i] == 122 {  // Z
             return i + 1 == b.count ? 0 : nil
@@ -70,7 +76,7 @@ public enum Timestamp {
     }
 
     /// The decimal number in `b[start..<start+count]`, nil unless all are ASCII digits.
-    static func digits(_ b: [UInt8], _ start: Int, _ count: Int) -> Int? {
+    static func digits(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ count: Int) -> Int? {
         guard start >= 0, start + count <= b.count else { return nil }
         var value = 0
         for i in start..<(start + count) {

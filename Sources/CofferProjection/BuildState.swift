@@ -172,8 +172,9 @@ extension CustomerAggregate {
         for count in [online, instore] { writer.int(Int64(count)) }
         Self.write(firstShop, &writer)
         Self.write(lastShop, &writer)
-        writer.int(Int64(channels.count))
-        for channel in channels.sorted() { writer.string(channel) }
+        let channelNames = channels.names
+        writer.int(Int64(channelNames.count))
+        for channel in channelNames { writer.string(channel) }
         for count in [emailsDelivered, emailOpens, emailClicks, events] { writer.int(Int64(count)) }
     }
 
@@ -200,7 +201,10 @@ extension CustomerAggregate {
         lastShop = try Self.optional(&reader)
         let channelCount = try reader.int()
         guard (0...64).contains(channelCount) else { throw StateReader.Damaged() }
-        for _ in 0..<channelCount { channels.insert(try reader.string()) }
+        for _ in 0..<channelCount {
+            guard let channel = Channels(name: try reader.string()) else { throw StateReader.Damaged() }
+            channels.insert(channel)
+        }
         emailsDelivered = Int(try reader.int())
         emailOpens = Int(try reader.int())
         emailClicks = Int(try reader.int())

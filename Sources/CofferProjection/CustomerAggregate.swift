@@ -38,7 +38,7 @@ public struct CustomerAggregate: Sendable {
     var instore = 0
     var firstShop: Int64?
     var lastShop: Int64?
-    var channels: Set<String> = []
+    var channels = Channels()
     var emailsDelivered = 0
     var emailOpens = 0
     var emailClicks = 0
@@ -46,24 +46,20 @@ public struct CustomerAggregate: Sendable {
 
     public init() {}
 
-    static let engagementChannels: Set<String> = ["web", "app", "email", "social"]
-
     /// Folds one decrypted event in.
     mutating func fold(kind: EventKind, payload: PayloadFields) {
         events += 1
-        let time = payload.timestamp.flatMap { Timestamp.parse($0) } ?? 0
+        let time = payload.time ?? 0
         if let user = payload.userID, userID == nil || time < userID!.time {
             userID = Latest(value: user, time: time)   // the first user id the person had
         }
-        if let channel = payload.contextChannel, Self.engagementChannels.contains(channel) {
-            channels.insert(channel)
-        }
+        if let channel = payload.contextChannel.flatMap(Channels.init(name:)) { channels.insert(channel) }
         if !payload.traits.isEmpty { foldTraits(payload.traits, time: time) }
         switch kind {
         case .page:
-            channels.insert("web")
+            channels.insert(.web)
         case .screen:
-            channels.insert("app")
+            channels.insert(.app)
         case .track:
             foldTrack(payload, time: time)
         default:
@@ -71,22 +67,22 @@ public struct CustomerAggregate: Sendable {
         }
     }
 
-    private mutating func foldTraits(_ traits: [String: PayloadFields.TraitValue], time: Int64) {
-        func text(_ keys: String...) -> Latest<String>? {
+    private mutating func foldTraits(_ traits: PayloadFields.Values<PayloadFields.Trait>, time: Int64) {
+        func text(_ keys: PayloadFields.Trait...) -> Latest<String>? {
             for key in keys { if let value = traits[key]?.string, !value.isEmpty { return Latest(value: value, time: time) } }
             return nil
         }
-        email = .pick(email, text("email"))
-        phone = .pick(phone, text("phone"))
-        firstName = .pick(firstName, text("firstName", "first_name"))
-        lastName = .pick(lastName, text("lastName", "last_name"))
-        gender = .pick(gender, text("gender"))
-        birthday = .pick(birthday, text("birthday"))
-        postcode = .pick(postcode, text("postcode", "postalCode", "zip"))
-        city = .pick(city, text("city"))
-        loyaltyID = .pick(loyaltyID, text("loyaltyId", "loyalty_id"))
-        if let value = traits["age"]?.double { age = .pick(age, Latest(value: value, time: time)) }
-        if let value = (traits["loyaltyPoints"] ?? traits["loyalty_points"])?.double {
+        email = .pick(email, text(.email))
+        phone = .pick(phone, text(.phone))
+        firstName = .pick(firstName, text(.firstName, .first_name))
+        lastName = .pick(lastName, text(.lastName, .last_name))
+        gender = .pick(gender, text(.gender))
+        birthday = .pick(birthday, text(.birthday))
+        postcode = .pick(postcode, text(.postcode, .postalCode, .zip))
+        city = .pick(city, text(.city))
+        loyaltyID = .pick(loyaltyID, text(.loyaltyId, .loyalty_id))
+        if let value = traits[.age]?.double { age = .pick(age, Latest(value: value, time: time)) }
+        if let value = (traits[.loyaltyPoints] ?? traits[.loyalty_points])?.double {
             loyaltyPoints = .pick(loyaltyPoints, Latest(value: value, time: time))
         }
     }
@@ -95,7 +91,7 @@ public struct CustomerAggregate: Sendable {
         let properties = payload.properties
         switch payload.event ?? "" {
         case "Order Completed":
-            let amount = (properties["revenue"] ?? properties["spending"] ?? properties["total"])?.double ?? 0
+            let amount = (properties[.revenue] ?? properties[.spending] ?? properties[.total])?.double ?? 0
             if amount < 0 {
                 refunds += 1
                 totalSpend += amount
@@ -103,12 +99,12 @@ public struct CustomerAggregate: Sendable {
             }
             purchases += 1
             totalSpend += amount
-            if properties["channel"]?.string == "in-store" { instore += 1 } else { online += 1 }
+            if properties[.channel]?.string == "in-store" { instore += 1 } else { online += 1 }
             firstShop = min(firstShop ?? time, time)
             lastShop = max(lastShop ?? time, time)
         case "Order Refunded":
             refunds += 1
-            totalSpend -= abs((properties["revenue"] ?? properties["amount"])?.double ?? 0)
+            totalSpend -= abs((properties[.revenue] ?? properties[.amount])?.double ?? 0)
         case "Email Delivered", "Email Sent":
             emailsDelivered += 1
         case "Email Opened":
@@ -147,4 +143,29 @@ public struct CustomerAggregate: Sendable {
         emailClicks += other.emailClicks
         events += other.events
     }
+}
+
+/// The engagement channels a person used (web, app, email, social): bits, not
+/// strings, since one is added for most events read.
+struct Channels: OptionSet, Sendable {
+    let rawValue: UInt8
+
+    static let app = Channels(rawValue: 1)
+    static let email = Channels(rawValue: 2)
+    static let social = Channels(rawValue: 4)
+    static let web = Channels(rawValue: 8)
+
+    /// Every channel with its name, in name order.
+    static let named: [(name: String, channel: Channels)] = [("app", .app), ("email", .email), ("social", .social), ("web", .web)]
+
+    init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// The channel called `name`; nil for any other name (not an engagement channel).
+    init?(name: String) {
+        guard let channel = Self.named.first(where: { $0.name == name })?.channel else { return nil }
+        self = channel
+    }
+
+    /// The names of the channels held, in name order.
+    var names: [String] { Self.named.filter { contains($0.channel) }.map(\.name) }
 }

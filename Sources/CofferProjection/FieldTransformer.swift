@@ -12,45 +12,83 @@ struct FieldTransformer {
         hmac = try HMACSHA256(key: try HKDF.deriveKey(from: key, label: "coffer/v1/projection-tokens"))
     }
 
+    /// A column's decision, worked out once for every value of the column: what
+    /// happens to each value, with the rule's parameters (a build transforms
+    /// every cell of every file, so nothing is looked up per value).
+    enum Step {
+        case keep
+        case withhold
+        case redact
+        /// `prefix` is the field's name and a colon: the token is of `field:value`.
+        case token(prefix: [UInt8])
+        case truncate(Int)
+        case band(Int)
+        case month
+        case year
+        case date
+
+        init(_ decision: Decision, field: String) {
+            switch decision.transform {
+            case .allow: self = .keep
+            case .deny: self = .withhold
+            case .redact: self = .redact
+            case .tokenise: self = .token(prefix: Array(field.utf8) + [UInt8(ascii: ":")])
+            case .truncate: self = decision.rule?.truncate.map(Step.truncate) ?? .withhold
+            case .generalise:
+                switch decision.rule?.generalise {
+                case let .band(width)?: self = .band(width)
+                case .month?: self = .month
+                case .year?: self = .year
+                case .date?: self = .date
+                case .keep?: self = .keep
+                case nil: self = .withhold
+                }
+            }
+        }
+    }
+
     /// The keyed token of `value` in `field`: 32 hex digits.
     func token(field: String, value: String) throws -> String {
-        var input: [UInt8] = []
-        input.reserveCapacity(field.utf8.count + 1 + value.utf8.count)
-        input.append(contentsOf: field.utf8)
-        input.append(UInt8(ascii: ":"))
-        input.append(contentsOf: value.utf8)
-        return try hmac.authenticate(input)[..<16].hexString
+        try token(prefix: Array(field.utf8) + [UInt8(ascii: ":")], value: value)
+    }
+
+    /// The token of `prefix ‖ value`: the first 16 bytes of its HMAC, in hex.
+    private func token(prefix: [UInt8], value: String) throws -> String {
+        var value = value
+        return try value.withUTF8 { text in
+            try withUnsafeTemporaryAllocation(byteCount: prefix.count + text.count + HMACSHA256.byteCount, alignment: 8) { buffer in
+                let input = UnsafeMutableRawBufferPointer(rebasing: buffer[..<(prefix.count + text.count)])
+                input.copyBytes(from: prefix)
+                UnsafeMutableRawBufferPointer(rebasing: input[prefix.count...]).copyBytes(from: text)
+                let mac = UnsafeMutableRawBufferPointer(rebasing: buffer[input.count...])
+                try hmac.authenticate(UnsafeRawBufferPointer(input), into: mac)
+                return UnsafeRawBufferPointer(rebasing: mac[..<16]).bindMemory(to: UInt8.self).hexString
+            }
+        }
     }
 
     func apply(_ decision: Decision, field: String, to cell: Cell) throws -> Cell {
+        try apply(Step(decision, field: field), to: cell)
+    }
+
+    func apply(_ step: Step, to cell: Cell) throws -> Cell {
         if cell == .null { return .null }
-        switch decision.transform {
-        case .allow: return cell
-        case .deny: return .null
+        switch step {
+        case .keep: return cell
+        case .withhold: return .null
         case .redact: return .text("[redacted]")
-        case .tokenise: return .text(try token(field: field, value: cell.description))
-        case .truncate:
-            guard let length = decision.rule?.truncate else { return .null }
-            return .text(String(cell.description.prefix(length)))
-        case .generalise:
-            switch decision.rule?.generalise {
-            case let .band(width)?:
-                guard let value = cell.double else { return .null }
-                let low = Int((value / Double(width)).rounded(.down)) * width
-                return .text("\(low)-\(low + width - 1)")
-            case .month?:
-                if case .integer = cell { return cell }
-                let parts = cell.description.split(separator: "-")
-                return parts.count >= 2 ? .text(String(parts[1])) : .null
-            case .year?:
-                return .text(String(cell.description.prefix(4)))
-            case .date?:
-                return .text(String(cell.description.prefix(10)))
-            case .keep?:
-                return cell
-            case nil:
-                return .null
-            }
+        case let .token(prefix): return .text(try token(prefix: prefix, value: cell.description))
+        case let .truncate(length): return .text(String(cell.description.prefix(length)))
+        case let .band(width):
+            guard let value = cell.double else { return .null }
+            let low = Int((value / Double(width)).rounded(.down)) * width
+            return .text("\(low)-\(low + width - 1)")
+        case .month:
+            if case .integer = cell { return cell }
+            let parts = cell.description.split(separator: "-")
+            return parts.count >= 2 ? .text(String(parts[1])) : .null
+        case .year: return .text(String(cell.description.prefix(4)))
+        case .date: return .text(String(cell.description.prefix(10)))
         }
     }
 }

@@ -1,16 +1,18 @@
 import CofferIngest
+import Foundation
 
 /// The few fields of an event payload the single view reads, pulled out in one
 /// pass over the bytes without building a JSON tree: values of other fields are
 /// skipped, not decoded.
 struct PayloadFields {
     var event: String?
-    var timestamp: String?
+    /// `timestamp`, in ms since 1970 (nil when missing or not an ISO-8601 time with a zone).
+    var time: Int64?
     var userID: String?
     var contextChannel: String?
     /// From `traits` (identify, rectify) or `context.traits` (others).
-    var traits: [String: TraitValue] = [:]
-    var properties: [String: TraitValue] = [:]
+    var traits = Values<Trait>()
+    var properties = Values<Property>()
 
     enum TraitValue: Equatable {
         case text(String)
@@ -25,30 +27,73 @@ struct PayloadFields {
         }
     }
 
-    static let traitKeys: Set<String> = ["email", "phone", "firstName", "first_name", "lastName", "last_name", "gender", "birthday",
-                                         "postcode", "postalCode", "zip", "city", "loyaltyId", "loyalty_id", "age",
-                                         "loyaltyPoints", "loyalty_points"]
-    static let propertyKeys: Set<String> = ["revenue", "spending", "total", "amount", "channel"]
+    /// The traits the single view reads; each case is spelled as its JSON key
+    /// (its name, `String(describing:)`, is the key) and numbered as its slot.
+    enum Trait: Int, CaseIterable {
+        case email, phone, firstName, first_name, lastName, last_name, gender, birthday, postcode, postalCode, zip, city,
+             loyaltyId, loyalty_id, age, loyaltyPoints, loyalty_points
+    }
+
+    /// The event properties the single view reads, like `Trait`.
+    enum Property: Int, CaseIterable {
+        case revenue, spending, total, amount, channel
+    }
+
+    /// The values found for the keys of `Key`, one slot per key (no hashing:
+    /// the fields of a million events are read in a build).
+    struct Values<Key: RawRepresentable & CaseIterable>: Equatable where Key.RawValue == Int {
+        private var slots: [TraitValue?] = []
+
+        var isEmpty: Bool { slots.isEmpty }
+
+        subscript(key: Key) -> TraitValue? {
+            get { slots.isEmpty ? nil : slots[key.rawValue] }
+            set {
+                if slots.isEmpty { slots = Array(repeating: nil, count: Key.allCases.count) }
+                slots[key.rawValue] = newValue
+            }
+        }
+
+        /// Sets the value of the key at `index` of `Key.allCases`.
+        mutating func set(_ value: TraitValue, at index: Int) {
+            if slots.isEmpty { slots = Array(repeating: nil, count: Key.allCases.count) }
+            slots[index] = value
+        }
+
+        /// The values found, by JSON key.
+        var named: [String: TraitValue] {
+            var named: [String: TraitValue] = [:]
+            for (key, value) in zip(Key.allCases, slots) { if let value { named[String(describing: key)] = value } }
+            return named
+        }
+    }
+
+    /// JSON keys matched as bytes, without making strings of them.
+    static let topKeys = KeyTable(["event", "timestamp", "userId", "traits", "properties", "context"])
+    static let contextKeys = KeyTable(["channel", "traits"])
+    static let traitKeys = KeyTable(Trait.allCases.map { String(describing: $0) })
+    static let propertyKeys = KeyTable(Property.allCases.map { String(describing: $0) })
 
     /// Extracts the fields; nil when the bytes are not a JSON object.
     static func scan(_ bytes: [UInt8]) -> PayloadFields? {
-        bytes.withUnsafeBufferPointer { buffer -> PayloadFields? in
+        let (top, context, traitKeys, propertyKeys) = (topKeys, contextKeys, traitKeys, propertyKeys)
+        return bytes.withUnsafeBufferPointer { buffer -> PayloadFields? in
             var scanner = FieldScanner(bytes: buffer)
             scanner.space()
             guard scanner.index < buffer.count, buffer[scanner.index] == UInt8(ascii: "{") else { return nil }
             var fields = PayloadFields()
             guard scanner.object({ key, scanner in
-                switch key {
-                case "event": fields.event = scanner.stringValue()
-                case "timestamp": fields.timestamp = scanner.stringValue()
-                case "userId": fields.userID = scanner.stringValue()
-                case "traits": return scanner.object { key, scanner in scanner.keep(key, in: traitKeys, into: &fields.traits) }
-                case "properties": return scanner.object { key, scanner in scanner.keep(key, in: propertyKeys, into: &fields.properties) }
-                case "context":
+                switch top.index(of: key) {
+                case 0: fields.event = scanner.stringValue()
+                case 1: fields.time = scanner.timeValue()
+                case 2: fields.userID = scanner.stringValue()
+                case 3: return scanner.object { key, scanner in scanner.keep(traitKeys.index(of: key), into: &fields.traits) }
+                case 4: return scanner.object { key, scanner in scanner.keep(propertyKeys.index(of: key), into: &fields.properties) }
+                case 5:
                     return scanner.object { key, scanner in
-                        switch key {
-                        case "channel": fields.contextChannel = scanner.stringValue(); return true
-                        case "traits": return scanner.object { key, scanner in scanner.keep(key, in: traitKeys, into: &fields.traits) }
+                        switch context.index(of: key) {
+                        case 0: fields.contextChannel = scanner.stringValue(); return true
+                        case 1: return scanner.object { key, scanner in scanner.keep(traitKeys.index(of: key), into: &fields.traits) }
                         default: return scanner.skipValue()
                         }
                     }
@@ -58,6 +103,27 @@ struct PayloadFields {
             }) else { return nil }
             return fields
         }
+    }
+}
+
+/// A fixed set of keys, looked up by their UTF-8 bytes: candidates of the
+/// same length, compared with memcmp.
+struct KeyTable: Sendable {
+    private let byLength: [[(bytes: [UInt8], index: Int)]]
+
+    init(_ keys: [String]) {
+        var byLength = [[(bytes: [UInt8], index: Int)]](repeating: [], count: (keys.map(\.utf8.count).max() ?? 0) + 1)
+        for (index, key) in keys.enumerated() { byLength[key.utf8.count].append((Array(key.utf8), index)) }
+        self.byLength = byLength
+    }
+
+    /// The position of `key` among the table's keys, or nil.
+    func index(of key: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard key.count < byLength.count, let base = key.baseAddress else { return nil }
+        for candidate in byLength[key.count] where candidate.bytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, base, key.count) == 0 }) {
+            return candidate.index
+        }
+        return nil
     }
 }
 
@@ -77,7 +143,7 @@ struct FieldScanner {
 
     /// Visits an object's members; `member` reads or skips each value. A value
     /// that is not an object is skipped and `member` is not called.
-    mutating func object(_ member: (String, inout FieldScanner) -> Bool) -> Bool {
+    mutating func object(_ member: (UnsafeBufferPointer<UInt8>, inout FieldScanner) -> Bool) -> Bool {
         space()
         guard index < bytes.count else { return false }
         guard bytes[index] == UInt8(ascii: "{") else { return skipValue() }
@@ -86,12 +152,17 @@ struct FieldScanner {
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return true }
         while true {
             space()
-            guard let key = string() else { return false }
+            guard let key = rawKey() else { return false }
             space()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return false }
             index += 1
             space()
-            guard member(key, &self) else { return false }
+            let kept: Bool
+            switch key {
+            case let .raw(raw): kept = member(raw, &self)
+            case var .decoded(text): kept = text.withUTF8 { member($0, &self) }
+            }
+            guard kept else { return false }
             space()
             guard index < bytes.count else { return false }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
@@ -100,24 +171,64 @@ struct FieldScanner {
         }
     }
 
-    /// Keeps the value of `key` in `values` when `key` is wanted; skips it otherwise.
-    mutating func keep(_ key: String, in wanted: Set<String>, into values: inout [String: PayloadFields.TraitValue]) -> Bool {
-        guard wanted.contains(key) else { return skipValue() }
+    /// An object key (or a string read like one): its bytes where they lie when it
+    /// has no escapes (nearly always), else decoded.
+    enum Key {
+        case raw(UnsafeBufferPointer<UInt8>)
+        case decoded(String)
+    }
+
+    /// Reads a key at `index` (which must be at its opening quote). Nil when malformed.
+    mutating func rawKey() -> Key? {
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }
+        var end = index + 1
+        while end < bytes.count {
+            switch bytes[end] {
+            case UInt8(ascii: "\""):
+                defer { index = end + 1 }
+                return .raw(UnsafeBufferPointer(rebasing: bytes[(index + 1)..<end]))
+            case UInt8(ascii: "\\"):
+                return string().map(Key.decoded)
+            default:
+                end += 1
+            }
+        }
+        return nil
+    }
+
+    /// Keeps the value in slot `slot` of `values` when the key is wanted (`slot` not nil); skips it otherwise.
+    mutating func keep<Key>(_ slot: Int?, into values: inout PayloadFields.Values<Key>) -> Bool {
+        guard let slot else { return skipValue() }
         space()
         guard index < bytes.count else { return false }
         if bytes[index] == UInt8(ascii: "\"") {
             guard let text = string() else { return false }
-            values[key] = .text(text)
+            values.set(.text(text), at: slot)
             return true
         }
         var lexer = PayloadJSON.Parser(bytes: bytes)
         lexer.index = index
         if let number = lexer.number() {
             index = lexer.index
-            values[key] = .number(number)
+            values.set(.number(number), at: slot)
             return true
         }
         return skipValue()   // true, false, null, objects and arrays are not kept
+    }
+
+    /// A timestamp string's time, parsed where its bytes lie (it is in every event);
+    /// nil (and skipped) when the value is not a string.
+    mutating func timeValue() -> Int64? {
+        space()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+            _ = skipValue()
+            return nil
+        }
+        switch rawKey() {
+        case let .raw(text)?: return Timestamp.parse(utf8: text)
+        case let .decoded(text)?: return Timestamp.parse(text)
+        case nil: return nil
+        }
     }
 
     /// A string value, or nil (and skipped) when the value is not a string.

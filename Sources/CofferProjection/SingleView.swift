@@ -92,7 +92,7 @@ public enum SingleView {
         row.append(recency)
         row.append(shops > 0 ? .real(round2(Double(aggregate.online) / Double(shops))) : .null)
         row.append(shops > 0 ? .real(round2(Double(aggregate.instore) / Double(shops))) : .null)
-        row.append(.text(aggregate.channels.sorted().joined(separator: ",")))
+        row.append(.text(aggregate.channels.names.joined(separator: ",")))
         row.append(delivered > 0 ? .real(round2(Double(aggregate.emailOpens) / delivered)) : .null)
         row.append(delivered > 0 ? .real(round2(Double(aggregate.emailClicks) / delivered)) : .null)
         row.append(points)

@@ -242,10 +242,12 @@ public final class EventLog {
     /// skipped. Subject keys are unwrapped once each; memory stays bounded by
     /// the number of subjects, not events.
     ///
-    /// - Parameter including: when given, only events of subjects it accepts are
-    ///   decrypted and passed on (the others are skipped before any key is touched).
+    /// - Parameters:
+    ///   - including: when given, only events of subjects it accepts are
+    ///     decrypted and passed on (the others are skipped before any key is touched).
+    ///   - sharedKeys: subject keys shared with other threads reading the same log at the same time.
     public func scan(kinds: Set<EventKind>, afterSeq: Int64 = 0, throughSeq: Int64 = .max, in db: Database,
-                     including: ((SubjectID) -> Bool)? = nil,
+                     including: ((SubjectID) -> Bool)? = nil, sharedKeys: SubjectKeyCache? = nil,
                      _ body: (Int64, SubjectID, EventKind, [UInt8]) throws -> Void) throws {
         var keys: [SubjectID: (UInt32, SymmetricKey)?] = [:]
         let placeholders = kinds.map { _ in "?" }.joined(separator: ", ")
@@ -256,28 +258,34 @@ public final class EventLog {
         statement.bind(1, afterSeq)
         statement.bind(2, throughSeq)
         for (index, kind) in kinds.map(\.rawValue).sorted().enumerated() { statement.bind(Int32(index + 3), text: kind) }
+        // One associated-data buffer for every event: the vault's part stays, the event's part is rewritten.
+        var aad = LogChain.associatedDataPrefix(vaultID: vaultID)
+        let prefixCount = aad.count
         while try statement.step("reading the event log") {
             let seq = statement.int64(0)
             let subject = try statement.withBlob(1) { try SubjectID(raw: $0) }
             if let including, !including(subject) { continue }
-            let subjectBytes = subject.bytes
             let version = UInt32(truncatingIfNeeded: statement.int64(3))
             let cached: (UInt32, SymmetricKey)?
             if let hit = keys[subject], hit?.0 == version || hit == nil {
                 cached = hit
             } else {
                 // nil: shredded.
-                cached = try storedSubjectKey(subject, version: version, db: db).map { (version, $0) }
+                let load = { try self.storedSubjectKey(subject, version: version, db: db) }
+                cached = try (sharedKeys.map { try $0.key(subject, version: version, orLoad: load) } ?? load()).map { (version, $0) }
                 keys[subject] = .some(cached)
             }
             guard let (_, key) = cached else { continue }
             let kindText = statement.text(2)
             guard let kind = EventKind(rawValue: kindText) else { continue }
-            let aad = LogChain.associatedData(vaultID: vaultID, subjectID: subjectBytes, keyVersion: version, kind: kindText)
+            aad.removeSubrange(prefixCount...)
+            subject.withUnsafeBytes { LogChain.appendEventFields(to: &aad, subjectID: $0, keyVersion: version, kind: kindText) }
             let payload: [UInt8]
             do {
                 payload = try statement.withBlob(5) { sealed in
-                    try statement.withBlob(4) { nonce in try cipher.open(sealed, key: key, nonce: nonce, authenticating: aad) }
+                    try statement.withBlob(4) { nonce in
+                        try aad.withUnsafeBytes { try cipher.open(sealed, key: key, nonce: nonce, authenticating: $0) }
+                    }
                 }
             } catch CryptoError.authenticationFailed {
                 throw VaultError.corruptFile(path: "vault.sqlite", reason: "event \(seq) fails authentication; run `coffer verify`")

@@ -52,14 +52,25 @@ public enum LogChain {
     /// Associated data for an event's AES-GCM encryption: a ciphertext moved to
     /// another vault, subject, key version or kind no longer decrypts.
     static func associatedData(vaultID: [UInt8], subjectID: [UInt8], keyVersion: UInt32, kind: String) -> [UInt8] {
+        var aad = associatedDataPrefix(vaultID: vaultID)
+        appendEventFields(to: &aad, subjectID: subjectID, keyVersion: keyVersion, kind: kind)
+        return aad
+    }
+
+    /// The part of every event's associated data that only depends on the vault.
+    static func associatedDataPrefix(vaultID: [UInt8]) -> [UInt8] {
         var aad: [UInt8] = []
-        aad.reserveCapacity(32 + vaultID.count + subjectID.count + kind.utf8.count)
+        aad.reserveCapacity(64 + vaultID.count)
         aad.append(contentsOf: "coffer/v1/event".utf8)
         aad.appendLengthPrefixed(vaultID)
+        return aad
+    }
+
+    /// Completes `associatedDataPrefix` for one event (a scan reuses one buffer for every event).
+    static func appendEventFields(to aad: inout [UInt8], subjectID: some Collection<UInt8>, keyVersion: UInt32, kind: String) {
         aad.appendLengthPrefixed(subjectID)
         aad.appendBigEndian(keyVersion)
         aad.append(contentsOf: kind.utf8)
-        return aad
     }
 
     /// Context bound into a subject key's wrapping.

@@ -417,11 +417,11 @@ final class PayloadFieldsTests: XCTestCase {
             #""timestamp":"2026-01-01T00:00:00.000Z","traits":{"age":41,"nested":{"email":"wrong"},"firstName":"A\u00e9"},"userId":"u1"}"#
         let fields = try XCTUnwrap(PayloadFields.scan(Array(text.utf8)))
         XCTAssertEqual(fields.event, "Order Completed")
-        XCTAssertEqual(fields.timestamp, "2026-01-01T00:00:00.000Z")
+        XCTAssertEqual(fields.time, Timestamp.parse("2026-01-01T00:00:00.000Z"))
         XCTAssertEqual(fields.userID, "u1")
         XCTAssertEqual(fields.contextChannel, "web")
-        XCTAssertEqual(fields.traits, ["email": .text("a@b.c"), "age": .number(41), "firstName": .text("Aé")])
-        XCTAssertEqual(fields.properties, ["channel": .text("in-store"), "revenue": .number(12.5)])
+        XCTAssertEqual(fields.traits.named, ["email": .text("a@b.c"), "age": .number(41), "firstName": .text("Aé")])
+        XCTAssertEqual(fields.properties.named, ["channel": .text("in-store"), "revenue": .number(12.5)])
         XCTAssertNil(PayloadFields.scan(Array("[1,2]".utf8)))
         XCTAssertNil(PayloadFields.scan(Array(#"{"event":"x""#.utf8)))
     }
@@ -430,13 +430,18 @@ final class PayloadFieldsTests: XCTestCase {
         let text = #"{"traits":{"age":3e2,"loyaltyPoints":-2.5,"city":"x\"y\\z\u00e9\ud83d\ude00","postcode":"","#
             + #""email":true,"gender":null,"zip":0.1}}"#
         let fields = try XCTUnwrap(PayloadFields.scan(Array(text.utf8)))
-        XCTAssertEqual(fields.traits["age"], .number(300))
-        XCTAssertEqual(fields.traits["loyaltyPoints"], .number(-2.5))
-        XCTAssertEqual(fields.traits["city"], .text("x\"y\\zé😀"))
-        XCTAssertEqual(fields.traits["postcode"], .text(""))
-        XCTAssertEqual(fields.traits["zip"]?.double, 0.1)
-        XCTAssertNil(fields.traits["email"], "booleans are not kept")
-        XCTAssertNil(fields.traits["gender"], "null is not kept")
+        XCTAssertEqual(fields.traits[.age], .number(300))
+        XCTAssertEqual(fields.traits[.loyaltyPoints], .number(-2.5))
+        XCTAssertEqual(fields.traits[.city], .text("x\"y\\zé😀"))
+        XCTAssertEqual(fields.traits[.postcode], .text(""))
+        XCTAssertEqual(fields.traits[.zip]?.double, 0.1)
+        XCTAssertNil(fields.traits[.email], "booleans are not kept")
+        XCTAssertNil(fields.traits[.gender], "null is not kept")
+        // Keys are matched as bytes; one with escapes is decoded first.
+        let escaped = try XCTUnwrap(PayloadFields.scan(Array(#"{"traits":{"first\u005fname":"Bo","emai":"x","emails":"y"},"\u0065vent":"E","timestamp":"2026-01-01T00:00:00\u002e250Z"}"#.utf8)))
+        XCTAssertEqual(escaped.traits.named, ["first_name": .text("Bo")])
+        XCTAssertEqual(escaped.event, "E")
+        XCTAssertEqual(escaped.time, Timestamp.parse("2026-01-01T00:00:00.250Z"))
         for bad in ["{", #"{"event":"x""#, "[1]", #"{"traits":{"age":1}"#, #"{"event":"unterminated}"#] {
             XCTAssertNil(PayloadFields.scan(Array(bad.utf8)), bad)
         }
