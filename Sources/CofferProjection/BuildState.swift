@@ -41,8 +41,8 @@ struct BuildState {
         return hash == state.lastHash ? state : nil
     }
 
-    /// Seals and writes the state atomically.
-    func save(vault: Vault) throws {
+    /// Seals and writes the state atomically under `key` (`VaultKeys.projectionState`).
+    func save(layout: VaultLayout, vaultID: [UInt8], key: SymmetricKey) throws {
         var writer = StateWriter()
         writer.int(lastSeq)
         writer.bytes(lastHash)
@@ -52,9 +52,8 @@ struct BuildState {
             aggregate.encode(into: &writer)
         }
         defer { writer.data.wipe() }
-        let key = try vault.keys().projectionState()
         _ = try writer.data.withUnsafeBytes {
-            try SealedFile.write($0, magic: Self.magic, key: key, authenticating: Self.associatedData(vault.vaultID), to: Self.url(vault.layout))
+            try SealedFile.write($0, magic: Self.magic, key: key, authenticating: Self.associatedData(vaultID), to: Self.url(layout))
         }
     }
 

@@ -107,21 +107,43 @@ struct PayloadFields {
 }
 
 /// A fixed set of keys, looked up by their UTF-8 bytes: candidates of the
-/// same length, compared with memcmp.
-struct KeyTable: Sendable {
-    private let byLength: [[(bytes: [UInt8], index: Int)]]
+/// same length, compared with memcmp. The tables are static and live as long
+/// as the process, in plain memory that lookups read without reference
+/// counting (they run for every key of every event a build reads).
+struct KeyTable: @unchecked Sendable {
+    /// Every key's bytes, one after the other, grouped by length.
+    private let bytes: UnsafeBufferPointer<UInt8>
+    /// Per key in that order: where its bytes start and its position among the keys given.
+    private let entries: UnsafeBufferPointer<(start: Int, index: Int)>
+    /// For each length, the range of `entries` with keys of that length.
+    private let byLength: UnsafeBufferPointer<Range<Int>>
 
     init(_ keys: [String]) {
-        var byLength = [[(bytes: [UInt8], index: Int)]](repeating: [], count: (keys.map(\.utf8.count).max() ?? 0) + 1)
-        for (index, key) in keys.enumerated() { byLength[key.utf8.count].append((Array(key.utf8), index)) }
-        self.byLength = byLength
+        let sorted = keys.enumerated().sorted { ($0.element.utf8.count, $0.offset) < ($1.element.utf8.count, $1.offset) }
+        var bytes: [UInt8] = [], entries: [(start: Int, index: Int)] = []
+        var byLength = [Range<Int>](repeating: 0..<0, count: (keys.map(\.utf8.count).max() ?? 0) + 1)
+        for (index, key) in sorted {
+            let length = key.utf8.count
+            if byLength[length].isEmpty { byLength[length] = entries.count..<entries.count }
+            entries.append((bytes.count, index))
+            bytes.append(contentsOf: key.utf8)
+            byLength[length] = byLength[length].lowerBound..<entries.count
+        }
+        func permanent<T>(_ array: [T]) -> UnsafeBufferPointer<T> {
+            let buffer = UnsafeMutableBufferPointer<T>.allocate(capacity: max(array.count, 1))
+            _ = buffer.initialize(from: array)
+            return UnsafeBufferPointer(rebasing: buffer[..<array.count])
+        }
+        self.bytes = permanent(bytes)
+        self.entries = permanent(entries)
+        self.byLength = permanent(byLength)
     }
 
     /// The position of `key` among the table's keys, or nil.
     func index(of key: UnsafeBufferPointer<UInt8>) -> Int? {
-        guard key.count < byLength.count, let base = key.baseAddress else { return nil }
-        for candidate in byLength[key.count] where candidate.bytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, base, key.count) == 0 }) {
-            return candidate.index
+        guard key.count < byLength.count, let base = key.baseAddress, let keys = bytes.baseAddress else { return nil }
+        for entry in entries[byLength[key.count]] where memcmp(keys + entry.start, base, key.count) == 0 {
+            return entry.index
         }
         return nil
     }

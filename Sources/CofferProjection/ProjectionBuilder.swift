@@ -196,18 +196,23 @@ public final class ProjectionBuilder {
             }
             part.release()
         }
-        people.sort { $0.key < $1.key }
+        // Sorted by subject id through their positions: aggregates are moved once, not at every merge step.
+        let order = people.indices.sorted { people[$0].key < people[$1].key }
+        people = order.map { people[$0] }
         progress(events)
         return Read(people: people, events: events, startSeq: startSeq, lastSeq: lastSeq)
     }
 
-    /// Saves what this build read, so the next one starts from `lastSeq`.
-    private func saveState(_ people: [(key: SubjectID, value: CustomerAggregate)], lastSeq: Int64) throws {
+    /// What saving this build's state takes, fetched before the files are
+    /// written (the save then runs beside them): nil for an empty log.
+    private func stateSaver(_ people: [(key: SubjectID, value: CustomerAggregate)], lastSeq: Int64) throws -> (@Sendable () throws -> Void)? {
         let hash = try vault.database.read { db in
             try Data.fetchOne(db, sql: "SELECT hash FROM events WHERE seq = ?", arguments: [lastSeq]).map(Array.init)
         }
-        guard let hash else { return }   // an empty log: nothing to keep
-        try BuildState(lastSeq: lastSeq, lastHash: hash, people: people).save(vault: vault)
+        guard let hash else { return nil }   // an empty log: nothing to keep
+        let state = BuildState(lastSeq: lastSeq, lastHash: hash, people: people)
+        let (key, layout, vaultID) = (try vault.keys().projectionState(), vault.layout, vault.vaultID)
+        return { try state.save(layout: layout, vaultID: vaultID, key: key) }
     }
 
     /// Deletes the saved build state (erasure: it holds the erased person's
@@ -235,8 +240,8 @@ public final class ProjectionBuilder {
         var read = try read(progress: progress)
         timings.read = lap()
         let events = read.events, lastSeq = read.lastSeq
-        try saveState(read.people, lastSeq: lastSeq)
-        timings.state = lap()
+        // The state keeps everyone read (restricted people too): saved while the files are written.
+        let saveState = try stateSaver(read.people, lastSeq: lastSeq)
         // Restricted people (GDPR Art. 18) are kept in the log but left out of every projection.
         let restricted = try vault.database.read { try Restrictions.restricted(in: $0) }
         let before = read.people.count
@@ -262,21 +267,20 @@ public final class ProjectionBuilder {
             let (subject, aggregate) = ordered[position]
             return SingleView.row(aggregate, subject: subject, now: now, consents: grantedSets.map { $0.contains(subject) })
         }
+        let allColumns = SingleView.columns + consentPurposes.map { SingleView.consentColumn($0) }
         // While files are written in parallel (few enough people), each person's row is computed
-        // once for all files (~1 KB a person); beyond, once per file, to keep memory down.
+        // once for all files (~1 KB a person), into one table; beyond, once per file, to keep memory down.
         let parallel = parallelWrites ?? (ordered.count <= Self.parallelWriteLimit)
-        let rows: [[Cell]]?
+        var table: [Cell] = []
         if parallel {
             let chunk = 8192, chunks = (ordered.count + chunk - 1) / chunk
             nonisolated(unsafe) let compute = computeRow
-            rows = try parallelMap(chunks, parallel: true) { index in
-                (index * chunk..<min((index + 1) * chunk, ordered.count)).map(compute)
-            }.flatMap { try $0.get() }
-        } else {
-            rows = nil
+            let parts = try parallelMap(chunks, parallel: true) { index in
+                (index * chunk..<min((index + 1) * chunk, ordered.count)).flatMap(compute)
+            }.map { try $0.get() }
+            table.reserveCapacity(ordered.count * allColumns.count)
+            for part in parts { table.append(contentsOf: part) }
         }
-        func row(_ position: Int) -> [Cell] { rows?[position] ?? computeRow(position) }
-        let allColumns = SingleView.columns + consentPurposes.map { SingleView.consentColumn($0) }
         // Each person's key (user id, else subject id) once, for every file's customer_id.
         let customerKeys = ordered.map { SingleView.customerKey($0.value, subject: $0.key) }
 
@@ -290,32 +294,61 @@ public final class ProjectionBuilder {
                 jobs.append((purpose, role, try ProjectionFile.fileKey(vault.projectionKey(for: role), purpose: purpose.name)))
             }
         }
-        nonisolated(unsafe) let builder = self, makeRow = row
+        // Largest files first, the state save after them: the threads then finish together
+        // (in policy order, a thread sat idle for a third of the phase while another wrote a large file).
+        func people(in purpose: Purpose) -> Int { purpose.needsConsent ? granted[purpose.name]?.count ?? 0 : ordered.count }
+        let schedule = jobs.indices.sorted { people(in: jobs[$0].purpose) > people(in: jobs[$1].purpose) }
+            + (saveState == nil ? [] : [jobs.count])
+        nonisolated(unsafe) let builder = self, compute = computeRow
         let work = jobs, consent = granted
+        nonisolated(unsafe) var stateSeconds = 0.0   // written by the state task, read after all tasks end
         // Each file being written holds its database and its serialised image (~700 bytes a
         // person together): files go in parallel while that stays small, one at a time beyond.
-        let results = parallelMap(work.count, parallel: parallel) { index in
-            let (purpose, role, key) = work[index]
-            let consenting = consent[purpose.name] ?? []
-            return try builder.writeProjection(purpose: purpose, role: role, fileKey: key, people: ordered, customerKeys: customerKeys,
-                                               including: { !purpose.needsConsent || consenting.contains($0) }, row: makeRow,
-                                               columns: allColumns, now: now, lastSeq: lastSeq, currentMonth: currentMonth)
+        let outcomes = table.withUnsafeBufferPointer { cells in
+            let rows = RowSource(table: parallel ? cells : nil, width: allColumns.count, compute: compute)
+            return parallelMap(schedule.count, parallel: parallel) { step -> ProjectionSummary? in
+                let index = schedule[step]
+                guard index < work.count else {
+                    let clock = Date()
+                    try saveState?()
+                    stateSeconds = Date().timeIntervalSince(clock)
+                    return nil
+                }
+                let (purpose, role, key) = work[index]
+                let consenting = consent[purpose.name] ?? []
+                return try builder.writeProjection(purpose: purpose, role: role, fileKey: key, people: ordered, customerKeys: customerKeys,
+                                                   including: { !purpose.needsConsent || consenting.contains($0) }, rows: rows,
+                                                   columns: allColumns, now: now, lastSeq: lastSeq, currentMonth: currentMonth)
+            }
         }
         timings.write = lap()
+        timings.state = stateSeconds
         report.timings = timings
-        for (job, result) in zip(jobs, results) {
-            let summary = try result.get()
-            report.projections.append(summary)
-            try vault.audit(.projectBuild, purpose: job.purpose.name, target: "projection:\(job.purpose.name).\(job.role.rawValue)",
-                            rows: summary.subjects, reason: "\(events) events read up to seq \(lastSeq)")
+        // Every file written is audited, in policy order, before any failure is reported.
+        var results = [Result<ProjectionSummary?, any Error>?](repeating: nil, count: schedule.count)
+        for (step, index) in schedule.enumerated() { results[index] = outcomes[step] }
+        var failure: (any Error)?
+        for (index, job) in jobs.enumerated() {
+            switch results[index]! {
+            case let .success(summary?):
+                report.projections.append(summary)
+                try vault.audit(.projectBuild, purpose: job.purpose.name, target: "projection:\(job.purpose.name).\(job.role.rawValue)",
+                                rows: summary.subjects, reason: "\(events) events read up to seq \(lastSeq)")
+            case let .failure(error):
+                failure = failure ?? error
+            case .success(nil):
+                break
+            }
         }
+        if saveState != nil, case let .failure(error)? = results[jobs.count] { failure = failure ?? error }
+        if let failure { throw failure }
         return report
     }
 
     private func writeProjection(purpose: Purpose, role: Role, fileKey: SymmetricKey, people: [(key: SubjectID, value: CustomerAggregate)],
                                  customerKeys: [String],
                                  including: (SubjectID) -> Bool,
-                                 row makeRow: (Int) -> [Cell], columns allColumns: [String],
+                                 rows: RowSource, columns allColumns: [String],
                                  now: Int64, lastSeq: Int64, currentMonth: Int) throws -> ProjectionSummary {
         let transformer = try FieldTransformer(key: fileKey)
         let decisions = allColumns.map {
@@ -331,8 +364,6 @@ public final class ProjectionBuilder {
         let rules = usable.map { $0.rule.bound(to: index, currentMonth: currentMonth) }
 
         let steps = kept.map { FieldTransformer.Step(decisions[$0], field: allColumns[$0]) }
-        var t0 = Date(); var tl: [String] = []
-        func tick(_ n: String) { tl.append(n + String(format: " %.3f", Date().timeIntervalSince(t0))); t0 = Date() }
         var number = 0
         let queue = try DatabaseQueue()
         // 16 KiB pages: a third fewer page splits and allocations than SQLite's 4 KiB for these
@@ -358,24 +389,27 @@ public final class ProjectionBuilder {
                 ids.append(idDecision.isDenied ? "row-\(ids.count + 1)" : try transformer.apply(idStep, to: .text(customerKeys[position])).description)
                 positions.append(position)
             }
-            tick("ids")
             let order = idDecision.isDenied ? Array(ids.indices) : Self.byteOrder(of: ids)
-            tick("sort")
             var members = [[String]](repeating: [], count: usable.count)
             let handle = insert.sqliteStatement
             for entry in order {
                 let id = ids[entry]
-                let row = makeRow(positions[entry])
-                sqlite3_reset(handle)
-                Self.bind(.text(id), at: 1, of: handle)
-                for (offset, column) in kept.enumerated() {
-                    Self.bind(try transformer.apply(steps[offset], to: row[column]), at: Int32(offset + 2), of: handle)
+                try rows.withRow(positions[entry]) { row in
+                    sqlite3_reset(handle)
+                    Self.bind(.text(id), at: 1, of: handle)
+                    for (offset, column) in kept.enumerated() {
+                        // Kept values are bound where they lie; the others transformed first.
+                        if case .keep = steps[offset] {
+                            Self.bind(row[column], at: Int32(offset + 2), of: handle)
+                        } else {
+                            Self.bind(try transformer.apply(steps[offset], to: row[column]), at: Int32(offset + 2), of: handle)
+                        }
+                    }
+                    try Self.step(handle, "writing a projection")
+                    for (index, rule) in rules.enumerated() where rule.matches(row) { members[index].append(id) }
                 }
-                try Self.step(handle, "writing a projection")
-                for (index, rule) in rules.enumerated() where rule.matches(row) { members[index].append(id) }
             }
             number = ids.count
-            tick("rows")
             for (segment, ids) in zip(usable, members).sorted(by: { $0.0.name.utf8.lexicographicallyPrecedes($1.0.name.utf8) }) {
                 try Self.insert(ids, of: segment.name, with: member)
             }
@@ -389,8 +423,6 @@ public final class ProjectionBuilder {
             ]
             for (key, value) in info { try db.execute(sql: "INSERT INTO projection_info VALUES (?, ?)", arguments: [key, value]) }
         }
-        tick("members")
-        defer { tick("write"); FileHandle.standardError.write((purpose.name + "." + role.rawValue + ": " + tl.joined(separator: ", ") + "\n").data(using: .utf8)!) }
         let bytes = try ProjectionFile.write(queue, to: ProjectionFile.url(vault.layout, purpose: purpose.name, role: role),
                                              key: fileKey, vaultID: vault.vaultID, purpose: purpose.name, role: role)
         return ProjectionSummary(purpose: purpose.name, role: role, subjects: number, withoutConsent: people.count - number,
@@ -480,6 +512,24 @@ public final class ProjectionBuilder {
     }
 }
 
+/// Where the file writers find each person's single-view row: in one table
+/// computed once for every file (rows of `width` cells, read in place by all
+/// writing threads), else computed for each file as it is written.
+struct RowSource: @unchecked Sendable {
+    /// Valid while the build writes files (the builder holds the table meanwhile).
+    let table: UnsafeBufferPointer<Cell>?
+    let width: Int
+    let compute: (Int) -> [Cell]
+
+    /// Calls `body` with the row of the person at `position`.
+    func withRow<R>(_ position: Int, _ body: (UnsafeBufferPointer<Cell>) throws -> R) rethrows -> R {
+        if let table {
+            return try body(UnsafeBufferPointer(rebasing: table[(position * width)..<((position + 1) * width)]))
+        }
+        return try compute(position).withUnsafeBufferPointer(body)
+    }
+}
+
 /// One thread's share of the log read: the people whose subject id falls in
 /// its share, and their aggregates (one per person, merged subjects folded together).
 final class ScanPart: @unchecked Sendable {
@@ -490,6 +540,8 @@ final class ScanPart: @unchecked Sendable {
     /// Keys shared with the other parts (ranges: every part meets most people; shares: none).
     let sharedKeys: SubjectKeyCache?
     var slots: [SubjectID: Int] = [:]
+    /// The slot of the subject the scan numbered so (see `ScannedEvent.subjectNumber`), -1 until met.
+    var slotsByNumber: [Int] = []
     var owners: [SubjectID] = []
     var aggregates: [CustomerAggregate] = []
     var events = 0
@@ -537,6 +589,7 @@ final class ScanPart: @unchecked Sendable {
     /// Drops what the part read once it has been collected.
     func release() {
         slots = [:]
+        slotsByNumber = []
         owners = []
         aggregates = []
     }
@@ -548,9 +601,13 @@ final class ScanPart: @unchecked Sendable {
                 try log.scan(kinds: ProjectionBuilder.kinds, afterSeq: after, throughSeq: through, in: db,
                              including: shares == 1 ? nil : { subject in
                                  ScanPart.share(of: survivors.isEmpty ? subject : survivors[subject] ?? subject, among: shares) == share
-                             }, sharedKeys: sharedKeys) { _, subject, kind, payload in
-                    guard let fields = PayloadFields.scan(payload) else { return }
-                    aggregates[slot(for: subject)].fold(kind: kind, payload: fields)
+                             }, sharedKeys: sharedKeys) { event in
+                    // The slot of each subject the scan numbers, found once by id.
+                    let number = event.subjectNumber
+                    while slotsByNumber.count <= number { slotsByNumber.append(-1) }
+                    if slotsByNumber[number] < 0 { slotsByNumber[number] = slot(for: event.subject) }
+                    guard let fields = PayloadFields.scan(event.payload) else { return }
+                    aggregates[slotsByNumber[number]].fold(kind: event.kind, payload: fields)
                     events += 1
                 }
             }

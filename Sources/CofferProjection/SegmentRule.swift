@@ -86,7 +86,7 @@ public struct BoundSegmentRule: Sendable {
 
         static func constant(_ cell: Cell) -> Value { .constant(cell, number: cell.double, text: cell.description) }
 
-        func cell(in row: [Cell]) -> Cell {
+        func cell(in row: UnsafeBufferPointer<Cell>) -> Cell {
             switch self {
             case let .column(index): return index < row.count ? row[index] : .null
             case let .constant(cell, _, _): return cell
@@ -108,10 +108,16 @@ public struct BoundSegmentRule: Sendable {
 
     /// Whether `row` (raw single-view values in the bound layout) matches.
     public func matches(_ row: [Cell]) -> Bool {
+        row.withUnsafeBufferPointer { matches($0) }
+    }
+
+    /// Whether the row where it lies matches (a build reads rows shared by the
+    /// threads writing files: no copy of the row, no reference counting on it).
+    public func matches(_ row: UnsafeBufferPointer<Cell>) -> Bool {
         Self.evaluate(root, row)
     }
 
-    private static func evaluate(_ node: Node, _ row: [Cell]) -> Bool {
+    private static func evaluate(_ node: Node, _ row: UnsafeBufferPointer<Cell>) -> Bool {
         switch node {
         case let .and(a, b): return evaluate(a, row) && evaluate(b, row)
         case let .or(a, b): return evaluate(a, row) || evaluate(b, row)

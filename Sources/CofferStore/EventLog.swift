@@ -19,6 +19,19 @@ public struct NewEvent: Sendable {
     }
 }
 
+/// An event `EventLog.scan` passes on, decrypted.
+public struct ScannedEvent {
+    public var seq: Int64
+    public var subject: SubjectID
+    /// The subject's number in this scan: 0, 1, 2… in the order subjects are
+    /// first met. A caller can keep per-subject state in an array at that
+    /// position instead of looking the subject up again. Numbers of subjects
+    /// whose events are all skipped (shredded) never reach the caller: expect gaps.
+    public var subjectNumber: Int
+    public var kind: EventKind
+    public var payload: [UInt8]
+}
+
 /// A decrypted event read back from the log.
 public struct StoredEvent: Sendable, Equatable {
     public var seq: Int64
@@ -238,9 +251,8 @@ public final class EventLog {
     }
 
     /// Streams every event of `kinds` after `afterSeq`, decrypted, in log order,
-    /// to `body` (seq, subject, kind, payload). Events of shredded subjects are
-    /// skipped. Subject keys are unwrapped once each; memory stays bounded by
-    /// the number of subjects, not events.
+    /// to `body`. Events of shredded subjects are skipped. Subject keys are
+    /// unwrapped once each; memory stays bounded by the number of subjects, not events.
     ///
     /// - Parameters:
     ///   - including: when given, only events of subjects it accepts are
@@ -248,8 +260,10 @@ public final class EventLog {
     ///   - sharedKeys: subject keys shared with other threads reading the same log at the same time.
     public func scan(kinds: Set<EventKind>, afterSeq: Int64 = 0, throughSeq: Int64 = .max, in db: Database,
                      including: ((SubjectID) -> Bool)? = nil, sharedKeys: SubjectKeyCache? = nil,
-                     _ body: (Int64, SubjectID, EventKind, [UInt8]) throws -> Void) throws {
-        var keys: [SubjectID: (UInt32, SymmetricKey)?] = [:]
+                     _ body: (ScannedEvent) throws -> Void) throws {
+        // Each subject met gets the next number; its key state is kept at that position.
+        var numbers: [SubjectID: Int] = [:]
+        var subjectKeys: [SubjectKeyState] = []
         let placeholders = kinds.map { _ in "?" }.joined(separator: ", ")
         let statement = RawStatement(try db.makeStatement(sql: """
             SELECT seq, subject_id, kind, key_version, nonce, ciphertext FROM events
@@ -266,16 +280,29 @@ public final class EventLog {
             let subject = try statement.withBlob(1) { try SubjectID(raw: $0) }
             if let including, !including(subject) { continue }
             let version = UInt32(truncatingIfNeeded: statement.int64(3))
-            let cached: (UInt32, SymmetricKey)?
-            if let hit = keys[subject], hit?.0 == version || hit == nil {
-                cached = hit
+            let number: Int
+            if let known = numbers[subject] {
+                number = known
             } else {
-                // nil: shredded.
-                let load = { try self.storedSubjectKey(subject, version: version, db: db) }
-                cached = try (sharedKeys.map { try $0.key(subject, version: version, orLoad: load) } ?? load()).map { (version, $0) }
-                keys[subject] = .some(cached)
+                number = subjectKeys.count
+                numbers[subject] = number
+                subjectKeys.append(.unknown)
             }
-            guard let (_, key) = cached else { continue }
+            let key: SymmetricKey
+            switch subjectKeys[number] {
+            case .shredded:
+                continue
+            case let .known(knownVersion, known) where knownVersion == version:
+                key = known
+            default:
+                let load = { try self.storedSubjectKey(subject, version: version, db: db) }
+                guard let loaded = try sharedKeys.map({ try $0.key(subject, version: version, orLoad: load) }) ?? load() else {
+                    subjectKeys[number] = .shredded
+                    continue
+                }
+                subjectKeys[number] = .known(version, loaded)
+                key = loaded
+            }
             let kindText = statement.text(2)
             guard let kind = EventKind(rawValue: kindText) else { continue }
             aad.removeSubrange(prefixCount...)
@@ -290,8 +317,16 @@ public final class EventLog {
             } catch CryptoError.authenticationFailed {
                 throw VaultError.corruptFile(path: "vault.sqlite", reason: "event \(seq) fails authentication; run `coffer verify`")
             }
-            try body(seq, subject, kind, payload)
+            try body(ScannedEvent(seq: seq, subject: subject, subjectNumber: number, kind: kind, payload: payload))
         }
+    }
+
+    /// A subject's key as a scan knows it.
+    private enum SubjectKeyState {
+        case unknown
+        /// Shredded: the subject's events are skipped.
+        case shredded
+        case known(UInt32, SymmetricKey)
     }
 
     /// Every event of `subject`, decrypted, in log order. Empty if the subject's

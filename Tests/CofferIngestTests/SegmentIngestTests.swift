@@ -216,8 +216,8 @@ struct PipelinedIngestTests {
         let log = try fixture.vault.eventLog()
         var names: [String] = []
         try fixture.vault.database.read { db in
-            try log.scan(kinds: [.track], in: db) { _, _, _, payload in
-                let object = try JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any]
+            try log.scan(kinds: [.track], in: db) { event in
+                let object = try JSONSerialization.jsonObject(with: Data(event.payload)) as? [String: Any]
                 names.append(object?["event"] as? String ?? "?")
             }
         }

@@ -202,6 +202,27 @@ final class ProjectionTests: XCTestCase {
         XCTAssertEqual(try fixture.rows("support", as: fixture.owner), rangedRows, "ranges after a state and one full read agree")
     }
 
+    /// Files are written side by side (largest first) with the build state: one
+    /// that cannot be written fails the build, yet every file that was written
+    /// is audited, in policy order, and the state is saved.
+    func testAFileThatCannotBeWrittenFailsTheBuildButTheOthersAreAudited() throws {
+        let fixture = try ProjectionFixture()
+        let blocked = ProjectionFile.url(fixture.layout, purpose: "marketing", role: .analyst)
+        try FileManager.default.createDirectory(at: blocked.appendingPathComponent("in-the-way"), withIntermediateDirectories: true)
+        let before = try fixture.owner.auditEntries(AuditFilter(action: .projectBuild)).count
+        XCTAssertThrowsError(try fixture.build()) { error in
+            XCTAssertTrue("\(error)".contains("marketing.analyst.enc"), "\(error)")
+        }
+        let audited = try fixture.owner.auditEntries(AuditFilter(action: .projectBuild)).dropFirst(before).map(\.details.target)
+        let expected = fixture.policy.purposes.flatMap { purpose in
+            Role.allCases.filter { fixture.policy.access[$0]?.purposes[purpose.name] != nil && $0.permissions.contains(.readProjections) }
+                .map { "projection:\(purpose.name).\($0.rawValue)" }
+        }.filter { $0 != "projection:marketing.analyst" }
+        XCTAssertEqual(audited, expected)
+        XCTAssertGreaterThan(audited.count, 2)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: fixture.layout.projections.appendingPathComponent("build-state.enc").path))
+    }
+
     func testAMergeSinceTheLastBuildOrADamagedStateMeansAFullRead() throws {
         let fixture = try ProjectionFixture()
         let first = try fixture.build()
