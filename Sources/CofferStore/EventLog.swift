@@ -264,18 +264,20 @@ public final class EventLog {
         // Each subject met gets the next number; its key state is kept at that position.
         var numbers: [SubjectID: Int] = [:]
         var subjectKeys: [SubjectKeyState] = []
-        let placeholders = kinds.map { _ in "?" }.joined(separator: ", ")
+        // Kinds are filtered here, not in SQL: an `IN` list costs SQLite a text comparison per row,
+        // and most rows are of a wanted kind.
         let statement = RawStatement(try db.makeStatement(sql: """
             SELECT seq, subject_id, kind, key_version, nonce, ciphertext FROM events
-            WHERE seq > ? AND seq <= ? AND kind IN (\(placeholders)) ORDER BY seq
+            WHERE seq > ? AND seq <= ? ORDER BY seq
             """))
         statement.bind(1, afterSeq)
         statement.bind(2, throughSeq)
-        for (index, kind) in kinds.map(\.rawValue).sorted().enumerated() { statement.bind(Int32(index + 3), text: kind) }
         // One associated-data buffer for every event: the vault's part stays, the event's part is rewritten.
         var aad = LogChain.associatedDataPrefix(vaultID: vaultID)
         let prefixCount = aad.count
         while try statement.step("reading the event log") {
+            let kindText = statement.text(2)
+            guard let kind = EventKind(rawValue: kindText), kinds.contains(kind) else { continue }
             let seq = statement.int64(0)
             let subject = try statement.withBlob(1) { try SubjectID(raw: $0) }
             if let including, !including(subject) { continue }
@@ -303,8 +305,6 @@ public final class EventLog {
                 subjectKeys[number] = .known(version, loaded)
                 key = loaded
             }
-            let kindText = statement.text(2)
-            guard let kind = EventKind(rawValue: kindText) else { continue }
             aad.removeSubrange(prefixCount...)
             subject.withUnsafeBytes { LogChain.appendEventFields(to: &aad, subjectID: $0, keyVersion: version, kind: kindText) }
             let payload: [UInt8]
