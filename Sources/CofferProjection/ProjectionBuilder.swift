@@ -44,9 +44,10 @@ public struct BuildReport: Sendable {
 public struct BuildTimings: Sendable {
     /// Reading the log into aggregates (with loading the saved state).
     public var read = 0.0
-    /// Saving the state for the next incremental build.
+    /// Saving the state for the next incremental build: done beside the file
+    /// writes, so it is part of `write`'s time, not added to it.
     public var state = 0.0
-    /// Computing, transforming, encrypting and writing the projection files.
+    /// Computing, transforming, encrypting and writing the projection files (and saving the state).
     public var write = 0.0
 
     public init() {}
