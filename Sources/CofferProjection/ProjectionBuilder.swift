@@ -242,11 +242,16 @@ public final class ProjectionBuilder {
         timings.read = lap()
         let events = read.events, lastSeq = read.lastSeq
         // The state keeps everyone read (restricted people too): saved while the files are written.
-        let saveState = try stateSaver(read.people, lastSeq: lastSeq)
+        var saveState = try stateSaver(read.people, lastSeq: lastSeq)
         // Restricted people (GDPR Art. 18) are kept in the log but left out of every projection.
         let restricted = try vault.database.read { try Restrictions.restricted(in: $0) }
         let before = read.people.count
-        if !restricted.isEmpty { read.people.removeAll { restricted.contains($0.key) } }
+        if !restricted.isEmpty {
+            // Saved first here: leaving people out while the state still holds them would copy them all.
+            try saveState?()
+            saveState = nil
+            read.people.removeAll { restricted.contains($0.key) }
+        }
         var report = BuildReport(events: events, people: read.people.count, restricted: before - read.people.count,
                                  startSeq: read.startSeq, lastSeq: lastSeq)
 
@@ -300,6 +305,7 @@ public final class ProjectionBuilder {
         func people(in purpose: Purpose) -> Int { purpose.needsConsent ? granted[purpose.name]?.count ?? 0 : ordered.count }
         let schedule = jobs.indices.sorted { people(in: jobs[$0].purpose) > people(in: jobs[$1].purpose) }
             + (saveState == nil ? [] : [jobs.count])
+        let stateSave = saveState
         nonisolated(unsafe) let builder = self, compute = computeRow
         let work = jobs, consent = granted
         nonisolated(unsafe) var stateSeconds = 0.0   // written by the state task, read after all tasks end
@@ -311,7 +317,7 @@ public final class ProjectionBuilder {
                 let index = schedule[step]
                 guard index < work.count else {
                     let clock = Date()
-                    try saveState?()
+                    try stateSave?()
                     stateSeconds = Date().timeIntervalSince(clock)
                     return nil
                 }
@@ -341,7 +347,7 @@ public final class ProjectionBuilder {
                 break
             }
         }
-        if saveState != nil, case let .failure(error)? = results[jobs.count] { failure = failure ?? error }
+        if stateSave != nil, case let .failure(error)? = results[jobs.count] { failure = failure ?? error }
         if let failure { throw failure }
         return report
     }
