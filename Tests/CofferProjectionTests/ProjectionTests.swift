@@ -469,6 +469,19 @@ final class PayloadFieldsTests: XCTestCase {
     }
 }
 
+final class ProjectionOrderTests: XCTestCase {
+    /// Rows go in in the order SQLite keeps `customer_id` (bytes of UTF-8): the
+    /// sort compares 8-byte prefixes as numbers and whole strings on ties.
+    func testIdsAreOrderedByTheirUTF8Bytes() {
+        let ids = ["user-10", "user-9", "user-100", "user-1", "", "a", "ab", "user-10é", "user-10e", "Zed", "zed", "é", "😀",
+                   "0123456789abcdef", "0123456789abcdee", "0123456789", "01234567", "0123456"]
+            + (0..<300).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 16) }
+        let order = ProjectionBuilder.byteOrder(of: ids)
+        XCTAssertEqual(order.map { ids[$0] }, ids.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        XCTAssertEqual(Set(order).count, ids.count)
+    }
+}
+
 final class DemoProjectionTests: XCTestCase {
     /// After the demo is ingested and every projection built, no email, phone or
     /// name of it is in any file of the vault directory (projections included).

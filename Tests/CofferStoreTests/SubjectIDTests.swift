@@ -19,4 +19,17 @@ struct SubjectIDTests {
         #expect(ids.sorted().map(\.bytes) == ids.map(\.bytes).sorted { $0.lexicographicallyPrecedes($1) })
         #expect(throws: (any Error).self) { try SubjectID(bytes: [1, 2, 3]) }
     }
+
+    @Test("hex of any byte collection: every byte value, slices, raw buffers and non-contiguous collections")
+    func hex() throws {
+        let all = (0...255).map(UInt8.init)
+        let expected = all.map { String(format: "%02x", $0) }.joined()
+        #expect(all.hexString == expected)
+        #expect(all[16..<32].hexString == String(expected.dropFirst(32).prefix(32)))
+        #expect(all.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[250...]).hexString } == "fafbfcfdfeff")
+        #expect(all.reversed().hexString == all.reversed().map { String(format: "%02x", $0) }.joined())
+        #expect([UInt8]().hexString == "")
+        #expect([UInt8](hexString: expected) == all)
+    }
 }
+
