@@ -53,6 +53,48 @@ public struct BuildTimings: Sendable {
     public init() {}
 }
 
+/// How far a build has got, for progress displays. Reported from the build's
+/// threads, one report at a time.
+public enum BuildProgress: Sendable, Equatable {
+    /// Reading the log: the share of the part to read that has been read (0…1).
+    case reading(Double)
+    /// Writing the files: `done` of `total` written, the last one being `purpose`.`role`.
+    case wrote(purpose: String, role: Role, done: Int, total: Int)
+}
+
+/// Passes progress on one report at a time, whichever thread it comes from.
+final class ProgressReporter: @unchecked Sendable {
+    private let lock = NSLock()
+    private let report: @Sendable (BuildProgress) -> Void
+    /// How far each reading thread is into its part of the log, and the parts' total length.
+    private var positions: [Int64] = []
+    private var span: Int64 = 0
+    private var written = 0
+
+    init(_ report: @escaping @Sendable (BuildProgress) -> Void) { self.report = report }
+
+    /// Starts a read of `parts` parts, `span` rows in all.
+    func startReading(parts: Int, span: Int64) {
+        lock.withLock { positions = Array(repeating: 0, count: parts); self.span = max(span, 1) }
+    }
+
+    /// Part `part` has read `rows` rows of its range.
+    func read(part: Int, rows: Int64) {
+        lock.withLock {
+            positions[part] = rows
+            report(.reading(min(Double(positions.reduce(0, +)) / Double(span), 1)))
+        }
+    }
+
+    /// One more file is written.
+    func wrote(purpose: String, role: Role, total: Int) {
+        lock.withLock {
+            written += 1
+            report(.wrote(purpose: purpose, role: role, done: written, total: total))
+        }
+    }
+}
+
 /// Folds the log into the per-purpose projections: decrypts every event with
 /// its subject key, combines merged subjects into one person, computes the
 /// single view, keeps only people whose consent (or the purpose's other lawful
@@ -90,6 +132,8 @@ public final class ProjectionBuilder {
         /// each aggregate exists once (for large vaults), every row is stepped by every thread.
         case people
     }
+    /// Each reading thread reports its progress every this many events.
+    var progressEvery = 32_768
     /// Start from the last build's state when it is usable (false: read the whole log).
     public var incremental = true
     /// Write the projection files in parallel (nil: when there are at most `parallelWriteLimit` people).
@@ -122,8 +166,8 @@ public final class ProjectionBuilder {
 
     /// Reads the log into one aggregate per person (merged subjects combined),
     /// starting from the saved state when `incremental` and it is usable.
-    public func aggregates(progress: (Int) -> Void = { _ in }) throws -> Aggregates {
-        let read = try read(progress: progress)
+    public func aggregates(progress: @escaping @Sendable (BuildProgress) -> Void = { _ in }) throws -> Aggregates {
+        let read = try read(progress: ProgressReporter(progress))
         return Aggregates(people: Dictionary(uniqueKeysWithValues: read.people.lazy.map { ($0.key, $0.value) }), events: read.events,
                           startSeq: read.startSeq, lastSeq: read.lastSeq)
     }
@@ -142,7 +186,7 @@ public final class ProjectionBuilder {
     /// combined in log order after), by people beyond (each thread folds only
     /// its share of subject ids, so each aggregate exists once and memory stays
     /// at one aggregate per person).
-    func read(progress: (Int) -> Void) throws -> Read {
+    func read(progress: ProgressReporter) throws -> Read {
         let (survivors, lastSeq, lastMerge, subjects) = try vault.database.read { db -> ([SubjectID: SubjectID], Int64, Int64, Int) in
             var survivors: [SubjectID: SubjectID] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT absorbed_id, survivor_id FROM merges") {
@@ -162,11 +206,14 @@ public final class ProjectionBuilder {
         func bound(_ index: Int) -> Int64 { startSeq + span * Int64(index) / Int64(count) }
         let keys = SubjectKeyCache()
         let parts = try (0..<count).map { index in
-            byRanges
+            let part = byRanges
                 ? ScanPart(log: try vault.logReader(), survivors: survivors, share: 0, of: 1, after: bound(index), through: bound(index + 1),
                            sharedKeys: keys)
                 : ScanPart(log: try vault.logReader(), survivors: survivors, share: index, of: count, after: startSeq, through: lastSeq)
+            part.progress = (progress, index, progressEvery)
+            return part
         }
+        progress.startReading(parts: count, span: byRanges ? span : span * Int64(count))
         if let state {
             // A subject whose keys are gone was erased: nothing of it is kept.
             let live = try vault.database.read { db in
@@ -200,7 +247,6 @@ public final class ProjectionBuilder {
         // Sorted by subject id through their positions: aggregates are moved once, not at every merge step.
         let order = people.indices.sorted { people[$0].key < people[$1].key }
         people = order.map { people[$0] }
-        progress(events)
         return Read(people: people, events: events, startSeq: startSeq, lastSeq: lastSeq)
     }
 
@@ -225,7 +271,8 @@ public final class ProjectionBuilder {
 
     /// Builds the projections of `purposes` (all declared ones when nil).
     public func build(purposes names: [String]? = nil, now: Int64 = EventLog.now(),
-                      progress: (Int) -> Void = { _ in }) throws -> BuildReport {
+                      progress: @escaping @Sendable (BuildProgress) -> Void = { _ in }) throws -> BuildReport {
+        let reporter = ProgressReporter(progress)
         let purposes = try (names ?? policy.purposes.map(\.name)).map { name -> Purpose in
             guard let purpose = policy.purpose(name) else {
                 throw ConsentError.unknownPurpose(name, declared: policy.purposes.map(\.name))
@@ -238,7 +285,7 @@ public final class ProjectionBuilder {
             return Date().timeIntervalSince(phase)
         }
         var timings = BuildTimings()
-        var read = try read(progress: progress)
+        var read = try read(progress: reporter)
         timings.read = lap()
         let events = read.events, lastSeq = read.lastSeq
         // The state keeps everyone read (restricted people too): saved while the files are written.
@@ -323,9 +370,11 @@ public final class ProjectionBuilder {
                 }
                 let (purpose, role, key) = work[index]
                 let consenting = consent[purpose.name] ?? []
-                return try builder.writeProjection(purpose: purpose, role: role, fileKey: key, people: ordered, customerKeys: customerKeys,
-                                                   including: { !purpose.needsConsent || consenting.contains($0) }, rows: rows,
-                                                   columns: allColumns, now: now, lastSeq: lastSeq, currentMonth: currentMonth)
+                let summary = try builder.writeProjection(purpose: purpose, role: role, fileKey: key, people: ordered, customerKeys: customerKeys,
+                                                          including: { !purpose.needsConsent || consenting.contains($0) }, rows: rows,
+                                                          columns: allColumns, now: now, lastSeq: lastSeq, currentMonth: currentMonth)
+                reporter.wrote(purpose: purpose.name, role: role, total: work.count)
+                return summary
             }
         }
         timings.write = lap()
@@ -547,6 +596,8 @@ final class ScanPart: @unchecked Sendable {
     /// Keys shared with the other parts (ranges: every part meets most people; shares: none).
     let sharedKeys: SubjectKeyCache?
     var slots: [SubjectID: Int] = [:]
+    /// Where this part reports how far it has read: the reporter, the part's number, every how many events.
+    var progress: (reporter: ProgressReporter, part: Int, every: Int)?
     /// The slot of the subject the scan numbered so (see `ScannedEvent.subjectNumber`), -1 until met.
     var slotsByNumber: [Int] = []
     var owners: [SubjectID] = []
@@ -603,6 +654,7 @@ final class ScanPart: @unchecked Sendable {
 
     func run() {
         let survivors = self.survivors, share = self.share, shares = self.shares, sharedKeys = self.sharedKeys
+        let progress = self.progress, after = self.after
         do {
             _ = try log.database.read { db in
                 try log.scan(kinds: ProjectionBuilder.kinds, afterSeq: after, throughSeq: through, in: db,
@@ -616,6 +668,7 @@ final class ScanPart: @unchecked Sendable {
                     guard let fields = PayloadFields.scan(event.payload) else { return }
                     aggregates[slotsByNumber[number]].fold(kind: event.kind, payload: fields)
                     events += 1
+                    if let progress, events % progress.every == 0 { progress.reporter.read(part: progress.part, rows: event.seq - after) }
                 }
             }
         } catch {

@@ -101,7 +101,12 @@ struct ProjectCommand: ParsableCommand {
             let builder = try ProjectionBuilder(vault: vault, policy: policy, segments: definitions)
             builder.incremental = !full
             let started = Date()
-            let report = try builder.build(purposes: purpose.map { [$0] }) { Terminal.progress("read \($0) events…") }
+            let report = try builder.build(purposes: purpose.map { [$0] }) { progress in
+                switch progress {
+                case let .reading(share): Terminal.progress(String(format: "reading the log: %.0f %%…", share * 100))
+                case let .wrote(purpose, role, done, total): Terminal.progress("wrote \(purpose).\(role.rawValue) (\(done) of \(total))…")
+                }
+            }
             Terminal.endProgress()
             Terminal.line(String(format: "Read %d event%@%@ of %d people (log up to seq %lld) and wrote %d projections in %.2f s "
                                  + "(read %.2f s, files %.2f s).", report.events,

@@ -202,6 +202,31 @@ final class ProjectionTests: XCTestCase {
         XCTAssertEqual(try fixture.rows("support", as: fixture.owner), rangedRows, "ranges after a state and one full read agree")
     }
 
+    /// A build reports how far it has read the log (never going back, never past
+    /// the whole) and each file as it is written, one report at a time.
+    func testABuildReportsItsProgress() throws {
+        let fixture = try ProjectionFixture()
+        final class Reports: @unchecked Sendable {
+            let lock = NSLock()
+            var all: [BuildProgress] = []
+        }
+        let reports = Reports()
+        let builder = try ProjectionBuilder(vault: fixture.owner, policy: fixture.policy, segments: [])
+        builder.progressEvery = 1
+        builder.scanParts = 2
+        let report = try builder.build(now: fixture.now) { progress in reports.lock.withLock { reports.all.append(progress) } }
+        let shares = reports.all.compactMap { if case let .reading(share) = $0 { return share } else { return nil } }
+        XCTAssertEqual(shares.count, report.events, "one report per event read, at this setting")
+        XCTAssertEqual(shares, shares.sorted(), "progress never goes back")
+        XCTAssertTrue(shares.allSatisfy { $0 > 0 && $0 <= 1 }, "\(shares)")
+        let files = reports.all.compactMap { if case let .wrote(purpose, role, done, total) = $0 { return (purpose + "." + role.rawValue, done, total) } else { return nil } }
+        XCTAssertEqual(files.map(\.1), Array(1...report.projections.count))
+        XCTAssertTrue(files.allSatisfy { $0.2 == report.projections.count })
+        XCTAssertEqual(Set(files.map(\.0)), Set(report.projections.map { $0.purpose + "." + $0.role.rawValue }))
+        XCTAssertFalse(reports.all.prefix(shares.count).contains { if case .wrote = $0 { return true } else { return false } },
+                       "the log is read before any file is written")
+    }
+
     /// Files are written side by side (largest first) with the build state: one
     /// that cannot be written fails the build, yet every file that was written
     /// is audited, in policy order, and the state is saved.
