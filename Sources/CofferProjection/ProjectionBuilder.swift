@@ -435,7 +435,9 @@ public final class ProjectionBuilder {
                 CREATE TABLE projection_info (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
                 """)
             let insert = try db.makeStatement(sql: "INSERT INTO single_view VALUES (?\(String(repeating: ", ?", count: columns.count)))")
-            let member = try db.makeStatement(sql: "INSERT INTO segment_members VALUES (?, ?)")
+            let member = try db.makeStatement(sql: "INSERT INTO segment_members VALUES (?1, ?2)")
+            let members64 = try db.makeStatement(sql: "INSERT INTO segment_members VALUES "
+                + (0..<Self.membersPerInsert).map { "(?1, ?\($0 + 2))" }.joined(separator: ", "))
             // Each person's customer_id in this file first, then the rows in customer_id order, and
             // the members segment by segment after them: both keys then grow at their end instead of
             // at random places (analysts' ids are tokens), which halves the cost of the inserts.
@@ -451,7 +453,6 @@ public final class ProjectionBuilder {
             for entry in order {
                 let id = ids[entry]
                 try rows.withRow(positions[entry]) { row in
-                    sqlite3_reset(handle)
                     Self.bind(.text(id), at: 1, of: handle)
                     for (offset, column) in kept.enumerated() {
                         // Kept values are bound where they lie; the others transformed first.
@@ -467,7 +468,7 @@ public final class ProjectionBuilder {
             }
             number = ids.count
             for (segment, ids) in zip(usable, members).sorted(by: { $0.0.name.utf8.lexicographicallyPrecedes($1.0.name.utf8) }) {
-                try Self.insert(ids, of: segment.name, with: member)
+                try Self.insert(ids, of: segment.name, batch: members64, single: member)
             }
             for segment in usable {
                 try db.execute(sql: "INSERT INTO segments VALUES (?, ?, ?)", arguments: [segment.name, segment.description, segment.text])
@@ -549,14 +550,27 @@ public final class ProjectionBuilder {
         }
     }
 
-    /// Inserts `(segment, id)` for every id: the segment is bound once, each id in turn.
-    static func insert(_ ids: [String], of segment: String, with statement: Statement) throws {
-        let handle = statement.sqliteStatement
-        sqlite3_reset(handle)
-        _ = segment.withCString { sqlite3_bind_text(handle, 1, $0, -1, Self.transient) }
-        for id in ids {
-            bind(.text(id), at: 2, of: handle)
-            try step(handle, "writing a projection's segment members")
+    /// Members inserted by one statement: a statement's run costs about as much as a member's row.
+    static let membersPerInsert = 64
+
+    /// Inserts `(segment, id)` for every id, `membersPerInsert` rows a statement
+    /// (`batch`: `INSERT … VALUES (?1, ?2), (?1, ?3), …` with that many rows; the
+    /// segment is bound once), the rest one at a time (`single`).
+    static func insert(_ ids: [String], of segment: String, batch: Statement, single: Statement) throws {
+        let (many, one) = (batch.sqliteStatement, single.sqliteStatement)
+        for handle in [many, one] {
+            sqlite3_reset(handle)
+            bind(.text(segment), at: 1, of: handle)
+        }
+        var start = 0
+        while ids.count - start >= membersPerInsert {
+            for offset in 0..<membersPerInsert { bind(.text(ids[start + offset]), at: Int32(offset + 2), of: many) }
+            try step(many, "writing a projection's segment members")
+            start += membersPerInsert
+        }
+        for id in ids[start...] {
+            bind(.text(id), at: 2, of: one)
+            try step(one, "writing a projection's segment members")
         }
     }
 

@@ -5,6 +5,7 @@ import CofferPolicy
 @testable import CofferProjection
 import CofferStore
 import Foundation
+import GRDB
 import XCTest
 
 /// A vault with three hand-made customers, the shipped policy, and an analyst.
@@ -504,6 +505,25 @@ final class ProjectionOrderTests: XCTestCase {
         let order = ProjectionBuilder.byteOrder(of: ids)
         XCTAssertEqual(order.map { ids[$0] }, ids.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
         XCTAssertEqual(Set(order).count, ids.count)
+    }
+
+    /// Segment members go in many rows a statement, the rest one at a time: every id lands once.
+    func testSegmentMembersAreInsertedInBatchesAndSingly() throws {
+        for count in [0, 1, ProjectionBuilder.membersPerInsert - 1, ProjectionBuilder.membersPerInsert, 2 * ProjectionBuilder.membersPerInsert + 22] {
+            let queue = try DatabaseQueue()
+            let ids = (0..<count).map { String(format: "id-%05d", $0) }
+            let stored = try queue.write { db -> [Row] in
+                try db.execute(sql: "CREATE TABLE segment_members (segment TEXT NOT NULL, customer_id TEXT NOT NULL, PRIMARY KEY (segment, customer_id)) WITHOUT ROWID")
+                let single = try db.makeStatement(sql: "INSERT INTO segment_members VALUES (?1, ?2)")
+                let batch = try db.makeStatement(sql: "INSERT INTO segment_members VALUES "
+                    + (0..<ProjectionBuilder.membersPerInsert).map { "(?1, ?\($0 + 2))" }.joined(separator: ", "))
+                try ProjectionBuilder.insert(ids, of: "loyal", batch: batch, single: single)
+                try ProjectionBuilder.insert(["other"], of: "lapsing", batch: batch, single: single)
+                return try Row.fetchAll(db, sql: "SELECT segment, customer_id FROM segment_members ORDER BY segment, customer_id")
+            }
+            XCTAssertEqual(stored.map { $0[0] as String }, ["lapsing"] + Array(repeating: "loyal", count: count), "\(count)")
+            XCTAssertEqual(stored.map { $0[1] as String }, ["other"] + ids, "\(count)")
+        }
     }
 }
 
