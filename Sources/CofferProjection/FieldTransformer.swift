@@ -47,12 +47,8 @@ struct FieldTransformer {
         }
     }
 
-    /// The keyed token of `value` in `field`: 32 hex digits.
-    func token(field: String, value: String) throws -> String {
-        try token(prefix: Array(field.utf8) + [UInt8(ascii: ":")], value: value)
-    }
-
-    /// The token of `prefix ‖ value`: the first 16 bytes of its HMAC, in hex.
+    /// The keyed token of `prefix ‖ value` (`prefix` is `field:`): the first 16
+    /// bytes of its HMAC, in hex (32 digits).
     private func token(prefix: [UInt8], value: String) throws -> String {
         var value = value
         return try value.withUTF8 { text in

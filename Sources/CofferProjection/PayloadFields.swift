@@ -46,13 +46,7 @@ struct PayloadFields {
 
         var isEmpty: Bool { slots.isEmpty }
 
-        subscript(key: Key) -> TraitValue? {
-            get { slots.isEmpty ? nil : slots[key.rawValue] }
-            set {
-                if slots.isEmpty { slots = Array(repeating: nil, count: Key.allCases.count) }
-                slots[key.rawValue] = newValue
-            }
-        }
+        subscript(key: Key) -> TraitValue? { slots.isEmpty ? nil : slots[key.rawValue] }
 
         /// Sets the value of the key at `index` of `Key.allCases`.
         mutating func set(_ value: TraitValue, at index: Int) {
@@ -174,7 +168,7 @@ struct FieldScanner {
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return true }
         while true {
             space()
-            guard let key = rawKey() else { return false }
+            guard let key = rawString() else { return false }
             space()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return false }
             index += 1
@@ -193,15 +187,16 @@ struct FieldScanner {
         }
     }
 
-    /// An object key (or a string read like one): its bytes where they lie when it
-    /// has no escapes (nearly always), else decoded.
-    enum Key {
+    /// A key or string value: its bytes where they lie when it has no escapes
+    /// (nearly always), else decoded.
+    enum RawString {
         case raw(UnsafeBufferPointer<UInt8>)
         case decoded(String)
     }
 
-    /// Reads a key at `index` (which must be at its opening quote). Nil when malformed.
-    mutating func rawKey() -> Key? {
+    /// Reads a string at `index` (which must be at its opening quote) without
+    /// making a String of it when it has no escapes. Nil when malformed.
+    mutating func rawString() -> RawString? {
         guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }
         var end = index + 1
         while end < bytes.count {
@@ -210,7 +205,7 @@ struct FieldScanner {
                 defer { index = end + 1 }
                 return .raw(UnsafeBufferPointer(rebasing: bytes[(index + 1)..<end]))
             case UInt8(ascii: "\\"):
-                return string().map(Key.decoded)
+                return string().map(RawString.decoded)
             default:
                 end += 1
             }
@@ -246,7 +241,7 @@ struct FieldScanner {
             _ = skipValue()
             return nil
         }
-        switch rawKey() {
+        switch rawString() {
         case let .raw(text)?: return Timestamp.parse(utf8: text)
         case let .decoded(text)?: return Timestamp.parse(text)
         case nil: return nil

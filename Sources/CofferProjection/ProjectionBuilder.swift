@@ -435,9 +435,8 @@ public final class ProjectionBuilder {
                 CREATE TABLE projection_info (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
                 """)
             let insert = try db.makeStatement(sql: "INSERT INTO single_view VALUES (?\(String(repeating: ", ?", count: columns.count)))")
-            let member = try db.makeStatement(sql: "INSERT INTO segment_members VALUES (?1, ?2)")
-            let members64 = try db.makeStatement(sql: "INSERT INTO segment_members VALUES "
-                + (0..<Self.membersPerInsert).map { "(?1, ?\($0 + 2))" }.joined(separator: ", "))
+            let member = try db.makeStatement(sql: Self.memberInsertSQL(rows: 1))
+            let members64 = try db.makeStatement(sql: Self.memberInsertSQL(rows: Self.membersPerInsert))
             // Each person's customer_id in this file first, then the rows in customer_id order, and
             // the members segment by segment after them: both keys then grow at their end instead of
             // at random places (analysts' ids are tokens), which halves the cost of the inserts.
@@ -552,6 +551,11 @@ public final class ProjectionBuilder {
 
     /// Members inserted by one statement: a statement's run costs about as much as a member's row.
     static let membersPerInsert = 64
+
+    /// `INSERT` of `rows` segment members: `?1` the segment, `?2`… the ids.
+    static func memberInsertSQL(rows: Int) -> String {
+        "INSERT INTO segment_members VALUES " + (0..<rows).map { "(?1, ?\($0 + 2))" }.joined(separator: ", ")
+    }
 
     /// Inserts `(segment, id)` for every id, `membersPerInsert` rows a statement
     /// (`batch`: `INSERT … VALUES (?1, ?2), (?1, ?3), …` with that many rows; the

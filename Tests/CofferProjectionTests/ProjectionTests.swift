@@ -514,9 +514,8 @@ final class ProjectionOrderTests: XCTestCase {
             let ids = (0..<count).map { String(format: "id-%05d", $0) }
             let stored = try queue.write { db -> [Row] in
                 try db.execute(sql: "CREATE TABLE segment_members (segment TEXT NOT NULL, customer_id TEXT NOT NULL, PRIMARY KEY (segment, customer_id)) WITHOUT ROWID")
-                let single = try db.makeStatement(sql: "INSERT INTO segment_members VALUES (?1, ?2)")
-                let batch = try db.makeStatement(sql: "INSERT INTO segment_members VALUES "
-                    + (0..<ProjectionBuilder.membersPerInsert).map { "(?1, ?\($0 + 2))" }.joined(separator: ", "))
+                let single = try db.makeStatement(sql: ProjectionBuilder.memberInsertSQL(rows: 1))
+                let batch = try db.makeStatement(sql: ProjectionBuilder.memberInsertSQL(rows: ProjectionBuilder.membersPerInsert))
                 try ProjectionBuilder.insert(ids, of: "loyal", batch: batch, single: single)
                 try ProjectionBuilder.insert(["other"], of: "lapsing", batch: batch, single: single)
                 return try Row.fetchAll(db, sql: "SELECT segment, customer_id FROM segment_members ORDER BY segment, customer_id")
