@@ -19,6 +19,7 @@ final class BatchQueue: @unchecked Sendable {
     private var failure: (any Error)?
     private var cancelled = false
     private var totalBytesRead = 0
+    private var strayBytes = UnattributedBytes()
 
     init(capacity: Int) {
         self.capacity = capacity
@@ -36,9 +37,10 @@ final class BatchQueue: @unchecked Sendable {
     }
 
     /// The reader is done: every batch has been put.
-    func finish(bytesRead: Int) {
+    func finish(bytesRead: Int, unattributed: UnattributedBytes = UnattributedBytes()) {
         condition.lock()
         totalBytesRead = bytesRead
+        strayBytes = unattributed
         finished = true
         condition.broadcast()
         condition.unlock()
@@ -73,6 +75,13 @@ final class BatchQueue: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         return totalBytesRead
+    }
+
+    /// Bytes of the input that belong to no record, once the reader has finished.
+    var unattributed: UnattributedBytes {
+        condition.lock()
+        defer { condition.unlock() }
+        return strayBytes
     }
 
     /// The writer stops: a waiting or later `put` returns `false`.

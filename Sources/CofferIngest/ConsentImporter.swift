@@ -107,9 +107,9 @@ public final class ConsentImporter {
                                               expiresAt: expires, evidence: evidence)
             return .success((identifier, consent))
         } catch let error as ConsentError {
-            return .failure(Rejection(error.description))
+            return .failure(Rejection(error.reasonWithoutInput))
         } catch {
-            return .failure(Rejection("\(error)"))
+            return .failure(Rejection("the consent record could not be made"))
         }
     }
 

@@ -24,6 +24,9 @@ public struct IngestReport: Sendable, Equatable {
     public var consents = 0
     /// Quarantine reasons and how often each occurred.
     public var reasons: [String: Int] = [:]
+    /// Input bytes that belong to no record (e.g. text outside a JSON array):
+    /// reported, and the import then fails.
+    public var unattributed = UnattributedBytes()
     /// Event fields the policy puts in no class (denied to every role until it
     /// does), with how many events carried each.
     public var unclassifiedFields: [String: Int] = [:]
@@ -40,6 +43,7 @@ public struct IngestReport: Sendable, Equatable {
         merges += other.merges
         consents += other.consents
         bytes += other.bytes
+        unattributed.add(other.unattributed)
         reasons.merge(other.reasons, uniquingKeysWith: +)
         unclassifiedFields.merge(other.unclassifiedFields, uniquingKeysWith: +)
     }
@@ -104,7 +108,7 @@ public final class Ingestor {
         self.policy = policy
         parser = SegmentParser(declaredIdentifiers: (policy?.identifiers ?? []).compactMap { declared in
             IdentifierType(rawValue: declared.type).map { (declared.path, $0) }
-        })
+        }, limits: NumericLimit.merged(with: policy?.numericLimits ?? [:]))
     }
 
     /// The format of `path`: from `explicit`, else its extension, else its first byte.
@@ -155,6 +159,7 @@ public final class Ingestor {
             progress(IngestProgress(bytesRead: batch.bytesRead, totalBytes: total, report: report))
         }
         report.bytes = batches.bytesRead
+        report.unattributed = batches.unattributed
         progress(IngestProgress(bytesRead: report.bytes, totalBytes: total, report: report))
         return report
     }
@@ -187,6 +192,7 @@ public final class Ingestor {
                 pending.removeAll(keepingCapacity: true)
                 guard queue.put(ParsedBatch(parsed: parsed, bytesRead: reader.bytesRead)) else { throw CancellationError() }
             }
+            var unattributed = UnattributedBytes()
             switch source.format {
             case .jsonl:
                 var splitter = LineSplitter()
@@ -194,9 +200,10 @@ public final class Ingestor {
             case .json:
                 var splitter = ArraySplitter()
                 try split(&splitter, emit: add)
+                unattributed = splitter.unattributed
             case .csv:
                 guard let mapping = source.mapping else { throw IngestError.mappingRequired(path: source.file) }
-                var splitter = CSVSplitter()
+                var splitter = CSVSplitter(delimiter: mapping.delimiterByte)
                 var header: [String]?
                 try split(&splitter) { record in
                     guard header != nil else {
@@ -209,7 +216,7 @@ public final class Ingestor {
                 if header == nil { throw IngestError.emptyCSV(path: source.file) }
             }
             if !pending.isEmpty { try flush() }
-            queue.finish(bytesRead: reader.bytesRead)
+            queue.finish(bytesRead: reader.bytesRead, unattributed: unattributed)
         }
 
         private func split<S: RecordSplitter>(_ splitter: inout S, emit: (SourceRecord) throws -> Void) throws {
@@ -358,7 +365,7 @@ public final class Ingestor {
                     switch item {
                     case let .rejected(record, reason):
                         // The same bad record imported again is not quarantined twice.
-                        let rejectedKey = try dedup.key(messageID: nil, content: Array("rejected:".utf8) + record.bytes)
+                        let rejectedKey = try dedup.key(messageID: nil, content: Self.rejectedContent(record))
                         guard try quarantineID != nil || dedup.insert(rejectedKey, in: db) else {
                             report.duplicates += 1
                             continue
@@ -374,7 +381,7 @@ public final class Ingestor {
                             report.suppressed += 1
                             continue
                         }
-                        guard try dedup.insert(dedup.key(messageID: event.messageID, content: event.payload), in: db) else {
+                        guard try dedup.insert(dedup.key(messageID: event.messageID, content: event.dedupContent), in: db) else {
                             report.duplicates += 1
                             continue
                         }
@@ -424,6 +431,13 @@ public final class Ingestor {
         try vault.audit(.ingest, target: "file:\(URL(fileURLWithPath: source.file).lastPathComponent)", rows: report.accepted,
                         reason: report.auditSummary)
         return report
+    }
+
+    /// What identifies a rejected record for dedup: its kept bytes and, for a
+    /// record cut at the size limit, its full length.
+    static func rejectedContent(_ record: SourceRecord) -> [UInt8] {
+        let prefix = record.length == record.bytes.count ? "rejected:" : "rejected:\(record.length):"
+        return Array(prefix.utf8) + record.bytes
     }
 
     /// Counts the fields the policy does not classify. Names that do not look

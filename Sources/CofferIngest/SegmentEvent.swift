@@ -21,6 +21,14 @@ public struct SegmentEvent: @unchecked Sendable {
     public var consentEvidence: [String: String] = [:]
     /// The names of the fields in `traits`, `context.traits` and `properties`, for classification.
     public var fieldNames: [String] = []
+    /// When the event carried no time and got its receive time: the payload
+    /// without that time, so the same record imported again has the same
+    /// content key. Nil when the payload itself is the content.
+    public var timelessPayload: [UInt8]?
+
+    /// What dedup keys the event by when it has no messageId: the payload,
+    /// without a receive time that differs on every import.
+    public var dedupContent: [UInt8] { timelessPayload ?? payload }
 }
 
 /// Validates and normalises Segment Spec events (https://segment.com/docs/connections/spec/).
@@ -42,10 +50,14 @@ public struct SegmentParser: Sendable {
     public var receivedAt: Int64
     /// Identifiers a policy declares beyond the built-in ones: where each is and its type.
     public var declaredIdentifiers: [(path: [String], type: IdentifierType)]
+    /// Ranges numeric fields must fall in (the defaults, or a policy's `limits:`).
+    public var limits: [NumericLimit]
 
-    public init(receivedAt: Int64 = EventLog.now(), declaredIdentifiers: [(path: [String], type: IdentifierType)] = []) {
+    public init(receivedAt: Int64 = EventLog.now(), declaredIdentifiers: [(path: [String], type: IdentifierType)] = [],
+                limits: [NumericLimit] = NumericLimit.defaults) {
         self.receivedAt = receivedAt
         self.declaredIdentifiers = declaredIdentifiers
+        self.limits = limits
     }
 
     /// Parses one JSON record.
@@ -122,7 +134,7 @@ public struct SegmentParser: Sendable {
             if field == "sentAt" { sentAt = millis } else if timestamp == nil { timestamp = millis }
         }
         let time = timestamp ?? sentAt ?? receivedAt
-        event["timestamp"] = .string(Timestamp.format(time))
+        let timeFromReceipt = timestamp == nil && sentAt == nil
 
         // Identifiers inside traits (top-level for identify, context.traits for the others).
         var context = event["context"]?.object
@@ -167,6 +179,9 @@ public struct SegmentParser: Sendable {
 
         let properties = event["properties"]?.object
         if let properties { fieldNames.append(contentsOf: properties.keys) }
+        for limit in limits {
+            if let rejection = limit.violation(in: event) { return .failure(rejection) }
+        }
 
         var preferences: [String: Bool] = [:]
         if let consent = context?["consent"] {
@@ -198,11 +213,14 @@ public struct SegmentParser: Sendable {
 
         var unique: [Identifier] = []
         for identifier in identifiers where !unique.contains(identifier) { unique.append(identifier) }
+        let timeless = timeFromReceipt ? CanonicalJSON.data(.object(event)) : nil
+        event["timestamp"] = .string(Timestamp.format(time))
         return .success(SegmentEvent(kind: kind, identifiers: unique,
                                      previousID: kind == .alias ? event["previousId"]?.string : nil,
                                      messageID: event["messageId"]?.string.flatMap { $0.isEmpty ? nil : $0 },
                                      timestamp: time, payload: CanonicalJSON.data(.object(event)),
-                                     consentPreferences: preferences, consentEvidence: evidence, fieldNames: fieldNames))
+                                     consentPreferences: preferences, consentEvidence: evidence, fieldNames: fieldNames,
+                                     timelessPayload: timeless))
     }
 
     /// Ids that link records must fit `Identifier.maximumLength`; longer ones are refused, not dropped.

@@ -8,12 +8,16 @@ public struct SourceRecord: Sendable {
     public var bytes: [UInt8]
     /// A reason this record is already known to be bad (e.g. a broken CSV quote), if any.
     public var readError: String?
+    /// The record's length in the input; more than `bytes.count` when only a
+    /// prefix was kept (a record over the size limit).
+    public var length: Int
 
-    public init(line: Int, byteOffset: Int, bytes: [UInt8], readError: String? = nil) {
+    public init(line: Int, byteOffset: Int, bytes: [UInt8], readError: String? = nil, length: Int? = nil) {
         self.line = line
         self.byteOffset = byteOffset
         self.bytes = bytes
         self.readError = readError
+        self.length = length ?? bytes.count
     }
 }
 

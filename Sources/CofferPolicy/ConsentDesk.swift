@@ -21,6 +21,21 @@ public enum ConsentError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+extension ConsentError {
+    /// The reason without the values it was given, for a quarantine reason
+    /// (stored in clear): the purpose cell of a bad row may hold anything.
+    public var reasonWithoutInput: String {
+        switch self {
+        case let .unknownPurpose(_, declared):
+            return "unknown purpose: not declared in the policy (declared: \(declared.joined(separator: ", ")))"
+        case let .notConsentBased(_, basis):
+            return "purpose rests on \(basis), not consent, in the policy; consent is not recorded for it"
+        case let .unknownSubject(type):
+            return "no subject has that \(type.rawValue) identifier"
+        }
+    }
+}
+
 /// Everything known about one person's consent.
 public struct ConsentReport: Sendable {
     /// The surviving subject and those merged into it.

@@ -27,6 +27,9 @@ public struct Policy: Sendable {
     /// (`erasure: suppress_returning_identifiers: true`) instead of starting a
     /// new subject for them.
     public var suppressReturningIdentifiers = false
+    /// Ranges that numeric event fields must fall in at ingest (`limits:`),
+    /// by field path (`traits.age`); they replace or add to the built-in ones.
+    public var numericLimits: [String: ClosedRange<Double>] = [:]
 
     /// The identifier types the policy adds (`crm`, …).
     public var declaredIdentifierTypes: [IdentifierType] { identifiers.compactMap { IdentifierType(rawValue: $0.type) } }

@@ -102,7 +102,7 @@ struct PolicyReader {
     let file: String
 
     static let topLevelKeys = ["name", "version", "purposes", "field_classes", "field_rules", "access", "retention",
-                               "minimum_group_size", "identifiers", "erasure"]
+                               "minimum_group_size", "identifiers", "erasure", "limits"]
 
     func error(_ node: Node?, _ message: String) -> PolicyError {
         PolicyError(file: file, line: node?.mark?.line, column: node?.mark?.column, message)
@@ -173,12 +173,14 @@ struct PolicyReader {
                 suppress = value
             }
         }
+        let limits = try section("limits").map(self.limits) ?? [:]
         var policy = Policy(file: file, sha256: sha256,
                       name: try section("name").map { try string($0, "name") } ?? "unnamed",
                       version: try section("version").map { try string($0, "version") } ?? "1",
                       purposes: purposes, fieldClasses: classes, fieldRules: rules, access: access,
                       retention: retention, minimumGroupSize: minimum, identifiers: identifiers)
         policy.suppressReturningIdentifiers = suppress
+        policy.numericLimits = limits
         return policy
     }
 
@@ -325,6 +327,23 @@ struct PolicyReader {
                     + "add 'field_rules: { \(field): { truncate: N } }'")
             }
         }
+    }
+
+    /// `limits: { traits.age: [0, 150], properties.revenue: [-10000, 10000] }`.
+    func limits(_ node: Node) throws -> [String: ClosedRange<Double>] {
+        var out: [String: ClosedRange<Double>] = [:]
+        for (field, keyNode, value) in try mapping(node, "limits") {
+            let parts = field.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count >= 2, ["traits", "properties", "context"].contains(String(parts[0])), !parts.contains(where: \.isEmpty) else {
+                throw error(keyNode, "limits: '\(field)' must name a field path such as traits.age or properties.revenue")
+            }
+            guard case let .sequence(bounds) = value, bounds.count == 2,
+                  let low = bounds[0].float, let high = bounds[1].float, low.isFinite, high.isFinite, low <= high else {
+                throw error(value, "limits: '\(field)' must be [LOW, HIGH], two finite numbers with LOW <= HIGH")
+            }
+            out[field] = low...high
+        }
+        return out
     }
 
     func retention(_ node: Node) throws -> [String: PolicyDuration] {

@@ -76,9 +76,11 @@ struct FieldTransformer {
         case let .token(prefix): return .text(try token(prefix: prefix, value: cell.description))
         case let .truncate(length): return .text(String(cell.description.prefix(length)))
         case let .band(width):
-            guard let value = cell.double else { return .null }
-            let low = Int((value / Double(width)).rounded(.down)) * width
-            return .text("\(low)-\(low + width - 1)")
+            guard let value = cell.double, value.isFinite,
+                  let band = Int(exactly: (value / Double(width)).rounded(.down)),
+                  case (let low, false) = band.multipliedReportingOverflow(by: width),
+                  case (let high, false) = low.addingReportingOverflow(width - 1) else { return .null }
+            return .text("\(low)-\(high)")
         case .month:
             if case .integer = cell { return cell }
             let parts = cell.description.split(separator: "-")

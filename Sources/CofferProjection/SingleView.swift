@@ -63,32 +63,32 @@ public enum SingleView {
             let days = Double(lastShop - firstShop) / day
             first = .text(Timestamp.format(firstShop))
             last = .text(Timestamp.format(lastShop))
-            lifetime = .real(round2(days))
-            frequency = .real(round2(Double(aggregate.purchases) / max(days / 30.436875, 1)))
-            recency = .integer(Int(Double(now - lastShop) / day))
+            lifetime = real(round2(days))
+            frequency = real(round2(Double(aggregate.purchases) / max(days / 30.436875, 1)))
+            recency = whole(Double(now - lastShop) / day)
         }
-        let points: Cell = aggregate.loyaltyPoints.map { .integer(Int($0.value)) }
-            ?? (aggregate.loyaltyID != nil ? .integer(Int(max(aggregate.totalSpend, 0).rounded(.down))) : .null)
+        let points: Cell = aggregate.loyaltyPoints.map { whole($0.value) }
+            ?? (aggregate.loyaltyID != nil ? whole(max(aggregate.totalSpend, 0).rounded(.down)) : .null)
         // The order of `columns`.
         row.append(.text(customerKey(aggregate, subject: subject)))
         row.append(text(aggregate.email))
         row.append(text(aggregate.phone))
         row.append(text(aggregate.firstName))
         row.append(text(aggregate.lastName))
-        row.append(aggregate.age.map { .integer(Int($0.value)) } ?? .null)
+        row.append(aggregate.age.map { whole($0.value) } ?? .null)
         row.append(text(aggregate.gender))
         row.append(text(aggregate.birthday))
         row.append(aggregate.birthday.flatMap { birthdayMonth($0.value) }.map { .integer($0) } ?? .null)
         row.append(text(aggregate.postcode))
         row.append(text(aggregate.city))
         row.append(text(aggregate.loyaltyID))
-        row.append(.real(round2(aggregate.totalSpend)))
+        row.append(real(round2(aggregate.totalSpend)))
         row.append(first)
         row.append(last)
         row.append(.integer(aggregate.purchases))
         row.append(frequency)
         row.append(lifetime)
-        row.append(aggregate.purchases > 0 ? .real(round2(aggregate.totalSpend / Double(aggregate.purchases))) : .null)
+        row.append(aggregate.purchases > 0 ? real(round2(aggregate.totalSpend / Double(aggregate.purchases))) : .null)
         row.append(recency)
         row.append(shops > 0 ? .real(round2(Double(aggregate.online) / Double(shops))) : .null)
         row.append(shops > 0 ? .real(round2(Double(aggregate.instore) / Double(shops))) : .null)
@@ -99,6 +99,20 @@ public enum SingleView {
         for granted in consents { row.append(.integer(granted ? 1 : 0)) }
         return row
     }
+
+    /// A whole number from a value computed from stored data, without trapping:
+    /// null for NaN, infinities (a sum that overflowed) and values beyond
+    /// Int's range. Values this large are refused at ingest; a vault from
+    /// before that check, or under a policy with wider limits, still builds
+    /// and exports.
+    static func whole(_ value: Double) -> Cell {
+        guard value.isFinite, let whole = Int(exactly: value.rounded(.towardZero)) else { return .null }
+        return .integer(whole)
+    }
+
+    /// A real from a value computed from stored data: null when not finite
+    /// (SQLite and JSON cannot hold it).
+    static func real(_ value: Double) -> Cell { value.isFinite ? .real(value) : .null }
 
     /// What `customer_id` is computed from, before any policy transform: the
     /// person's first user id, else their random subject id.

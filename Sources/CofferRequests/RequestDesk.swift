@@ -221,8 +221,15 @@ public final class RequestDesk {
                 throw RequestError.invalidCorrection("'\(field)' cannot be rectified; fields: "
                     + Set(rectifiable.keys.filter { $0.contains("_") || !rectifiable.keys.contains(Policy.snakeCase($0)) }).sorted().joined(separator: ", "))
             }
-            if ["age", "loyaltyPoints"].contains(name), Double(value)?.isFinite != true {
-                throw RequestError.invalidCorrection("\(field) must be a number, not '\(value)'")
+            if ["age", "loyaltyPoints"].contains(name) {
+                guard Double(value)?.isFinite == true else {
+                    throw RequestError.invalidCorrection("\(field) must be a number, not '\(value)'")
+                }
+                // The same ranges ingest checks: a correction cannot store what an event could not.
+                let limit = NumericLimit.defaults.first { $0.field == "traits.\(name)" }
+                if let rejection = limit?.check(Double(value) ?? .nan, at: field) {
+                    throw RequestError.invalidCorrection("\(field): " + rejection.reason)
+                }
             }
             if name == "birthday", Timestamp.parse(value + "T00:00:00Z") == nil {
                 throw RequestError.invalidCorrection("birthday must be a date like 1990-04-17")

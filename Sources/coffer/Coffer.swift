@@ -30,8 +30,13 @@ struct Coffer: ParsableCommand {
 
     /// Runs the command; domain errors become one line on stderr and a non-zero exit, never a stack trace.
     static func main() {
+        var command: any ParsableCommand
         do {
-            var command = try parseAsRoot()
+            command = try parseAsRoot()
+        } catch {
+            exit(withError: error)
+        }
+        do {
             try command.run()
         } catch let error as VaultError {
             fail(error.description)
@@ -53,8 +58,16 @@ struct Coffer: ParsableCommand {
             fail(error.description)
         } catch let error as UserFacingError {
             fail(error.message)
-        } catch {
+        } catch let error as ExitCode {
             exit(withError: error)
+        } catch let error as CleanExit {
+            exit(withError: error)
+        } catch let error as ValidationError {
+            exit(withError: error)
+        } catch {
+            // Anything else still reaches the user as one line, never a dump or a trace.
+            let text = String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+            fail("unexpected failure (\(type(of: error))): \(text.prefix(300))")
         }
     }
 

@@ -14,8 +14,13 @@ struct IngestCommand: ParsableCommand {
             to one subject; records already imported are skipped; bad records go to the encrypted \
             quarantine with their line and reason (see `coffer quarantine list`) while good ones land.
 
+            Records are at most 32 KB; a longer one is quarantined with its first 32 KB. A broken \
+            record never takes the records after it along: JSON arrays resume at the next element, \
+            CSV at the next line.
+
             Exit status: 0 when the files were read (even if some records were quarantined), 1 when a \
-            file could not be read at all.
+            file could not be read at all, or when some of its bytes belong to no record (text outside \
+            a JSON array, a stray bracket).
             """
     )
 
@@ -56,6 +61,12 @@ struct IngestCommand: ParsableCommand {
                 reporter.finish()
                 Terminal.line("\(file): " + report.summaryLines.joined(separator: "\n"))
                 total.add(report)
+                if report.unattributed.count > 0 {
+                    Terminal.error("\(file): \(report.unattributed.count) byte(s) belong to no record (from line "
+                        + "\(report.unattributed.firstLine ?? 1)), e.g. text outside the JSON array or a stray bracket; "
+                        + "they were not imported. Check the file's structure and import it again (what landed is kept).")
+                    unreadable += 1
+                }
             } catch let error as IngestError {
                 reporter.finish()
                 Terminal.error(error.description)

@@ -1,0 +1,67 @@
+/// The range a numeric field must fall in to be accepted at ingest. A value
+/// outside it (age 1e20, a revenue of 1e300) is quarantined with a reason, so
+/// no stored number can overflow what a build or an export computes from it.
+public struct NumericLimit: Sendable, Equatable {
+    /// Where the field is: `traits.age`, `properties.revenue`. A `traits.` path
+    /// also covers `context.traits.` (where non-identify events carry traits).
+    public var field: String
+    /// The accepted values, inclusive.
+    public var range: ClosedRange<Double>
+
+    public init(field: String, range: ClosedRange<Double>) {
+        self.field = field
+        self.range = range
+    }
+
+    /// The limits that hold unless a policy's `limits:` says otherwise: every
+    /// number the single view reads, with room for any real customer.
+    public static let defaults: [NumericLimit] = [
+        NumericLimit(field: "traits.age", range: 0...150),
+        NumericLimit(field: "traits.loyaltyPoints", range: 0...1_000_000_000),
+        NumericLimit(field: "traits.loyalty_points", range: 0...1_000_000_000),
+    ] + ["revenue", "spending", "total", "amount", "price", "value"].map {
+        NumericLimit(field: "properties.\($0)", range: -1_000_000_000...1_000_000_000)
+    } + ["quantity", "cart_size"].map {
+        NumericLimit(field: "properties.\($0)", range: 0...1_000_000)
+    }
+
+    /// The defaults, with a policy's own ranges (field → range) replacing or adding to them.
+    public static func merged(with policy: [String: ClosedRange<Double>]) -> [NumericLimit] {
+        var limits = defaults.filter { policy[$0.field] == nil }
+        for (field, range) in policy.sorted(by: { $0.key < $1.key }) {
+            limits.append(NumericLimit(field: field, range: range))
+        }
+        return limits
+    }
+
+    /// The paths this limit checks, as keys from the top of an event.
+    var paths: [[String]] {
+        let path = field.split(separator: ".").map(String.init)
+        return path.first == "traits" ? [path, ["context"] + path] : [path]
+    }
+
+    /// Why `event` breaks this limit, or nil. Numbers and numeric strings
+    /// (which the build would read as numbers) are both checked.
+    func violation(in event: JSONObject) -> Rejection? {
+        for path in paths {
+            var node: JSONValue? = .object(event)
+            for key in path { node = node?.object?[key] }
+            let number: Double?
+            switch node {
+            case let .number(value)?: number = Double(value.text)
+            case let .string(text)?: number = Double(text.trimmedWhitespace)
+            default: number = nil
+            }
+            guard let number else { continue }
+            if let rejection = check(number, at: path.joined(separator: ".")) { return rejection }
+        }
+        return nil
+    }
+
+    /// Why `number` (found at `path`) is refused, or nil when it is in range.
+    public func check(_ number: Double, at path: String) -> Rejection? {
+        guard !number.isFinite || !range.contains(number) else { return nil }
+        return Rejection("out of range: \(path) must be between "
+            + "\(JSONNumber(range.lowerBound)?.text ?? "?") and \(JSONNumber(range.upperBound)?.text ?? "?")")
+    }
+}
