@@ -27,6 +27,23 @@ public struct QueryError: Error, Equatable, CustomStringConvertible {
     public var description: String { message }
 }
 
+/// Bounds on one analyst query, so a hostile or careless statement (a
+/// recursive CTE that never ends, a string function that builds gigabytes)
+/// stops with a clear error instead of taking the machine.
+public struct QueryLimits: Sendable, Equatable {
+    /// Wall-clock time a statement may run.
+    public var seconds: Double = 10
+    /// The largest string or blob one value may be (SQLITE_LIMIT_LENGTH).
+    public var valueBytes: Int32 = 16 << 20
+    /// Bytes of text and blobs a result may hold in all.
+    public var resultBytes: Int = 256 << 20
+    /// SQLite's heap for the whole process while queries run
+    /// (`sqlite3_hard_heap_limit64`); an existing lower limit is kept.
+    public var heapBytes: Int64 = 2 << 30
+
+    public init() {}
+}
+
 /// Reads one purpose's projection as the actor's role: the file is decrypted
 /// with that role's projection key into memory, and SQL runs read-only under
 /// SQLite's authorizer. Every read is audited.
@@ -43,6 +60,8 @@ public final class ProjectionReader {
     public let purpose: String
     public let role: Role
     public let policy: Policy
+    /// Bounds on each query; see `QueryLimits`.
+    public var limits = QueryLimits()
     private let vault: Vault
     private let queue: DatabaseQueue
 
@@ -90,9 +109,38 @@ public final class ProjectionReader {
         }
     }
 
+    /// What the progress handler reads: when the statement must stop.
+    private final class Deadline {
+        let end: DispatchTime
+        var expired = false
+        init(seconds: Double) { end = .now() + seconds }
+    }
+
     private func run(_ sql: String, limit: Int) throws -> QueryResult {
         try queue.inDatabase { db in
             let connection = db.sqliteConnection
+            sqlite3_limit(connection, SQLITE_LIMIT_LENGTH, limits.valueBytes)
+            let heap = sqlite3_hard_heap_limit64(-1)
+            if heap == 0 || heap > limits.heapBytes { sqlite3_hard_heap_limit64(limits.heapBytes) }
+            let deadline = Deadline(seconds: limits.seconds)
+            let context = Unmanaged.passUnretained(deadline).toOpaque()
+            sqlite3_progress_handler(connection, 1000, { context in
+                let deadline = Unmanaged<Deadline>.fromOpaque(context!).takeUnretainedValue()
+                if DispatchTime.now() >= deadline.end { deadline.expired = true }
+                return deadline.expired ? 1 : 0
+            }, context)
+            defer { withExtendedLifetime(deadline) { sqlite3_progress_handler(connection, 0, nil, nil) } }
+            func failure(_ code: Int32) -> QueryError {
+                if deadline.expired || code == SQLITE_INTERRUPT {
+                    return QueryError(message: "stopped: the query ran longer than \(JSONNumber(limits.seconds)?.text ?? "the limit of") s; "
+                        + "narrow it (WHERE, LIMIT) or aggregate")
+                }
+                if code == SQLITE_TOOBIG || code == SQLITE_NOMEM {
+                    return QueryError(message: "stopped: the query needs more memory than analyst SQL may use "
+                        + "(a value over \(limits.valueBytes >> 20) MiB, or SQLite's heap); narrow it or aggregate")
+                }
+                return QueryError(message: "SQL error: \(String(cString: sqlite3_errmsg(connection)))")
+            }
             var statement: OpaquePointer?
             var tail: UnsafePointer<CChar>?
             let rc = sql.withCString { sqlite3_prepare_v2(connection, $0, -1, &statement, &tail) }
@@ -112,19 +160,25 @@ public final class ProjectionReader {
             let count = sqlite3_column_count(statement)
             let columns = (0..<count).map { String(cString: sqlite3_column_name(statement, $0)) }
             var rows: [[Cell]] = []
+            var bytes = 0
             while true {
                 let step = sqlite3_step(statement)
                 if step == SQLITE_DONE { break }
-                guard step == SQLITE_ROW else { throw QueryError(message: "SQL error: \(String(cString: sqlite3_errmsg(connection)))") }
+                guard step == SQLITE_ROW else { throw failure(step) }
                 guard rows.count < limit else { throw QueryError(message: "more than \(limit) rows: add a LIMIT or aggregate") }
                 rows.append((0..<count).map { column in
                     switch sqlite3_column_type(statement, column) {
                     case SQLITE_INTEGER: return .integer(Int(sqlite3_column_int64(statement, column)))
                     case SQLITE_FLOAT: return .real(sqlite3_column_double(statement, column))
                     case SQLITE_NULL: return .null
-                    default: return .text(String(cString: sqlite3_column_text(statement, column)))
+                    default:
+                        bytes += Int(sqlite3_column_bytes(statement, column))
+                        return .text(String(cString: sqlite3_column_text(statement, column)))
                     }
                 })
+                guard bytes <= limits.resultBytes else {
+                    throw QueryError(message: "stopped: the result is larger than \(limits.resultBytes >> 20) MiB; select fewer or shorter values")
+                }
             }
             return QueryResult(columns: columns, rows: rows)
         }

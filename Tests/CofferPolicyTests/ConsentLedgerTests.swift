@@ -89,7 +89,8 @@ final class ConsentLedgerTests: XCTestCase {
         XCTAssertEqual(first.quarantined, 4)
         XCTAssertEqual(Set(first.reasons.keys), [
             "bad status: expected granted or withdrawn",
-            "purpose 'analytics' rests on legitimate_interests, not consent, in the policy; consent is not recorded for it",
+            // The purpose cell is not quoted: a quarantine reason is stored in clear (issue 15).
+            "purpose rests on legitimate_interests, not consent, in the policy; consent is not recorded for it",
             "bad subject: expected TYPE:VALUE with TYPE email, phone, user, anon or loyalty",
             "bad timestamp: not ISO-8601 with a time zone",
         ])
