@@ -98,6 +98,8 @@ public final class Ingestor {
     /// - Throws: `VaultError.notPermitted` unless the actor may ingest.
     public init(vault: Vault, policy: Policy? = nil) throws {
         try vault.require(.ingest, for: .ingest)
+        // The suppression list decides what is dropped: it must be as the vault wrote it.
+        try vault.verifySeals(["suppressions"])
         self.vault = vault
         log = try vault.eventLog()
         identities = try vault.identityGraph()

@@ -187,7 +187,10 @@ public final class ProjectionBuilder {
     /// its share of subject ids, so each aggregate exists once and memory stays
     /// at one aggregate per person).
     func read(progress: ProgressReporter) throws -> Read {
+        let sealKey = try vault.keys().stateSeal
         let (survivors, lastSeq, lastMerge, subjects) = try vault.database.read { db -> ([SubjectID: SubjectID], Int64, Int64, Int) in
+            // Every table that decides who is in a projection must be as the vault wrote it.
+            try StateSeals.verify(key: sealKey, in: db, path: vault.layout.database.path)
             var survivors: [SubjectID: SubjectID] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT absorbed_id, survivor_id FROM merges") {
                 survivors[try SubjectID(bytes: Array(row[0] as Data))] = try SubjectID(bytes: Array(row[1] as Data))
@@ -291,7 +294,7 @@ public final class ProjectionBuilder {
         // The state keeps everyone read (restricted people too): saved while the files are written.
         var saveState = try stateSaver(read.people, lastSeq: lastSeq)
         // Restricted people (GDPR Art. 18) are kept in the log but left out of every projection.
-        let restricted = try vault.database.read { try Restrictions.restricted(in: $0) }
+        let restricted = try vault.database.read { try Restrictions.restricted(in: $0).union(Restrictions.erased(in: $0)) }
         let before = read.people.count
         if !restricted.isEmpty {
             // Saved first here: leaving people out while the state still holds them would copy them all.

@@ -29,6 +29,11 @@ public enum Restrictions {
         Set(try Data.fetchAll(db, sql: "SELECT subject_id FROM restrictions").map { try SubjectID(bytes: Array($0)) })
     }
 
+    /// Every subject an erasure crypto-shredded.
+    public static func erased(in db: Database) throws -> Set<SubjectID> {
+        Set(try Data.fetchAll(db, sql: "SELECT subject_id FROM erasures").map { try SubjectID(bytes: Array($0)) })
+    }
+
     /// A merge keeps a restriction: the survivor is restricted if the absorbed subject was.
     static func merge(absorbed: SubjectID, into survivor: SubjectID, in db: Database) throws {
         try db.execute(sql: """

@@ -76,6 +76,11 @@ extension Vault {
             let merges = try delete("DELETE FROM merges WHERE absorbed_id IN (\(list)) OR survivor_id IN (\(list))", arguments)
             let consents = try delete("DELETE FROM consents WHERE subject_id IN (\(list))")
             let restrictions = try delete("DELETE FROM restrictions WHERE subject_id IN (\(list))")
+            // Remembered (random ids only, sealed): a build never includes them again, even if a key came back.
+            for id in ids {
+                try db.execute(sql: "INSERT OR IGNORE INTO erasures(subject_id, request_id, at) VALUES (?, ?, ?)",
+                               arguments: [id, request, EventLog.now()])
+            }
             let fields = ["type": "erase", "request": request, "subjects": family.map(\.hex).joined(separator: ","),
                           "keys_destroyed": String(keys), "events_unreadable": String(events)]
             let payload = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])

@@ -110,7 +110,7 @@ public final class Vault {
         let keys = try VaultKeys(master: master)
         let vaultID = try SecureRandom.bytes(16)
         do {
-            let database = try VaultDatabase.open(layout.database)
+            let database = try VaultDatabase.open(layout.database, sealKey: keys.stateSeal)
             // Owner-only, like the directory; SQLite gives -wal and -shm the database's mode.
             try fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: layout.database.path)
             try database.write { db in
@@ -162,13 +162,15 @@ public final class Vault {
         guard FileManager.default.fileExists(atPath: layout.database.path) else {
             throw VaultError.corruptFile(path: layout.database.path, reason: "the database is missing")
         }
-        let database = try VaultDatabase.open(layout.database)
+        let master = bundle[KeyBundle.Name.master]
+        let sealKey = try master.map { try VaultKeys(master: $0).stateSeal }
+        let database = try VaultDatabase.open(layout.database, sealKey: sealKey)
         let storedID = try database.read { try VaultMeta.get($0, VaultMeta.vaultID) }
         guard let storedID, storedID.hexString == file.vaultID else {
             throw VaultError.corruptFile(path: layout.database.path, reason: "it belongs to another vault than keyslots.json")
         }
         let vault = Vault(layout: layout, vaultID: storedID, actor: actor, role: slot.role, database: database, bundle: bundle)
-        if bundle[KeyBundle.Name.master] != nil {
+        if master != nil {
             // The checkpoint key stored in clear must be the one the master key derives.
             let stored = try database.read { try VaultMeta.get($0, VaultMeta.checkpointPublicKey) }
             guard stored == (try vault.keys().checkpointSigning.publicKey.rawRepresentation) else {

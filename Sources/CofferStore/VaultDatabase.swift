@@ -1,3 +1,4 @@
+import CofferCrypto
 import Foundation
 import GRDB
 
@@ -12,18 +13,30 @@ import GRDB
 /// (measured: +7–12 % ingest throughput).
 enum VaultDatabase {
     /// Opens (creating if needed) the database and brings its schema up to date.
-    static func open(_ url: URL, readOnly: Bool = false) throws -> DatabaseQueue {
+    ///
+    /// - Parameter sealKey: the key of the state seals (`StateSeals`), held by
+    ///   actors with the master key. Without it the connection cannot change a
+    ///   sealed table, and the schema is brought up only to the version before
+    ///   the seals (they are added, and computed, with the key).
+    static func open(_ url: URL, readOnly: Bool = false, sealKey: SymmetricKey? = nil) throws -> DatabaseQueue {
         let queue: DatabaseQueue
         do {
             // 64 MiB page cache for writers (the subject index takes random inserts); read-only
             // connections scan sequentially and lean on the OS page cache.
-            queue = try DatabaseQueue(path: url.path, configuration: configuration(readOnly: readOnly, cacheKiB: readOnly ? 4096 : 65536))
+            var config = configuration(readOnly: readOnly, cacheKiB: readOnly ? 4096 : 65536)
+            config.prepareDatabase { try StateSeals.register(on: $0, key: sealKey) }
+            queue = try DatabaseQueue(path: url.path, configuration: config)
         } catch {
             throw VaultError.corruptFile(path: url.path, reason: "\(error)")
         }
         if !readOnly {
             do {
-                try migrator.migrate(queue)
+                let migrator = migrator(sealKey: sealKey)
+                if sealKey != nil {
+                    try migrator.migrate(queue)
+                } else {
+                    try migrator.migrate(queue, upTo: lastUnsealedMigration)
+                }
             } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
                 throw VaultError.corruptFile(path: url.path, reason: "not a SQLite database")
             } catch {
@@ -42,6 +55,8 @@ enum VaultDatabase {
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA secure_delete = ON")
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
+            // REPLACE deletes fire delete triggers only with recursive triggers on (the seals need them).
+            try db.execute(sql: "PRAGMA recursive_triggers = ON")
             if let cacheKiB { try db.execute(sql: "PRAGMA cache_size = -\(cacheKiB)") }
             if !db.configuration.readonly {
                 _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
@@ -63,8 +78,11 @@ enum VaultDatabase {
         }
     }
 
+    /// The last migration that needs no key; the ones after it do.
+    static let lastUnsealedMigration = "v4: data-subject requests, restrictions, suppressions"
+
     /// The schema, one migration per format change.
-    static var migrator: DatabaseMigrator {
+    static func migrator(sealKey: SymmetricKey?) -> DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: event log, keyring, checkpoints") { db in
             try db.execute(sql: """
@@ -203,6 +221,10 @@ enum VaultDatabase {
                     since       INTEGER NOT NULL
                 ) WITHOUT ROWID;
                 """)
+        }
+        migrator.registerMigration("v5: seals on the tables that decide projection membership; erased subjects") { db in
+            guard let sealKey else { throw VaultError.storage(operation: "sealing the vault's tables", detail: "needs the master key") }
+            try StateSeals.migration(db, key: sealKey)
         }
         return migrator
     }

@@ -33,6 +33,8 @@ public enum VaultError: Error, Equatable, CustomStringConvertible {
     case storage(operation: String, detail: String)
     /// A file-system failure.
     case io(path: String, detail: String)
+    /// A sealed table (consent state, restrictions, …) was changed outside Coffer.
+    case tamperedTable(path: String, table: String)
 
     public var description: String {
         switch self {
@@ -71,6 +73,9 @@ public enum VaultError: Error, Equatable, CustomStringConvertible {
             return "database error while \(operation): \(detail)"
         case let .io(path, detail):
             return "cannot access \(path): \(detail)"
+        case let .tamperedTable(path, table):
+            return "the \(table) table in \(path) was changed outside Coffer (its seal does not match its rows); "
+                + "nothing was built from it. Restore the vault from a backup (`coffer backup`) and run `coffer verify`"
         }
     }
 }

@@ -14,6 +14,7 @@ public struct VaultKeys: Sendable {
         static let auditRead = "coffer/v1/audit-read"
         static let auditSigning = "coffer/v1/audit-signing"
         static let requestRegister = "coffer/v1/request-register"
+        static let stateSeal = "coffer/v1/state-seal"
     }
 
     /// Wraps each subject's data key in the keyring.
@@ -29,6 +30,8 @@ public struct VaultKeys: Sendable {
 
     /// Root of the projection keys (never stored in a keyslot: each role gets its own child).
     let projection: SymmetricKey
+    /// Keys the seals of the tables that decide who is in a projection (`StateSeals`).
+    public let stateSeal: SymmetricKey
     /// Encrypts the details (outcomes, reasons) of the request register.
     public let requestRegister: SymmetricKey
     /// Encrypts audit entry details.
@@ -59,6 +62,7 @@ public struct VaultKeys: Sendable {
         projection = try HKDF.deriveKey(from: master, label: Label.projection)
         auditRead = try HKDF.deriveKey(from: master, label: Label.auditRead)
         requestRegister = try HKDF.deriveKey(from: master, label: Label.requestRegister)
+        stateSeal = try HKDF.deriveKey(from: master, label: Label.stateSeal)
         auditSigningSeed = try HKDF.deriveKey(from: master, label: Label.auditSigning)
         auditSigning = try Ed25519.PrivateKey(seed: auditSigningSeed.bytes)
     }

@@ -14,10 +14,24 @@ struct VerifyCommand: ParsableCommand {
 
             An attacker who can rewrite every file can roll the log back to an earlier signed state. \
             Keep the head (--write-head) somewhere else and check against it later (--expect-head).
+
+            With --state it also checks the seals of the clear tables that decide who is in a \
+            projection (consent state, restrictions, suppressions, merges, erasures): this needs the \
+            passphrase of an actor holding the master key (owner or compliance; --actor).
             """
     )
 
     @OptionGroup var options: ChainOptions
+
+    @Flag(help: "Also check the seals of the tables that decide projection membership (needs a passphrase).")
+    var state = false
+
+    @Option(help: ArgumentHelp("With --state: the actor to unlock as (owner or compliance).", valueName: "NAME"))
+    var actor = "owner"
+
+    @Option(help: ArgumentHelp("With --state: read the passphrase from FILE (else $COFFER_PASSPHRASE, else a prompt).",
+                               valueName: "FILE"))
+    var passphraseFile: String?
 
     func run() throws {
         let layout = try options.layout()
@@ -35,6 +49,16 @@ struct VerifyCommand: ParsableCommand {
         Terminal.line("OK: \(report.eventCount) events, chain intact, \(report.checkpointCount) signed checkpoints "
             + "(key \(report.keyFingerprint)), head \(report.headSeq) \(report.headHash.hexString.prefix(16))… "
             + String(format: "in %.2f s", seconds))
+        if state {
+            do {
+                try layout.unlockAsking(actor: actor, passphraseFile: passphraseFile).verifySeals()
+            } catch let error as VaultError {
+                guard case .tamperedTable = error else { throw error }
+                Terminal.line("FAILED: \(error.description)")
+                throw ExitCode(2)
+            }
+            Terminal.line("OK: state tables sealed and intact (\(StateSeals.tables.map(\.name).joined(separator: ", ")))")
+        }
         try options.write(ExpectedHead(seq: report.headSeq, hash: report.headHash))
     }
 }

@@ -1,0 +1,181 @@
+import CofferCrypto
+import Foundation
+import GRDB
+
+/// Seals on the clear tables that decide who is in a projection: consent
+/// state, restrictions, the suppression list, merges and erased subjects.
+///
+/// Each table has a digest in `seals`: the lane-wise sum (4 × 64-bit, wrapping)
+/// of HMAC-SHA256(seal key, table ‖ row) over its rows. Triggers keep it up to
+/// date on every insert, update and delete, through the SQL function
+/// `coffer_seal`, which exists only on connections opened with the master key.
+/// Anyone who edits `vault.sqlite` without that key (flips a consent, deletes
+/// a restriction) cannot compute the new digest, so `verify(_:in:)`, run by
+/// every build before it trusts a table, refuses the tampered table.
+///
+/// Limits (SECURITY.md): the digest proves the rows are ones the vault wrote
+/// together; a copy of both a table and its digest from an older state of the
+/// same vault (a rollback) is caught only as far as the log's checkpoint head
+/// is pinned with `verify --expect-head`.
+public enum StateSeals {
+    /// The sealed tables and their columns, in the order the row MAC reads them.
+    public static let tables: [(name: String, columns: [String])] = [
+        ("consents", ["subject_id", "purpose", "status", "effective_at", "expires_at", "seq"]),
+        ("restrictions", ["subject_id", "request_id", "since"]),
+        ("suppressions", ["token", "request_id", "since"]),
+        ("merges", ["absorbed_id", "survivor_id", "seq"]),
+        ("erasures", ["subject_id", "request_id", "at"]),
+    ]
+
+    static let functionName = "coffer_seal"
+
+    /// The migration that adds the seals: the `erasures` table, `seals`, and
+    /// the triggers, with every digest computed from the rows as they are
+    /// (runs only with the master key, in the migration's transaction).
+    static func migration(_ db: Database, key: SymmetricKey) throws {
+        try db.execute(sql: """
+            -- Subjects crypto-shredded by an erasure: never in a projection again, even if
+            -- an old keyring row were put back.
+            CREATE TABLE erasures (
+                subject_id  BLOB PRIMARY KEY NOT NULL,
+                request_id  TEXT NOT NULL,
+                at          INTEGER NOT NULL
+            ) WITHOUT ROWID;
+
+            -- Keyed digests of the tables above that decide who is in a projection.
+            CREATE TABLE seals (
+                name    TEXT PRIMARY KEY NOT NULL,
+                digest  BLOB NOT NULL              -- Σ HMAC(seal key, table ‖ row), 4 × 64-bit lanes
+            ) WITHOUT ROWID;
+            """)
+        let mac = try HMACSHA256(key: key)
+        for (name, columns) in tables {
+            try db.execute(sql: "INSERT INTO seals(name, digest) VALUES (?, ?)",
+                           arguments: [name, Data(try compute(name, columns: columns, mac: mac, in: db))])
+            func values(_ prefix: String) -> String { columns.map { "\(prefix).\($0)" }.joined(separator: ", ") }
+            let add = "\(functionName)(%@, 1, '\(name)', \(values("NEW")))"
+            let remove = "\(functionName)(%@, -1, '\(name)', \(values("OLD")))"
+            try db.execute(sql: """
+                CREATE TRIGGER \(name)_seal_insert AFTER INSERT ON \(name) BEGIN
+                    UPDATE seals SET digest = \(String(format: add, "digest")) WHERE name = '\(name)';
+                END;
+                CREATE TRIGGER \(name)_seal_delete AFTER DELETE ON \(name) BEGIN
+                    UPDATE seals SET digest = \(String(format: remove, "digest")) WHERE name = '\(name)';
+                END;
+                CREATE TRIGGER \(name)_seal_update AFTER UPDATE ON \(name) BEGIN
+                    UPDATE seals SET digest = \(String(format: add, String(format: remove, "digest"))) WHERE name = '\(name)';
+                END;
+                """)
+        }
+    }
+
+    /// Registers `coffer_seal` on a connection: with the seal key it updates
+    /// digests; without it, a write to a sealed table fails with a clear error.
+    static func register(on db: Database, key: SymmetricKey?) throws {
+        let mac = try key.map { SealMAC(try HMACSHA256(key: $0)) }
+        let function = DatabaseFunction(functionName, argumentCount: nil, pure: true) { values -> DatabaseValueConvertible? in
+            guard values.count >= 3, let sign = Int.fromDatabaseValue(values[1]), let table = String.fromDatabaseValue(values[2]) else {
+                throw DatabaseError(message: "coffer_seal: bad arguments")
+            }
+            guard let mac else {
+                throw DatabaseError(message: "the \(table) table is sealed: only an actor holding the vault's master key may change it")
+            }
+            guard let digest = Data.fromDatabaseValue(values[0]) else {
+                throw DatabaseError(message: "the seal of the \(table) table is missing: the vault was changed outside Coffer; run `coffer verify`")
+            }
+            let rowMAC = try mac.authenticate(rowBytes(table: table, values: values[3...]))
+            return Data(combine(Array(digest), rowMAC, sign: sign))
+        }
+        db.add(function: function)
+    }
+
+    /// The bytes a row's MAC covers: the table name and each value with its type and length.
+    static func rowBytes(table: String, values: ArraySlice<DatabaseValue>) -> [UInt8] {
+        var out = [UInt8]()
+        func length(_ count: Int) { withUnsafeBytes(of: UInt32(count).littleEndian) { out.append(contentsOf: $0) } }
+        length(table.utf8.count)
+        out.append(contentsOf: table.utf8)
+        for value in values {
+            switch value.storage {
+            case .null: out.append(0)
+            case let .int64(number):
+                out.append(1)
+                withUnsafeBytes(of: number.littleEndian) { out.append(contentsOf: $0) }
+            case let .double(number):
+                out.append(2)
+                withUnsafeBytes(of: number.bitPattern.littleEndian) { out.append(contentsOf: $0) }
+            case let .string(text):
+                out.append(3)
+                length(text.utf8.count)
+                out.append(contentsOf: text.utf8)
+            case let .blob(data):
+                out.append(4)
+                length(data.count)
+                out.append(contentsOf: data)
+            }
+        }
+        return out
+    }
+
+    /// `digest` ± `mac`, lane by lane (4 × UInt64, wrapping).
+    static func combine(_ digest: [UInt8], _ mac: [UInt8], sign: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 32)
+        for lane in 0..<4 {
+            var a: UInt64 = 0, b: UInt64 = 0
+            for i in 0..<8 where lane * 8 + i < digest.count {
+                a |= UInt64(digest[lane * 8 + i]) << (8 * UInt64(i))
+            }
+            for i in 0..<8 { b |= UInt64(mac[lane * 8 + i]) << (8 * UInt64(i)) }
+            let sum = sign >= 0 ? a &+ b : a &- b
+            for i in 0..<8 { out[lane * 8 + i] = UInt8(truncatingIfNeeded: sum >> (8 * UInt64(i))) }
+        }
+        return out
+    }
+
+    /// The digest of `table` as its rows are now.
+    static func compute(_ table: String, columns: [String], mac: HMACSHA256, in db: Database) throws -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: 32)
+        let cursor = try Row.fetchCursor(db, sql: "SELECT \(columns.joined(separator: ", ")) FROM \(table)")
+        while let row = try cursor.next() {
+            let values = (0..<columns.count).map { row[$0] as DatabaseValue }
+            digest = combine(digest, try mac.authenticate(rowBytes(table: table, values: values[...])), sign: 1)
+        }
+        return digest
+    }
+
+    /// Checks that `names` (default: every sealed table) hold exactly the rows
+    /// the vault wrote. O(rows): one HMAC per row.
+    /// - Throws: `VaultError.tampered` naming the table.
+    public static func verify(_ names: [String]? = nil, key: SymmetricKey, in db: Database, path: String) throws {
+        let mac = try HMACSHA256(key: key)
+        for (name, columns) in tables where names?.contains(name) ?? true {
+            let stored = try Data.fetchOne(db, sql: "SELECT digest FROM seals WHERE name = ?", arguments: [name]).map { Array($0) }
+            let actual = try compute(name, columns: columns, mac: mac, in: db)
+            guard let stored, ConstantTime.equals(stored, actual) else {
+                throw VaultError.tamperedTable(path: path, table: name)
+            }
+        }
+    }
+}
+
+/// The seal key's HMAC context for the SQL function, which GRDB requires to be
+/// Sendable: OpenSSL contexts are not thread-safe, so every use holds the lock.
+private final class SealMAC: @unchecked Sendable {
+    private let mac: HMACSHA256
+    private let lock = NSLock()
+
+    init(_ mac: HMACSHA256) { self.mac = mac }
+
+    func authenticate(_ bytes: [UInt8]) throws -> [UInt8] {
+        try lock.withLock { try mac.authenticate(bytes) }
+    }
+}
+
+extension Vault {
+    /// Checks the seals of `tables` (default: all) against their rows.
+    /// - Throws: `VaultError.tamperedTable` when one was changed outside Coffer.
+    public func verifySeals(_ tables: [String]? = nil) throws {
+        let key = try keys().stateSeal
+        try database.read { try StateSeals.verify(tables, key: key, in: $0, path: layout.database.path) }
+    }
+}

@@ -1,0 +1,81 @@
+import CofferIngest
+import CofferProjection
+import CofferRequests
+import CofferStore
+import Foundation
+import GRDB
+import Testing
+
+/// Issue 15, class 2: the clear tables a build trusts cannot be changed by
+/// someone who can write `vault.sqlite` but holds no key.
+struct SealedStateTests {
+    /// Edits the vault's database as an attacker with write access would: a
+    /// plain connection (no Coffer functions), triggers dropped first.
+    static func tamper(_ fixture: RequestFixture, _ sql: String) throws {
+        let queue = try DatabaseQueue(path: fixture.layout.database.path)
+        try queue.write { db in
+            for name in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%_seal_%'") {
+                try db.execute(sql: "DROP TRIGGER \(name)")
+            }
+            try db.execute(sql: sql)
+            #expect(db.changesCount > 0, "\(sql)")
+        }
+        try queue.close()
+    }
+
+    static func expectRefused(_ fixture: RequestFixture, table: String) throws {
+        #expect {
+            try fixture.build()
+        } throws: { error in
+            guard case let .tamperedTable(_, name)? = error as? VaultError else { return false }
+            return name == table && (error as! VaultError).description.contains("changed outside Coffer")
+        }
+    }
+
+    @Test("a withdrawn consent flipped back to granted in the clear table is refused, not built")
+    func flippedConsent() throws {
+        let fixture = try RequestFixture()
+        try fixture.ingest("""
+            {"type":"track","event":"Consent Updated","userId":"u2","timestamp":"2026-01-10T00:00:00Z","context":{"consent":{"categoryPreferences":{"marketing":false}}}}
+            """)
+        try fixture.build()
+        try Self.tamper(fixture, "UPDATE consents SET status = 'granted' WHERE status = 'withdrawn' AND purpose = 'marketing'")
+        try Self.expectRefused(fixture, table: "consents")
+    }
+
+    @Test("a deleted restriction, suppression, merge or erasure row is refused")
+    func deletedRows() throws {
+        for (table, sql) in [("restrictions", "DELETE FROM restrictions"), ("merges", "DELETE FROM merges"),
+                             ("erasures", "DELETE FROM erasures"), ("suppressions", "DELETE FROM suppressions")] {
+            let fixture = try RequestFixture()
+            fixture.policy.suppressReturningIdentifiers = true
+            let desk = try fixture.desk()
+            _ = try desk.restrict(subject: RequestFixture.bo, reason: "contested")
+            _ = try desk.erase(subject: RequestFixture.cy)
+            try fixture.build()  // every seal holds after the vault's own changes
+            try Self.tamper(fixture, sql)
+            try Self.expectRefused(fixture, table: table)
+            if table == "suppressions" {
+                #expect(throws: VaultError.self) { try Ingestor(vault: fixture.owner, policy: fixture.policy) }
+            }
+        }
+    }
+
+    @Test("a deleted seal, or a row inserted without the key, is refused; a connection without the key cannot write")
+    func sealsThemselves() throws {
+        let fixture = try RequestFixture()
+        try Self.tamper(fixture, "DELETE FROM seals WHERE name = 'consents'")
+        try Self.expectRefused(fixture, table: "consents")
+
+        let other = try RequestFixture()
+        try Self.tamper(other, "INSERT INTO restrictions(subject_id, request_id, since) VALUES (randomblob(16), 'DSR-9999', 0)")
+        try Self.expectRefused(other, table: "restrictions")
+
+        // Without dropping the triggers, a plain connection cannot change a sealed table at all.
+        let third = try RequestFixture()
+        let queue = try DatabaseQueue(path: third.layout.database.path)
+        #expect(throws: DatabaseError.self) { try queue.write { try $0.execute(sql: "DELETE FROM consents") } }
+        try queue.close()
+        try third.build()
+    }
+}
