@@ -158,7 +158,7 @@ public final class ConsentImporter {
             throw VaultError.storage(operation: "importing consent", detail: "\(error)")
         }
         try vault.audit(.ingest, target: "file:\(URL(fileURLWithPath: file).lastPathComponent)", rows: report.accepted,
-                        reason: "consent import: " + report.auditSummary)
+                        reason: "consent import: " + report.auditSummary + LogCoverage.reasonSuffix(lastSeq: try vault.logHead()))
         return report
     }
 }

@@ -431,7 +431,7 @@ public final class Ingestor {
             throw VaultError.storage(operation: "ingesting a batch", detail: "\(error)")
         }
         try vault.audit(.ingest, target: "file:\(URL(fileURLWithPath: source.file).lastPathComponent)", rows: report.accepted,
-                        reason: report.auditSummary)
+                        reason: report.auditSummary + LogCoverage.reasonSuffix(lastSeq: try vault.logHead()))
         return report
     }
 

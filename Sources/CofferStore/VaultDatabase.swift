@@ -34,7 +34,8 @@ enum VaultDatabase {
                 let migrator = migrator(sealKey: sealKey)
                 if sealKey != nil {
                     try migrator.migrate(queue)
-                } else {
+                } else if try !queue.read({ try migrator.appliedIdentifiers($0) }).contains(sealedMigration) {
+                    // GRDB traps when asked to migrate "up to" a version a database is already past.
                     try migrator.migrate(queue, upTo: lastUnsealedMigration)
                 }
             } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
@@ -80,6 +81,7 @@ enum VaultDatabase {
 
     /// The last migration that needs no key; the ones after it do.
     static let lastUnsealedMigration = "v4: data-subject requests, restrictions, suppressions"
+    static let sealedMigration = "v5: seals on the tables that decide projection membership; erased subjects"
 
     /// The schema, one migration per format change.
     static func migrator(sealKey: SymmetricKey?) -> DatabaseMigrator {
@@ -222,7 +224,7 @@ enum VaultDatabase {
                 ) WITHOUT ROWID;
                 """)
         }
-        migrator.registerMigration("v5: seals on the tables that decide projection membership; erased subjects") { db in
+        migrator.registerMigration(sealedMigration) { db in
             guard let sealKey else { throw VaultError.storage(operation: "sealing the vault's tables", detail: "needs the master key") }
             try StateSeals.migration(db, key: sealKey)
         }

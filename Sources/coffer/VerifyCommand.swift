@@ -51,13 +51,22 @@ struct VerifyCommand: ParsableCommand {
             + String(format: "in %.2f s", seconds))
         if state {
             do {
-                try layout.unlockAsking(actor: actor, passphraseFile: passphraseFile).verifySeals()
+                let vault = try layout.unlockAsking(actor: actor, passphraseFile: passphraseFile)
+                try vault.verifySeals()
+                let coverage = try vault.logCoverage()
+                guard coverage.isComplete else {
+                    Terminal.line("FAILED: the log ends at seq \(coverage.logHead), but the audit ledger records ingested events "
+                        + "through seq \(coverage.auditedThrough): acknowledged events are missing (vault.sqlite copied without its "
+                        + "-wal, or the WAL deleted). Restore from a `coffer backup`.")
+                    throw ExitCode(2)
+                }
             } catch let error as VaultError {
                 guard case .tamperedTable = error else { throw error }
                 Terminal.line("FAILED: \(error.description)")
                 throw ExitCode(2)
             }
-            Terminal.line("OK: state tables sealed and intact (\(StateSeals.tables.map(\.name).joined(separator: ", ")))")
+            Terminal.line("OK: state tables sealed and intact (\(StateSeals.tables.map(\.name).joined(separator: ", "))); "
+                + "the log holds every batch the audit ledger records")
         }
         try options.write(ExpectedHead(seq: report.headSeq, hash: report.headHash))
     }
