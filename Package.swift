@@ -86,6 +86,14 @@ let package = Package(
             ]
         ),
         .target(
+            name: "CofferFuzzTargets",
+            dependencies: ["CofferIngest", "CofferPolicy", "CofferProjection"]
+        ),
+        .executableTarget(
+            name: "coffer-fuzz",
+            dependencies: ["CofferFuzzTargets"]
+        ),
+        .target(
             name: "CofferDemo",
             dependencies: ["CofferIngest", "CofferStore"]
         ),
@@ -144,6 +152,7 @@ let package = Package(
             name: "CofferProjectionTests",
             dependencies: [
                 "CofferProjection",
+                "CofferFuzzTargets",
                 "CofferDemo",
                 "CofferPolicy",
                 "CofferIngest",

@@ -5,7 +5,7 @@
 /// bad), is white space or a separator, or is counted in `unattributed`.
 /// A malformed record never swallows the records after it: each splitter
 /// resynchronises at the next point where a record can start.
-protocol RecordSplitter {
+package protocol RecordSplitter {
     mutating func feed(_ chunk: ArraySlice<UInt8>, emit: (SourceRecord) throws -> Void) rethrows
     mutating func finish(emit: (SourceRecord) throws -> Void) rethrows
     /// Bytes that belong to no record (e.g. text outside a JSON array).
@@ -118,14 +118,16 @@ struct PendingRecord {
 private func isJSONSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0a || byte == 0x0d }
 
 /// JSON Lines: one record per line (LF, CR LF or CR); blank lines are skipped.
-struct LineSplitter: RecordSplitter {
+package struct LineSplitter: RecordSplitter {
     private var record = PendingRecord()
     /// The last chunk ended on a CR: an LF that starts the next belongs to it.
     private var pendingLF = false
 
-    var unattributed: UnattributedBytes { UnattributedBytes() }
+    package init() {}
 
-    mutating func feed(_ chunk: ArraySlice<UInt8>, emit: (SourceRecord) throws -> Void) rethrows {
+    package var unattributed: UnattributedBytes { UnattributedBytes() }
+
+    package mutating func feed(_ chunk: ArraySlice<UInt8>, emit: (SourceRecord) throws -> Void) rethrows {
         var start = chunk.startIndex
         if pendingLF, start < chunk.endIndex {
             pendingLF = false
@@ -152,7 +154,7 @@ struct LineSplitter: RecordSplitter {
         record.append(run: chunk[start...])
     }
 
-    mutating func finish(emit: (SourceRecord) throws -> Void) rethrows {
+    package mutating func finish(emit: (SourceRecord) throws -> Void) rethrows {
         try record.emit(emit)
     }
 }
@@ -164,7 +166,9 @@ struct LineSplitter: RecordSplitter {
 /// marks the element bad up to the next top-level comma, and an object that
 /// never closes ends where a `{` stands where a key must (the next element).
 /// Text before the `[` or after the `]` is counted as unattributed.
-struct ArraySplitter: RecordSplitter {
+package struct ArraySplitter: RecordSplitter {
+    package init() {}
+
     /// Nesting deeper than this is refused (the JSON reader allows 512).
     static let maxDepth = 1024
 
@@ -180,12 +184,12 @@ struct ArraySplitter: RecordSplitter {
     private var expectingKey = false
     /// Why the current element is malformed, once known.
     private var broken: String?
-    private(set) var unattributed = UnattributedBytes()
+    package private(set) var unattributed = UnattributedBytes()
 
     static let unbalanced = "invalid JSON: unbalanced brackets"
     static let unclosed = "invalid JSON: the element ends before its braces are closed"
 
-    mutating func feed(_ chunk: ArraySlice<UInt8>, emit: (SourceRecord) throws -> Void) rethrows {
+    package mutating func feed(_ chunk: ArraySlice<UInt8>, emit: (SourceRecord) throws -> Void) rethrows {
         for byte in chunk {
             defer { record.advance(past: byte) }
             if !started {
@@ -280,7 +284,7 @@ struct ArraySplitter: RecordSplitter {
         expectingKey = false
     }
 
-    mutating func finish(emit: (SourceRecord) throws -> Void) rethrows {
+    package mutating func finish(emit: (SourceRecord) throws -> Void) rethrows {
         let incomplete = inString || !stack.isEmpty || tooDeep > 0
         try record.emit(emit, readError: broken ?? (incomplete ? "invalid JSON: the array ends before this element is complete" : nil))
     }
@@ -295,7 +299,7 @@ struct ArraySplitter: RecordSplitter {
 /// lines split. A quoted field that is still open at the end of the input or
 /// after 32 KB is taken as broken: its record's first line is handed on as
 /// malformed, and the bytes after that line are read again as new records.
-struct CSVSplitter: RecordSplitter {
+package struct CSVSplitter: RecordSplitter {
     private enum State { case fieldStart, unquoted, quoted, quoteInQuoted, overlong }
 
     private var record = PendingRecord()
@@ -306,15 +310,15 @@ struct CSVSplitter: RecordSplitter {
     private var replay: [UInt8] = []
     private var replayIndex = 0
 
-    var unattributed: UnattributedBytes { UnattributedBytes() }
+    package var unattributed: UnattributedBytes { UnattributedBytes() }
 
     static let unterminated = "unterminated quoted field: the quote opened on this line never closes"
 
-    init(delimiter: UInt8 = UInt8(ascii: ",")) {
+    package init(delimiter: UInt8 = UInt8(ascii: ",")) {
         self.delimiter = delimiter
     }
 
-    mutating func feed(_ chunk: ArraySlice<UInt8>, emit: (SourceRecord) throws -> Void) rethrows {
+    package mutating func feed(_ chunk: ArraySlice<UInt8>, emit: (SourceRecord) throws -> Void) rethrows {
         for byte in chunk {
             try step(byte, emit: emit)
             try drainReplay(emit: emit)
@@ -395,7 +399,7 @@ struct CSVSplitter: RecordSplitter {
         replayIndex = 0
     }
 
-    mutating func finish(emit: (SourceRecord) throws -> Void) rethrows {
+    package mutating func finish(emit: (SourceRecord) throws -> Void) rethrows {
         while state == .quoted {
             try resynchronise(emit: emit)
             if state == .overlong { break }

@@ -29,6 +29,20 @@ public enum ProjectionFile {
     /// before the sealed copy is made): callers must not use it afterwards.
     /// At most two copies of the database are in memory at once: the
     /// serialised image and the sealed file.
+    /// The `projection_info` key of the log position a file is current through:
+    /// its build's last event, or the erasure or restriction it was last purged for.
+    static let reconciledKey = "reconciled_seq"
+
+    /// Refuses a file that is not reconciled through the latest erasure or
+    /// restriction change in the log (`ProjectionPurge`).
+    static func checkCurrent(_ queue: DatabaseQueue, url: URL, latestPurge: Int64) throws {
+        let stamp = try queue.inDatabase { db in
+            try Int64.fetchOne(db, sql: "SELECT max(CAST(value AS INTEGER)) FROM projection_info WHERE key IN ('last_seq', ?)",
+                               arguments: [reconciledKey]) ?? 0
+        }
+        guard stamp >= latestPurge else { throw ProjectionError.stale(file: url.lastPathComponent, seq: latestPurge) }
+    }
+
     static func write(_ queue: DatabaseQueue, to url: URL, key: SymmetricKey, vaultID: [UInt8], purpose: String, role: Role) throws -> Int {
         let (pointer, size) = try queue.inDatabase { db -> (UnsafeMutablePointer<UInt8>, Int) in
             var size: sqlite3_int64 = 0
@@ -84,6 +98,8 @@ public enum ProjectionError: Error, Equatable, CustomStringConvertible {
     case noAccess(role: String, purpose: String)
     case unknownSegment(String, known: [String])
     case notFound
+    /// The file predates the erasure or restriction change at log position `seq`.
+    case stale(file: String, seq: Int64)
 
     public var description: String {
         switch self {
@@ -95,6 +111,10 @@ public enum ProjectionError: Error, Equatable, CustomStringConvertible {
             return "no segment named '\(name)'; defined: \(known.joined(separator: ", "))"
         case .notFound:
             return "no such customer in this projection (not consented to the purpose, restricted, or unknown)"
+        case let .stale(file, seq):
+            return "projections/\(file) predates the erasure or restriction change at log position \(seq) (restored from an "
+                + "older copy, or written by an interrupted request), so it may still show that person; it is not read. "
+                + "The owner rebuilds it with `coffer project build`"
         }
     }
 }

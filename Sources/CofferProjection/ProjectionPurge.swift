@@ -71,8 +71,11 @@ public enum ProjectionPurge {
     }
 
     /// Removes the person whose untransformed customer key is `key` from every
-    /// projection file (the files in parallel).
-    public static func remove(customerKey key: String, vault: Vault, policy: Policy) throws -> [Outcome] {
+    /// projection file (the files in parallel), and stamps every file as
+    /// reconciled through log position `reconciled` (the erasure's or
+    /// restriction's event): readers refuse a file stamped earlier than the
+    /// latest such event, e.g. one restored from before an erasure.
+    public static func remove(customerKey key: String, vault: Vault, policy: Policy, reconciled: Int64) throws -> [Outcome] {
         // Keys and ids first, on this thread (the vault is not thread-safe); then the files.
         var jobs: [Job] = []
         for (purpose, role, url, id) in try customerIDs(of: key, vault: vault, policy: policy) {
@@ -88,7 +91,8 @@ public enum ProjectionPurge {
         let removed = parallelMap(work.count, parallel: true) { index -> Int in
             let job = work[index]
             guard let id = job.id, let key = job.key else { return 0 }
-            return try purge(job.url, customerID: id, key: key, vaultID: vaultID, purpose: job.purpose, role: job.role)
+            return try purge(job.url, customerID: id, key: key, vaultID: vaultID, purpose: job.purpose, role: job.role,
+                             reconciled: reconciled)
         }
         return try zip(jobs, removed).map { job, result in
             Outcome(file: job.url.lastPathComponent, rowsRemoved: try result.get(), fileDeleted: job.id == nil)
@@ -102,7 +106,7 @@ public enum ProjectionPurge {
 
     /// Deletes the rows of `customerID` from one file and re-seals it; returns the rows removed.
     private static func purge(_ url: URL, customerID id: String, key: SymmetricKey, vaultID: [UInt8], purpose: String,
-                              role: Role) throws -> Int {
+                              role: Role, reconciled: Int64) throws -> Int {
         let queue = try ProjectionFile.open(url, key: key, vaultID: vaultID, purpose: purpose, role: role)
         let removed = try queue.inDatabase { db -> Int in
             // secure_delete zeroes the deleted cells and freed pages in the image.
@@ -111,11 +115,12 @@ public enum ProjectionPurge {
             var removed = db.changesCount
             try db.execute(sql: "DELETE FROM segment_members WHERE customer_id = ?", arguments: [id])
             removed += db.changesCount
+            try db.execute(sql: "INSERT OR REPLACE INTO projection_info VALUES (?, ?)",
+                           arguments: [ProjectionFile.reconciledKey, String(reconciled)])
             return removed
         }
-        if removed > 0 {
-            _ = try ProjectionFile.write(queue, to: url, key: key, vaultID: vaultID, purpose: purpose, role: role)
-        }
+        // Re-sealed even when the person was not in it: the stamp says the file is current.
+        _ = try ProjectionFile.write(queue, to: url, key: key, vaultID: vaultID, purpose: purpose, role: role)
         return removed
     }
 

@@ -80,8 +80,10 @@ public final class ProjectionReader {
         self.purpose = purpose
         role = vault.role
         let key = try ProjectionFile.fileKey(vault.projectionKey(for: role), purpose: purpose)
-        queue = try ProjectionFile.open(ProjectionFile.url(vault.layout, purpose: purpose, role: role), key: key,
-                                        vaultID: vault.vaultID, purpose: purpose, role: role)
+        let url = ProjectionFile.url(vault.layout, purpose: purpose, role: role)
+        queue = try ProjectionFile.open(url, key: key, vaultID: vault.vaultID, purpose: purpose, role: role)
+        // A file older than the latest erasure or restriction (restored from a copy) may still show that person.
+        try ProjectionFile.checkCurrent(queue, url: url, latestPurge: try vault.database.read(Restrictions.latestPurgingEvent))
         try queue.inDatabase { db in
             try db.execute(sql: "PRAGMA query_only = ON")
             sqlite3_set_authorizer(db.sqliteConnection, ProjectionReader.authorize, nil)

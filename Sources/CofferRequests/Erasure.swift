@@ -66,7 +66,12 @@ extension RequestDesk {
             defer { clock = Date() }
             return Int((Date().timeIntervalSince(clock) * 1000).rounded())
         }
-        var projections = try ProjectionPurge.remove(customerKey: profile.customerKey, vault: vault, policy: policy)
+        // Leftovers of a killed build are whole projection files the purge would not see: gone first.
+        for directory in [vault.layout.directory, vault.layout.projections] { AtomicFile.removeLeftovers(in: directory) }
+        // Stamped for the tombstone the shred appends next (a writer in between makes the files
+        // stale, to be rebuilt: the safe side).
+        var projections = try ProjectionPurge.remove(customerKey: profile.customerKey, vault: vault, policy: policy,
+                                                     reconciled: try vault.logHead() + 1)
         // The saved build state holds the person's aggregate: the next build reads the whole log.
         if try ProjectionBuilder.forgetState(vault.layout) {
             projections.append(.buildStateDeleted)

@@ -166,7 +166,8 @@ public final class RequestDesk {
             let receipt = try log.append([NewEvent(subject: subject, kind: .restrict, payload: payload)], in: db)
             return try complete(record, outcome: "restricted", logSeq: receipt.lastSeq, register: register, in: db)
         }
-        let outcomes = try ProjectionPurge.remove(customerKey: profile.customerKey, vault: vault, policy: policy)
+        let outcomes = try ProjectionPurge.remove(customerKey: profile.customerKey, vault: vault, policy: policy,
+                                                  reconciled: done.logSeq ?? vault.logHead())
         try vault.audit(.requestRestrict, target: Vault.auditTarget(subject), rows: outcomes.map(\.rowsRemoved).reduce(0, +),
                         reason: done.id)
         return (done, outcomes)

@@ -40,3 +40,23 @@ public enum AtomicFile {
         }
     }
 }
+
+extension AtomicFile {
+    /// Removes the temporary siblings (`.NAME.tmp-PID`) that a writer killed
+    /// mid-write left in `directory`: they hold whole sealed files (projections
+    /// an erasure has since purged, say) that nothing else would ever remove.
+    /// Files of a process still running are left alone.
+    /// - Returns: the names removed.
+    @discardableResult
+    public static func removeLeftovers(in directory: URL) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return [] }
+        var removed: [String] = []
+        for name in names where name.hasPrefix(".") {
+            guard let marker = name.range(of: ".tmp-", options: .backwards),
+                  let pid = pid_t(name[marker.upperBound...]) else { continue }
+            if pid != getpid(), kill(pid, 0) == 0 { continue }  // a live writer's file
+            if unlink(directory.appendingPathComponent(name).path) == 0 { removed.append(name) }
+        }
+        return removed
+    }
+}

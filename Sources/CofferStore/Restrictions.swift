@@ -29,6 +29,13 @@ public enum Restrictions {
         Set(try Data.fetchAll(db, sql: "SELECT subject_id FROM restrictions").map { try SubjectID(bytes: Array($0)) })
     }
 
+    /// The log position of the latest erasure or restriction change (0 if none):
+    /// a projection file must be reconciled through it (built after it, or
+    /// purged for it) to be read. From the signed log, through a partial index.
+    public static func latestPurgingEvent(in db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events WHERE kind IN ('erase', 'restrict')") ?? 0
+    }
+
     /// Every subject an erasure crypto-shredded.
     public static func erased(in db: Database) throws -> Set<SubjectID> {
         Set(try Data.fetchAll(db, sql: "SELECT subject_id FROM erasures").map { try SubjectID(bytes: Array($0)) })

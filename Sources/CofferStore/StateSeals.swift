@@ -42,6 +42,10 @@ public enum StateSeals {
                 at          INTEGER NOT NULL
             ) WITHOUT ROWID;
 
+            -- Erasures and restriction changes, found without a scan: a projection file older
+            -- than the latest of them is refused (it may still show the person).
+            CREATE INDEX events_by_purge ON events(seq) WHERE kind IN ('erase', 'restrict');
+
             -- Keyed digests of the tables above that decide who is in a projection.
             CREATE TABLE seals (
                 name    TEXT PRIMARY KEY NOT NULL,

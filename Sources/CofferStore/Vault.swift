@@ -170,6 +170,8 @@ public final class Vault {
             throw VaultError.corruptFile(path: layout.database.path, reason: "it belongs to another vault than keyslots.json")
         }
         let vault = Vault(layout: layout, vaultID: storedID, actor: actor, role: slot.role, database: database, bundle: bundle)
+        // What a killed writer left behind (whole sealed files under temporary names) goes now.
+        for directory in [layout.directory, layout.projections] { AtomicFile.removeLeftovers(in: directory) }
         if master != nil {
             // The checkpoint key stored in clear must be the one the master key derives.
             let stored = try database.read { try VaultMeta.get($0, VaultMeta.checkpointPublicKey) }
