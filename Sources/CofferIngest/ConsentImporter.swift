@@ -113,7 +113,17 @@ public final class ConsentImporter {
         }
     }
 
-    private func process(_ records: [SourceRecord], header: [String], file: String) throws -> IngestReport {
+    /// Re-checks one quarantined consent row (e.g. after the policy declared
+    /// its purpose): recorded, and released from the quarantine in the same
+    /// transaction, if it now passes. - Returns: whether it was released.
+    public func retry(_ record: QuarantinedRecord) throws -> (released: Bool, report: IngestReport) {
+        let header = record.context["header"]?.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init) ?? []
+        let source = SourceRecord(line: record.line, byteOffset: record.byteOffset, bytes: record.record)
+        guard case .success = parse(source, header: header, file: record.file) else { return (false, IngestReport()) }
+        return (true, try process([source], header: header, file: record.file, releasing: record.id))
+    }
+
+    private func process(_ records: [SourceRecord], header: [String], file: String, releasing quarantineID: Int64? = nil) throws -> IngestReport {
         let parsed = records.map { ($0, parse($0, header: header, file: file)) }
         let now = EventLog.now()
         let report: IngestReport
@@ -122,8 +132,9 @@ public final class ConsentImporter {
                 var report = IngestReport()
                 var decisions: [(ConsentRecord, SubjectID)] = []
                 for (record, result) in parsed {
+                    // A released row was keyed when it was quarantined: not a duplicate of itself.
                     let isNew = try dedup.insert(dedup.key(messageID: nil, content: Array("consent-csv:".utf8) + record.bytes), in: db)
-                    guard isNew else {
+                    guard isNew || quarantineID != nil else {
                         report.duplicates += 1
                         continue
                     }
@@ -141,6 +152,7 @@ public final class ConsentImporter {
                         report.accepted += 1
                     }
                 }
+                if let quarantineID { try quarantine.remove(id: quarantineID, in: db) }
                 // One append (and one signed checkpoint) per batch, then the current-state table.
                 let events = try decisions.map { NewEvent(subject: $0.1, kind: .consent, payload: try $0.0.payload(), recordedAt: now) }
                 if !events.isEmpty {

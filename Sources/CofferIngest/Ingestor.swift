@@ -100,6 +100,8 @@ public final class Ingestor {
         try vault.require(.ingest, for: .ingest)
         // The suppression list decides what is dropped: it must be as the vault wrote it.
         try vault.verifySeals(["suppressions"])
+        // A batch committed just before a kill, whose audit entry never made it, is recorded now.
+        try vault.reconcilePendingAudit()
         self.vault = vault
         log = try vault.eventLog()
         identities = try vault.identityGraph()
@@ -327,7 +329,24 @@ public final class Ingestor {
         let records = try vault.database.read { try quarantine.all(in: $0) }
         var result = RetryReport()
         var mappings: [String: CSVMapping] = [:]
+        var consentImporter: ConsentImporter?
         for record in records {
+            if record.format == "consent-csv" {
+                // Consent rows go back through the consent importer (it needs the policy's purposes).
+                guard let policy else {
+                    result.stillRejected += 1
+                    continue
+                }
+                consentImporter = try consentImporter ?? ConsentImporter(vault: vault, policy: policy)
+                let (released, report) = try consentImporter!.retry(record)
+                if released {
+                    result.released += 1
+                    result.ingest.add(report)
+                } else {
+                    result.stillRejected += 1
+                }
+                continue
+            }
             let format = InputFormat(rawValue: record.format) ?? .jsonl
             var mapping: CSVMapping?
             if format == .csv, let path = record.context["mapping"] {
@@ -355,6 +374,7 @@ public final class Ingestor {
             context["header"] = source.header.joined(separator: "\u{1F}")
             if let mappingPath = source.mappingPath { context["mapping"] = mappingPath }
         }
+        let auditTarget = "file:\(URL(fileURLWithPath: source.file).lastPathComponent)"
         let report: IngestReport
         do {
             report = try vault.database.write { db in
@@ -423,14 +443,18 @@ public final class Ingestor {
                 for (record, subject, index) in consentDecisions.appended {
                     try consents.applied(record, subject: subject, seq: receipt.firstSeq + Int64(index), in: db)
                 }
+                try vault.notePendingIngestAudit(target: auditTarget, rows: report.accepted, reason: report.auditSummary,
+                                                 through: receipt.lastSeq, in: db)
                 return report
             }
         } catch let error as VaultError {
             throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            throw VaultError.diskFull(path: vault.layout.database.path)
         } catch {
             throw VaultError.storage(operation: "ingesting a batch", detail: "\(error)")
         }
-        try vault.audit(.ingest, target: "file:\(URL(fileURLWithPath: source.file).lastPathComponent)", rows: report.accepted,
+        try vault.audit(.ingest, target: auditTarget, rows: report.accepted,
                         reason: report.auditSummary + LogCoverage.reasonSuffix(lastSeq: try vault.logHead()))
         return report
     }

@@ -82,7 +82,7 @@ public struct SegmentParser: Sendable {
         guard let kind = Self.types[typeText] else { return .failure(Rejection("unknown type")) }
         event["type"] = .string(typeText)
 
-        for field in ["traits", "properties", "context"] {
+        for field in ["traits", "properties", "context", "integrations"] {
             if let value = event[field], value.object == nil {
                 return .failure(Rejection("wrong type: \(field) must be an object"))
             }
@@ -109,7 +109,8 @@ public struct SegmentParser: Sendable {
                 if required { return .failure(Rejection("missing \(field) (required for \(typeText))")) }
                 continue
             }
-            guard let trimmed = Self.idString(value)?.trimmedWhitespace, !trimmed.isEmpty else {
+            // Segment's spec: `event` is a string; ids may come as integers from some SDKs.
+            guard let trimmed = (field == "event" ? value.string : Self.idString(value))?.trimmedWhitespace, !trimmed.isEmpty else {
                 return .failure(Rejection("wrong type: \(field) must be a non-empty string"))
             }
             event[field] = .string(trimmed)
@@ -117,7 +118,7 @@ public struct SegmentParser: Sendable {
                 return .failure(rejection)
             }
         }
-        for field in ["messageId", "name"] {
+        for field in ["messageId", "name", "category", "channel", "receivedAt"] {
             if let value = event[field], !value.isNull, value.string == nil {
                 return .failure(Rejection("wrong type: \(field) must be a string"))
             }

@@ -30,9 +30,7 @@ extension Vault {
                          kdf: Scrypt.Parameters = .passphraseDefault) throws {
         try require(.manageActors, for: .actorAdd, target: "actor:\(name)")
         guard Self.isValidActorName(name) else { throw VaultError.invalidActorName(name) }
-        guard passphrase.count >= Self.minimumPassphraseLength else {
-            throw VaultError.weakPassphrase(minimumLength: Self.minimumPassphraseLength)
-        }
+        try Self.checkPassphrase(passphrase)
         var file = try KeyslotFile.load(from: layout.keyslots)
         guard !file.slots.contains(where: { $0.actor == name }) else { throw VaultError.actorExists(name) }
         let master = try masterKey()
@@ -62,9 +60,7 @@ extension Vault {
 
     /// Re-wraps this actor's keys under a new passphrase; the old one stops working.
     public func changePassphrase(to passphrase: SecureBytes, kdf: Scrypt.Parameters = .passphraseDefault) throws {
-        guard passphrase.count >= Self.minimumPassphraseLength else {
-            throw VaultError.weakPassphrase(minimumLength: Self.minimumPassphraseLength)
-        }
+        try Self.checkPassphrase(passphrase)
         var file = try KeyslotFile.load(from: layout.keyslots)
         guard let index = file.slots.firstIndex(where: { $0.actor == actor }) else { throw VaultError.unknownActor(actor) }
         let old = file.slots[index]

@@ -41,15 +41,32 @@ public struct Keyslot: Codable, Sendable, Equatable {
         guard let salt = Data(base64Encoded: salt), let wrapped = Data(base64Encoded: wrappedKeys) else {
             throw VaultError.corruptFile(path: file, reason: "keyslot '\(actor)' is not valid base64")
         }
+        // Parameters are read from a file anyone may edit: bounded, so a slot cannot ask for
+        // terabytes of memory or hours of work (the defaults are logN 17, r 8, p 1).
+        guard Self.acceptedLogN.contains(kdf.logN), (1...32).contains(kdf.r), (1...16).contains(kdf.p),
+              kdf.memoryBytes <= 4 << 30 else {
+            throw VaultError.corruptFile(path: file, reason: "keyslot '\(actor)' asks for scrypt parameters out of range "
+                + "(logN \(kdf.logN), r \(kdf.r), p \(kdf.p)); the file was edited")
+        }
         let kek = try Scrypt.deriveKey(passphrase: passphrase, salt: Array(salt), parameters: kdf)
         do {
             let plain = try KeyWrap.unwrap(Array(wrapped), with: kek,
                                            context: Self.context(vaultID: vaultID, actor: actor, role: role))
             return try KeyBundle(serialised: plain)
         } catch CryptoError.authenticationFailed {
+            // The right passphrase for a slot whose role was edited opens under the sealed role: say so.
+            for sealed in Role.allCases where sealed != role {
+                if (try? KeyWrap.unwrap(Array(wrapped), with: kek, context: Self.context(vaultID: vaultID, actor: actor, role: sealed))) != nil {
+                    throw VaultError.corruptFile(path: file, reason: "keyslot '\(actor)' was edited: it says role \(role.rawValue), "
+                        + "but it was sealed for role \(sealed.rawValue); restore keyslots.json from a backup")
+                }
+            }
             throw VaultError.wrongPassphrase(actor: actor)
         }
     }
+
+    /// scrypt cost exponents a slot may ask for (tests use 10; new slots use 17).
+    static let acceptedLogN = 10...22
 }
 
 /// The contents of `keyslots.json`.

@@ -7,8 +7,22 @@ import GRDB
 ///
 /// Create one with `Vault.create` (a new vault) or `Vault.unlock`.
 public final class Vault {
-    /// Minimum passphrase length for new keyslots.
+    /// Minimum passphrase length for new keyslots, in characters.
     public static let minimumPassphraseLength = 8
+
+    /// A new passphrase must have at least `minimumPassphraseLength` characters
+    /// (not bytes: "éééé" is four) and not be only white space.
+    /// - Throws: `VaultError.weakPassphrase`.
+    public static func checkPassphrase(_ passphrase: SecureBytes) throws {
+        // Counted on the bytes, without a String copy of the secret: a UTF-8 character
+        // starts at every byte that is not a continuation byte (10xxxxxx).
+        let ok = passphrase.withUnsafeBytes { raw -> Bool in
+            let characters = raw.reduce(0) { $0 + ($1 & 0xC0 == 0x80 ? 0 : 1) }
+            let blank = raw.allSatisfy { [0x20, 0x09, 0x0a, 0x0d, 0x0b, 0x0c].contains($0) }
+            return characters >= minimumPassphraseLength && !blank
+        }
+        guard ok else { throw VaultError.weakPassphrase(minimumLength: minimumPassphraseLength) }
+    }
 
     /// Where the vault lives.
     public let layout: VaultLayout
@@ -95,12 +109,12 @@ public final class Vault {
                               kdf: Scrypt.Parameters = .passphraseDefault) throws -> Vault {
         let fm = FileManager.default
         if layout.isInitialized { throw VaultError.alreadyInitialized(path: layout.directory.path) }
-        guard ownerPassphrase.count >= minimumPassphraseLength else {
-            throw VaultError.weakPassphrase(minimumLength: minimumPassphraseLength)
-        }
+        try checkPassphrase(ownerPassphrase)
         do {
             try fm.createDirectory(at: layout.directory, withIntermediateDirectories: true,
                                    attributes: [.posixPermissions: 0o700])
+            // An existing directory (e.g. made by mkdir, 0755) is made owner-only too.
+            try fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: layout.directory.path)
         } catch {
             throw VaultError.io(path: layout.directory.path, detail: error.localizedDescription)
         }
@@ -155,7 +169,11 @@ public final class Vault {
     /// - Throws: `VaultError.notInitialized`, `.unknownActor`, `.wrongPassphrase`,
     ///   or `.corruptFile`; nothing on disk changes on failure.
     public static func unlock(layout: VaultLayout, actor: String = "owner", passphrase: SecureBytes) throws -> Vault {
-        guard layout.isInitialized else { throw VaultError.notInitialized(path: layout.directory.path) }
+        guard layout.isInitialized else {
+            // A database without its keyslots is not "no vault": the keyslots were lost or moved.
+            if FileManager.default.fileExists(atPath: layout.database.path) { throw VaultError.orphanDatabase(path: layout.database.path) }
+            throw VaultError.notInitialized(path: layout.directory.path)
+        }
         let file = try KeyslotFile.load(from: layout.keyslots)
         let slot = try file.slot(for: actor)
         let bundle = try slot.open(passphrase: passphrase, vaultID: file.vaultID, file: layout.keyslots.path)

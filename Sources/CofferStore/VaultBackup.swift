@@ -38,7 +38,37 @@ public struct LogCoverage: Sendable, Equatable {
     }
 }
 
+/// The audit entry of the last ingest batch, written into the vault in the
+/// batch's own transaction: a process killed between the commit and the audit
+/// write leaves it, and the next import records the entry (`reconcilePendingAudit`).
+struct PendingAudit: Codable {
+    var target: String
+    var rows: Int
+    var reason: String
+    var through: Int64
+
+    static let metaKey = "pending_ingest_audit"
+}
+
 extension Vault {
+    /// Notes, inside a batch's transaction, the audit entry that will follow its commit.
+    public func notePendingIngestAudit(target: String, rows: Int, reason: String, through: Int64, in db: Database) throws {
+        let entry = PendingAudit(target: target, rows: rows, reason: reason + LogCoverage.reasonSuffix(lastSeq: through), through: through)
+        try VaultMeta.set(db, PendingAudit.metaKey, Array(try JSONEncoder().encode(entry)))
+    }
+
+    /// Writes the audit entry of the last batch if a kill kept it from the ledger.
+    /// - Returns: whether one was written.
+    @discardableResult
+    public func reconcilePendingAudit() throws -> Bool {
+        guard let raw = try database.read({ try VaultMeta.get($0, PendingAudit.metaKey) }),
+              let pending = try? JSONDecoder().decode(PendingAudit.self, from: Data(raw)) else { return false }
+        guard try logCoverage().auditedThrough < pending.through else { return false }
+        try audit(.ingest, target: pending.target, rows: pending.rows,
+                  reason: pending.reason + "; recorded at the next import, after an interruption")
+        return true
+    }
+
     /// The log's last position (0 when empty).
     public func logHead() throws -> Int64 {
         try database.read { try Int64.fetchOne($0, sql: "SELECT max(seq) FROM events") ?? 0 }

@@ -26,6 +26,8 @@ enum VaultDatabase {
             var config = configuration(readOnly: readOnly, cacheKiB: readOnly ? 4096 : 65536)
             config.prepareDatabase { try StateSeals.register(on: $0, key: sealKey) }
             queue = try DatabaseQueue(path: url.path, configuration: config)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            throw VaultError.diskFull(path: url.path)
         } catch {
             throw VaultError.corruptFile(path: url.path, reason: "\(error)")
         }
@@ -40,6 +42,8 @@ enum VaultDatabase {
                 }
             } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
                 throw VaultError.corruptFile(path: url.path, reason: "not a SQLite database")
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+                throw VaultError.diskFull(path: url.path)
             } catch {
                 throw VaultError.storage(operation: "preparing the vault schema", detail: "\(error)")
             }

@@ -33,6 +33,8 @@ public enum VaultError: Error, Equatable, CustomStringConvertible {
     case storage(operation: String, detail: String)
     /// A file-system failure.
     case io(path: String, detail: String)
+    /// The disk (or the file system's quota) is full.
+    case diskFull(path: String)
     /// A sealed table (consent state, restrictions, …) was changed outside Coffer.
     case tamperedTable(path: String, table: String)
 
@@ -50,7 +52,7 @@ public enum VaultError: Error, Equatable, CustomStringConvertible {
         case let .unknownActor(actor):
             return "no actor named '\(actor)' in this vault; `coffer actor list` shows the actors"
         case let .weakPassphrase(minimum):
-            return "the passphrase must be at least \(minimum) characters long"
+            return "the passphrase must be at least \(minimum) characters long, and not only spaces"
         case let .corruptFile(path, reason):
             return "\(path) is damaged or not a Coffer file: \(reason)"
         case let .unsupportedFormat(path, version):
@@ -73,6 +75,9 @@ public enum VaultError: Error, Equatable, CustomStringConvertible {
             return "database error while \(operation): \(detail)"
         case let .io(path, detail):
             return "cannot access \(path): \(detail)"
+        case let .diskFull(path):
+            return "no space left on the disk that holds \(path); free some space and run the command again "
+                + "(what was committed before is intact)"
         case let .tamperedTable(path, table):
             return "the \(table) table in \(path) was changed outside Coffer (its seal does not match its rows); "
                 + "nothing was built from it. Restore the vault from a backup (`coffer backup`) and run `coffer verify`"

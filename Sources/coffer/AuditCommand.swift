@@ -57,6 +57,15 @@ struct AuditCommand: ParsableCommand {
                 }
             }
             let entries = try vault.auditEntries(filter)
+            // What is shown must be what was signed: the chain is checked first (the key was
+            // checked against the vault's own when the ledger opened).
+            let check = try AuditVerifier.verify(layout: vault.layout)
+            if let failure = check.failure {
+                Terminal.error("the audit ledger does not verify at entry \(failure.seq): \(failure.reason); "
+                    + "entries may have been altered or removed, so none are shown. Run `coffer audit verify` and restore "
+                    + "audit.sqlite from a `coffer backup`")
+                throw ExitCode(2)
+            }
             switch format {
             case .table:
                 Terminal.line("seq    time                      actor        role        action            decision  purpose          target                                    rows  reason")

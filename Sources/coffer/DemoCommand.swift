@@ -52,9 +52,11 @@ struct DemoCommand: ParsableCommand {
         Terminal.line("Generated \(customers) customers of Coffer Café: \(data.segmentLines.count) Segment events, "
             + "\(data.retailRows.count) till rows (seed \(seed)).")
         if let writeFiles {
-            try FileManager.default.createDirectory(atPath: writeFiles, withIntermediateDirectories: true)
-            try data.segmentJSONL.write(toFile: writeFiles + "/segment.jsonl", atomically: true, encoding: .utf8)
-            try data.retailCSV.write(toFile: writeFiles + "/retail.csv", atomically: true, encoding: .utf8)
+            // Personal data in clear: owner-only, like the vault.
+            try FileManager.default.createDirectory(atPath: writeFiles, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+            try AtomicFile.write(Data(data.segmentJSONL.utf8), to: URL(fileURLWithPath: writeFiles + "/segment.jsonl"))
+            try AtomicFile.write(Data(data.retailCSV.utf8), to: URL(fileURLWithPath: writeFiles + "/retail.csv"))
             Terminal.line("Wrote \(writeFiles)/segment.jsonl and \(writeFiles)/retail.csv (personal data in clear: delete when done)")
         }
         let ingestor = try Ingestor(vault: vault, policy: policy)

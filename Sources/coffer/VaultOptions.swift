@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import CofferCrypto
 import CofferPolicy
 import CofferStore
@@ -43,7 +44,10 @@ struct VaultOptions: ParsableArguments {
 extension VaultLayout {
     /// Reads `actor`'s passphrase (file, `COFFER_PASSPHRASE`, or prompt) and unlocks.
     func unlockAsking(actor: String = "owner", passphraseFile: String?) throws -> Vault {
-        guard isInitialized else { throw VaultError.notInitialized(path: directory.path) }
+        guard isInitialized else {
+            if FileManager.default.fileExists(atPath: database.path) { throw VaultError.orphanDatabase(path: database.path) }
+            throw VaultError.notInitialized(path: directory.path)
+        }
         let passphrase = try PassphraseSource.read(file: passphraseFile, prompt: "Passphrase for '\(actor)': ")
         return try Vault.unlock(layout: self, actor: actor, passphrase: passphrase)
     }

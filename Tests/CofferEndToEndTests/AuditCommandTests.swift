@@ -103,4 +103,25 @@ struct AuditCommandTests {
         #expect(truncated.status == 2)
         #expect(truncated.stdout.contains("FAILED: audit entry 4: truncated"))
     }
+
+    @Test("audit log refuses to show a ledger that does not verify (issue 15)")
+    func tamperedLedgerIsNotShown() throws {
+        let coffer = try CofferProcess()
+        defer { coffer.cleanup() }
+        let vault = ["--vault", coffer.vault]
+        #expect(try coffer.run(["init"] + vault).status == 0)
+        for _ in 0..<3 { _ = try coffer.run(["subject", "show", "email:nobody@example.com"] + vault) }  // audited reads
+        #expect(try entries(coffer).count >= 4)
+        // An entry taken out of the middle: every other entry still decrypts, the chain does not hold.
+        let queue = try DatabaseQueue(path: coffer.vault + "/audit.sqlite")
+        try queue.write { db in
+            try db.execute(sql: "DROP TRIGGER entries_no_delete")
+            try db.execute(sql: "DELETE FROM entries WHERE seq = 2")
+        }
+        try queue.close()
+        let shown = try coffer.run(["audit", "log"] + vault)
+        #expect(shown.status == 2)
+        #expect(shown.stderr.hasPrefix("coffer: error: the audit ledger does not verify at entry"), "\(shown.stderr)")
+        #expect(!shown.stdout.contains("vault-init"), "no entry is shown")
+    }
 }

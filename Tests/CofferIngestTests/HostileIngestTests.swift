@@ -126,3 +126,60 @@ extension Array where Element == UInt8 {
         return (0...(count - needle.count)).contains { self[$0..<($0 + needle.count)].elementsEqual(needle) }
     }
 }
+
+/// Issue 15, class 10: the audit entry of a batch cut off by a kill, and quarantined consent rows.
+struct IngestRecoveryTests {
+    @Test("a batch committed without its audit entry (a kill in between) is audited at the next import")
+    func pendingAuditReconciled() throws {
+        let fixture = try IngestFixture()
+        _ = try fixture.ingest(try fixture.file("a.jsonl", #"{"type":"page","userId":"u1","messageId":"m1"}"# + "\n"))
+        #expect(try fixture.vault.reconcilePendingAudit() == false, "the batch's entry is in the ledger")
+        // What a kill after the commit and before the audit write leaves: events past the last audited batch.
+        let log = try fixture.vault.eventLog()
+        let subject = try #require(try fixture.summary("user:u1")).subject
+        try fixture.vault.database.write { db in
+            let receipt = try log.append([NewEvent(subject: subject, kind: .page, payload: Array(#"{"type":"page"}"#.utf8))], in: db)
+            try fixture.vault.notePendingIngestAudit(target: "file:b.jsonl", rows: 1, reason: "accepted 1", through: receipt.lastSeq, in: db)
+        }
+        let coverage = try fixture.vault.logCoverage()
+        #expect(coverage.auditedThrough < coverage.logHead, "a committed batch no entry speaks of")
+        let before = try fixture.vault.auditEntries(AuditFilter(action: .ingest)).count
+        _ = try Ingestor(vault: fixture.vault)  // the next import reconciles first
+        let entries = try fixture.vault.auditEntries(AuditFilter(action: .ingest))
+        #expect(entries.count == before + 1)
+        #expect(entries.last?.details.reason?.contains("recorded at the next import, after an interruption") == true)
+        #expect(entries.last?.details.target == "file:b.jsonl")
+        #expect(try fixture.vault.reconcilePendingAudit() == false, "once only")
+    }
+
+    @Test("a quarantined consent row is released by quarantine retry once the policy accepts it")
+    func consentRowsRelease() throws {
+        let fixture = try IngestFixture()
+        let narrow = try PolicyLoader.parse("""
+            purposes:
+              marketing: { lawful_basis: consent }
+            field_classes: { behavioural: [spend] }
+            access: { analyst: { purposes: { marketing: { behavioural: allow } } } }
+            """, file: "narrow.yaml")
+        let path = try fixture.file("c.csv", """
+            subject,purpose,status,timestamp
+            email:ann@example.com,marketing,granted,2025-01-01T10:00:00Z
+            email:ann@example.com,newsletter,granted,2025-01-01T10:00:00Z
+            """)
+        let first = try ConsentImporter(vault: fixture.vault, policy: narrow).importCSV(path: path)
+        #expect(first.accepted == 1 && first.quarantined == 1)
+        #expect(try Ingestor(vault: fixture.vault, policy: narrow).retryQuarantine().stillRejected == 1)
+        let wider = try PolicyLoader.parse("""
+            purposes:
+              marketing: { lawful_basis: consent }
+              newsletter: { lawful_basis: consent }
+            field_classes: { behavioural: [spend] }
+            access: { analyst: { purposes: { marketing: { behavioural: allow } } } }
+            """, file: "wider.yaml")
+        let retry = try Ingestor(vault: fixture.vault, policy: wider).retryQuarantine()
+        #expect(retry.released == 1 && retry.stillRejected == 0)
+        #expect(try fixture.quarantined().isEmpty)
+        let report = try #require(try ConsentDesk(vault: fixture.vault, policy: wider).report(for: Identifier(type: .email, raw: "ann@example.com")!))
+        #expect(Set(report.history.map(\.record.purpose)) == ["marketing", "newsletter"])
+    }
+}
