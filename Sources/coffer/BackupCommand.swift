@@ -8,12 +8,12 @@ struct BackupCommand: ParsableCommand {
         commandName: "backup",
         abstract: "Write a consistent, verified copy of every vault file into a new directory.",
         discussion: """
-            Copies the database and the audit ledger as one snapshot each (SQLite's VACUUM INTO: \\
-            what is still only in the -wal file is included), keyslots.json and the projection files, \\
-            then verifies the copy's log and audit chains. Works while the vault is in use. Needs an \\
+            Copies the database and the audit ledger as one snapshot each (SQLite's VACUUM INTO: \
+            what is still only in the -wal file is included), keyslots.json and the projection files, \
+            then verifies the copy's log and audit chains. Works while the vault is in use. Needs an \
             actor holding the master key (owner or compliance); the backup is audited.
 
-            Do not copy vault.sqlite by hand: committed batches may still live only in vault.sqlite-wal. \\
+            Do not copy vault.sqlite by hand: committed batches may still live only in vault.sqlite-wal. \
             A backup taken before an erasure still holds the erased person's keys (see SECURITY.md).
             """
     )

@@ -64,6 +64,9 @@ struct Coffer: ParsableCommand {
             exit(withError: error)
         } catch let error as ValidationError {
             exit(withError: error)
+        } catch where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+            // Help requests and usage errors raised while running (e.g. a command group run bare).
+            exit(withError: error)
         } catch {
             // Anything else still reaches the user as one line, never a dump or a trace.
             let text = String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")

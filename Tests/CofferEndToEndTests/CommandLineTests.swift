@@ -23,6 +23,24 @@ struct CommandLineTests {
         #expect(verified.stdout.hasPrefix("OK: 0 events"))
     }
 
+    @Test("help of a command group is help (status 0), and a hostile import fails as one line (issue 15)")
+    func helpAndHostileImport() throws {
+        let coffer = try CofferProcess()
+        defer { coffer.cleanup() }
+        for args in [["bench", "--help"], ["request", "--help"], ["backup", "--help"]] {
+            let help = try coffer.run(args)
+            #expect(help.status == 0 && help.stdout.contains("USAGE"), "\(args): \(help.stderr)")
+        }
+        #expect(try coffer.run(["init", "--vault", coffer.vault]).status == 0)
+        let input = coffer.directory.appendingPathComponent("stray.json").path
+        try #"garbage [{"type":"page","userId":"u1"}}, {"type":"page","userId":"u2"}]"#.write(toFile: input, atomically: true, encoding: .utf8)
+        let result = try coffer.run(["ingest", input, "--vault", coffer.vault])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("accepted 1") && result.stdout.contains("quarantined 1"), "\(result.stdout)")
+        #expect(result.stderr.split(separator: "\n").count == 1 && result.stderr.hasPrefix("coffer: error: "), "\(result.stderr)")
+        #expect(result.stderr.contains("belong to no record"))
+    }
+
     @Test("COFFER_VAULT selects the vault; a missing vault is one line and status 1")
     func vaultFromEnvironment() throws {
         let coffer = try CofferProcess()
