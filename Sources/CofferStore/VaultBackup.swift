@@ -1,3 +1,4 @@
+import CofferCrypto
 import Foundation
 import GRDB
 
@@ -48,21 +49,29 @@ struct PendingAudit: Codable {
     var through: Int64
 
     static let metaKey = "pending_ingest_audit"
+
+    static func associatedData(_ vaultID: [UInt8]) -> [UInt8] { Array("coffer/v1/pending-audit|".utf8) + vaultID }
 }
 
 extension Vault {
     /// Notes, inside a batch's transaction, the audit entry that will follow its commit.
+    /// The entry is sealed (AES-256-GCM under the audit read key): its target names the input file.
     public func notePendingIngestAudit(target: String, rows: Int, reason: String, through: Int64, in db: Database) throws {
         let entry = PendingAudit(target: target, rows: rows, reason: reason + LogCoverage.reasonSuffix(lastSeq: through), through: through)
-        try VaultMeta.set(db, PendingAudit.metaKey, Array(try JSONEncoder().encode(entry)))
+        let nonce = try SecureRandom.bytes(AESGCM.nonceByteCount)
+        let sealed = try AESGCM.seal(Array(try JSONEncoder().encode(entry)), key: keys().auditRead, nonce: nonce,
+                                     authenticating: PendingAudit.associatedData(vaultID))
+        try VaultMeta.set(db, PendingAudit.metaKey, nonce + sealed)
     }
 
     /// Writes the audit entry of the last batch if a kill kept it from the ledger.
     /// - Returns: whether one was written.
     @discardableResult
     public func reconcilePendingAudit() throws -> Bool {
-        guard let raw = try database.read({ try VaultMeta.get($0, PendingAudit.metaKey) }),
-              let pending = try? JSONDecoder().decode(PendingAudit.self, from: Data(raw)) else { return false }
+        guard let raw = try database.read({ try VaultMeta.get($0, PendingAudit.metaKey) }), raw.count > AESGCM.nonceByteCount,
+              let plain = try? AESGCM.open(Array(raw.dropFirst(AESGCM.nonceByteCount)), key: keys().auditRead,
+                                           nonce: raw.prefix(AESGCM.nonceByteCount), authenticating: PendingAudit.associatedData(vaultID)),
+              let pending = try? JSONDecoder().decode(PendingAudit.self, from: Data(plain)) else { return false }
         guard try logCoverage().auditedThrough < pending.through else { return false }
         try audit(.ingest, target: pending.target, rows: pending.rows,
                   reason: pending.reason + "; recorded at the next import, after an interruption")

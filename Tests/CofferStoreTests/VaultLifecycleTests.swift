@@ -50,7 +50,9 @@ struct VaultLifecycleTests {
         var file = try KeyslotFile.load(from: tmp.layout.keyslots)
         file.slots[0].role = .analyst
         try file.save(to: tmp.layout.keyslots)
-        #expect(throws: VaultError.wrongPassphrase(actor: "owner")) { try tmp.unlock() }
+        // Still refused; since issue 15 it says the slot was edited rather than "wrong passphrase".
+        #expect(throws: VaultError.corruptFile(path: tmp.layout.keyslots.path, reason: "keyslot 'owner' was edited: it says role "
+            + "analyst, but it was sealed for role owner; restore keyslots.json from a backup")) { try tmp.unlock() }
     }
 
     @Test("a corrupt keyslots file or database gives a clear error, not a crash")
