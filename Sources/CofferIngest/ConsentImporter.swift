@@ -30,6 +30,8 @@ public final class ConsentImporter {
     /// - Throws: `VaultError.notPermitted` unless the actor may record consent.
     public init(vault: Vault, policy: Policy) throws {
         try vault.require(.manageConsent, for: .ingest)
+        // A batch committed just before a kill, whose audit entry never made it, is recorded now.
+        try vault.reconcilePendingAudit()
         self.vault = vault
         desk = try ConsentDesk(vault: vault, policy: policy)
         graph = try vault.identityGraph()
@@ -126,9 +128,10 @@ public final class ConsentImporter {
     private func process(_ records: [SourceRecord], header: [String], file: String, releasing quarantineID: Int64? = nil) throws -> IngestReport {
         let parsed = records.map { ($0, parse($0, header: header, file: file)) }
         let now = EventLog.now()
-        let report: IngestReport
+        let target = "file:\(URL(fileURLWithPath: file).lastPathComponent)"
+        let report: IngestReport, lastSeq: Int64
         do {
-            report = try vault.database.write { db in
+            (report, lastSeq) = try vault.database.write { db in
                 var report = IngestReport()
                 var decisions: [(ConsentRecord, SubjectID)] = []
                 for (record, result) in parsed {
@@ -155,22 +158,22 @@ public final class ConsentImporter {
                 if let quarantineID { try quarantine.remove(id: quarantineID, in: db) }
                 // One append (and one signed checkpoint) per batch, then the current-state table.
                 let events = try decisions.map { NewEvent(subject: $0.1, kind: .consent, payload: try $0.0.payload(), recordedAt: now) }
-                if !events.isEmpty {
-                    let receipt = try vault.eventLog().append(events, in: db)
-                    for (index, (consent, subject)) in decisions.enumerated() {
-                        try ledger.applied(consent, subject: subject, seq: receipt.firstSeq + Int64(index), in: db)
-                    }
+                let receipt = try vault.eventLog().append(events, in: db)
+                for (index, (consent, subject)) in decisions.enumerated() {
+                    try ledger.applied(consent, subject: subject, seq: receipt.firstSeq + Int64(index), in: db)
                 }
                 report.consents = decisions.count
-                return report
+                try vault.notePendingIngestAudit(target: target, rows: report.accepted, reason: "consent import: " + report.auditSummary,
+                                                 through: receipt.lastSeq, in: db)
+                return (report, receipt.lastSeq)
             }
         } catch let error as VaultError {
             throw error
         } catch {
             throw VaultError.storage(operation: "importing consent", detail: "\(error)")
         }
-        try vault.audit(.ingest, target: "file:\(URL(fileURLWithPath: file).lastPathComponent)", rows: report.accepted,
-                        reason: "consent import: " + report.auditSummary + LogCoverage.reasonSuffix(lastSeq: try vault.logHead()))
+        try vault.audit(.ingest, target: target, rows: report.accepted,
+                        reason: "consent import: " + report.auditSummary + LogCoverage.reasonSuffix(lastSeq: lastSeq))
         return report
     }
 }

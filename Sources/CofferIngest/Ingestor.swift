@@ -375,9 +375,9 @@ public final class Ingestor {
             if let mappingPath = source.mappingPath { context["mapping"] = mappingPath }
         }
         let auditTarget = "file:\(URL(fileURLWithPath: source.file).lastPathComponent)"
-        let report: IngestReport
+        let report: IngestReport, lastSeq: Int64
         do {
-            report = try vault.database.write { db in
+            (report, lastSeq) = try vault.database.write { db in
                 var report = IngestReport()
                 var events: [NewEvent] = []
                 var merges: [(absorbed: SubjectID, survivor: SubjectID, index: Int)] = []
@@ -445,7 +445,7 @@ public final class Ingestor {
                 }
                 try vault.notePendingIngestAudit(target: auditTarget, rows: report.accepted, reason: report.auditSummary,
                                                  through: receipt.lastSeq, in: db)
-                return report
+                return (report, receipt.lastSeq)
             }
         } catch let error as VaultError {
             throw error
@@ -455,7 +455,7 @@ public final class Ingestor {
             throw VaultError.storage(operation: "ingesting a batch", detail: "\(error)")
         }
         try vault.audit(.ingest, target: auditTarget, rows: report.accepted,
-                        reason: report.auditSummary + LogCoverage.reasonSuffix(lastSeq: try vault.logHead()))
+                        reason: report.auditSummary + LogCoverage.reasonSuffix(lastSeq: lastSeq))
         return report
     }
 
