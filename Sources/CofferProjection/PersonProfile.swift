@@ -33,6 +33,23 @@ public struct PersonProfile: Sendable {
         return aggregate
     }
 
+    /// Every audit target that stands for the person `subject` (with those
+    /// merged into it): their random subject ids, and the `customer:` target of
+    /// their row in each projection file. What `audit log --subject` and the
+    /// export's access log look for.
+    public static func auditTargets(of subject: SubjectID, vault: Vault, policy: Policy) throws -> Set<String> {
+        let graph = try vault.identityGraph()
+        let (family, aggregate) = try vault.database.read { db in
+            (try graph.mergedSubjects(of: subject, in: db), try Self.aggregate(of: subject, graph: graph, in: db))
+        }
+        var targets = Set(family.map(Vault.auditTarget))
+        let ledger = try vault.auditLedger()
+        for file in try ProjectionPurge.customerIDs(of: SingleView.customerKey(aggregate, subject: subject), vault: vault, policy: policy) {
+            if let id = file.id { targets.insert(try ledger.customerTarget(purpose: file.purpose, customerID: id)) }
+        }
+        return targets
+    }
+
     /// The profile of `subject` at `now`, with consent as the ledger has it then.
     public static func load(_ subject: SubjectID, vault: Vault, policy: Policy, segments: [SegmentDefinition],
                             now: Int64 = EventLog.now()) throws -> PersonProfile {

@@ -221,7 +221,8 @@ public final class ProjectionReader {
     /// The single-view row of one customer (`customer_id` as the projection shows it).
     public func view(customerID: String) throws -> QueryResult {
         let result = try run("SELECT * FROM single_view WHERE customer_id = '\(customerID.replacingOccurrences(of: "'", with: "''"))'", limit: 2)
-        try vault.audit(.view, purpose: purpose, target: "customer:\(customerID)", rows: result.rows.count)
+        try vault.audit(.view, purpose: purpose, target: try vault.auditLedger().customerTarget(purpose: purpose, customerID: customerID),
+                        rows: result.rows.count)
         return result
     }
 

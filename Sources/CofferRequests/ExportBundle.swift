@@ -198,10 +198,7 @@ struct BundleContent {
         })))
 
         // access_log.json: who accessed this person's data, when and why.
-        var targets = Set(family.map(Vault.auditTarget))
-        for file in try ProjectionPurge.customerIDs(of: profile.customerKey, vault: vault, policy: desk.policy) {
-            if let id = file.id { targets.insert("customer:\(id)") }
-        }
+        let targets = try PersonProfile.auditTargets(of: profile.subject, vault: vault, policy: desk.policy)
         let entries = try vault.auditEntries(AuditFilter(targets: targets))
         files.append(("access_log.json", try Self.json(entries.map { entry -> [String: Any] in
             var item: [String: Any] = ["at": Timestamp.format(entry.at), "actor": entry.details.actor, "role": entry.details.role,

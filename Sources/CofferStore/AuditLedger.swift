@@ -205,6 +205,13 @@ public final class AuditLedger {
     public func queryHash(_ text: String) throws -> String {
         try HMACSHA256(key: readKey).authenticate(Array(text.utf8)).hexString
     }
+
+    /// The target that stands for one row of a projection (`customer:HMAC`): a
+    /// keyed hash of the purpose and the `customer_id` the file shows, which in
+    /// some files is the person's user id, so it is never written as it is.
+    public func customerTarget(purpose: String, customerID: String) throws -> String {
+        "customer:" + (try HMACSHA256(key: readKey).authenticate(Array("customer|\(purpose)|\(customerID)".utf8)).hexString.prefix(32))
+    }
 }
 
 /// Verifies the audit ledger with only its public key.

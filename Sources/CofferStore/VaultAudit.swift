@@ -129,16 +129,6 @@ extension Vault {
         return try auditLedger().entries().filter(filter.matches)
     }
 
-    /// The audit targets that stand for the person `identifier` names: their
-    /// subject id and every id merged into it (needs the master key).
-    public func auditTargets(for identifier: Identifier) throws -> Set<String> {
-        let graph = try identityGraph()
-        return try database.read { db in
-            guard let subject = try graph.subject(for: identifier, in: db) else { return [] }
-            return Set(try graph.mergedSubjects(of: subject, in: db).map(Self.auditTarget))
-        }
-    }
-
     /// The audit public key as this actor's keys know it (not as the ledger file
     /// says): what an auditor should pin.
     public func auditPublicKey() throws -> Ed25519.PublicKey {

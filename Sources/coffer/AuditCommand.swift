@@ -1,6 +1,7 @@
 import ArgumentParser
 import CofferCrypto
 import CofferIngest
+import CofferProjection
 import CofferStore
 import Foundation
 
@@ -53,7 +54,9 @@ struct AuditCommand: ParsableCommand {
                 } else {
                     let identifier = try options.identifier(subject)
                     try vault.require(.readSubjects, for: .auditLog)
-                    filter.targets = try vault.auditTargets(for: identifier)
+                    // Their subject ids and their rows in every projection (as the export's access log finds them).
+                    let found = try vault.database.read { try vault.identityGraph().subject(for: identifier, in: $0) }
+                    filter.targets = try found.map { try PersonProfile.auditTargets(of: $0, vault: vault, policy: options.policy()) } ?? []
                 }
             }
             let entries = try vault.auditEntries(filter)
