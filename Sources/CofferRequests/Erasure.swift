@@ -55,81 +55,167 @@ extension RequestDesk {
     /// out of every projection, destroys their keys and identity rows (one
     /// transaction, with a tombstone), truncates the WALs, runs the no-trace
     /// check, and returns the signed receipt. The log is not rewritten.
-    public func erase(subject identifier: Identifier, request: String? = nil, receivedAt: Int64? = nil) throws -> SignedReceipt {
-        let (register, found, record) = try begin(.erase, identifier, request: request, receivedAt: receivedAt)
-        let subject = found!
-        let profile = try PersonProfile.load(subject, vault: vault, policy: policy, segments: [], now: now())
-        let trace = try traceMaterial(of: subject, profile: profile)
-
+    ///
+    /// Each step is recorded, sealed, in the register entry: an erasure cut
+    /// off after its shred is finished (check, register, receipt) by running
+    /// it again with `request` (the identifier may then be left out: the
+    /// request names the person). An identifier nobody has is registered too,
+    /// and its receipt shows the check that nothing carries it.
+    public func erase(subject identifier: Identifier?, request: String? = nil, receivedAt: Int64? = nil) throws -> SignedReceipt {
+        let (register, found, opened) = try beginErasure(identifier, request: request, receivedAt: receivedAt)
+        var record = opened
         var clock = Date()
         func lap() -> Int {
             defer { clock = Date() }
             return Int((Date().timeIntervalSince(clock) * 1000).rounded())
         }
+        if var pending = record.pendingErasure, let shred = pending.shred {
+            // Cut off after the shred: what is left is the check, the register and the receipt.
+            record.pendingErasure = nil
+            pending.shred = shred
+            return try finishErasure(record, pending: pending, register: register, resumed: true)
+        }
+        guard let subject = found else {
+            // Nobody has this identifier: registered and checked, nothing to shred.
+            let trace = TraceMaterial(identifier: identifier!)
+            let pending = PendingErasure(trace: trace, shred: ShredReport.nothing(tombstoneSeq: try vault.logHead()))
+            return try finishErasure(record, pending: pending, register: register, resumed: false)
+        }
+        let profile = try PersonProfile.load(subject, vault: vault, policy: policy, segments: [], now: now())
+        var pending = PendingErasure(trace: try traceMaterial(of: subject, profile: profile))
+        try saveStep(&record, pending, register: register)
+        clock = Date()
+
         // Leftovers of a killed build are whole projection files the purge would not see: gone first.
         for directory in [vault.layout.directory, vault.layout.projections] { AtomicFile.removeLeftovers(in: directory) }
         // Stamped for the tombstone the shred appends next (a writer in between makes the files
         // stale, to be rebuilt: the safe side).
-        var projections = try ProjectionPurge.remove(customerKey: profile.customerKey, vault: vault, policy: policy,
-                                                     reconciled: try vault.logHead() + 1)
+        pending.projections = try ProjectionPurge.remove(customerKey: profile.customerKey, vault: vault, policy: policy,
+                                                         reconciled: try vault.logHead() + 1)
         // The saved build state holds the person's aggregate: the next build reads the whole log.
         if try ProjectionBuilder.forgetState(vault.layout) {
-            projections.append(.buildStateDeleted)
+            pending.projections.append(.buildStateDeleted)
         }
-        let purgeMillis = lap()
+        pending.purgeMillis = lap()
+        try afterErasureStep("purged")
         // Quarantined input that carries one of the person's identifiers (whole values) is theirs.
-        let identifying = NeedleSearch(trace.identifiers)
+        let identifying = NeedleSearch(pending.trace.identifiers)
         let quarantine = try vault.quarantine()
         let theirs = try vault.database.read { try quarantine.all(in: $0) }
             .filter { !identifying.find(in: $0.record).isEmpty }.map(\.id)
+        // The shred and the note that it happened commit together.
+        var shredded = record
         let shred = try vault.shred(person: subject, request: record.id, suppress: policy.suppressReturningIdentifiers,
-                                    quarantined: theirs)
-        let shredMillis = lap()
-        let check = try noTraceCheck(trace, subjects: shred.subjects.compactMap(SubjectID.init(hex:)))
-        let checkMillis = lap()
+                                    quarantined: theirs) { db, report in
+            var step = pending
+            step.shred = report
+            shredded.pendingErasure = step
+            try register.save(shredded, in: db)
+        }
+        pending.shred = shred
+        pending.shredMillis = lap()
+        try afterErasureStep("shredded")
+        return try finishErasure(record, pending: pending, register: register, resumed: false)
+    }
 
+    /// The register entry of an erasure: a new one, the open request named, or
+    /// one whose person was already shredded (then `found` is nil).
+    private func beginErasure(_ identifier: Identifier?, request: String?,
+                              receivedAt: Int64?) throws -> (RequestRegister, SubjectID?, RequestRecord) {
+        if let request {
+            let desk = try self.register(for: AuditAction.request(.erase))
+            let record = try vault.database.read { try desk.openRecord(request, in: $0) }
+            guard record.type == .erase else {
+                throw RequestError.wrongType(id: record.id, type: record.type.rawValue, expected: RequestType.erase.rawValue)
+            }
+            if record.pendingErasure?.shred != nil { return (desk, nil, record) }
+            if identifier == nil {
+                // `--request` alone: the register names the person.
+                guard let subject = record.subject else { throw RequestError.unknownRequestSubject(id: record.id) }
+                return (desk, subject, record)
+            }
+        }
+        guard let identifier else { throw RequestError.nothingNamed }
+        return try begin(.erase, identifier, request: request, receivedAt: receivedAt, requireSubject: false)
+    }
+
+    /// Records progress in the register entry (sealed).
+    private func saveStep(_ record: inout RequestRecord, _ pending: PendingErasure, register: RequestRegister) throws {
+        record.pendingErasure = pending
+        let updated = record
+        try vault.database.write { try register.save(updated, in: $0) }
+    }
+
+    /// The no-trace check, the closed register entry (without the pending
+    /// material), the signed receipt, the audit entry and the WAL truncation.
+    private func finishErasure(_ record: RequestRecord, pending: PendingErasure, register: RequestRegister,
+                               resumed: Bool) throws -> SignedReceipt {
+        let shred = pending.shred!
+        let start = Date()
+        let check = try noTraceCheck(pending.trace, subjects: shred.subjects.compactMap(SubjectID.init(hex:)))
+        let checkMillis = Int((Date().timeIntervalSince(start) * 1000).rounded())
         let head = try vault.eventLog().head()
+        var closing = record
+        closing.pendingErasure = nil
+        let outcome = shred.subjects.isEmpty ? "no data held for this identifier"
+            : "erased: \(shred.keysDestroyed) keys destroyed, \(shred.eventsUnreadable) events unreadable"
         let done = try vault.database.write { db in
-            try complete(record, outcome: "erased: \(shred.keysDestroyed) keys destroyed, \(shred.eventsUnreadable) events unreadable; "
-                + "no-trace check \(check.clean ? "clean" : "FOUND \(check.findings.count)")", logSeq: shred.tombstoneSeq,
-                register: register, in: db)
+            try complete(closing, outcome: outcome + "; no-trace check \(check.clean ? "clean" : "FOUND \(check.findings.count)")"
+                + (resumed ? "; completed by a second run after an interruption" : ""),
+                logSeq: shred.subjects.isEmpty ? nil : shred.tombstoneSeq, register: register, in: db)
         }
         let receipt = ErasureReceipt(request: done.id, vaultID: vault.vaultID.hexString, receivedAt: Timestamp.format(done.receivedAt),
                                      completedAt: Timestamp.format(done.completedAt ?? now()), subjects: shred.subjects,
                                      tombstoneSeq: shred.tombstoneSeq, logHeadHash: head.hash.hexString, shred: shred,
-                                     projections: projections, suppressReturningIdentifiers: policy.suppressReturningIdentifiers,
-                                     traceCheck: check, shredMillis: shredMillis, purgeMillis: purgeMillis, traceCheckMillis: checkMillis,
-                                     policySHA256: policy.sha256)
+                                     projections: pending.projections, suppressReturningIdentifiers: policy.suppressReturningIdentifiers,
+                                     traceCheck: check, shredMillis: pending.shredMillis, purgeMillis: pending.purgeMillis,
+                                     traceCheckMillis: checkMillis, policySHA256: policy.sha256)
         let signer = try vault.keys().auditSigning
         let signed = SignedReceipt(receipt: receipt, signature: try signer.signature(for: SignedReceipt.canonical(receipt)).hexString,
                                    signingKey: signer.publicKey.rawRepresentation.hexString)
-        try vault.audit(.requestErase, target: Vault.auditTarget(subject), rows: shred.eventsUnreadable,
-                        reason: "\(done.id): tombstone seq \(shred.tombstoneSeq), no-trace check \(check.clean ? "clean" : "not clean")")
-        // The audit entry above was appended after the WAL truncation: truncate again.
+        try vault.audit(.requestErase, target: shred.subjects.first.flatMap(SubjectID.init(hex:)).map(Vault.auditTarget),
+                        rows: shred.eventsUnreadable,
+                        reason: "\(done.id): " + (shred.subjects.isEmpty ? "no subject has the identifier"
+                            : "tombstone seq \(shred.tombstoneSeq)") + ", no-trace check \(check.clean ? "clean" : "not clean")")
+        // The register's pending material and the audit entry were written after the WAL truncation: truncate again.
         _ = try vault.truncateWAL()
         return signed
     }
 
-    /// What the person's data looks like, gathered before it is destroyed.
-    struct TraceMaterial {
-        /// Values that name the person: identifiers, names, customer ids.
+    /// What the person's data looks like, gathered before it is destroyed: only
+    /// values that identify them (whole identifiers, names, the customer key),
+    /// which a chance match in random bytes does not imitate; page paths,
+    /// product names and other shared values are not evidence of anyone.
+    struct TraceMaterial: Codable, Equatable {
+        /// Values that name the person: identifiers and the customer key (also searched in decrypted stores).
         var identifiers: [NeedleSearch.Needle] = []
+        /// Their names, email and phone as the profile holds them (raw files only).
         var names: [NeedleSearch.Needle] = []
-        /// Other string values of their profile and events (raw files only: in a
-        /// decrypted projection such values are shared with other people).
-        var values: [NeedleSearch.Needle] = []
-        var customerIDs: [(file: String, id: String)] = []
-        var identifierList: [Identifier] = []
+        /// Their rows' `customer_id` in each projection file.
+        var customerIDs: [CustomerRow] = []
+        /// The identifiers as `type:value`, to check none still resolves.
+        var identifierTexts: [String] = []
+
+        struct CustomerRow: Codable, Equatable {
+            var file: String
+            var id: String
+        }
+
+        init() {}
+
+        /// For an identifier nobody has: the check looks for it alone.
+        init(identifier: Identifier) {
+            identifiers = [.init(bytes: Array(identifier.value.utf8), label: "\(identifier.type.rawValue) identifier")]
+            identifierTexts = [identifier.description]
+        }
     }
 
     func traceMaterial(of subject: SubjectID, profile: PersonProfile) throws -> TraceMaterial {
         let graph = try vault.identityGraph()
         var material = TraceMaterial()
-        let events = try vault.database.read { db -> [StoredEvent] in
-            material.identifierList = try graph.identifiers(of: subject, in: db)
-            return try graph.events(ofPerson: subject, in: db)
-        }
-        material.identifiers = material.identifierList.map { .init(bytes: Array($0.value.utf8), label: "\($0.type.rawValue) identifier") }
+        let identifiers = try vault.database.read { try graph.identifiers(of: subject, in: $0) }
+        material.identifierTexts = identifiers.map(\.description)
+        material.identifiers = identifiers.map { .init(bytes: Array($0.value.utf8), label: "\($0.type.rawValue) identifier") }
         material.identifiers.append(.init(bytes: Array(profile.customerKey.utf8), label: "customer key"))
         for (column, cell) in profile.fields {
             guard case let .text(text) = cell else { continue }
@@ -137,16 +223,8 @@ extension RequestDesk {
                 material.names.append(.init(bytes: Array(text.utf8), label: column.replacingOccurrences(of: "_", with: " ")))
             }
         }
-        // Every string value of every event (names, addresses, product names, review texts …), for the raw-byte scan.
-        for event in events {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(event.payload)) as? [String: Any] else { continue }
-            let personal: [Any] = [object["traits"], object["properties"], (object["context"] as? [String: Any])?["traits"]].compactMap { $0 }
-            Self.strings(in: personal) { text in
-                if text.utf8.count >= 6, text.utf8.count <= 512 { material.values.append(.init(bytes: Array(text.utf8), label: "event value")) }
-            }
-        }
         material.customerIDs = try ProjectionPurge.customerIDs(of: profile.customerKey, vault: vault, policy: policy)
-            .compactMap { file in file.id.map { (file.url.lastPathComponent, $0) } }
+            .compactMap { file in file.id.map { TraceMaterial.CustomerRow(file: file.url.lastPathComponent, id: $0) } }
         return material
     }
 
@@ -162,21 +240,12 @@ extension RequestDesk {
         return Array(words.joined(separator: "\n").utf8)
     }
 
-    static func strings(in value: Any, _ body: (String) -> Void) {
-        switch value {
-        case let text as String: body(text)
-        case let array as [Any]: for item in array { strings(in: item, body) }
-        case let object as [String: Any]: for item in object.values { strings(in: item, body) }
-        default: break
-        }
-    }
-
     /// Looks for the person everywhere: the raw bytes of every file in the vault
     /// directory, the decrypted projections, quarantine and audit details, the
     /// identity graph and the log.
     func noTraceCheck(_ trace: TraceMaterial, subjects: [SubjectID]) throws -> TraceCheck {
         var findings: [String] = []
-        let raw = NeedleSearch(trace.identifiers + trace.names + trace.values, minimumLength: NeedleSearch.rawMinimumLength,
+        let raw = NeedleSearch(trace.identifiers + trace.names, minimumLength: NeedleSearch.rawMinimumLength,
                                vocabulary: try clearVocabulary())
         let root = vault.layout.directory
         var urls: [URL] = []
@@ -189,9 +258,16 @@ extension RequestDesk {
         }
         let results = try raw.find(inFiles: urls)
         let bytes = results.map(\.bytes).reduce(0, +)
+        let locators = [(vault.layout.database, PageLocator(database: vault.database)),
+                        (vault.layout.auditDatabase, PageLocator(database: try vault.auditLedger().queue))]
         for (url, result) in zip(urls, results) {
             let name = url.path.replacingOccurrences(of: root.path + "/", with: "")
-            for label in result.found.sorted() { findings.append("\(name): \(label) found in clear") }
+            for (label, offset) in result.found.sorted(by: { $0.key < $1.key }) {
+                // Where it is, so a DPO can judge it without the value: the page and its table in a database.
+                let locator = locators.first { url.path == $0.0.path || url.path == $0.0.path + "-wal" }
+                let place = locator.map { $0.1.describe(offset: offset, inWAL: url.path.hasSuffix("-wal"), file: url) } ?? "byte \(offset)"
+                findings.append("\(name): \(label) found in clear (\(place))")
+            }
         }
 
         // Decrypted stores: only identifiers (others' rows share first names, cities, products …).
@@ -219,7 +295,9 @@ extension RequestDesk {
         let graph = try vault.identityGraph()
         let log = try vault.eventLog()
         try vault.database.read { db in
-            for identifier in trace.identifierList where try graph.subject(for: identifier, in: db) != nil {
+            let declared = policy.declaredIdentifierTypes
+            for identifier in trace.identifierTexts.compactMap({ Identifier(argument: $0, declaredTypes: declared) })
+            where try graph.subject(for: identifier, in: db) != nil {
                 findings.append("identity graph: the \(identifier.type.rawValue) identifier still resolves")
             }
             for subject in subjects where try !log.events(of: subject, in: db).isEmpty {

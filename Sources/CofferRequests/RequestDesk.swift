@@ -38,6 +38,9 @@ public final class RequestDesk {
     public let segments: [SegmentDefinition]
     /// The time the desk works at (tests move it).
     public var now: () -> Int64 = EventLog.now
+    /// Fault injection for tests: called after each step of an erasure
+    /// ("purged", "shredded") and may throw, as a crash there would stop it.
+    var afterErasureStep: (String) throws -> Void = { _ in }
 
     public init(vault: Vault, policy: Policy, segments: [SegmentDefinition]) {
         self.vault = vault
@@ -46,7 +49,7 @@ public final class RequestDesk {
     }
 
     /// The register (compliance only; audited).
-    private func register(for action: AuditAction, target: String? = nil) throws -> RequestRegister {
+    func register(for action: AuditAction, target: String? = nil) throws -> RequestRegister {
         try vault.require(.handleRequests, for: action, target: target)
         try vault.usePolicy(sha256: policy.sha256, name: policy.name)
         return try RequestRegister(vault: vault)

@@ -25,6 +25,10 @@ public enum RequestError: Error, Equatable, CustomStringConvertible {
     case outputExists(String)
     /// A bundle or receipt failed verification.
     case verificationFailed(String)
+    /// `--request ID` alone names a request registered for nobody: the person must be named.
+    case unknownRequestSubject(id: String)
+    /// Neither the person nor an open request was named.
+    case nothingNamed
 
     public var description: String {
         switch self {
@@ -44,6 +48,10 @@ public enum RequestError: Error, Equatable, CustomStringConvertible {
             return "give a reason with --reason; the register keeps it (encrypted) for the data subject and the regulator"
         case let .invalidCorrection(message):
             return message
+        case let .unknownRequestSubject(id):
+            return "request \(id) was registered without a person; name them with --subject"
+        case .nothingNamed:
+            return "name the person with --subject TYPE:VALUE, or an open request with --request DSR-…"
         case let .notRestricted(identifier):
             return "\(identifier) is not restricted; nothing to lift"
         case let .outputExists(path):

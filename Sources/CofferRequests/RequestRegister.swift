@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferProjection
 import CofferStore
 import Foundation
 import GRDB
@@ -37,6 +38,9 @@ public struct RequestRecord: Sendable, Equatable {
     public var logSeq: Int64?
     /// The outcome and the reasons given (kept encrypted in the register).
     public var notes: [String]
+    /// An erasure under way: what the no-trace check will look for and what was
+    /// done so far (sealed with the notes; dropped when the request closes).
+    var pendingErasure: PendingErasure? = nil
 
     /// Open past its deadline at `now`.
     public func isOverdue(at now: Int64) -> Bool { status == .open && now > dueAt }
@@ -77,7 +81,9 @@ public struct RequestRegister {
 
     /// Writes `record` (insert or update).
     func save(_ record: RequestRecord, insert: Bool = false, in db: Database) throws {
-        var plain = try JSONEncoder().encode(record.notes)
+        // The notes alone (the format since the register began), or with an erasure under way.
+        var plain = try record.pendingErasure.map { try JSONEncoder().encode(SealedDetails(notes: record.notes, erasure: $0)) }
+            ?? JSONEncoder().encode(record.notes)
         defer { plain.resetBytes(in: 0..<plain.count) }
         let nonce = try SecureRandom.bytes(AESGCM.nonceByteCount)
         let sealed = try AESGCM.seal(Array(plain), key: key, nonce: nonce, authenticating: Self.aad + Array(record.id.utf8))
@@ -128,9 +134,15 @@ public struct RequestRegister {
         let id: String = row["id"]
         let nonce: Data = row["nonce"], sealed: Data = row["details"]
         let notes: [String]
+        var erasure: PendingErasure?
         do {
             let plain = try AESGCM.open(Array(sealed), key: key, nonce: Array(nonce), authenticating: Self.aad + Array(id.utf8))
-            notes = try JSONDecoder().decode([String].self, from: Data(plain))
+            if let list = try? JSONDecoder().decode([String].self, from: Data(plain)) {
+                notes = list
+            } else {
+                let details = try JSONDecoder().decode(SealedDetails.self, from: Data(plain))
+                (notes, erasure) = (details.notes, details.erasure)
+            }
         } catch {
             throw VaultError.corruptFile(path: "vault.sqlite", reason: "request \(id) in the register does not decrypt (tampered?)")
         }
@@ -141,6 +153,23 @@ public struct RequestRegister {
         let subject: Data? = row["subject_id"]
         return RequestRecord(id: id, type: type, subject: try subject.map { try SubjectID(bytes: Array($0)) },
                              receivedAt: row["received_at"], dueAt: row["due_at"], extendedMonths: row["extended"], status: status,
-                             completedAt: row["completed_at"], logSeq: row["log_seq"], notes: notes)
+                             completedAt: row["completed_at"], logSeq: row["log_seq"], notes: notes, pendingErasure: erasure)
     }
+}
+
+/// A register entry's sealed part while an erasure is under way.
+struct SealedDetails: Codable {
+    var notes: [String]
+    var erasure: PendingErasure
+}
+
+/// What an erasure keeps, sealed in its register entry, between its steps:
+/// what the person's data looked like (for the no-trace check), and what the
+/// purge and the shred did. A re-run with `--request` finishes from it.
+struct PendingErasure: Codable, Equatable {
+    var trace: RequestDesk.TraceMaterial
+    var projections: [ProjectionPurge.Outcome] = []
+    var purgeMillis = 0
+    var shred: ShredReport?
+    var shredMillis = 0
 }

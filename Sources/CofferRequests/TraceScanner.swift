@@ -1,5 +1,6 @@
 import CofferStore
 import Foundation
+import GRDB
 
 /// What the no-trace check found after an erasure. Findings name the file and
 /// the kind of value, never the value.
@@ -20,7 +21,7 @@ public struct TraceCheck: Codable, Sendable, Equatable {
 /// every position, so the cost is one read of each file.
 struct NeedleSearch {
     /// A value to look for and what it is (for the report: "email", "event value" …).
-    struct Needle {
+    struct Needle: Codable, Equatable {
         var bytes: [UInt8]
         var label: String
     }
@@ -66,9 +67,10 @@ struct NeedleSearch {
 
     @inline(__always) static func lower(_ byte: UInt8) -> UInt8 { (65...90).contains(byte) ? byte + 32 : byte }
 
-    /// Labels of the needles found in `bytes` (only matches starting before `limit`).
-    func find(in bytes: UnsafeRawBufferPointer, limit: Int? = nil) -> Set<String> {
-        var found = Set<String>()
+    /// Labels of the needles found in `bytes`, each with the offset of its
+    /// first match (only matches starting before `limit`).
+    func find(in bytes: UnsafeRawBufferPointer, limit: Int? = nil) -> [String: Int] {
+        var found: [String: Int] = [:]
         guard !needles.isEmpty, bytes.count >= 2, let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return found }
         let end = min(limit ?? bytes.count, bytes.count - 1)
         Self.lowerTable.withUnsafeBufferPointer { lower in
@@ -89,7 +91,7 @@ struct NeedleSearch {
 
     /// Whether a needle with `prefix` matches whole at `index`.
     private func check(at index: Int, prefix: Int, base: UnsafePointer<UInt8>, count: Int, lower: UnsafeBufferPointer<UInt8>,
-                       into found: inout Set<String>) {
+                       into found: inout [String: Int]) {
         for candidate in byPrefix[prefix] ?? [] {
             let needle = needles[candidate].bytes
             guard index + needle.count <= count else { continue }
@@ -100,20 +102,21 @@ struct NeedleSearch {
             }
             // Whole values only: a match inside a longer word or number is another value.
             if match, index == 0 || !Self.isWordByte(base[index - 1]),
-               index + needle.count == count || !Self.isWordByte(base[index + needle.count]) {
-                found.insert(needles[candidate].label)
+               index + needle.count == count || !Self.isWordByte(base[index + needle.count]),
+               found[needles[candidate].label] == nil {
+                found[needles[candidate].label] = index
             }
         }
     }
 
     /// Labels of the needles found in `bytes`.
     func find(in bytes: [UInt8]) -> Set<String> {
-        bytes.withUnsafeBytes { find(in: $0) }
+        Set(bytes.withUnsafeBytes { find(in: $0) }.keys)
     }
 
     /// Searches files in 8 MiB chunks (overlapping by the longest needle), on
-    /// every core: what each file contains, and its size.
-    func find(inFiles urls: [URL]) throws -> [(found: Set<String>, bytes: Int)] {
+    /// every core: what each file contains (label → offset of a match), and its size.
+    func find(inFiles urls: [URL]) throws -> [(found: [String: Int], bytes: Int)] {
         let chunk = 8 << 20
         var sizes: [Int] = []
         for url in urls {
@@ -131,8 +134,8 @@ struct NeedleSearch {
                 defer { try? handle.close() }
                 try handle.seek(toOffset: UInt64(offset))
                 let data = try handle.read(upToCount: chunk + max(longest - 1, 0)) ?? Data()
-                let found = data.withUnsafeBytes { find(in: $0, limit: chunk) }
-                results.lock.withLock { results.found[file].formUnion(found) }
+                let found = data.withUnsafeBytes { find(in: $0, limit: chunk) }.mapValues { $0 + offset }
+                results.lock.withLock { results.found[file].merge(found) { min($0, $1) } }
             } catch {
                 results.lock.withLock { results.failure = VaultError.io(path: urls[file].path, detail: "cannot be read for the no-trace check: \(error)") }
             }
@@ -145,8 +148,48 @@ struct NeedleSearch {
 /// What the chunks of a parallel scan found, filled in under the lock.
 private final class ScanResults: @unchecked Sendable {
     let lock = NSLock()
-    var found: [Set<String>]
+    var found: [[String: Int]]
     var failure: Error?
 
-    init(files: Int) { found = Array(repeating: [], count: files) }
+    init(files: Int) { found = Array(repeating: [:], count: files) }
+}
+
+/// Where in a SQLite file (or its WAL) a byte offset lies: the page, and the
+/// table or index that owns the page, so a DPO can judge a finding (a clear
+/// column by design, or a leak) without the value being repeated.
+struct PageLocator {
+    private let pageSize: Int
+    private var owners: [Int: String] = [:]
+
+    /// Reads the page map of `database` through SQLite's `dbstat` (when built in).
+    init(database: DatabaseQueue) {
+        pageSize = (try? database.read { try Int.fetchOne($0, sql: "PRAGMA page_size") }) ?? 4096
+        if let rows = try? database.read({ try Row.fetchAll($0, sql: "SELECT pageno, name FROM dbstat") }) {
+            for row in rows { owners[row[0]] = row[1] }
+        }
+    }
+
+    /// "page P, table T" for an offset in the database file or its WAL.
+    func describe(offset: Int, inWAL: Bool, file: URL) -> String {
+        var page: Int
+        if inWAL {
+            // WAL: a 32-byte header, then frames of a 24-byte header (page number first, big-endian) and a page.
+            let frame = max(offset - 32, 0) / (24 + pageSize)
+            page = 0
+            if let handle = try? FileHandle(forReadingFrom: file) {
+                defer { try? handle.close() }
+                if (try? handle.seek(toOffset: UInt64(32 + frame * (24 + pageSize)))) != nil,
+                   let header = try? handle.read(upToCount: 4), header.count == 4 {
+                    page = header.reduce(0) { $0 << 8 | Int($1) }
+                }
+            }
+            return "WAL frame \(frame + 1), page \(page)" + (owners[page].map { ", \(Self.kind($0)) \($0)" } ?? "")
+        }
+        page = offset / pageSize + 1
+        return "page \(page)" + (owners[page].map { ", \(Self.kind($0)) \($0)" } ?? ", a free or overflow page")
+    }
+
+    private static func kind(_ name: String) -> String {
+        name.hasPrefix("sqlite_autoindex") || name.contains("_by_") ? "index" : "table"
+    }
 }

@@ -10,7 +10,7 @@ import GRDB
 /// Time, action and decision are in clear (no personal data); actor, role,
 /// purpose, target, rows and reason are in the encrypted details.
 public final class AuditLedger {
-    let queue: DatabaseQueue
+    package let queue: DatabaseQueue
     private let vaultID: [UInt8]
     private let readKey: SymmetricKey
     private let signer: Ed25519.PrivateKey?

@@ -25,6 +25,14 @@ public struct ShredReport: Sendable, Equatable, Codable {
     public var walTruncated: Bool
 }
 
+extension ShredReport {
+    /// What erasing an identifier nobody has destroys: nothing.
+    public static func nothing(tombstoneSeq: Int64) -> ShredReport {
+        ShredReport(subjects: [], keysDestroyed: 0, eventsUnreadable: 0, identityRows: 0, mergeRows: 0, consentRows: 0,
+                    restrictionRows: 0, quarantinedRecords: 0, suppressedTokens: 0, tombstoneSeq: tombstoneSeq, walTruncated: false)
+    }
+}
+
 extension Vault {
     /// Crypto-shreds the person `subject` (with every subject merged into it), in
     /// one transaction: destroys their data keys (so their events, identifiers
@@ -42,7 +50,11 @@ extension Vault {
     /// - Parameters:
     ///   - quarantined: ids of quarantined records that are the person's.
     ///   - request: the request id the tombstone and suppression rows name.
-    public func shred(person subject: SubjectID, request: String, suppress: Bool, quarantined: [Int64]) throws -> ShredReport {
+    ///   - alsoInTransaction: runs inside the shred's transaction with its report
+    ///     (the request desk records there that the shred happened, so an
+    ///     interrupted erasure can be completed).
+    public func shred(person subject: SubjectID, request: String, suppress: Bool, quarantined: [Int64],
+                      alsoInTransaction: ((Database, ShredReport) throws -> Void)? = nil) throws -> ShredReport {
         let log = try eventLog()
         let graph = try identityGraph()
         let quarantine = try quarantine()
@@ -85,10 +97,12 @@ extension Vault {
                           "keys_destroyed": String(keys), "events_unreadable": String(events)]
             let payload = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
             let receipt = try log.append([NewEvent(subject: SubjectID.random(), kind: .erase, payload: Array(payload))], in: db)
-            return ShredReport(subjects: family.map(\.hex), keysDestroyed: keys, eventsUnreadable: events, identityRows: identities,
-                               mergeRows: merges, consentRows: consents, restrictionRows: restrictions,
-                               quarantinedRecords: removedQuarantine, suppressedTokens: suppressed, tombstoneSeq: receipt.lastSeq,
-                               walTruncated: false)
+            let report = ShredReport(subjects: family.map(\.hex), keysDestroyed: keys, eventsUnreadable: events, identityRows: identities,
+                                     mergeRows: merges, consentRows: consents, restrictionRows: restrictions,
+                                     quarantinedRecords: removedQuarantine, suppressedTokens: suppressed, tombstoneSeq: receipt.lastSeq,
+                                     walTruncated: false)
+            try alsoInTransaction?(db, report)
+            return report
         }
         log.forget(report.subjects.compactMap(SubjectID.init(hex:)))
         report.walTruncated = try truncateWAL()

@@ -36,7 +36,7 @@ struct RequestCommand: ParsableCommand {
     /// Options shared by the commands that handle a request about one person.
     struct RequestOptions: ParsableArguments {
         @OptionGroup var vault: VaultOptions
-        @Option(help: ArgumentHelp("The person, as TYPE:VALUE (email:…, user:…, phone:…).", valueName: "ID")) var subject: String
+        @Option(help: ArgumentHelp("The person, as TYPE:VALUE (email:…, user:…, phone:…).", valueName: "ID")) var subject: String?
         @Option(help: ArgumentHelp("Complete this open request of the register instead of opening a new one.", valueName: "DSR-ID"))
         var request: String?
         @Option(help: ArgumentHelp("When the request was received (YYYY-MM-DD or ISO-8601; default: now); the due date counts from it.",
@@ -47,8 +47,16 @@ struct RequestCommand: ParsableCommand {
 
         /// The desk, the parsed identifier and the received time.
         func desk() throws -> (RequestDesk, Identifier, Int64?) {
+            let (desk, identifier, receivedAt) = try deskNamingOptionally()
+            guard let identifier else { throw CommandFailure(message: "name the person with --subject TYPE:VALUE") }
+            return (desk, identifier, receivedAt)
+        }
+
+        /// As `desk()`, for commands where --request alone names the person (erase).
+        func deskNamingOptionally() throws -> (RequestDesk, Identifier?, Int64?) {
             let policy = try vault.policy()
-            let identifier = try vault.identifier(subject)
+            guard subject != nil || request != nil else { throw CommandFailure(message: "name the person with --subject TYPE:VALUE, or an open request with --request DSR-…") }
+            let identifier = try subject.map { try vault.identifier($0) }
             let receivedAt = try received.map(RequestCommand.parseDate)
             return (try vault.requestDesk(policy: policy, segments: vault.segments(segments, policy: policy)), identifier, receivedAt)
         }
@@ -167,24 +175,34 @@ struct RequestCommand: ParsableCommand {
                 truncates the WAL, scans every vault file for their data, and prints a signed \
                 receipt (or writes it with --receipt). It cannot be undone. On a terminal it asks \
                 for confirmation unless --yes. Exit status 2 if the no-trace check found something.
+
+                An erasure cut off after its keys were destroyed is finished by running it again \
+                with --request DSR-… (the request names the person; --subject may be left out). \
+                An identifier nobody has is registered too: the receipt shows the check that no \
+                vault file carries it.
                 """)
         @OptionGroup var options: RequestOptions
         @Option(help: ArgumentHelp("Write the signed receipt (JSON) to FILE.", valueName: "FILE")) var receipt: String?
         @Flag(help: "Do not ask for confirmation on a terminal.") var yes = false
 
         func run() throws {
-            let (desk, identifier, received) = try options.desk()
+            let (desk, identifier, received) = try options.deskNamingOptionally()
             if !yes && isatty(STDIN_FILENO) == 1 && Terminal.isInteractive {
-                Terminal.note("Erase every record of \(identifier)? This cannot be undone. Type 'erase' to confirm: ")
+                Terminal.note("Erase every record of \(identifier?.description ?? options.request ?? "?")? This cannot be undone. "
+                    + "Type 'erase' to confirm: ")
                 guard readLine()?.trimmingCharacters(in: .whitespaces) == "erase" else {
                     throw CommandFailure(message: "not confirmed; nothing was erased")
                 }
             }
             let signed = try desk.erase(subject: identifier, request: options.request, receivedAt: received)
             let result = signed.receipt
-            Terminal.line("Erased \(identifier.type.rawValue) identifier's subject (\(result.request)): \(result.shred.keysDestroyed) key(s) destroyed, "
+            if result.subjects.isEmpty {
+                Terminal.line("No subject has that identifier (\(result.request) registered): nothing to erase.")
+            } else {
+                Terminal.line("Erased the person of \(result.request): \(result.shred.keysDestroyed) key(s) destroyed, "
                 + "\(result.shred.eventsUnreadable) events now unreadable, \(result.shred.identityRows) identity rows, "
                 + "\(result.shred.consentRows) consent rows, \(result.shred.quarantinedRecords) quarantined records deleted.")
+            }
             let files = result.projections.filter(\.isProjection)
             let purged = files.filter { $0.rowsRemoved > 0 }.count, deleted = files.filter(\.fileDeleted)
             Terminal.line("Projections: removed from \(purged) of \(files.count) file(s)"

@@ -102,7 +102,14 @@ struct KillTrialTests {
             let subject = "email:k\(index)@example.com"
             try Self.killed(coffer, ["request", "erase", "--subject", subject] + dpo + vault, after: delay)
             try Self.verify(coffer)
-            _ = try coffer.run(["request", "erase", "--subject", subject] + dpo + vault)
+            // An erasure cut off is finished through its request (after the shred the identifier resolves no more).
+            let listed = try coffer.run(["request", "list"] + dpo + vault)
+            let open = listed.stdout.split(separator: "\n").first { $0.contains(" erase ") && $0.contains(" open") }
+            let rerun = try coffer.run(["request", "erase"] + (open.map { ["--request", String($0.prefix(8))] } ?? ["--subject", subject])
+                + dpo + vault)
+            #expect(rerun.status == 0, "\(rerun.stderr)")
+            let after = try coffer.run(["request", "list"] + dpo + vault)
+            #expect(after.stdout.contains(" 0 open"), "\(after.stdout)")
             let shown = try coffer.run(["subject", "show", subject] + vault)
             #expect(!shown.stdout.contains("k\(index)@example.com") || shown.stdout.contains("no subject"), "\(shown.stdout)")
             try Self.verify(coffer)
