@@ -470,6 +470,9 @@ public final class ProjectionBuilder {
             }
             number = ids.count
             for (segment, ids) in zip(usable, members).sorted(by: { $0.0.name.utf8.lexicographicallyPrecedes($1.0.name.utf8) }) {
+                // A group smaller than the policy's minimum is not listed in a file an analyst or
+                // marketer reads: its members (and so its size) would single people out.
+                if Self.groupsProtected(for: role), ids.count < policy.minimumGroupSize { continue }
                 try Self.insert(ids, of: segment.name, batch: members64, single: member)
             }
             for segment in usable {
@@ -554,6 +557,10 @@ public final class ProjectionBuilder {
 
     /// Members inserted by one statement: a statement's run costs about as much as a member's row.
     static let membersPerInsert = 64
+
+    /// Roles to whom no group smaller than the minimum group size is shown (the
+    /// owner and compliance answer for individual people and see them).
+    static func groupsProtected(for role: Role) -> Bool { role != .owner && role != .compliance }
 
     /// `INSERT` of `rows` segment members: `?1` the segment, `?2`… the ids.
     static func memberInsertSQL(rows: Int) -> String {

@@ -100,6 +100,8 @@ public enum ProjectionError: Error, Equatable, CustomStringConvertible {
     case notFound
     /// The file predates the erasure or restriction change at log position `seq`.
     case stale(file: String, seq: Int64)
+    /// A segment with fewer members than the policy's minimum group size.
+    case smallGroup(segment: String, minimum: Int)
 
     public var description: String {
         switch self {
@@ -111,6 +113,9 @@ public enum ProjectionError: Error, Equatable, CustomStringConvertible {
             return "no segment named '\(name)'; defined: \(known.joined(separator: ", "))"
         case .notFound:
             return "no such customer in this projection (not consented to the purpose, restricted, or unknown)"
+        case let .smallGroup(segment, minimum):
+            return "segment '\(segment)' has fewer than \(minimum) members (the policy's minimum group size); "
+                + "its members are withheld, as its size is in `segment stats`"
         case let .stale(file, seq):
             return "projections/\(file) predates the erasure or restriction change at log position \(seq) (restored from an "
                 + "older copy, or written by an interrupted request), so it may still show that person; it is not read. "

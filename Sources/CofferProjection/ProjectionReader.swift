@@ -266,8 +266,14 @@ public final class ProjectionReader {
     public func segmentMembers(_ name: String) throws -> [String] {
         let names = try run("SELECT name FROM segments ORDER BY name", limit: 10_000).rows.map { $0[0].description }
         guard names.contains(name) else { throw ProjectionError.unknownSegment(name, known: names) }
-        let members = try run("SELECT customer_id FROM segment_members WHERE segment = '\(name)' ORDER BY customer_id", limit: 10_000_000)
-            .rows.map { $0[0].description }
+        let members = try run("SELECT customer_id FROM segment_members WHERE segment = '\(name.replacingOccurrences(of: "'", with: "''"))' "
+            + "ORDER BY customer_id", limit: 10_000_000).rows.map { $0[0].description }
+        if ProjectionBuilder.groupsProtected(for: role), members.count < policy.minimumGroupSize {
+            // Files built before this rule may still list small groups: withheld here too.
+            try vault.audit(.segment, decision: .denied, purpose: purpose, target: "segment:\(name)",
+                            reason: "fewer than the minimum group size")
+            throw ProjectionError.smallGroup(segment: name, minimum: policy.minimumGroupSize)
+        }
         try vault.audit(.segment, purpose: purpose, target: "segment:\(name)", rows: members.count)
         return members
     }
