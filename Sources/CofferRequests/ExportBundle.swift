@@ -309,7 +309,7 @@ public enum BundleVerifier {
         let key = try publicKey ?? Ed25519.PublicKey(rawRepresentation: [UInt8](hexString: manifest.signingKey) ?? [])
         let signature = [UInt8](hexString: String(decoding: signatureText, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
         guard let signature, key.isValidSignature(signature, for: manifestBytes) else {
-            throw RequestError.verificationFailed("manifest.sig is not a valid signature of manifest.json by key \(key.rawRepresentation.hexString.prefix(16))…")
+            throw RequestError.verificationFailed("manifest.sig is not a valid signature of manifest.json by key \((try? key.fingerprint()) ?? "?")")
         }
         let listed = Set(manifest.files.map(\.name))
         let present = Set(contents.keys).subtracting(["manifest.json", "manifest.sig"])

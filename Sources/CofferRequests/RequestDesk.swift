@@ -65,6 +65,27 @@ public final class RequestDesk {
         return records
     }
 
+    /// The person each request is about, as the DPO knows them: one of their
+    /// identifiers (email, else phone, else user id, else any), "(erased)"
+    /// once their keys are gone, nil for a request registered for nobody.
+    /// Reading identifiers is audited (one entry, the number of people named).
+    public func people(of records: [RequestRecord]) throws -> [String: String] {
+        _ = try register(for: .requestList)
+        let graph = try vault.identityGraph()
+        let preference: [IdentifierType] = [.email, .phone, .userID]
+        var out: [String: String] = [:]
+        try vault.database.read { db in
+            for record in records {
+                guard let subject = record.subject else { continue }
+                let identifiers = try graph.identifiers(of: subject, in: db)
+                let best = preference.lazy.compactMap { type in identifiers.first { $0.type == type } }.first ?? identifiers.first
+                out[record.id] = best?.description ?? "(erased)"
+            }
+        }
+        try vault.audit(.requestList, rows: out.count, reason: "identifiers of the people requests are about")
+        return out
+    }
+
     /// Registers a request received now (or at `receivedAt`) to be handled later;
     /// `--request ID` then completes it.
     public func open(_ type: RequestType, subject identifier: Identifier, receivedAt: Int64? = nil, note: String? = nil) throws -> RequestRecord {
@@ -82,17 +103,27 @@ public final class RequestDesk {
     public func extend(_ id: String, months: Int, reason: String) throws -> RequestRecord {
         let register = try register(for: .requestExtend)
         guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw RequestError.reasonRequired }
-        let record = try vault.database.write { db -> RequestRecord in
+        let time = now()
+        let (record, overdueSince) = try vault.database.write { db -> (RequestRecord, Int64?) in
             var record = try register.openRecord(id, in: db)
             guard (1...2).contains(months), record.extendedMonths + months <= 2 else { throw RequestError.extensionLimit(id: record.id) }
+            // Art. 12(3): the extension is to be decided within the time it extends; one made later is noted as such.
+            let overdueSince = record.isOverdue(at: time) ? record.dueAt : nil
             record.extendedMonths += months
             record.dueAt = RequestRegister.adding(months: 1 + record.extendedMonths, to: record.receivedAt)
-            record.notes.append("extended by \(months) month\(months == 1 ? "" : "s"): \(reason)")
+            record.notes.append("extended by \(months) month\(months == 1 ? "" : "s")"
+                + (overdueSince.map { " after its due date (\(Timestamp.format($0).prefix(10)))" } ?? "") + ": \(reason)")
             try register.save(record, in: db)
-            return record
+            return (record, overdueSince)
         }
-        try vault.audit(.requestExtend, target: record.subject.map(Vault.auditTarget), reason: "\(record.id) +\(months) month(s)")
+        try vault.audit(.requestExtend, target: record.subject.map(Vault.auditTarget),
+                        reason: "\(record.id) +\(months) month(s)" + (overdueSince.map { _ in "; OVERDUE when extended" } ?? ""))
         return record
+    }
+
+    /// Whether `record` was past its due date when it was last extended (from its notes).
+    public static func wasExtendedOverdue(_ record: RequestRecord) -> Bool {
+        record.notes.last { $0.hasPrefix("extended by") }?.contains("after its due date") == true
     }
 
     /// Refuses an open request (e.g. manifestly unfounded, identity not

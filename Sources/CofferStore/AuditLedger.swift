@@ -245,9 +245,12 @@ public enum AuditVerifier {
               let storedKey = try? Ed25519.PublicKey(rawRepresentation: keyBytes) else {
             return fail(0, "the ledger has no vault id or audit public key")
         }
-        if let pinnedKey, pinnedKey != storedKey { return fail(0, "the ledger's public key is not the pinned key") }
+        if let pinnedKey, pinnedKey != storedKey {
+            report.failure = try .keyMismatch(pinned: pinnedKey, stored: storedKey, what: "audit", export: "coffer audit export-key")
+            return report
+        }
         let key = pinnedKey ?? storedKey
-        report.keyFingerprint = try SHA256.hash(key.rawRepresentation).prefix(8).hexString
+        report.keyFingerprint = try key.fingerprint()
         let sha = try SHA256()
         var previous = try AuditLedger.genesis(vaultID: vaultID)
         var expected: Int64 = 1

@@ -127,10 +127,12 @@ public final class IdentityGraph {
     /// cannot read rather than skipping them: a merge re-links every row, and a
     /// skipped one would be lost.
     private func linked(to subject: SubjectID, in db: Database) throws -> [LinkedIdentifier] {
-        let key = try log.subjectKey(for: subject, db: db).key
         let rows = try Row.fetchAll(db, sql: """
             SELECT token, created_at, id_type, nonce, value FROM identities WHERE subject_id = ? ORDER BY created_at, id_type
             """, arguments: [Data(subject.bytes)])
+        // No rows (a shredded subject, say): no key is needed, and none may be created in a read.
+        guard !rows.isEmpty else { return [] }
+        let key = try log.subjectKey(for: subject, db: db).key
         return try rows.map { row in
             let token: Data = row[0], typeText: String = row[2], nonce: Data = row[3], sealed: Data = row[4]
             guard let type = IdentifierType(rawValue: typeText) else {

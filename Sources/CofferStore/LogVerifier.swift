@@ -8,6 +8,22 @@ public struct VerificationFailure: Sendable, Equatable, CustomStringConvertible 
     public var seq: Int64
     /// What is wrong, in words an operator can act on.
     public var reason: String
+    /// The pinned key is not the one the file names: a wrong key file, or a
+    /// replaced key; not, as such, a damaged chain.
+    public var isKeyMismatch = false
+
+    public init(seq: Int64, reason: String, isKeyMismatch: Bool = false) {
+        self.seq = seq
+        self.reason = reason
+        self.isKeyMismatch = isKeyMismatch
+    }
+
+    /// The failure for a pinned key that is not the file's.
+    static func keyMismatch(pinned: Ed25519.PublicKey, stored: Ed25519.PublicKey, what: String, export: String) throws -> VerificationFailure {
+        VerificationFailure(seq: 0, reason: "the pinned key \(try pinned.fingerprint()) is not the \(what) key \(try stored.fingerprint()) "
+            + "this file is signed with: pin this vault's key (`\(export)` writes it), or, if it is the right key, the file's key was replaced",
+                            isKeyMismatch: true)
+    }
 
     public var description: String { "event \(seq): \(reason)" }
 }
@@ -21,7 +37,7 @@ public struct VerificationReport: Sendable {
     /// Last sequence number and its chain hash.
     public var headSeq: Int64 = 0
     public var headHash: [UInt8] = []
-    /// SHA-256 fingerprint (first 16 hex digits) of the checkpoint public key used.
+    /// Fingerprint of the checkpoint public key used (`Ed25519.PublicKey.fingerprint`).
     public var keyFingerprint: String = ""
     /// `nil` when everything verified.
     public var failure: VerificationFailure?
@@ -83,9 +99,9 @@ public enum LogVerifier {
             return report
         }
         let key = pinnedKey ?? storedKey
-        report.keyFingerprint = try SHA256.hash(key.rawRepresentation).prefix(8).map { $0 }.hexString
+        report.keyFingerprint = try key.fingerprint()
         if let pinnedKey, pinnedKey != storedKey {
-            report.failure = VerificationFailure(seq: 0, reason: "the vault's checkpoint key is not the pinned key")
+            report.failure = try .keyMismatch(pinned: pinnedKey, stored: storedKey, what: "checkpoint", export: "coffer verify export-key")
             return report
         }
 
@@ -165,5 +181,13 @@ public enum LogVerifier {
             return fail(lastSeq + 1, "truncated: the head recorded earlier is event \(expectedHead.seq) but the log ends at \(lastSeq)")
         }
         return report
+    }
+}
+
+extension Ed25519.PublicKey {
+    /// How every command names a public key: the first 16 hex digits of the
+    /// SHA-256 of its raw bytes.
+    public func fingerprint() throws -> String {
+        try SHA256.hash(rawRepresentation).prefix(8).hexString
     }
 }

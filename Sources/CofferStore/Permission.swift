@@ -37,7 +37,8 @@ extension Role {
             return [.ingest, .readSubjects, .manageConsent, .readConsent, .manageActors, .listActors,
                     .buildProjections, .readProjections, .readAudit]
         case .compliance:
-            return [.readSubjects, .manageConsent, .readConsent, .listActors, .readAudit, .handleRequests]
+            // Projections too: a DPO checks that a rectification or a restriction took effect.
+            return [.readSubjects, .manageConsent, .readConsent, .listActors, .readAudit, .handleRequests, .readProjections]
         case .analyst:
             return [.readProjections]
         case .marketing:

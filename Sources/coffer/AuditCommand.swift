@@ -126,7 +126,7 @@ struct AuditCommand: ParsableCommand {
             let report = try AuditVerifier.verify(layout: options.layout(), pinnedKey: options.pinnedKey(),
                                                   expectedHead: options.expectedHead())
             if let failure = report.failure {
-                Terminal.line("FAILED: audit entry \(failure.seq): \(failure.reason)")
+                Terminal.line(failure.isKeyMismatch ? "KEY MISMATCH: \(failure.reason)" : "FAILED: audit entry \(failure.seq): \(failure.reason)")
                 Terminal.line("Checked \(report.entryCount) entries before the failure.")
                 throw ExitCode(2)
             }
@@ -157,7 +157,7 @@ struct AuditCommand: ParsableCommand {
                 } catch {
                     throw VaultError.io(path: out, detail: error.localizedDescription)
                 }
-                Terminal.line("Audit public key written to \(out)")
+                Terminal.line("Audit public key \(try Ed25519.PublicKey(rawRepresentation: [UInt8](hexString: hex)!).fingerprint()) written to \(out)")
             } else {
                 Terminal.line(hex)
             }

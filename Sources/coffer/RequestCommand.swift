@@ -73,6 +73,11 @@ struct RequestCommand: ParsableCommand {
 
     static func day(_ millis: Int64) -> String { String(Timestamp.format(millis).prefix(10)) }
 
+    /// A key given as hex, named the way every command names keys.
+    static func fingerprint(hex: String) -> String {
+        ([UInt8](hexString: hex).flatMap { try? Ed25519.PublicKey(rawRepresentation: $0).fingerprint() }) ?? "(not a public key)"
+    }
+
     static func write(_ data: Data, to path: String) throws {
         do {
             try data.write(to: URL(fileURLWithPath: path), options: .atomic)
@@ -97,9 +102,10 @@ struct RequestCommand: ParsableCommand {
                 return
             }
             let now = EventLog.now()
-            let header = ["ID", "TYPE", "SUBJECT", "RECEIVED", "DUE", "STATUS"]
+            let people = try desk.people(of: records)
+            let header = ["ID", "TYPE", "PERSON", "RECEIVED", "DUE", "STATUS"]
             let rows = records.map { record in
-                [record.id, record.type.rawValue, record.subject.map { String($0.hex.prefix(16)) + "…" } ?? "(none found)",
+                [record.id, record.type.rawValue, people[record.id] ?? "(none found)",
                  RequestCommand.day(record.receivedAt), RequestCommand.day(record.dueAt) + (record.extendedMonths > 0 ? " (+\(record.extendedMonths)m)" : ""),
                  record.isOverdue(at: now) ? "OVERDUE" : record.status.rawValue
                     + (record.completedAt.map { " " + RequestCommand.day($0) } ?? "")]
@@ -290,6 +296,10 @@ struct RequestCommand: ParsableCommand {
             let desk = try options.requestDesk()
             let record = try desk.extend(id, months: months, reason: reason)
             Terminal.line("Extended \(RequestCommand.describe(record)). Tell the data subject, with the reason, within the first month.")
+            if RequestDesk.wasExtendedOverdue(record) {
+                Terminal.note("coffer: warning: \(record.id) was already past its due date: GDPR Art. 12(3) expects the extension, "
+                    + "and the data subject to be told, within the first month. The late extension is recorded as such.")
+            }
         }
     }
 
@@ -324,7 +334,7 @@ struct RequestCommand: ParsableCommand {
                 if file.lowercased().hasSuffix(".zip") {
                     let manifest = try BundleVerifier.verify(URL(fileURLWithPath: file), publicKey: key)
                     Terminal.line("OK: export \(manifest.request) of \(manifest.createdAt), \(manifest.files.count) files match their "
-                        + "SHA-256, manifest signed by \(manifest.signingKey.prefix(16))…\(pinned)")
+                        + "SHA-256, manifest signed by key \(RequestCommand.fingerprint(hex: manifest.signingKey))\(pinned)")
                 } else {
                     guard let data = FileManager.default.contents(atPath: file) else {
                         throw VaultError.io(path: file, detail: "cannot be read")
@@ -337,7 +347,7 @@ struct RequestCommand: ParsableCommand {
                     }
                     let receipt = try RequestDesk.verify(signed, publicKey: key)
                     Terminal.line("OK: erasure receipt \(receipt.request) of \(receipt.completedAt), tombstone at seq \(receipt.tombstoneSeq), "
-                        + "no-trace check \(receipt.traceCheck.clean ? "clean" : "NOT clean"), signed by \(signed.signingKey.prefix(16))…\(pinned)")
+                        + "no-trace check \(receipt.traceCheck.clean ? "clean" : "NOT clean"), signed by key \(RequestCommand.fingerprint(hex: signed.signingKey))\(pinned)")
                 }
             } catch let error as RequestError {
                 Terminal.line(error.description)

@@ -3,10 +3,48 @@ import CofferCrypto
 import CofferStore
 import Foundation
 
-/// `coffer verify`: walks the hash chain and checks every checkpoint signature.
+/// `coffer verify` (the log check, by default) and `coffer verify export-key`.
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
+        abstract: "Verify the event log: hash chain, sequence and signed checkpoints.",
+        discussion: "`coffer verify` runs `verify log`; `coffer verify export-key` writes the checkpoint key to pin.",
+        subcommands: [VerifyLog.self, ExportKey.self],
+        defaultSubcommand: VerifyLog.self
+    )
+
+    /// `coffer verify export-key`: the checkpoint public key, as the vault's own keys derive it.
+    struct ExportKey: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "export-key",
+            abstract: "Print (or write) the log's checkpoint public key, derived from the vault's keys.",
+            discussion: """
+                Keep it, or hand it to an auditor, who pins it with `verify --public-key FILE`. \
+                Needs an actor holding the master key (owner or compliance): the key is derived, \
+                not read from the file an attacker could have changed.
+                """
+        )
+        @OptionGroup var options: VaultOptions
+        @Option(help: ArgumentHelp("Write the key to FILE instead of printing it.", valueName: "FILE")) var out: String?
+
+        func run() throws {
+            let key = try options.unlock().keys().checkpointSigning.publicKey
+            let hex = key.rawRepresentation.hexString
+            guard let out else { return Terminal.line(hex) }
+            do {
+                try (hex + "\n").write(toFile: out, atomically: true, encoding: .utf8)
+            } catch {
+                throw VaultError.io(path: out, detail: error.localizedDescription)
+            }
+            Terminal.line("Checkpoint public key \(try key.fingerprint()) written to \(out)")
+        }
+    }
+}
+
+/// `coffer verify [log]`: walks the hash chain and checks every checkpoint signature.
+struct VerifyLog: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "log",
         abstract: "Verify the event log: hash chain, sequence and signed checkpoints.",
         discussion: """
             Needs no passphrase: an auditor with the vault files can run it. Prints OK with the event \
@@ -41,8 +79,10 @@ struct VerifyCommand: ParsableCommand {
         }
         Terminal.endProgress()
         if let failure = report.failure {
-            Terminal.line("FAILED: \(failure)")
-            Terminal.line("Checked \(report.eventCount) events and \(report.checkpointCount) checkpoints before the failure.")
+            Terminal.line(failure.isKeyMismatch ? "KEY MISMATCH: \(failure.reason)" : "FAILED: \(failure)")
+            if !failure.isKeyMismatch {
+                Terminal.line("Checked \(report.eventCount) events and \(report.checkpointCount) checkpoints before the failure.")
+            }
             throw ExitCode(2)
         }
         let seconds = Date().timeIntervalSince(clock)

@@ -367,7 +367,7 @@ final class ProjectionTests: XCTestCase {
         let fixture = try ProjectionFixture()
         _ = try fixture.build()
         let files = try FileManager.default.contentsOfDirectory(at: fixture.layout.projections, includingPropertiesForKeys: nil)
-        XCTAssertEqual(files.count, 7, "six projections and the sealed build state")
+        XCTAssertEqual(files.count, 8, "seven projections (support for the owner and for compliance) and the sealed build state")
         for file in files {
             let bytes = try Data(contentsOf: file)
             for secret in ["ann@example.com", "+447700900123", "\"Ann\"", "SQLite format", "single_view", "1989-05-17"] {

@@ -312,7 +312,10 @@ final class RegisterTests: XCTestCase {
         XCTAssertEqual(refused.status, .refused)
         let list = try desk.list()
         XCTAssertEqual(list.map(\.id), ["DSR-0001", "DSR-0002"])
-        XCTAssertEqual(Array(list[0].notes.prefix(2)), ["received: letter", "extended by 2 months: many requests this month"])
+        // Extended after its due date (issue 16): the register says so.
+        XCTAssertEqual(Array(list[0].notes.prefix(2)), ["received: letter",
+                                                       "extended by 2 months after its due date (2026-02-28): many requests this month"])
+        XCTAssertTrue(RequestDesk.wasExtendedOverdue(list[0]))
         XCTAssertEqual(list[0].notes.last, "exported \(done.events) events")
         XCTAssertEqual(list[1].notes.last, "refused: identity could not be verified")
         XCTAssertNotNil(try fixture.owner.subjectSummary(for: RequestFixture.cy), "a refused erasure erases nothing")
