@@ -27,6 +27,10 @@ public struct Policy: Sendable {
     /// (`erasure: suppress_returning_identifiers: true`) instead of starting a
     /// new subject for them.
     public var suppressReturningIdentifiers = false
+    /// The controller and its DPO (`controller:`), for the Art. 30 record.
+    public var controller = Controller()
+    /// Categories of data subjects (`data_subjects:`), for the Art. 30 record.
+    public var dataSubjects: [String] = []
     /// Ranges that numeric event fields must fall in at ingest (`limits:`),
     /// by field path (`traits.age`); they replace or add to the built-in ones.
     public var numericLimits: [String: ClosedRange<Double>] = [:]
@@ -96,9 +100,28 @@ public struct Purpose: Sendable, Equatable {
     public var consentCategories: [String]
     /// How long a grant stays valid, if it lapses.
     public var consentValidFor: PolicyDuration?
+    /// Who receives data for this purpose outside the controller (Art. 30(1)(d)):
+    /// "email service provider", "advertising platforms". Empty: nobody.
+    public var recipients: [String] = []
+    /// Transfers to third countries and their safeguards (Art. 30(1)(e)):
+    /// "US (standard contractual clauses)". Empty: none.
+    public var transfers: [String] = []
 
     /// Whether processing needs the subject's recorded consent.
     public var needsConsent: Bool { lawfulBasis == .consent }
+}
+
+/// Who decides on the processing, and who answers for data protection.
+public struct Controller: Sendable, Equatable {
+    public var name: String?
+    public var contact: String?
+    public var dpoName: String?
+    public var dpoContact: String?
+    /// A one-person business may let the owner act as DPO (handle data-subject
+    /// requests); every such request is audited as the owner acting as DPO.
+    public var ownerActsAsDPO = false
+
+    public init() {}
 }
 
 /// The kinds of data, by how much they say about a person.

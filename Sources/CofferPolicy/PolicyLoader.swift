@@ -102,7 +102,7 @@ struct PolicyReader {
     let file: String
 
     static let topLevelKeys = ["name", "version", "purposes", "field_classes", "field_rules", "access", "retention",
-                               "minimum_group_size", "identifiers", "erasure", "limits"]
+                               "minimum_group_size", "identifiers", "erasure", "limits", "controller", "data_subjects"]
 
     func error(_ node: Node?, _ message: String) -> PolicyError {
         PolicyError(file: file, line: node?.mark?.line, column: node?.mark?.column, message)
@@ -174,6 +174,8 @@ struct PolicyReader {
             }
         }
         let limits = try section("limits").map(self.limits) ?? [:]
+        let controller = try section("controller").map(self.controller) ?? Controller()
+        let dataSubjects = try section("data_subjects").map { try strings($0, "data_subjects").map(\.0) } ?? []
         var policy = Policy(file: file, sha256: sha256,
                       name: try section("name").map { try string($0, "name") } ?? "unnamed",
                       version: try section("version").map { try string($0, "version") } ?? "1",
@@ -181,6 +183,8 @@ struct PolicyReader {
                       retention: retention, minimumGroupSize: minimum, identifiers: identifiers)
         policy.suppressReturningIdentifiers = suppress
         policy.numericLimits = limits
+        policy.controller = controller
+        policy.dataSubjects = dataSubjects
         return policy
     }
 
@@ -190,7 +194,7 @@ struct PolicyReader {
         return try pairs.map { name, keyNode, value in
             try checkName(name, keyNode, "purpose")
             let fields = try mapping(value, "purpose '\(name)'")
-            try checkKeys(fields, allowed: ["description", "lawful_basis", "consent_categories", "consent_valid_for"],
+            try checkKeys(fields, allowed: ["description", "lawful_basis", "consent_categories", "consent_valid_for", "recipients", "transfers"],
                           in: "purpose '\(name)'")
             func field(_ key: String) -> Node? { fields.first { $0.key == key }?.value }
             guard let basisNode = field("lawful_basis") else {
@@ -205,8 +209,11 @@ struct PolicyReader {
                 }
                 validity = duration
             }
-            return Purpose(name: name, description: try field("description").map { try string($0, "description") } ?? "",
-                           lawfulBasis: basis, consentCategories: categories, consentValidFor: validity)
+            var purpose = Purpose(name: name, description: try field("description").map { try string($0, "description") } ?? "",
+                                  lawfulBasis: basis, consentCategories: categories, consentValidFor: validity)
+            purpose.recipients = try field("recipients").map { try strings($0, "recipients").map(\.0) } ?? []
+            purpose.transfers = try field("transfers").map { try strings($0, "transfers").map(\.0) } ?? []
+            return purpose
         }
     }
 
@@ -327,6 +334,30 @@ struct PolicyReader {
                     + "add 'field_rules: { \(field): { truncate: N } }'")
             }
         }
+    }
+
+    /// `controller: { name: …, contact: …, dpo: { name: …, contact: … }, owner_acts_as_dpo: false }`.
+    func controller(_ node: Node) throws -> Controller {
+        let fields = try mapping(node, "controller")
+        try checkKeys(fields, allowed: ["name", "contact", "dpo", "owner_acts_as_dpo"], in: "controller")
+        var controller = Controller()
+        for (key, _, value) in fields {
+            switch key {
+            case "name": controller.name = try string(value, "controller name")
+            case "contact": controller.contact = try string(value, "controller contact")
+            case "owner_acts_as_dpo":
+                guard let flag = value.bool else { throw error(value, "owner_acts_as_dpo must be true or false") }
+                controller.ownerActsAsDPO = flag
+            default:
+                let dpo = try mapping(value, "controller dpo")
+                try checkKeys(dpo, allowed: ["name", "contact"], in: "controller dpo")
+                for (dpoKey, _, dpoValue) in dpo {
+                    if dpoKey == "name" { controller.dpoName = try string(dpoValue, "DPO name") }
+                    else { controller.dpoContact = try string(dpoValue, "DPO contact") }
+                }
+            }
+        }
+        return controller
     }
 
     /// `limits: { traits.age: [0, 150], properties.revenue: [-10000, 10000] }`.

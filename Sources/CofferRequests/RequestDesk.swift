@@ -50,7 +50,12 @@ public final class RequestDesk {
 
     /// The register (compliance only; audited).
     func register(for action: AuditAction, target: String? = nil) throws -> RequestRegister {
-        try vault.require(.handleRequests, for: action, target: target)
+        if vault.role == .owner, policy.controller.ownerActsAsDPO {
+            // The policy lets the owner act as DPO: allowed, and said so in the trail.
+            try vault.audit(action, target: target, reason: "the owner acts as DPO, as policy '\(policy.name)' allows")
+        } else {
+            try vault.require(.handleRequests, for: action, target: target)
+        }
         try vault.usePolicy(sha256: policy.sha256, name: policy.name)
         return try RequestRegister(vault: vault)
     }

@@ -56,3 +56,18 @@ struct AuditTargetTests {
         #expect(log.map { $0["action"] as? String } == byFilter.map(\.action.rawValue))
     }
 }
+
+/// Issue 16, item 6: a one-person café lets the owner act as DPO, when the policy says so.
+struct OwnerAsDPOTests {
+    @Test("the owner handles requests only when the policy allows it, and each is audited as the owner acting as DPO")
+    func ownerActsAsDPO() throws {
+        let fixture = try RequestFixture()
+        #expect(throws: VaultError.self) { try fixture.desk(as: fixture.owner).list() }
+        fixture.policy.controller.ownerActsAsDPO = true
+        let desk = try fixture.desk(as: fixture.owner)
+        let out = fixture.directory.appendingPathComponent("bo.zip")
+        #expect(try desk.export(subject: RequestFixture.bo, to: out).found)
+        let entries = try fixture.owner.auditEntries(AuditFilter(action: .requestExport))
+        #expect(entries.contains { $0.details.actor == "owner" && $0.details.reason?.contains("the owner acts as DPO") == true })
+    }
+}
