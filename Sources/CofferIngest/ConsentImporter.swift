@@ -161,6 +161,7 @@ public final class ConsentImporter {
                 let receipt = try vault.eventLog().append(events, in: db)
                 for (index, (consent, subject)) in decisions.enumerated() {
                     try ledger.applied(consent, subject: subject, seq: receipt.firstSeq + Int64(index), in: db)
+                    if consent.status != .granted { report.withdrawals.append(ConsentChange(subject: subject, purpose: consent.purpose)) }
                 }
                 report.consents = decisions.count
                 try vault.notePendingIngestAudit(target: target, rows: report.accepted, reason: "consent import: " + report.auditSummary,

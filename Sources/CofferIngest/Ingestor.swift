@@ -24,6 +24,10 @@ public struct IngestReport: Sendable, Equatable {
     public var consents = 0
     /// Quarantine reasons and how often each occurred.
     public var reasons: [String: Int] = [:]
+    /// Withdrawals of consent recorded (from `categoryPreferences` or a consent
+    /// CSV): projections already built must lose these people at once
+    /// (`ConsentEffects.apply`, above this module).
+    public var withdrawals: [ConsentChange] = []
     /// Input bytes that belong to no record (e.g. text outside a JSON array):
     /// reported, and the import then fails.
     public var unattributed = UnattributedBytes()
@@ -44,6 +48,7 @@ public struct IngestReport: Sendable, Equatable {
         consents += other.consents
         bytes += other.bytes
         unattributed.add(other.unattributed)
+        withdrawals += other.withdrawals
         reasons.merge(other.reasons, uniquingKeysWith: +)
         unclassifiedFields.merge(other.unclassifiedFields, uniquingKeysWith: +)
     }
@@ -442,6 +447,7 @@ public final class Ingestor {
                 }
                 for (record, subject, index) in consentDecisions.appended {
                     try consents.applied(record, subject: subject, seq: receipt.firstSeq + Int64(index), in: db)
+                    if record.status != .granted { report.withdrawals.append(ConsentChange(subject: subject, purpose: record.purpose)) }
                 }
                 try vault.notePendingIngestAudit(target: auditTarget, rows: report.accepted, reason: report.auditSummary,
                                                  through: receipt.lastSeq, in: db)

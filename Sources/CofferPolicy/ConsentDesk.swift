@@ -8,6 +8,8 @@ public enum ConsentError: Error, Equatable, CustomStringConvertible {
     case unknownPurpose(String, declared: [String])
     case notConsentBased(purpose: String, basis: String)
     case unknownSubject(IdentifierType)
+    /// An objection (Art. 21) to a purpose that does not rest on legitimate interests or a public task.
+    case notObjectable(purpose: String, basis: String)
 
     public var description: String {
         switch self {
@@ -17,6 +19,8 @@ public enum ConsentError: Error, Equatable, CustomStringConvertible {
             return "purpose '\(purpose)' rests on \(basis), not consent, in the policy; consent is not recorded for it"
         case let .unknownSubject(type):
             return "no subject has that \(type.rawValue) identifier"
+        case let .notObjectable(_, basis):
+            return "the purpose rests on \(basis); an objection applies to legitimate interests or a public task only"
         }
     }
 }
@@ -32,6 +36,9 @@ extension ConsentError {
             return "purpose rests on \(basis), not consent, in the policy; consent is not recorded for it"
         case let .unknownSubject(type):
             return "no subject has that \(type.rawValue) identifier"
+        case let .notObjectable(purpose, basis):
+            return "purpose '\(purpose)' rests on \(basis); an objection (Art. 21) applies to legitimate interests or a public task "
+                + (basis == "consent" ? "— withdraw consent instead (`coffer consent revoke`)" : "only")
         }
     }
 }
@@ -78,9 +85,23 @@ public final class ConsentDesk {
     public func makeRecord(purpose name: String, status: ConsentStatus, effectiveAt: Int64, source: String,
                            expiresAt: Int64? = nil, evidence: [String: String] = [:]) throws -> ConsentRecord {
         let purpose = try consentPurpose(name)
-        let expiry = expiresAt ?? purpose.consentValidFor.map { effectiveAt + $0.milliseconds }
+        let expiry = expiresAt ?? purpose.consentValidFor.map { $0.adding(to: effectiveAt) }
         return ConsentRecord(purpose: name, status: status, lawfulBasis: LawfulBasis.consent.rawValue, source: source,
                              effectiveAt: effectiveAt, expiresAt: expiry, evidence: evidence)
+    }
+
+    /// An objection (Art. 21) to `purpose`, which must rest on legitimate
+    /// interests or a public task: from then on the person is left out of it.
+    public func makeObjection(purpose name: String, effectiveAt: Int64, source: String,
+                              evidence: [String: String] = [:]) throws -> ConsentRecord {
+        guard let purpose = policy.purpose(name) else {
+            throw ConsentError.unknownPurpose(name, declared: policy.purposes.map(\.name))
+        }
+        guard purpose.lawfulBasis == .legitimateInterests || purpose.lawfulBasis == .publicTask else {
+            throw ConsentError.notObjectable(purpose: name, basis: purpose.lawfulBasis.rawValue)
+        }
+        return ConsentRecord(purpose: name, status: .objected, lawfulBasis: purpose.lawfulBasis.rawValue, source: source,
+                             effectiveAt: effectiveAt, evidence: evidence)
     }
 
     /// Records a decision for the person `identifier` names; a person not yet

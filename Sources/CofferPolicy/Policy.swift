@@ -1,3 +1,4 @@
+import Foundation
 import CofferStore
 
 /// A loaded, checked policy: what the vault may do with which data, for whom
@@ -222,6 +223,23 @@ public struct PolicyDuration: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "\(amount)\(unit.rawValue)" }
+
+    /// `millis` plus this duration, counting months and years on the calendar
+    /// (UTC), as GDPR's deadlines and a "valid 24 months" consent are counted:
+    /// 31 January plus one month is 28 (or 29) February.
+    public func adding(to millis: Int64) -> Int64 {
+        let months: Int
+        switch unit {
+        case .days, .weeks: return millis + milliseconds
+        case .months: months = amount
+        case .years: months = amount * 12
+        }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let date = Date(timeIntervalSince1970: Double(millis) / 1000)
+        guard let later = calendar.date(byAdding: .month, value: months, to: date) else { return millis + milliseconds }
+        return Int64((later.timeIntervalSince1970 * 1000).rounded())
+    }
 }
 
 /// An identifier the policy adds to identity resolution (e.g. a CRM id in `traits.crm_id`).

@@ -308,9 +308,15 @@ public final class ProjectionBuilder {
         // Consent in force now, per consent-based purpose.
         let ledger = try vault.consentLedger()
         var granted: [String: Set<SubjectID>] = [:]
+        // People who objected (Art. 21) to a purpose that rests on legitimate interests or a public task.
+        var objecting: [String: Set<SubjectID>] = [:]
         try vault.database.read { db in
-            for purpose in policy.purposes where purpose.needsConsent {
-                granted[purpose.name] = try ledger.subjectsGranted(purpose.name, at: now, in: db)
+            for purpose in policy.purposes {
+                if purpose.needsConsent {
+                    granted[purpose.name] = try ledger.subjectsGranted(purpose.name, at: now, in: db)
+                } else {
+                    objecting[purpose.name] = try ledger.subjectsObjecting(purpose.name, in: db)
+                }
             }
         }
         let currentMonth = Self.month(of: now)
@@ -357,7 +363,7 @@ public final class ProjectionBuilder {
             + (saveState == nil ? [] : [jobs.count])
         let stateSave = saveState
         nonisolated(unsafe) let builder = self, compute = computeRow
-        let work = jobs, consent = granted
+        let work = jobs, consent = granted, objections = objecting
         nonisolated(unsafe) var stateSeconds = 0.0   // written by the state task, read after all tasks end
         // Each file being written holds its database and its serialised image (~700 bytes a
         // person together): files go in parallel while that stays small, one at a time beyond.
@@ -372,9 +378,10 @@ public final class ProjectionBuilder {
                     return nil
                 }
                 let (purpose, role, key) = work[index]
-                let consenting = consent[purpose.name] ?? []
+                let consenting = consent[purpose.name] ?? [], objected = objections[purpose.name] ?? []
                 let summary = try builder.writeProjection(purpose: purpose, role: role, fileKey: key, people: ordered, customerKeys: customerKeys,
-                                                          including: { !purpose.needsConsent || consenting.contains($0) }, rows: rows,
+                                                          including: { purpose.needsConsent ? consenting.contains($0) : !objected.contains($0) },
+                                                          rows: rows,
                                                           columns: allColumns, now: now, lastSeq: lastSeq, currentMonth: currentMonth)
                 reporter.wrote(purpose: purpose.name, role: role, total: work.count)
                 return summary

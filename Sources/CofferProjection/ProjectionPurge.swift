@@ -76,45 +76,58 @@ public enum ProjectionPurge {
     /// restriction's event): readers refuse a file stamped earlier than the
     /// latest such event, e.g. one restored from before an erasure.
     public static func remove(customerKey key: String, vault: Vault, policy: Policy, reconciled: Int64) throws -> [Outcome] {
+        try remove(customerKeys: [key], from: nil, vault: vault, policy: policy, reconciled: reconciled)
+    }
+
+    /// Removes the people whose untransformed customer keys are `keys` from the
+    /// files of `purposes` (all files when nil), one pass a file, and stamps
+    /// those files as reconciled through `reconciled`.
+    public static func remove(customerKeys keys: [String], from purposes: Set<String>?, vault: Vault, policy: Policy,
+                              reconciled: Int64) throws -> [Outcome] {
         // Keys and ids first, on this thread (the vault is not thread-safe); then the files.
         var jobs: [Job] = []
-        for (purpose, role, url, id) in try customerIDs(of: key, vault: vault, policy: policy) {
-            guard let id else {
+        for (purpose, role, url) in files(vault.layout) where purposes?.contains(purpose) ?? true {
+            let ids = policy.purpose(purpose) == nil ? nil
+                : try keys.map { try customerID(of: $0, vault: vault, policy: policy, purpose: purpose, role: role) }
+            guard let ids, !ids.contains(nil) else {
                 try deleteFile(url)
-                jobs.append(Job(url: url, purpose: purpose, role: role, id: nil, key: nil))
+                jobs.append(Job(url: url, purpose: purpose, role: role, ids: nil, key: nil))
                 continue
             }
-            jobs.append(Job(url: url, purpose: purpose, role: role, id: id,
+            jobs.append(Job(url: url, purpose: purpose, role: role, ids: ids.compactMap { $0 },
                             key: try ProjectionFile.fileKey(vault.projectionKey(for: role), purpose: purpose)))
         }
         let vaultID = vault.vaultID, work = jobs
         let removed = parallelMap(work.count, parallel: true) { index -> Int in
             let job = work[index]
-            guard let id = job.id, let key = job.key else { return 0 }
-            return try purge(job.url, customerID: id, key: key, vaultID: vaultID, purpose: job.purpose, role: job.role,
+            guard let ids = job.ids, let key = job.key else { return 0 }
+            return try purge(job.url, customerIDs: ids, key: key, vaultID: vaultID, purpose: job.purpose, role: job.role,
                              reconciled: reconciled)
         }
         return try zip(jobs, removed).map { job, result in
-            Outcome(file: job.url.lastPathComponent, rowsRemoved: try result.get(), fileDeleted: job.id == nil)
+            Outcome(file: job.url.lastPathComponent, rowsRemoved: try result.get(), fileDeleted: job.ids == nil)
         }
     }
 
-    /// One file to purge: `id` and `key` are nil when it was deleted instead.
+    /// One file to purge: `ids` and `key` are nil when it was deleted instead.
     private struct Job: Sendable {
-        let url: URL, purpose: String, role: Role, id: String?, key: SymmetricKey?
+        let url: URL, purpose: String, role: Role, ids: [String]?, key: SymmetricKey?
     }
 
-    /// Deletes the rows of `customerID` from one file and re-seals it; returns the rows removed.
-    private static func purge(_ url: URL, customerID id: String, key: SymmetricKey, vaultID: [UInt8], purpose: String,
+    /// Deletes the rows of `customerIDs` from one file and re-seals it; returns the rows removed.
+    private static func purge(_ url: URL, customerIDs ids: [String], key: SymmetricKey, vaultID: [UInt8], purpose: String,
                               role: Role, reconciled: Int64) throws -> Int {
         let queue = try ProjectionFile.open(url, key: key, vaultID: vaultID, purpose: purpose, role: role)
         let removed = try queue.inDatabase { db -> Int in
             // secure_delete zeroes the deleted cells and freed pages in the image.
             try db.execute(sql: "PRAGMA secure_delete = ON")
-            try db.execute(sql: "DELETE FROM single_view WHERE customer_id = ?", arguments: [id])
-            var removed = db.changesCount
-            try db.execute(sql: "DELETE FROM segment_members WHERE customer_id = ?", arguments: [id])
-            removed += db.changesCount
+            var removed = 0
+            for id in ids {
+                try db.execute(sql: "DELETE FROM single_view WHERE customer_id = ?", arguments: [id])
+                removed += db.changesCount
+                try db.execute(sql: "DELETE FROM segment_members WHERE customer_id = ?", arguments: [id])
+                removed += db.changesCount
+            }
             try db.execute(sql: "INSERT OR REPLACE INTO projection_info VALUES (?, ?)",
                            arguments: [ProjectionFile.reconciledKey, String(reconciled)])
             return removed

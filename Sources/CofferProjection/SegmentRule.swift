@@ -231,10 +231,18 @@ enum RuleLexer {
 }
 
 struct RuleParser {
+    /// Nesting (`not`, parentheses) and size bounds: the parser and the evaluator
+    /// recurse, and a rule from a file must not be able to overflow the stack
+    /// (the fuzzer found that 10,000 opening brackets did).
+    static let maxDepth = 64
+    static let maxComparisons = 256
+
     let tokens: [RuleToken]
     let knownFields: Set<String>
     let length: Int
     var index = 0
+    var depth = 0
+    var comparisons = 0
 
     var peek: RuleToken? { index < tokens.count ? tokens[index] : nil }
     var end: Int { length + 1 }
@@ -258,6 +266,11 @@ struct RuleParser {
     }
 
     mutating func negation() throws -> SegmentRule {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Self.maxDepth else {
+            throw SegmentRuleError(column: peek?.column ?? end, message: "the rule nests 'not' and parentheses more than \(Self.maxDepth) deep")
+        }
         if let token = peek, token.kind == .word, token.text == "not" {
             index += 1
             return .not(try negation())
@@ -270,6 +283,10 @@ struct RuleParser {
             }
             index += 1
             return inner
+        }
+        comparisons += 1
+        guard comparisons <= Self.maxComparisons else {
+            throw SegmentRuleError(column: peek?.column ?? end, message: "the rule has more than \(Self.maxComparisons) comparisons")
         }
         let left = try operand()
         guard let op = peek, op.kind == .op || (op.kind == .word && op.text == "contains"),

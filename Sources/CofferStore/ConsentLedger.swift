@@ -5,6 +5,9 @@ import GRDB
 public enum ConsentStatus: String, Codable, Sendable, CaseIterable {
     case granted
     case withdrawn
+    /// An objection (GDPR Art. 21) to processing that rests on legitimate
+    /// interests (or a public task): the person is left out of that purpose.
+    case objected
 }
 
 /// One consent event: what was decided, when, on what basis, from where, and
@@ -55,6 +58,19 @@ public struct ConsentRecord: Codable, Sendable, Equatable {
     }
 }
 
+/// A decision that takes a person out of a purpose at once: a withdrawal of
+/// consent, or an objection. Imports and commands report them, so the
+/// projections already built can be purged without waiting for a rebuild.
+public struct ConsentChange: Sendable, Hashable {
+    public var subject: SubjectID
+    public var purpose: String
+
+    public init(subject: SubjectID, purpose: String) {
+        self.subject = subject
+        self.purpose = purpose
+    }
+}
+
 /// A consent record with its place in the log.
 public struct ConsentEntry: Sendable, Equatable {
     public var seq: Int64
@@ -71,6 +87,8 @@ public enum ConsentState: Sendable, Equatable, CustomStringConvertible {
     case withdrawn(since: Int64, seq: Int64)
     /// Granted, but the grant had lapsed.
     case expired(at: Int64, seq: Int64)
+    /// The person objected (Art. 21).
+    case objected(since: Int64, seq: Int64)
 
     /// Whether processing on the basis of consent was allowed.
     public var allows: Bool {
@@ -84,6 +102,7 @@ public enum ConsentState: Sendable, Equatable, CustomStringConvertible {
         case .granted: return "granted"
         case .withdrawn: return "withdrawn"
         case .expired: return "expired"
+        case .objected: return "objected"
         }
     }
 
@@ -97,6 +116,8 @@ public enum ConsentState: Sendable, Equatable, CustomStringConvertible {
         switch decided.record.status {
         case .withdrawn:
             return .withdrawn(since: decided.record.effectiveAt, seq: decided.seq)
+        case .objected:
+            return .objected(since: decided.record.effectiveAt, seq: decided.seq)
         case .granted:
             if let expiry = decided.record.expiresAt, expiry <= time { return .expired(at: expiry, seq: decided.seq) }
             return .granted(since: decided.record.effectiveAt, seq: decided.seq)
@@ -172,6 +193,13 @@ public final class ConsentLedger {
             ConsentEntry(seq: event.seq, recordedAt: event.recordedAt, subject: event.subject, record: try ConsentRecord(payload: event.payload))
         }
         return entries.sorted { ($0.record.effectiveAt, $0.seq) < ($1.record.effectiveAt, $1.seq) }
+    }
+
+    /// Subjects whose latest decision for `purpose` is an objection (Art. 21).
+    public func subjectsObjecting(_ purpose: String, in db: Database) throws -> Set<SubjectID> {
+        let rows = try Data.fetchAll(db, sql: "SELECT subject_id FROM consents WHERE purpose = ? AND status = 'objected'",
+                                     arguments: [purpose])
+        return Set(try rows.map { try SubjectID(bytes: Array($0)) })
     }
 
     /// Subjects whose latest decision for `purpose` is a grant in force at `time`.

@@ -96,6 +96,16 @@ public final class IdentityGraph {
         try Restrictions.merge(absorbed: absorbed, into: survivor, in: db)
     }
 
+    /// The subject that stands for `subject` now: itself, or the survivor it was
+    /// merged into (merges are kept flat: an absorbed id points at the survivor).
+    public func survivor(of subject: SubjectID, in db: Database) throws -> SubjectID? {
+        if let survivor = try Data.fetchOne(db, sql: "SELECT survivor_id FROM merges WHERE absorbed_id = ?",
+                                            arguments: [Data(subject.bytes)]) {
+            return try SubjectID(bytes: Array(survivor))
+        }
+        return subject
+    }
+
     /// The subject and every subject merged into it: whose events make up one person.
     public func mergedSubjects(of subject: SubjectID, in db: Database) throws -> [SubjectID] {
         let absorbed = try Data.fetchAll(db, sql: "SELECT absorbed_id FROM merges WHERE survivor_id = ? ORDER BY seq",

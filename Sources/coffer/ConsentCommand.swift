@@ -2,6 +2,7 @@ import ArgumentParser
 import CofferCrypto
 import CofferIngest
 import CofferPolicy
+import CofferProjection
 import CofferStore
 import Foundation
 
@@ -9,14 +10,24 @@ import Foundation
 struct ConsentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "consent",
-        abstract: "Record and look up consent per subject and purpose.",
+        abstract: "Record and look up consent (and objections) per subject and purpose.",
         discussion: """
             Each decision is an encrypted event in the log (with source, lawful basis, time and
             evidence), so the state at any past moment can be shown: `consent show --at TIME`.
             Consent also arrives from Segment events (context.consent.categoryPreferences) during ingest.
             """,
-        subcommands: [Grant.self, Revoke.self, Show.self, Import.self]
+        subcommands: [Grant.self, Revoke.self, Object.self, Show.self, Import.self]
     )
+
+    /// Withdrawals and objections take effect at once: the people leave the projections already built.
+    static func takeEffect(_ changes: [ConsentChange], vault: Vault, policy: Policy) throws {
+        guard !changes.isEmpty else { return }
+        let outcomes = try ConsentEffects.apply(changes, vault: vault, policy: policy)
+        let files = Set(outcomes.map(\.file)), rows = outcomes.map(\.rowsRemoved).reduce(0, +)
+        guard !files.isEmpty else { return }
+        Terminal.line("Taken out at once: \(rows) row(s) in \(files.count) projection file(s)"
+            + (outcomes.contains(where: \.fileDeleted) ? " (some files deleted: run `coffer project build`)" : ""))
+    }
 
     /// Options shared by grant and revoke.
     struct Decision: ParsableArguments {
@@ -56,6 +67,24 @@ struct ConsentCommand: ParsableCommand {
             let result = try desk.record(record, for: identifier)
             Terminal.line("Recorded: \(purpose) \(status.rawValue) for subject \(result.subject.hex) at \(Timestamp.format(time))"
                 + (record.expiresAt.map { ", expires \(Timestamp.format($0))" } ?? "") + " (log seq \(result.seq))")
+            if status != .granted {
+                try ConsentCommand.takeEffect([ConsentChange(subject: result.subject, purpose: purpose)], vault: vault, policy: policy)
+            }
+        }
+
+        /// An objection (Art. 21) to a purpose on legitimate interests or a public task.
+        func object(options: VaultOptions) throws {
+            let policy = try options.policy()
+            let identifier = try options.identifier(subject)
+            let vault = try options.unlock()
+            let desk = try ConsentDesk(vault: vault, policy: policy)
+            let time = at.flatMap { Timestamp.parse($0) } ?? EventLog.now()
+            let record = try desk.makeObjection(purpose: purpose, effectiveAt: time, source: source ?? "cli:\(vault.actor)",
+                                                evidence: evidence())
+            let result = try desk.record(record, for: identifier)
+            Terminal.line("Recorded: objection to \(purpose) for subject \(result.subject.hex) at \(Timestamp.format(time)) "
+                + "(log seq \(result.seq)); they are left out of it from now on")
+            try ConsentCommand.takeEffect([ConsentChange(subject: result.subject, purpose: purpose)], vault: vault, policy: policy)
         }
     }
 
@@ -79,6 +108,19 @@ struct ConsentCommand: ParsableCommand {
         @OptionGroup var decision: Decision
 
         func run() throws { try decision.record(.withdrawn, options: options, expires: nil) }
+    }
+
+    struct Object: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record an objection (GDPR Art. 21) to a purpose that rests on legitimate interests.",
+            discussion: """
+                The person is taken out of that purpose's projections at once and left out of every \
+                later build. Purposes that rest on consent are withdrawn from with `consent revoke`.
+                """)
+        @OptionGroup var options: VaultOptions
+        @OptionGroup var decision: Decision
+
+        func run() throws { try decision.object(options: options) }
     }
 
     struct Show: ParsableCommand {
@@ -110,15 +152,19 @@ struct ConsentCommand: ParsableCommand {
             Terminal.line("state at \(Timestamp.format(time)):")
             for declared in policy.purposes where purpose == nil || declared.name == purpose {
                 let name = declared.name.padding(toLength: 16, withPad: " ", startingAt: 0)
+                let state = report.state(of: declared.name, at: time)
                 guard declared.needsConsent else {
-                    Terminal.line("  \(name) not needed (lawful basis: \(declared.lawfulBasis.rawValue))")
+                    if case let .objected(since, seq) = state {
+                        Terminal.line("  \(name) objected since \(Timestamp.format(since)) (seq \(seq)); left out of this purpose")
+                    } else {
+                        Terminal.line("  \(name) not needed (lawful basis: \(declared.lawfulBasis.rawValue))")
+                    }
                     continue
                 }
-                let state = report.state(of: declared.name, at: time)
                 var detail = ""
                 switch state {
                 case let .granted(since, seq): detail = " since \(Timestamp.format(since)) (seq \(seq))"
-                case let .withdrawn(since, seq): detail = " since \(Timestamp.format(since)) (seq \(seq))"
+                case let .withdrawn(since, seq), let .objected(since, seq): detail = " since \(Timestamp.format(since)) (seq \(seq))"
                 case let .expired(expiry, seq): detail = " at \(Timestamp.format(expiry)) (granted at seq \(seq))"
                 case .none: detail = " (no decision recorded by then)"
                 }
@@ -165,6 +211,7 @@ struct ConsentCommand: ParsableCommand {
                     for (reason, count) in report.reasons.sorted(by: { $0.key < $1.key }) {
                         Terminal.line("  quarantined \(count)× \(reason)")
                     }
+                    try ConsentCommand.takeEffect(report.withdrawals, vault: vault, policy: policy)
                 } catch let error as IngestError {
                     Terminal.error(error.description)
                     failed = true

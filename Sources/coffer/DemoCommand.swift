@@ -63,6 +63,8 @@ struct DemoCommand: ParsableCommand {
         let segment = try ingestor.ingest(records: data.segmentLines, file: "demo:segment.jsonl", format: .jsonl)
         let retail = try ingestor.ingest(records: data.retailRows, file: "demo:retail.csv", format: .csv,
                                          mapping: data.retailMapping, header: data.retailHeader)
+        // Withdrawals in the data leave projections already built (a second demo run on a built vault).
+        try ConsentCommand.takeEffect(segment.withdrawals + retail.withdrawals, vault: vault, policy: policy)
         let seconds = clock.elapsed
         Terminal.line("")
         Terminal.line("Activity generated:")

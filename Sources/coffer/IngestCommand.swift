@@ -1,6 +1,7 @@
 import ArgumentParser
 import CofferIngest
 import CofferPolicy
+import CofferProjection
 import CofferStore
 import Foundation
 
@@ -48,7 +49,8 @@ struct IngestCommand: ParsableCommand {
     func run() throws {
         let csvMapping = try mapping.map { try CSVMapping.load(path: $0) }
         let vault = try options.unlock()
-        let ingestor = try Ingestor(vault: vault, policy: options.policy())
+        let policy = try options.policy()
+        let ingestor = try Ingestor(vault: vault, policy: policy)
         ingestor.batchSize = batch
         var total = IngestReport()
         var unreadable = 0
@@ -61,6 +63,7 @@ struct IngestCommand: ParsableCommand {
                 reporter.finish()
                 Terminal.line("\(file): " + report.summaryLines.joined(separator: "\n"))
                 total.add(report)
+                try ConsentCommand.takeEffect(report.withdrawals, vault: vault, policy: policy)
                 if report.unattributed.count > 0 {
                     Terminal.error("\(file): \(report.unattributed.count) byte(s) belong to no record (from line "
                         + "\(report.unattributed.firstLine ?? 1)), e.g. text outside the JSON array or a stray bracket; "

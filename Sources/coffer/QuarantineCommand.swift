@@ -41,16 +41,18 @@ struct QuarantineCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "retry",
             abstract: "Re-check quarantined records; those that now pass are ingested and released.",
-            discussion: "For CSV rows the mapping file is read again, so fix the mapping and retry."
+            discussion: "For CSV rows the mapping file is read again, so fix the mapping and retry. Consent-CSV rows go back through the policy as it is now."
         )
 
         @OptionGroup var options: VaultOptions
 
         func run() throws {
             let vault = try options.unlock()
-            let result = try Ingestor(vault: vault, policy: options.policy()).retryQuarantine()
+            let policy = try options.policy()
+            let result = try Ingestor(vault: vault, policy: policy).retryQuarantine()
             Terminal.line("released \(result.released) (accepted \(result.ingest.accepted), duplicate \(result.ingest.duplicates)); "
                 + "still quarantined \(result.stillRejected)")
+            try ConsentCommand.takeEffect(result.ingest.withdrawals, vault: vault, policy: policy)
         }
     }
 }

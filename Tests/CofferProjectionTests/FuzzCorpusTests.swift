@@ -1,4 +1,5 @@
 import CofferFuzzTargets
+import CofferProjection
 import Foundation
 import Testing
 
@@ -22,5 +23,26 @@ struct FuzzCorpusTests {
                 target.run(Array(bytes[..<cut]))
             }
         }
+    }
+}
+
+/// The fuzzer's first finding: a rule nested 10,000 deep overflowed the parser's stack.
+struct RuleDepthTests {
+    @Test("rules nested too deep or with too many comparisons are refused with a message, not a crash")
+    func boundedRules() throws {
+        let fields: Set<String> = ["shop_times"]
+        #expect(throws: SegmentRuleError.self) {
+            try SegmentRule.parse(String(repeating: "(", count: 10_000) + "shop_times > 1" + String(repeating: ")", count: 10_000),
+                                  knownFields: fields)
+        }
+        #expect(throws: SegmentRuleError.self) {
+            try SegmentRule.parse(String(repeating: "not ", count: 5_000) + "shop_times > 1", knownFields: fields)
+        }
+        #expect(throws: SegmentRuleError.self) {
+            try SegmentRule.parse(Array(repeating: "shop_times > 1", count: 300).joined(separator: " and "), knownFields: fields)
+        }
+        // Ordinary nesting still parses.
+        _ = try SegmentRule.parse(String(repeating: "(", count: 20) + "shop_times > 1" + String(repeating: ")", count: 20),
+                                  knownFields: fields)
     }
 }

@@ -1,0 +1,49 @@
+import CofferPolicy
+import CofferStore
+import Foundation
+
+extension AuditAction {
+    /// People taken out of built projections at once (a consent withdrawal, an objection).
+    public static let projectionPurge = AuditAction(rawValue: "projection-purge")
+}
+
+/// Withdrawing consent, or objecting (GDPR Art. 21), takes effect at once: the
+/// person is taken out of the projection files of that purpose already built,
+/// as a restriction does, instead of at the next `project build` (which leaves
+/// them out too). Called after every command or import that records such a
+/// decision.
+public enum ConsentEffects {
+    /// Purges the people of `changes` whose latest decision for the purpose is
+    /// still a withdrawal or an objection (a grant recorded after it in the same
+    /// import keeps them). One pass over each file of each purpose, audited.
+    /// - Returns: what happened to each file touched.
+    @discardableResult
+    public static func apply(_ changes: [ConsentChange], vault: Vault, policy: Policy) throws -> [ProjectionPurge.Outcome] {
+        let built = Set(ProjectionPurge.files(vault.layout).map(\.purpose))
+        let relevant = changes.filter { built.contains($0.purpose) }
+        guard !relevant.isEmpty else { return [] }
+        let graph = try vault.identityGraph()
+        let ledger = try vault.consentLedger()
+        var keys: [String: Set<String>] = [:]
+        try vault.database.read { db in
+            for change in relevant {
+                // The person as they are now: a merge since the decision folds them into a survivor.
+                guard let survivor = try graph.survivor(of: change.subject, in: db) else { continue }
+                let status = try ledger.current(of: survivor, in: db)[change.purpose]
+                guard status == .withdrawn || status == .objected else { continue }
+                let aggregate = try PersonProfile.aggregate(of: survivor, graph: graph, in: db)
+                keys[change.purpose, default: []].insert(SingleView.customerKey(aggregate, subject: survivor))
+            }
+        }
+        var outcomes: [ProjectionPurge.Outcome] = []
+        let head = try vault.logHead()
+        for (purpose, people) in keys.sorted(by: { $0.key < $1.key }) {
+            let done = try ProjectionPurge.remove(customerKeys: people.sorted(), from: [purpose], vault: vault, policy: policy,
+                                                  reconciled: head)
+            try vault.audit(.projectionPurge, purpose: purpose, rows: done.map(\.rowsRemoved).reduce(0, +),
+                            reason: "\(people.count) person(s) withdrew consent or objected: out of \(done.count) file(s) at once")
+            outcomes += done
+        }
+        return outcomes
+    }
+}
