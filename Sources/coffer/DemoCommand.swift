@@ -4,6 +4,7 @@ import CofferCrypto
 import CofferDemo
 import CofferIngest
 import CofferPolicy
+import CofferProjection
 import CofferStore
 import Foundation
 
@@ -43,6 +44,7 @@ struct DemoCommand: ParsableCommand {
         } else {
             vault = try layout.createAsking(passphraseFile: options.passphraseFile)
             Terminal.line("Created vault \(vault.vaultID.hexString) at \(layout.directory.path)")
+            try VaultPolicy.apply(policyPath: policy.file, segmentsPath: nil, vault: vault)
         }
         var configuration = DemoConfiguration()
         configuration.customers = customers

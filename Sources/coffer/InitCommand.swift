@@ -1,6 +1,9 @@
 import ArgumentParser
 import CofferCrypto
+import CofferPolicy
+import CofferProjection
 import CofferStore
+import Foundation
 
 /// `coffer init`: creates a vault with an owner keyslot.
 struct InitCommand: ParsableCommand {
@@ -29,5 +32,14 @@ struct InitCommand: ParsableCommand {
         Terminal.line("Created vault \(vault.vaultID.hexString) at \(layout.directory.path)")
         Terminal.line("Checkpoint public key: \(key.hexString)")
         Terminal.line("Keep the owner passphrase safe: without it the vault cannot be opened.")
+        // The vault keeps its policy: commands then work from any directory.
+        let path = PolicyLoader.resolvePath(explicit: options.policyOption.policy)
+        if FileManager.default.fileExists(atPath: path) {
+            let (policy, segments) = try VaultPolicy.apply(policyPath: path, segmentsPath: nil, vault: vault)
+            Terminal.line("Recorded policy '\(policy.name)' version \(policy.version) (sha256 \(policy.sha256.prefix(16))…) "
+                + "and \(segments) segment(s) in the vault; change them with `coffer policy apply FILE`.")
+        } else {
+            Terminal.note("coffer: warning: no policy at \(path): none recorded in the vault. Record one with `coffer policy apply FILE`.")
+        }
     }
 }

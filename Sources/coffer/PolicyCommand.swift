@@ -1,5 +1,6 @@
 import ArgumentParser
 import CofferPolicy
+import CofferProjection
 import CofferStore
 import Foundation
 
@@ -7,18 +8,41 @@ import Foundation
 struct PolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
-        abstract: "Check policy files and show what they allow.",
-        subcommands: [Check.self, Explain.self]
+        abstract: "Check policy files, show what they allow, and change the vault's policy.",
+        subcommands: [Check.self, Explain.self, Apply.self]
     )
+
+    struct Apply: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make FILE the vault's policy (owner; audited with its SHA-256).",
+            discussion: """
+                The file (and segments.yaml beside it, or --segments) is checked, then copied into the \
+                vault, where every command finds it from then on, whatever the working directory. \
+                The next `project build` applies it to the projections.
+                """)
+        @OptionGroup var options: VaultOptions
+        @Argument(help: ArgumentHelp("The policy file.", valueName: "FILE")) var file: String
+        @Option(help: ArgumentHelp("Segment definitions (default: segments.yaml beside FILE).", valueName: "FILE")) var segments: String?
+
+        func run() throws {
+            let vault = try options.layout.unlockAsking(actor: options.actor, passphraseFile: options.passphraseFile)
+            let (policy, count) = try VaultPolicy.apply(policyPath: file, segmentsPath: segments, vault: vault)
+            Terminal.line("The vault now runs under policy '\(policy.name)' version \(policy.version) "
+                + "(sha256 \(policy.sha256.prefix(16))…) with \(count) segment(s). Run `coffer project build` to apply it.")
+        }
+    }
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Validate policy files.",
-            discussion: "With no FILE, checks the policy in use (--policy, $COFFER_POLICY, else policies/default.yaml). "
-                + "Each error names the file, the line and what was expected; exit status 1 if any file is wrong."
+            discussion: "With no FILE, checks the policy in use (--policy, $COFFER_POLICY, else policies/default.yaml), "
+                + "and the segment definitions beside it. Each error names the file, the line and what was expected; "
+                + "exit status 1 if any file is wrong."
         )
         @OptionGroup var policyOption: PolicyOption
         @Argument(help: "Policy files to check.") var files: [String] = []
+        @Option(help: ArgumentHelp("Segment definitions to check with them (default: segments.yaml beside each).", valueName: "FILE"))
+        var segments: String?
 
         func run() throws {
             let paths = files.isEmpty ? [PolicyLoader.resolvePath(explicit: policyOption.policy)] : files
@@ -30,6 +54,12 @@ struct PolicyCommand: ParsableCommand {
                         + "\(policy.purposes.count) purposes, \(policy.fieldClasses.count) classified fields, "
                         + "\(policy.access.count) roles with access, minimum group size \(policy.minimumGroupSize); "
                         + "sha256 \(policy.sha256)")
+                    // The segment definitions that go with it, checked against its fields.
+                    let segmentsPath = SegmentCatalog.resolvePath(explicit: segments, policyPath: path)
+                    if FileManager.default.fileExists(atPath: segmentsPath) || segments != nil {
+                        let definitions = try SegmentCatalog.load(path: segmentsPath, policy: policy, required: true)
+                        Terminal.line("\(segmentsPath): ok — \(definitions.count) segment(s)")
+                    }
                 } catch let error as PolicyError {
                     Terminal.error("policy error: \(error.description)")
                     failures += 1

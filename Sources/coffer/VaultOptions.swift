@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import CofferCrypto
 import CofferPolicy
+import CofferProjection
 import CofferStore
 
 /// Options every vault command shares.
@@ -20,8 +21,18 @@ struct VaultOptions: ParsableArguments {
 
     var layout: VaultLayout { VaultLayout.resolve(explicit: vault) }
 
-    /// Loads and checks the policy (--policy, $COFFER_POLICY, or policies/default.yaml).
-    func policy() throws -> Policy { try policyOption.load() }
+    /// The policy: the vault's own (recorded by `init` or `policy apply`); for a
+    /// vault without one, --policy, $COFFER_POLICY, or policies/default.yaml.
+    /// Naming another policy than the vault's is refused: changing it is `policy apply`.
+    func policy() throws -> Policy {
+        guard let recorded = try VaultPolicy.load(layout) else { return try policyOption.load() }
+        if let named = policyOption.explicitPath, let other = try? PolicyLoader.load(path: named), other.sha256 != recorded.sha256 {
+            throw CommandFailure(message: "this vault runs under its own policy ('\(recorded.name)', sha256 \(recorded.sha256.prefix(16))…); "
+                + "\(named) is another ('\(other.name)', sha256 \(other.sha256.prefix(16))…). Change the vault's policy with "
+                + "`coffer policy apply \(named)`, or leave --policy and COFFER_POLICY out")
+        }
+        return recorded
+    }
 
     /// Parses a subject argument (`email:…`, `user:…`); types the policy declares
     /// (e.g. `crm:…`) are accepted when the policy loads.
@@ -34,9 +45,12 @@ struct VaultOptions: ParsableArguments {
             + "(e.g. email:alice@example.com)")
     }
 
-    /// Reads the actor's passphrase and unlocks the vault.
+    /// Reads the actor's passphrase and unlocks the vault; a recorded policy
+    /// edited by hand is refused here, before it decides anything.
     func unlock() throws -> Vault {
-        try layout.unlockAsking(actor: actor, passphraseFile: passphraseFile)
+        let vault = try layout.unlockAsking(actor: actor, passphraseFile: passphraseFile)
+        if vault.role != .auditor { try VaultPolicy.verify(vault) }
+        return vault
     }
 }
 
@@ -67,4 +81,9 @@ struct PolicyOption: ParsableArguments {
     var policy: String?
 
     func load() throws -> Policy { try PolicyLoader.load(path: PolicyLoader.resolvePath(explicit: policy)) }
+
+    /// The policy named on purpose (--policy or $COFFER_POLICY), if any.
+    var explicitPath: String? {
+        policy ?? ProcessInfo.processInfo.environment["COFFER_POLICY"].flatMap { $0.isEmpty ? nil : $0 }
+    }
 }

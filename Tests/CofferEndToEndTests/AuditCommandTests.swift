@@ -29,7 +29,8 @@ struct AuditCommandTests {
             """.write(toFile: input, atomically: true, encoding: .utf8)
         // The first command under the policy also records the policy's hash once.
         #expect(try coffer.run(["ingest", input] + vault).status == 0)
-        #expect(try entries(coffer).map(\.1) == ["vault-init", "policy-load", "ingest"])
+        // init records the vault's policy (policy-apply, issue 16); the first command under it notes its hash once.
+        #expect(try entries(coffer).map(\.1) == ["vault-init", "policy-apply", "policy-load", "ingest"])
 
         let table: [([String], String)] = [
             (["subject", "show", "email:ann@example.com"], "subject-show"),
@@ -78,7 +79,7 @@ struct AuditCommandTests {
         let log = try coffer.run(["audit", "log", "--format", "json"] + asAuditor, environment: auditorEnv)
         #expect(log.status == 0, "\(log.stderr)")
         let objects = try JSONSerialization.jsonObject(with: Data(log.stdout.utf8)) as? [[String: Any]]
-        #expect(objects?.map { $0["action"] as? String } == ["vault-init", "actor-add", "subject-show"])
+        #expect(objects?.map { $0["action"] as? String } == ["vault-init", "policy-apply", "actor-add", "subject-show"])
         let csv = try coffer.run(["audit", "log", "--format", "csv", "--action", "actor-add"] + asAuditor, environment: auditorEnv)
         #expect(csv.stdout.split(separator: "\n").count == 2 && csv.stdout.contains("actor:audrey"))
 
@@ -90,7 +91,7 @@ struct AuditCommandTests {
         let head = coffer.directory.appendingPathComponent("head").path
         let verified = try coffer.run(["audit", "verify", "--public-key", key, "--write-head", head] + vault, environment: ["COFFER_PASSPHRASE": ""])
         #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
-        #expect(verified.stdout.hasPrefix("OK: 4 audit entries, chain intact, 3 signed"))
+        #expect(verified.stdout.hasPrefix("OK: 5 audit entries, chain intact, 4 signed"))
 
         // Truncate the tail behind coffer's back.
         let queue = try DatabaseQueue(path: coffer.vault + "/audit.sqlite")
@@ -101,7 +102,7 @@ struct AuditCommandTests {
         try queue.close()
         let truncated = try coffer.run(["audit", "verify", "--public-key", key, "--expect-head", head] + vault)
         #expect(truncated.status == 2)
-        #expect(truncated.stdout.contains("FAILED: audit entry 4: truncated"))
+        #expect(truncated.stdout.contains("FAILED: audit entry 5: truncated"))
     }
 
     @Test("audit log refuses to show a ledger that does not verify (issue 15)")
@@ -116,7 +117,7 @@ struct AuditCommandTests {
         let queue = try DatabaseQueue(path: coffer.vault + "/audit.sqlite")
         try queue.write { db in
             try db.execute(sql: "DROP TRIGGER entries_no_delete")
-            try db.execute(sql: "DELETE FROM entries WHERE seq = 2")
+            try db.execute(sql: "DELETE FROM entries WHERE seq = (SELECT max(seq) - 1 FROM entries)")
         }
         try queue.close()
         let shown = try coffer.run(["audit", "log"] + vault)
