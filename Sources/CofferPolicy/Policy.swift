@@ -172,6 +172,20 @@ public enum Generalisation: Sendable, Equatable, CustomStringConvertible {
     case date
     /// The value is already coarse (e.g. gender).
     case keep
+    /// Date-times to the Monday of their ISO week (`2026-03-05T…` → "2026-03-02").
+    case week
+    /// Numbers rounded to the nearest multiple of `step` (`round 10`: 17.9 → 20).
+    case round(Double)
+
+    /// Whether this rule coarsens a time or an amount: the columns that could
+    /// link two purposes' projections row to row, so rows whose generalised
+    /// values are shared by fewer people than the minimum group size lose them.
+    public var isLinkageGeneralisation: Bool {
+        switch self {
+        case .week, .date, .round: return true
+        default: return false
+        }
+    }
 
     public var description: String {
         switch self {
@@ -180,6 +194,8 @@ public enum Generalisation: Sendable, Equatable, CustomStringConvertible {
         case .year: return "year"
         case .date: return "date"
         case .keep: return "keep"
+        case .week: return "week"
+        case let .round(step): return "round \(step == step.rounded() ? String(Int(step)) : String(step))"
         }
     }
 }

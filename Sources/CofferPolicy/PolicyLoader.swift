@@ -270,12 +270,19 @@ struct PolicyReader {
                 throw error(node, "generalise for '\(field)': expected 'band N' with N a positive number, e.g. band 10")
             }
             return .band(width)
+        case "round":
+            guard words.count == 2, let step = Double(words[1]), step.isFinite, step > 0 else {
+                throw error(node, "generalise for '\(field)': expected 'round N' with N a positive number, e.g. round 10")
+            }
+            return .round(step)
         case "month" where words.count == 1: return .month
         case "year" where words.count == 1: return .year
-        case "date" where words.count == 1: return .date
+        case "date" where words.count == 1, "day" where words.count == 1: return .date
+        case "week" where words.count == 1: return .week
         case "keep" where words.count == 1: return .keep
         default:
-            throw error(node, "unknown generalisation '\(text)' for '\(field)'; expected band N, month, year, date or keep")
+            throw error(node, "unknown generalisation '\(text)' for '\(field)'; expected band N, round N, month, year, date (or day), "
+                + "week or keep")
         }
     }
 

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferIngest
 import CofferPolicy
 import CofferStore
 
@@ -26,6 +27,8 @@ struct FieldTransformer {
         case month
         case year
         case date
+        case week
+        case round(Double)
 
         init(_ decision: Decision, field: String) {
             switch decision.transform {
@@ -40,6 +43,8 @@ struct FieldTransformer {
                 case .month?: self = .month
                 case .year?: self = .year
                 case .date?: self = .date
+                case .week?: self = .week
+                case let .round(step)?: self = .round(step)
                 case .keep?: self = .keep
                 case nil: self = .withhold
                 }
@@ -87,6 +92,20 @@ struct FieldTransformer {
             return parts.count >= 2 ? .text(String(parts[1])) : .null
         case .year: return .text(String(cell.description.prefix(4)))
         case .date: return .text(String(cell.description.prefix(10)))
+        case .week:
+            guard let millis = Timestamp.parse(cell.description) ?? Timestamp.parse(cell.description.prefix(10) + "T00:00:00Z") else {
+                return .null
+            }
+            let day: Int64 = 86_400_000
+            let days = millis >= 0 ? millis / day : (millis - day + 1) / day
+            // 1970-01-01 was a Thursday: days + 3 counts from a Monday.
+            let monday = (days - (((days + 3) % 7) + 7) % 7) * day
+            return .text(String(Timestamp.format(monday).prefix(10)))
+        case let .round(step):
+            guard let value = cell.double, value.isFinite else { return .null }
+            let rounded = (value / step).rounded() * step
+            guard rounded.isFinite else { return .null }
+            return step == step.rounded() ? SingleView.whole(rounded) : .real(rounded)
         }
     }
 }

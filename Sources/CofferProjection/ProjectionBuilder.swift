@@ -485,10 +485,21 @@ public final class ProjectionBuilder {
             for segment in usable {
                 try db.execute(sql: "INSERT INTO segments VALUES (?, ?, ?)", arguments: [segment.name, segment.description, segment.text])
             }
+            // Times and amounts the policy coarsens (week, day, round N) could still link this file to
+            // another purpose's row by row: in files analysts and marketers read, a row whose combination
+            // of them is shared by fewer people than the minimum group size loses them (local suppression).
+            var suppressed = 0
+            if Self.groupsProtected(for: role) {
+                suppressed = try Self.suppressRareCombinations(kept.compactMap { column in
+                    guard decisions[column].transform == .generalise, let rule = decisions[column].rule?.generalise,
+                          rule.isLinkageGeneralisation else { return nil }
+                    return (allColumns[column], rule)
+                }, minimum: policy.minimumGroupSize, in: db)
+            }
             let info: [String: String] = [
                 "purpose": purpose.name, "role": role.rawValue, "built_at": Timestamp.format(now), "last_seq": String(lastSeq),
                 "policy_sha256": policy.sha256, "lawful_basis": purpose.lawfulBasis.rawValue,
-                "minimum_group_size": String(policy.minimumGroupSize),
+                "minimum_group_size": String(policy.minimumGroupSize), "linkage_suppressed_cells": String(suppressed),
             ]
             for (key, value) in info { try db.execute(sql: "INSERT INTO projection_info VALUES (?, ?)", arguments: [key, value]) }
         }
@@ -564,6 +575,28 @@ public final class ProjectionBuilder {
 
     /// Members inserted by one statement: a statement's run costs about as much as a member's row.
     static let membersPerInsert = 64
+
+    /// Local suppression: one column at a time (times first, then amounts,
+    /// the total last), the rows whose combination of the linkage columns
+    /// (a missing value counting as a value) is shared by fewer than `minimum`
+    /// people lose that column. Afterwards every combination left is shared by
+    /// at least `minimum` rows, or holds nothing to join on.
+    /// - Returns: the cells set to NULL.
+    static func suppressRareCombinations(_ columns: [(name: String, rule: Generalisation)], minimum: Int, in db: Database) throws -> Int {
+        guard !columns.isEmpty else { return 0 }
+        let order = columns.filter { if case .round = $0.rule { return false } else { return true } }
+            + columns.filter { if case .round = $0.rule { return true } else { return false } }.reversed()
+        let keys = order.map { "coalesce(\"\($0.name)\", x'00')" }.joined(separator: ", ")
+        var cells = 0
+        for column in order {
+            try db.execute(sql: """
+                UPDATE single_view SET "\(column.name)" = NULL WHERE "\(column.name)" IS NOT NULL
+                  AND (\(keys)) IN (SELECT \(keys) FROM single_view GROUP BY \(keys) HAVING count(*) < ?)
+                """, arguments: [minimum])
+            cells += db.changesCount
+        }
+        return cells
+    }
 
     /// Roles to whom no group smaller than the minimum group size is shown (the
     /// owner and compliance answer for individual people and see them).

@@ -168,6 +168,23 @@ public struct ProjectionInspector {
         }
     }
 
+    /// The rows of a read-only statement on the file (for checks and tests).
+    public func rows(sql: String) throws -> [[Cell]] {
+        try queue.inDatabase { db in
+            try Row.fetchAll(db, sql: sql).map { row in
+                row.databaseValues.map { value -> Cell in
+                    switch value.storage {
+                    case .null: return .null
+                    case let .int64(number): return .integer(Int(number))
+                    case let .double(number): return .real(number)
+                    case let .string(text): return .text(text)
+                    case .blob: return .text("(blob)")
+                    }
+                }
+            }
+        }
+    }
+
     /// The decrypted database image, to search its bytes.
     public func image() throws -> [UInt8] {
         try queue.inDatabase { db -> [UInt8] in

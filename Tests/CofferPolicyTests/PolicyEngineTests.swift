@@ -12,7 +12,12 @@ final class PolicyEngineTests: XCTestCase {
         XCTAssertEqual(decide(.analyst, "analytics", "email").transform, .tokenise)
         XCTAssertEqual(decide(.analyst, "analytics", "age").transform, .generalise)
         XCTAssertEqual(decide(.analyst, "analytics", "age").rule?.generalise, .band(10))
-        XCTAssertEqual(decide(.analyst, "analytics", "total_spend").transform, .allow)
+        // Issue 16: spend and purchase times are quasi-identifiers, coarsened for analysts.
+        XCTAssertEqual(decide(.analyst, "analytics", "total_spend").transform, .generalise)
+        XCTAssertEqual(decide(.analyst, "analytics", "total_spend").rule?.generalise, .round(10))
+        XCTAssertEqual(decide(.analyst, "analytics", "first_time_shop").rule?.generalise, .week)
+        XCTAssertEqual(decide(.analyst, "analytics", "shop_times").transform, .allow)
+        XCTAssertEqual(decide(.owner, "support", "total_spend").transform, .allow)
         XCTAssertEqual(decide(.analyst, "analytics", "health_notes").transform, .deny)
         XCTAssertEqual(decide(.analyst, "analytics", "address").transform, .deny, "deny_fields")
         XCTAssertEqual(decide(.analyst, "analytics", "favourite_colour").transform, .deny, "unclassified")

@@ -98,3 +98,37 @@ struct SplitMix: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+/// Issue 16, item 5: the default analyst and marketing projections cannot be joined row by row.
+struct LinkageTests {
+    @Test("analytics (analyst) and marketing (marketing) files share no unique combination of purchase times and spend")
+    func noOneToOneJoin() throws {
+        let fixture = try RequestFixture()
+        var configuration = DemoConfiguration()
+        configuration.customers = 600
+        configuration.seed = 16
+        let data = DemoGenerator.generate(configuration)
+        let ingestor = try Ingestor(vault: fixture.owner, policy: fixture.policy)
+        _ = try ingestor.ingest(records: data.segmentLines, file: "demo:segment.jsonl", format: .jsonl)
+        _ = try ingestor.ingest(records: data.retailRows, file: "demo:retail.csv", format: .csv,
+                                mapping: data.retailMapping, header: data.retailHeader)
+        try fixture.build()
+        func combinations(_ purpose: String, _ role: Role) throws -> [String: Int] {
+            let inspector = try ProjectionInspector(vault: fixture.owner, purpose: purpose, role: role)
+            // What a joiner would match on: the three columns as the file shows them (a missing one is a value too).
+            let rows = try inspector.rows(sql: "SELECT first_time_shop, last_time_shop, total_spend FROM single_view")
+            return rows.reduce(into: [:]) { $0[$1.map { $0 == .null ? "∅" : $0.description }.joined(separator: "|"), default: 0] += 1 }
+        }
+        let analytics = try combinations("analytics", .analyst)
+        let marketing = try combinations("marketing", .marketing)
+        let nothing = "∅|∅|∅"
+        #expect(analytics.filter { $0.key != nothing }.values.allSatisfy { $0 >= 5 })
+        #expect(marketing.filter { $0.key != nothing }.values.allSatisfy { $0 >= 5 })
+        let oneToOne = marketing.filter { $0.key != nothing && $0.value == 1 && analytics[$0.key] == 1 }
+        #expect(oneToOne.isEmpty, "\(oneToOne.count) people could be joined")
+        // The coarsened values still serve analysts: most people keep their (rounded) spend.
+        let people = analytics.values.reduce(0, +)
+        let withSpend = analytics.filter { !$0.key.hasSuffix("|∅") }.values.reduce(0, +)
+        #expect(people > 500 && Double(withSpend) / Double(people) > 0.5, "\(withSpend) of \(people) keep total_spend")
+    }
+}
