@@ -352,7 +352,7 @@ public final class ProjectionBuilder {
         var jobs: [(purpose: Purpose, role: Role, key: SymmetricKey)] = []
         for purpose in purposes {
             for role in Role.allCases where policy.access[role]?.purposes[purpose.name] != nil
-                && role.permissions.contains(.readProjections) {
+                && role.permissions.contains(.readProjections) && Self.fileRole(for: role, purpose: purpose.name, policy: policy) == role {
                 jobs.append((purpose, role, try ProjectionFile.fileKey(vault.projectionKey(for: role), purpose: purpose.name)))
             }
         }
@@ -596,6 +596,12 @@ public final class ProjectionBuilder {
             cells += db.changesCount
         }
         return cells
+    }
+
+    /// The role whose file `role` reads for `purpose`: its own, except compliance,
+    /// which reads the owner's file when the owner has one (no file of its own is built).
+    static func fileRole(for role: Role, purpose: String, policy: Policy) -> Role {
+        role == .compliance && policy.access[.owner]?.purposes[purpose] != nil ? .owner : role
     }
 
     /// Roles to whom no group smaller than the minimum group size is shown (the

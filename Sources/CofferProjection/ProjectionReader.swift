@@ -59,6 +59,10 @@ public final class ProjectionReader {
 
     public let purpose: String
     public let role: Role
+    /// Whose file is read: the role's own, except compliance, which reads the
+    /// owner's file of a purpose both may read (one file fewer to build; a DPO
+    /// checks there that a rectification or a restriction took effect).
+    public let fileRole: Role
     public let policy: Policy
     /// Bounds on each query; see `QueryLimits`.
     public var limits = QueryLimits()
@@ -79,9 +83,10 @@ public final class ProjectionReader {
         self.policy = policy
         self.purpose = purpose
         role = vault.role
-        let key = try ProjectionFile.fileKey(vault.projectionKey(for: role), purpose: purpose)
-        let url = ProjectionFile.url(vault.layout, purpose: purpose, role: role)
-        queue = try ProjectionFile.open(url, key: key, vaultID: vault.vaultID, purpose: purpose, role: role)
+        fileRole = ProjectionBuilder.fileRole(for: vault.role, purpose: purpose, policy: policy)
+        let key = try ProjectionFile.fileKey(vault.projectionKey(for: fileRole), purpose: purpose)
+        let url = ProjectionFile.url(vault.layout, purpose: purpose, role: fileRole)
+        queue = try ProjectionFile.open(url, key: key, vaultID: vault.vaultID, purpose: purpose, role: fileRole)
         // A file older than the latest erasure or restriction (restored from a copy) may still show that person.
         try ProjectionFile.checkCurrent(queue, url: url, latestPurge: try vault.database.read(Restrictions.latestPurgingEvent))
         try queue.inDatabase { db in
@@ -215,7 +220,7 @@ public final class ProjectionReader {
         }
         guard let (subject, aggregate) = person else { return nil }
         return try ProjectionPurge.customerID(of: SingleView.customerKey(aggregate, subject: subject), vault: vault, policy: policy,
-                                              purpose: purpose, role: role)
+                                              purpose: purpose, role: fileRole)
     }
 
     /// The single-view row of one customer (`customer_id` as the projection shows it).

@@ -241,7 +241,9 @@ final class ProjectionTests: XCTestCase {
         }
         let audited = try fixture.owner.auditEntries(AuditFilter(action: .projectBuild)).dropFirst(before).map(\.details.target)
         let expected = fixture.policy.purposes.flatMap { purpose in
-            Role.allCases.filter { fixture.policy.access[$0]?.purposes[purpose.name] != nil && $0.permissions.contains(.readProjections) }
+            // Compliance reads the owner's file of a purpose both may read: no file of its own.
+            Role.allCases.filter { fixture.policy.access[$0]?.purposes[purpose.name] != nil && $0.permissions.contains(.readProjections)
+                && !($0 == .compliance && fixture.policy.access[.owner]?.purposes[purpose.name] != nil) }
                 .map { "projection:\(purpose.name).\($0.rawValue)" }
         }.filter { $0 != "projection:marketing.analyst" }
         XCTAssertEqual(audited, expected)
@@ -373,7 +375,7 @@ final class ProjectionTests: XCTestCase {
         let fixture = try ProjectionFixture()
         _ = try fixture.build()
         let files = try FileManager.default.contentsOfDirectory(at: fixture.layout.projections, includingPropertiesForKeys: nil)
-        XCTAssertEqual(files.count, 8, "seven projections (support for the owner and for compliance) and the sealed build state")
+        XCTAssertEqual(files.count, 7, "six projections (compliance reads the owner's support file) and the sealed build state")
         for file in files {
             let bytes = try Data(contentsOf: file)
             for secret in ["ann@example.com", "+447700900123", "\"Ann\"", "SQLite format", "single_view", "1989-05-17"] {
