@@ -59,15 +59,7 @@ struct ErasureCompletionTests {
     @Test("50 random erasures of demo customers are all clean (no chance matches of shared values)")
     func fiftyRandomErasures() throws {
         let fixture = try RequestFixture()
-        var configuration = DemoConfiguration()
-        configuration.customers = 300
-        configuration.seed = 15
-        let data = DemoGenerator.generate(configuration)
-        let ingestor = try Ingestor(vault: fixture.owner, policy: fixture.policy)
-        _ = try ingestor.ingest(records: data.segmentLines, file: "demo:segment.jsonl", format: .jsonl)
-        _ = try ingestor.ingest(records: data.retailRows, file: "demo:retail.csv", format: .csv,
-                                mapping: data.retailMapping, header: data.retailHeader)
-        try fixture.build()
+        let data = try fixture.ingestDemo(customers: 300, seed: 15)
         var emails: [String] = []
         for line in data.segmentLines {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.bytes)) as? [String: Any],
@@ -104,15 +96,7 @@ struct LinkageTests {
     @Test("analytics (analyst) and marketing (marketing) files share no unique combination of purchase times and spend")
     func noOneToOneJoin() throws {
         let fixture = try RequestFixture()
-        var configuration = DemoConfiguration()
-        configuration.customers = 600
-        configuration.seed = 16
-        let data = DemoGenerator.generate(configuration)
-        let ingestor = try Ingestor(vault: fixture.owner, policy: fixture.policy)
-        _ = try ingestor.ingest(records: data.segmentLines, file: "demo:segment.jsonl", format: .jsonl)
-        _ = try ingestor.ingest(records: data.retailRows, file: "demo:retail.csv", format: .csv,
-                                mapping: data.retailMapping, header: data.retailHeader)
-        try fixture.build()
+        let data = try fixture.ingestDemo(customers: 600, seed: 16)
         func combinations(_ purpose: String, _ role: Role) throws -> [String: Int] {
             let inspector = try ProjectionInspector(vault: fixture.owner, purpose: purpose, role: role)
             // What a joiner would match on: the three columns as the file shows them (a missing one is a value too).
@@ -130,5 +114,21 @@ struct LinkageTests {
         let people = analytics.values.reduce(0, +)
         let withSpend = analytics.filter { !$0.key.hasSuffix("|∅") }.values.reduce(0, +)
         #expect(people > 500 && Double(withSpend) / Double(people) > 0.5, "\(withSpend) of \(people) keep total_spend")
+    }
+}
+
+extension RequestFixture {
+    /// Generated café customers ingested on top of the fixture's three, with projections built.
+    func ingestDemo(customers: Int, seed: UInt64) throws -> DemoDataSet {
+        var configuration = DemoConfiguration()
+        configuration.customers = customers
+        configuration.seed = seed
+        let data = DemoGenerator.generate(configuration)
+        let ingestor = try Ingestor(vault: owner, policy: policy)
+        _ = try ingestor.ingest(records: data.segmentLines, file: "demo:segment.jsonl", format: .jsonl)
+        _ = try ingestor.ingest(records: data.retailRows, file: "demo:retail.csv", format: .csv,
+                                mapping: data.retailMapping, header: data.retailHeader)
+        try build()
+        return data
     }
 }
