@@ -240,6 +240,16 @@ public struct PolicyDuration: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { "\(amount)\(unit.rawValue)" }
 
+    /// `millis` minus this duration, counted as `adding(to:)` counts it.
+    public func subtracting(from millis: Int64) -> Int64 {
+        PolicyDuration(amount: -amount, unit: unit).adding(to: millis)
+    }
+
+    init(amount: Int, unit: Unit) {
+        self.amount = amount
+        self.unit = unit
+    }
+
     /// `millis` plus this duration, counting months and years on the calendar
     /// (UTC), as GDPR's deadlines and a "valid 24 months" consent are counted:
     /// 31 January plus one month is 28 (or 29) February.

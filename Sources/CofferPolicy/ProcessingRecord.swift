@@ -48,9 +48,10 @@ public struct ProcessingRecord: Codable, Sendable {
     /// Event kind → retention period.
     public var retention: [String: String]
     /// What the software does when a period passes (Art. 30(1)(f), as it stands).
-    public var retentionEnforcement = "Declared, not yet enforced: Coffer does not yet delete or crypto-shred events when "
-        + "their period passes; erase them by request, or rebuild after removing them. Until enforcement lands, treat these "
-        + "periods as the controller's commitment, not the software's."
+    public var retentionEnforcement = "Partly enforced: from the day their period passes, identify, track, page, screen and "
+        + "rectify events are left out of every projection, profile and export. They are not yet destroyed: the log still holds "
+        + "them, encrypted, until crypto-shredding by period lands (`retention apply`). The periods of other kinds "
+        + "(consent, merge, erase, …) are declared, not enforced."
     public var minimumGroupSize: Int
     public var securityMeasures: [String]
 

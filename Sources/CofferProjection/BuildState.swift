@@ -12,12 +12,15 @@ import GRDB
 /// build. Erasure deletes it, since it holds the erased person's aggregate.
 struct BuildState {
     /// Bumped whenever `CustomerAggregate` or its folding changes: an older state is not used.
-    static let format: UInt32 = 1
+    static let format: UInt32 = 2
     static let magic = Array("CBS1".utf8)
 
     var lastSeq: Int64
     /// The chain hash of event `lastSeq`: another log (a restored backup) does not match.
     var lastHash: [UInt8]
+    /// The retention cutoffs' day and the policy the aggregates were folded under (`RetentionCutoffs`).
+    var cutoffDay: Int64
+    var policySHA256: String
     var people: [(key: SubjectID, value: CustomerAggregate)]
 
     static let fileName = "build-state.enc"
@@ -46,6 +49,8 @@ struct BuildState {
         var writer = StateWriter()
         writer.int(lastSeq)
         writer.bytes(lastHash)
+        writer.int(cutoffDay)
+        writer.bytes(Array(policySHA256.utf8))
         writer.int(Int64(people.count))
         for (subject, aggregate) in people {
             writer.raw(subject.bytes)
@@ -60,6 +65,8 @@ struct BuildState {
     private static func decode(_ reader: inout StateReader) throws -> BuildState {
         let lastSeq = try reader.int()
         let lastHash = try reader.bytes()
+        let cutoffDay = try reader.int()
+        let policySHA256 = String(decoding: try reader.bytes(), as: UTF8.self)
         let count = try reader.int()
         guard count >= 0 else { throw StateReader.Damaged() }
         var people: [(key: SubjectID, value: CustomerAggregate)] = []
@@ -68,7 +75,7 @@ struct BuildState {
             let subject = try SubjectID(bytes: reader.raw(SubjectID.byteCount))
             people.append((subject, try CustomerAggregate(from: &reader)))
         }
-        return BuildState(lastSeq: lastSeq, lastHash: lastHash, people: people)
+        return BuildState(lastSeq: lastSeq, lastHash: lastHash, cutoffDay: cutoffDay, policySHA256: policySHA256, people: people)
     }
 
     /// Deletes the saved state; `true` if there was one.

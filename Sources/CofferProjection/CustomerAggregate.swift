@@ -46,13 +46,16 @@ public struct CustomerAggregate: Sendable {
 
     public init() {}
 
-    /// Folds one decrypted event in.
-    mutating func fold(kind: EventKind, payload: PayloadFields) {
-        events += 1
+    /// Folds one decrypted event in. An event past retention (`cutoffs`) counts
+    /// for nothing but the person's first user id, which keys their rows in
+    /// every file and must not change when an old event expires.
+    mutating func fold(kind: EventKind, payload: PayloadFields, cutoffs: RetentionCutoffs? = nil) {
         let time = payload.time ?? 0
         if let user = payload.userID, userID == nil || time < userID!.time {
             userID = Latest(value: user, time: time)   // the first user id the person had
         }
+        if let cutoffs, cutoffs.isExpired(kind, at: time) { return }
+        events += 1
         if let channel = payload.contextChannel.flatMap(Channels.init(name:)) { channels.insert(channel) }
         if !payload.traits.isEmpty { foldTraits(payload.traits, time: time) }
         switch kind {

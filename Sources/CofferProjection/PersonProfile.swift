@@ -25,10 +25,11 @@ public struct PersonProfile: Sendable {
 
     /// Folds the events of `subject` and every subject merged into it, in log
     /// order (as `project build` does).
-    static func aggregate(of subject: SubjectID, graph: IdentityGraph, in db: Database) throws -> CustomerAggregate {
+    static func aggregate(of subject: SubjectID, graph: IdentityGraph, cutoffs: RetentionCutoffs? = nil,
+                          in db: Database) throws -> CustomerAggregate {
         var aggregate = CustomerAggregate()
         for event in try graph.events(ofPerson: subject, kinds: ProjectionBuilder.kinds, in: db) {
-            if let value = PayloadFields.scan(event.payload) { aggregate.fold(kind: event.kind, payload: value) }
+            if let value = PayloadFields.scan(event.payload) { aggregate.fold(kind: event.kind, payload: value, cutoffs: cutoffs) }
         }
         return aggregate
     }
@@ -58,7 +59,7 @@ public struct PersonProfile: Sendable {
         let consentPurposes = policy.purposes.filter(\.needsConsent)
         let (aggregate, consents) = try vault.database.read { db -> (CustomerAggregate, [Bool]) in
             let history = try ledger.history(of: subject, in: db)
-            return (try Self.aggregate(of: subject, graph: graph, in: db),
+            return (try Self.aggregate(of: subject, graph: graph, cutoffs: RetentionCutoffs(policy: policy, now: now), in: db),
                     consentPurposes.map { ConsentState.at(now, purpose: $0.name, in: history).allows })
         }
         let columns = SingleView.columns + consentPurposes.map { SingleView.consentColumn($0.name) }

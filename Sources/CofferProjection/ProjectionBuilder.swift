@@ -166,8 +166,8 @@ public final class ProjectionBuilder {
 
     /// Reads the log into one aggregate per person (merged subjects combined),
     /// starting from the saved state when `incremental` and it is usable.
-    public func aggregates(progress: @escaping @Sendable (BuildProgress) -> Void = { _ in }) throws -> Aggregates {
-        let read = try read(progress: ProgressReporter(progress))
+    public func aggregates(now: Int64 = EventLog.now(), progress: @escaping @Sendable (BuildProgress) -> Void = { _ in }) throws -> Aggregates {
+        let read = try read(progress: ProgressReporter(progress), cutoffs: RetentionCutoffs(policy: policy, now: now))
         return Aggregates(people: Dictionary(uniqueKeysWithValues: read.people.lazy.map { ($0.key, $0.value) }), events: read.events,
                           startSeq: read.startSeq, lastSeq: read.lastSeq)
     }
@@ -186,7 +186,7 @@ public final class ProjectionBuilder {
     /// combined in log order after), by people beyond (each thread folds only
     /// its share of subject ids, so each aggregate exists once and memory stays
     /// at one aggregate per person).
-    func read(progress: ProgressReporter) throws -> Read {
+    func read(progress: ProgressReporter, cutoffs: RetentionCutoffs) throws -> Read {
         let sealKey = try vault.keys().stateSeal
         let (survivors, lastSeq, lastMerge, subjects) = try vault.database.read { db -> ([SubjectID: SubjectID], Int64, Int64, Int) in
             // Every table that decides who is in a projection must be as the vault wrote it.
@@ -201,7 +201,11 @@ public final class ProjectionBuilder {
         }
         // The saved state is usable when it is within the log and no merge came after it
         // (a merge changes whose events fold together).
-        let state = incremental ? try BuildState.load(vault: vault).flatMap { $0.lastSeq <= lastSeq && $0.lastSeq >= lastMerge ? $0 : nil } : nil
+        // It was folded with today's retention cutoffs under this policy: on another day, or under
+        // another policy, events it counted may have expired since, and sums cannot be undone.
+        let state = incremental ? try BuildState.load(vault: vault).flatMap {
+            $0.lastSeq <= lastSeq && $0.lastSeq >= lastMerge && $0.cutoffDay == cutoffs.day && $0.policySHA256 == policy.sha256 ? $0 : nil
+        } : nil
         let startSeq = state?.lastSeq ?? 0
         let span = lastSeq - startSeq
         let count = max(scanParts ?? (span < 50_000 ? 1 : min(max(ProcessInfo.processInfo.activeProcessorCount, 1), 4)), 1)
@@ -211,8 +215,9 @@ public final class ProjectionBuilder {
         let parts = try (0..<count).map { index in
             let part = byRanges
                 ? ScanPart(log: try vault.logReader(), survivors: survivors, share: 0, of: 1, after: bound(index), through: bound(index + 1),
-                           sharedKeys: keys)
-                : ScanPart(log: try vault.logReader(), survivors: survivors, share: index, of: count, after: startSeq, through: lastSeq)
+                           sharedKeys: keys, cutoffs: cutoffs)
+                : ScanPart(log: try vault.logReader(), survivors: survivors, share: index, of: count, after: startSeq, through: lastSeq,
+                           cutoffs: cutoffs)
             part.progress = (progress, index, progressEvery)
             return part
         }
@@ -255,12 +260,13 @@ public final class ProjectionBuilder {
 
     /// What saving this build's state takes, fetched before the files are
     /// written (the save then runs beside them): nil for an empty log.
-    private func stateSaver(_ people: [(key: SubjectID, value: CustomerAggregate)], lastSeq: Int64) throws -> (@Sendable () throws -> Void)? {
+    private func stateSaver(_ people: [(key: SubjectID, value: CustomerAggregate)], lastSeq: Int64,
+                            cutoffs: RetentionCutoffs) throws -> (@Sendable () throws -> Void)? {
         let hash = try vault.database.read { db in
             try Data.fetchOne(db, sql: "SELECT hash FROM events WHERE seq = ?", arguments: [lastSeq]).map(Array.init)
         }
         guard let hash else { return nil }   // an empty log: nothing to keep
-        let state = BuildState(lastSeq: lastSeq, lastHash: hash, people: people)
+        let state = BuildState(lastSeq: lastSeq, lastHash: hash, cutoffDay: cutoffs.day, policySHA256: policy.sha256, people: people)
         let (key, layout, vaultID) = (try vault.keys().projectionState(), vault.layout, vault.vaultID)
         return { try state.save(layout: layout, vaultID: vaultID, key: key) }
     }
@@ -288,11 +294,12 @@ public final class ProjectionBuilder {
             return Date().timeIntervalSince(phase)
         }
         var timings = BuildTimings()
-        var read = try read(progress: reporter)
+        let cutoffs = RetentionCutoffs(policy: policy, now: now)
+        var read = try read(progress: reporter, cutoffs: cutoffs)
         timings.read = lap()
         let events = read.events, lastSeq = read.lastSeq
         // The state keeps everyone read (restricted people too): saved while the files are written.
-        var saveState = try stateSaver(read.people, lastSeq: lastSeq)
+        var saveState = try stateSaver(read.people, lastSeq: lastSeq, cutoffs: cutoffs)
         // Restricted people (GDPR Art. 18) are kept in the log but left out of every projection.
         let restricted = try vault.database.read { try Restrictions.restricted(in: $0).union(Restrictions.erased(in: $0)) }
         let before = read.people.count
@@ -679,9 +686,13 @@ final class ScanPart: @unchecked Sendable {
     var events = 0
     var error: Error?
 
+    /// Events past retention count for nothing (`CustomerAggregate.fold`).
+    let cutoffs: RetentionCutoffs
+
     init(log: EventLog, survivors: [SubjectID: SubjectID], share: Int, of shares: Int, after: Int64, through: Int64,
-         sharedKeys: SubjectKeyCache? = nil) {
+         sharedKeys: SubjectKeyCache? = nil, cutoffs: RetentionCutoffs) {
         self.log = log
+        self.cutoffs = cutoffs
         self.sharedKeys = sharedKeys
         self.survivors = survivors
         self.share = share
@@ -728,7 +739,7 @@ final class ScanPart: @unchecked Sendable {
 
     func run() {
         let survivors = self.survivors, share = self.share, shares = self.shares, sharedKeys = self.sharedKeys
-        let progress = self.progress, after = self.after
+        let progress = self.progress, after = self.after, cutoffs = self.cutoffs
         do {
             _ = try log.database.read { db in
                 try log.scan(kinds: ProjectionBuilder.kinds, afterSeq: after, throughSeq: through, in: db,
@@ -740,7 +751,7 @@ final class ScanPart: @unchecked Sendable {
                     while slotsByNumber.count <= number { slotsByNumber.append(-1) }
                     if slotsByNumber[number] < 0 { slotsByNumber[number] = slot(for: event.subject) }
                     guard let fields = PayloadFields.scan(event.payload) else { return }
-                    aggregates[slotsByNumber[number]].fold(kind: event.kind, payload: fields)
+                    aggregates[slotsByNumber[number]].fold(kind: event.kind, payload: fields, cutoffs: cutoffs)
                     events += 1
                     if let progress, events % progress.every == 0 { progress.reporter.read(part: progress.part, rows: event.seq - after) }
                 }

@@ -114,11 +114,14 @@ struct BundleContent {
         let vault = desk.vault
         let graph = try vault.identityGraph()
         let ledger = try vault.consentLedger()
-        let (family, identifiers, events, consents, restriction) = try vault.database.read { db in
+        let (family, identifiers, allEvents, consents, restriction) = try vault.database.read { db in
             return (try graph.mergedSubjects(of: subject, in: db), try graph.identifiers(of: subject, in: db),
                     try graph.events(ofPerson: subject, in: db), try ledger.history(of: subject, in: db),
                     try Restrictions.restriction(of: subject, in: db))
         }
+        let cutoffs = RetentionCutoffs(policy: desk.policy, now: now)
+        // Events past retention are not handed out (they are due for deletion), as they are not built.
+        let events = allEvents.filter { !cutoffs.isExpired($0) }
         eventCount = events.count
         let profile = try PersonProfile.load(subject, vault: vault, policy: desk.policy, segments: desk.segments, now: now)
 
