@@ -1,5 +1,4 @@
 import CofferCrypto
-import CofferIngest
 import CofferPolicy
 import CofferStore
 
@@ -72,6 +71,48 @@ struct FieldTransformer {
         try apply(Step(decision, field: field), to: cell)
     }
 
+    /// The Monday of the ISO week of a date or date-time (`2026-03-05T10:12:44.000Z`
+    /// → `2026-03-02`), from its first ten characters, without a full parse:
+    /// every row of every analyst file goes through it (days-from-civil
+    /// arithmetic, H. Hinnant's algorithms).
+    static func mondayOfWeek(_ text: String) -> String? {
+        var utf8 = text.utf8.makeIterator()
+        func number(_ digits: Int) -> Int? {
+            var value = 0
+            for _ in 0..<digits {
+                guard let byte = utf8.next(), (48...57).contains(byte) else { return nil }
+                value = value * 10 + Int(byte - 48)
+            }
+            return value
+        }
+        guard let year = number(4), utf8.next() == UInt8(ascii: "-"), let month = number(2), utf8.next() == UInt8(ascii: "-"),
+              let day = number(2), (1...12).contains(month), (1...31).contains(day) else { return nil }
+        // Days since 1970-01-01.
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        // 1970-01-01 was a Thursday: days + 3 counts from a Monday.
+        let monday = days - (((days + 3) % 7) + 7) % 7
+        // Back to a civil date.
+        let z = monday + 719_468
+        let era2 = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe2 = z - era2 * 146_097
+        let yoe2 = (doe2 - doe2 / 1460 + doe2 / 36_524 - doe2 / 146_096) / 365
+        let doy2 = doe2 - (365 * yoe2 + yoe2 / 4 - yoe2 / 100)
+        let mp = (5 * doy2 + 2) / 153
+        let d = doy2 - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        let yy = yoe2 + era2 * 400 + (m <= 2 ? 1 : 0)
+        func pad(_ value: Int, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return "\(pad(yy, 4))-\(pad(m, 2))-\(pad(d, 2))"
+    }
+
     func apply(_ step: Step, to cell: Cell) throws -> Cell {
         if cell == .null { return .null }
         switch step {
@@ -93,14 +134,8 @@ struct FieldTransformer {
         case .year: return .text(String(cell.description.prefix(4)))
         case .date: return .text(String(cell.description.prefix(10)))
         case .week:
-            guard let millis = Timestamp.parse(cell.description) ?? Timestamp.parse(cell.description.prefix(10) + "T00:00:00Z") else {
-                return .null
-            }
-            let day: Int64 = 86_400_000
-            let days = millis >= 0 ? millis / day : (millis - day + 1) / day
-            // 1970-01-01 was a Thursday: days + 3 counts from a Monday.
-            let monday = (days - (((days + 3) % 7) + 7) % 7) * day
-            return .text(String(Timestamp.format(monday).prefix(10)))
+            guard case let .text(text) = cell, let monday = Self.mondayOfWeek(text) else { return .null }
+            return .text(monday)
         case let .round(step):
             guard let value = cell.double, value.isFinite else { return .null }
             let rounded = (value / step).rounded() * step

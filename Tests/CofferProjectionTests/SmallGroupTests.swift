@@ -1,4 +1,4 @@
-import CofferProjection
+@testable import CofferProjection
 import CofferStore
 import Foundation
 import Testing
@@ -22,5 +22,28 @@ struct SmallGroupTests {
         let owner = try ProjectionReader(vault: fixture.owner, policy: fixture.policy, purpose: "support", action: .segment)
         let members = try owner.query("SELECT count(*) FROM segment_members").rows
         #expect(members != [[.integer(0)]])
+    }
+}
+
+/// The week generalisation, checked against the calendar for every day of several years.
+struct WeekTests {
+    @Test("mondayOfWeek gives the Monday of the date's ISO week, for every day from 1999 to 2031")
+    func everyDay() throws {
+        var calendar = Calendar(identifier: .iso8601)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let formatter = DateFormatter()
+        formatter.calendar = Calendar(identifier: .gregorian)
+        formatter.timeZone = calendar.timeZone
+        formatter.dateFormat = "yyyy-MM-dd"
+        var date = formatter.date(from: "1999-01-01")!
+        let end = formatter.date(from: "2031-12-31")!
+        while date <= end {
+            let text = formatter.string(from: date)
+            let monday = calendar.date(from: calendar.dateComponents([.yearForWeekOfYear, .weekOfYear], from: date))!
+            #expect(FieldTransformer.mondayOfWeek(text + "T10:12:44.000Z") == formatter.string(from: monday), "\(text)")
+            date = date.addingTimeInterval(86_400)
+        }
+        #expect(FieldTransformer.mondayOfWeek("not a date") == nil)
+        #expect(FieldTransformer.mondayOfWeek("2026-13-01") == nil)
     }
 }
