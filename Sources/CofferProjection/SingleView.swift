@@ -3,7 +3,7 @@ import CofferStore
 import Foundation
 
 /// One value of a single-view column.
-public enum Cell: Sendable, Equatable, CustomStringConvertible {
+public enum Cell: Sendable, Hashable, CustomStringConvertible {
     case null
     case integer(Int)
     case real(Double)
