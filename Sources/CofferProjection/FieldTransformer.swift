@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferIngest
 import CofferPolicy
 import CofferStore
 
@@ -74,7 +75,7 @@ struct FieldTransformer {
     /// The Monday of the ISO week of a date or date-time (`2026-03-05T10:12:44.000Z`
     /// → `2026-03-02`), from its first ten characters, without a full parse:
     /// every row of every analyst file goes through it (days-from-civil
-    /// arithmetic, H. Hinnant's algorithms).
+    /// arithmetic, as `Timestamp` does).
     static func mondayOfWeek(_ text: String) -> String? {
         var utf8 = text.utf8.makeIterator()
         func number(_ digits: Int) -> Int? {
@@ -87,25 +88,9 @@ struct FieldTransformer {
         }
         guard let year = number(4), utf8.next() == UInt8(ascii: "-"), let month = number(2), utf8.next() == UInt8(ascii: "-"),
               let day = number(2), (1...12).contains(month), (1...31).contains(day) else { return nil }
-        // Days since 1970-01-01.
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        let days = era * 146_097 + doe - 719_468
+        let days = Timestamp.daysFromCivil(year: year, month: month, day: day)
         // 1970-01-01 was a Thursday: days + 3 counts from a Monday.
-        let monday = days - (((days + 3) % 7) + 7) % 7
-        // Back to a civil date.
-        let z = monday + 719_468
-        let era2 = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe2 = z - era2 * 146_097
-        let yoe2 = (doe2 - doe2 / 1460 + doe2 / 36_524 - doe2 / 146_096) / 365
-        let doy2 = doe2 - (365 * yoe2 + yoe2 / 4 - yoe2 / 100)
-        let mp = (5 * doy2 + 2) / 153
-        let d = doy2 - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let yy = yoe2 + era2 * 400 + (m <= 2 ? 1 : 0)
+        let (yy, m, d) = Timestamp.civilFromDays(days - (((days + 3) % 7) + 7) % 7)
         func pad(_ value: Int, _ width: Int) -> String {
             let digits = String(value)
             return String(repeating: "0", count: max(0, width - digits.count)) + digits
