@@ -80,6 +80,9 @@ public struct Policy: Sendable {
     public func retention(for kind: EventKind) -> PolicyDuration? {
         retention[kind.rawValue] ?? retention["default"]
     }
+
+    /// How long rejected input stays in the quarantine (`retention: quarantine:`); nil: no limit.
+    public var quarantineRetention: PolicyDuration? { retention["quarantine"] }
 }
 
 /// Why data may be processed for a purpose (GDPR Art. 6(1)).

@@ -386,7 +386,7 @@ struct PolicyReader {
 
     func retention(_ node: Node) throws -> [String: PolicyDuration] {
         var out: [String: PolicyDuration] = [:]
-        let allowed = EventKind.allCases.map(\.rawValue) + ["default"]
+        let allowed = EventKind.allCases.map(\.rawValue) + ["default", "quarantine"]
         for (kind, keyNode, value) in try mapping(node, "retention") {
             guard allowed.contains(kind) else {
                 throw error(keyNode, "unknown event kind '\(kind)' in retention; expected one of: \(allowed.joined(separator: ", "))")

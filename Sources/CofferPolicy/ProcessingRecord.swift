@@ -50,8 +50,8 @@ public struct ProcessingRecord: Codable, Sendable {
     /// What the software does when a period passes (Art. 30(1)(f), as it stands).
     public var retentionEnforcement = "Partly enforced: from the day their period passes, identify, track, page, screen and "
         + "rectify events are left out of every projection, profile and export. They are not yet destroyed: the log still holds "
-        + "them, encrypted, until crypto-shredding by period lands (`retention apply`). The periods of other kinds "
-        + "(consent, merge, erase, …) are declared, not enforced."
+        + "them, encrypted, until crypto-shredding by period lands. Quarantined input past its period is deleted by "
+        + "`coffer retention apply`. The periods of other kinds (consent, merge, erase, …) are declared, not enforced."
     public var minimumGroupSize: Int
     public var securityMeasures: [String]
 

@@ -1,3 +1,4 @@
+import CofferCrypto
 import CofferIngest
 import CofferPolicy
 import CofferProjection
@@ -43,5 +44,39 @@ struct RetentionTests {
         try fixture.ingest(#"{"type":"page","userId":"u1","timestamp":"2026-03-01T11:00:00Z","messageId":"new-2"}"#)
         let nextDay = try builder.build(now: fixture.now + 86_400_000)
         #expect(nextDay.startSeq == 0, "another day: the whole log")
+    }
+}
+
+/// Issue 16, item 1: quarantined input expires, through `retention apply`.
+struct RetentionApplyTests {
+    @Test("retention apply deletes quarantined records past the policy period (not with --dry-run), signs its report, and is audited")
+    func quarantineExpires() throws {
+        let fixture = try RequestFixture()
+        // The fixture quarantined two records "now" (their receive time is the wall clock).
+        let quarantine = try fixture.owner.quarantine()
+        #expect(try fixture.owner.database.read { try quarantine.count(in: $0) } == 2)
+        #expect(fixture.policy.quarantineRetention?.description == "90d")
+        let soon = try RetentionRun.apply(vault: fixture.compliance(), policy: fixture.policy, dryRun: false)
+        #expect(soon.report.quarantineDeleted == 0, "not yet 90 days old")
+        let later = EventLog.now() + 91 * 86_400_000
+        let dry = try RetentionRun.apply(vault: fixture.owner, policy: fixture.policy, now: later, dryRun: true)
+        #expect(dry.report.quarantineDeleted == 2 && dry.report.dryRun)
+        #expect(try fixture.owner.database.read { try quarantine.count(in: $0) } == 2, "a dry run deletes nothing")
+        let applied = try RetentionRun.apply(vault: fixture.owner, policy: fixture.policy, now: later, dryRun: false)
+        #expect(applied.report.quarantineDeleted == 2)
+        #expect(try fixture.owner.database.read { try quarantine.count(in: $0) } == 0)
+        #expect(applied.report.readCutoffs["page"] != nil && applied.report.eventsDestroyed == 0)
+        // Signed by the vault's audit key, over the sorted-key JSON.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let key = try fixture.owner.keys().auditSigning.publicKey
+        #expect(key.isValidSignature(try #require([UInt8](hexString: applied.signature)), for: Array(try encoder.encode(applied.report))))
+        #expect(try fixture.owner.auditEntries(AuditFilter(action: .retentionApply)).count == 3)
+        // Nobody else runs it.
+        #expect(throws: VaultError.self) {
+            try fixture.owner.addActor("ana", role: .analyst, passphrase: SecureBytes(Array("analyst passphrase".utf8)), kdf: RequestFixture.kdf)
+            let analyst = try Vault.unlock(layout: fixture.layout, actor: "ana", passphrase: SecureBytes(Array("analyst passphrase".utf8)))
+            _ = try RetentionRun.apply(vault: analyst, policy: fixture.policy, dryRun: true)
+        }
     }
 }
