@@ -180,17 +180,18 @@ public final class Vault {
         guard FileManager.default.fileExists(atPath: layout.database.path) else {
             throw VaultError.corruptFile(path: layout.database.path, reason: "the database is missing")
         }
-        let master = bundle[KeyBundle.Name.master]
-        let sealKey = try master.map { try VaultKeys(master: $0).stateSeal }
-        let database = try VaultDatabase.open(layout.database, sealKey: sealKey)
+        // Derived once: the seal key opens the database, and the vault keeps the keys.
+        let keys = try bundle[KeyBundle.Name.master].map { try VaultKeys(master: $0) }
+        let database = try VaultDatabase.open(layout.database, sealKey: keys?.stateSeal)
         let storedID = try database.read { try VaultMeta.get($0, VaultMeta.vaultID) }
         guard let storedID, storedID.hexString == file.vaultID else {
             throw VaultError.corruptFile(path: layout.database.path, reason: "it belongs to another vault than keyslots.json")
         }
         let vault = Vault(layout: layout, vaultID: storedID, actor: actor, role: slot.role, database: database, bundle: bundle)
+        vault.cachedKeys = keys
         // What a killed writer left behind (whole sealed files under temporary names) goes now.
         for directory in [layout.directory, layout.projections] { AtomicFile.removeLeftovers(in: directory) }
-        if master != nil {
+        if keys != nil {
             // The checkpoint key stored in clear must be the one the master key derives.
             let stored = try database.read { try VaultMeta.get($0, VaultMeta.checkpointPublicKey) }
             guard stored == (try vault.keys().checkpointSigning.publicKey.rawRepresentation) else {
