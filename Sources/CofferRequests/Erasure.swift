@@ -37,10 +37,17 @@ public struct SignedReceipt: Codable, Sendable {
     public var signature: String
     public var signingKey: String
 
-    static func canonical(_ receipt: ErasureReceipt) throws -> [UInt8] {
+    /// The bytes a receipt or report is signed over: its sorted-key JSON.
+    static func canonical(_ content: some Encodable) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Array(try encoder.encode(receipt))
+        return Array(try encoder.encode(content))
+    }
+
+    /// Signs `content` with the vault's audit key: the signature and the key, in hex.
+    static func sign(_ content: some Encodable, vault: Vault) throws -> (signature: String, signingKey: String) {
+        let signer = try vault.keys().auditSigning
+        return (try signer.signature(for: canonical(content)).hexString, signer.publicKey.rawRepresentation.hexString)
     }
 
     /// The file's bytes (pretty JSON).
@@ -170,9 +177,8 @@ extension RequestDesk {
                                      projections: pending.projections, suppressReturningIdentifiers: policy.suppressReturningIdentifiers,
                                      traceCheck: check, shredMillis: pending.shredMillis, purgeMillis: pending.purgeMillis,
                                      traceCheckMillis: checkMillis, policySHA256: policy.sha256)
-        let signer = try vault.keys().auditSigning
-        let signed = SignedReceipt(receipt: receipt, signature: try signer.signature(for: SignedReceipt.canonical(receipt)).hexString,
-                                   signingKey: signer.publicKey.rawRepresentation.hexString)
+        let (signature, signingKey) = try SignedReceipt.sign(receipt, vault: vault)
+        let signed = SignedReceipt(receipt: receipt, signature: signature, signingKey: signingKey)
         try vault.audit(.requestErase, target: shred.subjects.first.flatMap(SubjectID.init(hex:)).map(Vault.auditTarget),
                         rows: shred.eventsUnreadable,
                         reason: "\(done.id): " + (shred.subjects.isEmpty ? "no subject has the identifier"

@@ -65,11 +65,8 @@ public enum RetentionRun {
         let report = RetentionReport(vaultID: vault.vaultID.hexString, at: Timestamp.format(now), dryRun: dryRun, policySHA256: policy.sha256,
                                      readCutoffs: readCutoffs, quarantineCutoff: quarantineCutoff.map(Timestamp.format),
                                      quarantineDeleted: deleted)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let signer = try vault.keys().auditSigning
-        let signed = SignedRetentionReport(report: report, signature: try signer.signature(for: Array(encoder.encode(report))).hexString,
-                                           signingKey: signer.publicKey.rawRepresentation.hexString)
+        let (signature, signingKey) = try SignedReceipt.sign(report, vault: vault)
+        let signed = SignedRetentionReport(report: report, signature: signature, signingKey: signingKey)
         try vault.audit(.retentionApply, rows: deleted,
                         reason: (dryRun ? "dry run: " : "") + "quarantine records past retention: \(deleted)")
         return signed
