@@ -43,9 +43,14 @@ public struct PersonProfile: Sendable {
         let (family, aggregate) = try vault.database.read { db in
             (try graph.mergedSubjects(of: subject, in: db), try Self.aggregate(of: subject, graph: graph, in: db))
         }
+        return try auditTargets(family: family, customerKey: SingleView.customerKey(aggregate, subject: subject), vault: vault, policy: policy)
+    }
+
+    /// The same, for a caller that already has the person's subjects and customer key (an export).
+    public static func auditTargets(family: [SubjectID], customerKey: String, vault: Vault, policy: Policy) throws -> Set<String> {
         var targets = Set(family.map(Vault.auditTarget))
         let ledger = try vault.auditLedger()
-        for file in try ProjectionPurge.customerIDs(of: SingleView.customerKey(aggregate, subject: subject), vault: vault, policy: policy) {
+        for file in try ProjectionPurge.customerIDs(of: customerKey, vault: vault, policy: policy) {
             if let id = file.id { targets.insert(try ledger.customerTarget(purpose: file.purpose, customerID: id)) }
         }
         return targets

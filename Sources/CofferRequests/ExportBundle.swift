@@ -201,7 +201,7 @@ struct BundleContent {
         })))
 
         // access_log.json: who accessed this person's data, when and why.
-        let targets = try PersonProfile.auditTargets(of: profile.subject, vault: vault, policy: desk.policy)
+        let targets = try PersonProfile.auditTargets(family: family, customerKey: profile.customerKey, vault: vault, policy: desk.policy)
         let entries = try vault.auditEntries(AuditFilter(targets: targets))
         files.append(("access_log.json", try Self.json(entries.map { entry -> [String: Any] in
             var item: [String: Any] = ["at": Timestamp.format(entry.at), "actor": entry.details.actor, "role": entry.details.role,
