@@ -1,3 +1,4 @@
+import CofferStore
 import CofferIngest
 import Foundation
 
@@ -28,10 +29,18 @@ public struct DemoConfiguration: Sendable {
     public var brokenShare = 0.004
     /// Share of events sent twice (SDK retries), 0…1.
     public var retryShare = 0.01
-    /// First day of the observed year (ms since 1970).
+    /// First day of the observed year (ms since 1970). Fixed, so tests see the same data on any day.
     public var start: Int64 = 1_761_955_200_000  // 2025-11-01T00:00:00Z
 
     public init() {}
+
+    /// The first day of the month twelve months before the month of `now`:
+    /// a year that has just ended, so none of it is past the default policy's
+    /// retention (13 months is the shortest) and the demo looks the same on any day.
+    public static func yearEnding(before now: Int64) -> Int64 {
+        let month = KeyEpoch(kind: .page, time: now)
+        return Int64(CivilCalendar.daysFromCivil(year: month.year - 1, month: month.month, day: 1)) * CivilCalendar.dayMillis
+    }
 }
 
 /// A generated data set: Segment events and the retail purchase table, as they

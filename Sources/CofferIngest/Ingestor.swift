@@ -14,6 +14,9 @@ public struct IngestReport: Sendable, Equatable {
     public var quarantined = 0
     /// Records dropped because they name an erased identifier on the suppression list.
     public var suppressed = 0
+    /// Records already past the policy's retention for their kind (or in a
+    /// month whose keys retention destroyed): not stored, as they could never be read.
+    public var expired = 0
     /// Subjects created.
     public var subjectsCreated = 0
     /// Subjects merged into another.
@@ -43,6 +46,7 @@ public struct IngestReport: Sendable, Equatable {
         duplicates += other.duplicates
         quarantined += other.quarantined
         suppressed += other.suppressed
+        expired += other.expired
         subjectsCreated += other.subjectsCreated
         merges += other.merges
         consents += other.consents
@@ -54,11 +58,12 @@ public struct IngestReport: Sendable, Equatable {
     }
 
     /// Records seen.
-    public var records: Int { accepted + duplicates + quarantined + suppressed }
+    public var records: Int { accepted + duplicates + quarantined + suppressed + expired }
 
     /// The counts, as an audit entry's reason.
     public var auditSummary: String {
-        "accepted \(accepted), duplicate \(duplicates), quarantined \(quarantined), suppressed \(suppressed), merges \(merges), consents \(consents)"
+        "accepted \(accepted), duplicate \(duplicates), quarantined \(quarantined), suppressed \(suppressed), "
+            + (expired > 0 ? "past retention \(expired), " : "") + "merges \(merges), consents \(consents)"
     }
 }
 
@@ -84,6 +89,10 @@ public final class Ingestor {
 
     /// Records per transaction.
     public var batchSize = Ingestor.defaultBatchSize
+
+    /// The time records are received at (ms since 1970): the wall clock, or
+    /// a fixed time where a test or a replay needs retention decided as of then.
+    public var clock: () -> Int64 = EventLog.now
 
     private let vault: Vault
     private let log: EventLog
@@ -373,7 +382,7 @@ public final class Ingestor {
     }
 
     private func process(parsed: [Parsed], source: RecordSource, releasing quarantineID: Int64? = nil) throws -> IngestReport {
-        let now = EventLog.now()
+        let now = clock()
         var context: [String: String] = [:]
         if source.format == .csv {
             context["header"] = source.header.joined(separator: "\u{1F}")
@@ -388,6 +397,8 @@ public final class Ingestor {
                 var merges: [(absorbed: SubjectID, survivor: SubjectID, index: Int)] = []
                 var consentDecisions = ConsentBatch()
                 let suppressing = try Restrictions.suppressing(in: db)
+                let destroyed = try Vault.destroyedEpochs(in: db)
+                let cutoffs = policy.map { RetentionCutoffs(policy: $0, now: now) }
                 for item in parsed {
                     switch item {
                     case let .rejected(record, reason):
@@ -406,6 +417,13 @@ public final class Ingestor {
                         // An erased person's identifiers, when the policy suppresses them: dropped, nothing stored.
                         if suppressing, try identities.isSuppressed(event.identifiers, in: db) {
                             report.suppressed += 1
+                            continue
+                        }
+                        // Past retention: never stored (it could never be read, and would only wait to be shredded).
+                        let filed = KeyEpoch.filingTime(occurredAt: event.timestamp, recordedAt: now)
+                        if cutoffs?.isExpired(event.kind, at: filed) == true
+                            || destroyed.contains(KeyEpoch.version(of: event.kind, filedAt: filed)) {
+                            report.expired += 1
                             continue
                         }
                         guard try dedup.insert(dedup.key(messageID: event.messageID, content: event.dedupContent), in: db) else {
@@ -429,7 +447,8 @@ public final class Ingestor {
                             try consents.merge(absorbed: absorbed, into: resolution.subject, in: db)
                             report.merges += 1
                         }
-                        events.append(NewEvent(subject: resolution.subject, kind: event.kind, payload: event.payload, recordedAt: now))
+                        events.append(NewEvent(subject: resolution.subject, kind: event.kind, payload: event.payload, recordedAt: now,
+                                               occurredAt: event.timestamp))
                         report.accepted += 1
                         classify(event.fieldNames, into: &report)
                         for record in try consentChanges(event, subject: resolution.subject, batch: &consentDecisions, in: db) {

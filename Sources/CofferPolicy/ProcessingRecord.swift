@@ -48,15 +48,17 @@ public struct ProcessingRecord: Codable, Sendable {
     /// Event kind → retention period.
     public var retention: [String: String]
     /// What the software does when a period passes (Art. 30(1)(f), as it stands).
-    public var retentionEnforcement = "Partly enforced: from the day their period passes, identify, track, page, screen and "
-        + "rectify events are left out of every projection, profile and export. They are not yet destroyed: the log still holds "
-        + "them, encrypted, until crypto-shredding by period lands. Quarantined input past its period is deleted by "
-        + "`coffer retention apply`. The periods of other kinds (consent, merge, erase, …) are declared, not enforced."
+    public var retentionEnforcement = "Enforced for collected events: from the day their period passes, identify, track, page, "
+        + "screen, alias, group and rectify events are left out of every projection, profile and export, and `coffer retention apply` "
+        + "destroys them by month (each kind's events of one month are sealed under keys derived from one secret, destroyed once the "
+        + "whole month is past the period: at most a month later than the period). Quarantined input past its period is deleted "
+        + "by the same command. Consent, merge, restriction and erasure records are evidence of the current state: their declared "
+        + "periods are not applied; they are kept until the person is erased."
     public var minimumGroupSize: Int
     public var securityMeasures: [String]
 
     public static let measures = [
-        "Event payloads encrypted with AES-256-GCM under a random key per data subject; keys wrapped by keys derived from a random master key.",
+        "Event payloads encrypted with AES-256-GCM under a key per data subject, event kind and month (derived from a random key per subject and a random secret per month); keys wrapped by keys derived from a random master key; an expired month's secret is destroyed.",
         "Master key held only in passphrase keyslots (scrypt N=2^17, r=8, p=1); each role's keyslot holds only the keys the role needs.",
         "Identifiers pseudonymised at ingest as keyed HMAC-SHA256 tokens; identifier values kept only encrypted.",
         "Append-only event log with a SHA-256 hash chain and Ed25519-signed checkpoints (`coffer verify`).",

@@ -1,3 +1,4 @@
+import CofferPolicy
 import CofferCrypto
 import CofferStore
 import Foundation

@@ -1,3 +1,4 @@
+import CofferPolicy
 import CofferIngest
 import CofferStore
 import Foundation

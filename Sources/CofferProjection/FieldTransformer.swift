@@ -88,9 +88,9 @@ struct FieldTransformer {
         }
         guard let year = number(4), utf8.next() == UInt8(ascii: "-"), let month = number(2), utf8.next() == UInt8(ascii: "-"),
               let day = number(2), (1...12).contains(month), (1...31).contains(day) else { return nil }
-        let days = Timestamp.daysFromCivil(year: year, month: month, day: day)
+        let days = CivilCalendar.daysFromCivil(year: year, month: month, day: day)
         // 1970-01-01 was a Thursday: days + 3 counts from a Monday.
-        let (yy, m, d) = Timestamp.civilFromDays(days - (((days + 3) % 7) + 7) % 7)
+        let (yy, m, d) = CivilCalendar.civilFromDays(days - (((days + 3) % 7) + 7) % 7)
         func pad(_ value: Int, _ width: Int) -> String {
             let digits = String(value)
             return String(repeating: "0", count: max(0, width - digits.count)) + digits

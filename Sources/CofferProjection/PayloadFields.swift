@@ -1,4 +1,6 @@
 import CofferIngest
+import CofferPolicy
+import CofferStore
 import Foundation
 
 /// The few fields of an event payload the single view reads, pulled out in one
@@ -300,4 +302,17 @@ struct FieldScanner {
             return true
         }
     }
+}
+
+extension StoredEvent {
+    /// The time the event is filed under for retention: the time it carries,
+    /// but no later than when it was recorded (`KeyEpoch.filingTime`).
+    public var filingTime: Int64 {
+        KeyEpoch.filingTime(occurredAt: PayloadFields.scan(payload)?.time, recordedAt: recordedAt)
+    }
+}
+
+extension RetentionCutoffs {
+    /// Whether a stored event is past retention, by its filing time.
+    public func isExpired(_ event: StoredEvent) -> Bool { isExpired(event.kind, at: event.filingTime) }
 }

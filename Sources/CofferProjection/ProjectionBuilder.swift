@@ -197,7 +197,7 @@ public final class ProjectionBuilder {
             }
             return (survivors, try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0,
                     try Int64.fetchOne(db, sql: "SELECT max(seq) FROM merges") ?? 0,
-                    try Int.fetchOne(db, sql: "SELECT count(*) FROM keyring") ?? 0)
+                    try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT DISTINCT subject_id FROM keyring)") ?? 0)
         }
         // The saved state is usable when it is within the log and no merge came after it
         // (a merge changes whose events fold together).

@@ -11,22 +11,28 @@ extension AuditAction {
     public static let retentionApply = AuditAction(rawValue: "retention-apply")
 }
 
-/// What `coffer retention apply` did (or, with `--dry-run`, would do): counts
-/// and cutoffs, never values. Signed like an erasure receipt.
+/// What `coffer retention apply` did (or, with `--dry-run`, would do): counts,
+/// months and cutoffs, never values. Signed like an erasure receipt.
 public struct RetentionReport: Codable, Sendable, Equatable {
-    public var format = "coffer-retention-report/1"
+    public var format = "coffer-retention-report/2"
     public var vaultID: String
     public var at: String
     public var dryRun: Bool
     public var policySHA256: String
-    /// Event kind → the oldest event time still read (ISO-8601): older ones are left out of every
-    /// projection, profile and export. They are not destroyed yet (crypto-shredding by period is not built).
+    /// Event kind → the oldest event time still read (ISO-8601): older ones are
+    /// left out of every projection, profile and export, shredded or not.
     public var readCutoffs: [String: String]
+    /// The key epochs (kind and month) whose keys were (or would be) destroyed.
+    public var epochs: [EpochShred]
+    /// Events made unreadable: those of the destroyed epochs, and legacy events past retention.
+    public var eventsDestroyed: Int
+    /// A vault from before key epochs: what moving it onto them did (nil when it had nothing to move).
+    public var legacyReseal: LegacyReseal?
     /// The quarantine's cutoff, and the records older than it that were (or would be) deleted.
     public var quarantineCutoff: String?
     public var quarantineDeleted: Int
-    public var eventsDestroyed = 0
-    public var note = "Events past retention are left out at read; destroying them (crypto-shredding by period) is not built yet."
+    public var note = "Collected events (identify, track, page, screen, alias, group, rectify) are destroyed by month once their "
+        + "retention has passed. Consent, merge, restriction and erasure records are evidence, kept until the person is erased."
 }
 
 /// A retention report with its Ed25519 signature (over its sorted-key JSON).
@@ -36,10 +42,12 @@ public struct SignedRetentionReport: Codable, Sendable {
     public var signingKey: String
 }
 
-/// Applies the policy's retention periods where Coffer can so far: rejected
-/// input older than `retention: quarantine:` is deleted (`secure_delete`, then
-/// the WAL truncated), and the read cutoffs of each event kind are reported.
-/// Owner or compliance; audited; signed.
+/// Applies the policy's retention periods: moves a vault from before key
+/// epochs onto them (dropping what is already past retention), destroys the
+/// subject keys of every key epoch whose events have all expired
+/// (crypto-shredding by time), deletes rejected input older than
+/// `retention: quarantine:`, then truncates the WAL. Owner or compliance;
+/// audited; signed. The log itself is never rewritten.
 public enum RetentionRun {
     public static func apply(vault: Vault, policy: Policy, now: Int64 = EventLog.now(), dryRun: Bool) throws -> SignedRetentionReport {
         guard vault.role == .owner || vault.role == .compliance else {
@@ -48,9 +56,11 @@ public enum RetentionRun {
         }
         let cutoffs = RetentionCutoffs(policy: policy, now: now)
         var readCutoffs: [String: String] = [:]
-        for kind in [EventKind.identify, .track, .page, .screen, .rectify] {
-            if let period = policy.retention(for: kind) { readCutoffs[kind.rawValue] = Timestamp.format(period.subtracting(from: cutoffs.day)) }
+        for kind in KeyEpoch.timedKinds where cutoffs.cutoff(kind) > Int64.min {
+            readCutoffs[kind.rawValue] = Timestamp.format(cutoffs.cutoff(kind))
         }
+        let legacy = try moveLegacyKeys(vault: vault, cutoffs: cutoffs, dryRun: dryRun)
+        let epochs = try vault.shredExpiredEpochs(cutoff: cutoffs.cutoff, dryRun: dryRun)
         let quarantineCutoff = policy.quarantineRetention.map { $0.subtracting(from: now) }
         var deleted = 0
         if let quarantineCutoff {
@@ -62,13 +72,36 @@ public enum RetentionRun {
                 _ = try vault.truncateWAL()
             }
         }
+        let destroyed = epochs.reduce(0) { $0 + $1.eventsUnreadable } + (legacy?.eventsDropped ?? 0)
+        // The saved build state was folded from events that are gone now: the next build reads the log afresh.
+        if !dryRun, destroyed > 0 || (legacy?.subjects ?? 0) > 0 { try ProjectionBuilder.forgetState(vault.layout) }
         let report = RetentionReport(vaultID: vault.vaultID.hexString, at: Timestamp.format(now), dryRun: dryRun, policySHA256: policy.sha256,
-                                     readCutoffs: readCutoffs, quarantineCutoff: quarantineCutoff.map(Timestamp.format),
-                                     quarantineDeleted: deleted)
+                                     readCutoffs: readCutoffs, epochs: epochs, eventsDestroyed: destroyed, legacyReseal: legacy,
+                                     quarantineCutoff: quarantineCutoff.map(Timestamp.format), quarantineDeleted: deleted)
         let (signature, signingKey) = try SignedReceipt.sign(report, vault: vault)
         let signed = SignedRetentionReport(report: report, signature: signature, signingKey: signingKey)
-        try vault.audit(.retentionApply, rows: deleted,
-                        reason: (dryRun ? "dry run: " : "") + "quarantine records past retention: \(deleted)")
+        var reason = (dryRun ? "dry run: " : "") + "key epochs past retention \(epochs.count), events unreadable \(destroyed), "
+            + "quarantine records past retention \(deleted)"
+        if let legacy { reason += ", legacy keys moved to epochs \(legacy.subjects) (events re-sealed \(legacy.eventsResealed))" }
+        try vault.audit(.retentionApply, rows: destroyed + deleted, reason: reason)
         return signed
+    }
+
+    /// Moves subjects' legacy keys (vaults from before key epochs) onto epoch
+    /// keys, leaving out what is already past retention; with `dryRun`, counts
+    /// what would move. Nil when no legacy key is left.
+    private static func moveLegacyKeys(vault: Vault, cutoffs: RetentionCutoffs, dryRun: Bool) throws -> LegacyReseal? {
+        let (subjects, events) = try vault.legacyKeys()
+        guard subjects > 0 else { return nil }
+        guard !dryRun else {
+            return LegacyReseal(subjects: subjects, eventsResealed: events, eventsDropped: 0, firstSeq: 0, lastSeq: 0)
+        }
+        let destroyed = try vault.database.read(Vault.destroyedEpochs)
+        return try vault.resealLegacyKeys { event in
+            guard KeyEpoch.timedKinds.contains(event.kind) else { return event.recordedAt }
+            let time = event.filingTime
+            if cutoffs.isExpired(event.kind, at: time) || destroyed.contains(KeyEpoch.version(of: event.kind, filedAt: time)) { return nil }
+            return time
+        }
     }
 }

@@ -10,13 +10,20 @@ public struct NewEvent: Sendable {
     public var payload: [UInt8]
     /// When it was recorded, in ms since 1970 (UTC).
     public var recordedAt: Int64
+    /// When it happened, if it says (a Segment event's `timestamp`): chooses
+    /// the key epoch it is sealed under (`KeyEpoch.filingTime`). Not stored in clear.
+    public var occurredAt: Int64?
 
-    public init(subject: SubjectID, kind: EventKind, payload: [UInt8], recordedAt: Int64 = EventLog.now()) {
+    public init(subject: SubjectID, kind: EventKind, payload: [UInt8], recordedAt: Int64 = EventLog.now(), occurredAt: Int64? = nil) {
         self.subject = subject
         self.kind = kind
         self.payload = payload
         self.recordedAt = recordedAt
+        self.occurredAt = occurredAt
     }
+
+    /// The key version the event is sealed under: its kind's month (`KeyEpoch`), or the subject's record key.
+    public var keyVersion: UInt32 { KeyEpoch.version(of: kind, filedAt: KeyEpoch.filingTime(occurredAt: occurredAt, recordedAt: recordedAt)) }
 }
 
 /// An event `EventLog.scan` passes on, decrypted.
@@ -54,8 +61,8 @@ public struct AppendReceipt: Sendable, Equatable {
 
 /// The encrypted, append-only, hash-chained event log.
 ///
-/// Each subject has a random data key (wrapped in the keyring); each payload is
-/// sealed with AES-256-GCM under it, with associated data binding vault,
+/// Each subject has a random data key per key epoch (event kind and month,
+/// `KeyEpoch`), wrapped in the keyring; each payload is sealed with AES-256-GCM under it, with associated data binding vault,
 /// subject, key version and kind. Rows form a SHA-256 chain, and every append
 /// ends with an Ed25519-signed checkpoint of the chain head, written in the
 /// same transaction: an acknowledged append is complete, signed and durable.
@@ -65,14 +72,25 @@ public final class EventLog {
     /// How many events may pass between two signed checkpoints inside one large append.
     public var checkpointInterval = 100_000
 
+    /// Seals new events and identifier values under each subject's one legacy
+    /// key, as vaults from before key epochs did. Only for tests of the move onto key epochs.
+    package var sealsUnderLegacyKeys = false
+
     /// The connection this log reads and writes through.
     public let database: DatabaseQueue
-    private let vaultID: [UInt8]
+    fileprivate let vaultID: [UInt8]
     private let keys: VaultKeys
-    private let cipher: AESGCMContext
+    fileprivate let cipher: AESGCMContext
     private let sha: SHA256
     private let random = RandomPool(capacity: 16 * 1024)
-    private var subjectKeys: [SubjectID: (version: UInt32, key: SymmetricKey)] = [:]
+    private var subjectKeys: [KeySlot: SymmetricKey] = [:]
+    /// Event keys derived for appending (a subject's kind and month), apart from the
+    /// keyring keys so that many months never push the record keys out.
+    private var eventKeys: [KeySlot: SymmetricKey] = [:]
+    /// Epoch secrets met, each as an HMAC context keyed with it (nil: destroyed by retention).
+    private var epochSecrets: [UInt32: HMACSHA256?] = [:]
+    /// The vault's count of key destructions when the caches were last checked (`KeyDestructions`).
+    private var destructionsSeen: Int64?
     private let subjectKeyCacheLimit = 250_000
     /// Fires when a transaction that created subject keys rolls back, so the
     /// cache never keeps a key whose keyring row was undone.
@@ -111,6 +129,7 @@ public final class EventLog {
             let head = try currentHead(db)
             return AppendReceipt(firstSeq: head.seq + 1, lastSeq: head.seq, headHash: head.hash, checkpoints: 0)
         }
+        try revalidateKeys(db)
         var (seq, previous) = try currentHead(db)
         let firstSeq = seq + 1
         let insert = RawStatement(try db.cachedStatement(sql: """
@@ -121,7 +140,8 @@ public final class EventLog {
         var sinceCheckpoint = 0
         for event in events {
             seq += 1
-            let (version, key) = try subjectKey(for: event.subject, db: db)
+            let version = sealsUnderLegacyKeys ? KeyEpoch.legacyVersion : event.keyVersion
+            let key = try sealingKey(KeySlot(subject: event.subject, version: version), db: db)
             let kind = event.kind.rawValue
             let nonce = Array(try random.next(AESGCM.nonceByteCount))
             let subjectBytes = event.subject.bytes
@@ -182,56 +202,148 @@ public final class EventLog {
         try database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM events") ?? 0 }
     }
 
-    /// The subject's current data key, loaded from the keyring or created.
-    /// Used inside the vault to encrypt a subject's other records (identifiers).
-    func subjectKey(for subject: SubjectID, db: Database) throws -> (version: UInt32, key: SymmetricKey) {
-        if keyRollback.consume() { subjectKeys.removeAll(keepingCapacity: true) }
-        if let cached = subjectKeys[subject] { return cached }
-        let entry: (version: UInt32, key: SymmetricKey)
-        if let loaded = try loadSubjectKey(subject, db: db) {
-            entry = loaded
-        } else {
-            let key = try SymmetricKey.random()
-            let version: UInt32 = 1
-            let wrapped = try KeyWrap.wrap(key.bytes, with: keys.subjectKeyWrapping,
-                                           context: subjectKeyContext(subject, version), using: cipher)
-            let insert = RawStatement(try db.cachedStatement(
-                sql: "INSERT INTO keyring(subject_id, key_version, wrapped_key, created_at) VALUES (?, ?, ?, ?)"))
-            insert.reset()
-            insert.bind(1, blob: subject.bytes)
-            insert.bind(2, Int64(version))
-            insert.bind(3, blob: wrapped)
-            insert.bind(4, Self.now())
-            _ = try insert.step("storing a subject key")
-            keyRollback.arm(db)
-            entry = (version, key)
+    /// The key that seals the subject's identifier values: its legacy key in a
+    /// vault from before key epochs, else its record key (created when missing).
+    func identityKey(for subject: SubjectID, db: Database) throws -> SymmetricKey {
+        let legacy = KeySlot(subject: subject, version: KeyEpoch.legacyVersion)
+        if sealsUnderLegacyKeys { return try keyringKey(legacy, db: db) }
+        if let cached = subjectKeys[legacy] { return cached }
+        if let stored = try storedSubjectKey(subject, version: KeyEpoch.legacyVersion, db: db) { return remember(stored, legacy) }
+        return try keyringKey(KeySlot(subject: subject, version: KeyEpoch.recordVersion), db: db)
+    }
+
+    /// The key a new event of `slot` is sealed under, made when missing: for a
+    /// key epoch, derived from the subject's record key and the epoch's secret.
+    private func sealingKey(_ slot: KeySlot, db: Database) throws -> SymmetricKey {
+        if keyRollback.consume() { forgetAll() }
+        if let cached = eventKeys[slot] { return cached }
+        guard let epoch = KeyEpoch(version: slot.version) else { return try keyringKey(slot, db: db) }
+        let record = try keyringKey(KeySlot(subject: slot.subject, version: KeyEpoch.recordVersion), db: db)
+        guard let secret = try epochSecret(slot.version, create: true, db: db) else {
+            throw VaultError.epochRetired(kind: epoch.kind.rawValue, month: epoch.monthLabel)
         }
+        let key = try eventKey(record: record, secret: secret, slot)
+        if eventKeys.count >= subjectKeyCacheLimit { eventKeys.removeAll(keepingCapacity: true) }
+        eventKeys[slot] = key
+        return key
+    }
+
+    /// A keyring key (record or legacy), loaded or made.
+    private func keyringKey(_ slot: KeySlot, db: Database) throws -> SymmetricKey {
+        if keyRollback.consume() { forgetAll() }
+        if let cached = subjectKeys[slot] { return cached }
+        if let stored = try storedSubjectKey(slot.subject, version: slot.version, db: db) { return remember(stored, slot) }
+        let key = try SymmetricKey.random()
+        let wrapped = try KeyWrap.wrap(key.bytes, with: keys.subjectKeyWrapping,
+                                       context: subjectKeyContext(slot.subject, slot.version), using: cipher)
+        let insert = RawStatement(try db.cachedStatement(
+            sql: "INSERT INTO keyring(subject_id, key_version, wrapped_key, created_at) VALUES (?, ?, ?, ?)"))
+        insert.reset()
+        insert.bind(1, blob: slot.subject.bytes)
+        insert.bind(2, Int64(slot.version))
+        insert.bind(3, blob: wrapped)
+        insert.bind(4, Self.now())
+        _ = try insert.step("storing a subject key")
+        keyRollback.arm(db)
+        return remember(key, slot)
+    }
+
+    /// The secret of key epoch `version`: nil once retention destroyed it (its
+    /// row stays, emptied, so the month is never given a new one), or when it
+    /// does not exist and `create` is false.
+    private func epochSecret(_ version: UInt32, create: Bool, db: Database) throws -> HMACSHA256? {
+        if let known = epochSecrets[version] { return known }
+        let select = RawStatement(try db.cachedStatement(sql: "SELECT wrapped_key FROM epoch_keys WHERE key_version = ?"))
+        select.reset()
+        defer { select.reset() }
+        select.bind(1, Int64(version))
+        if try select.step("reading a key epoch") {
+            let secret = select.isNull(0) ? nil
+                : try SymmetricKey(KeyWrap.unwrap(select.blob(0), with: keys.subjectKeyWrapping, context: epochKeyContext(version), using: cipher))
+            let mac = try secret.map { try HMACSHA256(key: $0) }
+            epochSecrets[version] = .some(mac)
+            return mac
+        }
+        guard create else { return nil }   // not remembered: another writer may make it
+        let secret = try SymmetricKey.random()
+        let wrapped = try KeyWrap.wrap(secret.bytes, with: keys.subjectKeyWrapping, context: epochKeyContext(version), using: cipher)
+        try db.execute(sql: "INSERT INTO epoch_keys(key_version, wrapped_key, created_at) VALUES (?, ?, ?)",
+                       arguments: [Int64(version), Data(wrapped), Self.now()])
+        keyRollback.arm(db)
+        let mac = try HMACSHA256(key: secret)
+        epochSecrets[version] = .some(mac)
+        return mac
+    }
+
+    /// The key of one subject's events in one key epoch:
+    /// HMAC-SHA256(epoch secret, context ‖ subject's record key), i.e.
+    /// HKDF-Extract with the secret as salt, so that destroying either
+    /// (retention, erasure) makes it underivable. A context keyed once per
+    /// epoch costs 0.4 µs a key; a one-shot HKDF cost 4 µs (FINDINGS.md).
+    private func eventKey(record: SymmetricKey, secret: HMACSHA256, _ slot: KeySlot) throws -> SymmetricKey {
+        var message = LogChain.eventKeyInfo(vaultID: vaultID, subjectID: slot.subject.bytes, keyVersion: slot.version)
+        record.withUnsafeBytes { message.append(contentsOf: $0) }
+        defer { message.wipe() }
+        return try SymmetricKey(SecureBytes(count: SymmetricKey.byteCount) { out in
+            try message.withUnsafeBytes { try secret.authenticate($0, into: out) }
+        })
+    }
+
+    private func remember(_ key: SymmetricKey, _ slot: KeySlot) -> SymmetricKey {
         if subjectKeys.count >= subjectKeyCacheLimit { subjectKeys.removeAll(keepingCapacity: true) }
-        subjectKeys[subject] = entry
-        return entry
+        subjectKeys[slot] = key
+        return key
+    }
+
+    /// Empties the key caches when another connection destroyed keys since
+    /// they were filled (an erasure or a retention run): a cached key must not
+    /// outlive its destruction.
+    private func revalidateKeys(_ db: Database) throws {
+        let count = try KeyDestructions.count(db)
+        if count != destructionsSeen {
+            forgetAll()
+            destructionsSeen = count
+        }
+    }
+
+    private func forgetAll() {
+        subjectKeys.removeAll(keepingCapacity: true)
+        eventKeys.removeAll(keepingCapacity: true)
+        epochSecrets.removeAll()
     }
 
     /// Drops `subjects`' keys from the cache (after they were shredded).
     func forget(_ subjects: [SubjectID]) {
-        for subject in subjects { subjectKeys[subject] = nil }
+        let gone = Set(subjects)
+        subjectKeys = subjectKeys.filter { !gone.contains($0.key.subject) }
+        eventKeys = eventKeys.filter { !gone.contains($0.key.subject) }
     }
 
-    private func loadSubjectKey(_ subject: SubjectID, db: Database) throws -> (version: UInt32, key: SymmetricKey)? {
-        let select = RawStatement(try db.cachedStatement(
-            sql: "SELECT key_version, wrapped_key FROM keyring WHERE subject_id = ? ORDER BY key_version DESC LIMIT 1"))
-        select.reset()
-        defer { select.reset() }
-        select.bind(1, blob: subject.bytes)
-        guard try select.step("reading a subject key") else { return nil }
-        let version = UInt32(truncatingIfNeeded: select.int64(0))
-        let wrapped = select.blob(1)
-        return (version, try unwrapSubjectKey(wrapped, subject, version))
+    /// Drops every key of `versions` from the cache (after retention destroyed them).
+    func forget(versions: Set<UInt32>) {
+        subjectKeys = subjectKeys.filter { !versions.contains($0.key.version) }
+        eventKeys = eventKeys.filter { !versions.contains($0.key.version) }
+        for version in versions { epochSecrets[version] = nil }
     }
 
-    /// The subject's key of `version`, unwrapped; nil when it was shredded (or never existed).
+    /// The key `subject`'s events of `version` were sealed under; nil when it
+    /// was shredded (the person erased, or the month past retention).
+    ///
+    /// - Parameter record: the subject's record key, when the caller has it at hand.
+    fileprivate func storedEventKey(_ subject: SubjectID, version: UInt32, db: Database,
+                                    record: (() throws -> SymmetricKey?)? = nil) throws -> SymmetricKey? {
+        guard KeyEpoch(version: version) != nil else { return try storedSubjectKey(subject, version: version, db: db) }
+        guard let secret = try epochSecret(version, create: false, db: db),
+              let record = try record.map({ try $0() }) ?? storedSubjectKey(subject, version: KeyEpoch.recordVersion, db: db) else {
+            return nil
+        }
+        return try eventKey(record: record, secret: secret, KeySlot(subject: subject, version: version))
+    }
+
+    /// The subject's keyring key of `version`, unwrapped; nil when it was shredded (or never existed).
     /// One prepared statement per connection serves every lookup: preparing it anew cost
     /// 10 % of a projection build.
-    private func storedSubjectKey(_ subject: SubjectID, version: UInt32, db: Database) throws -> SymmetricKey? {
+    fileprivate func storedSubjectKey(_ subject: SubjectID, version: UInt32, db: Database) throws -> SymmetricKey? {
         let select = RawStatement(try db.cachedStatement(sql: "SELECT wrapped_key FROM keyring WHERE subject_id = ? AND key_version = ?"))
         select.reset()
         defer { select.reset() }
@@ -250,8 +362,12 @@ public final class EventLog {
         LogChain.subjectKeyContext(vaultID: vaultID, subjectID: subject.bytes, keyVersion: version)
     }
 
+    private func epochKeyContext(_ version: UInt32) -> [UInt8] {
+        LogChain.epochKeyContext(vaultID: vaultID, keyVersion: version)
+    }
+
     /// Streams every event of `kinds` after `afterSeq`, decrypted, in log order,
-    /// to `body`. Events of shredded subjects are skipped. Subject keys are
+    /// to `body`. Events whose key was shredded (erasure or retention) are skipped. Subject keys are
     /// unwrapped once each; memory stays bounded by the number of subjects, not events.
     ///
     /// - Parameters:
@@ -261,9 +377,10 @@ public final class EventLog {
     public func scan(kinds: Set<EventKind>, afterSeq: Int64 = 0, throughSeq: Int64 = .max, in db: Database,
                      including: ((SubjectID) -> Bool)? = nil, sharedKeys: SubjectKeyCache? = nil,
                      _ body: (ScannedEvent) throws -> Void) throws {
-        // Each subject met gets the next number; its key state is kept at that position.
+        try revalidateKeys(db)
+        // Each subject met gets the next number; the keys of it met so far are kept at that position.
         var numbers: [SubjectID: Int] = [:]
-        var subjectKeys: [SubjectKeyState] = []
+        var subjectKeys: [ScanKeys] = []
         // Kinds are filtered here, not in SQL: an `IN` list costs SQLite a text comparison per row,
         // and most rows are of a wanted kind.
         let statement = RawStatement(try db.makeStatement(sql: """
@@ -288,23 +405,26 @@ public final class EventLog {
             } else {
                 number = subjectKeys.count
                 numbers[subject] = number
-                subjectKeys.append(.unknown)
+                subjectKeys.append(ScanKeys())
             }
-            let key: SymmetricKey
-            switch subjectKeys[number] {
-            case .shredded:
-                continue
-            case let .known(knownVersion, known) where knownVersion == version:
-                key = known
-            default:
-                let load = { try self.storedSubjectKey(subject, version: version, db: db) }
-                guard let loaded = try sharedKeys.map({ try $0.key(subject, version: version, orLoad: load) }) ?? load() else {
-                    subjectKeys[number] = .shredded
-                    continue
+            let found: SymmetricKey?
+            if let known = subjectKeys[number].key(version) {
+                found = known
+            } else {
+                // An epoch's key derives from the record key: it is looked up once per subject too.
+                let record = { () throws -> SymmetricKey? in
+                    if let known = subjectKeys[number].key(KeyEpoch.recordVersion) { return known }
+                    let load = { try self.storedSubjectKey(subject, version: KeyEpoch.recordVersion, db: db) }
+                    let key = try sharedKeys.map { try $0.key(subject, version: KeyEpoch.recordVersion, orLoad: load) } ?? load()
+                    subjectKeys[number].add(KeyEpoch.recordVersion, key)
+                    return key
                 }
-                subjectKeys[number] = .known(version, loaded)
-                key = loaded
+                let load = { try self.storedEventKey(subject, version: version, db: db, record: record) }
+                found = try sharedKeys.map { try $0.key(subject, version: version, orLoad: load) } ?? load()
+                subjectKeys[number].add(version, found)
             }
+            // No key: shredded (the person erased, or the epoch past retention).
+            guard let key = found else { continue }
             aad.removeSubrange(prefixCount...)
             subject.withUnsafeBytes { LogChain.appendEventFields(to: &aad, subjectID: $0, keyVersion: version, kind: kindText) }
             let payload: [UInt8]
@@ -321,12 +441,27 @@ public final class EventLog {
         }
     }
 
-    /// A subject's key as a scan knows it.
-    private enum SubjectKeyState {
-        case unknown
-        /// Shredded: the subject's events are skipped.
-        case shredded
-        case known(UInt32, SymmetricKey)
+    /// The keys of one subject a scan has met: few (one per kind and month),
+    /// searched newest first, since a subject's events mostly come in time order.
+    private struct ScanKeys {
+        private var versions: [UInt32] = []
+        /// nil: shredded.
+        private var keys: [SymmetricKey?] = []
+
+        /// `.some(nil)` for a shredded key, nil when not met yet.
+        func key(_ version: UInt32) -> SymmetricKey?? {
+            var index = versions.count - 1
+            while index >= 0 {
+                if versions[index] == version { return .some(keys[index]) }
+                index -= 1
+            }
+            return nil
+        }
+
+        mutating func add(_ version: UInt32, _ key: SymmetricKey?) {
+            versions.append(version)
+            keys.append(key)
+        }
     }
 
     /// Every event of `subject`, decrypted, in log order. Empty if the subject's
@@ -340,6 +475,7 @@ public final class EventLog {
     /// The events of `subject` (only of `kinds`, when given), decrypted, in log
     /// order, read inside the caller's transaction.
     public func events(of subject: SubjectID, kinds: Set<EventKind>? = nil, in db: Database) throws -> [StoredEvent] {
+        try revalidateKeys(db)
         var keyCache: [UInt32: SymmetricKey] = [:]
         var shredded = Set<UInt32>()
         var sql = "SELECT seq, recorded_at, kind, key_version, nonce, ciphertext FROM events WHERE subject_id = ?"
@@ -356,7 +492,7 @@ public final class EventLog {
             if let cached = keyCache[version] {
                 key = cached
             } else {
-                guard !shredded.contains(version), let stored = try storedSubjectKey(subject, version: version, db: db) else {
+                guard !shredded.contains(version), let stored = try storedEventKey(subject, version: version, db: db) else {
                     shredded.insert(version)
                     continue
                 }
@@ -379,6 +515,48 @@ public final class EventLog {
             out.append(StoredEvent(seq: row[0], recordedAt: row[1], subject: subject, kind: kind, payload: payload))
         }
         return out
+    }
+}
+
+extension EventLog {
+    /// Up to `limit` events after `afterSeq` sealed under subjects' legacy keys
+    /// (vaults from before key epochs), decrypted, in log order, and the last
+    /// position looked at. Rows whose legacy key is gone (erased) are skipped.
+    ///
+    /// - Parameter keys: legacy keys met so far (nil: gone), kept by the caller across calls.
+    func legacyEvents(after afterSeq: Int64, limit: Int, keys: inout [SubjectID: SymmetricKey?],
+                      in db: Database) throws -> (events: [StoredEvent], lastSeq: Int64?) {
+        let version = KeyEpoch.legacyVersion
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT seq, recorded_at, subject_id, kind, nonce, ciphertext FROM events
+            WHERE seq > ? AND key_version = ? ORDER BY seq LIMIT ?
+            """, arguments: [afterSeq, Int64(version), limit])
+        var out: [StoredEvent] = []
+        for row in rows {
+            let subject = try SubjectID(bytes: Array(row[2] as Data))
+            let key: SymmetricKey?
+            if let known = keys[subject] {
+                key = known
+            } else {
+                key = try storedSubjectKey(subject, version: version, db: db)
+                keys[subject] = .some(key)
+            }
+            guard let key else { continue }
+            let seq: Int64 = row[0], kindText: String = row[3]
+            guard let kind = EventKind(rawValue: kindText) else {
+                throw VaultError.corruptFile(path: "vault.sqlite", reason: "event \(seq) has unknown kind")
+            }
+            let nonce: Data = row[4], sealed: Data = row[5]
+            let aad = LogChain.associatedData(vaultID: vaultID, subjectID: subject.bytes, keyVersion: version, kind: kindText)
+            let payload: [UInt8]
+            do {
+                payload = try cipher.open(Array(sealed), key: key, nonce: Array(nonce), authenticating: aad)
+            } catch CryptoError.authenticationFailed {
+                throw VaultError.corruptFile(path: "vault.sqlite", reason: "event \(seq) fails authentication; run `coffer verify`")
+            }
+            out.append(StoredEvent(seq: seq, recordedAt: row[1], subject: subject, kind: kind, payload: payload))
+        }
+        return (out, rows.last.map { $0[0] as Int64 })
     }
 }
 

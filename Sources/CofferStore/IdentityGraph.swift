@@ -142,7 +142,7 @@ public final class IdentityGraph {
             """, arguments: [Data(subject.bytes)])
         // No rows (a shredded subject, say): no key is needed, and none may be created in a read.
         guard !rows.isEmpty else { return [] }
-        let key = try log.subjectKey(for: subject, db: db).key
+        let key = try log.identityKey(for: subject, db: db)
         return try rows.map { row in
             let token: Data = row[0], typeText: String = row[2], nonce: Data = row[3], sealed: Data = row[4]
             guard let type = IdentifierType(rawValue: typeText) else {
@@ -158,7 +158,7 @@ public final class IdentityGraph {
     }
 
     private func link(_ identifier: Identifier, token: [UInt8], to subject: SubjectID, at time: Int64, in db: Database) throws {
-        let key = try log.subjectKey(for: subject, db: db).key
+        let key = try log.identityKey(for: subject, db: db)
         let nonce = Array(try random.next(AESGCM.nonceByteCount))
         let sealed = try cipher.seal(Array(identifier.value.utf8), key: key, nonce: nonce,
                                      authenticating: valueContext(subject: subject, type: identifier.type))
@@ -173,6 +173,20 @@ public final class IdentityGraph {
         insert.bind(5, blob: sealed)
         insert.bind(6, time)
         _ = try insert.step("linking an identifier")
+    }
+
+    /// Re-seals the subject's identifier values from its legacy key under its
+    /// record key and destroys the legacy key (the key-epoch migration; the
+    /// caller has re-sealed the subject's events first).
+    func resealLegacyIdentifiers(of subject: SubjectID, in db: Database) throws {
+        let rows = try linked(to: subject, in: db)
+        try db.execute(sql: "DELETE FROM keyring WHERE subject_id = ? AND key_version = ?",
+                       arguments: [Data(subject.bytes), Int64(KeyEpoch.legacyVersion)])
+        log.forget([subject])
+        try db.execute(sql: "DELETE FROM identities WHERE subject_id = ?", arguments: [Data(subject.bytes)])
+        for row in rows {
+            try link(row.identifier, token: row.token, to: subject, at: row.createdAt, in: db)
+        }
     }
 
     /// Moves every identifier of `absorbed` to `survivor`, re-encrypting the values under the survivor's key.

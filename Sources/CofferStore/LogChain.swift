@@ -81,4 +81,21 @@ public enum LogChain {
         context.appendBigEndian(keyVersion)
         return context
     }
+
+    /// Context bound into an epoch secret's wrapping.
+    static func epochKeyContext(vaultID: [UInt8], keyVersion: UInt32) -> [UInt8] {
+        var context = Array("coffer/v1/epoch-key".utf8)
+        context.appendLengthPrefixed(vaultID)
+        context.appendBigEndian(keyVersion)
+        return context
+    }
+
+    /// The context an event key is derived with, from a subject's record key and an epoch secret.
+    static func eventKeyInfo(vaultID: [UInt8], subjectID: [UInt8], keyVersion: UInt32) -> [UInt8] {
+        var info = Array("coffer/v1/event-key".utf8)
+        info.appendLengthPrefixed(vaultID)
+        info.appendLengthPrefixed(subjectID)
+        info.appendBigEndian(keyVersion)
+        return info
+    }
 }

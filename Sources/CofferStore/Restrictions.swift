@@ -32,8 +32,11 @@ public enum Restrictions {
     /// The log position of the latest erasure or restriction change (0 if none):
     /// a projection file must be reconciled through it (built after it, or
     /// purged for it) to be read. From the signed log, through a partial index.
+    /// The key-epoch migration's copies of older changes do not count (`ResealRange`).
     public static func latestPurgingEvent(in db: Database) throws -> Int64 {
-        try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events WHERE kind IN ('erase', 'restrict')") ?? 0
+        let range = try ResealRange.load(db) ?? ResealRange(first: 1, last: 0)
+        return try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events WHERE kind IN ('erase', 'restrict') AND (seq < ? OR seq > ?)",
+                                  arguments: [range.first, range.last]) ?? 0
     }
 
     /// Every subject an erasure crypto-shredded.

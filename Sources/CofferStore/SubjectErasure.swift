@@ -84,6 +84,7 @@ extension Vault {
                 removedQuarantine += db.changesCount
             }
             let keys = try delete("DELETE FROM keyring WHERE subject_id IN (\(list))")
+            try KeyDestructions.note(db)
             let identities = try delete("DELETE FROM identities WHERE subject_id IN (\(list))")
             let merges = try delete("DELETE FROM merges WHERE absorbed_id IN (\(list)) OR survivor_id IN (\(list))", arguments)
             let consents = try delete("DELETE FROM consents WHERE subject_id IN (\(list))")

@@ -7,23 +7,24 @@ import Foundation
 /// several events). Keep it for one read only: it holds unwrapped keys, and
 /// an erasure after the read must not find them here.
 public final class SubjectKeyCache: @unchecked Sendable {
-    struct Slot: Hashable {
-        var subject: SubjectID
-        var version: UInt32
-    }
-
     private let lock = NSLock()
     /// nil values: the key was shredded.
-    private var keys: [Slot: SymmetricKey?] = [:]
+    private var keys: [KeySlot: SymmetricKey?] = [:]
 
     public init() {}
 
     /// The cached key of `subject` at `version`, else what `load` gives (cached for the other threads).
     func key(_ subject: SubjectID, version: UInt32, orLoad load: () throws -> SymmetricKey?) rethrows -> SymmetricKey? {
-        let slot = Slot(subject: subject, version: version)
+        let slot = KeySlot(subject: subject, version: version)
         if let known = lock.withLock({ keys[slot] }) { return known }
         let key = try load()
         lock.withLock { keys[slot] = .some(key) }
         return key
     }
+}
+
+/// One subject key: whose, and which version (`KeyEpoch`).
+struct KeySlot: Hashable {
+    var subject: SubjectID
+    var version: UInt32
 }

@@ -86,6 +86,7 @@ enum VaultDatabase {
     /// The last migration that needs no key; the ones after it do.
     static let lastUnsealedMigration = "v4: data-subject requests, restrictions, suppressions"
     static let sealedMigration = "v5: seals on the tables that decide projection membership; erased subjects"
+    static let epochMigration = "v6: key epochs (one secret per event kind and month)"
 
     /// The schema, one migration per format change.
     static func migrator(sealKey: SymmetricKey?) -> DatabaseMigrator {
@@ -231,6 +232,20 @@ enum VaultDatabase {
         migrator.registerMigration(sealedMigration) { db in
             guard let sealKey else { throw VaultError.storage(operation: "sealing the vault's tables", detail: "needs the master key") }
             try StateSeals.migration(db, key: sealKey)
+        }
+        migrator.registerMigration(epochMigration) { db in
+            try db.execute(sql: """
+                -- One random secret per key epoch (an event kind in a calendar month), wrapped like
+                -- subject keys. A subject's events of the epoch are sealed under HKDF(its record key,
+                -- this secret). Retention empties `wrapped_key` (the row stays: the month never gets
+                -- a new secret beside rows sealed under the destroyed one).
+                CREATE TABLE epoch_keys (
+                    key_version   INTEGER PRIMARY KEY,   -- (year * 100 + month) * 100 + kind code
+                    wrapped_key   BLOB,                  -- NULL once destroyed
+                    created_at    INTEGER NOT NULL,
+                    destroyed_at  INTEGER
+                );
+                """)
         }
         return migrator
     }

@@ -37,6 +37,8 @@ public enum VaultError: Error, Equatable, CustomStringConvertible {
     case diskFull(path: String)
     /// A sealed table (consent state, restrictions, …) was changed outside Coffer.
     case tamperedTable(path: String, table: String)
+    /// An event was to be sealed in a key epoch that retention already destroyed.
+    case epochRetired(kind: String, month: String)
 
     public var description: String {
         switch self {
@@ -81,6 +83,9 @@ public enum VaultError: Error, Equatable, CustomStringConvertible {
         case let .tamperedTable(path, table):
             return "the \(table) table in \(path) was changed outside Coffer (its seal does not match its rows); "
                 + "nothing was built from it. Restore the vault from a backup (`coffer backup`) and run `coffer verify`"
+        case let .epochRetired(kind, month):
+            return "\(kind) events of \(month) are past retention and their keys were destroyed by `coffer retention apply`; "
+                + "such an event cannot be stored again (nothing was appended)"
         }
     }
 }

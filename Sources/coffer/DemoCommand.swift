@@ -49,6 +49,7 @@ struct DemoCommand: ParsableCommand {
         var configuration = DemoConfiguration()
         configuration.customers = customers
         configuration.seed = seed
+        configuration.start = DemoConfiguration.yearEnding(before: EventLog.now())
         let clock = Stopwatch()
         let data = DemoGenerator.generate(configuration)
         Terminal.line("Generated \(customers) customers of Coffer Café: \(data.segmentLines.count) Segment events, "

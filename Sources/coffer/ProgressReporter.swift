@@ -43,6 +43,7 @@ extension IngestReport {
     var summaryLines: [String] {
         var lines = ["accepted \(accepted), duplicate \(duplicates), quarantined \(quarantined)"
             + (suppressed > 0 ? ", suppressed \(suppressed) (erased identifiers)" : "")
+            + (expired > 0 ? ", past retention \(expired) (not stored)" : "")
             + " (new subjects \(subjectsCreated), merges \(merges)\(consents > 0 ? ", consent decisions \(consents)" : ""))"]
         for (reason, count) in reasons.sorted(by: { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }) {
             lines.append("  quarantined \(count)× \(reason)")

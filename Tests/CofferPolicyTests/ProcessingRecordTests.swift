@@ -24,14 +24,15 @@ final class ProcessingRecordTests: XCTestCase {
         XCTAssertEqual(record.purposes[1].recipients, ["email service provider", "advertising platforms (custom audiences)"])
         XCTAssertEqual(record.purposes[1].transfers.count, 1)
         XCTAssertEqual(record.purposes[0].recipients, [])
-        XCTAssertTrue(record.retentionEnforcement.hasPrefix("Partly enforced"))
+        XCTAssertTrue(record.retentionEnforcement.hasPrefix("Enforced for collected events"))
         XCTAssertFalse(record.controllerNote.contains("the policy is what the software enforces"))
 
         let markdown = record.markdown()
         XCTAssertTrue(markdown.contains("| marketing | Email and social campaigns, offers and audiences. | consent | required, valid 24m |"))
         XCTAssertTrue(markdown.contains("- Data protection officer: Data protection officer, dpo@coffer-cafe.example"))
         XCTAssertTrue(markdown.contains("email service provider, advertising platforms (custom audiences) | United States"))
-        XCTAssertTrue(markdown.contains("They are not yet destroyed"))
+        XCTAssertTrue(markdown.contains("`coffer retention apply` destroys them by month"))
+        XCTAssertTrue(markdown.contains("their declared periods are not applied"), "what is not enforced is said")
         XCTAssertTrue(markdown.contains("| page | 13m |"))
         XCTAssertTrue(markdown.contains("| auditor | list-actors, read-audit |"))
         let decoded = try JSONSerialization.jsonObject(with: Data(try record.json().utf8)) as? [String: Any]

@@ -20,7 +20,8 @@ final class RequestFixture {
     static let kdf = Scrypt.Parameters(logN: 10, r: 8, p: 1)
     static let compliancePassphrase = "compliance passphrase"
 
-    init() throws {
+    /// - Parameter legacyKeys: seal the fixture's data as vaults from before key epochs did (one key per subject).
+    init(legacyKeys: Bool = false) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-requests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         layout = VaultLayout(directory: directory.appendingPathComponent("vault"))
@@ -35,7 +36,9 @@ final class RequestFixture {
               browsers:
                 rule: channels contains 'web'
             """, file: "segments.yaml", fields: SegmentCatalog.fields(for: policy))
+        try owner.eventLog().sealsUnderLegacyKeys = legacyKeys
         let report = try ingest(Self.events)
+        try owner.eventLog().sealsUnderLegacyKeys = false
         precondition(report.quarantined == 2 && report.merges == 1, "fixture: \(report)")
         try owner.addActor("dpo", role: .compliance, passphrase: SecureBytes(Array(Self.compliancePassphrase.utf8)), kdf: Self.kdf)
         try build()
@@ -64,7 +67,10 @@ final class RequestFixture {
         let input = directory.appendingPathComponent("input-\(UUID().uuidString).jsonl")
         try lines.write(to: input, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: input) }
-        return try Ingestor(vault: owner, policy: policy).ingest(path: input.path)
+        let ingestor = try Ingestor(vault: owner, policy: policy)
+        let now = now
+        ingestor.clock = { now }   // retention is decided as of the fixture's day, whatever the wall clock says
+        return try ingestor.ingest(path: input.path)
     }
 
     @discardableResult
