@@ -32,9 +32,12 @@ public enum KeyWrap {
 
 extension Array where Element == UInt8 {
     /// Overwrites the array's bytes with zeros in a way the optimiser keeps.
-    public mutating func wipe() {
+    public mutating func wipe() { wipe(from: 0) }
+
+    /// Overwrites the bytes from `start` on with zeros, keeping those before it.
+    public mutating func wipe(from start: Int) {
         withUnsafeMutableBytes { buffer in
-            if let base = buffer.baseAddress { OPENSSL_cleanse_shim(base, buffer.count) }
+            if let base = buffer.baseAddress, start < buffer.count { OPENSSL_cleanse_shim(base + start, buffer.count - start) }
         }
     }
 }

@@ -89,6 +89,11 @@ public final class EventLog {
     private var eventKeys: [KeySlot: SymmetricKey] = [:]
     /// Epoch secrets met, each as an HMAC context keyed with it (nil: destroyed by retention).
     private var epochSecrets: [UInt32: HMACSHA256?] = [:]
+    /// Whether the keyring holds legacy keys (a vault from before key epochs); nil: not looked at yet.
+    private var legacyKeysExist: Bool?
+    /// The message an event key is derived from, reused (`eventKey`), and the length of its fixed prefix.
+    private var eventKeyMessage: [UInt8]
+    private let eventKeyPrefixCount: Int
     /// The vault's count of key destructions when the caches were last checked (`KeyDestructions`).
     private var destructionsSeen: Int64?
     private let subjectKeyCacheLimit = 250_000
@@ -100,6 +105,8 @@ public final class EventLog {
         self.database = database
         self.vaultID = vaultID
         self.keys = keys
+        eventKeyMessage = LogChain.eventKeyPrefix(vaultID: vaultID)
+        eventKeyPrefixCount = eventKeyMessage.count
         cipher = try AESGCMContext()
         sha = try SHA256()
     }
@@ -208,7 +215,14 @@ public final class EventLog {
         let legacy = KeySlot(subject: subject, version: KeyEpoch.legacyVersion)
         if sealsUnderLegacyKeys { return try keyringKey(legacy, db: db) }
         if let cached = subjectKeys[legacy] { return cached }
-        if let stored = try storedSubjectKey(subject, version: KeyEpoch.legacyVersion, db: db) { return remember(stored, legacy) }
+        // Looked up per subject only while the vault has legacy keys at all (a lookup per identifier cost 12 % of ingest).
+        if legacyKeysExist == nil {
+            legacyKeysExist = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM keyring WHERE key_version = ?)",
+                                                arguments: [Int64(KeyEpoch.legacyVersion)]) ?? false
+        }
+        if legacyKeysExist == true, let stored = try storedSubjectKey(subject, version: KeyEpoch.legacyVersion, db: db) {
+            return remember(stored, legacy)
+        }
         return try keyringKey(KeySlot(subject: subject, version: KeyEpoch.recordVersion), db: db)
     }
 
@@ -281,11 +295,14 @@ public final class EventLog {
     /// (retention, erasure) makes it underivable. A context keyed once per
     /// epoch costs 0.4 µs a key; a one-shot HKDF cost 4 µs (FINDINGS.md).
     private func eventKey(record: SymmetricKey, secret: HMACSHA256, _ slot: KeySlot) throws -> SymmetricKey {
-        var message = LogChain.eventKeyInfo(vaultID: vaultID, subjectID: slot.subject.bytes, keyVersion: slot.version)
-        record.withUnsafeBytes { message.append(contentsOf: $0) }
-        defer { message.wipe() }
+        // One buffer for every derivation: the vault's part stays, the rest is rewritten (and wiped).
+        eventKeyMessage.removeSubrange(eventKeyPrefixCount...)
+        slot.subject.withUnsafeBytes { LogChain.appendEventKeyFields(to: &eventKeyMessage, subjectID: $0, keyVersion: slot.version) }
+        record.withUnsafeBytes { eventKeyMessage.append(contentsOf: $0) }
+        // Wipe the record key's bytes (only: the prefix is kept for the next derivation).
+        defer { eventKeyMessage.wipe(from: eventKeyPrefixCount) }
         return try SymmetricKey(SecureBytes(count: SymmetricKey.byteCount) { out in
-            try message.withUnsafeBytes { try secret.authenticate($0, into: out) }
+            try eventKeyMessage.withUnsafeBytes { try secret.authenticate($0, into: out) }
         })
     }
 
@@ -307,6 +324,7 @@ public final class EventLog {
     }
 
     private func forgetAll() {
+        legacyKeysExist = nil
         subjectKeys.removeAll(keepingCapacity: true)
         eventKeys.removeAll(keepingCapacity: true)
         epochSecrets.removeAll()
@@ -411,16 +429,21 @@ public final class EventLog {
             if let known = subjectKeys[number].key(version) {
                 found = known
             } else {
-                // An epoch's key derives from the record key: it is looked up once per subject too.
-                let record = { () throws -> SymmetricKey? in
-                    if let known = subjectKeys[number].key(KeyEpoch.recordVersion) { return known }
-                    let load = { try self.storedSubjectKey(subject, version: KeyEpoch.recordVersion, db: db) }
-                    let key = try sharedKeys.map { try $0.key(subject, version: KeyEpoch.recordVersion, orLoad: load) } ?? load()
-                    subjectKeys[number].add(KeyEpoch.recordVersion, key)
-                    return key
+                if KeyEpoch(version: version) != nil {
+                    // A month's key derives from the record key (unwrapped once per subject, and shared
+                    // with the other readers) and the month's secret: deriving costs less than sharing it.
+                    let record = { () throws -> SymmetricKey? in
+                        if let known = subjectKeys[number].key(KeyEpoch.recordVersion) { return known }
+                        let load = { try self.storedSubjectKey(subject, version: KeyEpoch.recordVersion, db: db) }
+                        let key = try sharedKeys.map { try $0.key(subject, version: KeyEpoch.recordVersion, orLoad: load) } ?? load()
+                        subjectKeys[number].add(KeyEpoch.recordVersion, key)
+                        return key
+                    }
+                    found = try storedEventKey(subject, version: version, db: db, record: record)
+                } else {
+                    let load = { try self.storedSubjectKey(subject, version: version, db: db) }
+                    found = try sharedKeys.map { try $0.key(subject, version: version, orLoad: load) } ?? load()
                 }
-                let load = { try self.storedEventKey(subject, version: version, db: db, record: record) }
-                found = try sharedKeys.map { try $0.key(subject, version: version, orLoad: load) } ?? load()
                 subjectKeys[number].add(version, found)
             }
             // No key: shredded (the person erased, or the epoch past retention).

@@ -90,12 +90,17 @@ public enum LogChain {
         return context
     }
 
-    /// The context an event key is derived with, from a subject's record key and an epoch secret.
-    static func eventKeyInfo(vaultID: [UInt8], subjectID: [UInt8], keyVersion: UInt32) -> [UInt8] {
+    /// The vault's part of the context an event key is derived with (from a
+    /// subject's record key and an epoch secret); `appendEventKeyFields` adds the event's part.
+    static func eventKeyPrefix(vaultID: [UInt8]) -> [UInt8] {
         var info = Array("coffer/v1/event-key".utf8)
         info.appendLengthPrefixed(vaultID)
+        return info
+    }
+
+    /// The subject's and the version's part of an event key's context.
+    static func appendEventKeyFields(to info: inout [UInt8], subjectID: some Collection<UInt8>, keyVersion: UInt32) {
         info.appendLengthPrefixed(subjectID)
         info.appendBigEndian(keyVersion)
-        return info
     }
 }

@@ -10,29 +10,42 @@ import Testing
 
 /// Issue 16, item 1 (first part): an event past retention is absent from every projection and export.
 struct RetentionTests {
-    @Test("events older than their kind's retention count for nothing in a build, a profile or an export")
+    @Test("events that pass their kind's retention count for nothing in a build, a profile or an export, before any shredding")
     func expiredEventsAreLeftOut() throws {
         let fixture = try RequestFixture()
-        // Bo, long ago: a purchase in 2023 (track: 25 months), a page visit in 2024 (page: 13 months),
-        // and a profile from 2022 (identify: 36 months). "Now" is 2026-03-02.
-        try fixture.ingest("""
-            {"type":"track","event":"Order Completed","userId":"u2","timestamp":"2023-06-01T10:00:00Z","properties":{"revenue":100},"messageId":"old-1"}
-            {"type":"page","userId":"u2","name":"Old page","timestamp":"2024-06-01T10:00:00Z","properties":{"path":"/ancient-history"},"messageId":"old-2"}
-            {"type":"identify","userId":"u2","timestamp":"2022-06-01T10:00:00Z","traits":{"city":"Oldtown"},"messageId":"old-3"}
+        // Bo, some time ago, all still within retention on the fixture's day (2 March 2026): a purchase of
+        // 15 March 2024 (track: 25 months), a page visit of 15 February 2025 (page: 13 months), a profile of
+        // 15 March 2023 (identify: 36 months). Two months later, all three have passed their periods.
+        let report = try fixture.ingest("""
+            {"type":"track","event":"Order Completed","userId":"u2","timestamp":"2024-03-15T10:00:00Z","properties":{"revenue":100},"messageId":"old-1"}
+            {"type":"page","userId":"u2","name":"Old page","timestamp":"2025-02-15T10:00:00Z","properties":{"path":"/ancient-history"},"messageId":"old-2"}
+            {"type":"identify","userId":"u2","timestamp":"2023-03-15T10:00:00Z","traits":{"city":"Oldtown"},"messageId":"old-3"}
             """)
-        try fixture.build()   // incremental: the new events are read with the same cutoffs
+        #expect(report.accepted == 3 && report.expired == 0)
+        try fixture.build()
+        #expect(try fixture.supportRows()["bo@example.com"]?["total_spend"] == .real(104.5), "today the old purchase still counts")
+
+        let later = fixture.now + 60 * RetentionApplyTests.day
+        let build = try ProjectionBuilder(vault: fixture.owner, policy: fixture.policy, segments: fixture.segments).build(now: later)
+        #expect(build.startSeq == 0, "another day: the whole log is read again")
         let bo = try #require(try fixture.supportRows()["bo@example.com"])
-        #expect(bo["total_spend"] == .real(4.5), "the 2023 purchase of 100 is past retention")
+        #expect(bo["total_spend"] == .real(4.5), "the 2024 purchase of 100 is past retention")
         #expect(bo["shop_times"] == .integer(1))
-        #expect(bo["city"] == .null, "the 2022 profile is past retention")
+        #expect(bo["city"] == .null, "the 2023 profile is past retention")
         #expect(bo["customer_id"] == .text("u2"), "the person keeps their key")
 
         let out = fixture.directory.appendingPathComponent("bo.zip")
-        _ = try fixture.desk().export(subject: RequestFixture.bo, to: out)
+        let desk = try fixture.desk()
+        desk.now = { later }
+        _ = try desk.export(subject: RequestFixture.bo, to: out)
         let events = try #require(try BundleVerifier.files(out)["events.json"])
         let text = String(decoding: events, as: UTF8.self)
         #expect(!text.contains("ancient-history") && !text.contains("Oldtown") && !text.contains("old-1"))
         #expect(text.contains("Order Completed"), "the recent purchase is there")
+
+        // Ingest keeps nothing that is already past retention.
+        let stale = try fixture.ingest(#"{"type":"page","userId":"u2","timestamp":"2024-06-01T10:00:00Z","messageId":"older-page"}"#)
+        #expect(stale.expired == 1 && stale.accepted == 0)
     }
 
     @Test("a build on another day reads the whole log again (its saved sums may hold events expired since)")
@@ -114,6 +127,14 @@ struct RetentionApplyTests {
                 == [20251103, 20251201, 20251202, 20251205, 20260102, 20260202])
         #expect(KeyEpoch(version: 20251103) == KeyEpoch(kind: .page, time: Timestamp.parse("2025-11-30T12:00:00Z")!))
         #expect(KeyEpoch(version: 20251103)?.end == Timestamp.parse("2025-12-01T00:00:00Z"))
+        // Any reader derives the same month keys as the writer, wherever it starts reading.
+        let total = try fixture.owner.eventLog().count()
+        for start in [Int64(0), 3, 7] {
+            let reader = try fixture.owner.logReader()
+            var read = 0
+            try reader.database.read { db in try reader.scan(kinds: Set(EventKind.allCases), afterSeq: start, in: db) { _ in read += 1 } }
+            #expect(read == total - Int(start), "reading after seq \(start)")
+        }
         // A claimed future date does not choose the month: it is filed when it was recorded.
         #expect(KeyEpoch.filingTime(occurredAt: fixture.now + 400 * Self.day, recordedAt: fixture.now) == fixture.now)
     }
