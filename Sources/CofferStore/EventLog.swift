@@ -510,7 +510,9 @@ public final class EventLog {
         let rows = try Row.fetchAll(db, sql: sql + " ORDER BY seq", arguments: arguments)
         var out: [StoredEvent] = []
         for row in rows {
-            let version = UInt32(row[3] as Int64)
+            guard let version = UInt32(exactly: row[3] as Int64) else {
+                throw VaultError.corruptFile(path: "vault.sqlite", reason: "event \(row[0] as Int64) has an impossible key version; run `coffer verify`")
+            }
             let key: SymmetricKey
             if let cached = keyCache[version] {
                 key = cached
@@ -522,22 +524,25 @@ public final class EventLog {
                 key = stored
                 keyCache[version] = key
             }
-            let kindText: String = row[2]
-            guard let kind = EventKind(rawValue: kindText) else {
-                throw VaultError.corruptFile(path: "vault.sqlite", reason: "event \(row[0] as Int64) has unknown kind")
-            }
-            let nonce: Data = row[4], sealed: Data = row[5]
-            let aad = LogChain.associatedData(vaultID: vaultID, subjectID: subject.bytes, keyVersion: version, kind: kindText)
-            let payload: [UInt8]
-            do {
-                payload = try cipher.open(Array(sealed), key: key, nonce: Array(nonce), authenticating: aad)
-            } catch CryptoError.authenticationFailed {
-                throw VaultError.corruptFile(path: "vault.sqlite",
-                                             reason: "event \(row[0] as Int64) fails authentication; run `coffer verify`")
-            }
-            out.append(StoredEvent(seq: row[0], recordedAt: row[1], subject: subject, kind: kind, payload: payload))
+            out.append(try open(seq: row[0], recordedAt: row[1], subject: subject, kind: row[2], version: version,
+                                nonce: row[4], sealed: row[5], key: key))
         }
         return out
+    }
+
+    /// One stored row, decrypted: the kind checked, the associated data rebuilt, the payload opened.
+    fileprivate func open(seq: Int64, recordedAt: Int64, subject: SubjectID, kind kindText: String, version: UInt32,
+                          nonce: Data, sealed: Data, key: SymmetricKey) throws -> StoredEvent {
+        guard let kind = EventKind(rawValue: kindText) else {
+            throw VaultError.corruptFile(path: "vault.sqlite", reason: "event \(seq) has unknown kind")
+        }
+        let aad = LogChain.associatedData(vaultID: vaultID, subjectID: subject.bytes, keyVersion: version, kind: kindText)
+        do {
+            let payload = try cipher.open(Array(sealed), key: key, nonce: Array(nonce), authenticating: aad)
+            return StoredEvent(seq: seq, recordedAt: recordedAt, subject: subject, kind: kind, payload: payload)
+        } catch CryptoError.authenticationFailed {
+            throw VaultError.corruptFile(path: "vault.sqlite", reason: "event \(seq) fails authentication; run `coffer verify`")
+        }
     }
 }
 
@@ -565,19 +570,8 @@ extension EventLog {
                 keys[subject] = .some(key)
             }
             guard let key else { continue }
-            let seq: Int64 = row[0], kindText: String = row[3]
-            guard let kind = EventKind(rawValue: kindText) else {
-                throw VaultError.corruptFile(path: "vault.sqlite", reason: "event \(seq) has unknown kind")
-            }
-            let nonce: Data = row[4], sealed: Data = row[5]
-            let aad = LogChain.associatedData(vaultID: vaultID, subjectID: subject.bytes, keyVersion: version, kind: kindText)
-            let payload: [UInt8]
-            do {
-                payload = try cipher.open(Array(sealed), key: key, nonce: Array(nonce), authenticating: aad)
-            } catch CryptoError.authenticationFailed {
-                throw VaultError.corruptFile(path: "vault.sqlite", reason: "event \(seq) fails authentication; run `coffer verify`")
-            }
-            out.append(StoredEvent(seq: seq, recordedAt: row[1], subject: subject, kind: kind, payload: payload))
+            out.append(try open(seq: row[0], recordedAt: row[1], subject: subject, kind: row[3], version: version,
+                                nonce: row[4], sealed: row[5], key: key))
         }
         return (out, rows.last.map { $0[0] as Int64 })
     }
