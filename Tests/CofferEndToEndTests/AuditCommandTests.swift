@@ -23,8 +23,8 @@ struct AuditCommandTests {
         #expect(try coffer.run(["init"] + vault).status == 0)
         let input = coffer.directory.appendingPathComponent("in.jsonl").path
         try """
-            {"type":"identify","userId":"u1","traits":{"email":"ann@example.com"},"timestamp":"2025-01-01T00:00:00Z"}
-            {"type":"track","userId":"u1","timestamp":"2025-01-01T00:00:00Z"}
+            {"type":"identify","userId":"u1","traits":{"email":"ann@example.com"},"timestamp":"2026-06-01T00:00:00Z"}
+            {"type":"track","userId":"u1","timestamp":"2026-06-01T00:00:00Z"}
             not json
             """.write(toFile: input, atomically: true, encoding: .utf8)
         // The first command under the policy also records the policy's hash once.

@@ -25,6 +25,7 @@ struct DemoTests {
         let policy = try PolicyLoader.load(path: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("policies/default.yaml").path)
         let ingestor = try Ingestor(vault: fixture.vault, policy: policy)
+        ingestor.clock = { configuration.start + 380 * 86_400_000 }   // the demo year just ended, on any day
         let segment = try ingestor.ingest(records: data.segmentLines, file: "demo:segment.jsonl", format: .jsonl)
         let retail = try ingestor.ingest(records: data.retailRows, file: "demo:retail.csv", format: .csv,
                                          mapping: data.retailMapping, header: data.retailHeader)

@@ -543,6 +543,7 @@ final class DemoProjectionTests: XCTestCase {
         configuration.customers = 40
         let data = DemoGenerator.generate(configuration)
         let ingestor = try Ingestor(vault: fixture.owner, policy: fixture.policy)
+        ingestor.clock = { configuration.start + 380 * 86_400_000 }   // the demo year just ended, on any day
         _ = try ingestor.ingest(records: data.segmentLines, file: "demo:segment.jsonl", format: .jsonl)
         _ = try ingestor.ingest(records: data.retailRows, file: "demo:retail.csv", format: .csv, mapping: data.retailMapping,
                                 header: data.retailHeader)

@@ -125,6 +125,8 @@ extension RequestFixture {
         configuration.seed = seed
         let data = DemoGenerator.generate(configuration)
         let ingestor = try Ingestor(vault: owner, policy: policy)
+        let now = now
+        ingestor.clock = { now }   // the same events land on any day
         _ = try ingestor.ingest(records: data.segmentLines, file: "demo:segment.jsonl", format: .jsonl)
         _ = try ingestor.ingest(records: data.retailRows, file: "demo:retail.csv", format: .csv,
                                 mapping: data.retailMapping, header: data.retailHeader)
