@@ -13,7 +13,7 @@ import PackageDescription
 /// (generated data) → `CofferBench` (measurements) → `coffer` (thin CLI).
 let package = Package(
     name: "Coffer",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "coffer", targets: ["coffer"]),
         .library(name: "CofferCrypto", targets: ["CofferCrypto"]),

@@ -98,7 +98,7 @@ public struct AppendBenchmark {
 }
 
 /// A benchmark that could not complete.
-public enum BenchmarkError: Error, CustomStringConvertible {
+public enum BenchmarkError: CofferError {
     case verificationFailed(String)
 
     public var description: String {

@@ -3,7 +3,7 @@ import COpenSSL
 /// Why a cryptographic operation failed.
 ///
 /// Messages never carry key material or plaintext.
-public enum CryptoError: Error, Equatable, CustomStringConvertible {
+public enum CryptoError: CofferError, Equatable {
     /// libcrypto reported a failure in `operation`; `detail` is OpenSSL's own text.
     case openSSL(operation: String, detail: String)
     /// An authentication tag or signature did not match: wrong key, or the data was altered.

@@ -1,6 +1,7 @@
+import CofferCrypto
 /// Why an input could not be read at all (as opposed to one bad record,
 /// which is quarantined and does not stop the import).
-public enum IngestError: Error, Equatable, CustomStringConvertible {
+public enum IngestError: CofferError, Equatable {
     case unreadable(path: String, reason: String)
     case unknownFormat(path: String)
     case mappingRequired(path: String)

@@ -2,7 +2,7 @@ import CofferStore
 import Foundation
 
 /// A validated, normalised Segment Spec event, ready to append.
-public struct SegmentEvent: @unchecked Sendable {
+public struct SegmentEvent: Sendable {
     /// The log kind (identify, track, page, screen, group, alias).
     public var kind: EventKind
     /// Identifiers the event carries (userId, anonymousId, traits.email, traits.phone, loyalty id).

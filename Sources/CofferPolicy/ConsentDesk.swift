@@ -4,7 +4,7 @@ import Foundation
 import GRDB
 
 /// Why a consent operation was refused.
-public enum ConsentError: Error, Equatable, CustomStringConvertible {
+public enum ConsentError: CofferError, Equatable {
     case unknownPurpose(String, declared: [String])
     case notConsentBased(purpose: String, basis: String)
     case unknownSubject(IdentifierType)

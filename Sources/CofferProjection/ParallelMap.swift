@@ -1,9 +1,10 @@
 import Foundation
+import Synchronization
 
 /// Runs `body` for each index in `0..<count` — on every core when `parallel`,
 /// else in order on this thread — and returns each outcome in index order, so
 /// the caller decides what a failure means for the others.
-func parallelMap<T>(_ count: Int, parallel: Bool, _ body: @Sendable (Int) throws -> T) -> [Result<T, any Error>] {
+func parallelMap<T: Sendable>(_ count: Int, parallel: Bool, _ body: @Sendable (Int) throws -> T) -> [Result<T, any Error>] {
     let results = IndexedResults<T>(count: count)
     if parallel {
         DispatchQueue.concurrentPerform(iterations: count) { index in results.store(index, Result { try body(index) }) }
@@ -13,14 +14,13 @@ func parallelMap<T>(_ count: Int, parallel: Bool, _ body: @Sendable (Int) throws
     return results.all
 }
 
-/// Outcomes filled in from several threads, one slot each, under a lock.
-private final class IndexedResults<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var results: [Result<T, any Error>?]
+/// Outcomes filled in from several threads, one slot each, under a mutex.
+private final class IndexedResults<T: Sendable>: Sendable {
+    private let results: Mutex<[Result<T, any Error>?]>
 
-    init(count: Int) { results = Array(repeating: nil, count: count) }
+    init(count: Int) { results = Mutex(Array(repeating: nil, count: count)) }
 
-    func store(_ index: Int, _ result: Result<T, any Error>) { lock.withLock { results[index] = result } }
+    func store(_ index: Int, _ result: Result<T, any Error>) { results.withLock { $0[index] = result } }
 
-    var all: [Result<T, any Error>] { lock.withLock { results.map { $0! } } }
+    var all: [Result<T, any Error>] { results.withLock { $0.map { $0! } } }
 }

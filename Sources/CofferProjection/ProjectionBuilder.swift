@@ -5,6 +5,7 @@ import CofferStore
 import Foundation
 import GRDB
 import GRDBSQLite
+import Synchronization
 
 extension AuditAction {
     /// `project build`: one entry per projection file written.
@@ -63,34 +64,37 @@ public enum BuildProgress: Sendable, Equatable {
 }
 
 /// Passes progress on one report at a time, whichever thread it comes from.
-final class ProgressReporter: @unchecked Sendable {
-    private let lock = NSLock()
+final class ProgressReporter: Sendable {
+    private struct State {
+        /// How far each reading thread is into its part of the log, and the parts' total length.
+        var positions: [Int64] = []
+        var span: Int64 = 0
+        var written = 0
+    }
+
+    private let state = Mutex(State())
     private let report: @Sendable (BuildProgress) -> Void
-    /// How far each reading thread is into its part of the log, and the parts' total length.
-    private var positions: [Int64] = []
-    private var span: Int64 = 0
-    private var written = 0
 
     init(_ report: @escaping @Sendable (BuildProgress) -> Void) { self.report = report }
 
     /// Starts a read of `parts` parts, `span` rows in all.
     func startReading(parts: Int, span: Int64) {
-        lock.withLock { positions = Array(repeating: 0, count: parts); self.span = max(span, 1) }
+        state.withLock { $0.positions = Array(repeating: 0, count: parts); $0.span = max(span, 1) }
     }
 
     /// Part `part` has read `rows` rows of its range.
     func read(part: Int, rows: Int64) {
-        lock.withLock {
-            positions[part] = rows
-            report(.reading(min(Double(positions.reduce(0, +)) / Double(span), 1)))
+        state.withLock {
+            $0.positions[part] = rows
+            report(.reading(min(Double($0.positions.reduce(0, +)) / Double($0.span), 1)))
         }
     }
 
     /// One more file is written.
     func wrote(purpose: String, role: Role, total: Int) {
-        lock.withLock {
-            written += 1
-            report(.wrote(purpose: purpose, role: role, done: written, total: total))
+        state.withLock {
+            $0.written += 1
+            report(.wrote(purpose: purpose, role: role, done: $0.written, total: total))
         }
     }
 }

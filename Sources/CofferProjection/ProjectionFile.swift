@@ -93,7 +93,7 @@ public enum ProjectionFile {
 }
 
 /// Why a projection could not be used.
-public enum ProjectionError: Error, Equatable, CustomStringConvertible {
+public enum ProjectionError: CofferError, Equatable {
     case notBuilt(purpose: String, role: String)
     case noAccess(role: String, purpose: String)
     case unknownSegment(String, known: [String])

@@ -22,7 +22,7 @@ public struct QueryResult: Sendable, Equatable {
 }
 
 /// Why analyst SQL was refused or failed.
-public struct QueryError: Error, Equatable, CustomStringConvertible {
+public struct QueryError: CofferError, Equatable {
     public var message: String
     public var description: String { message }
 }

@@ -1,3 +1,4 @@
+import CofferCrypto
 /// The rule language of segments: comparisons of single-view fields with
 /// numbers, quoted strings, `true`/`false` or `current_month`, combined with
 /// `and`, `or`, `not` and parentheses.
@@ -161,7 +162,7 @@ extension SegmentRule.Comparison {
 }
 
 /// A rule that does not parse: what was expected, and at which character (1-based).
-public struct SegmentRuleError: Error, Equatable, CustomStringConvertible {
+public struct SegmentRuleError: CofferError, Equatable {
     public var column: Int
     public var message: String
     public var description: String { "column \(column): \(message)" }

@@ -1,8 +1,9 @@
+import CofferCrypto
 import Foundation
 
 /// Why a data-subject request could not be handled. Messages never carry
 /// personal data beyond what the operator typed.
-public enum RequestError: Error, Equatable, CustomStringConvertible {
+public enum RequestError: CofferError, Equatable {
     /// No subject has the identifier.
     case unknownSubject(String)
     /// No request with that id in the register.

@@ -1,6 +1,7 @@
 import CofferStore
 import Foundation
 import GRDB
+import Synchronization
 
 /// What the no-trace check found after an erasure. Findings name the file and
 /// the kind of value, never the value.
@@ -126,7 +127,7 @@ struct NeedleSearch {
             sizes.append(size)
         }
         let pieces = sizes.enumerated().flatMap { file, size in stride(from: 0, to: max(size, 1), by: chunk).map { (file, $0) } }
-        let results = ScanResults(files: urls.count)
+        let results = Mutex(ScanResults(files: urls.count))
         DispatchQueue.concurrentPerform(iterations: pieces.count) { piece in
             let (file, offset) = pieces[piece]
             do {
@@ -135,21 +136,21 @@ struct NeedleSearch {
                 try handle.seek(toOffset: UInt64(offset))
                 let data = try handle.read(upToCount: chunk + max(longest - 1, 0)) ?? Data()
                 let found = data.withUnsafeBytes { find(in: $0, limit: chunk) }.mapValues { $0 + offset }
-                results.lock.withLock { results.found[file].merge(found) { min($0, $1) } }
+                results.withLock { $0.found[file].merge(found) { min($0, $1) } }
             } catch {
-                results.lock.withLock { results.failure = VaultError.io(path: urls[file].path, detail: "cannot be read for the no-trace check: \(error)") }
+                results.withLock { $0.failure = VaultError.io(path: urls[file].path, detail: "cannot be read for the no-trace check: \(error)") }
             }
         }
-        if let failure = results.failure { throw failure }
-        return Array(zip(results.found, sizes))
+        let (found, failure) = results.withLock { ($0.found, $0.failure) }
+        if let failure { throw failure }
+        return Array(zip(found, sizes))
     }
 }
 
-/// What the chunks of a parallel scan found, filled in under the lock.
-private final class ScanResults: @unchecked Sendable {
-    let lock = NSLock()
+/// What the chunks of a parallel scan found, filled in under a mutex.
+private struct ScanResults {
     var found: [[String: Int]]
-    var failure: Error?
+    var failure: (any Error)?
 
     init(files: Int) { found = Array(repeating: [:], count: files) }
 }

@@ -1,6 +1,7 @@
 import CofferCrypto
 import Foundation
 import GRDB
+import Synchronization
 
 /// An event to append: whose it is, what kind, and its plaintext payload.
 public struct NewEvent: Sendable {
@@ -273,8 +274,13 @@ public final class EventLog {
         defer { select.reset() }
         select.bind(1, Int64(version))
         if try select.step("reading a key epoch") {
-            let secret = select.isNull(0) ? nil
-                : try SymmetricKey(KeyWrap.unwrap(select.blob(0), with: keys.subjectKeyWrapping, context: epochKeyContext(version), using: cipher))
+            let secret: SymmetricKey?
+            do {
+                secret = select.isNull(0) ? nil
+                    : try SymmetricKey(KeyWrap.unwrap(select.blob(0), with: keys.subjectKeyWrapping, context: epochKeyContext(version), using: cipher))
+            } catch is CryptoError {
+                throw VaultError.corruptFile(path: "vault.sqlite", reason: "the secret of key epoch \(version) fails authentication; run `coffer verify`")
+            }
             let mac = try secret.map { try HMACSHA256(key: $0) }
             epochSecrets[version] = .some(mac)
             return mac
@@ -374,7 +380,11 @@ public final class EventLog {
 
     /// Unwraps a keyring row's key; the context binds it to its vault, subject and version.
     private func unwrapSubjectKey(_ wrapped: [UInt8], _ subject: SubjectID, _ version: UInt32) throws -> SymmetricKey {
-        try SymmetricKey(KeyWrap.unwrap(wrapped, with: keys.subjectKeyWrapping, context: subjectKeyContext(subject, version), using: cipher))
+        do {
+            return try SymmetricKey(KeyWrap.unwrap(wrapped, with: keys.subjectKeyWrapping, context: subjectKeyContext(subject, version), using: cipher))
+        } catch is CryptoError {
+            throw VaultError.corruptFile(path: "vault.sqlite", reason: "a key in the keyring (version \(version)) fails authentication; run `coffer verify`")
+        }
     }
 
     private func subjectKeyContext(_ subject: SubjectID, _ version: UInt32) -> [UInt8] {
@@ -584,16 +594,19 @@ extension EventLog {
 /// lives in this small locked object rather than in the (non-Sendable) cache
 /// owner. Savepoint rollbacks inside a transaction are not reported; Coffer's
 /// writers do not use savepoints.
-final class RollbackSignal: @unchecked Sendable {
-    private let lock = NSLock()
-    private var armed = false
-    private var fired = false
+final class RollbackSignal: Sendable {
+    private struct State {
+        var armed = false
+        var fired = false
+    }
+
+    private let state = Mutex(State())
 
     /// Watches `db`'s current transaction; registers once per transaction.
     func arm(_ db: Database) {
-        let first = lock.withLock { () -> Bool in
-            defer { armed = true }
-            return !armed
+        let first = state.withLock { state -> Bool in
+            defer { state.armed = true }
+            return !state.armed
         }
         guard first else { return }
         db.afterNextTransaction(onCommit: { [self] _ in finish(rolledBack: false) },
@@ -602,16 +615,16 @@ final class RollbackSignal: @unchecked Sendable {
 
     /// `true` once after a watched transaction rolled back.
     func consume() -> Bool {
-        lock.withLock {
-            defer { fired = false }
-            return fired
+        state.withLock { state in
+            defer { state.fired = false }
+            return state.fired
         }
     }
 
     private func finish(rolledBack: Bool) {
-        lock.withLock {
-            armed = false
-            if rolledBack { fired = true }
+        state.withLock { state in
+            state.armed = false
+            if rolledBack { state.fired = true }
         }
     }
 }

@@ -63,7 +63,7 @@ public enum PassphraseSource {
 }
 
 /// Why no passphrase could be read.
-public enum PassphraseError: Error, Equatable, CustomStringConvertible {
+public enum PassphraseError: CofferError, Equatable {
     case noSource(variable: String)
     case empty
     case unreadableFile(String)

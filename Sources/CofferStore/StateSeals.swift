@@ -1,6 +1,7 @@
 import CofferCrypto
 import Foundation
 import GRDB
+import Synchronization
 
 /// Seals on the clear tables that decide who is in a projection: consent
 /// state, restrictions, the suppression list, merges and erased subjects.
@@ -76,7 +77,7 @@ public enum StateSeals {
     /// Registers `coffer_seal` on a connection: with the seal key it updates
     /// digests; without it, a write to a sealed table fails with a clear error.
     static func register(on db: Database, key: SymmetricKey?) throws {
-        let mac = try key.map { SealMAC(try HMACSHA256(key: $0)) }
+        let mac = try key.map { try SealMAC(key: $0) }
         let function = DatabaseFunction(functionName, argumentCount: nil, pure: true) { values -> DatabaseValueConvertible? in
             guard values.count >= 3, let sign = Int.fromDatabaseValue(values[1]), let table = String.fromDatabaseValue(values[2]) else {
                 throw DatabaseError(message: "coffer_seal: bad arguments")
@@ -163,15 +164,14 @@ public enum StateSeals {
 }
 
 /// The seal key's HMAC context for the SQL function, which GRDB requires to be
-/// Sendable: OpenSSL contexts are not thread-safe, so every use holds the lock.
-private final class SealMAC: @unchecked Sendable {
-    private let mac: HMACSHA256
-    private let lock = NSLock()
+/// Sendable: OpenSSL contexts are not thread-safe, so every use holds the mutex.
+private final class SealMAC: Sendable {
+    private let mac: Mutex<HMACSHA256>
 
-    init(_ mac: HMACSHA256) { self.mac = mac }
+    init(key: SymmetricKey) throws { mac = Mutex(try HMACSHA256(key: key)) }
 
     func authenticate(_ bytes: [UInt8]) throws -> [UInt8] {
-        try lock.withLock { try mac.authenticate(bytes) }
+        try mac.withLock { try $0.authenticate(bytes) }
     }
 }
 

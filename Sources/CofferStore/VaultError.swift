@@ -1,8 +1,9 @@
+import CofferCrypto
 import Foundation
 
 /// Everything that can go wrong opening or using a vault, with a message that
 /// says what happened and what to do. Messages never carry personal data.
-public enum VaultError: Error, Equatable, CustomStringConvertible {
+public enum VaultError: CofferError, Equatable {
     /// `init` found an existing vault.
     case alreadyInitialized(path: String)
     /// No vault at the path.
@@ -19,10 +20,8 @@ public enum VaultError: Error, Equatable, CustomStringConvertible {
     case corruptFile(path: String, reason: String)
     /// The vault was written by a newer or unknown format.
     case unsupportedFormat(path: String, version: Int)
-    /// The actor's keyslot does not hold a key this operation needs.
+    /// The actor may not do this: its keyslot lacks a key, or its role a permission (`notPermitted`).
     case permissionDenied(actor: String, role: String, needs: String)
-    /// The actor's role does not grant the permission a command needs.
-    case notPermitted(actor: String, role: Role, permission: Permission)
     /// `actor add` with a name already taken.
     case actorExists(String)
     /// An actor name that is not usable.
@@ -61,12 +60,6 @@ public enum VaultError: Error, Equatable, CustomStringConvertible {
             return "\(path) has format version \(version), which this coffer does not understand; upgrade coffer"
         case let .permissionDenied(actor, role, needs):
             return "permission denied: actor '\(actor)' (role \(role)) lacks \(needs)"
-        case let .notPermitted(actor, role, permission):
-            let names = permission.roles.map(\.rawValue)
-            let roles = names.count == 1 ? "the \(names[0]) role has"
-                : "the " + names.dropLast().joined(separator: ", ") + " and \(names.last!) roles have"
-            return "permission denied: actor '\(actor)' (role \(role.rawValue)) lacks the '\(permission.rawValue)' permission, "
-                + "which only \(roles)"
         case let .actorExists(name):
             return "an actor named '\(name)' already exists; choose another name, or `coffer actor remove \(name)` first"
         case let .invalidActorName(name):
@@ -87,6 +80,16 @@ public enum VaultError: Error, Equatable, CustomStringConvertible {
             return "\(kind) events of \(month) are past retention and their keys were destroyed by `coffer retention apply`; "
                 + "such an event cannot be stored again (nothing was appended)"
         }
+    }
+}
+
+extension VaultError {
+    /// An actor whose role lacks `permission`: denied, naming the roles that have it.
+    public static func notPermitted(actor: String, role: Role, permission: Permission) -> VaultError {
+        let names = permission.roles.map(\.rawValue)
+        let roles = names.count == 1 ? "the \(names[0]) role has"
+            : "the " + names.dropLast().joined(separator: ", ") + " and \(names.last!) roles have"
+        return .permissionDenied(actor: actor, role: role.rawValue, needs: "the '\(permission.rawValue)' permission, which only \(roles)")
     }
 }
 

@@ -108,10 +108,6 @@ struct BenchAppendCommand: ParsableCommand {
     }
 }
 
-extension BenchmarkError: UserFacingError {
-    var message: String { description }
-}
-
 /// `coffer bench ingest`.
 struct BenchIngestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

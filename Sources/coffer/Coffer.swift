@@ -28,46 +28,31 @@ struct Coffer: ParsableCommand {
                       ConsentCommand.self, PolicyCommand.self, ProjectCommand.self, ViewCommand.self, QueryCommand.self, SegmentCommand.self, ActorCommand.self, RequestCommand.self, AuditCommand.self, ReportCommand.self, VerifyCommand.self, BackupCommand.self, RetentionCommand.self, BenchCommand.self]
     )
 
-    /// Runs the command; domain errors become one line on stderr and a non-zero exit, never a stack trace.
+    /// Runs the command; every error becomes one line on stderr and a non-zero exit, never a stack trace.
     static func main() {
-        var command: any ParsableCommand
         do {
-            command = try parseAsRoot()
-        } catch {
-            exit(withError: error)
-        }
-        do {
+            var command = try parseAsRoot()
             try command.run()
-        } catch let error as VaultError {
-            fail(error.description)
-        } catch let error as PassphraseError {
-            fail(error.description)
-        } catch let error as IngestError {
-            fail(error.description)
-        } catch let error as CryptoError {
-            fail(error.description)
-        } catch let error as PolicyError {
-            fail("policy error: \(error.description)")
-        } catch let error as ConsentError {
-            fail(error.description)
-        } catch let error as ProjectionError {
-            fail(error.description)
-        } catch let error as QueryError {
-            fail(error.description)
-        } catch let error as RequestError {
-            fail(error.description)
-        } catch let error as UserFacingError {
-            fail(error.message)
-        } catch let error as ExitCode {
+        } catch {
+            exit(dueTo: error)
+        }
+    }
+
+    /// The one place an error leaves the program: Coffer's errors as their message and exit
+    /// status; usage errors as ArgumentParser words them, with status 1 (not 64), as the help promises.
+    static func exit(dueTo error: any Error) -> Never {
+        switch error {
+        case let error as any CofferError:
+            fail(error.message, code: error.exitStatus)
+        case is ExitCode, is CleanExit:
             exit(withError: error)
-        } catch let error as CleanExit {
-            exit(withError: error)
-        } catch let error as ValidationError {
-            exit(withError: error)
-        } catch where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+        case _ where exitCode(for: error) == .validationFailure:
+            Terminal.note(fullMessage(for: error))
+            Foundation.exit(1)
+        case _ where String(reflecting: type(of: error)).hasPrefix("ArgumentParser."):
             // Help requests and usage errors raised while running (e.g. a command group run bare).
             exit(withError: error)
-        } catch {
+        default:
             // Anything else still reaches the user as one line, never a dump or a trace.
             let text = String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
             fail("unexpected failure (\(type(of: error))): \(text.prefix(300))")
@@ -80,10 +65,8 @@ struct Coffer: ParsableCommand {
     }
 }
 
-/// Errors (from commands and CofferBench) whose message is meant for the user as it is.
-protocol UserFacingError: Error { var message: String { get } }
-
-/// A command that found something wrong and has already said so.
-struct CommandFailure: Error, UserFacingError {
-    var message: String
+/// A command that found something wrong, in words for the user.
+struct CommandFailure: CofferError {
+    var description: String
+    init(message: String) { description = message }
 }

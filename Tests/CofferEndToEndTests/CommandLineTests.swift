@@ -39,6 +39,11 @@ struct CommandLineTests {
         #expect(result.stdout.contains("accepted 1") && result.stdout.contains("quarantined 1"), "\(result.stdout)")
         #expect(result.stderr.split(separator: "\n").count == 1 && result.stderr.hasPrefix("coffer: error: "), "\(result.stderr)")
         #expect(result.stderr.contains("belong to no record"))
+        // Issue 17: a usage error exits 1, as the help text promises (ArgumentParser's own status is 64).
+        let invalid = try coffer.run(["demo", "--customers", "0", "--vault", coffer.vault])
+        #expect(invalid.status == 1 && invalid.stderr.contains("--customers must be between 1 and 1000000"), "\(invalid.status) \(invalid.stderr)")
+        let missing = try coffer.run(["ingest"])
+        #expect(missing.status == 1 && missing.stderr.hasPrefix("Error: Missing expected argument"), "\(missing.status) \(missing.stderr)")
     }
 
     @Test("COFFER_VAULT selects the vault; a missing vault is one line and status 1")

@@ -30,8 +30,8 @@ final class PolicyLoaderTests: XCTestCase {
         let text = minimalPolicy.replacingOccurrences(of: "  behavioural: [spend]", with: "  behavioral: [spend]")
         let error = policyError(text)
         XCTAssertEqual(error?.line, 11)
-        XCTAssertTrue(error?.message.contains("unknown field class 'behavioral'") == true, "\(String(describing: error))")
-        XCTAssertTrue(error?.message.contains("direct_identifier, quasi_identifier, sensitive, behavioural") == true)
+        XCTAssertTrue(error?.problem.contains("unknown field class 'behavioral'") == true, "\(String(describing: error))")
+        XCTAssertTrue(error?.problem.contains("direct_identifier, quasi_identifier, sensitive, behavioural") == true)
         XCTAssertTrue(error?.description.hasPrefix("test.yaml:11:3: ") == true, "\(String(describing: error))")
     }
 
@@ -39,15 +39,15 @@ final class PolicyLoaderTests: XCTestCase {
         let text = minimalPolicy.replacingOccurrences(of: "behavioural: allow }", with: "behavioural: allow, secret: deny }")
         let error = policyError(text)
         XCTAssertEqual(error?.line, 17)
-        XCTAssertTrue(error?.message.contains("unknown field class 'secret'") == true, "\(String(describing: error))")
+        XCTAssertTrue(error?.problem.contains("unknown field class 'secret'") == true, "\(String(describing: error))")
     }
 
     func testUnknownTransformIsRefusedWithItsLine() {
         let text = minimalPolicy.replacingOccurrences(of: "direct_identifier: tokenise", with: "direct_identifier: hash")
         let error = policyError(text)
         XCTAssertEqual(error?.line, 17)
-        XCTAssertTrue(error?.message.contains("unknown transform 'hash'") == true, "\(String(describing: error))")
-        XCTAssertTrue(error?.message.contains("allow, truncate, generalise, tokenise, redact, deny") == true)
+        XCTAssertTrue(error?.problem.contains("unknown transform 'hash'") == true, "\(String(describing: error))")
+        XCTAssertTrue(error?.problem.contains("allow, truncate, generalise, tokenise, redact, deny") == true)
     }
 
     func testDuplicatePurposeIsRefusedNamingBothLines() {
@@ -55,7 +55,7 @@ final class PolicyLoaderTests: XCTestCase {
                                                       with: "    consent_valid_for: 30d\n  analytics:\n    lawful_basis: contract\n")
         let error = policyError(text)
         XCTAssertEqual(error?.line, 8)
-        XCTAssertTrue(error?.message.contains("duplicate purpose 'analytics' (first defined at line 3)") == true,
+        XCTAssertTrue(error?.problem.contains("duplicate purpose 'analytics' (first defined at line 3)") == true,
                       "\(String(describing: error))")
     }
 
@@ -63,7 +63,7 @@ final class PolicyLoaderTests: XCTestCase {
         let text = minimalPolicy.replacingOccurrences(of: "  direct_identifier: [email]", with: "  direct_identifier: [email")
         let error = policyError(text)
         XCTAssertNotNil(error?.line)
-        XCTAssertTrue(error?.message.hasPrefix("not valid YAML") == true, "\(String(describing: error))")
+        XCTAssertTrue(error?.problem.hasPrefix("not valid YAML") == true, "\(String(describing: error))")
     }
 
     func testOtherMistakesEachGetAPreciseMessage() {
@@ -83,7 +83,7 @@ final class PolicyLoaderTests: XCTestCase {
                         "minimum_group_size must be a whole number of at least 2"]
         for ((from, to, line), message) in zip(cases, expected) {
             let error = policyError(minimalPolicy.replacingOccurrences(of: from, with: to))
-            XCTAssertTrue(error?.message.contains(message) == true, "\(to): \(String(describing: error))")
+            XCTAssertTrue(error?.problem.contains(message) == true, "\(to): \(String(describing: error))")
             XCTAssertEqual(error?.line, line, to)
         }
     }
@@ -92,8 +92,8 @@ final class PolicyLoaderTests: XCTestCase {
         XCTAssertThrowsError(try PolicyLoader.load(path: "/nonexistent/policy.yaml")) { error in
             XCTAssertTrue("\(error)".contains("no policy file here"), "\(error)")
         }
-        XCTAssertTrue(policyError("")?.message.contains("empty") == true)
-        XCTAssertTrue(policyError("- a\n- b")?.message.contains("must be a mapping") == true)
+        XCTAssertTrue(policyError("")?.problem.contains("empty") == true)
+        XCTAssertTrue(policyError("- a\n- b")?.problem.contains("must be a mapping") == true)
     }
 
     func testPolicyPathResolution() {

@@ -45,7 +45,11 @@ struct EventLogTests {
             let bKey = try Data.fetchOne(db, sql: "SELECT wrapped_key FROM keyring WHERE subject_id = ?", arguments: [Data(b.bytes)])!
             try db.execute(sql: "UPDATE keyring SET wrapped_key = ? WHERE subject_id = ?", arguments: [bKey, Data(a.bytes)])
         }
-        #expect(throws: CryptoError.authenticationFailed) { try tmp.unlock().eventLog().events(of: a) }
+        // Issue 17: reported as a damaged vault file, with what to run, not as a bare crypto error.
+        #expect(throws: VaultError.corruptFile(path: "vault.sqlite",
+                                               reason: "a key in the keyring (version 0) fails authentication; run `coffer verify`")) {
+            try tmp.unlock().eventLog().events(of: a)
+        }
     }
 
     @Test("a rolled-back append leaves no cached key behind: later events of that subject stay readable")
