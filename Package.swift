@@ -11,6 +11,15 @@ import PackageDescription
 /// segments, encrypted per-purpose databases, analyst SQL) → `CofferRequests`
 /// (data-subject requests: export, erasure, restriction, rectification) → `CofferDemo`
 /// (generated data) → `CofferBench` (measurements) → `coffer` (thin CLI).
+/// Upcoming language features every Coffer target is built with (as hummingbird's Package.swift does):
+/// imports are internal unless a file says `public import`, members come only from modules a file
+/// imports itself, and existential types are spelled `any P`.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
 let package = Package(
     name: "Coffer",
     platforms: [.macOS(.v15)],
@@ -33,7 +42,8 @@ let package = Package(
         ),
         .target(
             name: "CofferCrypto",
-            dependencies: ["COpenSSL"]
+            dependencies: ["COpenSSL"],
+            swiftSettings: strict
         ),
         .target(
             name: "CofferStore",
@@ -41,7 +51,8 @@ let package = Package(
                 "CofferCrypto",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         .target(
             name: "CofferPolicy",
@@ -49,7 +60,8 @@ let package = Package(
                 "CofferStore",
                 "CofferCrypto",
                 .product(name: "Yams", package: "Yams"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         .target(
             name: "CofferIngest",
@@ -59,7 +71,8 @@ let package = Package(
                 "CofferCrypto",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         .target(
             name: "CofferProjection",
@@ -71,7 +84,8 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         .target(
             name: "CofferRequests",
@@ -83,23 +97,28 @@ let package = Package(
                 "CofferProjection",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         .target(
             name: "CofferFuzzTargets",
-            dependencies: ["CofferIngest", "CofferPolicy", "CofferProjection"]
+            dependencies: ["CofferIngest", "CofferPolicy", "CofferProjection"],
+            swiftSettings: strict
         ),
         .executableTarget(
             name: "coffer-fuzz",
-            dependencies: ["CofferFuzzTargets"]
+            dependencies: ["CofferFuzzTargets"],
+            swiftSettings: strict
         ),
         .target(
             name: "CofferDemo",
-            dependencies: ["CofferIngest", "CofferStore"]
+            dependencies: ["CofferIngest", "CofferStore"],
+            swiftSettings: strict
         ),
         .target(
             name: "CofferBench",
-            dependencies: ["CofferStore", "CofferCrypto", "CofferPolicy", "CofferIngest", "CofferProjection", "CofferRequests", "CofferDemo"]
+            dependencies: ["CofferStore", "CofferCrypto", "CofferPolicy", "CofferIngest", "CofferProjection", "CofferRequests", "CofferDemo"],
+            swiftSettings: strict
         ),
         .executableTarget(
             name: "coffer",
@@ -112,11 +131,13 @@ let package = Package(
                 "CofferDemo",
                 "CofferBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         .testTarget(
             name: "CofferCryptoTests",
-            dependencies: ["CofferCrypto"]
+            dependencies: ["CofferCrypto"],
+            swiftSettings: strict
         ),
         .testTarget(
             name: "CofferStoreTests",
@@ -124,7 +145,8 @@ let package = Package(
                 "CofferStore",
                 "CofferCrypto",
                 .product(name: "GRDB", package: "GRDB.swift"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         .testTarget(
             name: "CofferIngestTests",
@@ -135,7 +157,8 @@ let package = Package(
                 "CofferStore",
                 "CofferCrypto",
                 .product(name: "GRDB", package: "GRDB.swift"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         .testTarget(
             name: "CofferPolicyTests",
@@ -146,7 +169,8 @@ let package = Package(
                 "CofferStore",
                 "CofferCrypto",
                 .product(name: "GRDB", package: "GRDB.swift"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         .testTarget(
             name: "CofferProjectionTests",
@@ -159,7 +183,8 @@ let package = Package(
                 "CofferStore",
                 "CofferCrypto",
                 .product(name: "GRDB", package: "GRDB.swift"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         .testTarget(
             name: "CofferRequestsTests",
@@ -173,7 +198,8 @@ let package = Package(
                 "CofferCrypto",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         .testTarget(
             name: "CofferEndToEndTests",
@@ -182,7 +208,8 @@ let package = Package(
                 "CofferStore",
                 "CofferCrypto",
                 .product(name: "GRDB", package: "GRDB.swift"),
-            ]
+            ],
+            swiftSettings: strict
         ),
     ]
 )

@@ -1,6 +1,6 @@
-import CofferCrypto
-import CofferStore
-import Foundation
+public import CofferCrypto
+package import CofferStore
+package import Foundation
 
 /// `coffer bench append`: how fast the log encrypts, chains and stores events.
 public struct AppendBenchmark {
@@ -42,7 +42,7 @@ public struct AppendBenchmark {
     /// Appends to `vault`'s log in batches. `onBatch` is called after each
     /// committed batch with the last acknowledged seq (for progress and for
     /// crash tests: every seq reported has been committed durably).
-    public func run(vault: Vault, onBatch: (AppendReceipt) -> Void = { _ in }) throws -> Result {
+    package func run(vault: Vault, onBatch: (AppendReceipt) -> Void = { _ in }) throws -> Result {
         let log = try vault.eventLog()
         let subjects = try (0..<max(1, configuration.subjects)).map { _ in try SubjectID.random() }
         let payloads = try Self.payloads(count: 1024, size: configuration.payloadBytes)

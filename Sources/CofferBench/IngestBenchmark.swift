@@ -1,8 +1,8 @@
-import CofferCrypto
-import CofferIngest
-import CofferPolicy
-import CofferStore
-import Foundation
+package import CofferCrypto
+package import CofferIngest
+package import CofferPolicy
+package import CofferStore
+package import Foundation
 
 /// `coffer bench ingest`: Segment events end to end — read, parse, validate,
 /// normalise, tokenise identifiers, dedup, encrypt, chain, append — from a file.
@@ -19,7 +19,7 @@ public struct IngestBenchmark {
     }
 
     public struct Result: Sendable {
-        public var report: IngestReport
+        package var report: IngestReport
         public var inputBytes: Int
         public var seconds: Double
         public var eventsPerSecond: Double { Double(report.records) / seconds }
@@ -39,7 +39,7 @@ public struct IngestBenchmark {
     }
 
     /// Writes the input file: realistic Segment events of ~400 bytes, 10 % identify calls with email and phone.
-    public func writeInput(to url: URL) throws {
+    package func writeInput(to url: URL) throws {
         guard FileManager.default.createFile(atPath: url.path, contents: nil),
               let handle = try? FileHandle(forWritingTo: url) else {
             throw VaultError.io(path: url.path, detail: "cannot create the benchmark input")
@@ -74,7 +74,7 @@ public struct IngestBenchmark {
     }
 
     /// Ingests `input` into `vault` under `policy` (as `coffer ingest` does), sampling memory after every batch.
-    public func run(vault: Vault, input: URL, policy: Policy?, progress: (IngestProgress) -> Void = { _ in }) throws -> Result {
+    package func run(vault: Vault, input: URL, policy: Policy?, progress: (IngestProgress) -> Void = { _ in }) throws -> Result {
         let ingestor = try Ingestor(vault: vault, policy: policy)
         ingestor.batchSize = configuration.batchSize
         let start = ResourceUsage.residentBytes()

@@ -1,9 +1,10 @@
-import CofferCrypto
-import CofferIngest
-import CofferPolicy
-import CofferProjection
-import CofferStore
-import Foundation
+package import CofferCrypto
+package import CofferIngest
+package import CofferPolicy
+package import CofferProjection
+package import CofferStore
+package import Foundation
+import GRDB
 
 /// `coffer bench project`: time and peak memory to build the single view,
 /// segments and every projection from a log of N café events.
@@ -21,11 +22,11 @@ public struct ProjectBenchmark {
         public var appendSeconds: Double
         public var buildSeconds: Double
         /// The full build's phases.
-        public var buildTimings: BuildTimings
+        package var buildTimings: BuildTimings
         public var readSeconds: Double
         /// CPU seconds (all threads) spent reading.
         public var readCPUSeconds: Double
-        public var projections: [ProjectionSummary]
+        package var projections: [ProjectionSummary]
         public var rssBeforeBuild: UInt64
         public var peakBuildRSS: UInt64
         /// Peak RSS while only reading the log into aggregates.
@@ -34,7 +35,7 @@ public struct ProjectBenchmark {
         public var addedEvents: Int
         public var incrementalReadEvents: Int
         public var incrementalSeconds: Double
-        public var incrementalTimings: BuildTimings
+        package var incrementalTimings: BuildTimings
     }
 
     public let configuration: Configuration
@@ -81,7 +82,7 @@ public struct ProjectBenchmark {
     }
 
     /// Appends the events (and a marketing consent for 60 % of people) to `vault`, then builds every projection.
-    public func run(vault: Vault, policy: Policy, segments: [SegmentDefinition], progress: (String) -> Void = { _ in }) throws -> Result {
+    package func run(vault: Vault, policy: Policy, segments: [SegmentDefinition], progress: (String) -> Void = { _ in }) throws -> Result {
         let (appendSeconds, subjects) = try populate(vault: vault, policy: policy, progress: progress)
         progress("building projections")
 
@@ -119,7 +120,7 @@ public struct ProjectBenchmark {
 
     /// Appends the events and consents; returns the seconds it took and the
     /// subjects (person `user` of `payload(_:user:)` is `subjects[user]`).
-    public func populate(vault: Vault, policy: Policy, progress: (String) -> Void = { _ in }) throws -> (seconds: Double, subjects: [SubjectID]) {
+    package func populate(vault: Vault, policy: Policy, progress: (String) -> Void = { _ in }) throws -> (seconds: Double, subjects: [SubjectID]) {
         let log = try vault.eventLog()
         let subjects = try (0..<max(1, configuration.subjects)).map { _ in try SubjectID.random() }
         let appendClock = Stopwatch()

@@ -1,10 +1,11 @@
-import CofferCrypto
-import CofferIngest
-import CofferPolicy
-import CofferProjection
-import CofferRequests
-import CofferStore
-import Foundation
+package import CofferCrypto
+package import CofferIngest
+package import CofferPolicy
+package import CofferProjection
+package import CofferRequests
+package import CofferStore
+package import Foundation
+import GRDB
 
 /// `coffer bench request`: in a vault of N café events with projections built,
 /// the time to export and to erase one person with many events, and to verify
@@ -26,7 +27,7 @@ public struct RequestBenchmark {
         public var exportSeconds: Double
         public var exportBytes: Int
         public var eraseSeconds: Double
-        public var receipt: ErasureReceipt
+        package var receipt: ErasureReceipt
         public var verifySeconds: Double
         public var logIntact: Bool
         public var logHeadBefore: Int64
@@ -40,7 +41,7 @@ public struct RequestBenchmark {
     /// The person: an identify event, then purchases and visits.
     static let email = "big.customer@example.com"
 
-    public func run(directory: URL, policy: Policy, segments: [SegmentDefinition], progress: (String) -> Void = { _ in }) throws -> Result {
+    package func run(directory: URL, policy: Policy, segments: [SegmentDefinition], progress: (String) -> Void = { _ in }) throws -> Result {
         let layout = VaultLayout(directory: directory.appendingPathComponent("vault"))
         let ownerPass = try SecureBytes.random(count: 32), compliancePass = try SecureBytes.random(count: 32)
         let owner = try Vault.create(layout: layout, ownerPassphrase: ownerPass)

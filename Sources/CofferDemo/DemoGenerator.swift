@@ -1,6 +1,6 @@
-import CofferStore
-import CofferIngest
-import Foundation
+package import CofferStore
+package import CofferIngest
+package import Foundation
 
 /// A reproducible pseudo-random generator (SplitMix64): the same seed gives the same data set.
 public struct SeededGenerator: RandomNumberGenerator {
@@ -47,13 +47,13 @@ public struct DemoConfiguration: Sendable {
 /// would arrive from a shop's web/app SDKs and its till system.
 public struct DemoDataSet: Sendable {
     /// Segment Spec events, one JSON line each.
-    public var segmentLines: [SourceRecord]
+    package var segmentLines: [SourceRecord]
     /// Rows of the retail table (without the header).
-    public var retailRows: [SourceRecord]
+    package var retailRows: [SourceRecord]
     /// The retail table's header.
     public var retailHeader: [String]
     /// The mapping that reads the retail table.
-    public var retailMapping: CSVMapping
+    package var retailMapping: CSVMapping
     /// Customers generated.
     public var customers: Int
     /// One customer's email, for trying `coffer subject show`.
@@ -80,7 +80,7 @@ public struct DemoDataSet: Sendable {
 /// visitors who sign up later, and app users who turn out to be known customers.
 public enum DemoGenerator {
     /// The mapping shipped as `examples/retail-mapping.yaml`.
-    public static let retailMapping = CSVMapping(
+    package static let retailMapping = CSVMapping(
         type: "track", event: "Order Completed",
         fields: ["userId": "customer_id", "messageId": "cart_id", "timestamp": "time_shop"],
         traits: ["age": "customer_age", "gender": "customer_gender"],

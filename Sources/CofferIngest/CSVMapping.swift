@@ -1,5 +1,6 @@
 import Foundation
 import Yams
+import CofferStore
 
 /// How the columns of a CSV file become Segment events, read from a small YAML file.
 ///

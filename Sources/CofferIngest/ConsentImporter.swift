@@ -1,7 +1,7 @@
-import CofferCrypto
-import CofferPolicy
-import CofferStore
-import Foundation
+public import CofferCrypto
+public import CofferPolicy
+public import CofferStore
+public import Foundation
 import GRDB
 
 /// Imports consent decisions from CSV (e.g. a CRM or email-platform export).

@@ -1,4 +1,4 @@
-import CofferCrypto
+public import CofferCrypto
 /// Why an input could not be read at all (as opposed to one bad record,
 /// which is quarantined and does not stop the import).
 public enum IngestError: CofferError, Equatable {

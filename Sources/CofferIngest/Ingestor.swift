@@ -1,7 +1,7 @@
-import CofferCrypto
-import CofferPolicy
-import CofferStore
-import Foundation
+public import CofferCrypto
+public import CofferPolicy
+public import CofferStore
+public import Foundation
 import GRDB
 
 /// Counts from one import.

@@ -1,3 +1,4 @@
+import CofferStore
 /// The range a numeric field must fall in to be accepted at ingest. A value
 /// outside it (age 1e20, a revenue of 1e300) is quarantined with a reason, so
 /// no stored number can overflow what a build or an export computes from it.

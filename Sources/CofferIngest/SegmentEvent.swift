@@ -1,5 +1,5 @@
-import CofferStore
-import Foundation
+public import CofferStore
+public import Foundation
 
 /// A validated, normalised Segment Spec event, ready to append.
 public struct SegmentEvent: Sendable {

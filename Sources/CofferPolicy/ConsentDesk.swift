@@ -1,6 +1,6 @@
-import CofferCrypto
-import CofferStore
-import Foundation
+public import CofferCrypto
+public import CofferStore
+public import Foundation
 import GRDB
 
 /// Why a consent operation was refused.

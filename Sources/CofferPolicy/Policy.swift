@@ -1,5 +1,5 @@
-import Foundation
-import CofferStore
+public import Foundation
+public import CofferStore
 
 /// A loaded, checked policy: what the vault may do with which data, for whom
 /// and why. Built by `PolicyLoader` from `policies/*.yaml`.

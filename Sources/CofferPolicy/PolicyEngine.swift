@@ -1,4 +1,4 @@
-import CofferStore
+public import CofferStore
 
 /// What an actor does with projected data.
 public enum Action: String, CaseIterable, Sendable {

@@ -1,4 +1,4 @@
-import CofferCrypto
+public import CofferCrypto
 /// A policy file that cannot be used, with where and what was expected.
 /// A policy error is never turned into a silent default.
 public struct PolicyError: CofferError, Equatable {

@@ -1,7 +1,7 @@
-import CofferCrypto
-import CofferStore
-import Foundation
-import Yams
+public import CofferCrypto
+public import CofferStore
+public import Foundation
+package import Yams
 
 /// Reads a policy YAML file into a checked `Policy`. Every mistake is a
 /// `PolicyError` naming the file, the line and what was expected; the first
@@ -44,7 +44,7 @@ public enum PolicyLoader {
     }
 
     /// Turns Yams' errors into one line with a position.
-    public static func yamlError(_ error: YamlError, text: String, file: String) -> PolicyError {
+    package static func yamlError(_ error: YamlError, text: String, file: String) -> PolicyError {
         switch error {
         case let .scanner(_, problem, mark, _), let .parser(_, problem, mark, _), let .composer(_, problem, mark, _):
             return PolicyError(file: file, line: mark.line, column: mark.column, "not valid YAML: \(problem)")

@@ -1,5 +1,5 @@
-import CofferStore
-import Foundation
+public import CofferStore
+public import Foundation
 
 /// The record of processing activities (GDPR Art. 30), generated from the
 /// policy the vault runs under, so it cannot drift from what is enforced.

@@ -1,5 +1,5 @@
-import CofferStore
-import Foundation
+public import CofferStore
+public import Foundation
 
 /// The oldest event time each kind may have and still be read into a
 /// projection, an export or a profile: the start of today (UTC) minus the

@@ -1,10 +1,11 @@
-import CofferPolicy
-import CofferStore
-import Foundation
+package import CofferPolicy
+package import CofferStore
+package import Foundation
+import GRDB
 
 extension AuditAction {
     /// People taken out of built projections at once (a consent withdrawal, an objection).
-    public static let projectionPurge = AuditAction(rawValue: "projection-purge")
+    package static let projectionPurge = AuditAction(rawValue: "projection-purge")
 }
 
 /// Withdrawing consent, or objecting (GDPR Art. 21), takes effect at once: the
@@ -18,7 +19,7 @@ public enum ConsentEffects {
     /// import keeps them). One pass over each file of each purpose, audited.
     /// - Returns: what happened to each file touched.
     @discardableResult
-    public static func apply(_ changes: [ConsentChange], vault: Vault, policy: Policy) throws -> [ProjectionPurge.Outcome] {
+    package static func apply(_ changes: [ConsentChange], vault: Vault, policy: Policy) throws -> [ProjectionPurge.Outcome] {
         let built = Set(ProjectionPurge.files(vault.layout).map(\.purpose))
         let relevant = changes.filter { built.contains($0.purpose) }
         guard !relevant.isEmpty else { return [] }

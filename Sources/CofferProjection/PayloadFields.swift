@@ -1,7 +1,7 @@
-import CofferIngest
-import CofferPolicy
-import CofferStore
-import Foundation
+package import CofferIngest
+package import CofferPolicy
+public import CofferStore
+package import Foundation
 
 /// The few fields of an event payload the single view reads, pulled out in one
 /// pass over the bytes without building a JSON tree: values of other fields are
@@ -314,5 +314,5 @@ extension StoredEvent {
 
 extension RetentionCutoffs {
     /// Whether a stored event is past retention, by its filing time.
-    public func isExpired(_ event: StoredEvent) -> Bool { isExpired(event.kind, at: event.filingTime) }
+    package func isExpired(_ event: StoredEvent) -> Bool { isExpired(event.kind, at: event.filingTime) }
 }

@@ -1,14 +1,14 @@
-import CofferPolicy
-import CofferStore
-import Foundation
-import GRDB
+package import CofferPolicy
+package import CofferStore
+package import Foundation
+package import GRDB
 
 /// One person's single view, computed straight from the log with nothing
 /// transformed (for the person themself: `request export`), with the segments
 /// whose rules they match. Needs the master key (owner, compliance).
 public struct PersonProfile: Sendable {
     /// The surviving subject id.
-    public var subject: SubjectID
+    package var subject: SubjectID
     /// Single-view columns (then one consent column per consent-based purpose) and their values.
     public var columns: [String]
     public var row: [Cell]
@@ -38,7 +38,7 @@ public struct PersonProfile: Sendable {
     /// merged into it): their random subject ids, and the `customer:` target of
     /// their row in each projection file. What `audit log --subject` and the
     /// export's access log look for.
-    public static func auditTargets(of subject: SubjectID, vault: Vault, policy: Policy) throws -> Set<String> {
+    package static func auditTargets(of subject: SubjectID, vault: Vault, policy: Policy) throws -> Set<String> {
         let graph = try vault.identityGraph()
         let (family, aggregate) = try vault.database.read { db in
             (try graph.mergedSubjects(of: subject, in: db), try Self.aggregate(of: subject, graph: graph, in: db))
@@ -47,7 +47,7 @@ public struct PersonProfile: Sendable {
     }
 
     /// The same, for a caller that already has the person's subjects and customer key (an export).
-    public static func auditTargets(family: [SubjectID], customerKey: String, vault: Vault, policy: Policy) throws -> Set<String> {
+    package static func auditTargets(family: [SubjectID], customerKey: String, vault: Vault, policy: Policy) throws -> Set<String> {
         var targets = Set(family.map(Vault.auditTarget))
         let ledger = try vault.auditLedger()
         for file in try ProjectionPurge.customerIDs(of: customerKey, vault: vault, policy: policy) {
@@ -57,7 +57,7 @@ public struct PersonProfile: Sendable {
     }
 
     /// The profile of `subject` at `now`, with consent as the ledger has it then.
-    public static func load(_ subject: SubjectID, vault: Vault, policy: Policy, segments: [SegmentDefinition],
+    package static func load(_ subject: SubjectID, vault: Vault, policy: Policy, segments: [SegmentDefinition],
                             now: Int64 = EventLog.now()) throws -> PersonProfile {
         let graph = try vault.identityGraph()
         let ledger = try vault.consentLedger()

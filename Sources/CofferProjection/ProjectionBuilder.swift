@@ -1,21 +1,21 @@
-import CofferCrypto
-import CofferIngest
-import CofferPolicy
-import CofferStore
-import Foundation
-import GRDB
-import GRDBSQLite
+public import CofferCrypto
+public import CofferIngest
+public import CofferPolicy
+public import CofferStore
+public import Foundation
+package import GRDB
+package import GRDBSQLite
 import Synchronization
 
 extension AuditAction {
     /// `project build`: one entry per projection file written.
-    public static let projectBuild = AuditAction(rawValue: "project-build")
+    package static let projectBuild = AuditAction(rawValue: "project-build")
 }
 
 /// What one build wrote.
 public struct ProjectionSummary: Sendable, Equatable {
     public var purpose: String
-    public var role: Role
+    package var role: Role
     /// People in the file (consent / lawful basis applied).
     public var subjects: Int
     /// People left out for lack of consent.
@@ -146,7 +146,7 @@ public final class ProjectionBuilder {
     public static let parallelWriteLimit = 250_000
 
     /// - Throws: `VaultError.notPermitted` unless the actor may build projections.
-    public init(vault: Vault, policy: Policy, segments: [SegmentDefinition]) throws {
+    package init(vault: Vault, policy: Policy, segments: [SegmentDefinition]) throws {
         try vault.require(.buildProjections, for: .projectBuild)
         try vault.usePolicy(sha256: policy.sha256, name: policy.name)
         self.vault = vault
@@ -160,7 +160,7 @@ public final class ProjectionBuilder {
 
     /// What reading the log gave.
     public struct Aggregates {
-        public var people: [SubjectID: CustomerAggregate]
+        package var people: [SubjectID: CustomerAggregate]
         /// Events read (only those after `startSeq` when incremental).
         public var events: Int
         /// The log position read from (0: the whole log) and up to.
@@ -278,7 +278,7 @@ public final class ProjectionBuilder {
     /// Deletes the saved build state (erasure: it holds the erased person's
     /// aggregate). Returns whether there was one.
     @discardableResult
-    public static func forgetState(_ layout: VaultLayout) throws -> Bool {
+    package static func forgetState(_ layout: VaultLayout) throws -> Bool {
         try BuildState.remove(layout)
     }
 

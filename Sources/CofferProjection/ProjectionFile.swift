@@ -1,8 +1,8 @@
-import CofferCrypto
-import CofferStore
-import Foundation
-import GRDB
-import GRDBSQLite
+public import CofferCrypto
+package import CofferStore
+package import Foundation
+package import GRDB
+package import GRDBSQLite
 
 /// A projection database at rest: the SQLite image (`sqlite3_serialize`)
 /// sealed with AES-256-GCM in `projections/PURPOSE.ROLE.enc`, opened by
@@ -12,7 +12,7 @@ public enum ProjectionFile {
     static let magic = Array("CPJ1".utf8)
 
     /// The file of `purpose` as built for `role`.
-    public static func url(_ layout: VaultLayout, purpose: String, role: Role) -> URL {
+    package static func url(_ layout: VaultLayout, purpose: String, role: Role) -> URL {
         layout.projections.appendingPathComponent("\(purpose).\(role.rawValue).enc")
     }
 

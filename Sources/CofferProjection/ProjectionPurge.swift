@@ -1,9 +1,9 @@
-import CofferCrypto
-import CofferPolicy
-import CofferStore
-import Foundation
-import GRDB
-import GRDBSQLite
+package import CofferCrypto
+package import CofferPolicy
+package import CofferStore
+package import Foundation
+package import GRDB
+package import GRDBSQLite
 
 /// Takes one person out of the projection files already built (erasure,
 /// restriction), without a rebuild: each file is decrypted in memory, the
@@ -40,7 +40,7 @@ public enum ProjectionPurge {
     /// The `customer_id` the projection of `purpose` for `role` shows for a
     /// person whose untransformed customer key is `key`; nil when the policy
     /// does not let the file show it as a joinable value.
-    public static func customerID(of key: String, vault: Vault, policy: Policy, purpose: String, role: Role) throws -> String? {
+    package static func customerID(of key: String, vault: Vault, policy: Policy, purpose: String, role: Role) throws -> String? {
         let decision = PolicyEngine(policy: policy).decide(actor: vault.actor, role: role, purpose: purpose, action: .query,
                                                            field: "customer_id")
         guard decision.transform == .allow || decision.transform == .tokenise else { return nil }
@@ -49,7 +49,7 @@ public enum ProjectionPurge {
     }
 
     /// The projection files in the vault, as (purpose, role, url).
-    public static func files(_ layout: VaultLayout) -> [(purpose: String, role: Role, url: URL)] {
+    package static func files(_ layout: VaultLayout) -> [(purpose: String, role: Role, url: URL)] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: layout.projections.path)) ?? []
         return names.sorted().compactMap { name in
             let parts = name.split(separator: ".")
@@ -62,7 +62,7 @@ public enum ProjectionPurge {
     /// whose untransformed customer key is `key`: nil where the file cannot show
     /// which row is theirs (the policy denies or generalises `customer_id` for
     /// that role, or no longer declares the purpose).
-    public static func customerIDs(of key: String, vault: Vault,
+    package static func customerIDs(of key: String, vault: Vault,
                                    policy: Policy) throws -> [(purpose: String, role: Role, url: URL, id: String?)] {
         try files(vault.layout).map { purpose, role, url in
             (purpose, role, url, policy.purpose(purpose) == nil ? nil
@@ -75,14 +75,14 @@ public enum ProjectionPurge {
     /// reconciled through log position `reconciled` (the erasure's or
     /// restriction's event): readers refuse a file stamped earlier than the
     /// latest such event, e.g. one restored from before an erasure.
-    public static func remove(customerKey key: String, vault: Vault, policy: Policy, reconciled: Int64) throws -> [Outcome] {
+    package static func remove(customerKey key: String, vault: Vault, policy: Policy, reconciled: Int64) throws -> [Outcome] {
         try remove(customerKeys: [key], from: nil, vault: vault, policy: policy, reconciled: reconciled)
     }
 
     /// Removes the people whose untransformed customer keys are `keys` from the
     /// files of `purposes` (all files when nil), one pass a file, and stamps
     /// those files as reconciled through `reconciled`.
-    public static func remove(customerKeys keys: [String], from purposes: Set<String>?, vault: Vault, policy: Policy,
+    package static func remove(customerKeys keys: [String], from purposes: Set<String>?, vault: Vault, policy: Policy,
                               reconciled: Int64) throws -> [Outcome] {
         // Keys and ids first, on this thread (the vault is not thread-safe); then the files.
         var jobs: [Job] = []
@@ -151,7 +151,7 @@ public enum ProjectionPurge {
 public struct ProjectionInspector {
     private let queue: DatabaseQueue
 
-    public init(vault: Vault, purpose: String, role: Role) throws {
+    package init(vault: Vault, purpose: String, role: Role) throws {
         let key = try ProjectionFile.fileKey(vault.projectionKey(for: role), purpose: purpose)
         queue = try ProjectionFile.open(ProjectionFile.url(vault.layout, purpose: purpose, role: role), key: key,
                                         vaultID: vault.vaultID, purpose: purpose, role: role)

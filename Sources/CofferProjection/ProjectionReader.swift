@@ -1,18 +1,18 @@
-import CofferCrypto
-import CofferIngest
-import CofferPolicy
-import CofferStore
-import Foundation
-import GRDB
-import GRDBSQLite
+public import CofferCrypto
+package import CofferIngest
+package import CofferPolicy
+package import CofferStore
+package import Foundation
+package import GRDB
+package import GRDBSQLite
 
 extension AuditAction {
     /// `view`: single-view rows.
-    public static let view = AuditAction(rawValue: "view")
+    package static let view = AuditAction(rawValue: "view")
     /// `query`: analyst SQL (target: a keyed hash of the query text).
-    public static let query = AuditAction(rawValue: "query")
+    package static let query = AuditAction(rawValue: "query")
     /// `segment show|stats`.
-    public static let segment = AuditAction(rawValue: "segment")
+    package static let segment = AuditAction(rawValue: "segment")
 }
 
 /// A query's result: column names and rows.
@@ -58,12 +58,12 @@ public final class ProjectionReader {
     ]
 
     public let purpose: String
-    public let role: Role
+    package let role: Role
     /// Whose file is read: the role's own, except compliance, which reads the
     /// owner's file of a purpose both may read (one file fewer to build; a DPO
     /// checks there that a rectification or a restriction took effect).
-    public let fileRole: Role
-    public let policy: Policy
+    package let fileRole: Role
+    package let policy: Policy
     /// Bounds on each query; see `QueryLimits`.
     public var limits = QueryLimits()
     private let vault: Vault
@@ -71,7 +71,7 @@ public final class ProjectionReader {
 
     /// - Throws: `VaultError.notPermitted` without `read-projections`; `ProjectionError` when the
     ///   policy gives the role no access for the purpose or the projection is not built.
-    public init(vault: Vault, policy: Policy, purpose: String, action: AuditAction) throws {
+    package init(vault: Vault, policy: Policy, purpose: String, action: AuditAction) throws {
         try vault.require(.readProjections, for: action, purpose: purpose)
         guard policy.purpose(purpose) != nil else { throw ConsentError.unknownPurpose(purpose, declared: policy.purposes.map(\.name)) }
         guard policy.access[vault.role]?.purposes[purpose] != nil else {
@@ -96,7 +96,7 @@ public final class ProjectionReader {
     }
 
     /// The purpose a role reads by default: the first, in policy order, it has access to.
-    public static func defaultPurpose(for role: Role, policy: Policy) -> String? {
+    package static func defaultPurpose(for role: Role, policy: Policy) -> String? {
         policy.purposes.first { policy.access[role]?.purposes[$0.name] != nil }?.name
     }
 
@@ -212,7 +212,7 @@ public final class ProjectionReader {
 
     /// The `customer_id` under which this projection shows the person `identifier`
     /// names (owner and compliance: needs the master key to read their events).
-    public func customerID(for identifier: Identifier) throws -> String? {
+    package func customerID(for identifier: Identifier) throws -> String? {
         let graph = try vault.identityGraph()
         let person = try vault.database.read { db -> (SubjectID, CustomerAggregate)? in
             guard let subject = try graph.subject(for: identifier, in: db) else { return nil }

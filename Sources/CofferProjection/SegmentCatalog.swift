@@ -1,6 +1,6 @@
-import CofferPolicy
-import Foundation
-import Yams
+public import CofferPolicy
+public import Foundation
+package import Yams
 
 /// A named segment: who matches its rule in the single view.
 public struct SegmentDefinition: Sendable, Equatable {
@@ -29,12 +29,12 @@ public enum SegmentCatalog {
     }
 
     /// The fields rules may use: the single view's, plus a consent column per consent-based purpose.
-    public static func fields(for policy: Policy) -> Set<String> {
+    package static func fields(for policy: Policy) -> Set<String> {
         Set(SingleView.columns + policy.purposes.filter(\.needsConsent).map { SingleView.consentColumn($0.name) })
     }
 
     /// Loads and checks the file; a missing file is an empty catalog only when `required` is false.
-    public static func load(path: String, policy: Policy, required: Bool = false) throws -> [SegmentDefinition] {
+    package static func load(path: String, policy: Policy, required: Bool = false) throws -> [SegmentDefinition] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             if !required && !FileManager.default.fileExists(atPath: path) { return [] }
             throw PolicyError(file: path, "cannot read the segment definitions")

@@ -1,4 +1,4 @@
-import CofferCrypto
+public import CofferCrypto
 /// The rule language of segments: comparisons of single-view fields with
 /// numbers, quoted strings, `true`/`false` or `current_month`, combined with
 /// `and`, `or`, `not` and parentheses.

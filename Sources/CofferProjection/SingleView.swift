@@ -1,6 +1,6 @@
-import CofferIngest
-import CofferStore
-import Foundation
+package import CofferIngest
+package import CofferStore
+package import Foundation
 
 /// One value of a single-view column.
 public enum Cell: Sendable, Hashable, CustomStringConvertible {
@@ -51,7 +51,7 @@ public enum SingleView {
 
     /// The row of `aggregate` for `subject` at `now`, in `columns` order followed
     /// by one 0/1 value per entry of `consents` (granted or not).
-    public static func row(_ aggregate: CustomerAggregate, subject: SubjectID, now: Int64, consents: [Bool]) -> [Cell] {
+    package static func row(_ aggregate: CustomerAggregate, subject: SubjectID, now: Int64, consents: [Bool]) -> [Cell] {
         func text(_ latest: Latest<String>?) -> Cell { latest.map { .text($0.value) } ?? .null }
         func round2(_ value: Double) -> Double { (value * 100).rounded() / 100 }
         var row = [Cell]()

@@ -1,11 +1,11 @@
-import CofferCrypto
-import CofferPolicy
-import CofferStore
-import Foundation
+package import CofferCrypto
+package import CofferPolicy
+package import CofferStore
+package import Foundation
 
 extension AuditAction {
     /// `policy apply` (and `init`): the vault's policy was recorded; the target is its SHA-256.
-    public static let policyApply = AuditAction(rawValue: "policy-apply")
+    package static let policyApply = AuditAction(rawValue: "policy-apply")
 }
 
 /// The policy a vault runs under, kept in the vault itself (`policy.yaml`,
@@ -14,12 +14,12 @@ extension AuditAction {
 /// with the file's SHA-256); a copy edited by hand is refused.
 public enum VaultPolicy {
     /// Where the vault keeps its policy and its segment definitions.
-    public static func policyURL(_ layout: VaultLayout) -> URL { layout.directory.appendingPathComponent("policy.yaml") }
-    public static func segmentsURL(_ layout: VaultLayout) -> URL { layout.directory.appendingPathComponent("segments.yaml") }
+    package static func policyURL(_ layout: VaultLayout) -> URL { layout.directory.appendingPathComponent("policy.yaml") }
+    package static func segmentsURL(_ layout: VaultLayout) -> URL { layout.directory.appendingPathComponent("segments.yaml") }
 
     /// The recorded policy, or nil for a vault that has none (one made before
     /// policies were recorded: commands then use --policy as they did).
-    public static func load(_ layout: VaultLayout) throws -> Policy? {
+    package static func load(_ layout: VaultLayout) throws -> Policy? {
         let url = policyURL(layout)
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         return try PolicyLoader.load(path: url.path)
@@ -30,7 +30,7 @@ public enum VaultPolicy {
     /// with an audit entry. Owner only.
     /// - Returns: the policy and the number of segments recorded.
     @discardableResult
-    public static func apply(policyPath: String, segmentsPath: String?, vault: Vault) throws -> (Policy, Int) {
+    package static func apply(policyPath: String, segmentsPath: String?, vault: Vault) throws -> (Policy, Int) {
         guard vault.role == .owner else {
             try vault.audit(.policyApply, decision: .denied, reason: "only the owner changes the vault's policy")
             throw VaultError.permissionDenied(actor: vault.actor, role: vault.role.rawValue, needs: "the owner role to change the vault's policy")
@@ -53,7 +53,7 @@ public enum VaultPolicy {
 
     /// Checks that the recorded files are the ones last applied (the latest
     /// `policy-apply` entry, which is signed): a copy edited by hand is refused.
-    public static func verify(_ vault: Vault) throws {
+    package static func verify(_ vault: Vault) throws {
         guard let policy = try load(vault.layout) else { return }
         let applied = try vault.auditLedger().entries(action: .policyApply).last { $0.decision == .allowed }
         guard let applied, applied.details.target == "policy:\(policy.sha256)" else {

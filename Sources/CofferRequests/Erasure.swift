@@ -1,10 +1,10 @@
-import CofferCrypto
-import CofferIngest
-import CofferPolicy
-import CofferProjection
-import CofferStore
-import Foundation
-import GRDB
+package import CofferCrypto
+package import CofferIngest
+package import CofferPolicy
+package import CofferProjection
+package import CofferStore
+package import Foundation
+package import GRDB
 
 /// The signed record of an erasure, handed to the data subject or the regulator.
 public struct ErasureReceipt: Codable, Sendable, Equatable {
@@ -18,8 +18,8 @@ public struct ErasureReceipt: Codable, Sendable, Equatable {
     /// Log position of the tombstone, and the chain head after it.
     public var tombstoneSeq: Int64
     public var logHeadHash: String
-    public var shred: ShredReport
-    public var projections: [ProjectionPurge.Outcome]
+    package var shred: ShredReport
+    package var projections: [ProjectionPurge.Outcome]
     /// Identifiers now on the suppression list (per policy), or 0.
     public var suppressReturningIdentifiers: Bool
     public var traceCheck: TraceCheck
@@ -51,7 +51,7 @@ public struct SignedReceipt: Codable, Sendable {
     }
 
     /// The file's bytes (pretty JSON).
-    public func encoded() throws -> Data {
+    package func encoded() throws -> Data {
         try BundleContent.encoder.encode(self)
     }
 }
@@ -68,7 +68,7 @@ extension RequestDesk {
     /// it again with `request` (the identifier may then be left out: the
     /// request names the person). An identifier nobody has is registered too,
     /// and its receipt shows the check that nothing carries it.
-    public func erase(subject identifier: Identifier?, request: String? = nil, receivedAt: Int64? = nil) throws -> SignedReceipt {
+    package func erase(subject identifier: Identifier?, request: String? = nil, receivedAt: Int64? = nil) throws -> SignedReceipt {
         let (register, found, opened) = try beginErasure(identifier, request: request, receivedAt: receivedAt)
         var record = opened
         var clock = Date()
@@ -319,7 +319,7 @@ extension RequestDesk {
 
     /// Verifies a signed receipt: the signature over its content by `publicKey`
     /// (default: the key the receipt names, which proves integrity only).
-    public static func verify(_ signed: SignedReceipt, publicKey: Ed25519.PublicKey?) throws -> ErasureReceipt {
+    package static func verify(_ signed: SignedReceipt, publicKey: Ed25519.PublicKey?) throws -> ErasureReceipt {
         let key = try publicKey ?? Ed25519.PublicKey(rawRepresentation: [UInt8](hexString: signed.signingKey) ?? [])
         guard let signature = [UInt8](hexString: signed.signature),
               key.isValidSignature(signature, for: try SignedReceipt.canonical(signed.receipt)) else {

@@ -1,11 +1,11 @@
-import CofferCrypto
-import CofferIngest
-import CofferPolicy
-import CofferProjection
-import CofferStore
-import Foundation
-import GRDB
-import ZIPFoundation
+package import CofferCrypto
+package import CofferIngest
+package import CofferPolicy
+package import CofferProjection
+package import CofferStore
+package import Foundation
+package import GRDB
+package import ZIPFoundation
 
 /// What `request export` wrote.
 public struct ExportResult: Sendable {
@@ -38,7 +38,7 @@ extension RequestDesk {
     /// Access and portability (GDPR Art. 15, 20): writes everything the vault
     /// holds about the person to a ZIP bundle at `url` (never overwriting), with a
     /// signed manifest. An identifier no subject has gives a bundle that says so.
-    public func export(subject identifier: Identifier, to url: URL, request: String? = nil,
+    package func export(subject identifier: Identifier, to url: URL, request: String? = nil,
                        receivedAt: Int64? = nil) throws -> ExportResult {
         guard !FileManager.default.fileExists(atPath: url.path) else { throw RequestError.outputExists(url.path) }
         let (register, subject, record) = try begin(.export, identifier, request: request, receivedAt: receivedAt, requireSubject: false)
@@ -293,7 +293,7 @@ struct BundleContent {
 /// Ed25519 signature of the manifest by `publicKey` (default: the key the
 /// manifest names, which proves integrity but not origin).
 public enum BundleVerifier {
-    public static func verify(_ url: URL, publicKey: Ed25519.PublicKey?) throws -> BundleManifest {
+    package static func verify(_ url: URL, publicKey: Ed25519.PublicKey?) throws -> BundleManifest {
         let contents: [String: [UInt8]]
         do {
             contents = try files(url)
@@ -329,7 +329,7 @@ public enum BundleVerifier {
     }
 
     /// The files of a bundle, by name (for tests and tools that read it).
-    public static func files(_ url: URL) throws -> [String: [UInt8]] {
+    package static func files(_ url: URL) throws -> [String: [UInt8]] {
         let archive = try Archive(url: url, accessMode: .read)
         var contents: [String: [UInt8]] = [:]
         for entry in archive where entry.type == .file {

@@ -1,21 +1,21 @@
-import CofferCrypto
-import CofferIngest
-import CofferPolicy
-import CofferProjection
-import CofferStore
-import Foundation
-import GRDB
+package import CofferCrypto
+package import CofferIngest
+package import CofferPolicy
+package import CofferProjection
+package import CofferStore
+package import Foundation
+package import GRDB
 
 extension AuditAction {
-    public static let requestList = AuditAction(rawValue: "request-list")
-    public static let requestOpen = AuditAction(rawValue: "request-open")
-    public static let requestExport = AuditAction(rawValue: "request-export")
-    public static let requestErase = AuditAction(rawValue: "request-erase")
-    public static let requestRestrict = AuditAction(rawValue: "request-restrict")
-    public static let requestLift = AuditAction(rawValue: "request-lift")
-    public static let requestRectify = AuditAction(rawValue: "request-rectify")
-    public static let requestExtend = AuditAction(rawValue: "request-extend")
-    public static let requestRefuse = AuditAction(rawValue: "request-refuse")
+    package static let requestList = AuditAction(rawValue: "request-list")
+    package static let requestOpen = AuditAction(rawValue: "request-open")
+    package static let requestExport = AuditAction(rawValue: "request-export")
+    package static let requestErase = AuditAction(rawValue: "request-erase")
+    package static let requestRestrict = AuditAction(rawValue: "request-restrict")
+    package static let requestLift = AuditAction(rawValue: "request-lift")
+    package static let requestRectify = AuditAction(rawValue: "request-rectify")
+    package static let requestExtend = AuditAction(rawValue: "request-extend")
+    package static let requestRefuse = AuditAction(rawValue: "request-refuse")
 
     static func request(_ type: RequestType) -> AuditAction {
         switch type {
@@ -33,16 +33,16 @@ extension AuditAction {
 /// erasure, restriction and rectification. Every call, allowed or refused, is
 /// recorded in the audit ledger.
 public final class RequestDesk {
-    public let vault: Vault
-    public let policy: Policy
-    public let segments: [SegmentDefinition]
+    package let vault: Vault
+    package let policy: Policy
+    package let segments: [SegmentDefinition]
     /// The time the desk works at (tests move it).
     public var now: () -> Int64 = EventLog.now
     /// Fault injection for tests: called after each step of an erasure
     /// ("purged", "shredded") and may throw, as a crash there would stop it.
     var afterErasureStep: (String) throws -> Void = { _ in }
 
-    public init(vault: Vault, policy: Policy, segments: [SegmentDefinition]) {
+    package init(vault: Vault, policy: Policy, segments: [SegmentDefinition]) {
         self.vault = vault
         self.policy = policy
         self.segments = segments
@@ -93,7 +93,7 @@ public final class RequestDesk {
 
     /// Registers a request received now (or at `receivedAt`) to be handled later;
     /// `--request ID` then completes it.
-    public func open(_ type: RequestType, subject identifier: Identifier, receivedAt: Int64? = nil, note: String? = nil) throws -> RequestRecord {
+    package func open(_ type: RequestType, subject identifier: Identifier, receivedAt: Int64? = nil, note: String? = nil) throws -> RequestRecord {
         let register = try register(for: .requestOpen)
         let subject = try lookUp(identifier)
         let record = try vault.database.write { db in
@@ -191,7 +191,7 @@ public final class RequestDesk {
 
     /// Restricts processing (Art. 18): the person stays in the vault but is taken
     /// out of every projection now and left out of every build until lifted.
-    public func restrict(subject identifier: Identifier, request: String? = nil, receivedAt: Int64? = nil,
+    package func restrict(subject identifier: Identifier, request: String? = nil, receivedAt: Int64? = nil,
                          reason: String? = nil) throws -> (record: RequestRecord, projections: [ProjectionPurge.Outcome]) {
         let (register, found, record) = try begin(.restrict, identifier, request: request, receivedAt: receivedAt)
         let subject = found!
@@ -213,7 +213,7 @@ public final class RequestDesk {
     }
 
     /// Lifts a restriction: the next `project build` includes the person again.
-    public func lift(subject identifier: Identifier, request: String? = nil, receivedAt: Int64? = nil) throws -> RequestRecord {
+    package func lift(subject identifier: Identifier, request: String? = nil, receivedAt: Int64? = nil) throws -> RequestRecord {
         let (register, found, record) = try begin(.lift, identifier, request: request, receivedAt: receivedAt)
         let subject = found!
         let log = try vault.eventLog()
@@ -282,7 +282,7 @@ public final class RequestDesk {
 
     /// Rectification (Art. 16): appends a correction event; the next
     /// `project build` applies it (it is the latest value of each field).
-    public func rectify(subject identifier: Identifier, set corrections: [String: String], request: String? = nil,
+    package func rectify(subject identifier: Identifier, set corrections: [String: String], request: String? = nil,
                         receivedAt: Int64? = nil) throws -> RequestRecord {
         let (register, found, record) = try begin(.rectify, identifier, request: request, receivedAt: receivedAt)
         let subject = found!

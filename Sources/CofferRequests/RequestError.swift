@@ -1,5 +1,6 @@
-import CofferCrypto
+public import CofferCrypto
 import Foundation
+public import FoundationEssentials
 
 /// Why a data-subject request could not be handled. Messages never carry
 /// personal data beyond what the operator typed.

@@ -1,8 +1,8 @@
-import CofferCrypto
-import CofferProjection
-import CofferStore
-import Foundation
-import GRDB
+package import CofferCrypto
+package import CofferProjection
+package import CofferStore
+package import Foundation
+package import GRDB
 
 /// The kinds of data-subject request Coffer handles.
 public enum RequestType: String, CaseIterable, Sendable, Codable {
@@ -26,7 +26,7 @@ public struct RequestRecord: Sendable, Equatable {
     public var id: String
     public var type: RequestType
     /// The person's random subject id, when one was found.
-    public var subject: SubjectID?
+    package var subject: SubjectID?
     public var receivedAt: Int64
     /// The legal deadline: one calendar month after receipt, plus extensions.
     public var dueAt: Int64

@@ -1,14 +1,14 @@
-import CofferCrypto
-import CofferIngest
-import CofferPolicy
-import CofferProjection
-import CofferStore
-import Foundation
-import GRDB
+package import CofferCrypto
+package import CofferIngest
+package import CofferPolicy
+package import CofferProjection
+package import CofferStore
+package import Foundation
+package import GRDB
 
 extension AuditAction {
     /// `retention apply`.
-    public static let retentionApply = AuditAction(rawValue: "retention-apply")
+    package static let retentionApply = AuditAction(rawValue: "retention-apply")
 }
 
 /// What `coffer retention apply` did (or, with `--dry-run`, would do): counts,
@@ -23,11 +23,11 @@ public struct RetentionReport: Codable, Sendable, Equatable {
     /// left out of every projection, profile and export, shredded or not.
     public var readCutoffs: [String: String]
     /// The key epochs (kind and month) whose keys were (or would be) destroyed.
-    public var epochs: [EpochShred]
+    package var epochs: [EpochShred]
     /// Events made unreadable: those of the destroyed epochs, and legacy events past retention.
     public var eventsDestroyed: Int
     /// A vault from before key epochs: what moving it onto them did (nil when it had nothing to move).
-    public var legacyReseal: LegacyReseal?
+    package var legacyReseal: LegacyReseal?
     /// The quarantine's cutoff, and the records older than it that were (or would be) deleted.
     public var quarantineCutoff: String?
     public var quarantineDeleted: Int
@@ -49,7 +49,7 @@ public struct SignedRetentionReport: Codable, Sendable {
 /// `retention: quarantine:`, then truncates the WAL. Owner or compliance;
 /// audited; signed. The log itself is never rewritten.
 public enum RetentionRun {
-    public static func apply(vault: Vault, policy: Policy, now: Int64 = EventLog.now(), dryRun: Bool) throws -> SignedRetentionReport {
+    package static func apply(vault: Vault, policy: Policy, now: Int64 = EventLog.now(), dryRun: Bool) throws -> SignedRetentionReport {
         guard vault.role == .owner || vault.role == .compliance else {
             try vault.audit(.retentionApply, decision: .denied, reason: "only the owner or compliance applies retention")
             throw VaultError.permissionDenied(actor: vault.actor, role: vault.role.rawValue, needs: "the owner or compliance role")

@@ -1,6 +1,6 @@
-import CofferCrypto
-import Foundation
-import GRDB
+public import CofferCrypto
+public import Foundation
+package import GRDB
 
 /// The audit ledger: `audit.sqlite`, separate from the vault so an auditor can
 /// be handed it alone. Every entry is hash-chained (SHA-256) and, when the

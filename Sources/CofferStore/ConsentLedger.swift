@@ -1,5 +1,5 @@
-import Foundation
-import GRDB
+public import Foundation
+package import GRDB
 
 /// A consent decision as the subject made it.
 public enum ConsentStatus: String, Codable, Sendable, CaseIterable {
@@ -142,7 +142,7 @@ public final class ConsentLedger {
     /// Appends a consent event for `subject` and updates the current state.
     /// - Returns: the event's log position.
     @discardableResult
-    public func record(_ record: ConsentRecord, for subject: SubjectID, recordedAt: Int64 = EventLog.now(),
+    package func record(_ record: ConsentRecord, for subject: SubjectID, recordedAt: Int64 = EventLog.now(),
                        in db: Database) throws -> Int64 {
         let receipt = try log.append([NewEvent(subject: subject, kind: .consent, payload: record.payload(), recordedAt: recordedAt)], in: db)
         try applied(record, subject: subject, seq: receipt.lastSeq, in: db)
@@ -151,7 +151,7 @@ public final class ConsentLedger {
 
     /// Updates the current-state table for a consent event already appended at `seq`.
     /// A decision older than the one on record (a late-arriving event) changes nothing.
-    public func applied(_ record: ConsentRecord, subject: SubjectID, seq: Int64, in db: Database) throws {
+    package func applied(_ record: ConsentRecord, subject: SubjectID, seq: Int64, in db: Database) throws {
         try db.execute(sql: """
             INSERT INTO consents(subject_id, purpose, status, effective_at, expires_at, seq) VALUES (?, ?, ?, ?, ?, ?)
             ON CONFLICT(subject_id, purpose) DO UPDATE SET
@@ -163,7 +163,7 @@ public final class ConsentLedger {
     }
 
     /// The latest decision per purpose for `subject`, as the table holds it.
-    public func current(of subject: SubjectID, in db: Database) throws -> [String: ConsentStatus] {
+    package func current(of subject: SubjectID, in db: Database) throws -> [String: ConsentStatus] {
         var out: [String: ConsentStatus] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT purpose, status FROM consents WHERE subject_id = ?",
                                     arguments: [Data(subject.bytes)]) {
@@ -173,7 +173,7 @@ public final class ConsentLedger {
     }
 
     /// Moves `absorbed`'s current decisions to `survivor`, keeping the later one per purpose.
-    public func merge(absorbed: SubjectID, into survivor: SubjectID, in db: Database) throws {
+    package func merge(absorbed: SubjectID, into survivor: SubjectID, in db: Database) throws {
         try db.execute(sql: """
             INSERT INTO consents(subject_id, purpose, status, effective_at, expires_at, seq)
                 SELECT ?, purpose, status, effective_at, expires_at, seq FROM consents WHERE subject_id = ?
@@ -188,7 +188,7 @@ public final class ConsentLedger {
 
     /// Every consent event of the person (the subject and every subject merged
     /// into it), decrypted, ordered by when each decision took effect.
-    public func history(of subject: SubjectID, in db: Database) throws -> [ConsentEntry] {
+    package func history(of subject: SubjectID, in db: Database) throws -> [ConsentEntry] {
         let entries = try identities.events(ofPerson: subject, kinds: [.consent], in: db).map { event in
             ConsentEntry(seq: event.seq, recordedAt: event.recordedAt, subject: event.subject, record: try ConsentRecord(payload: event.payload))
         }
@@ -196,14 +196,14 @@ public final class ConsentLedger {
     }
 
     /// Subjects whose latest decision for `purpose` is an objection (Art. 21).
-    public func subjectsObjecting(_ purpose: String, in db: Database) throws -> Set<SubjectID> {
+    package func subjectsObjecting(_ purpose: String, in db: Database) throws -> Set<SubjectID> {
         let rows = try Data.fetchAll(db, sql: "SELECT subject_id FROM consents WHERE purpose = ? AND status = 'objected'",
                                      arguments: [purpose])
         return Set(try rows.map { try SubjectID(bytes: Array($0)) })
     }
 
     /// Subjects whose latest decision for `purpose` is a grant in force at `time`.
-    public func subjectsGranted(_ purpose: String, at time: Int64, in db: Database) throws -> Set<SubjectID> {
+    package func subjectsGranted(_ purpose: String, at time: Int64, in db: Database) throws -> Set<SubjectID> {
         let rows = try Data.fetchAll(db, sql: """
             SELECT subject_id FROM consents
             WHERE purpose = ? AND status = 'granted' AND (expires_at IS NULL OR expires_at > ?)

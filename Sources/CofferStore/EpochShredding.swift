@@ -1,6 +1,6 @@
-import CofferCrypto
-import Foundation
-import GRDB
+public import CofferCrypto
+public import Foundation
+package import GRDB
 
 /// One key epoch (one kind, one month) whose secret retention destroyed, or
 /// would destroy: counts, never values.
@@ -81,7 +81,7 @@ extension Vault {
     }
 
     /// The key epochs whose secrets retention destroyed: no event may be sealed in them again.
-    public static func destroyedEpochs(in db: Database) throws -> Set<UInt32> {
+    package static func destroyedEpochs(in db: Database) throws -> Set<UInt32> {
         Set(try Int64.fetchAll(db, sql: "SELECT key_version FROM epoch_keys WHERE wrapped_key IS NULL").map { UInt32(truncatingIfNeeded: $0) })
     }
 

@@ -1,6 +1,6 @@
-import CofferCrypto
-import Foundation
-import GRDB
+public import CofferCrypto
+public import Foundation
+package import GRDB
 import Synchronization
 
 /// An event to append: whose it is, what kind, and its plaintext payload.
@@ -79,7 +79,7 @@ public final class EventLog {
     package var sealsUnderLegacyKeys = false
 
     /// The connection this log reads and writes through.
-    public let database: DatabaseQueue
+    package let database: DatabaseQueue
     fileprivate let vaultID: [UInt8]
     private let keys: VaultKeys
     fileprivate let cipher: AESGCMContext
@@ -133,7 +133,7 @@ public final class EventLog {
     /// Appends inside a write transaction the caller holds, so other writes
     /// (identity links, dedup keys, quarantine) commit or roll back with the events.
     /// Ends with a signed checkpoint when at least one event was appended.
-    public func append(_ events: [NewEvent], in db: Database) throws -> AppendReceipt {
+    package func append(_ events: [NewEvent], in db: Database) throws -> AppendReceipt {
         guard !events.isEmpty else {
             let head = try currentHead(db)
             return AppendReceipt(firstSeq: head.seq + 1, lastSeq: head.seq, headHash: head.hash, checkpoints: 0)
@@ -403,7 +403,7 @@ public final class EventLog {
     ///   - including: when given, only events of subjects it accepts are
     ///     decrypted and passed on (the others are skipped before any key is touched).
     ///   - sharedKeys: subject keys shared with other threads reading the same log at the same time.
-    public func scan(kinds: Set<EventKind>, afterSeq: Int64 = 0, throughSeq: Int64 = .max, in db: Database,
+    package func scan(kinds: Set<EventKind>, afterSeq: Int64 = 0, throughSeq: Int64 = .max, in db: Database,
                      including: ((SubjectID) -> Bool)? = nil, sharedKeys: SubjectKeyCache? = nil,
                      _ body: (ScannedEvent) throws -> Void) throws {
         try revalidateKeys(db)
@@ -508,7 +508,7 @@ public final class EventLog {
 
     /// The events of `subject` (only of `kinds`, when given), decrypted, in log
     /// order, read inside the caller's transaction.
-    public func events(of subject: SubjectID, kinds: Set<EventKind>? = nil, in db: Database) throws -> [StoredEvent] {
+    package func events(of subject: SubjectID, kinds: Set<EventKind>? = nil, in db: Database) throws -> [StoredEvent] {
         try revalidateKeys(db)
         var keyCache: [UInt32: SymmetricKey] = [:]
         var shredded = Set<UInt32>()

@@ -1,6 +1,6 @@
-import CofferCrypto
-import Foundation
-import GRDB
+public import CofferCrypto
+public import Foundation
+package import GRDB
 
 /// Links identifiers to subjects through keyed tokens, and merges subjects
 /// that turn out to be one person.
@@ -29,7 +29,7 @@ public final class IdentityGraph {
     }
 
     /// The subject an identifier belongs to, if any.
-    public func subject(for identifier: Identifier, in db: Database) throws -> SubjectID? {
+    package func subject(for identifier: Identifier, in db: Database) throws -> SubjectID? {
         try subject(forToken: token(identifier), in: db)
     }
 
@@ -57,7 +57,7 @@ public final class IdentityGraph {
     ///
     /// The survivor of a merge is the subject whose identity was recorded
     /// first (ties: the smaller id), so the same input always gives the same result.
-    public func resolve(_ identifiers: [Identifier], at time: Int64, in db: Database) throws -> Resolution {
+    package func resolve(_ identifiers: [Identifier], at time: Int64, in db: Database) throws -> Resolution {
         precondition(!identifiers.isEmpty, "a record needs at least one identifier")
         var known: [SubjectID] = []
         var unknown: [(Identifier, [UInt8])] = []
@@ -87,7 +87,7 @@ public final class IdentityGraph {
     }
 
     /// Records that `absorbed` was merged into `survivor` at log position `seq`.
-    public func recordMerge(absorbed: SubjectID, survivor: SubjectID, seq: Int64, in db: Database) throws {
+    package func recordMerge(absorbed: SubjectID, survivor: SubjectID, seq: Int64, in db: Database) throws {
         try db.execute(sql: "INSERT OR REPLACE INTO merges(absorbed_id, survivor_id, seq) VALUES (?, ?, ?)",
                        arguments: [Data(absorbed.bytes), Data(survivor.bytes), seq])
         // Subjects absorbed earlier into `absorbed` now belong to `survivor`.
@@ -98,7 +98,7 @@ public final class IdentityGraph {
 
     /// The subject that stands for `subject` now: itself, or the survivor it was
     /// merged into (merges are kept flat: an absorbed id points at the survivor).
-    public func survivor(of subject: SubjectID, in db: Database) throws -> SubjectID? {
+    package func survivor(of subject: SubjectID, in db: Database) throws -> SubjectID? {
         if let survivor = try Data.fetchOne(db, sql: "SELECT survivor_id FROM merges WHERE absorbed_id = ?",
                                             arguments: [Data(subject.bytes)]) {
             return try SubjectID(bytes: Array(survivor))
@@ -107,7 +107,7 @@ public final class IdentityGraph {
     }
 
     /// The subject and every subject merged into it: whose events make up one person.
-    public func mergedSubjects(of subject: SubjectID, in db: Database) throws -> [SubjectID] {
+    package func mergedSubjects(of subject: SubjectID, in db: Database) throws -> [SubjectID] {
         let absorbed = try Data.fetchAll(db, sql: "SELECT absorbed_id FROM merges WHERE survivor_id = ? ORDER BY seq",
                                          arguments: [Data(subject.bytes)])
         return try [subject] + absorbed.map { try SubjectID(bytes: Array($0)) }
@@ -115,14 +115,14 @@ public final class IdentityGraph {
 
     /// Every event (of `kinds`, when given) of the person: `subject` and every
     /// subject merged into it, decrypted, in log order.
-    public func events(ofPerson subject: SubjectID, kinds: Set<EventKind>? = nil, in db: Database) throws -> [StoredEvent] {
+    package func events(ofPerson subject: SubjectID, kinds: Set<EventKind>? = nil, in db: Database) throws -> [StoredEvent] {
         var events: [StoredEvent] = []
         for id in try mergedSubjects(of: subject, in: db) { events += try log.events(of: id, kinds: kinds, in: db) }
         return events.sorted { $0.seq < $1.seq }
     }
 
     /// The subject's identifiers, decrypted.
-    public func identifiers(of subject: SubjectID, in db: Database) throws -> [Identifier] {
+    package func identifiers(of subject: SubjectID, in db: Database) throws -> [Identifier] {
         try linked(to: subject, in: db).map(\.identifier)
     }
 

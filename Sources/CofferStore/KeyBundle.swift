@@ -1,4 +1,4 @@
-import CofferCrypto
+public import CofferCrypto
 
 /// A set of named 256-bit keys, serialised for wrapping inside a keyslot.
 ///

@@ -1,5 +1,5 @@
-import CofferCrypto
-import Foundation
+public import CofferCrypto
+public import Foundation
 
 /// One actor's way into the vault: a key-encryption key derived from the
 /// actor's passphrase with scrypt wraps exactly the keys the actor's role needs.

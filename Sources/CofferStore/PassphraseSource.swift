@@ -1,5 +1,5 @@
-import CofferCrypto
-import Foundation
+public import CofferCrypto
+public import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,6 @@
-import CofferCrypto
-import Foundation
-import GRDB
+public import CofferCrypto
+public import Foundation
+package import GRDB
 
 /// A rejected input record: where it came from, why, and (decrypted) what it was.
 public struct QuarantinedRecord: Sendable, Equatable {
@@ -37,7 +37,7 @@ public final class QuarantineStore {
     }
 
     /// Stores a rejected record.
-    public func add(file: String, line: Int, byteOffset: Int, format: String, reason: String, record: [UInt8],
+    package func add(file: String, line: Int, byteOffset: Int, format: String, reason: String, record: [UInt8],
                     context: [String: String] = [:], at time: Int64, in db: Database) throws {
         var plain = try JSONEncoder().encode(Sealed(file: file, record: Data(record).base64EncodedString(), context: context))
         defer { plain.resetBytes(in: 0..<plain.count) }
@@ -49,7 +49,7 @@ public final class QuarantineStore {
     }
 
     /// Every quarantined record, oldest first, decrypted.
-    public func all(in db: Database) throws -> [QuarantinedRecord] {
+    package func all(in db: Database) throws -> [QuarantinedRecord] {
         try Row.fetchAll(db, sql: "SELECT id, received_at, line, byte_offset, format, reason, nonce, ciphertext FROM quarantine ORDER BY id")
             .map { row in
                 let nonce: Data = row[6], sealed: Data = row[7]
@@ -62,12 +62,12 @@ public final class QuarantineStore {
     }
 
     /// Number of quarantined records.
-    public func count(in db: Database) throws -> Int {
+    package func count(in db: Database) throws -> Int {
         try Int.fetchOne(db, sql: "SELECT count(*) FROM quarantine") ?? 0
     }
 
     /// Removes a record (after a successful retry). `secure_delete` overwrites it.
-    public func remove(id: Int64, in db: Database) throws {
+    package func remove(id: Int64, in db: Database) throws {
         try db.execute(sql: "DELETE FROM quarantine WHERE id = ?", arguments: [id])
     }
 }
@@ -90,7 +90,7 @@ public final class DedupIndex {
     }
 
     /// Records `key`; `false` if it was already there (a duplicate).
-    public func insert(_ key: [UInt8], in db: Database) throws -> Bool {
+    package func insert(_ key: [UInt8], in db: Database) throws -> Bool {
         let insert = RawStatement(try db.cachedStatement(sql: "INSERT OR IGNORE INTO dedup(key) VALUES (?)"))
         insert.reset()
         insert.bind(1, blob: key)

@@ -1,12 +1,12 @@
-import Foundation
-import GRDB
+public import Foundation
+package import GRDB
 
 /// Restriction of processing (GDPR Art. 18) and the suppression list of erased
 /// identifiers: the rows that keep a person out of projections and imports.
 public enum Restrictions {
     /// Restricts `subject` under request `request`; `false` if it already was.
     @discardableResult
-    public static func restrict(_ subject: SubjectID, request: String, at time: Int64, in db: Database) throws -> Bool {
+    package static func restrict(_ subject: SubjectID, request: String, at time: Int64, in db: Database) throws -> Bool {
         try db.execute(sql: "INSERT OR IGNORE INTO restrictions(subject_id, request_id, since) VALUES (?, ?, ?)",
                        arguments: [Data(subject.bytes), request, time])
         return db.changesCount > 0
@@ -14,18 +14,18 @@ public enum Restrictions {
 
     /// Lifts the restriction of `subject`; `false` if it was not restricted.
     @discardableResult
-    public static func lift(_ subject: SubjectID, in db: Database) throws -> Bool {
+    package static func lift(_ subject: SubjectID, in db: Database) throws -> Bool {
         try db.execute(sql: "DELETE FROM restrictions WHERE subject_id = ?", arguments: [Data(subject.bytes)])
         return db.changesCount > 0
     }
 
     /// The request that restricted `subject`, if it is restricted.
-    public static func restriction(of subject: SubjectID, in db: Database) throws -> String? {
+    package static func restriction(of subject: SubjectID, in db: Database) throws -> String? {
         try String.fetchOne(db, sql: "SELECT request_id FROM restrictions WHERE subject_id = ?", arguments: [Data(subject.bytes)])
     }
 
     /// Every restricted subject.
-    public static func restricted(in db: Database) throws -> Set<SubjectID> {
+    package static func restricted(in db: Database) throws -> Set<SubjectID> {
         Set(try Data.fetchAll(db, sql: "SELECT subject_id FROM restrictions").map { try SubjectID(bytes: Array($0)) })
     }
 
@@ -33,14 +33,14 @@ public enum Restrictions {
     /// a projection file must be reconciled through it (built after it, or
     /// purged for it) to be read. From the signed log, through a partial index.
     /// The key-epoch migration's copies of older changes do not count (`ResealRange`).
-    public static func latestPurgingEvent(in db: Database) throws -> Int64 {
+    package static func latestPurgingEvent(in db: Database) throws -> Int64 {
         let range = try ResealRange.load(db) ?? ResealRange(first: 1, last: 0)
         return try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events WHERE kind IN ('erase', 'restrict') AND (seq < ? OR seq > ?)",
                                   arguments: [range.first, range.last]) ?? 0
     }
 
     /// Every subject an erasure crypto-shredded.
-    public static func erased(in db: Database) throws -> Set<SubjectID> {
+    package static func erased(in db: Database) throws -> Set<SubjectID> {
         Set(try Data.fetchAll(db, sql: "SELECT subject_id FROM erasures").map { try SubjectID(bytes: Array($0)) })
     }
 
@@ -55,7 +55,7 @@ public enum Restrictions {
 
     /// Whether any identifier token is on the suppression list at all (a cheap
     /// check that lets imports skip per-record lookups when the list is empty).
-    public static func suppressing(in db: Database) throws -> Bool {
+    package static func suppressing(in db: Database) throws -> Bool {
         try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM suppressions)") ?? false
     }
 
@@ -67,7 +67,7 @@ public enum Restrictions {
 
 extension IdentityGraph {
     /// Whether one of `identifiers` was erased and put on the suppression list.
-    public func isSuppressed(_ identifiers: [Identifier], in db: Database) throws -> Bool {
+    package func isSuppressed(_ identifiers: [Identifier], in db: Database) throws -> Bool {
         for identifier in identifiers where try Restrictions.isSuppressed(token: token(identifier), in: db) { return true }
         return false
     }

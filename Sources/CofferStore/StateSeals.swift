@@ -1,6 +1,6 @@
-import CofferCrypto
-import Foundation
-import GRDB
+public import CofferCrypto
+public import Foundation
+package import GRDB
 import Synchronization
 
 /// Seals on the clear tables that decide who is in a projection: consent
@@ -151,7 +151,7 @@ public enum StateSeals {
     /// Checks that `names` (default: every sealed table) hold exactly the rows
     /// the vault wrote. O(rows): one HMAC per row.
     /// - Throws: `VaultError.tampered` naming the table.
-    public static func verify(_ names: [String]? = nil, key: SymmetricKey, in db: Database, path: String) throws {
+    package static func verify(_ names: [String]? = nil, key: SymmetricKey, in db: Database, path: String) throws {
         let mac = try HMACSHA256(key: key)
         for (name, columns) in tables where names?.contains(name) ?? true {
             let stored = try Data.fetchOne(db, sql: "SELECT digest FROM seals WHERE name = ?", arguments: [name]).map { Array($0) }

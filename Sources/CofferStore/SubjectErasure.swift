@@ -1,6 +1,6 @@
-import CofferCrypto
-import Foundation
-import GRDB
+public import CofferCrypto
+public import Foundation
+package import GRDB
 
 /// What crypto-shredding one person removed.
 public struct ShredReport: Sendable, Equatable, Codable {
@@ -53,7 +53,7 @@ extension Vault {
     ///   - alsoInTransaction: runs inside the shred's transaction with its report
     ///     (the request desk records there that the shred happened, so an
     ///     interrupted erasure can be completed).
-    public func shred(person subject: SubjectID, request: String, suppress: Bool, quarantined: [Int64],
+    package func shred(person subject: SubjectID, request: String, suppress: Bool, quarantined: [Int64],
                       alsoInTransaction: ((Database, ShredReport) throws -> Void)? = nil) throws -> ShredReport {
         let log = try eventLog()
         let graph = try identityGraph()

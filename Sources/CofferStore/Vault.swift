@@ -1,6 +1,6 @@
-import CofferCrypto
-import Foundation
-import GRDB
+public import CofferCrypto
+public import Foundation
+package import GRDB
 
 /// An unlocked vault: the database, the actor who opened it, and the keys the
 /// actor's keyslot holds.
@@ -32,7 +32,7 @@ public final class Vault {
     public let actor: String
     public let role: Role
     /// The database connection.
-    public let database: DatabaseQueue
+    package let database: DatabaseQueue
     let bundle: KeyBundle
     private var cachedKeys: VaultKeys?
     private var cachedLog: EventLog?

@@ -1,5 +1,5 @@
-import CofferCrypto
-import Foundation
+public import CofferCrypto
+public import Foundation
 
 extension AuditAction {
     /// `coffer init`: the ledger's first entry.

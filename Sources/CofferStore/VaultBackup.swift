@@ -1,6 +1,6 @@
-import CofferCrypto
-import Foundation
-import GRDB
+public import CofferCrypto
+public import Foundation
+package import GRDB
 
 extension AuditAction {
     /// `backup`: a consistent copy of every vault file.
@@ -56,7 +56,7 @@ struct PendingAudit: Codable {
 extension Vault {
     /// Notes, inside a batch's transaction, the audit entry that will follow its commit.
     /// The entry is sealed (AES-256-GCM under the audit read key): its target names the input file.
-    public func notePendingIngestAudit(target: String, rows: Int, reason: String, through: Int64, in db: Database) throws {
+    package func notePendingIngestAudit(target: String, rows: Int, reason: String, through: Int64, in db: Database) throws {
         let entry = PendingAudit(target: target, rows: rows, reason: reason + LogCoverage.reasonSuffix(lastSeq: through), through: through)
         let nonce = try SecureRandom.bytes(AESGCM.nonceByteCount)
         let sealed = try AESGCM.seal(Array(try JSONEncoder().encode(entry)), key: keys().auditRead, nonce: nonce,

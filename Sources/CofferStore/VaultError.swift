@@ -1,5 +1,6 @@
-import CofferCrypto
+public import CofferCrypto
 import Foundation
+public import FoundationEssentials
 
 /// Everything that can go wrong opening or using a vault, with a message that
 /// says what happened and what to do. Messages never carry personal data.

@@ -1,4 +1,4 @@
-import CofferCrypto
+public import CofferCrypto
 
 /// The keys an unlocked vault works with, all derived from the master key
 /// with HKDF-SHA256 under distinct labels (see SECURITY.md).

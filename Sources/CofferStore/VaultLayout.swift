@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Where a vault's files live. See `vault/README.md` for what each holds.
 public struct VaultLayout: Sendable, Equatable {

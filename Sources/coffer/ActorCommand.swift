@@ -1,5 +1,6 @@
 import ArgumentParser
 import CofferStore
+import Foundation
 
 /// `coffer actor add|list|remove|passwd`
 struct ActorCommand: ParsableCommand {

@@ -4,6 +4,7 @@ import CofferIngest
 import CofferProjection
 import CofferStore
 import Foundation
+import GRDB
 
 /// `coffer audit log|verify|export-key`
 struct AuditCommand: ParsableCommand {

@@ -1,4 +1,4 @@
-import ArgumentParser
+public import ArgumentParser
 import CofferCrypto
 import CofferIngest
 import CofferPolicy

@@ -3,6 +3,7 @@ import CofferPolicy
 import CofferStore
 import Foundation
 import Testing
+import GRDB
 
 /// Issue 15: what a hostile or broken input can do to an import.
 struct HostileIngestTests {

@@ -2,6 +2,7 @@ import CofferIngest
 import CofferStore
 import Foundation
 import Testing
+import GRDB
 
 struct SegmentIngestTests {
     @Test("every Segment type lands, linked to one subject by userId")

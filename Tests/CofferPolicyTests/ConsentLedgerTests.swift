@@ -4,6 +4,7 @@ import CofferStore
 import Foundation
 import GRDB
 import XCTest
+import CofferCrypto
 
 final class ConsentLedgerTests: XCTestCase {
     let day: Int64 = 86_400_000

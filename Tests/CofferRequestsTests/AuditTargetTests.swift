@@ -4,6 +4,7 @@ import CofferRequests
 import CofferStore
 import Foundation
 import Testing
+import CofferPolicy
 
 /// Issue 16, item 4: audit targets and details never hold an identifier, and
 /// `audit log --subject` finds what the export's access log lists.

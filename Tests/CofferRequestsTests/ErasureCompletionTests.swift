@@ -6,6 +6,7 @@ import CofferProjection
 import CofferStore
 import Foundation
 import Testing
+import CofferCrypto
 
 /// Issue 16, item 3: erasure receipts that are right.
 struct ErasureCompletionTests {

@@ -4,6 +4,7 @@ import CofferRequests
 import CofferStore
 import Foundation
 import Testing
+import CofferPolicy
 
 /// Issue 15, class 9: what a killed build leaves behind does not outlive the next open, nor an erasure.
 struct LeftoverFileTests {

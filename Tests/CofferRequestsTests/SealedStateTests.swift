@@ -5,6 +5,7 @@ import CofferStore
 import Foundation
 import GRDB
 import Testing
+import CofferPolicy
 
 /// Issue 15, class 2: the clear tables a build trusts cannot be changed by
 /// someone who can write `vault.sqlite` but holds no key.
