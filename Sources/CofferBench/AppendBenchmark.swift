@@ -1,41 +1,41 @@
-public import CofferCrypto
+import CofferCrypto
 package import CofferStore
-package import Foundation
+import Foundation
 
 /// `coffer bench append`: how fast the log encrypts, chains and stores events.
-public struct AppendBenchmark {
+package struct AppendBenchmark {
     /// What to run.
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// Events to append in total.
-        public var events = 1_000_000
+        package var events = 1_000_000
         /// Approximate plaintext payload size in bytes.
-        public var payloadBytes = 400
+        package var payloadBytes = 400
         /// Distinct subjects the events are spread over.
-        public var subjects = 100_000
+        package var subjects = 100_000
         /// Events per append (one transaction and one signed checkpoint each).
-        public var batchSize = 10_000
+        package var batchSize = 10_000
         /// Walk and verify the chain afterwards, and time it.
-        public var verify = true
+        package var verify = true
 
-        public init() {}
+        package init() {}
     }
 
     /// What it measured.
-    public struct Result: Sendable {
-        public var events: Int
-        public var seconds: Double
-        public var eventsPerSecond: Double { Double(events) / seconds }
+    package struct Result: Sendable {
+        package var events: Int
+        package var seconds: Double
+        package var eventsPerSecond: Double { Double(events) / seconds }
         /// Highest resident memory sampled between batches.
-        public var peakAppendRSS: UInt64
+        package var peakAppendRSS: UInt64
         /// The process's high-water mark, including the scrypt unlock.
-        public var processPeakRSS: UInt64
-        public var databaseBytes: UInt64
-        public var verifySeconds: Double?
+        package var processPeakRSS: UInt64
+        package var databaseBytes: UInt64
+        package var verifySeconds: Double?
     }
 
-    public let configuration: Configuration
+    package let configuration: Configuration
 
-    public init(configuration: Configuration) {
+    package init(configuration: Configuration) {
         self.configuration = configuration
     }
 
@@ -98,10 +98,10 @@ public struct AppendBenchmark {
 }
 
 /// A benchmark that could not complete.
-public enum BenchmarkError: CofferError {
+package enum BenchmarkError: CofferError {
     case verificationFailed(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .verificationFailed(detail): return "the benchmark's log failed verification: \(detail)"
         }

@@ -1,4 +1,4 @@
-package import CofferCrypto
+import CofferCrypto
 package import CofferIngest
 package import CofferPolicy
 package import CofferStore
@@ -6,35 +6,35 @@ package import Foundation
 
 /// `coffer bench ingest`: Segment events end to end — read, parse, validate,
 /// normalise, tokenise identifiers, dedup, encrypt, chain, append — from a file.
-public struct IngestBenchmark {
-    public struct Configuration: Sendable {
+package struct IngestBenchmark {
+    package struct Configuration: Sendable {
         /// Events in the generated input file.
-        public var events = 1_000_000
+        package var events = 1_000_000
         /// Distinct users the events belong to.
-        public var users = 100_000
+        package var users = 100_000
         /// Records per transaction.
-        public var batchSize = Ingestor.defaultBatchSize
+        package var batchSize = Ingestor.defaultBatchSize
 
-        public init() {}
+        package init() {}
     }
 
-    public struct Result: Sendable {
+    package struct Result: Sendable {
         package var report: IngestReport
-        public var inputBytes: Int
-        public var seconds: Double
-        public var eventsPerSecond: Double { Double(report.records) / seconds }
+        package var inputBytes: Int
+        package var seconds: Double
+        package var eventsPerSecond: Double { Double(report.records) / seconds }
         /// Highest resident memory sampled between batches.
-        public var peakIngestRSS: UInt64
+        package var peakIngestRSS: UInt64
         /// RSS when ingest started (after the vault was opened).
-        public var startRSS: UInt64
+        package var startRSS: UInt64
         /// Peak RSS sampled during the first 10 % of the input: compare with
         /// `peakIngestRSS` to see whether memory grows with the input.
-        public var earlyPeakRSS: UInt64
+        package var earlyPeakRSS: UInt64
     }
 
-    public let configuration: Configuration
+    package let configuration: Configuration
 
-    public init(configuration: Configuration) {
+    package init(configuration: Configuration) {
         self.configuration = configuration
     }
 

@@ -1,45 +1,45 @@
-package import CofferCrypto
-package import CofferIngest
+import CofferCrypto
+import CofferIngest
 package import CofferPolicy
 package import CofferProjection
 package import CofferStore
-package import Foundation
+import Foundation
 import GRDB
 
 /// `coffer bench project`: time and peak memory to build the single view,
 /// segments and every projection from a log of N café events.
-public struct ProjectBenchmark {
-    public struct Configuration: Sendable {
-        public var events = 1_000_000
+package struct ProjectBenchmark {
+    package struct Configuration: Sendable {
+        package var events = 1_000_000
         /// People the events belong to.
-        public var subjects = 100_000
-        public init() {}
+        package var subjects = 100_000
+        package init() {}
     }
 
-    public struct Result: Sendable {
-        public var events: Int
-        public var people: Int
-        public var appendSeconds: Double
-        public var buildSeconds: Double
+    package struct Result: Sendable {
+        package var events: Int
+        package var people: Int
+        package var appendSeconds: Double
+        package var buildSeconds: Double
         /// The full build's phases.
         package var buildTimings: BuildTimings
-        public var readSeconds: Double
+        package var readSeconds: Double
         /// CPU seconds (all threads) spent reading.
-        public var readCPUSeconds: Double
+        package var readCPUSeconds: Double
         package var projections: [ProjectionSummary]
-        public var rssBeforeBuild: UInt64
-        public var peakBuildRSS: UInt64
+        package var rssBeforeBuild: UInt64
+        package var peakBuildRSS: UInt64
         /// Peak RSS while only reading the log into aggregates.
-        public var peakReadRSS: UInt64
+        package var peakReadRSS: UInt64
         /// A second build after 1 % more events: incremental from the first one's state.
-        public var addedEvents: Int
-        public var incrementalReadEvents: Int
-        public var incrementalSeconds: Double
+        package var addedEvents: Int
+        package var incrementalReadEvents: Int
+        package var incrementalSeconds: Double
         package var incrementalTimings: BuildTimings
     }
 
-    public let configuration: Configuration
-    public init(configuration: Configuration) { self.configuration = configuration }
+    package let configuration: Configuration
+    package init(configuration: Configuration) { self.configuration = configuration }
 
     /// Café events of every kind the single view reads, in Segment's shape.
     /// Event `i`'s own time (its payload's `timestamp`), as ingest passes it on: it picks the key epoch.

@@ -1,42 +1,42 @@
-package import CofferCrypto
-package import CofferIngest
+import CofferCrypto
+import CofferIngest
 package import CofferPolicy
 package import CofferProjection
 package import CofferRequests
-package import CofferStore
+import CofferStore
 package import Foundation
 import GRDB
 
 /// `coffer bench request`: in a vault of N café events with projections built,
 /// the time to export and to erase one person with many events, and to verify
 /// the log afterwards.
-public struct RequestBenchmark {
-    public struct Configuration: Sendable {
+package struct RequestBenchmark {
+    package struct Configuration: Sendable {
         /// Events of everyone else (the log holds these plus the person's).
-        public var events = 990_000
-        public var subjects = 99_000
+        package var events = 990_000
+        package var subjects = 99_000
         /// Events of the person exported and erased.
-        public var personEvents = 10_000
-        public init() {}
+        package var personEvents = 10_000
+        package init() {}
     }
 
-    public struct Result: Sendable {
-        public var logEvents: Int
-        public var personEvents: Int
-        public var setupSeconds: Double
-        public var exportSeconds: Double
-        public var exportBytes: Int
-        public var eraseSeconds: Double
+    package struct Result: Sendable {
+        package var logEvents: Int
+        package var personEvents: Int
+        package var setupSeconds: Double
+        package var exportSeconds: Double
+        package var exportBytes: Int
+        package var eraseSeconds: Double
         package var receipt: ErasureReceipt
-        public var verifySeconds: Double
-        public var logIntact: Bool
-        public var logHeadBefore: Int64
-        public var logHeadAfter: Int64
-        public var peakRSS: UInt64
+        package var verifySeconds: Double
+        package var logIntact: Bool
+        package var logHeadBefore: Int64
+        package var logHeadAfter: Int64
+        package var peakRSS: UInt64
     }
 
-    public let configuration: Configuration
-    public init(configuration: Configuration) { self.configuration = configuration }
+    package let configuration: Configuration
+    package init(configuration: Configuration) { self.configuration = configuration }
 
     /// The person: an identify event, then purchases and visits.
     static let email = "big.customer@example.com"

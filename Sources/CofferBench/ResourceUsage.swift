@@ -1,17 +1,17 @@
 import Foundation
 
 /// Memory figures of this process, read from `/proc/self/status` (Linux).
-public enum ResourceUsage {
+package enum ResourceUsage {
     /// Current resident set size in bytes (VmRSS), or 0 where unavailable.
-    public static func residentBytes() -> UInt64 { statusField("VmRSS:") }
+    package static func residentBytes() -> UInt64 { statusField("VmRSS:") }
 
     /// Peak resident set size of the process so far in bytes (VmHWM).
-    public static func peakResidentBytes() -> UInt64 { statusField("VmHWM:") }
+    package static func peakResidentBytes() -> UInt64 { statusField("VmHWM:") }
 
     /// Resets the peak (VmHWM) to the current RSS, so a phase can be measured on its own
     /// (writes "5" to /proc/self/clear_refs). Returns false where unsupported.
     @discardableResult
-    public static func resetPeak() -> Bool {
+    package static func resetPeak() -> Bool {
         guard let handle = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return false }
         defer { try? handle.close() }
         return (try? handle.write(contentsOf: Data("5".utf8))) != nil
@@ -28,7 +28,7 @@ public enum ResourceUsage {
 
     /// CPU time (user + system) this process has used so far, in seconds: with
     /// wall time, it tells whether a phase waited or used every core.
-    public static func cpuSeconds() -> Double {
+    package static func cpuSeconds() -> Double {
         var usage = rusage()
         guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
         func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1_000_000 }
@@ -36,17 +36,17 @@ public enum ResourceUsage {
     }
 
     /// Bytes as MiB with one decimal.
-    public static func mebibytes(_ bytes: UInt64) -> String {
+    package static func mebibytes(_ bytes: UInt64) -> String {
         String(format: "%.1f MiB", Double(bytes) / 1_048_576)
     }
 }
 
 /// A monotonic stopwatch.
-public struct Stopwatch {
+package struct Stopwatch {
     private let start = DispatchTime.now().uptimeNanoseconds
 
-    public init() {}
+    package init() {}
 
     /// Seconds since the stopwatch was made.
-    public var elapsed: Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+    package var elapsed: Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
 }

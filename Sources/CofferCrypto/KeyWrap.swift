@@ -32,10 +32,10 @@ public enum KeyWrap {
 
 extension Array where Element == UInt8 {
     /// Overwrites the array's bytes with zeros in a way the optimiser keeps.
-    public mutating func wipe() { wipe(from: 0) }
+    package mutating func wipe() { wipe(from: 0) }
 
     /// Overwrites the bytes from `start` on with zeros, keeping those before it.
-    public mutating func wipe(from start: Int) {
+    package mutating func wipe(from start: Int) {
         withUnsafeMutableBytes { buffer in
             if let base = buffer.baseAddress, start < buffer.count { OPENSSL_cleanse_shim(base + start, buffer.count - start) }
         }

@@ -4,7 +4,7 @@ public struct SymmetricKey: Sendable, CustomStringConvertible {
     public static let byteCount = 32
 
     /// The key bytes.
-    public let bytes: SecureBytes
+    package let bytes: SecureBytes
 
     /// Wraps existing secret bytes; they must be exactly 32 bytes.
     public init(_ bytes: SecureBytes) throws {

@@ -8,7 +8,7 @@ import Foundation
 /// seed corpus (`Tests/Fuzz/corpus`). Every target must return for any input:
 /// a crash, a trap or a hang is a finding. Each also checks a property that
 /// must hold whatever the input (a round trip, every byte accounted for).
-public enum FuzzTarget: String, CaseIterable, Sendable {
+package enum FuzzTarget: String, CaseIterable, Sendable {
     case jsonReader = "json-reader"
     case csvSplitter = "csv-splitter"
     case segmentValidator = "segment-validator"
@@ -16,7 +16,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case segmentRule = "segment-rule"
 
     /// Runs the target on one input; a violated property stops the process.
-    public func run(_ bytes: [UInt8]) {
+    package func run(_ bytes: [UInt8]) {
         switch self {
         case .jsonReader: Self.jsonReader(bytes)
         case .csvSplitter: Self.splitters(bytes)

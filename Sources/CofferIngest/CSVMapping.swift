@@ -17,17 +17,17 @@ import CofferStore
 /// timezone: "+00:00"          # for timestamps without a zone
 /// delimiter: ","
 /// ```
-public struct CSVMapping: Codable, Sendable, Equatable {
-    public var type: String
-    public var event: String?
-    public var fields: [String: String]
-    public var traits: [String: String]?
-    public var properties: [String: String]?
-    public var numbers: [String]?
-    public var timezone: String?
-    public var delimiter: String?
+package struct CSVMapping: Codable, Sendable, Equatable {
+    package var type: String
+    package var event: String?
+    package var fields: [String: String]
+    package var traits: [String: String]?
+    package var properties: [String: String]?
+    package var numbers: [String]?
+    package var timezone: String?
+    package var delimiter: String?
 
-    public init(type: String, event: String? = nil, fields: [String: String], traits: [String: String]? = nil,
+    package init(type: String, event: String? = nil, fields: [String: String], traits: [String: String]? = nil,
                 properties: [String: String]? = nil, numbers: [String]? = nil, timezone: String? = nil, delimiter: String? = nil) {
         self.type = type
         self.event = event
@@ -42,7 +42,7 @@ public struct CSVMapping: Codable, Sendable, Equatable {
     static let allowedFields: Set<String> = ["userId", "anonymousId", "messageId", "timestamp", "sentAt", "event", "name", "groupId", "previousId"]
 
     /// Loads and checks a mapping file; errors name the file and what is wrong.
-    public static func load(path: String) throws -> CSVMapping {
+    package static func load(path: String) throws -> CSVMapping {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw IngestError.invalidMapping(path: path, reason: "cannot read the file")
         }
@@ -82,7 +82,7 @@ public struct CSVMapping: Codable, Sendable, Equatable {
     }
 
     /// Every column the mapping reads.
-    public var columns: Set<String> {
+    package var columns: Set<String> {
         Set(fields.values).union(traits?.values ?? [:].values).union(properties?.values ?? [:].values)
     }
 

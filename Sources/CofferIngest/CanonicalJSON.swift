@@ -7,15 +7,15 @@ import Foundation
 /// Foundation's `.sortedKeys` on Linux compares keys with locale-aware
 /// `NSString.compare` and was measured at ~170 µs per event (66 % of ingest);
 /// this writer is a plain byte walk.
-public enum CanonicalJSON {
+package enum CanonicalJSON {
     /// Serialises dictionaries, arrays, strings, numbers, booleans and null.
     /// - Throws: `Rejection` for a value JSON cannot hold (NaN, infinity, other types).
-    public static func data(_ value: Any) throws -> [UInt8] {
+    package static func data(_ value: Any) throws -> [UInt8] {
         data(try JSONValue(any: value))
     }
 
     /// Serialises a typed value (what ingest reads and normalises).
-    public static func data(_ value: JSONValue) -> [UInt8] {
+    package static func data(_ value: JSONValue) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(512)
         write(value, into: &out)
@@ -52,7 +52,7 @@ public enum CanonicalJSON {
     private static let hex = Array("0123456789abcdef".utf8)
 
     /// Appends `text` as a JSON string literal (quoted; quote, backslash and control characters escaped).
-    public static func writeString(_ text: String, into out: inout [UInt8]) {
+    package static func writeString(_ text: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var text = text
         text.withUTF8 { bytes in
@@ -82,7 +82,7 @@ extension JSONValue {
     /// A value built in code or returned by `JSONSerialization` (whose numbers
     /// are `NSNumber`s: the Objective-C type code says which kind), as a typed value.
     /// - Throws: `Rejection` for a value JSON cannot hold (NaN, infinity, other types).
-    public init(any value: Any) throws {
+    package init(any value: Any) throws {
         // Containers first: casting a Swift dictionary to NSNumber would bridge it whole to NSDictionary.
         if let object = value as? [String: Any] {
             self = .object(JSONObject(uniqueMembers: try object.map { (key: $0.key, value: try JSONValue(any: $0.value)) }))

@@ -1,7 +1,7 @@
-public import CofferCrypto
-public import CofferPolicy
-public import CofferStore
-public import Foundation
+import CofferCrypto
+package import CofferPolicy
+package import CofferStore
+import Foundation
 import GRDB
 
 /// Imports consent decisions from CSV (e.g. a CRM or email-platform export).
@@ -14,9 +14,9 @@ import GRDB
 ///
 /// Bad rows go to the quarantine with their line and reason; good rows land.
 /// Importing the same file twice records nothing new.
-public final class ConsentImporter {
-    public static let requiredColumns = ["subject", "purpose", "status", "timestamp"]
-    public static let optionalColumns = ["expires", "source", "notice_version", "notice_sha256"]
+package final class ConsentImporter {
+    package static let requiredColumns = ["subject", "purpose", "status", "timestamp"]
+    package static let optionalColumns = ["expires", "source", "notice_version", "notice_sha256"]
 
     private let vault: Vault
     private let desk: ConsentDesk
@@ -25,10 +25,10 @@ public final class ConsentImporter {
     private let dedup: DedupIndex
     private let quarantine: QuarantineStore
     /// Rows per transaction.
-    public var batchSize = 2000
+    package var batchSize = 2000
 
     /// - Throws: `VaultError.notPermitted` unless the actor may record consent.
-    public init(vault: Vault, policy: Policy) throws {
+    package init(vault: Vault, policy: Policy) throws {
         try vault.require(.manageConsent, for: .ingest)
         // A batch committed just before a kill, whose audit entry never made it, is recorded now.
         try vault.reconcilePendingAudit()
@@ -42,7 +42,7 @@ public final class ConsentImporter {
 
     /// Imports `path`; `accepted` counts decisions recorded.
     /// - Throws: `IngestError` when the file cannot be read or lacks required columns.
-    public func importCSV(path: String) throws -> IngestReport {
+    package func importCSV(path: String) throws -> IngestReport {
         let reader = try ChunkedFileReader(path: path)
         var splitter = CSVSplitter()
         var header: [String]?
@@ -118,7 +118,7 @@ public final class ConsentImporter {
     /// Re-checks one quarantined consent row (e.g. after the policy declared
     /// its purpose): recorded, and released from the quarantine in the same
     /// transaction, if it now passes. - Returns: whether it was released.
-    public func retry(_ record: QuarantinedRecord) throws -> (released: Bool, report: IngestReport) {
+    package func retry(_ record: QuarantinedRecord) throws -> (released: Bool, report: IngestReport) {
         let header = record.context["header"]?.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init) ?? []
         let source = SourceRecord(line: record.line, byteOffset: record.byteOffset, bytes: record.record)
         guard case .success = parse(source, header: header, file: record.file) else { return (false, IngestReport()) }

@@ -1,7 +1,7 @@
-public import CofferCrypto
+import CofferCrypto
 /// Why an input could not be read at all (as opposed to one bad record,
 /// which is quarantined and does not stop the import).
-public enum IngestError: CofferError, Equatable {
+package enum IngestError: CofferError, Equatable {
     case unreadable(path: String, reason: String)
     case unknownFormat(path: String)
     case mappingRequired(path: String)
@@ -9,7 +9,7 @@ public enum IngestError: CofferError, Equatable {
     case emptyCSV(path: String)
     case missingColumns(path: String, columns: [String])
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .unreadable(path, reason): return "cannot read \(path): \(reason)"
         case let .unknownFormat(path):
@@ -25,10 +25,10 @@ public enum IngestError: CofferError, Equatable {
 }
 
 /// Why one record was quarantined. Reasons never quote input values.
-public struct Rejection: Error, Equatable, Sendable {
-    public var reason: String
+package struct Rejection: Error, Equatable, Sendable {
+    package var reason: String
 
-    public init(_ reason: String) {
+    package init(_ reason: String) {
         self.reason = reason
     }
 }

@@ -1,47 +1,47 @@
-public import CofferCrypto
-public import CofferPolicy
-public import CofferStore
-public import Foundation
+import CofferCrypto
+package import CofferPolicy
+package import CofferStore
+import Foundation
 import GRDB
 
 /// Counts from one import.
-public struct IngestReport: Sendable, Equatable {
+package struct IngestReport: Sendable, Equatable {
     /// Records appended to the log.
-    public var accepted = 0
+    package var accepted = 0
     /// Records already in the vault (same messageId, or same content).
-    public var duplicates = 0
+    package var duplicates = 0
     /// Records rejected into the quarantine.
-    public var quarantined = 0
+    package var quarantined = 0
     /// Records dropped because they name an erased identifier on the suppression list.
-    public var suppressed = 0
+    package var suppressed = 0
     /// Records already past the policy's retention for their kind (or in a
     /// month whose keys retention destroyed): not stored, as they could never be read.
-    public var expired = 0
+    package var expired = 0
     /// Subjects created.
-    public var subjectsCreated = 0
+    package var subjectsCreated = 0
     /// Subjects merged into another.
-    public var merges = 0
+    package var merges = 0
     /// Bytes of input read.
-    public var bytes = 0
+    package var bytes = 0
     /// Consent decisions recorded from the events' `categoryPreferences`.
-    public var consents = 0
+    package var consents = 0
     /// Quarantine reasons and how often each occurred.
-    public var reasons: [String: Int] = [:]
+    package var reasons: [String: Int] = [:]
     /// Withdrawals of consent recorded (from `categoryPreferences` or a consent
     /// CSV): projections already built must lose these people at once
     /// (`ConsentEffects.apply`, above this module).
-    public var withdrawals: [ConsentChange] = []
+    package var withdrawals: [ConsentChange] = []
     /// Input bytes that belong to no record (e.g. text outside a JSON array):
     /// reported, and the import then fails.
-    public var unattributed = UnattributedBytes()
+    package var unattributed = UnattributedBytes()
     /// Event fields the policy puts in no class (denied to every role until it
     /// does), with how many events carried each.
-    public var unclassifiedFields: [String: Int] = [:]
+    package var unclassifiedFields: [String: Int] = [:]
 
-    public init() {}
+    package init() {}
 
     /// Adds another report's counts to this one.
-    public mutating func add(_ other: IngestReport) {
+    package mutating func add(_ other: IngestReport) {
         accepted += other.accepted
         duplicates += other.duplicates
         quarantined += other.quarantined
@@ -58,20 +58,20 @@ public struct IngestReport: Sendable, Equatable {
     }
 
     /// Records seen.
-    public var records: Int { accepted + duplicates + quarantined + suppressed + expired }
+    package var records: Int { accepted + duplicates + quarantined + suppressed + expired }
 
     /// The counts, as an audit entry's reason.
-    public var auditSummary: String {
+    package var auditSummary: String {
         "accepted \(accepted), duplicate \(duplicates), quarantined \(quarantined), suppressed \(suppressed), "
             + (expired > 0 ? "past retention \(expired), " : "") + "merges \(merges), consents \(consents)"
     }
 }
 
 /// Progress of a running import, reported after each batch.
-public struct IngestProgress: Sendable {
-    public var bytesRead: Int
-    public var totalBytes: Int
-    public var report: IngestReport
+package struct IngestProgress: Sendable {
+    package var bytesRead: Int
+    package var totalBytes: Int
+    package var report: IngestReport
 }
 
 /// Reads inputs, validates and normalises each record, resolves identities,
@@ -81,18 +81,18 @@ public struct IngestProgress: Sendable {
 /// merges and quarantine together — so an interrupted import can simply be run
 /// again: what landed is recognised as duplicate, the rest lands.
 /// Memory is bounded by the batch size, not the input size.
-public final class Ingestor {
+package final class Ingestor {
     /// Records per transaction unless set otherwise: large enough that the
     /// random-key index pages each batch rewrites are shared by many records
     /// (2,000 gave 40 % less throughput at 1M events), small enough to bound memory.
-    public static let defaultBatchSize = 10_000
+    package static let defaultBatchSize = 10_000
 
     /// Records per transaction.
-    public var batchSize = Ingestor.defaultBatchSize
+    package var batchSize = Ingestor.defaultBatchSize
 
     /// The time records are received at (ms since 1970): the wall clock, or
     /// a fixed time where a test or a replay needs retention decided as of then.
-    public var clock: () -> Int64 = EventLog.now
+    package var clock: () -> Int64 = EventLog.now
 
     private let vault: Vault
     private let log: EventLog
@@ -110,7 +110,7 @@ public final class Ingestor {
     ///   into consent decisions for the policy's consent-based purposes. Without
     ///   one, consent stays only inside the events.
     /// - Throws: `VaultError.notPermitted` unless the actor may ingest.
-    public init(vault: Vault, policy: Policy? = nil) throws {
+    package init(vault: Vault, policy: Policy? = nil) throws {
         try vault.require(.ingest, for: .ingest)
         // The suppression list decides what is dropped: it must be as the vault wrote it.
         try vault.verifySeals(["suppressions"])
@@ -130,7 +130,7 @@ public final class Ingestor {
     }
 
     /// The format of `path`: from `explicit`, else its extension, else its first byte.
-    public static func detectFormat(path: String, explicit: InputFormat?) throws -> InputFormat {
+    package static func detectFormat(path: String, explicit: InputFormat?) throws -> InputFormat {
         if let explicit { return explicit }
         switch URL(fileURLWithPath: path).pathExtension.lowercased() {
         case "jsonl", "ndjson": return .jsonl
@@ -155,7 +155,7 @@ public final class Ingestor {
     ///
     /// - Throws: `IngestError` when the file cannot be read at all; bad records
     ///   never throw, they are quarantined and counted.
-    public func ingest(path: String, format: InputFormat? = nil, mapping: CSVMapping? = nil, mappingPath: String? = nil,
+    package func ingest(path: String, format: InputFormat? = nil, mapping: CSVMapping? = nil, mappingPath: String? = nil,
                        progress: (IngestProgress) -> Void = { _ in }) throws -> IngestReport {
         let format = try Self.detectFormat(path: path, explicit: format)
         let total = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
@@ -275,7 +275,7 @@ public final class Ingestor {
     }
 
     /// Imports records already in memory (the demo generator, retries, the collector).
-    public func ingest(records: [SourceRecord], file: String, format: InputFormat, mapping: CSVMapping? = nil,
+    package func ingest(records: [SourceRecord], file: String, format: InputFormat, mapping: CSVMapping? = nil,
                        header: [String] = []) throws -> IngestReport {
         let source = RecordSource(file: file, format: format, mapping: mapping, mappingPath: nil)
         source.header = header
@@ -328,18 +328,18 @@ public final class Ingestor {
     }
 
     /// What `retryQuarantine` did.
-    public struct RetryReport: Sendable, Equatable {
+    package struct RetryReport: Sendable, Equatable {
         /// Records that now pass and were ingested (or recognised as duplicates).
-        public var released = 0
+        package var released = 0
         /// Records that still fail, left in quarantine.
-        public var stillRejected = 0
-        public var ingest = IngestReport()
+        package var stillRejected = 0
+        package var ingest = IngestReport()
     }
 
     /// Re-checks every quarantined record with the current rules (and, for CSV,
     /// the mapping file as it is now). Records that pass are ingested and leave
     /// the quarantine in the same transaction; the others stay, untouched.
-    public func retryQuarantine() throws -> RetryReport {
+    package func retryQuarantine() throws -> RetryReport {
         let records = try vault.database.read { try quarantine.all(in: $0) }
         var result = RetryReport()
         var mappings: [String: CSVMapping] = [:]

@@ -7,18 +7,18 @@
 /// with optional surrounding white space, valid UTF-8, every escape
 /// (surrogate pairs joined, lone surrogates refused), finite numbers, and
 /// at most 512 levels of nesting.
-public enum JSONReader {
+package enum JSONReader {
     /// Nesting deeper than this is refused (JSONSerialization's limit).
-    public static let maximumDepth = 512
+    package static let maximumDepth = 512
 
     /// Why bytes are not a JSON document.
-    public enum Failure: Error, Equatable {
+    package enum Failure: Error, Equatable {
         /// Not JSON (syntax, encoding, nesting, or a number out of range).
         case invalid
     }
 
     /// Reads one document: an object or an array.
-    public static func document(_ bytes: [UInt8]) throws -> JSONValue {
+    package static func document(_ bytes: [UInt8]) throws -> JSONValue {
         try bytes.withUnsafeBufferPointer { buffer in
             var cursor = Cursor(bytes: buffer)
             cursor.skipSpace()
@@ -43,7 +43,7 @@ public enum JSONReader {
     /// bytes themselves and read only some values.
     /// - Throws: `Failure.invalid` for a malformed string (bad escape, lone
     ///   surrogate, control character, invalid UTF-8, no closing quote).
-    public static func string(in bytes: UnsafeBufferPointer<UInt8>, at index: inout Int) throws -> String {
+    package static func string(in bytes: UnsafeBufferPointer<UInt8>, at index: inout Int) throws -> String {
         guard index < bytes.count, bytes[index] == .quote else { throw Failure.invalid }
         var cursor = Cursor(bytes: bytes)
         cursor.index = index

@@ -1,7 +1,7 @@
 /// A JSON value as ingest works with it: typed (no `Any`, no bridging) and
 /// with numbers kept as their canonical text, so an event's canonical form —
 /// and with it the content-based dedup key — is exactly what was read.
-public enum JSONValue: Sendable, Equatable {
+package enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case number(JSONNumber)
@@ -10,19 +10,19 @@ public enum JSONValue: Sendable, Equatable {
     case object(JSONObject)
 
     /// The object, if this is one.
-    public var object: JSONObject? {
+    package var object: JSONObject? {
         if case let .object(object) = self { return object }
         return nil
     }
 
     /// The string, if this is one.
-    public var string: String? {
+    package var string: String? {
         if case let .string(text) = self { return text }
         return nil
     }
 
     /// `true` for JSON `null`.
-    public var isNull: Bool {
+    package var isNull: Bool {
         if case .null = self { return true }
         return false
     }
@@ -31,17 +31,17 @@ public enum JSONValue: Sendable, Equatable {
 /// A JSON number in canonical form: integers in Int64/UInt64 range as
 /// decimal digits, every other number as the shortest text that reads back
 /// as the same Double (`1.0` → `1`, `1e2` → `100`, `0.10` → `0.1`).
-public struct JSONNumber: Sendable, Equatable, CustomStringConvertible {
+package struct JSONNumber: Sendable, Equatable, CustomStringConvertible {
     /// The canonical text.
-    public let text: String
+    package let text: String
 
     /// An integer.
-    public init(_ value: Int64) {
+    package init(_ value: Int64) {
         text = String(value)
     }
 
     /// A finite Double; nil for NaN and infinities, which JSON cannot hold.
-    public init?(_ value: Double) {
+    package init?(_ value: Double) {
         guard value.isFinite else { return nil }
         if value == value.rounded(), abs(value) < 1e15 {
             text = String(Int64(value))
@@ -73,21 +73,21 @@ public struct JSONNumber: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The integer this number is, as text (ids may arrive as integers); nil for fractions.
-    public var integerText: String? {
+    package var integerText: String? {
         let digits = text.utf8.drop { $0 == UInt8(ascii: "-") }
         return !digits.isEmpty && digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) ? text : nil
     }
 
-    public var description: String { text }
+    package var description: String { text }
 }
 
 /// A JSON object: its members in the order read. Keys are unique (the last
 /// of repeated keys wins, as in a dictionary). Events are small, so lookups
 /// are a linear scan, which beats hashing at this size.
-public struct JSONObject: Sendable, Equatable {
-    public private(set) var members: [(key: String, value: JSONValue)]
+package struct JSONObject: Sendable, Equatable {
+    package private(set) var members: [(key: String, value: JSONValue)]
 
-    public init() {
+    package init() {
         members = []
     }
 
@@ -120,7 +120,7 @@ public struct JSONObject: Sendable, Equatable {
     }
 
     /// The value of `key`; setting nil removes it.
-    public subscript(key: String) -> JSONValue? {
+    package subscript(key: String) -> JSONValue? {
         get { members.first { $0.key == key }?.value }
         set {
             let index = members.firstIndex { $0.key == key }
@@ -133,11 +133,11 @@ public struct JSONObject: Sendable, Equatable {
         }
     }
 
-    public var keys: [String] { members.map(\.key) }
+    package var keys: [String] { members.map(\.key) }
 
-    public var isEmpty: Bool { members.isEmpty }
+    package var isEmpty: Bool { members.isEmpty }
 
-    public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
+    package static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
         lhs.members.count == rhs.members.count
             && lhs.members.allSatisfy { member in rhs[member.key] == member.value }
     }

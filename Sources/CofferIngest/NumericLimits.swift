@@ -2,21 +2,21 @@ import CofferStore
 /// The range a numeric field must fall in to be accepted at ingest. A value
 /// outside it (age 1e20, a revenue of 1e300) is quarantined with a reason, so
 /// no stored number can overflow what a build or an export computes from it.
-public struct NumericLimit: Sendable, Equatable {
+package struct NumericLimit: Sendable, Equatable {
     /// Where the field is: `traits.age`, `properties.revenue`. A `traits.` path
     /// also covers `context.traits.` (where non-identify events carry traits).
-    public var field: String
+    package var field: String
     /// The accepted values, inclusive.
-    public var range: ClosedRange<Double>
+    package var range: ClosedRange<Double>
 
-    public init(field: String, range: ClosedRange<Double>) {
+    package init(field: String, range: ClosedRange<Double>) {
         self.field = field
         self.range = range
     }
 
     /// The limits that hold unless a policy's `limits:` says otherwise: every
     /// number the single view reads, with room for any real customer.
-    public static let defaults: [NumericLimit] = [
+    package static let defaults: [NumericLimit] = [
         NumericLimit(field: "traits.age", range: 0...150),
         NumericLimit(field: "traits.loyaltyPoints", range: 0...1_000_000_000),
         NumericLimit(field: "traits.loyalty_points", range: 0...1_000_000_000),
@@ -27,7 +27,7 @@ public struct NumericLimit: Sendable, Equatable {
     }
 
     /// The defaults, with a policy's own ranges (field → range) replacing or adding to them.
-    public static func merged(with policy: [String: ClosedRange<Double>]) -> [NumericLimit] {
+    package static func merged(with policy: [String: ClosedRange<Double>]) -> [NumericLimit] {
         var limits = defaults.filter { policy[$0.field] == nil }
         for (field, range) in policy.sorted(by: { $0.key < $1.key }) {
             limits.append(NumericLimit(field: field, range: range))
@@ -60,7 +60,7 @@ public struct NumericLimit: Sendable, Equatable {
     }
 
     /// Why `number` (found at `path`) is refused, or nil when it is in range.
-    public func check(_ number: Double, at path: String) -> Rejection? {
+    package func check(_ number: Double, at path: String) -> Rejection? {
         guard !number.isFinite || !range.contains(number) else { return nil }
         return Rejection("out of range: \(path) must be between "
             + "\(JSONNumber(range.lowerBound)?.text ?? "?") and \(JSONNumber(range.upperBound)?.text ?? "?")")

@@ -13,13 +13,13 @@ package protocol RecordSplitter {
 }
 
 /// Bytes of an input that belong to no record: reported, never silently dropped.
-public struct UnattributedBytes: Sendable, Equatable {
+package struct UnattributedBytes: Sendable, Equatable {
     /// How many bytes.
-    public var count = 0
+    package var count = 0
     /// The line of the first such byte.
-    public var firstLine: Int?
+    package var firstLine: Int?
 
-    public init() {}
+    package init() {}
 
     mutating func add(_ bytes: Int = 1, line: Int) {
         count += bytes
@@ -411,9 +411,9 @@ package struct CSVSplitter: RecordSplitter {
 }
 
 /// Splitting one CSV record into fields.
-public enum CSVFields {
+package enum CSVFields {
     /// The fields of one record; nil if its quoting is malformed.
-    public static func split(_ bytes: [UInt8], delimiter: UInt8 = UInt8(ascii: ",")) -> [String]? {
+    package static func split(_ bytes: [UInt8], delimiter: UInt8 = UInt8(ascii: ",")) -> [String]? {
         var fields: [String] = []
         var field: [UInt8] = []
         var inQuotes = false

@@ -1,34 +1,34 @@
-public import CofferStore
-public import Foundation
+package import CofferStore
+import Foundation
 
 /// A validated, normalised Segment Spec event, ready to append.
-public struct SegmentEvent: Sendable {
+package struct SegmentEvent: Sendable {
     /// The log kind (identify, track, page, screen, group, alias).
-    public var kind: EventKind
+    package var kind: EventKind
     /// Identifiers the event carries (userId, anonymousId, traits.email, traits.phone, loyalty id).
-    public var identifiers: [Identifier]
+    package var identifiers: [Identifier]
     /// For `alias`: the previous id, resolved against known user and anonymous ids.
-    public var previousID: String?
+    package var previousID: String?
     /// The sender's message id, if any (dedup key).
-    public var messageID: String?
+    package var messageID: String?
     /// Event time, ms since 1970 UTC.
-    public var timestamp: Int64
+    package var timestamp: Int64
     /// The normalised event as canonical JSON (sorted keys): what is encrypted into the log.
-    public var payload: [UInt8]
+    package var payload: [UInt8]
     /// Consent carried in `context.consent.categoryPreferences` (category → granted).
-    public var consentPreferences: [String: Bool] = [:]
+    package var consentPreferences: [String: Bool] = [:]
     /// Evidence for that consent: the messageId and the notice version and source the event names.
-    public var consentEvidence: [String: String] = [:]
+    package var consentEvidence: [String: String] = [:]
     /// The names of the fields in `traits`, `context.traits` and `properties`, for classification.
-    public var fieldNames: [String] = []
+    package var fieldNames: [String] = []
     /// When the event carried no time and got its receive time: the payload
     /// without that time, so the same record imported again has the same
     /// content key. Nil when the payload itself is the content.
-    public var timelessPayload: [UInt8]?
+    package var timelessPayload: [UInt8]?
 
     /// What dedup keys the event by when it has no messageId: the payload,
     /// without a receive time that differs on every import.
-    public var dedupContent: [UInt8] { timelessPayload ?? payload }
+    package var dedupContent: [UInt8] { timelessPayload ?? payload }
 }
 
 /// Validates and normalises Segment Spec events (https://segment.com/docs/connections/spec/).
@@ -38,22 +38,22 @@ public struct SegmentEvent: Sendable {
 /// object-typed `traits`, `properties`, `context`; ISO-8601 timestamps with a
 /// zone; at most 32 KB per event (Segment's limit). Normalises: trims ids,
 /// lower-cases emails, E.164 phones, timestamps to UTC with milliseconds.
-public struct SegmentParser: Sendable {
+package struct SegmentParser: Sendable {
     /// Segment's per-event size limit.
-    public static let maxEventBytes = 32 * 1024
+    package static let maxEventBytes = 32 * 1024
 
     static let types: [String: EventKind] = [
         "identify": .identify, "track": .track, "page": .page, "screen": .screen, "group": .group, "alias": .alias,
     ]
 
     /// When an event has neither `timestamp` nor `sentAt`, this time is used.
-    public var receivedAt: Int64
+    package var receivedAt: Int64
     /// Identifiers a policy declares beyond the built-in ones: where each is and its type.
-    public var declaredIdentifiers: [(path: [String], type: IdentifierType)]
+    package var declaredIdentifiers: [(path: [String], type: IdentifierType)]
     /// Ranges numeric fields must fall in (the defaults, or a policy's `limits:`).
-    public var limits: [NumericLimit]
+    package var limits: [NumericLimit]
 
-    public init(receivedAt: Int64 = EventLog.now(), declaredIdentifiers: [(path: [String], type: IdentifierType)] = [],
+    package init(receivedAt: Int64 = EventLog.now(), declaredIdentifiers: [(path: [String], type: IdentifierType)] = [],
                 limits: [NumericLimit] = NumericLimit.defaults) {
         self.receivedAt = receivedAt
         self.declaredIdentifiers = declaredIdentifiers
@@ -61,7 +61,7 @@ public struct SegmentParser: Sendable {
     }
 
     /// Parses one JSON record.
-    public func parse(_ bytes: [UInt8]) -> Result<SegmentEvent, Rejection> {
+    package func parse(_ bytes: [UInt8]) -> Result<SegmentEvent, Rejection> {
         guard bytes.count <= Self.maxEventBytes else {
             return .failure(Rejection("event larger than 32 KB"))
         }
@@ -75,7 +75,7 @@ public struct SegmentParser: Sendable {
     }
 
     /// Validates and normalises an event already read (from JSON, or a mapped CSV row).
-    public func normalise(_ input: JSONObject) -> Result<SegmentEvent, Rejection> {
+    package func normalise(_ input: JSONObject) -> Result<SegmentEvent, Rejection> {
         var event = input
         guard let typeValue = event["type"] else { return .failure(Rejection("missing type")) }
         guard let typeText = typeValue.string?.lowercased() else { return .failure(Rejection("wrong type: type must be a string")) }

@@ -1,18 +1,18 @@
 /// One raw record read from an input, with where it came from.
-public struct SourceRecord: Sendable {
+package struct SourceRecord: Sendable {
     /// 1-based line of the record's first byte.
-    public var line: Int
+    package var line: Int
     /// Byte offset of the record's first byte in the input.
-    public var byteOffset: Int
+    package var byteOffset: Int
     /// The record's bytes, as read.
-    public var bytes: [UInt8]
+    package var bytes: [UInt8]
     /// A reason this record is already known to be bad (e.g. a broken CSV quote), if any.
-    public var readError: String?
+    package var readError: String?
     /// The record's length in the input; more than `bytes.count` when only a
     /// prefix was kept (a record over the size limit).
-    public var length: Int
+    package var length: Int
 
-    public init(line: Int, byteOffset: Int, bytes: [UInt8], readError: String? = nil, length: Int? = nil) {
+    package init(line: Int, byteOffset: Int, bytes: [UInt8], readError: String? = nil, length: Int? = nil) {
         self.line = line
         self.byteOffset = byteOffset
         self.bytes = bytes
@@ -22,7 +22,7 @@ public struct SourceRecord: Sendable {
 }
 
 /// The input formats `coffer ingest` reads.
-public enum InputFormat: String, Sendable, CaseIterable {
+package enum InputFormat: String, Sendable, CaseIterable {
     /// Segment Spec events, one JSON object a line.
     case jsonl
     /// Segment Spec events in one JSON array.

@@ -2,7 +2,7 @@ import CofferStore
 
 /// ISO-8601 timestamps, parsed and formatted without Foundation's formatters
 /// (which are slow and not safe to share across tasks).
-public enum Timestamp {
+package enum Timestamp {
     /// Milliseconds since 1970 (UTC) for `YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM|±HHMM]`.
     ///
     /// - Parameters:
@@ -10,13 +10,13 @@ public enum Timestamp {
     ///   - defaultOffsetMinutes: zone to assume when the text has none; nil
     ///     means a zone is required.
     /// - Returns: nil when the text is not such a timestamp or the date is impossible.
-    public static func parse(_ text: String, allowSpace: Bool = false, defaultOffsetMinutes: Int? = nil) -> Int64? {
+    package static func parse(_ text: String, allowSpace: Bool = false, defaultOffsetMinutes: Int? = nil) -> Int64? {
         var text = text
         return text.withUTF8 { parse(utf8: $0, allowSpace: allowSpace, defaultOffsetMinutes: defaultOffsetMinutes) }
     }
 
     /// `parse` of UTF-8 bytes where they lie (e.g. inside an event's payload).
-    public static func parse(utf8 b: UnsafeBufferPointer<UInt8>, allowSpace: Bool = false, defaultOffsetMinutes: Int? = nil) -> Int64? {
+    package static func parse(utf8 b: UnsafeBufferPointer<UInt8>, allowSpace: Bool = false, defaultOffsetMinutes: Int? = nil) -> Int64? {
         func digits(_ start: Int, _ count: Int) -> Int? { Timestamp.digits(b, start, count) }
         guard b.count >= 19, let year = digits(0, 4), b[4] == 45, let month = digits(5, 2), b[7] == 45,
               let day = digits(8, 2), b[10] == 84 || b[10] == 116 || (allowSpace && b[10] == 32),
@@ -52,7 +52,7 @@ public enum Timestamp {
     }
 
     /// Minutes east of UTC for a zone designator: `Z`, `±HH:MM` or `±HHMM`; nil if malformed.
-    public static func offsetMinutes(_ zone: String) -> Int? {
+    package static func offsetMinutes(_ zone: String) -> Int? {
         var zone = zone
         return zone.withUTF8 { zoneOffset($0, from: 0) }
     }
@@ -89,7 +89,7 @@ public enum Timestamp {
     }
 
     /// `YYYY-MM-DDTHH:MM:SS.fffZ` for milliseconds since 1970.
-    public static func format(_ millis: Int64) -> String {
+    package static func format(_ millis: Int64) -> String {
         let totalSeconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000
         let ms = Int(millis - totalSeconds * 1000)
         let days = totalSeconds >= 0 ? totalSeconds / 86_400 : (totalSeconds - 86_399) / 86_400

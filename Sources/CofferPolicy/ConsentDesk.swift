@@ -1,6 +1,6 @@
 public import CofferCrypto
 public import CofferStore
-public import Foundation
+import Foundation
 import GRDB
 
 /// Why a consent operation was refused.

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import CofferStore
 
 /// A loaded, checked policy: what the vault may do with which data, for whom

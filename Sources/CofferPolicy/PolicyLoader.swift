@@ -1,5 +1,5 @@
-public import CofferCrypto
-public import CofferStore
+import CofferCrypto
+import CofferStore
 public import Foundation
 package import Yams
 

@@ -1,4 +1,4 @@
-public import CofferStore
+import CofferStore
 public import Foundation
 
 /// The record of processing activities (GDPR Art. 30), generated from the

@@ -1,5 +1,5 @@
 public import CofferStore
-public import Foundation
+import Foundation
 
 /// The oldest event time each kind may have and still be read into a
 /// projection, an export or a profile: the start of today (UTC) minus the

@@ -1,6 +1,6 @@
 package import CofferPolicy
 package import CofferStore
-package import Foundation
+import Foundation
 import GRDB
 
 extension AuditAction {
@@ -13,7 +13,7 @@ extension AuditAction {
 /// as a restriction does, instead of at the next `project build` (which leaves
 /// them out too). Called after every command or import that records such a
 /// decision.
-public enum ConsentEffects {
+package enum ConsentEffects {
     /// Purges the people of `changes` whose latest decision for the purpose is
     /// still a withdrawal or an objection (a grant recorded after it in the same
     /// import keeps them). One pass over each file of each purpose, audited.

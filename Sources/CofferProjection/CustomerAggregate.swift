@@ -18,7 +18,7 @@ struct Latest<Value: Sendable>: Sendable {
 /// Everything the single view needs about one person, folded event by event.
 /// Every part merges (sums, min/max, latest-by-time, unions), so two people
 /// found to be one combine without re-reading their events.
-public struct CustomerAggregate: Sendable {
+package struct CustomerAggregate: Sendable {
     var userID: Latest<String>?
     var email: Latest<String>?
     var phone: Latest<String>?
@@ -45,7 +45,7 @@ public struct CustomerAggregate: Sendable {
     var emailClicks = 0
     var events = 0
 
-    public init() {}
+    package init() {}
 
     /// Folds one decrypted event in. An event past retention (`cutoffs`) counts
     /// for nothing but the person's first user id, which keys their rows in

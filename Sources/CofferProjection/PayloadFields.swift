@@ -1,7 +1,7 @@
-package import CofferIngest
+import CofferIngest
 package import CofferPolicy
-public import CofferStore
-package import Foundation
+package import CofferStore
+import Foundation
 
 /// The few fields of an event payload the single view reads, pulled out in one
 /// pass over the bytes without building a JSON tree: values of other fields are
@@ -307,7 +307,7 @@ struct FieldScanner {
 extension StoredEvent {
     /// The time the event is filed under for retention: the time it carries,
     /// but no later than when it was recorded (`KeyEpoch.filingTime`).
-    public var filingTime: Int64 {
+    package var filingTime: Int64 {
         KeyEpoch.filingTime(occurredAt: PayloadFields.scan(payload)?.time, recordedAt: recordedAt)
     }
 }

@@ -1,25 +1,25 @@
 package import CofferPolicy
 package import CofferStore
-package import Foundation
-package import GRDB
+import Foundation
+import GRDB
 
 /// One person's single view, computed straight from the log with nothing
 /// transformed (for the person themself: `request export`), with the segments
 /// whose rules they match. Needs the master key (owner, compliance).
-public struct PersonProfile: Sendable {
+package struct PersonProfile: Sendable {
     /// The surviving subject id.
     package var subject: SubjectID
     /// Single-view columns (then one consent column per consent-based purpose) and their values.
-    public var columns: [String]
-    public var row: [Cell]
+    package var columns: [String]
+    package var row: [Cell]
     /// The segments whose rule the row matches, with the rule.
-    public var segments: [SegmentDefinition]
+    package var segments: [SegmentDefinition]
 
     /// The value `customer_id` is computed from (before any policy transform).
-    public var customerKey: String { row[0].description }
+    package var customerKey: String { row[0].description }
 
     /// The column → value pairs, nulls left out.
-    public var fields: [(String, Cell)] {
+    package var fields: [(String, Cell)] {
         zip(columns, row).filter { $0.1 != .null }.map { ($0.0, $0.1) }
     }
 

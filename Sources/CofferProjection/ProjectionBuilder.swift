@@ -1,10 +1,10 @@
-public import CofferCrypto
-public import CofferIngest
-public import CofferPolicy
-public import CofferStore
-public import Foundation
-package import GRDB
-package import GRDBSQLite
+import CofferCrypto
+import CofferIngest
+package import CofferPolicy
+package import CofferStore
+import Foundation
+import GRDB
+import GRDBSQLite
 import Synchronization
 
 extension AuditAction {
@@ -13,50 +13,50 @@ extension AuditAction {
 }
 
 /// What one build wrote.
-public struct ProjectionSummary: Sendable, Equatable {
-    public var purpose: String
+package struct ProjectionSummary: Sendable, Equatable {
+    package var purpose: String
     package var role: Role
     /// People in the file (consent / lawful basis applied).
-    public var subjects: Int
+    package var subjects: Int
     /// People left out for lack of consent.
-    public var withoutConsent: Int
-    public var columns: [String]
+    package var withoutConsent: Int
+    package var columns: [String]
     /// Segments materialised, and those skipped because a field they read is denied.
-    public var segments: [String]
-    public var skippedSegments: [String]
-    public var bytes: Int
+    package var segments: [String]
+    package var skippedSegments: [String]
+    package var bytes: Int
 }
 
 /// What `build` did.
-public struct BuildReport: Sendable {
-    public var events = 0
-    public var people = 0
+package struct BuildReport: Sendable {
+    package var events = 0
+    package var people = 0
     /// People left out because their processing is restricted.
-    public var restricted = 0
+    package var restricted = 0
     /// Where reading started: 0 for a full read, else the last build's position (incremental).
-    public var startSeq: Int64 = 0
-    public var lastSeq: Int64 = 0
-    public var projections: [ProjectionSummary] = []
+    package var startSeq: Int64 = 0
+    package var lastSeq: Int64 = 0
+    package var projections: [ProjectionSummary] = []
     /// Where the build's time went.
-    public var timings = BuildTimings()
+    package var timings = BuildTimings()
 }
 
 /// Seconds a build spent in each phase.
-public struct BuildTimings: Sendable {
+package struct BuildTimings: Sendable {
     /// Reading the log into aggregates (with loading the saved state).
-    public var read = 0.0
+    package var read = 0.0
     /// Saving the state for the next incremental build: done beside the file
     /// writes, so it is part of `write`'s time, not added to it.
-    public var state = 0.0
+    package var state = 0.0
     /// Computing, transforming, encrypting and writing the projection files (and saving the state).
-    public var write = 0.0
+    package var write = 0.0
 
-    public init() {}
+    package init() {}
 }
 
 /// How far a build has got, for progress displays. Reported from the build's
 /// threads, one report at a time.
-public enum BuildProgress: Sendable, Equatable {
+package enum BuildProgress: Sendable, Equatable {
     /// Reading the log: the share of the part to read that has been read (0…1).
     case reading(Double)
     /// Writing the files: `done` of `total` written, the last one being `purpose`.`role`.
@@ -113,21 +113,21 @@ final class ProgressReporter: Sendable {
 /// re-orders whose events fold together), or when asked (`incremental = false`).
 /// Either way the result is the same as a full build: the same log, policy and
 /// time give the same projections.
-public final class ProjectionBuilder {
+package final class ProjectionBuilder {
     private let vault: Vault
     private let policy: Policy
     private let engine: PolicyEngine
     private let segments: [SegmentDefinition]
     /// How many threads read the log (nil: one per core, at most 4; one when
     /// fewer than 50,000 events are to be read).
-    public var scanParts: Int?
+    package var scanParts: Int?
     /// How the threads divide the log (nil: by range up to `rangeReadLimit` subjects, by people beyond).
-    public var readSplit: ReadSplit?
+    package var readSplit: ReadSplit?
     /// Up to this many subjects, threads read ranges of the log (see `ReadSplit`).
-    public static let rangeReadLimit = 250_000
+    package static let rangeReadLimit = 250_000
 
     /// How reading threads divide the work.
-    public enum ReadSplit: Sendable {
+    package enum ReadSplit: Sendable {
         /// Each thread reads a consecutive range of the log, and the partial
         /// aggregates of a person are combined after: every row is read once,
         /// but a person's aggregate may exist once per thread meanwhile.
@@ -139,11 +139,11 @@ public final class ProjectionBuilder {
     /// Each reading thread reports its progress every this many events.
     var progressEvery = 32_768
     /// Start from the last build's state when it is usable (false: read the whole log).
-    public var incremental = true
+    package var incremental = true
     /// Write the projection files in parallel (nil: when there are at most `parallelWriteLimit` people).
-    public var parallelWrites: Bool?
+    package var parallelWrites: Bool?
     /// Above this many people, files are written one at a time to bound memory.
-    public static let parallelWriteLimit = 250_000
+    package static let parallelWriteLimit = 250_000
 
     /// - Throws: `VaultError.notPermitted` unless the actor may build projections.
     package init(vault: Vault, policy: Policy, segments: [SegmentDefinition]) throws {
@@ -159,18 +159,18 @@ public final class ProjectionBuilder {
     static let kinds: Set<EventKind> = [.identify, .track, .page, .screen, .rectify]
 
     /// What reading the log gave.
-    public struct Aggregates {
+    package struct Aggregates {
         package var people: [SubjectID: CustomerAggregate]
         /// Events read (only those after `startSeq` when incremental).
-        public var events: Int
+        package var events: Int
         /// The log position read from (0: the whole log) and up to.
-        public var startSeq: Int64
-        public var lastSeq: Int64
+        package var startSeq: Int64
+        package var lastSeq: Int64
     }
 
     /// Reads the log into one aggregate per person (merged subjects combined),
     /// starting from the saved state when `incremental` and it is usable.
-    public func aggregates(now: Int64 = EventLog.now(), progress: @escaping @Sendable (BuildProgress) -> Void = { _ in }) throws -> Aggregates {
+    package func aggregates(now: Int64 = EventLog.now(), progress: @escaping @Sendable (BuildProgress) -> Void = { _ in }) throws -> Aggregates {
         let read = try read(progress: ProgressReporter(progress), cutoffs: RetentionCutoffs(policy: policy, now: now))
         return Aggregates(people: Dictionary(uniqueKeysWithValues: read.people.lazy.map { ($0.key, $0.value) }), events: read.events,
                           startSeq: read.startSeq, lastSeq: read.lastSeq)
@@ -283,7 +283,7 @@ public final class ProjectionBuilder {
     }
 
     /// Builds the projections of `purposes` (all declared ones when nil).
-    public func build(purposes names: [String]? = nil, now: Int64 = EventLog.now(),
+    package func build(purposes names: [String]? = nil, now: Int64 = EventLog.now(),
                       progress: @escaping @Sendable (BuildProgress) -> Void = { _ in }) throws -> BuildReport {
         let reporter = ProgressReporter(progress)
         let purposes = try (names ?? policy.purposes.map(\.name)).map { name -> Purpose in
@@ -697,7 +697,7 @@ final class ScanPart: @unchecked Sendable {
     var owners: [SubjectID] = []
     var aggregates: [CustomerAggregate] = []
     var events = 0
-    var error: Error?
+    var error: (any Error)?
 
     /// Events past retention count for nothing (`CustomerAggregate.fold`).
     let cutoffs: RetentionCutoffs

@@ -1,14 +1,14 @@
-public import CofferCrypto
+import CofferCrypto
 package import CofferStore
 package import Foundation
-package import GRDB
-package import GRDBSQLite
+import GRDB
+import GRDBSQLite
 
 /// A projection database at rest: the SQLite image (`sqlite3_serialize`)
 /// sealed with AES-256-GCM in `projections/PURPOSE.ROLE.enc`, opened by
 /// decrypting into an in-memory database (`sqlite3_deserialize`). Nothing of it
 /// is written in clear.
-public enum ProjectionFile {
+package enum ProjectionFile {
     static let magic = Array("CPJ1".utf8)
 
     /// The file of `purpose` as built for `role`.
@@ -93,7 +93,7 @@ public enum ProjectionFile {
 }
 
 /// Why a projection could not be used.
-public enum ProjectionError: CofferError, Equatable {
+package enum ProjectionError: CofferError, Equatable {
     case notBuilt(purpose: String, role: String)
     case noAccess(role: String, purpose: String)
     case unknownSegment(String, known: [String])
@@ -103,7 +103,7 @@ public enum ProjectionError: CofferError, Equatable {
     /// A segment with fewer members than the policy's minimum group size.
     case smallGroup(segment: String, minimum: Int)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .notBuilt(purpose, role):
             return "no projection for purpose '\(purpose)' and role \(role) yet; the owner builds it with `coffer project build --purpose \(purpose)`"

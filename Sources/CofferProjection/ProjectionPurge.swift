@@ -1,9 +1,9 @@
-package import CofferCrypto
+import CofferCrypto
 package import CofferPolicy
 package import CofferStore
 package import Foundation
-package import GRDB
-package import GRDBSQLite
+import GRDB
+import GRDBSQLite
 
 /// Takes one person out of the projection files already built (erasure,
 /// restriction), without a rebuild: each file is decrypted in memory, the
@@ -14,23 +14,23 @@ package import GRDBSQLite
 /// Where a file cannot show which row is the person's (the policy denies or
 /// generalises `customer_id` for that role), the whole file is deleted: it is
 /// rebuilt from the log by the next `project build`.
-public enum ProjectionPurge {
+package enum ProjectionPurge {
     /// What happened to one projection file.
-    public struct Outcome: Sendable, Equatable, Codable {
+    package struct Outcome: Sendable, Equatable, Codable {
         /// `PURPOSE.ROLE.enc`
-        public var file: String
+        package var file: String
         /// Rows of the person removed (single view and segment memberships).
-        public var rowsRemoved: Int
+        package var rowsRemoved: Int
         /// The file was deleted (and needs `project build`).
-        public var fileDeleted: Bool
+        package var fileDeleted: Bool
 
         /// A projection file, not the saved build state.
-        public var isProjection: Bool { file != BuildState.fileName }
+        package var isProjection: Bool { file != BuildState.fileName }
 
         /// The outcome of deleting the saved build state.
-        public static let buildStateDeleted = Outcome(file: BuildState.fileName, rowsRemoved: 0, fileDeleted: true)
+        package static let buildStateDeleted = Outcome(file: BuildState.fileName, rowsRemoved: 0, fileDeleted: true)
 
-        public init(file: String, rowsRemoved: Int, fileDeleted: Bool) {
+        package init(file: String, rowsRemoved: Int, fileDeleted: Bool) {
             self.file = file
             self.rowsRemoved = rowsRemoved
             self.fileDeleted = fileDeleted
@@ -148,7 +148,7 @@ public enum ProjectionPurge {
 
 /// Opens a projection file as the vault itself (owner, compliance) for
 /// checks that must look inside it, such as the no-trace check after an erasure.
-public struct ProjectionInspector {
+package struct ProjectionInspector {
     private let queue: DatabaseQueue
 
     package init(vault: Vault, purpose: String, role: Role) throws {
@@ -158,7 +158,7 @@ public struct ProjectionInspector {
     }
 
     /// Rows (single view and segment memberships) with one of `ids` as customer_id.
-    public func rows(withCustomerIDs ids: [String]) throws -> Int {
+    package func rows(withCustomerIDs ids: [String]) throws -> Int {
         guard !ids.isEmpty else { return 0 }
         let list = ids.map { _ in "?" }.joined(separator: ", ")
         return try queue.inDatabase { db in
@@ -169,7 +169,7 @@ public struct ProjectionInspector {
     }
 
     /// The rows of a read-only statement on the file (for checks and tests).
-    public func rows(sql: String) throws -> [[Cell]] {
+    package func rows(sql: String) throws -> [[Cell]] {
         try queue.inDatabase { db in
             try Row.fetchAll(db, sql: sql).map { row in
                 row.databaseValues.map { value -> Cell in
@@ -186,7 +186,7 @@ public struct ProjectionInspector {
     }
 
     /// The decrypted database image, to search its bytes.
-    public func image() throws -> [UInt8] {
+    package func image() throws -> [UInt8] {
         try queue.inDatabase { db -> [UInt8] in
             var size: sqlite3_int64 = 0
             guard let pointer = sqlite3_serialize(db.sqliteConnection, "main", &size, 0) else {

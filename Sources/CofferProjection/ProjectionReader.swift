@@ -1,10 +1,10 @@
-public import CofferCrypto
-package import CofferIngest
+import CofferCrypto
+import CofferIngest
 package import CofferPolicy
 package import CofferStore
-package import Foundation
-package import GRDB
-package import GRDBSQLite
+import Foundation
+import GRDB
+import GRDBSQLite
 
 extension AuditAction {
     /// `view`: single-view rows.
@@ -16,48 +16,48 @@ extension AuditAction {
 }
 
 /// A query's result: column names and rows.
-public struct QueryResult: Sendable, Equatable {
-    public var columns: [String]
-    public var rows: [[Cell]]
+package struct QueryResult: Sendable, Equatable {
+    package var columns: [String]
+    package var rows: [[Cell]]
 }
 
 /// Why analyst SQL was refused or failed.
-public struct QueryError: CofferError, Equatable {
-    public var message: String
-    public var description: String { message }
+package struct QueryError: CofferError, Equatable {
+    package var message: String
+    package var description: String { message }
 }
 
 /// Bounds on one analyst query, so a hostile or careless statement (a
 /// recursive CTE that never ends, a string function that builds gigabytes)
 /// stops with a clear error instead of taking the machine.
-public struct QueryLimits: Sendable, Equatable {
+package struct QueryLimits: Sendable, Equatable {
     /// Wall-clock time a statement may run.
-    public var seconds: Double = 10
+    package var seconds: Double = 10
     /// The largest string or blob one value may be (SQLITE_LIMIT_LENGTH).
-    public var valueBytes: Int32 = 16 << 20
+    package var valueBytes: Int32 = 16 << 20
     /// Bytes of text and blobs a result may hold in all.
-    public var resultBytes: Int = 256 << 20
+    package var resultBytes: Int = 256 << 20
     /// SQLite's heap for the whole process while queries run
     /// (`sqlite3_hard_heap_limit64`); an existing lower limit is kept.
-    public var heapBytes: Int64 = 2 << 30
+    package var heapBytes: Int64 = 2 << 30
 
-    public init() {}
+    package init() {}
 }
 
 /// Reads one purpose's projection as the actor's role: the file is decrypted
 /// with that role's projection key into memory, and SQL runs read-only under
 /// SQLite's authorizer. Every read is audited.
-public final class ProjectionReader {
+package final class ProjectionReader {
     /// Tables analyst SQL may read.
-    public static let tables: Set<String> = ["single_view", "segments", "segment_members", "projection_info"]
+    package static let tables: Set<String> = ["single_view", "segments", "segment_members", "projection_info"]
     /// Functions analyst SQL may call (nothing that reaches files or loads code).
-    public static let functions: Set<String> = [
+    package static let functions: Set<String> = [
         "count", "sum", "total", "avg", "min", "max", "group_concat", "abs", "round", "length", "lower", "upper", "substr",
         "substring", "trim", "ltrim", "rtrim", "replace", "instr", "coalesce", "ifnull", "nullif", "iif", "typeof", "like",
         "glob", "date", "time", "datetime", "julianday", "strftime", "printf", "format", "cast", "random", "hex",
     ]
 
-    public let purpose: String
+    package let purpose: String
     package let role: Role
     /// Whose file is read: the role's own, except compliance, which reads the
     /// owner's file of a purpose both may read (one file fewer to build; a DPO
@@ -65,7 +65,7 @@ public final class ProjectionReader {
     package let fileRole: Role
     package let policy: Policy
     /// Bounds on each query; see `QueryLimits`.
-    public var limits = QueryLimits()
+    package var limits = QueryLimits()
     private let vault: Vault
     private let queue: DatabaseQueue
 
@@ -104,7 +104,7 @@ public final class ProjectionReader {
 
     /// Runs one read-only statement; refused if it writes, attaches, uses a
     /// pragma, calls a function outside `functions`, or reads another table.
-    public func query(_ sql: String, limit: Int = 100_000) throws -> QueryResult {
+    package func query(_ sql: String, limit: Int = 100_000) throws -> QueryResult {
         let hash = try vault.auditLedger().queryHash(sql)
         do {
             let result = try run(sql, limit: limit)
@@ -224,7 +224,7 @@ public final class ProjectionReader {
     }
 
     /// The single-view row of one customer (`customer_id` as the projection shows it).
-    public func view(customerID: String) throws -> QueryResult {
+    package func view(customerID: String) throws -> QueryResult {
         let result = try run("SELECT * FROM single_view WHERE customer_id = '\(customerID.replacingOccurrences(of: "'", with: "''"))'", limit: 2)
         try vault.audit(.view, purpose: purpose, target: try vault.auditLedger().customerTarget(purpose: purpose, customerID: customerID),
                         rows: result.rows.count)
@@ -232,7 +232,7 @@ public final class ProjectionReader {
     }
 
     /// The top `count` customers by `column` (descending).
-    public func top(_ count: Int, by column: String) throws -> QueryResult {
+    package func top(_ count: Int, by column: String) throws -> QueryResult {
         let columns = try run("SELECT * FROM single_view LIMIT 0", limit: 1).columns
         guard columns.contains(column) else {
             throw QueryError(message: "no column '\(column)' in this projection; columns: \(columns.joined(separator: ", "))")
@@ -244,15 +244,15 @@ public final class ProjectionReader {
     }
 
     /// A segment's size, or nil when below the minimum group size (shown as `< k`).
-    public struct SegmentStat: Sendable, Equatable {
-        public var name: String
-        public var description: String
-        public var rule: String
-        public var size: Int?
+    package struct SegmentStat: Sendable, Equatable {
+        package var name: String
+        package var description: String
+        package var rule: String
+        package var size: Int?
     }
 
     /// Every materialised segment with its size; sizes under the policy's minimum group size are withheld.
-    public func segmentStats() throws -> [SegmentStat] {
+    package func segmentStats() throws -> [SegmentStat] {
         let result = try run("""
             SELECT s.name, s.description, s.rule, count(m.customer_id) FROM segments s
             LEFT JOIN segment_members m ON m.segment = s.name GROUP BY s.name ORDER BY s.name
@@ -268,7 +268,7 @@ public final class ProjectionReader {
     }
 
     /// The members of segment `name` (customer ids as this projection shows them).
-    public func segmentMembers(_ name: String) throws -> [String] {
+    package func segmentMembers(_ name: String) throws -> [String] {
         let names = try run("SELECT name FROM segments ORDER BY name", limit: 10_000).rows.map { $0[0].description }
         guard names.contains(name) else { throw ProjectionError.unknownSegment(name, known: names) }
         let members = try run("SELECT customer_id FROM segment_members WHERE segment = '\(name.replacingOccurrences(of: "'", with: "''"))' "

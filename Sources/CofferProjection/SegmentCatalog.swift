@@ -1,14 +1,14 @@
-public import CofferPolicy
-public import Foundation
-package import Yams
+package import CofferPolicy
+import Foundation
+import Yams
 
 /// A named segment: who matches its rule in the single view.
-public struct SegmentDefinition: Sendable, Equatable {
-    public var name: String
-    public var description: String
+package struct SegmentDefinition: Sendable, Equatable {
+    package var name: String
+    package var description: String
     /// The rule as written, and parsed.
-    public var text: String
-    public var rule: SegmentRule
+    package var text: String
+    package var rule: SegmentRule
 }
 
 /// Segment definitions from YAML (`policies/segments.yaml` by default):
@@ -19,9 +19,9 @@ public struct SegmentDefinition: Sendable, Equatable {
 ///     description: Shop often and spend well.
 ///     rule: shop_times >= 10 and avg_spend > 15
 /// ```
-public enum SegmentCatalog {
+package enum SegmentCatalog {
     /// `explicit`, else `$COFFER_SEGMENTS`, else `segments.yaml` beside the policy file.
-    public static func resolvePath(explicit: String?, policyPath: String,
+    package static func resolvePath(explicit: String?, policyPath: String,
                                    environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let explicit { return explicit }
         if let path = environment["COFFER_SEGMENTS"], !path.isEmpty { return path }
@@ -42,7 +42,7 @@ public enum SegmentCatalog {
         return try parse(text, file: path, fields: fields(for: policy))
     }
 
-    public static func parse(_ text: String, file: String, fields: Set<String>) throws -> [SegmentDefinition] {
+    package static func parse(_ text: String, file: String, fields: Set<String>) throws -> [SegmentDefinition] {
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: text) else { return [] }

@@ -1,4 +1,4 @@
-public import CofferCrypto
+import CofferCrypto
 /// The rule language of segments: comparisons of single-view fields with
 /// numbers, quoted strings, `true`/`false` or `current_month`, combined with
 /// `and`, `or`, `not` and parentheses.
@@ -7,27 +7,27 @@ public import CofferCrypto
 ///     birthday_month == current_month
 ///     recency > 90 and shop_times >= 3
 ///     channels contains 'app' or not (email_open_rate < 0.5)
-public indirect enum SegmentRule: Sendable, Equatable {
+package indirect enum SegmentRule: Sendable, Equatable {
     case comparison(Operand, Comparison, Operand)
     case and(SegmentRule, SegmentRule)
     case or(SegmentRule, SegmentRule)
     case not(SegmentRule)
 
-    public enum Operand: Sendable, Equatable {
+    package enum Operand: Sendable, Equatable {
         case field(String)
         case number(Double)
         case text(String)
         case currentMonth
     }
 
-    public enum Comparison: String, Sendable, CaseIterable {
+    package enum Comparison: String, Sendable, CaseIterable {
         case equal = "==", notEqual = "!=", greaterOrEqual = ">=", lessOrEqual = "<=", greater = ">", less = "<"
         /// `channels contains 'app'`: one of the comma-separated items equals the value.
         case contains
     }
 
     /// Every field the rule reads.
-    public var fields: Set<String> {
+    package var fields: Set<String> {
         switch self {
         case let .comparison(left, _, right):
             return Set([left, right].compactMap { if case let .field(name) = $0 { return name } else { return nil } })
@@ -37,7 +37,7 @@ public indirect enum SegmentRule: Sendable, Equatable {
     }
 
     /// Whether a row (raw single-view values by field name) matches; a comparison with a missing value is false.
-    public func matches(_ row: [String: Cell], currentMonth: Int) -> Bool {
+    package func matches(_ row: [String: Cell], currentMonth: Int) -> Bool {
         let names = Array(row.keys)
         let columns = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
         return bound(to: columns, currentMonth: currentMonth).matches(names.map { row[$0]! })
@@ -46,7 +46,7 @@ public indirect enum SegmentRule: Sendable, Equatable {
     /// The rule bound to a row layout (field name → position) and a month, for
     /// evaluating many rows: names are looked up and literals converted once,
     /// not for every row of every file.
-    public func bound(to columns: [String: Int], currentMonth: Int) -> BoundSegmentRule {
+    package func bound(to columns: [String: Int], currentMonth: Int) -> BoundSegmentRule {
         func value(_ operand: Operand) -> BoundSegmentRule.Value {
             switch operand {
             case let .field(name): return columns[name].map(BoundSegmentRule.Value.column) ?? .constant(.null)
@@ -72,7 +72,7 @@ public indirect enum SegmentRule: Sendable, Equatable {
 /// Semantics: a comparison with a missing value is false; `contains` looks for
 /// an equal item in a comma-separated list; two values that both read as
 /// numbers compare numerically, anything else compares as text by code points.
-public struct BoundSegmentRule: Sendable {
+package struct BoundSegmentRule: Sendable {
     indirect enum Node: Sendable {
         case comparison(Value, SegmentRule.Comparison, Value)
         case and(Node, Node)
@@ -108,13 +108,13 @@ public struct BoundSegmentRule: Sendable {
     let root: Node
 
     /// Whether `row` (raw single-view values in the bound layout) matches.
-    public func matches(_ row: [Cell]) -> Bool {
+    package func matches(_ row: [Cell]) -> Bool {
         row.withUnsafeBufferPointer { matches($0) }
     }
 
     /// Whether the row where it lies matches (a build reads rows shared by the
     /// threads writing files: no copy of the row, no reference counting on it).
-    public func matches(_ row: UnsafeBufferPointer<Cell>) -> Bool {
+    package func matches(_ row: UnsafeBufferPointer<Cell>) -> Bool {
         Self.evaluate(root, row)
     }
 
@@ -162,15 +162,15 @@ extension SegmentRule.Comparison {
 }
 
 /// A rule that does not parse: what was expected, and at which character (1-based).
-public struct SegmentRuleError: CofferError, Equatable {
-    public var column: Int
-    public var message: String
-    public var description: String { "column \(column): \(message)" }
+package struct SegmentRuleError: CofferError, Equatable {
+    package var column: Int
+    package var message: String
+    package var description: String { "column \(column): \(message)" }
 }
 
 extension SegmentRule {
     /// Parses `text`; `knownFields` are the names a field operand may take.
-    public static func parse(_ text: String, knownFields: Set<String>) throws -> SegmentRule {
+    package static func parse(_ text: String, knownFields: Set<String>) throws -> SegmentRule {
         var parser = RuleParser(tokens: try RuleLexer.tokens(text), knownFields: knownFields, length: text.count)
         let rule = try parser.expression()
         if let extra = parser.peek { throw SegmentRuleError(column: extra.column, message: "unexpected '\(extra.text)' after a complete rule") }

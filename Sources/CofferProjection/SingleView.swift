@@ -1,15 +1,15 @@
-package import CofferIngest
+import CofferIngest
 package import CofferStore
-package import Foundation
+import Foundation
 
 /// One value of a single-view column.
-public enum Cell: Sendable, Hashable, CustomStringConvertible {
+package enum Cell: Sendable, Hashable, CustomStringConvertible {
     case null
     case integer(Int)
     case real(Double)
     case text(String)
 
-    public var double: Double? {
+    package var double: Double? {
         switch self {
         case let .integer(value): return Double(value)
         case let .real(value): return value
@@ -18,7 +18,7 @@ public enum Cell: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .null: return ""
         case let .integer(value): return String(value)
@@ -38,9 +38,9 @@ public enum Cell: Sendable, Hashable, CustomStringConvertible {
 /// shop_times; `recency` is whole days since the last purchase; open and click
 /// rates are per delivered email; `loyalty_points` is the `loyaltyPoints` trait,
 /// else one point per whole unit spent for loyalty members.
-public enum SingleView {
+package enum SingleView {
     /// Every column, in table order (consent columns follow, one per consent-based purpose).
-    public static let columns = [
+    package static let columns = [
         "customer_id", "email", "phone", "first_name", "last_name", "age", "gender", "birthday", "birthday_month", "postcode",
         "city", "loyalty_id", "total_spend", "first_time_shop", "last_time_shop", "shop_times", "frequency", "lifetime",
         "avg_spend", "recency", "online_share", "instore_share", "channels", "email_open_rate", "email_click_rate",
@@ -127,5 +127,5 @@ public enum SingleView {
     }
 
     /// The consent column of a purpose: `consent_marketing`.
-    public static func consentColumn(_ purpose: String) -> String { "consent_\(purpose)" }
+    package static func consentColumn(_ purpose: String) -> String { "consent_\(purpose)" }
 }

@@ -1,4 +1,4 @@
-package import CofferCrypto
+import CofferCrypto
 package import CofferPolicy
 package import CofferStore
 package import Foundation
@@ -12,7 +12,7 @@ extension AuditAction {
 /// and `segments.yaml` beside it), so commands do not depend on the working
 /// directory. Recorded by `init` and changed by `policy apply` (owner, audited
 /// with the file's SHA-256); a copy edited by hand is refused.
-public enum VaultPolicy {
+package enum VaultPolicy {
     /// Where the vault keeps its policy and its segment definitions.
     package static func policyURL(_ layout: VaultLayout) -> URL { layout.directory.appendingPathComponent("policy.yaml") }
     package static func segmentsURL(_ layout: VaultLayout) -> URL { layout.directory.appendingPathComponent("segments.yaml") }

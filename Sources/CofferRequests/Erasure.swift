@@ -1,41 +1,41 @@
 package import CofferCrypto
-package import CofferIngest
-package import CofferPolicy
+import CofferIngest
+import CofferPolicy
 package import CofferProjection
 package import CofferStore
 package import Foundation
-package import GRDB
+import GRDB
 
 /// The signed record of an erasure, handed to the data subject or the regulator.
-public struct ErasureReceipt: Codable, Sendable, Equatable {
-    public var format = "coffer-erasure-receipt/1"
-    public var request: String
-    public var vaultID: String
-    public var receivedAt: String
-    public var completedAt: String
+package struct ErasureReceipt: Codable, Sendable, Equatable {
+    package var format = "coffer-erasure-receipt/1"
+    package var request: String
+    package var vaultID: String
+    package var receivedAt: String
+    package var completedAt: String
     /// The person's former random subject ids (no longer linked to anything).
-    public var subjects: [String]
+    package var subjects: [String]
     /// Log position of the tombstone, and the chain head after it.
-    public var tombstoneSeq: Int64
-    public var logHeadHash: String
+    package var tombstoneSeq: Int64
+    package var logHeadHash: String
     package var shred: ShredReport
     package var projections: [ProjectionPurge.Outcome]
     /// Identifiers now on the suppression list (per policy), or 0.
-    public var suppressReturningIdentifiers: Bool
-    public var traceCheck: TraceCheck
+    package var suppressReturningIdentifiers: Bool
+    package var traceCheck: TraceCheck
     /// Milliseconds: shredding (keys, rows, tombstone, WAL), projection purge, no-trace check.
-    public var shredMillis: Int
-    public var purgeMillis: Int
-    public var traceCheckMillis: Int
-    public var policySHA256: String
+    package var shredMillis: Int
+    package var purgeMillis: Int
+    package var traceCheckMillis: Int
+    package var policySHA256: String
 }
 
 /// A receipt with its Ed25519 signature (over the receipt's sorted-key JSON),
 /// as `request erase --receipt FILE` writes it.
-public struct SignedReceipt: Codable, Sendable {
-    public var receipt: ErasureReceipt
-    public var signature: String
-    public var signingKey: String
+package struct SignedReceipt: Codable, Sendable {
+    package var receipt: ErasureReceipt
+    package var signature: String
+    package var signingKey: String
 
     /// The bytes a receipt or report is signed over: its sorted-key JSON.
     static func canonical(_ content: some Encodable) throws -> [UInt8] {

@@ -1,37 +1,37 @@
 package import CofferCrypto
-package import CofferIngest
-package import CofferPolicy
-package import CofferProjection
+import CofferIngest
+import CofferPolicy
+import CofferProjection
 package import CofferStore
 package import Foundation
-package import GRDB
-package import ZIPFoundation
+import GRDB
+import ZIPFoundation
 
 /// What `request export` wrote.
-public struct ExportResult: Sendable {
-    public var record: RequestRecord
-    public var path: String
+package struct ExportResult: Sendable {
+    package var record: RequestRecord
+    package var path: String
     /// Files in the bundle, with their sizes.
-    public var files: [(name: String, bytes: Int)]
-    public var events: Int
+    package var files: [(name: String, bytes: Int)]
+    package var events: Int
     /// `false` when no subject has the identifier: the bundle says so.
-    public var found: Bool
+    package var found: Bool
 }
 
 /// The signed manifest of an export bundle: SHA-256 of every other file.
-public struct BundleManifest: Codable, Sendable, Equatable {
-    public struct File: Codable, Sendable, Equatable {
-        public var name: String
-        public var bytes: Int
-        public var sha256: String
+package struct BundleManifest: Codable, Sendable, Equatable {
+    package struct File: Codable, Sendable, Equatable {
+        package var name: String
+        package var bytes: Int
+        package var sha256: String
     }
-    public var format = "coffer-export/1"
-    public var request: String
-    public var createdAt: String
-    public var vaultID: String
-    public var files: [File]
+    package var format = "coffer-export/1"
+    package var request: String
+    package var createdAt: String
+    package var vaultID: String
+    package var files: [File]
     /// The Ed25519 key that signed `manifest.sig` (the vault's audit key; pin it with `audit export-key`).
-    public var signingKey: String
+    package var signingKey: String
 }
 
 extension RequestDesk {
@@ -292,7 +292,7 @@ struct BundleContent {
 /// right SHA-256, nothing is missing or extra, and `manifest.sig` is a valid
 /// Ed25519 signature of the manifest by `publicKey` (default: the key the
 /// manifest names, which proves integrity but not origin).
-public enum BundleVerifier {
+package enum BundleVerifier {
     package static func verify(_ url: URL, publicKey: Ed25519.PublicKey?) throws -> BundleManifest {
         let contents: [String: [UInt8]]
         do {

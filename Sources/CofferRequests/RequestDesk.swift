@@ -1,10 +1,10 @@
-package import CofferCrypto
-package import CofferIngest
+import CofferCrypto
+import CofferIngest
 package import CofferPolicy
 package import CofferProjection
 package import CofferStore
-package import Foundation
-package import GRDB
+import Foundation
+import GRDB
 
 extension AuditAction {
     package static let requestList = AuditAction(rawValue: "request-list")
@@ -32,12 +32,12 @@ extension AuditAction {
 /// keeps the register with its legal deadlines, and carries out export,
 /// erasure, restriction and rectification. Every call, allowed or refused, is
 /// recorded in the audit ledger.
-public final class RequestDesk {
+package final class RequestDesk {
     package let vault: Vault
     package let policy: Policy
     package let segments: [SegmentDefinition]
     /// The time the desk works at (tests move it).
-    public var now: () -> Int64 = EventLog.now
+    package var now: () -> Int64 = EventLog.now
     /// Fault injection for tests: called after each step of an erasure
     /// ("purged", "shredded") and may throw, as a crash there would stop it.
     var afterErasureStep: (String) throws -> Void = { _ in }
@@ -63,7 +63,7 @@ public final class RequestDesk {
     // MARK: Register
 
     /// Every request, oldest first.
-    public func list() throws -> [RequestRecord] {
+    package func list() throws -> [RequestRecord] {
         let register = try register(for: .requestList)
         let records = try register.all()
         try vault.audit(.requestList, rows: records.count)
@@ -74,7 +74,7 @@ public final class RequestDesk {
     /// identifiers (email, else phone, else user id, else any), "(erased)"
     /// once their keys are gone, nil for a request registered for nobody.
     /// Reading identifiers is audited (one entry, the number of people named).
-    public func people(of records: [RequestRecord]) throws -> [String: String] {
+    package func people(of records: [RequestRecord]) throws -> [String: String] {
         _ = try register(for: .requestList)
         let graph = try vault.identityGraph()
         let preference: [IdentifierType] = [.email, .phone, .userID]
@@ -105,7 +105,7 @@ public final class RequestDesk {
 
     /// Extends the deadline of an open request by `months` (1 or 2, at most 2 in
     /// total, GDPR Art. 12(3)); the reason is kept for the data subject.
-    public func extend(_ id: String, months: Int, reason: String) throws -> RequestRecord {
+    package func extend(_ id: String, months: Int, reason: String) throws -> RequestRecord {
         let register = try register(for: .requestExtend)
         guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw RequestError.reasonRequired }
         let time = now()
@@ -127,13 +127,13 @@ public final class RequestDesk {
     }
 
     /// Whether `record` was past its due date when it was last extended (from its notes).
-    public static func wasExtendedOverdue(_ record: RequestRecord) -> Bool {
+    package static func wasExtendedOverdue(_ record: RequestRecord) -> Bool {
         record.notes.last { $0.hasPrefix("extended by") }?.contains("after its due date") == true
     }
 
     /// Refuses an open request (e.g. manifestly unfounded, identity not
     /// verified), with the reason given to the data subject.
-    public func refuse(_ id: String, reason: String) throws -> RequestRecord {
+    package func refuse(_ id: String, reason: String) throws -> RequestRecord {
         let register = try register(for: .requestRefuse)
         guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw RequestError.reasonRequired }
         let record = try vault.database.write { db in
@@ -238,14 +238,14 @@ public final class RequestDesk {
     }
 
     /// Profile fields a rectification may set, by the name the single view reads.
-    public static let rectifiable: [String: String] = [
+    package static let rectifiable: [String: String] = [
         "first_name": "firstName", "firstName": "firstName", "last_name": "lastName", "lastName": "lastName",
         "gender": "gender", "birthday": "birthday", "postcode": "postcode", "city": "city", "age": "age",
         "loyalty_points": "loyaltyPoints", "loyaltyPoints": "loyaltyPoints",
     ]
 
     /// Parses `field=value` corrections.
-    public static func corrections(_ settings: [String]) throws -> [String: String] {
+    package static func corrections(_ settings: [String]) throws -> [String: String] {
         var out: [String: String] = [:]
         for setting in settings {
             guard let equals = setting.firstIndex(of: "=") else {

@@ -1,10 +1,10 @@
-public import CofferCrypto
+import CofferCrypto
 import Foundation
-public import FoundationEssentials
+import FoundationEssentials
 
 /// Why a data-subject request could not be handled. Messages never carry
 /// personal data beyond what the operator typed.
-public enum RequestError: CofferError, Equatable {
+package enum RequestError: CofferError, Equatable {
     /// No subject has the identifier.
     case unknownSubject(String)
     /// No request with that id in the register.
@@ -32,7 +32,7 @@ public enum RequestError: CofferError, Equatable {
     /// Neither the person nor an open request was named.
     case nothingNamed
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .unknownSubject(identifier):
             return "no subject has the identifier \(identifier); check its spelling and type (email:…, user:…, phone:…)"
@@ -65,5 +65,5 @@ public enum RequestError: CofferError, Equatable {
 }
 
 extension RequestError: LocalizedError {
-    public var errorDescription: String? { description }
+    package var errorDescription: String? { description }
 }

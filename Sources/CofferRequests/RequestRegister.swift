@@ -1,11 +1,11 @@
-package import CofferCrypto
-package import CofferProjection
+import CofferCrypto
+import CofferProjection
 package import CofferStore
-package import Foundation
-package import GRDB
+import Foundation
+import GRDB
 
 /// The kinds of data-subject request Coffer handles.
-public enum RequestType: String, CaseIterable, Sendable, Codable {
+package enum RequestType: String, CaseIterable, Sendable, Codable {
     /// Access and portability (GDPR Art. 15, 20).
     case export
     /// Erasure (Art. 17).
@@ -17,39 +17,39 @@ public enum RequestType: String, CaseIterable, Sendable, Codable {
 }
 
 /// Where a request stands.
-public enum RequestStatus: String, Sendable, Codable {
+package enum RequestStatus: String, Sendable, Codable {
     case open, completed, refused
 }
 
 /// One entry of the request register.
-public struct RequestRecord: Sendable, Equatable {
-    public var id: String
-    public var type: RequestType
+package struct RequestRecord: Sendable, Equatable {
+    package var id: String
+    package var type: RequestType
     /// The person's random subject id, when one was found.
     package var subject: SubjectID?
-    public var receivedAt: Int64
+    package var receivedAt: Int64
     /// The legal deadline: one calendar month after receipt, plus extensions.
-    public var dueAt: Int64
+    package var dueAt: Int64
     /// Months the deadline was extended by (at most 2).
-    public var extendedMonths: Int
-    public var status: RequestStatus
-    public var completedAt: Int64?
+    package var extendedMonths: Int
+    package var status: RequestStatus
+    package var completedAt: Int64?
     /// The log event that records the outcome (tombstone, restriction, correction), if any.
-    public var logSeq: Int64?
+    package var logSeq: Int64?
     /// The outcome and the reasons given (kept encrypted in the register).
-    public var notes: [String]
+    package var notes: [String]
     /// An erasure under way: what the no-trace check will look for and what was
     /// done so far (sealed with the notes; dropped when the request closes).
     var pendingErasure: PendingErasure? = nil
 
     /// Open past its deadline at `now`.
-    public func isOverdue(at now: Int64) -> Bool { status == .open && now > dueAt }
+    package func isOverdue(at now: Int64) -> Bool { status == .open && now > dueAt }
 }
 
 /// The request register in the vault database (`requests` table). Ids, types,
 /// dates and status are in clear; outcomes and reasons, which may describe the
 /// person, are AES-256-GCM sealed under the register key.
-public struct RequestRegister {
+package struct RequestRegister {
     private let database: DatabaseQueue
     private let key: SymmetricKey
     private static let aad = Array("coffer/v1/request-register".utf8)
@@ -60,7 +60,7 @@ public struct RequestRegister {
     }
 
     /// `received` plus `months` calendar months (UTC), as GDPR counts them.
-    public static func adding(months: Int, to millis: Int64) -> Int64 {
+    package static func adding(months: Int, to millis: Int64) -> Int64 {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let date = Date(timeIntervalSince1970: Double(millis) / 1000)

@@ -1,10 +1,10 @@
-package import CofferCrypto
-package import CofferIngest
+import CofferCrypto
+import CofferIngest
 package import CofferPolicy
-package import CofferProjection
+import CofferProjection
 package import CofferStore
-package import Foundation
-package import GRDB
+import Foundation
+import GRDB
 
 extension AuditAction {
     /// `retention apply`.
@@ -13,33 +13,33 @@ extension AuditAction {
 
 /// What `coffer retention apply` did (or, with `--dry-run`, would do): counts,
 /// months and cutoffs, never values. Signed like an erasure receipt.
-public struct RetentionReport: Codable, Sendable, Equatable {
-    public var format = "coffer-retention-report/2"
-    public var vaultID: String
-    public var at: String
-    public var dryRun: Bool
-    public var policySHA256: String
+package struct RetentionReport: Codable, Sendable, Equatable {
+    package var format = "coffer-retention-report/2"
+    package var vaultID: String
+    package var at: String
+    package var dryRun: Bool
+    package var policySHA256: String
     /// Event kind → the oldest event time still read (ISO-8601): older ones are
     /// left out of every projection, profile and export, shredded or not.
-    public var readCutoffs: [String: String]
+    package var readCutoffs: [String: String]
     /// The key epochs (kind and month) whose keys were (or would be) destroyed.
     package var epochs: [EpochShred]
     /// Events made unreadable: those of the destroyed epochs, and legacy events past retention.
-    public var eventsDestroyed: Int
+    package var eventsDestroyed: Int
     /// A vault from before key epochs: what moving it onto them did (nil when it had nothing to move).
     package var legacyReseal: LegacyReseal?
     /// The quarantine's cutoff, and the records older than it that were (or would be) deleted.
-    public var quarantineCutoff: String?
-    public var quarantineDeleted: Int
-    public var note = "Collected events (identify, track, page, screen, alias, group, rectify) are destroyed by month once their "
+    package var quarantineCutoff: String?
+    package var quarantineDeleted: Int
+    package var note = "Collected events (identify, track, page, screen, alias, group, rectify) are destroyed by month once their "
         + "retention has passed. Consent, merge, restriction and erasure records are evidence, kept until the person is erased."
 }
 
 /// A retention report with its Ed25519 signature (over its sorted-key JSON).
-public struct SignedRetentionReport: Codable, Sendable {
-    public var report: RetentionReport
-    public var signature: String
-    public var signingKey: String
+package struct SignedRetentionReport: Codable, Sendable {
+    package var report: RetentionReport
+    package var signature: String
+    package var signingKey: String
 }
 
 /// Applies the policy's retention periods: moves a vault from before key
@@ -48,7 +48,7 @@ public struct SignedRetentionReport: Codable, Sendable {
 /// (crypto-shredding by time), deletes rejected input older than
 /// `retention: quarantine:`, then truncates the WAL. Owner or compliance;
 /// audited; signed. The log itself is never rewritten.
-public enum RetentionRun {
+package enum RetentionRun {
     package static func apply(vault: Vault, policy: Policy, now: Int64 = EventLog.now(), dryRun: Bool) throws -> SignedRetentionReport {
         guard vault.role == .owner || vault.role == .compliance else {
             try vault.audit(.retentionApply, decision: .denied, reason: "only the owner or compliance applies retention")

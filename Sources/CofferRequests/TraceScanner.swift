@@ -5,16 +5,16 @@ import Synchronization
 
 /// What the no-trace check found after an erasure. Findings name the file and
 /// the kind of value, never the value.
-public struct TraceCheck: Codable, Sendable, Equatable {
+package struct TraceCheck: Codable, Sendable, Equatable {
     /// Files read byte for byte (database, WAL, shm, projections, audit ledger, keyslots …).
-    public var filesScanned: Int
-    public var bytesScanned: Int
+    package var filesScanned: Int
+    package var bytesScanned: Int
     /// Values searched for (identifiers, names, profile and event values).
-    public var valuesSearched: Int
+    package var valuesSearched: Int
     /// Decrypted stores checked too: projections, quarantine, audit details, identity lookups, the person's log events.
-    public var decryptedChecks: [String]
-    public var findings: [String]
-    public var clean: Bool { findings.isEmpty }
+    package var decryptedChecks: [String]
+    package var findings: [String]
+    package var clean: Bool { findings.isEmpty }
 }
 
 /// Searches raw bytes for many values at once, case-insensitively (ASCII), in

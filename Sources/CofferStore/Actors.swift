@@ -1,5 +1,5 @@
 public import CofferCrypto
-public import Foundation
+import Foundation
 
 /// One actor as `actor list` shows it: no key material.
 public struct ActorInfo: Sendable, Equatable {

@@ -1,5 +1,5 @@
 public import CofferCrypto
-public import Foundation
+import Foundation
 package import GRDB
 
 /// The audit ledger: `audit.sqlite`, separate from the vault so an auditor can

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 package import GRDB
 
 /// A consent decision as the subject made it.

@@ -1,5 +1,5 @@
-public import CofferCrypto
-public import Foundation
+import CofferCrypto
+import Foundation
 package import GRDB
 
 /// One key epoch (one kind, one month) whose secret retention destroyed, or

@@ -1,5 +1,5 @@
-public import CofferCrypto
-public import Foundation
+import CofferCrypto
+import Foundation
 package import GRDB
 import Synchronization
 

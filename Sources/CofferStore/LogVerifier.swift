@@ -1,5 +1,5 @@
 public import CofferCrypto
-public import Foundation
+import Foundation
 import GRDB
 
 /// The first thing found wrong with a vault's event log.

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 package import GRDB
 
 /// Restriction of processing (GDPR Art. 18) and the suppression list of erased

@@ -1,5 +1,5 @@
-public import CofferCrypto
-public import Foundation
+package import CofferCrypto
+import Foundation
 package import GRDB
 import Synchronization
 
@@ -78,7 +78,7 @@ public enum StateSeals {
     /// digests; without it, a write to a sealed table fails with a clear error.
     static func register(on db: Database, key: SymmetricKey?) throws {
         let mac = try key.map { try SealMAC(key: $0) }
-        let function = DatabaseFunction(functionName, argumentCount: nil, pure: true) { values -> DatabaseValueConvertible? in
+        let function = DatabaseFunction(functionName, argumentCount: nil, pure: true) { values -> (any DatabaseValueConvertible)? in
             guard values.count >= 3, let sign = Int.fromDatabaseValue(values[1]), let table = String.fromDatabaseValue(values[2]) else {
                 throw DatabaseError(message: "coffer_seal: bad arguments")
             }

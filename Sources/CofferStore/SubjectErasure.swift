@@ -1,5 +1,5 @@
-public import CofferCrypto
-public import Foundation
+import CofferCrypto
+import Foundation
 package import GRDB
 
 /// What crypto-shredding one person removed.
@@ -139,7 +139,7 @@ extension Vault {
 
 extension Array where Element == UInt8 {
     /// Whether the byte string `needle` occurs in these bytes (memchr and memcmp).
-    public func containsBytes(_ needle: [UInt8]) -> Bool {
+    package func containsBytes(_ needle: [UInt8]) -> Bool {
         guard !needle.isEmpty else { return true }
         guard needle.count <= count else { return false }
         return withUnsafeBytes { hay in

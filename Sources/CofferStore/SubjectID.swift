@@ -83,7 +83,7 @@ public struct SubjectID: Hashable, Comparable, Sendable, CustomStringConvertible
 
 extension Collection where Element == UInt8 {
     /// Lower-case hexadecimal, written straight into the string (no intermediate array).
-    public var hexString: String {
+    package var hexString: String {
         if let hex = withContiguousStorageIfAvailable(Self.hex) { return hex }
         return Array(self).withUnsafeBufferPointer(Self.hex)
     }
@@ -104,7 +104,7 @@ extension Collection where Element == UInt8 {
 
 extension Array where Element == UInt8 {
     /// Parses lower- or upper-case hexadecimal; nil if malformed.
-    public init?(hexString: String) {
+    package init?(hexString: String) {
         let utf8 = Array(hexString.utf8)
         guard utf8.count % 2 == 0 else { return nil }
         func nibble(_ c: UInt8) -> UInt8? {

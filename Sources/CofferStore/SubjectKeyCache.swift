@@ -7,11 +7,11 @@ import Synchronization
 /// per thread (a keyring lookup and an unwrap cost as much as decrypting
 /// several events). Keep it for one read only: it holds unwrapped keys, and
 /// an erasure after the read must not find them here.
-public final class SubjectKeyCache: Sendable {
+package final class SubjectKeyCache: Sendable {
     /// nil values: the key was shredded.
     private let keys = Mutex([KeySlot: SymmetricKey?]())
 
-    public init() {}
+    package init() {}
 
     /// The cached key of `subject` at `version`, else what `load` gives (cached for the other threads).
     func key(_ subject: SubjectID, version: UInt32, orLoad load: () throws -> SymmetricKey?) rethrows -> SymmetricKey? {

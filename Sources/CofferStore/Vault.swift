@@ -1,5 +1,5 @@
 public import CofferCrypto
-public import Foundation
+import Foundation
 package import GRDB
 
 /// An unlocked vault: the database, the actor who opened it, and the keys the

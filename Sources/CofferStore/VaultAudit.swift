@@ -1,5 +1,5 @@
 public import CofferCrypto
-public import Foundation
+import Foundation
 
 extension AuditAction {
     /// `coffer init`: the ledger's first entry.

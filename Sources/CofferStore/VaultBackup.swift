@@ -1,4 +1,4 @@
-public import CofferCrypto
+import CofferCrypto
 public import Foundation
 package import GRDB
 

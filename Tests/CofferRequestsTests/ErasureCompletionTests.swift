@@ -97,7 +97,7 @@ struct LinkageTests {
     @Test("analytics (analyst) and marketing (marketing) files share no unique combination of purchase times and spend")
     func noOneToOneJoin() throws {
         let fixture = try RequestFixture()
-        let data = try fixture.ingestDemo(customers: 600, seed: 16)
+        _ = try fixture.ingestDemo(customers: 600, seed: 16)
         func combinations(_ purpose: String, _ role: Role) throws -> [String: Int] {
             let inspector = try ProjectionInspector(vault: fixture.owner, purpose: purpose, role: role)
             // What a joiner would match on: the three columns as the file shows them (a missing one is a value too).
