@@ -4,6 +4,7 @@ import PackageDescription
 /// Coffer: a privacy-first customer data platform in local files.
 ///
 /// Modules follow the data's flow:
+/// `CofferFormats` (timestamps, JSON, hex, byte encodings; no dependencies) and
 /// `COpenSSL` (system libcrypto) → `CofferCrypto` (primitives) → `CofferStore`
 /// (vault, keyslots, encrypted append-only event log, identity graph, consent ledger) →
 /// `CofferPolicy` (policy files, the policy engine) →
@@ -41,6 +42,10 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
         .target(
+            name: "CofferFormats",
+            swiftSettings: strict
+        ),
+        .target(
             name: "CofferCrypto",
             dependencies: ["COpenSSL"],
             swiftSettings: strict
@@ -48,6 +53,7 @@ let package = Package(
         .target(
             name: "CofferStore",
             dependencies: [
+                "CofferFormats",
                 "CofferCrypto",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -57,6 +63,7 @@ let package = Package(
         .target(
             name: "CofferPolicy",
             dependencies: [
+                "CofferFormats",
                 "CofferStore",
                 "CofferCrypto",
                 .product(name: "Yams", package: "Yams"),
@@ -66,6 +73,7 @@ let package = Package(
         .target(
             name: "CofferIngest",
             dependencies: [
+                "CofferFormats",
                 "CofferStore",
                 "CofferPolicy",
                 "CofferCrypto",
@@ -77,10 +85,10 @@ let package = Package(
         .target(
             name: "CofferProjection",
             dependencies: [
+                "CofferFormats",
                 "CofferStore",
                 "CofferCrypto",
                 "CofferPolicy",
-                "CofferIngest",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
@@ -90,8 +98,8 @@ let package = Package(
         .target(
             name: "CofferRequests",
             dependencies: [
+                "CofferFormats",
                 "CofferStore",
-                "CofferIngest",
                 "CofferCrypto",
                 "CofferPolicy",
                 "CofferProjection",
@@ -112,17 +120,18 @@ let package = Package(
         ),
         .target(
             name: "CofferDemo",
-            dependencies: ["CofferIngest", "CofferStore"],
+            dependencies: ["CofferFormats", "CofferIngest", "CofferStore"],
             swiftSettings: strict
         ),
         .target(
             name: "CofferBench",
-            dependencies: ["CofferStore", "CofferCrypto", "CofferPolicy", "CofferIngest", "CofferProjection", "CofferRequests", "CofferDemo"],
+            dependencies: ["CofferFormats", "CofferStore", "CofferCrypto", "CofferPolicy", "CofferIngest", "CofferProjection", "CofferRequests", "CofferDemo"],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "coffer",
             dependencies: [
+                "CofferFormats",
                 "CofferStore",
                 "CofferPolicy",
                 "CofferProjection",
@@ -136,12 +145,13 @@ let package = Package(
         ),
         .testTarget(
             name: "CofferCryptoTests",
-            dependencies: ["CofferCrypto"],
+            dependencies: ["CofferCrypto", "CofferFormats"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "CofferStoreTests",
             dependencies: [
+                "CofferFormats",
                 "CofferStore",
                 "CofferCrypto",
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -151,6 +161,7 @@ let package = Package(
         .testTarget(
             name: "CofferIngestTests",
             dependencies: [
+                "CofferFormats",
                 "CofferIngest",
                 "CofferPolicy",
                 "CofferDemo",
@@ -163,6 +174,7 @@ let package = Package(
         .testTarget(
             name: "CofferPolicyTests",
             dependencies: [
+                "CofferFormats",
                 "CofferPolicy",
                 "CofferIngest",
                 "CofferDemo",
@@ -175,6 +187,7 @@ let package = Package(
         .testTarget(
             name: "CofferProjectionTests",
             dependencies: [
+                "CofferFormats",
                 "CofferProjection",
                 "CofferFuzzTargets",
                 "CofferDemo",
@@ -189,6 +202,7 @@ let package = Package(
         .testTarget(
             name: "CofferRequestsTests",
             dependencies: [
+                "CofferFormats",
                 "CofferRequests",
                 "CofferProjection",
                 "CofferDemo",
@@ -204,6 +218,7 @@ let package = Package(
         .testTarget(
             name: "CofferEndToEndTests",
             dependencies: [
+                "CofferFormats",
                 "coffer",
                 "CofferStore",
                 "CofferCrypto",

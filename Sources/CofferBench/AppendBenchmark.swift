@@ -1,6 +1,7 @@
 import CofferCrypto
 package import CofferStore
 import Foundation
+import CofferFormats
 
 /// `coffer bench append`: how fast the log encrypts, chains and stores events.
 package struct AppendBenchmark {

@@ -5,6 +5,7 @@ package import CofferProjection
 package import CofferStore
 import Foundation
 import GRDB
+import CofferFormats
 
 /// `coffer bench project`: time and peak memory to build the single view,
 /// segments and every projection from a log of N café events.

@@ -1,6 +1,7 @@
 import CofferStore
 package import CofferIngest
 import Foundation
+import CofferFormats
 
 /// A reproducible pseudo-random generator (SplitMix64): the same seed gives the same data set.
 package struct SeededGenerator: RandomNumberGenerator {

@@ -2,6 +2,7 @@ import CofferIngest
 import CofferPolicy
 import CofferProjection
 import Foundation
+import CofferFormats
 
 /// The parsers that read untrusted input, each as a function of raw bytes, for
 /// the libFuzzer harness (`scripts/fuzz`) and for the test that replays the

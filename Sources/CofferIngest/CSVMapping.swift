@@ -1,6 +1,7 @@
 import Foundation
 import Yams
 import CofferStore
+import CofferFormats
 
 /// How the columns of a CSV file become Segment events, read from a small YAML file.
 ///

@@ -3,6 +3,7 @@ package import CofferPolicy
 package import CofferStore
 import Foundation
 import GRDB
+import CofferFormats
 
 /// Imports consent decisions from CSV (e.g. a CRM or email-platform export).
 ///

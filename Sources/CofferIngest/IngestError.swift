@@ -23,12 +23,3 @@ package enum IngestError: CofferError, Equatable {
         }
     }
 }
-
-/// Why one record was quarantined. Reasons never quote input values.
-package struct Rejection: Error, Equatable, Sendable {
-    package var reason: String
-
-    package init(_ reason: String) {
-        self.reason = reason
-    }
-}

@@ -3,6 +3,7 @@ package import CofferPolicy
 package import CofferStore
 import Foundation
 import GRDB
+import CofferFormats
 
 /// Counts from one import.
 package struct IngestReport: Sendable, Equatable {

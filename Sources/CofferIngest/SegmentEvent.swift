@@ -1,5 +1,7 @@
 package import CofferStore
 import Foundation
+package import CofferFormats
+package import CofferPolicy
 
 /// A validated, normalised Segment Spec event, ready to append.
 package struct SegmentEvent: Sendable {

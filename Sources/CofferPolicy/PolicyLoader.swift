@@ -2,6 +2,7 @@ import CofferCrypto
 import CofferStore
 public import Foundation
 package import Yams
+import CofferFormats
 
 /// Reads a policy YAML file into a checked `Policy`. Every mistake is a
 /// `PolicyError` naming the file, the line and what was expected; the first

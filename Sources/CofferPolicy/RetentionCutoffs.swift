@@ -1,5 +1,6 @@
 public import CofferStore
 import Foundation
+import CofferFormats
 
 /// The oldest event time each kind may have and still be read into a
 /// projection, an export or a profile: the start of today (UTC) minus the

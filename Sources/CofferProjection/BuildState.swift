@@ -3,6 +3,7 @@ import CofferCrypto
 import CofferStore
 import Foundation
 import GRDB
+import CofferFormats
 
 /// What the last projection build had read: every person's aggregate and the
 /// log position it reached, so the next build reads only the events after it.

@@ -1,5 +1,4 @@
 import CofferPolicy
-import CofferIngest
 import CofferStore
 import Foundation
 

@@ -1,7 +1,7 @@
 import CofferCrypto
-import CofferIngest
 import CofferPolicy
 import CofferStore
+import CofferFormats
 
 /// Applies the policy engine's decision to one value on its way into a projection.
 struct FieldTransformer {

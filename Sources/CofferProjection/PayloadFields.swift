@@ -1,7 +1,7 @@
-import CofferIngest
 package import CofferPolicy
 package import CofferStore
 import Foundation
+import CofferFormats
 
 /// The few fields of an event payload the single view reads, pulled out in one
 /// pass over the bytes without building a JSON tree: values of other fields are

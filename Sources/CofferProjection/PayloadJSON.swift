@@ -1,3 +1,4 @@
+import CofferFormats
 /// The JSON numbers the payload field scanner reads, decoded straight from
 /// the bytes, without Foundation (`JSONSerialization` costs 9–15 µs per event
 /// on Linux). Strings are read by ingest's `JSONReader`.

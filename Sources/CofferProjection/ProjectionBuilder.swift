@@ -1,11 +1,11 @@
 import CofferCrypto
-import CofferIngest
 package import CofferPolicy
 package import CofferStore
 import Foundation
 import GRDB
 import GRDBSQLite
 import Synchronization
+import CofferFormats
 
 extension AuditAction {
     /// `project build`: one entry per projection file written.

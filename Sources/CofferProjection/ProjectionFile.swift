@@ -3,6 +3,7 @@ package import CofferStore
 package import Foundation
 import GRDB
 import GRDBSQLite
+import CofferFormats
 
 /// A projection database at rest: the SQLite image (`sqlite3_serialize`)
 /// sealed with AES-256-GCM in `projections/PURPOSE.ROLE.enc`, opened by

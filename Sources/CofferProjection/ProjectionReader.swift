@@ -1,10 +1,10 @@
 import CofferCrypto
-import CofferIngest
 package import CofferPolicy
 package import CofferStore
 import Foundation
 import GRDB
 import GRDBSQLite
+import CofferFormats
 
 extension AuditAction {
     /// `view`: single-view rows.

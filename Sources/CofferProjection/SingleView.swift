@@ -1,6 +1,6 @@
-import CofferIngest
 package import CofferStore
 import Foundation
+import CofferFormats
 
 /// One value of a single-view column.
 package enum Cell: Sendable, Hashable, CustomStringConvertible {

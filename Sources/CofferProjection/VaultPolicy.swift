@@ -2,6 +2,7 @@ import CofferCrypto
 package import CofferPolicy
 package import CofferStore
 package import Foundation
+import CofferFormats
 
 extension AuditAction {
     /// `policy apply` (and `init`): the vault's policy was recorded; the target is its SHA-256.

@@ -1,10 +1,10 @@
 package import CofferCrypto
-import CofferIngest
 import CofferPolicy
 package import CofferProjection
 package import CofferStore
 package import Foundation
 import GRDB
+import CofferFormats
 
 /// The signed record of an erasure, handed to the data subject or the regulator.
 package struct ErasureReceipt: Codable, Sendable, Equatable {

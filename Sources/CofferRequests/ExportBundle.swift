@@ -1,11 +1,11 @@
 package import CofferCrypto
-import CofferIngest
 import CofferPolicy
 import CofferProjection
 package import CofferStore
 package import Foundation
 import GRDB
 import ZIPFoundation
+import CofferFormats
 
 /// What `request export` wrote.
 package struct ExportResult: Sendable {

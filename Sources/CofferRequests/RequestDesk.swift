@@ -1,10 +1,10 @@
 import CofferCrypto
-import CofferIngest
 package import CofferPolicy
 package import CofferProjection
 package import CofferStore
 import Foundation
 import GRDB
+import CofferFormats
 
 extension AuditAction {
     package static let requestList = AuditAction(rawValue: "request-list")
@@ -267,8 +267,8 @@ package final class RequestDesk {
                 }
                 // The same ranges ingest checks: a correction cannot store what an event could not.
                 let limit = NumericLimit.defaults.first { $0.field == "traits.\(name)" }
-                if let rejection = limit?.check(Double(value) ?? .nan, at: field) {
-                    throw RequestError.invalidCorrection("\(field): " + rejection.reason)
+                if let reason = limit?.check(Double(value) ?? .nan, at: field) {
+                    throw RequestError.invalidCorrection("\(field): " + reason)
                 }
             }
             if name == "birthday", Timestamp.parse(value + "T00:00:00Z") == nil {

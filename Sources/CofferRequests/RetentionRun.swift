@@ -1,10 +1,10 @@
 import CofferCrypto
-import CofferIngest
 package import CofferPolicy
 import CofferProjection
 package import CofferStore
 import Foundation
 import GRDB
+import CofferFormats
 
 extension AuditAction {
     /// `retention apply`.

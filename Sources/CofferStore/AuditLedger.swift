@@ -1,6 +1,7 @@
 public import CofferCrypto
 import Foundation
 package import GRDB
+import CofferFormats
 
 /// The audit ledger: `audit.sqlite`, separate from the vault so an auditor can
 /// be handed it alone. Every entry is hash-chained (SHA-256) and, when the

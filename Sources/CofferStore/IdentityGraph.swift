@@ -1,6 +1,7 @@
 import CofferCrypto
 import Foundation
 package import GRDB
+import CofferFormats
 
 /// Links identifiers to subjects through keyed tokens, and merges subjects
 /// that turn out to be one person.

@@ -1,4 +1,5 @@
 public import CofferCrypto
+import CofferFormats
 
 /// A set of named 256-bit keys, serialised for wrapping inside a keyslot.
 ///

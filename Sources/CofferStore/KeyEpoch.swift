@@ -1,3 +1,4 @@
+import CofferFormats
 /// The period one subject data key covers: one kind of collected event in
 /// one calendar month (UTC). A subject has a key per kind and month it has
 /// such events in, so retention can destroy exactly the keys whose events have

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferFormats
 
 /// The canonical byte forms that the event log hashes, signs and authenticates.
 ///

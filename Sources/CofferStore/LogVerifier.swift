@@ -1,6 +1,7 @@
 public import CofferCrypto
 import Foundation
 import GRDB
+import CofferFormats
 
 /// The first thing found wrong with a vault's event log.
 public struct VerificationFailure: Sendable, Equatable, CustomStringConvertible {

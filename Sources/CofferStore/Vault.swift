@@ -1,6 +1,7 @@
 public import CofferCrypto
 import Foundation
 package import GRDB
+import CofferFormats
 
 /// An unlocked vault: the database, the actor who opened it, and the keys the
 /// actor's keyslot holds.

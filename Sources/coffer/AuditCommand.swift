@@ -5,6 +5,7 @@ import CofferProjection
 import CofferStore
 import Foundation
 import GRDB
+import CofferFormats
 
 /// `coffer audit log|verify|export-key`
 struct AuditCommand: ParsableCommand {

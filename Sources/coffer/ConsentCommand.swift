@@ -5,6 +5,7 @@ import CofferPolicy
 import CofferProjection
 import CofferStore
 import Foundation
+import CofferFormats
 
 /// `coffer consent grant|revoke|show|import`
 struct ConsentCommand: ParsableCommand {

@@ -7,6 +7,7 @@ import CofferPolicy
 import CofferProjection
 import CofferStore
 import Foundation
+import CofferFormats
 
 /// `coffer demo`: generate a café's data, ingest it, summarise.
 struct DemoCommand: ParsableCommand {

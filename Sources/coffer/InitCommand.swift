@@ -4,6 +4,7 @@ import CofferPolicy
 import CofferProjection
 import CofferStore
 import Foundation
+import CofferFormats
 
 /// `coffer init`: creates a vault with an owner keyslot.
 struct InitCommand: ParsableCommand {

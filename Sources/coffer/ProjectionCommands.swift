@@ -4,6 +4,7 @@ import CofferPolicy
 import CofferProjection
 import CofferStore
 import Foundation
+import CofferFormats
 
 /// Output formats for rows.
 enum RowFormat: String, ExpressibleByArgument, CaseIterable { case table, csv, json }

@@ -6,6 +6,7 @@ import CofferProjection
 import CofferRequests
 import CofferStore
 import Foundation
+import CofferFormats
 
 extension RequestType: ExpressibleByArgument {}
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import CofferIngest
 import CofferStore
 import Foundation
+import CofferFormats
 
 /// `coffer subject show ID`
 struct SubjectCommand: ParsableCommand {

@@ -2,6 +2,7 @@ import ArgumentParser
 import CofferCrypto
 import CofferStore
 import Foundation
+import CofferFormats
 
 /// `coffer verify` (the log check, by default) and `coffer verify export-key`.
 struct VerifyCommand: ParsableCommand {

@@ -4,6 +4,7 @@ import CofferPolicy
 import CofferStore
 import Foundation
 import Testing
+import CofferFormats
 
 struct DemoTests {
     @Test("the demo data set is deterministic for a seed and differs for another")

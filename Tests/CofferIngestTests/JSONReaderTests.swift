@@ -2,6 +2,7 @@ import CofferDemo
 import Foundation
 import Testing
 @testable import CofferIngest
+import CofferFormats
 
 /// The byte-level JSON reader must accept and refuse what JSONSerialization
 /// does, read the same values, and give the canonical bytes the dedup key

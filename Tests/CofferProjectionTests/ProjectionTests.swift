@@ -7,6 +7,7 @@ import CofferStore
 import Foundation
 import GRDB
 import XCTest
+import CofferFormats
 
 /// A vault with three hand-made customers, the shipped policy, and an analyst.
 final class ProjectionFixture {

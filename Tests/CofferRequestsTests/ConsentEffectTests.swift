@@ -5,6 +5,7 @@ import CofferRequests
 import CofferStore
 import Foundation
 import Testing
+import CofferFormats
 
 /// Issue 16, item 2: withdrawing consent, or objecting, takes effect at once.
 struct ConsentEffectTests {

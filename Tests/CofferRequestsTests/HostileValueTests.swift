@@ -5,6 +5,7 @@ import CofferRequests
 import CofferStore
 import Foundation
 import Testing
+import CofferFormats
 
 /// Issue 15, class 1: no accepted number can make a build or an export trap.
 struct HostileValueTests {

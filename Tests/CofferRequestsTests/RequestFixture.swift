@@ -5,6 +5,7 @@ import CofferProjection
 import CofferRequests
 import CofferStore
 import Foundation
+import CofferFormats
 
 /// A vault with three customers (Ann with an anonymous visit merged in by an
 /// alias, Bo, Cy), two quarantined records, projections built, and a

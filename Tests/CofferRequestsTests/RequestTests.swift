@@ -8,6 +8,7 @@ import Foundation
 import GRDB
 import XCTest
 import ZIPFoundation
+import CofferFormats
 
 final class ExportTests: XCTestCase {
     func testExportHoldsExactlyTheSubjectsDataWithASignedManifest() throws {

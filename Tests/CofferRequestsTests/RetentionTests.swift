@@ -7,6 +7,7 @@ import CofferStore
 import Foundation
 import GRDB
 import Testing
+import CofferFormats
 
 /// Issue 16, item 1 (first part): an event past retention is absent from every projection and export.
 struct RetentionTests {

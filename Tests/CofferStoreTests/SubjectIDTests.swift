@@ -1,6 +1,7 @@
 import CofferStore
 import Foundation
 import Testing
+import CofferFormats
 
 /// Subject ids are held as two words; what they show must still be their 16 bytes.
 struct SubjectIDTests {

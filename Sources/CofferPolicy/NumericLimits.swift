@@ -1,4 +1,4 @@
-import CofferStore
+import CofferFormats
 /// The range a numeric field must fall in to be accepted at ingest. A value
 /// outside it (age 1e20, a revenue of 1e300) is quarantined with a reason, so
 /// no stored number can overflow what a build or an export computes from it.
@@ -36,33 +36,15 @@ package struct NumericLimit: Sendable, Equatable {
     }
 
     /// The paths this limit checks, as keys from the top of an event.
-    var paths: [[String]] {
+    package var paths: [[String]] {
         let path = field.split(separator: ".").map(String.init)
         return path.first == "traits" ? [path, ["context"] + path] : [path]
     }
 
-    /// Why `event` breaks this limit, or nil. Numbers and numeric strings
-    /// (which the build would read as numbers) are both checked.
-    func violation(in event: JSONObject) -> Rejection? {
-        for path in paths {
-            var node: JSONValue? = .object(event)
-            for key in path { node = node?.object?[key] }
-            let number: Double?
-            switch node {
-            case let .number(value)?: number = Double(value.text)
-            case let .string(text)?: number = Double(text.trimmedWhitespace)
-            default: number = nil
-            }
-            guard let number else { continue }
-            if let rejection = check(number, at: path.joined(separator: ".")) { return rejection }
-        }
-        return nil
-    }
-
     /// Why `number` (found at `path`) is refused, or nil when it is in range.
-    package func check(_ number: Double, at path: String) -> Rejection? {
+    package func check(_ number: Double, at path: String) -> String? {
         guard !number.isFinite || !range.contains(number) else { return nil }
-        return Rejection("out of range: \(path) must be between "
-            + "\(JSONNumber(range.lowerBound)?.text ?? "?") and \(JSONNumber(range.upperBound)?.text ?? "?")")
+        return "out of range: \(path) must be between "
+            + "\(JSONNumber(range.lowerBound)?.text ?? "?") and \(JSONNumber(range.upperBound)?.text ?? "?")"
     }
 }

@@ -1,5 +1,3 @@
-import CofferStore
-
 /// ISO-8601 timestamps, parsed and formatted without Foundation's formatters
 /// (which are slow and not safe to share across tasks).
 package enum Timestamp {
