@@ -40,6 +40,10 @@ public final class Vault {
     var cachedAudit: AuditLedger?
     /// SHA-256 of the policy the current command runs under (see `usePolicy`).
     var policyInUse: String?
+    /// Where the vault says what went wrong beside an operation that still completed
+    /// (a denial it could not record, say). The command line prints these on stderr;
+    /// by default they are dropped.
+    public var warn: (String) -> Void = { _ in }
 
     private init(layout: VaultLayout, vaultID: [UInt8], actor: String, role: Role, database: DatabaseQueue, bundle: KeyBundle) {
         self.layout = layout

@@ -58,7 +58,7 @@ extension Vault {
             do {
                 try audit(action, decision: .denied, purpose: purpose, target: target, reason: "lacks the '\(permission.rawValue)' permission")
             } catch {
-                FileHandle.standardError.write(Data("coffer: warning: the denial could not be recorded in the audit ledger: \(error)\n".utf8))
+                warn("the denial could not be recorded in the audit ledger: \(error)")
             }
             throw error
         }

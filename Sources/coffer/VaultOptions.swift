@@ -63,14 +63,18 @@ extension VaultLayout {
             throw VaultError.notInitialized(path: directory.path)
         }
         let passphrase = try PassphraseSource.read(file: passphraseFile, prompt: "Passphrase for '\(actor)': ")
-        return try Vault.unlock(layout: self, actor: actor, passphrase: passphrase)
+        let vault = try Vault.unlock(layout: self, actor: actor, passphrase: passphrase)
+        vault.warn = Terminal.warning
+        return vault
     }
 
     /// Reads a new owner passphrase (a prompt asks twice) and creates the vault.
     func createAsking(passphraseFile: String?) throws -> Vault {
         if isInitialized { throw VaultError.alreadyInitialized(path: directory.path) }
         let passphrase = try PassphraseSource.read(file: passphraseFile, prompt: "New owner passphrase: ", confirm: true)
-        return try Vault.create(layout: self, ownerPassphrase: passphrase)
+        let vault = try Vault.create(layout: self, ownerPassphrase: passphrase)
+        vault.warn = Terminal.warning
+        return vault
     }
 }
 

@@ -1,19 +1,19 @@
-public import CofferCrypto
-public import Foundation
+import CofferCrypto
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Where a passphrase comes from. Never a command-line argument: those are
 /// visible to every user of the machine in the process list.
-public enum PassphraseSource {
+enum PassphraseSource {
     /// Reads the passphrase from, in order: `file` (first line), the
     /// `COFFER_PASSPHRASE` environment variable, or an interactive prompt on the
     /// terminal (echo off). With `confirm`, the prompt asks twice.
     ///
     /// - Throws: `PassphraseError` when none is available or they differ.
     /// - Parameter variable: the environment variable to read (`COFFER_NEW_PASSPHRASE` for a new actor's).
-    public static func read(file: String?, prompt: String, confirm: Bool = false, variable: String = "COFFER_PASSPHRASE",
+    static func read(file: String?, prompt: String, confirm: Bool = false, variable: String = "COFFER_PASSPHRASE",
                             environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SecureBytes {
         if let file {
             guard var data = FileManager.default.contents(atPath: file) else {
@@ -63,14 +63,14 @@ public enum PassphraseSource {
 }
 
 /// Why no passphrase could be read.
-public enum PassphraseError: CofferError, Equatable {
+enum PassphraseError: CofferError, Equatable {
     case noSource(variable: String)
     case empty
     case unreadableFile(String)
     case emptyFile(String)
     case mismatch
 
-    public var description: String {
+    var description: String {
         switch self {
         case let .noSource(variable):
             let flag = variable == "COFFER_PASSPHRASE" ? "--passphrase-file" : "--new-passphrase-file"
