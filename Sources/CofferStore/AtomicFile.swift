@@ -16,27 +16,33 @@ public enum AtomicFile {
             var offset = 0
             while offset < raw.count {
                 let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0, errno == EINTR { continue }   // a signal interrupted the write: write the rest
                 if n <= 0 { return false }
                 offset += n
             }
             return true
         }
         ok = ok && fsync(fd) == 0
-        close(fd)
+        // close can report a write the kernel could not complete (NFS, a full quota).
+        ok = close(fd) == 0 && ok
         guard ok, rename(temporary.path, url.path) == 0 else {
             let detail = String(cString: strerror(errno))
             unlink(temporary.path)
             throw VaultError.io(path: url.path, detail: detail)
         }
-        syncDirectory(url.deletingLastPathComponent())
+        try syncDirectory(url.deletingLastPathComponent())
     }
 
     /// fsyncs a directory so renames and creations inside it survive a crash.
-    static func syncDirectory(_ directory: URL) {
+    /// A file system that cannot sync directories (EINVAL) is left as it is.
+    static func syncDirectory(_ directory: URL) throws {
         let dfd = open(directory.path, O_RDONLY)
-        if dfd >= 0 {
-            fsync(dfd)
-            close(dfd)
+        guard dfd >= 0 else { throw VaultError.io(path: directory.path, detail: String(cString: strerror(errno))) }
+        let synced = fsync(dfd) == 0 || errno == EINVAL
+        let detail = String(cString: strerror(errno))
+        let closed = close(dfd) == 0
+        guard synced, closed else {
+            throw VaultError.io(path: directory.path, detail: "the directory could not be synced to disk: \(detail)")
         }
     }
 }

@@ -160,15 +160,15 @@ public final class EventLog {
                                    keyVersion: version, nonce: nonce, ciphertext: sealed)
             let hash = try LogChain.hash(previous: previous, row: row, using: sha)
             insert.reset()
-            insert.bind(1, seq)
-            insert.bind(2, event.recordedAt)
-            insert.bind(3, blob: subjectBytes)
-            insert.bind(4, text: kind)
-            insert.bind(5, Int64(version))
-            insert.bind(6, blob: nonce)
-            insert.bind(7, blob: sealed)
-            insert.bind(8, blob: previous)
-            insert.bind(9, blob: hash)
+            try insert.bind(1, seq)
+            try insert.bind(2, event.recordedAt)
+            try insert.bind(3, blob: subjectBytes)
+            try insert.bind(4, text: kind)
+            try insert.bind(5, Int64(version))
+            try insert.bind(6, blob: nonce)
+            try insert.bind(7, blob: sealed)
+            try insert.bind(8, blob: previous)
+            try insert.bind(9, blob: hash)
             _ = try insert.step("appending an event")
             previous = hash
             sinceCheckpoint += 1
@@ -255,10 +255,10 @@ public final class EventLog {
         let insert = RawStatement(try db.cachedStatement(
             sql: "INSERT INTO keyring(subject_id, key_version, wrapped_key, created_at) VALUES (?, ?, ?, ?)"))
         insert.reset()
-        insert.bind(1, blob: slot.subject.bytes)
-        insert.bind(2, Int64(slot.version))
-        insert.bind(3, blob: wrapped)
-        insert.bind(4, Self.now())
+        try insert.bind(1, blob: slot.subject.bytes)
+        try insert.bind(2, Int64(slot.version))
+        try insert.bind(3, blob: wrapped)
+        try insert.bind(4, Self.now())
         _ = try insert.step("storing a subject key")
         keyRollback.arm(db)
         return remember(key, slot)
@@ -272,7 +272,7 @@ public final class EventLog {
         let select = RawStatement(try db.cachedStatement(sql: "SELECT wrapped_key FROM epoch_keys WHERE key_version = ?"))
         select.reset()
         defer { select.reset() }
-        select.bind(1, Int64(version))
+        try select.bind(1, Int64(version))
         if try select.step("reading a key epoch") {
             let secret: SymmetricKey?
             do {
@@ -372,8 +372,8 @@ public final class EventLog {
         let select = RawStatement(try db.cachedStatement(sql: "SELECT wrapped_key FROM keyring WHERE subject_id = ? AND key_version = ?"))
         select.reset()
         defer { select.reset() }
-        select.bind(1, subject: subject)
-        select.bind(2, Int64(version))
+        try select.bind(1, subject: subject)
+        try select.bind(2, Int64(version))
         guard try select.step("reading a subject key") else { return nil }
         return try unwrapSubjectKey(select.blob(0), subject, version)
     }
@@ -416,8 +416,8 @@ public final class EventLog {
             SELECT seq, subject_id, kind, key_version, nonce, ciphertext FROM events
             WHERE seq > ? AND seq <= ? ORDER BY seq
             """))
-        statement.bind(1, afterSeq)
-        statement.bind(2, throughSeq)
+        try statement.bind(1, afterSeq)
+        try statement.bind(2, throughSeq)
         // One associated-data buffer for every event: the vault's part stays, the event's part is rewritten.
         var aad = LogChain.associatedDataPrefix(vaultID: vaultID)
         let prefixCount = aad.count

@@ -38,7 +38,7 @@ public final class IdentityGraph {
         let select = RawStatement(try db.cachedStatement(sql: "SELECT subject_id FROM identities WHERE token = ?"))
         select.reset()
         defer { select.reset() }
-        select.bind(1, blob: token)
+        try select.bind(1, blob: token)
         guard try select.step("looking up an identifier") else { return nil }
         return try SubjectID(bytes: select.blob(0))
     }
@@ -167,12 +167,12 @@ public final class IdentityGraph {
             INSERT INTO identities(token, subject_id, id_type, nonce, value, created_at) VALUES (?, ?, ?, ?, ?, ?)
             """))
         insert.reset()
-        insert.bind(1, blob: token)
-        insert.bind(2, blob: subject.bytes)
-        insert.bind(3, text: identifier.type.rawValue)
-        insert.bind(4, blob: nonce)
-        insert.bind(5, blob: sealed)
-        insert.bind(6, time)
+        try insert.bind(1, blob: token)
+        try insert.bind(2, blob: subject.bytes)
+        try insert.bind(3, text: identifier.type.rawValue)
+        try insert.bind(4, blob: nonce)
+        try insert.bind(5, blob: sealed)
+        try insert.bind(6, time)
         _ = try insert.step("linking an identifier")
     }
 

@@ -93,7 +93,7 @@ public final class DedupIndex {
     package func insert(_ key: [UInt8], in db: Database) throws -> Bool {
         let insert = RawStatement(try db.cachedStatement(sql: "INSERT OR IGNORE INTO dedup(key) VALUES (?)"))
         insert.reset()
-        insert.bind(1, blob: key)
+        try insert.bind(1, blob: key)
         _ = try insert.step("recording a dedup key")
         return db.changesCount > 0
     }

@@ -20,20 +20,29 @@ struct RawStatement {
         sqlite3_clear_bindings(handle)
     }
 
-    func bind(_ index: Int32, _ value: Int64) {
-        sqlite3_bind_int64(handle, index, value)
+    func bind(_ index: Int32, _ value: Int64) throws {
+        try check(sqlite3_bind_int64(handle, index, value), binding: index)
     }
 
-    func bind(_ index: Int32, blob: [UInt8]) {
-        blob.withUnsafeBytes { _ = sqlite3_bind_blob(handle, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count), Self.transient) }
+    func bind(_ index: Int32, blob: [UInt8]) throws {
+        try check(blob.withUnsafeBytes {
+            sqlite3_bind_blob(handle, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count), Self.transient)
+        }, binding: index)
     }
 
-    func bind(_ index: Int32, subject: SubjectID) {
-        subject.withUnsafeBytes { _ = sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), Self.transient) }
+    func bind(_ index: Int32, subject: SubjectID) throws {
+        try check(subject.withUnsafeBytes { sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), Self.transient) }, binding: index)
     }
 
-    func bind(_ index: Int32, text: String) {
-        _ = text.withCString { sqlite3_bind_text(handle, index, $0, -1, Self.transient) }
+    func bind(_ index: Int32, text: String) throws {
+        try check(text.withCString { sqlite3_bind_text(handle, index, $0, -1, Self.transient) }, binding: index)
+    }
+
+    /// A bind that SQLite refused (out of memory, a value over its length limit) is an error, with SQLite's words.
+    private func check(_ code: Int32, binding index: Int32) throws {
+        guard code != SQLITE_OK else { return }
+        throw VaultError.storage(operation: "binding parameter \(index) of a statement",
+                                 detail: String(cString: sqlite3_errmsg(sqlite3_db_handle(handle))))
     }
 
     /// Steps once: `true` when a row is available, `false` when done.
