@@ -23,13 +23,10 @@ struct ActorCommand: ParsableCommand {
         )
         @OptionGroup var options: VaultOptions
         @Argument(help: "The new actor's name (a–z, 0–9, '.', '_', '-').") var name: String
-        @Option(help: ArgumentHelp("owner, compliance, analyst, marketing or auditor.", valueName: "ROLE")) var role: String
+        @Option(help: ArgumentHelp("owner, compliance, analyst, marketing or auditor.", valueName: "ROLE")) var role: Role
         @Option(help: ArgumentHelp("Read the new actor's passphrase from FILE.", valueName: "FILE")) var newPassphraseFile: String?
 
         func validate() throws {
-            guard Role(rawValue: role) != nil else {
-                throw ValidationError("unknown role '\(role)'; use one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
             guard Vault.isValidActorName(name) else { throw ValidationError(VaultError.invalidActorName(name).description) }
         }
 
@@ -38,9 +35,9 @@ struct ActorCommand: ParsableCommand {
             try vault.require(.manageActors, for: .actorAdd, target: "actor:\(name)")
             let passphrase = try PassphraseSource.read(file: newPassphraseFile, prompt: "Passphrase for new actor '\(name)': ",
                                                        confirm: true, variable: "COFFER_NEW_PASSPHRASE")
-            try vault.addActor(name, role: Role(rawValue: role)!, passphrase: passphrase)
-            Terminal.line("Added actor '\(name)' with role \(role); their keyslot holds: "
-                + KeyBundle.names(for: Role(rawValue: role)!).joined(separator: ", "))
+            try vault.addActor(name, role: role, passphrase: passphrase)
+            Terminal.line("Added actor '\(name)' with role \(role.rawValue); their keyslot holds: "
+                + KeyBundle.names(for: role).joined(separator: ", "))
         }
     }
 

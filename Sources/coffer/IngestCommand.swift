@@ -31,7 +31,7 @@ struct IngestCommand: ParsableCommand {
     var files: [String]
 
     @Option(help: ArgumentHelp("Input format when the file name does not tell: jsonl, json or csv.", valueName: "FORMAT"))
-    var format: String?
+    var format: InputFormat?
 
     @Option(help: ArgumentHelp("YAML column mapping for CSV files (see examples/retail-mapping.yaml).", valueName: "FILE"))
     var mapping: String?
@@ -40,9 +40,6 @@ struct IngestCommand: ParsableCommand {
     var batch: Int = Ingestor.defaultBatchSize
 
     func validate() throws {
-        if let format, InputFormat(rawValue: format.lowercased()) == nil {
-            throw ValidationError("--format must be jsonl, json or csv")
-        }
         guard batch > 0 else { throw ValidationError("--batch must be positive") }
     }
 
@@ -57,7 +54,7 @@ struct IngestCommand: ParsableCommand {
         for file in files {
             let reporter = ProgressReporter(label: URL(fileURLWithPath: file).lastPathComponent)
             do {
-                let report = try ingestor.ingest(path: file, format: format.flatMap { InputFormat(rawValue: $0.lowercased()) },
+                let report = try ingestor.ingest(path: file, format: format,
                                                  mapping: csvMapping, mappingPath: mapping.map { URL(fileURLWithPath: $0).path },
                                                  progress: reporter.update)
                 reporter.finish()

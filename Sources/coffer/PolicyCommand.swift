@@ -75,32 +75,22 @@ struct PolicyCommand: ParsableCommand {
             discussion: "Fields the policy does not classify are denied to every role and are not listed."
         )
         @OptionGroup var policyOption: PolicyOption
-        @Option(help: ArgumentHelp("owner, compliance, analyst, marketing or auditor.", valueName: "ROLE")) var role: String
+        @Option(help: ArgumentHelp("owner, compliance, analyst, marketing or auditor.", valueName: "ROLE")) var role: Role
         @Option(help: ArgumentHelp("A purpose the policy declares.", valueName: "PURPOSE")) var purpose: String
         @Option(help: ArgumentHelp("view, query, segment, activate or export (default: query).", valueName: "ACTION"))
-        var action: String = "query"
-
-        func validate() throws {
-            guard Role(rawValue: role) != nil else {
-                throw ValidationError("unknown role '\(role)'; use one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            guard Action(rawValue: action) != nil else {
-                throw ValidationError("unknown action '\(action)'; use one of \(Action.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-        }
+        var action: Action = .query
 
         func run() throws {
             let policy = try policyOption.load()
             guard let declared = policy.purpose(purpose) else {
                 throw ConsentError.unknownPurpose(purpose, declared: policy.purposes.map(\.name))
             }
-            let role = Role(rawValue: role)!
             let engine = PolicyEngine(policy: policy)
             Terminal.line("policy \(policy.file) ('\(policy.name)' \(policy.version), sha256 \(policy.sha256.prefix(16))…)")
-            Terminal.line("role \(role.rawValue), purpose \(purpose), action \(action): lawful basis \(declared.lawfulBasis.rawValue)"
+            Terminal.line("role \(role.rawValue), purpose \(purpose), action \(action.rawValue): lawful basis \(declared.lawfulBasis.rawValue)"
                 + (declared.needsConsent ? "; only subjects whose consent is in force" : ""))
             Terminal.line("")
-            let rows = engine.explain(role: role, purpose: purpose, action: Action(rawValue: action)!)
+            let rows = engine.explain(role: role, purpose: purpose, action: action)
             let fieldWidth = max(5, rows.map(\.field.count).max() ?? 0)
             let classWidth = max(5, rows.map { $0.classes.map(\.rawValue).joined(separator: ",").count }.max() ?? 0)
             func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: width, withPad: " ", startingAt: 0) }
