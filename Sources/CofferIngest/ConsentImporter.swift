@@ -169,10 +169,8 @@ package final class ConsentImporter {
                                                  through: receipt.lastSeq, in: db)
                 return (report, receipt.lastSeq)
             }
-        } catch let error as VaultError {
-            throw error
         } catch {
-            throw VaultError.storage(operation: "importing consent", detail: "\(error)")
+            throw VaultError.storage(operation: "importing consent", error: error)
         }
         try vault.audit(.ingest, target: target, rows: report.accepted,
                         reason: "consent import: " + report.auditSummary + LogCoverage.reasonSuffix(lastSeq: lastSeq))

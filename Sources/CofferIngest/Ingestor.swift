@@ -473,12 +473,8 @@ package final class Ingestor {
                                                  through: receipt.lastSeq, in: db)
                 return (report, receipt.lastSeq)
             }
-        } catch let error as VaultError {
-            throw error
-        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
-            throw VaultError.diskFull(path: vault.layout.database.path)
         } catch {
-            throw VaultError.storage(operation: "ingesting a batch", detail: "\(error)")
+            throw VaultError.storage(operation: "ingesting a batch", error: error, path: vault.layout.database.path)
         }
         try vault.audit(.ingest, target: auditTarget, rows: report.accepted,
                         reason: report.auditSummary + LogCoverage.reasonSuffix(lastSeq: lastSeq))

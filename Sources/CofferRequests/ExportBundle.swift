@@ -90,7 +90,7 @@ extension RequestDesk {
             try FileManager.default.moveItem(at: partial, to: url)
         } catch {
             try? FileManager.default.removeItem(at: partial)
-            throw VaultError.io(path: url.path, detail: "\(error)")
+            throw VaultError.io(path: url.path, error: error)
         }
     }
 }

@@ -144,11 +144,11 @@ package struct RequestRegister {
                 (notes, erasure) = (details.notes, details.erasure)
             }
         } catch {
-            throw VaultError.corruptFile(path: "vault.sqlite", reason: "request \(id) in the register does not decrypt (tampered?)")
+            throw VaultError.corruptFile(path: VaultLayout.databaseName, reason: "request \(id) in the register does not decrypt (tampered?)")
         }
         let typeText: String = row["type"], statusText: String = row["status"]
         guard let type = RequestType(rawValue: typeText), let status = RequestStatus(rawValue: statusText) else {
-            throw VaultError.corruptFile(path: "vault.sqlite", reason: "request \(id) has an unknown type or status")
+            throw VaultError.corruptFile(path: VaultLayout.databaseName, reason: "request \(id) has an unknown type or status")
         }
         let subject: Data? = row["subject_id"]
         return RequestRecord(id: id, type: type, subject: try subject.map { try SubjectID(bytes: Array($0)) },

@@ -165,7 +165,7 @@ public final class AuditLedger {
         } catch let error as VaultError {
             throw error
         } catch {
-            throw VaultError.storage(operation: "writing the audit ledger", detail: "\(error)")
+            throw VaultError.storage(operation: "writing the audit ledger", error: error)
         }
     }
 
@@ -187,12 +187,12 @@ public final class AuditLedger {
                                             authenticating: Self.associatedData(vaultID: vaultID, seq: seq, at: at,
                                                                                 action: actionText, decision: decisionText))
                 } catch {
-                    throw VaultError.corruptFile(path: "audit.sqlite",
+                    throw VaultError.corruptFile(path: VaultLayout.auditName,
                                                  reason: "audit entry \(seq) fails authentication; run `coffer audit verify`")
                 }
                 guard let decision = AuditDecision(rawValue: decisionText),
                       let details = try? JSONDecoder().decode(AuditDetails.self, from: Data(plain)) else {
-                    throw VaultError.corruptFile(path: "audit.sqlite", reason: "audit entry \(seq) cannot be read")
+                    throw VaultError.corruptFile(path: VaultLayout.auditName, reason: "audit entry \(seq) cannot be read")
                 }
                 return AuditEntry(seq: seq, at: at, action: AuditAction(rawValue: actionText), decision: decision,
                                   details: details, signed: (row[6] as Data?) != nil)

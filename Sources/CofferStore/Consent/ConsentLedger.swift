@@ -53,7 +53,7 @@ public struct ConsentRecord: Codable, Sendable, Equatable {
         do {
             self = try JSONDecoder().decode(ConsentRecord.self, from: Data(payload))
         } catch {
-            throw VaultError.corruptFile(path: "vault.sqlite", reason: "a consent event's payload cannot be read (\(error))")
+            throw VaultError.corruptFile(path: VaultLayout.databaseName, reason: "a consent event's payload cannot be read (\(error))")
         }
     }
 }

@@ -176,7 +176,7 @@ struct ResealRange {
     static func load(_ db: Database) throws -> ResealRange? {
         guard let bytes = try VaultMeta.get(db, key) else { return nil }
         let parts = String(decoding: bytes, as: UTF8.self).split(separator: "-").compactMap { Int64($0) }
-        guard parts.count == 2 else { throw VaultError.corruptFile(path: "vault.sqlite", reason: "the meta row \(key) is damaged") }
+        guard parts.count == 2 else { throw VaultError.corruptFile(path: VaultLayout.databaseName, reason: "the meta row \(key) is damaged") }
         return ResealRange(first: parts[0], last: parts[1])
     }
 

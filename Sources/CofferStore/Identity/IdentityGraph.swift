@@ -147,12 +147,12 @@ public final class IdentityGraph {
         return try rows.map { row in
             let token: Data = row[0], typeText: String = row[2], nonce: Data = row[3], sealed: Data = row[4]
             guard let type = IdentifierType(rawValue: typeText) else {
-                throw VaultError.corruptFile(path: "vault.sqlite", reason: "an identity row has the unknown type '\(typeText)'")
+                throw VaultError.corruptFile(path: VaultLayout.databaseName, reason: "an identity row has the unknown type '\(typeText)'")
             }
             let plain = try cipher.open(Array(sealed), key: key, nonce: Array(nonce),
                                         authenticating: valueContext(subject: subject, type: type))
             guard let identifier = Identifier(type: type, raw: String(decoding: plain, as: UTF8.self)) else {
-                throw VaultError.corruptFile(path: "vault.sqlite", reason: "an identity row holds an invalid \(typeText) identifier")
+                throw VaultError.corruptFile(path: VaultLayout.databaseName, reason: "an identity row holds an invalid \(typeText) identifier")
             }
             return LinkedIdentifier(token: Array(token), createdAt: row[1], identifier: identifier)
         }

@@ -126,7 +126,7 @@ public final class EventLog {
         } catch let error as VaultError {
             throw error
         } catch {
-            throw VaultError.storage(operation: "appending to the event log", detail: "\(error)")
+            throw VaultError.storage(operation: "appending to the event log", error: error)
         }
     }
 
@@ -279,7 +279,7 @@ public final class EventLog {
                 secret = select.isNull(0) ? nil
                     : try SymmetricKey(KeyWrap.unwrap(select.blob(0), with: keys.subjectKeyWrapping, context: epochKeyContext(version), using: cipher))
             } catch is CryptoError {
-                throw VaultError.corruptFile(path: "vault.sqlite", reason: "the secret of key epoch \(version) fails authentication; run `coffer verify`")
+                throw VaultError.corruptFile(path: VaultLayout.databaseName, reason: "the secret of key epoch \(version) fails authentication; run `coffer verify`")
             }
             let mac = try secret.map { try HMACSHA256(key: $0) }
             epochSecrets[version] = .some(mac)
@@ -383,7 +383,7 @@ public final class EventLog {
         do {
             return try SymmetricKey(KeyWrap.unwrap(wrapped, with: keys.subjectKeyWrapping, context: subjectKeyContext(subject, version), using: cipher))
         } catch is CryptoError {
-            throw VaultError.corruptFile(path: "vault.sqlite", reason: "a key in the keyring (version \(version)) fails authentication; run `coffer verify`")
+            throw VaultError.corruptFile(path: VaultLayout.databaseName, reason: "a key in the keyring (version \(version)) fails authentication; run `coffer verify`")
         }
     }
 
@@ -469,7 +469,7 @@ public final class EventLog {
                     }
                 }
             } catch CryptoError.authenticationFailed {
-                throw VaultError.corruptFile(path: "vault.sqlite", reason: "event \(seq) fails authentication; run `coffer verify`")
+                throw VaultError.corruptFile(path: VaultLayout.databaseName, reason: "event \(seq) fails authentication; run `coffer verify`")
             }
             try body(ScannedEvent(seq: seq, subject: subject, subjectNumber: number, kind: kind, payload: payload))
         }
@@ -522,7 +522,7 @@ public final class EventLog {
         var out: [StoredEvent] = []
         for row in rows {
             guard let version = UInt32(exactly: row[3] as Int64) else {
-                throw VaultError.corruptFile(path: "vault.sqlite", reason: "event \(row[0] as Int64) has an impossible key version; run `coffer verify`")
+                throw VaultError.corruptFile(path: VaultLayout.databaseName, reason: "event \(row[0] as Int64) has an impossible key version; run `coffer verify`")
             }
             let key: SymmetricKey
             if let cached = keyCache[version] {
@@ -545,14 +545,14 @@ public final class EventLog {
     fileprivate func open(seq: Int64, recordedAt: Int64, subject: SubjectID, kind kindText: String, version: UInt32,
                           nonce: Data, sealed: Data, key: SymmetricKey) throws -> StoredEvent {
         guard let kind = EventKind(rawValue: kindText) else {
-            throw VaultError.corruptFile(path: "vault.sqlite", reason: "event \(seq) has unknown kind")
+            throw VaultError.corruptFile(path: VaultLayout.databaseName, reason: "event \(seq) has unknown kind")
         }
         let aad = LogChain.associatedData(vaultID: vaultID, subjectID: subject.bytes, keyVersion: version, kind: kindText)
         do {
             let payload = try cipher.open(Array(sealed), key: key, nonce: Array(nonce), authenticating: aad)
             return StoredEvent(seq: seq, recordedAt: recordedAt, subject: subject, kind: kind, payload: payload)
         } catch CryptoError.authenticationFailed {
-            throw VaultError.corruptFile(path: "vault.sqlite", reason: "event \(seq) fails authentication; run `coffer verify`")
+            throw VaultError.corruptFile(path: VaultLayout.databaseName, reason: "event \(seq) fails authentication; run `coffer verify`")
         }
     }
 }

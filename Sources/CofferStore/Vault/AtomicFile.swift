@@ -11,7 +11,7 @@ public enum AtomicFile {
         let temporary = url.deletingLastPathComponent()
             .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
         let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, permissions)
-        guard fd >= 0 else { throw VaultError.io(path: temporary.path, detail: String(cString: strerror(errno))) }
+        guard fd >= 0 else { throw VaultError.io(path: temporary.path) }
         var ok = data.withUnsafeBytes { raw -> Bool in
             var offset = 0
             while offset < raw.count {
@@ -37,7 +37,7 @@ public enum AtomicFile {
     /// A file system that cannot sync directories (EINVAL) is left as it is.
     static func syncDirectory(_ directory: URL) throws {
         let dfd = open(directory.path, O_RDONLY)
-        guard dfd >= 0 else { throw VaultError.io(path: directory.path, detail: String(cString: strerror(errno))) }
+        guard dfd >= 0 else { throw VaultError.io(path: directory.path) }
         let synced = fsync(dfd) == 0 || errno == EINVAL
         let detail = String(cString: strerror(errno))
         let closed = close(dfd) == 0

@@ -42,10 +42,8 @@ enum VaultDatabase {
                 }
             } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
                 throw VaultError.corruptFile(path: url.path, reason: "not a SQLite database")
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
-                throw VaultError.diskFull(path: url.path)
             } catch {
-                throw VaultError.storage(operation: "preparing the vault schema", detail: "\(error)")
+                throw VaultError.storage(operation: "preparing the vault schema", error: error, path: url.path)
             }
         }
         try checkIsVault(queue, url: url)

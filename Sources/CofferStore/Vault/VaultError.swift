@@ -29,10 +29,10 @@ public enum VaultError: CofferError, Equatable {
     case invalidActorName(String)
     /// Removing this actor would leave no owner.
     case lastOwner(String)
-    /// Database failure: what was being done and SQLite's message.
-    case storage(operation: String, detail: String)
-    /// A file-system failure.
-    case io(path: String, detail: String)
+    /// Database failure: what was being done, SQLite's message, and its result code when known.
+    case storage(operation: String, detail: String, sqliteCode: Int32? = nil)
+    /// A file-system failure, with the errno when known.
+    case io(path: String, detail: String, errno: Int32? = nil)
     /// The disk (or the file system's quota) is full.
     case diskFull(path: String)
     /// A sealed table (consent state, restrictions, …) was changed outside Coffer.
@@ -67,9 +67,9 @@ public enum VaultError: CofferError, Equatable {
             return "'\(name)' is not a usable actor name: use 1–64 characters from a–z, 0–9, '.', '_' and '-', starting with a letter"
         case let .lastOwner(name):
             return "'\(name)' is the last owner; add another owner before removing it, or the vault could no longer be managed"
-        case let .storage(operation, detail):
+        case let .storage(operation, detail, _):
             return "database error while \(operation): \(detail)"
-        case let .io(path, detail):
+        case let .io(path, detail, _):
             return "cannot access \(path): \(detail)"
         case let .diskFull(path):
             return "no space left on the disk that holds \(path); free some space and run the command again "

@@ -16,11 +16,14 @@ public struct VaultLayout: Sendable, Equatable {
     }
 
     /// The SQLite database: event log, keyring, checkpoints.
-    public var database: URL { directory.appendingPathComponent("vault.sqlite") }
+    /// The file names inside a vault directory (errors name them when only the name is at hand).
+    public static let databaseName = "vault.sqlite", keyslotsName = "keyslots.json", auditName = "audit.sqlite"
+
+    public var database: URL { directory.appendingPathComponent(Self.databaseName) }
     /// Actors and their passphrase-wrapped keys.
-    public var keyslots: URL { directory.appendingPathComponent("keyslots.json") }
+    public var keyslots: URL { directory.appendingPathComponent(Self.keyslotsName) }
     /// The audit ledger (a separate file, so an auditor can be handed it alone).
-    public var auditDatabase: URL { directory.appendingPathComponent("audit.sqlite") }
+    public var auditDatabase: URL { directory.appendingPathComponent(Self.auditName) }
     /// The ledger plus its WAL and shared-memory companions.
     public var auditFiles: [URL] {
         [auditDatabase, URL(fileURLWithPath: auditDatabase.path + "-wal"), URL(fileURLWithPath: auditDatabase.path + "-shm")]
