@@ -5,6 +5,8 @@ struct ParsedBatch {
     var parsed: [Ingestor.Parsed]
     /// Input bytes read when the batch was cut (for progress).
     var bytesRead: Int
+    /// Where the records came from, with the CSV header they were parsed with.
+    var source: Ingestor.RecordSource
 }
 
 /// A bounded hand-over between the thread that reads and parses a file and

@@ -164,8 +164,8 @@ package final class Ingestor {
         let source = RecordSource(file: path, format: format, mapping: mapping, mappingPath: mappingPath)
         let batches = BatchQueue(capacity: 2)
         let parsing = DispatchGroup()
-        // The reader, the source's header and the parser stay with the reading
-        // thread; the queue's lock hands each batch (and the header before it) over.
+        // The reader and the parser stay with the reading thread; the queue hands
+        // each batch over with the source (and CSV header) it was parsed with.
         let task = ReadTask(reader: reader, source: source, parser: parser, batchSize: batchSize, queue: batches)
         DispatchQueue.global(qos: .userInitiated).async(group: parsing) { task.run() }
         defer {
@@ -174,7 +174,7 @@ package final class Ingestor {
         }
         var report = IngestReport()
         while let batch = try batches.take() {
-            report.add(try process(parsed: batch.parsed, source: source))
+            report.add(try process(parsed: batch.parsed, source: batch.source))
             progress(IngestProgress(bytesRead: batch.bytesRead, totalBytes: total, report: report))
         }
         report.bytes = batches.bytesRead
@@ -200,6 +200,7 @@ package final class Ingestor {
         }
 
         private func read() throws {
+            var source = self.source
             var pending: [SourceRecord] = []
             pending.reserveCapacity(batchSize)
             func add(_ record: SourceRecord) throws {
@@ -209,7 +210,7 @@ package final class Ingestor {
             func flush() throws {
                 let parsed = pending.map { Ingestor.parse($0, parser: parser, source: source) }
                 pending.removeAll(keepingCapacity: true)
-                guard queue.put(ParsedBatch(parsed: parsed, bytesRead: reader.bytesRead)) else { throw CancellationError() }
+                guard queue.put(ParsedBatch(parsed: parsed, bytesRead: reader.bytesRead, source: source)) else { throw CancellationError() }
             }
             var unattributed = UnattributedBytes()
             switch source.format {
@@ -260,7 +261,9 @@ package final class Ingestor {
     }
 
     /// Where a batch of records came from, for parsing and for the quarantine.
-    final class RecordSource {
+    /// A value: each batch carries the one it was parsed with (the CSV header
+    /// included) from the reading thread to the writing one.
+    struct RecordSource: Sendable {
         let file: String
         let format: InputFormat
         let mapping: CSVMapping?
@@ -278,7 +281,7 @@ package final class Ingestor {
     /// Imports records already in memory (the demo generator, retries, the collector).
     package func ingest(records: [SourceRecord], file: String, format: InputFormat, mapping: CSVMapping? = nil,
                        header: [String] = []) throws -> IngestReport {
-        let source = RecordSource(file: file, format: format, mapping: mapping, mappingPath: nil)
+        var source = RecordSource(file: file, format: format, mapping: mapping, mappingPath: nil)
         source.header = header
         var report = IngestReport()
         var start = 0
@@ -368,7 +371,7 @@ package final class Ingestor {
                 mapping = mappings[path] ?? (try? CSVMapping.load(path: path))
                 mappings[path] = mapping
             }
-            let source = RecordSource(file: record.file, format: format, mapping: mapping, mappingPath: record.context["mapping"])
+            var source = RecordSource(file: record.file, format: format, mapping: mapping, mappingPath: record.context["mapping"])
             source.header = record.context["header"]?.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init) ?? []
             let parsed = Self.parse(SourceRecord(line: record.line, byteOffset: record.byteOffset, bytes: record.record),
                                     parser: parser, source: source)

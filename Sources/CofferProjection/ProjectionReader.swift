@@ -123,7 +123,13 @@ package final class ProjectionReader {
         init(seconds: Double) { end = .now() + seconds }
     }
 
-    private func run(_ sql: String, limit: Int) throws -> QueryResult {
+    /// A value bound to a `?` of one of Coffer's own statements (never spliced into its text).
+    private enum Argument {
+        case text(String)
+        case integer(Int64)
+    }
+
+    private func run(_ sql: String, arguments: [Argument] = [], limit: Int) throws -> QueryResult {
         try queue.inDatabase { db in
             let connection = db.sqliteConnection
             sqlite3_limit(connection, SQLITE_LIMIT_LENGTH, limits.valueBytes)
@@ -164,6 +170,15 @@ package final class ProjectionReader {
                 throw QueryError(message: "refused: one statement at a time")
             }
             guard sqlite3_stmt_readonly(statement) != 0 else { throw QueryError(message: "refused: analyst SQL is read-only") }
+            let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+            for (index, argument) in arguments.enumerated() {
+                let position = Int32(index + 1)
+                let bound = switch argument {
+                case let .text(text): text.withCString { sqlite3_bind_text(statement, position, $0, -1, transient) }
+                case let .integer(value): sqlite3_bind_int64(statement, position, value)
+                }
+                guard bound == SQLITE_OK else { throw failure(bound) }
+            }
             let count = sqlite3_column_count(statement)
             let columns = (0..<count).map { String(cString: sqlite3_column_name(statement, $0)) }
             var rows: [[Cell]] = []
@@ -225,7 +240,7 @@ package final class ProjectionReader {
 
     /// The single-view row of one customer (`customer_id` as the projection shows it).
     package func view(customerID: String) throws -> QueryResult {
-        let result = try run("SELECT * FROM single_view WHERE customer_id = '\(customerID.replacingOccurrences(of: "'", with: "''"))'", limit: 2)
+        let result = try run("SELECT * FROM single_view WHERE customer_id = ?", arguments: [.text(customerID)], limit: 2)
         try vault.audit(.view, purpose: purpose, target: try vault.auditLedger().customerTarget(purpose: purpose, customerID: customerID),
                         rows: result.rows.count)
         return result
@@ -237,8 +252,9 @@ package final class ProjectionReader {
         guard columns.contains(column) else {
             throw QueryError(message: "no column '\(column)' in this projection; columns: \(columns.joined(separator: ", "))")
         }
-        let result = try run("SELECT * FROM single_view WHERE \"\(column)\" IS NOT NULL ORDER BY \"\(column)\" DESC LIMIT \(max(count, 0))",
-                             limit: max(count, 1))
+        // The column is one of the projection's own (checked above): an identifier cannot be bound.
+        let result = try run("SELECT * FROM single_view WHERE \"\(column)\" IS NOT NULL ORDER BY \"\(column)\" DESC LIMIT ?",
+                             arguments: [.integer(Int64(max(count, 0)))], limit: max(count, 1))
         try vault.audit(.view, purpose: purpose, target: "top:\(column)", rows: result.rows.count)
         return result
     }
@@ -271,8 +287,8 @@ package final class ProjectionReader {
     package func segmentMembers(_ name: String) throws -> [String] {
         let names = try run("SELECT name FROM segments ORDER BY name", limit: 10_000).rows.map { $0[0].description }
         guard names.contains(name) else { throw ProjectionError.unknownSegment(name, known: names) }
-        let members = try run("SELECT customer_id FROM segment_members WHERE segment = '\(name.replacingOccurrences(of: "'", with: "''"))' "
-            + "ORDER BY customer_id", limit: 10_000_000).rows.map { $0[0].description }
+        let members = try run("SELECT customer_id FROM segment_members WHERE segment = ? ORDER BY customer_id",
+                              arguments: [.text(name)], limit: 10_000_000).rows.map { $0[0].description }
         if ProjectionBuilder.groupsProtected(for: role), members.count < policy.minimumGroupSize {
             // Files built before this rule may still list small groups: withheld here too.
             try vault.audit(.segment, decision: .denied, purpose: purpose, target: "segment:\(name)",
