@@ -143,6 +143,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "CofferTestSupport",
+            dependencies: ["CofferCrypto", "CofferStore"],
+            path: "Tests/CofferTestSupport",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "CofferCryptoTests",
             dependencies: ["CofferCrypto", "CofferFormats"],
@@ -151,6 +157,7 @@ let package = Package(
         .testTarget(
             name: "CofferStoreTests",
             dependencies: [
+                "CofferTestSupport",
                 "CofferFormats",
                 "CofferStore",
                 "CofferCrypto",
@@ -161,6 +168,7 @@ let package = Package(
         .testTarget(
             name: "CofferIngestTests",
             dependencies: [
+                "CofferTestSupport",
                 "CofferFormats",
                 "CofferIngest",
                 "CofferPolicy",
@@ -174,6 +182,7 @@ let package = Package(
         .testTarget(
             name: "CofferPolicyTests",
             dependencies: [
+                "CofferTestSupport",
                 "CofferFormats",
                 "CofferPolicy",
                 "CofferIngest",
@@ -187,6 +196,7 @@ let package = Package(
         .testTarget(
             name: "CofferProjectionTests",
             dependencies: [
+                "CofferTestSupport",
                 "CofferFormats",
                 "CofferProjection",
                 "CofferFuzzTargets",
@@ -202,6 +212,7 @@ let package = Package(
         .testTarget(
             name: "CofferRequestsTests",
             dependencies: [
+                "CofferTestSupport",
                 "CofferFormats",
                 "CofferRequests",
                 "CofferProjection",

@@ -5,6 +5,7 @@ import CofferStore
 import Foundation
 import Testing
 import CofferFormats
+import CofferTestSupport
 
 struct DemoTests {
     @Test("the demo data set is deterministic for a seed and differs for another")
@@ -23,8 +24,7 @@ struct DemoTests {
         var configuration = DemoConfiguration()
         configuration.customers = 60
         let data = DemoGenerator.generate(configuration)
-        let policy = try PolicyLoader.load(path: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("policies/default.yaml").path)
+        let policy = try PolicyLoader.load(path: ScratchVault.defaultPolicyPath)
         let ingestor = try Ingestor(vault: fixture.vault, policy: policy)
         ingestor.clock = { configuration.start + 380 * 86_400_000 }   // the demo year just ended, on any day
         let segment = try ingestor.ingest(records: data.segmentLines, file: "demo:segment.jsonl", format: .jsonl)

@@ -4,10 +4,11 @@ import CofferStore
 import Foundation
 import Testing
 import GRDB
+import CofferTestSupport
 
 /// Issue 15: what a hostile or broken input can do to an import.
 struct HostileIngestTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = ScratchVault.repository
 
     @Test("records with neither messageId nor timestamp are recognised when imported again (class 5)")
     func reimportWithoutTime() throws {
@@ -63,7 +64,7 @@ struct HostileIngestTests {
     @Test("no rejection path writes input into the vault in clear (class 3)")
     func noInputInClear() throws {
         let fixture = try IngestFixture()
-        let policy = try PolicyLoader.load(path: Self.root.appendingPathComponent("policies/default.yaml").path)
+        let policy = try PolicyLoader.load(path: ScratchVault.defaultPolicyPath)
         let marker = "zq7marker"
         let jsonl = [
             #"{"type":"\#(marker)","userId":"u1"}"#,

@@ -4,29 +4,22 @@ import CofferPolicy
 import CofferStore
 import Foundation
 import GRDB
+import CofferTestSupport
 
 /// A fresh vault and a scratch directory for input files; removed at the end.
 final class IngestFixture {
-    let directory: URL
-    let layout: VaultLayout
+    let scratch: ScratchVault
+    var directory: URL { scratch.directory }
+    var layout: VaultLayout { scratch.layout }
     let vault: Vault
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-ingest-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        layout = VaultLayout(directory: directory.appendingPathComponent("vault"))
-        vault = try Vault.create(layout: layout, ownerPassphrase: SecureBytes(Array("ingest test passphrase".utf8)),
-                                 kdf: Scrypt.Parameters(logN: 10, r: 8, p: 1))
+        scratch = try ScratchVault("ingest", passphrase: "ingest test passphrase")
+        vault = try scratch.create()
     }
-
-    deinit { try? FileManager.default.removeItem(at: directory) }
 
     /// Writes `text` to a file in the scratch directory and returns its path.
-    func file(_ name: String, _ text: String) throws -> String {
-        let url = directory.appendingPathComponent(name)
-        try text.write(to: url, atomically: true, encoding: .utf8)
-        return url.path
-    }
+    func file(_ name: String, _ text: String) throws -> String { try scratch.file(name, text).path }
 
     func ingest(_ path: String, mapping: CSVMapping? = nil, mappingPath: String? = nil, policy: Policy? = nil) throws -> IngestReport {
         try Ingestor(vault: vault, policy: policy).ingest(path: path, mapping: mapping, mappingPath: mappingPath)

@@ -2,12 +2,10 @@ import CofferCrypto
 @testable import CofferPolicy
 import CofferStore
 import Foundation
+import CofferTestSupport
 
 /// The shipped default policy, read from the repository.
-func defaultPolicyPath() -> String {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("policies/default.yaml").path
-}
+func defaultPolicyPath() -> String { ScratchVault.defaultPolicyPath }
 
 /// A small valid policy; tests replace parts of it to make mistakes.
 let minimalPolicy = """
@@ -49,16 +47,13 @@ func policyError(_ text: String, file: StaticString = #filePath, line: UInt = #l
 
 /// A vault in a temporary directory (cheap scrypt), removed on deinit.
 final class PolicyTestVault {
-    let directory: URL
-    let layout: VaultLayout
+    let scratch: ScratchVault
+    var directory: URL { scratch.directory }
+    var layout: VaultLayout { scratch.layout }
     let vault: Vault
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-policy-\(UUID().uuidString)")
-        layout = VaultLayout(directory: directory.appendingPathComponent("vault"))
-        vault = try Vault.create(layout: layout, ownerPassphrase: SecureBytes(Array("policy test passphrase".utf8)),
-                                 kdf: Scrypt.Parameters(logN: 10, r: 8, p: 1))
+        scratch = try ScratchVault("policy", passphrase: "policy test passphrase")
+        vault = try scratch.create()
     }
-
-    deinit { try? FileManager.default.removeItem(at: directory) }
 }

@@ -8,31 +8,29 @@ import Foundation
 import GRDB
 import XCTest
 import CofferFormats
+import CofferTestSupport
 
 /// A vault with three hand-made customers, the shipped policy, and an analyst.
 final class ProjectionFixture {
-    let directory: URL
-    let layout: VaultLayout
+    let scratch: ScratchVault
+    var directory: URL { scratch.directory }
+    var layout: VaultLayout { scratch.layout }
     let owner: Vault
     let policy: Policy
     /// 2026-03-02T09:00:00Z: "now" for every build, so recency is fixed.
     let now: Int64 = Timestamp.parse("2026-03-02T09:00:00Z")!
-    static let kdf = Scrypt.Parameters(logN: 10, r: 8, p: 1)
+    static let kdf = ScratchVault.kdf
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-projection-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        layout = VaultLayout(directory: directory.appendingPathComponent("vault"))
-        owner = try Vault.create(layout: layout, ownerPassphrase: SecureBytes(Array("projection test passphrase".utf8)), kdf: Self.kdf)
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        policy = try PolicyLoader.load(path: root.appendingPathComponent("policies/default.yaml").path)
+        scratch = try ScratchVault("projection", passphrase: "projection test passphrase")
+        owner = try scratch.create()
+        policy = try PolicyLoader.load(path: ScratchVault.defaultPolicyPath)
         let input = directory.appendingPathComponent("events.jsonl")
         try Self.events.write(to: input, atomically: true, encoding: .utf8)
         _ = try Ingestor(vault: owner, policy: policy).ingest(path: input.path)
         try owner.addActor("alice", role: .analyst, passphrase: SecureBytes(Array("analyst passphrase".utf8)), kdf: Self.kdf)
     }
 
-    deinit { try? FileManager.default.removeItem(at: directory) }
 
     static let events = """
         {"type":"identify","userId":"u1","timestamp":"2025-12-01T12:00:00Z","traits":{"email":"Ann@Example.com","phone":"+44 7700 900123","firstName":"Ann","age":37,"gender":"female","birthday":"1989-05-17","loyaltyId":"L1"}}
@@ -453,9 +451,8 @@ final class SegmentRuleTests: XCTestCase {
     }
 
     func testTheShippedSegmentsLoad() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let policy = try PolicyLoader.load(path: root.appendingPathComponent("policies/default.yaml").path)
-        let segments = try SegmentCatalog.load(path: root.appendingPathComponent("policies/segments.yaml").path, policy: policy, required: true)
+        let policy = try PolicyLoader.load(path: ScratchVault.defaultPolicyPath)
+        let segments = try SegmentCatalog.load(path: ScratchVault.repository.appendingPathComponent("policies/segments.yaml").path, policy: policy, required: true)
         XCTAssertEqual(segments.map(\.name), ["loyal_regulars", "birthday_this_month", "lapsing_customers", "online_orderers",
                                               "app_adopters", "social_advocates", "promo_email_responders"])
         XCTAssertThrowsError(try SegmentCatalog.parse("segments:\n  x:\n    rule: avg_spend >> 3\n", file: "s.yaml",

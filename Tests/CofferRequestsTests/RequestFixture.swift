@@ -6,29 +6,28 @@ import CofferRequests
 import CofferStore
 import Foundation
 import CofferFormats
+import CofferTestSupport
 
 /// A vault with three customers (Ann with an anonymous visit merged in by an
 /// alias, Bo, Cy), two quarantined records, projections built, and a
 /// compliance actor `dpo` holding the request desk.
 final class RequestFixture {
-    let directory: URL
-    let layout: VaultLayout
+    let scratch: ScratchVault
+    var directory: URL { scratch.directory }
+    var layout: VaultLayout { scratch.layout }
     let owner: Vault
     var policy: Policy
     let segments: [SegmentDefinition]
     /// 2026-03-02T09:00:00Z: "now" for builds and requests.
     let now: Int64 = Timestamp.parse("2026-03-02T09:00:00Z")!
-    static let kdf = Scrypt.Parameters(logN: 10, r: 8, p: 1)
+    static let kdf = ScratchVault.kdf
     static let compliancePassphrase = "compliance passphrase"
 
     /// - Parameter legacyKeys: seal the fixture's data as vaults from before key epochs did (one key per subject).
     init(legacyKeys: Bool = false) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-requests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        layout = VaultLayout(directory: directory.appendingPathComponent("vault"))
-        owner = try Vault.create(layout: layout, ownerPassphrase: SecureBytes(Array("request test passphrase".utf8)), kdf: Self.kdf)
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        policy = try PolicyLoader.load(path: root.appendingPathComponent("policies/default.yaml").path)
+        scratch = try ScratchVault("requests", passphrase: "request test passphrase")
+        owner = try scratch.create()
+        policy = try PolicyLoader.load(path: ScratchVault.defaultPolicyPath)
         segments = try SegmentCatalog.parse("""
             segments:
               spenders:
@@ -45,7 +44,6 @@ final class RequestFixture {
         try build()
     }
 
-    deinit { try? FileManager.default.removeItem(at: directory) }
 
     static let events = """
         {"type":"page","anonymousId":"anon-ann-1","name":"Home","timestamp":"2025-11-30T12:00:00Z","properties":{"referrer":"newsletter-winter"}}

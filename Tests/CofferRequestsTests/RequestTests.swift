@@ -9,6 +9,7 @@ import GRDB
 import XCTest
 import ZIPFoundation
 import CofferFormats
+import CofferTestSupport
 
 final class ExportTests: XCTestCase {
     func testExportHoldsExactlyTheSubjectsDataWithASignedManifest() throws {
@@ -199,9 +200,8 @@ final class ErasureTests: XCTestCase {
     }
 
     func testTheShippedPolicyDoesNotSuppressAndTheKeyIsChecked() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        XCTAssertFalse(try PolicyLoader.load(path: root.appendingPathComponent("policies/default.yaml").path).suppressReturningIdentifiers)
-        let text = try String(contentsOf: root.appendingPathComponent("policies/default.yaml"), encoding: .utf8)
+        XCTAssertFalse(try PolicyLoader.load(path: ScratchVault.defaultPolicyPath).suppressReturningIdentifiers)
+        let text = try String(contentsOfFile: ScratchVault.defaultPolicyPath, encoding: .utf8)
         let on = text.replacingOccurrences(of: "suppress_returning_identifiers: false", with: "suppress_returning_identifiers: true")
         XCTAssertTrue(try PolicyLoader.parse(on, file: "p.yaml").suppressReturningIdentifiers)
         let broken = text.replacingOccurrences(of: "suppress_returning_identifiers: false", with: "suppress_returning_identifiers: sometimes")

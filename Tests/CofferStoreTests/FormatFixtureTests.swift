@@ -3,36 +3,35 @@ import CofferStore
 import Foundation
 import GRDB
 import Testing
+import CofferTestSupport
 
 /// A vault made by format version 6 (`coffer init`, an import of five events and a
 /// broken line, `project build`, `coffer backup`), checked in under
 /// Tests/Fixtures. Any later change of the vault's format must still open it:
 /// a format change needs a migration, not a fresh vault.
 struct FormatFixtureTests {
-    static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/vault-format-6")
+    static let fixture = ScratchVault.repository.appendingPathComponent("Tests/Fixtures/vault-format-6")
     static let passphrase = "format fixture passphrase"
 
     /// A copy of the fixture (opening migrates it; the checked-in files never change).
-    func copy() throws -> (VaultLayout, URL) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-format-\(UUID().uuidString)")
-        let vault = directory.appendingPathComponent("vault")
-        try FileManager.default.createDirectory(at: vault, withIntermediateDirectories: true)
-        for name in ["vault.sqlite", "audit.sqlite", "keyslots.json"] {
-            try FileManager.default.copyItem(at: Self.fixture.appendingPathComponent(name), to: vault.appendingPathComponent(name))
+    func copy() throws -> ScratchVault {
+        let scratch = try ScratchVault("format", passphrase: Self.passphrase)
+        try FileManager.default.createDirectory(at: scratch.layout.directory, withIntermediateDirectories: true)
+        for name in [VaultLayout.databaseName, VaultLayout.auditName, VaultLayout.keyslotsName] {
+            try FileManager.default.copyItem(at: Self.fixture.appendingPathComponent(name), to: scratch.layout.directory.appendingPathComponent(name))
         }
-        return (VaultLayout(directory: vault), directory)
+        return scratch
     }
 
     @Test("a vault of format 6 opens, verifies and reads back its people, events, consent and seals")
     func formatSixOpens() throws {
-        let (layout, directory) = try copy()
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let scratch = try copy()
+        let layout = scratch.layout
         let log = try LogVerifier.verify(layout: layout)
         #expect(log.isValid && log.eventCount == 7, "\(String(describing: log.failure))")
         #expect(try AuditVerifier.verify(layout: layout).failure == nil)
 
-        let owner = try Vault.unlock(layout: layout, passphrase: SecureBytes(Array(Self.passphrase.utf8)))
+        let owner = try scratch.unlock()
         try owner.verifySeals()
         let graph = try owner.identityGraph()
         let one = try #require(try owner.database.read { try graph.subject(for: Identifier(type: .email, raw: "fixture.one@example.com")!, in: $0) })

@@ -2,31 +2,23 @@ import CofferCrypto
 @testable import CofferStore
 import Foundation
 import GRDB
+import CofferTestSupport
 
-/// A vault in a fresh temporary directory, removed when the test ends.
-/// Uses a cheap scrypt cost so tests stay fast; production uses `.passphraseDefault`.
+/// A scratch vault (`ScratchVault`: cheap scrypt, removed when the test ends),
+/// with what the store's tests add: an attacker's connection and every file's bytes.
 final class TemporaryVault {
-    static let testKDF = Scrypt.Parameters(logN: 10, r: 8, p: 1)
+    static let testKDF = ScratchVault.kdf
     static let passphrase = "correct horse battery staple"
 
-    let directory: URL
-    let layout: VaultLayout
+    let scratch: ScratchVault
+    var directory: URL { scratch.directory }
+    var layout: VaultLayout { scratch.layout }
 
-    init() throws {
-        directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("coffer-test-\(UUID().uuidString)")
-        layout = VaultLayout(directory: directory.appendingPathComponent("vault"))
-    }
+    init() throws { scratch = try ScratchVault("store", passphrase: Self.passphrase) }
 
-    deinit { try? FileManager.default.removeItem(at: directory) }
+    func create() throws -> Vault { try scratch.create() }
 
-    func create() throws -> Vault {
-        try Vault.create(layout: layout, ownerPassphrase: SecureBytes(Array(Self.passphrase.utf8)), kdf: Self.testKDF)
-    }
-
-    func unlock(_ passphrase: String = passphrase) throws -> Vault {
-        try Vault.unlock(layout: layout, passphrase: SecureBytes(Array(passphrase.utf8)))
-    }
+    func unlock(_ passphrase: String = passphrase) throws -> Vault { try scratch.unlock(passphrase: passphrase) }
 
     /// A raw connection that bypasses the append-only triggers, as an attacker
     /// with the files would.
