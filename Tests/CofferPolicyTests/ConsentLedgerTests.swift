@@ -3,14 +3,14 @@ import CofferIngest
 import CofferStore
 import Foundation
 import GRDB
-import XCTest
+import Testing
 import CofferCrypto
 
-final class ConsentLedgerTests: XCTestCase {
+struct ConsentLedgerTests {
     let day: Int64 = 86_400_000
     let t0: Int64 = 1_750_000_000_000
 
-    func testConsentHistoryRoundTripsThroughTheLogAndAnswersPointInTimeQuestions() throws {
+    @Test func testConsentHistoryRoundTripsThroughTheLogAndAnswersPointInTimeQuestions() throws {
         let fixture = try PolicyTestVault()
         let desk = try ConsentDesk(vault: fixture.vault, policy: try parsePolicy(minimalPolicy))
         let alice = Identifier(argument: "email:alice@example.com")!
@@ -23,56 +23,59 @@ final class ConsentLedgerTests: XCTestCase {
 
         // Re-open the vault: the answers come from the log, not from memory.
         let reopened = try Vault.unlock(layout: fixture.layout, passphrase: .init(Array("policy test passphrase".utf8)))
-        let report = try XCTUnwrap(try ConsentDesk(vault: reopened, policy: try parsePolicy(minimalPolicy)).report(for: alice))
-        XCTAssertEqual(report.history.map(\.record.status), [.granted, .withdrawn, .granted])
-        XCTAssertEqual(report.history[0].record.evidence, ["noticeVersion": "v1", "noticeSHA256": "ab12"])
-        XCTAssertEqual(report.history[0].record.source, "cli:owner")
-        XCTAssertEqual(report.history[0].record.lawfulBasis, "consent")
-        XCTAssertEqual(report.history[0].record.expiresAt, t0 + 30 * day, "the policy's consent_valid_for applies")
+        let report = try #require(try ConsentDesk(vault: reopened, policy: try parsePolicy(minimalPolicy)).report(for: alice))
+        #expect(report.history.map(\.record.status) == [.granted, .withdrawn, .granted])
+        #expect(report.history[0].record.evidence == ["noticeVersion": "v1", "noticeSHA256": "ab12"])
+        #expect(report.history[0].record.source == "cli:owner")
+        #expect(report.history[0].record.lawfulBasis == "consent")
+        #expect(report.history[0].record.expiresAt == t0 + 30 * day, "the policy's consent_valid_for applies")
 
-        XCTAssertEqual(report.state(of: "marketing", at: t0 - 1), .none)
-        XCTAssertEqual(report.state(of: "marketing", at: t0), .granted(since: t0, seq: report.history[0].seq))
-        XCTAssertEqual(report.state(of: "marketing", at: t0 + 9 * day), .granted(since: t0, seq: report.history[0].seq))
-        XCTAssertEqual(report.state(of: "marketing", at: t0 + 10 * day), .withdrawn(since: t0 + 10 * day, seq: report.history[1].seq))
-        XCTAssertEqual(report.state(of: "marketing", at: t0 + 22 * day).allows, true)
-        XCTAssertEqual(report.state(of: "marketing", at: t0 + 25 * day), .expired(at: t0 + 25 * day, seq: report.history[2].seq))
-        XCTAssertEqual(report.state(of: "analytics", at: t0 + 22 * day), .none)
+        #expect(report.state(of: "marketing", at: t0 - 1) == .none)
+        #expect(report.state(of: "marketing", at: t0) == .granted(since: t0, seq: report.history[0].seq))
+        #expect(report.state(of: "marketing", at: t0 + 9 * day) == .granted(since: t0, seq: report.history[0].seq))
+        #expect(report.state(of: "marketing", at: t0 + 10 * day) == .withdrawn(since: t0 + 10 * day, seq: report.history[1].seq))
+        #expect(report.state(of: "marketing", at: t0 + 22 * day).allows == true)
+        #expect(report.state(of: "marketing", at: t0 + 25 * day) == .expired(at: t0 + 25 * day, seq: report.history[2].seq))
+        #expect(report.state(of: "analytics", at: t0 + 22 * day) == .none)
 
         // The current-state table agrees, and honours the expiry.
         let ledger = try reopened.consentLedger()
         try reopened.database.read { db in
-            XCTAssertEqual(try ledger.subjectsGranted("marketing", at: t0 + 22 * day, in: db), [report.subject])
-            XCTAssertEqual(try ledger.subjectsGranted("marketing", at: t0 + 26 * day, in: db), [])
+            let value0 = try ledger.subjectsGranted("marketing", at: t0 + 22 * day, in: db)
+            #expect(value0 == [report.subject])
+            let value1 = try ledger.subjectsGranted("marketing", at: t0 + 26 * day, in: db)
+            #expect(value1 == [])
         }
     }
 
-    func testALateArrivingOlderDecisionJoinsTheHistoryButDoesNotOverrideTheCurrentState() throws {
+    @Test func testALateArrivingOlderDecisionJoinsTheHistoryButDoesNotOverrideTheCurrentState() throws {
         let fixture = try PolicyTestVault()
         let desk = try ConsentDesk(vault: fixture.vault, policy: try parsePolicy(minimalPolicy))
         let bob = Identifier(argument: "user:bob")!
         try desk.record(desk.makeRecord(purpose: "marketing", status: .granted, effectiveAt: t0 + 5 * day, source: "a"), for: bob)
         try desk.record(desk.makeRecord(purpose: "marketing", status: .withdrawn, effectiveAt: t0, source: "b"), for: bob)
-        let report = try XCTUnwrap(desk.report(for: bob))
-        XCTAssertEqual(report.history.map(\.record.source), ["b", "a"], "ordered by when each took effect")
-        XCTAssertEqual(report.state(of: "marketing", at: t0 + 6 * day).allows, true)
+        let report = try #require(try desk.report(for: bob))
+        #expect(report.history.map(\.record.source) == ["b", "a"], "ordered by when each took effect")
+        #expect(report.state(of: "marketing", at: t0 + 6 * day).allows == true)
         let ledger = try fixture.vault.consentLedger()
         try fixture.vault.database.read { db in
-            XCTAssertEqual(try ledger.current(of: report.subject, in: db), ["marketing": .granted])
+            let value2 = try ledger.current(of: report.subject, in: db)
+            #expect(value2 == ["marketing": .granted])
         }
     }
 
-    func testOnlyDeclaredConsentBasedPurposesTakeConsent() throws {
+    @Test func testOnlyDeclaredConsentBasedPurposesTakeConsent() throws {
         let fixture = try PolicyTestVault()
         let desk = try ConsentDesk(vault: fixture.vault, policy: try parsePolicy(minimalPolicy))
-        XCTAssertThrowsError(try desk.makeRecord(purpose: "analytics", status: .granted, effectiveAt: t0, source: "x")) {
-            XCTAssertEqual($0 as? ConsentError, .notConsentBased(purpose: "analytics", basis: "legitimate_interests"))
+        do { _ = try desk.makeRecord(purpose: "analytics", status: .granted, effectiveAt: t0, source: "x"); Issue.record("expected an error") } catch {
+            #expect(error as? ConsentError == .notConsentBased(purpose: "analytics", basis: "legitimate_interests"))
         }
-        XCTAssertThrowsError(try desk.makeRecord(purpose: "sales", status: .granted, effectiveAt: t0, source: "x")) {
-            XCTAssertEqual($0 as? ConsentError, .unknownPurpose("sales", declared: ["analytics", "marketing"]))
+        do { _ = try desk.makeRecord(purpose: "sales", status: .granted, effectiveAt: t0, source: "x"); Issue.record("expected an error") } catch {
+            #expect(error as? ConsentError == .unknownPurpose("sales", declared: ["analytics", "marketing"]))
         }
     }
 
-    func testCSVImportRecordsGoodRowsQuarantinesBadOnesAndIsIdempotent() throws {
+    @Test func testCSVImportRecordsGoodRowsQuarantinesBadOnesAndIsIdempotent() throws {
         let fixture = try PolicyTestVault()
         let path = fixture.directory.appendingPathComponent("consents.csv").path
         try """
@@ -86,9 +89,9 @@ final class ConsentLedgerTests: XCTestCase {
             """.write(toFile: path, atomically: true, encoding: .utf8)
         let importer = try ConsentImporter(vault: fixture.vault, policy: try parsePolicy(minimalPolicy))
         let first = try importer.importCSV(path: path)
-        XCTAssertEqual(first.accepted, 2)
-        XCTAssertEqual(first.quarantined, 4)
-        XCTAssertEqual(Set(first.reasons.keys), [
+        #expect(first.accepted == 2)
+        #expect(first.quarantined == 4)
+        #expect(Set(first.reasons.keys) == [
             "bad status: expected granted or withdrawn",
             // The purpose cell is not quoted: a quarantine reason is stored in clear (issue 15).
             "purpose rests on legitimate_interests, not consent, in the policy; consent is not recorded for it",
@@ -96,21 +99,21 @@ final class ConsentLedgerTests: XCTestCase {
             "bad timestamp: not ISO-8601 with a time zone",
         ])
         let again = try importer.importCSV(path: path)
-        XCTAssertEqual(again.accepted + again.quarantined, 0)
-        XCTAssertEqual(again.duplicates, 6)
+        #expect(again.accepted + again.quarantined == 0)
+        #expect(again.duplicates == 6)
 
-        let report = try XCTUnwrap(try ConsentDesk(vault: fixture.vault, policy: try parsePolicy(minimalPolicy))
+        let report = try #require(try ConsentDesk(vault: fixture.vault, policy: try parsePolicy(minimalPolicy))
             .report(for: Identifier(argument: "email:carol@example.com")!))
-        XCTAssertEqual(report.history.map(\.record.status), [.granted, .withdrawn])
-        XCTAssertEqual(report.history[0].record.effectiveAt, 1_735_722_000_000)
-        XCTAssertEqual(report.history[0].record.source, "csv:newsletter")
-        XCTAssertEqual(report.history[0].record.evidence["noticeVersion"], "v3")
+        #expect(report.history.map(\.record.status) == [.granted, .withdrawn])
+        #expect(report.history[0].record.effectiveAt == 1_735_722_000_000)
+        #expect(report.history[0].record.source == "csv:newsletter")
+        #expect(report.history[0].record.evidence["noticeVersion"] == "v3")
         let quarantine = try fixture.vault.quarantine()
         let lines = try fixture.vault.database.read { try quarantine.all(in: $0) }.map(\.line).sorted()
-        XCTAssertEqual(lines, [4, 5, 6, 7])
+        #expect(lines == [4, 5, 6, 7])
     }
 
-    func testSegmentCategoryPreferencesBecomeConsentDecisionsOnlyWhenTheyChange() throws {
+    @Test func testSegmentCategoryPreferencesBecomeConsentDecisionsOnlyWhenTheyChange() throws {
         let fixture = try PolicyTestVault()
         let policy = try PolicyLoader.load(path: defaultPolicyPath())
         func event(_ id: Int, _ time: String, marketing: Bool, personalisation: Bool) -> String {
@@ -126,19 +129,18 @@ final class ConsentLedgerTests: XCTestCase {
              #"{"type":"track","event":"x","userId":"u2","context":{"consent":{"categoryPreferences":{"marketing":"yes"}}}}"#,
         ].joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
         let report = try Ingestor(vault: fixture.vault, policy: policy).ingest(path: path)
-        XCTAssertEqual(report.accepted, 3)
-        XCTAssertEqual(report.quarantined, 1)
-        XCTAssertEqual(report.reasons.keys.first, "wrong type: context.consent.categoryPreferences values must be true or false")
-        XCTAssertEqual(report.consents, 3, "marketing granted, personalisation refused, marketing withdrawn")
-        let history = try XCTUnwrap(try ConsentDesk(vault: fixture.vault, policy: policy).report(for: Identifier(argument: "user:u1")!))
-        XCTAssertEqual(history.history.map { "\($0.record.purpose) \($0.record.status.rawValue)" },
-                       ["marketing granted", "personalisation withdrawn", "marketing withdrawn"])
-        XCTAssertEqual(history.history[0].record.source, "segment:signup-form")
-        XCTAssertEqual(history.history[0].record.evidence, ["messageId": "m1", "noticeVersion": "2025-10"])
-        XCTAssertNotNil(history.history[0].record.expiresAt, "the default policy's 24-month validity applies")
+        #expect(report.accepted == 3)
+        #expect(report.quarantined == 1)
+        #expect(report.reasons.keys.first == "wrong type: context.consent.categoryPreferences values must be true or false")
+        #expect(report.consents == 3, "marketing granted, personalisation refused, marketing withdrawn")
+        let history = try #require(try ConsentDesk(vault: fixture.vault, policy: policy).report(for: Identifier(argument: "user:u1")!))
+        #expect(history.history.map { "\($0.record.purpose) \($0.record.status.rawValue)" } == ["marketing granted", "personalisation withdrawn", "marketing withdrawn"])
+        #expect(history.history[0].record.source == "segment:signup-form")
+        #expect(history.history[0].record.evidence == ["messageId": "m1", "noticeVersion": "2025-10"])
+        #expect(history.history[0].record.expiresAt != nil, "the default policy's 24-month validity applies")
     }
 
-    func testConsentFollowsAMergeIntoTheSurvivingSubject() throws {
+    @Test func testConsentFollowsAMergeIntoTheSurvivingSubject() throws {
         let fixture = try PolicyTestVault()
         let policy = try parsePolicy(minimalPolicy)
         let desk = try ConsentDesk(vault: fixture.vault, policy: policy)
@@ -155,14 +157,16 @@ final class ConsentLedgerTests: XCTestCase {
                                       for: Identifier(argument: "anon:visitor-1")!).subject
         try ingest("alias.jsonl", #"{"type":"alias","previousId":"visitor-1","userId":"u9","timestamp":"2025-06-01T00:00:00Z"}"#)
 
-        let report = try XCTUnwrap(desk.report(for: Identifier(argument: "user:u9")!))
-        XCTAssertEqual(report.merged, [visitor], "the visitor was absorbed")
-        XCTAssertEqual(report.history.count, 1)
-        XCTAssertTrue(report.state(of: "marketing", at: t0 + day).allows)
+        let report = try #require(try desk.report(for: Identifier(argument: "user:u9")!))
+        #expect(report.merged == [visitor], "the visitor was absorbed")
+        #expect(report.history.count == 1)
+        #expect(report.state(of: "marketing", at: t0 + day).allows)
         let ledger = try fixture.vault.consentLedger()
         try fixture.vault.database.read { db in
-            XCTAssertEqual(try ledger.subjectsGranted("marketing", at: t0 + day, in: db), [report.subject])
-            XCTAssertEqual(try ledger.current(of: visitor, in: db), [:])
+            let value3 = try ledger.subjectsGranted("marketing", at: t0 + day, in: db)
+            #expect(value3 == [report.subject])
+            let value4 = try ledger.current(of: visitor, in: db)
+            #expect(value4 == [:])
         }
     }
 }

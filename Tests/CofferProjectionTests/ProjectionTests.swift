@@ -6,7 +6,7 @@ import CofferPolicy
 import CofferStore
 import Foundation
 import GRDB
-import XCTest
+import Testing
 import CofferFormats
 import CofferTestSupport
 
@@ -86,55 +86,55 @@ final class ProjectionFixture {
     }
 }
 
-final class ProjectionTests: XCTestCase {
-    func testSingleViewNumbersMatchHandComputedValues() throws {
+struct ProjectionTests {
+    @Test func testSingleViewNumbersMatchHandComputedValues() throws {
         let fixture = try ProjectionFixture()
         let report = try fixture.build(["analytics"])
-        XCTAssertEqual(report.people, 3)
+        #expect(report.people == 3)
         // The owner's support projection allows identifiers, so rows can be told apart by email.
         _ = try fixture.build(["support"])
         let rows = try fixture.rows("support", as: fixture.owner)
         let byEmail = Dictionary(uniqueKeysWithValues: rows.map { ($0["email"]!.description, $0) })
-        let ann = try XCTUnwrap(byEmail["ann@example.com"])
-        XCTAssertEqual(ann["customer_id"], .text("u1"))
-        XCTAssertEqual(ann["shop_times"], .integer(2), "the refund is not a cart")
-        XCTAssertEqual(ann["total_spend"], .real(25), "10 + 20 - 5")
-        XCTAssertEqual(ann["first_time_shop"], .text("2026-01-01T09:00:00.000Z"), "10:00 at +01:00 is 09:00 UTC")
-        XCTAssertEqual(ann["last_time_shop"], .text("2026-01-31T09:00:00.000Z"))
-        XCTAssertEqual(ann["lifetime"], .real(30))
-        XCTAssertEqual(ann["frequency"], .real(2), "two purchases over under a month count as 2 per month")
-        XCTAssertEqual(ann["avg_spend"], .real(12.5))
-        XCTAssertEqual(ann["recency"], .integer(30), "2026-01-31 to 2026-03-02")
-        XCTAssertEqual(ann["online_share"], .real(0.5))
-        XCTAssertEqual(ann["instore_share"], .real(0.5))
-        XCTAssertEqual(ann["email_open_rate"], .real(0.5))
-        XCTAssertEqual(ann["email_click_rate"], .real(0.5))
-        XCTAssertEqual(ann["loyalty_points"], .integer(25))
-        XCTAssertEqual(ann["birthday_month"], .integer(5))
-        XCTAssertEqual(ann["age"], .integer(37))
-        XCTAssertEqual(ann["channels"], .text("email,web"))
-        XCTAssertEqual(ann["phone"], .text("+447700900123"))
-        XCTAssertEqual(ann["consent_marketing"], .integer(1))
-        XCTAssertEqual(ann["consent_personalisation"], .integer(0))
+        let ann = try #require(byEmail["ann@example.com"])
+        #expect(ann["customer_id"] == .text("u1"))
+        #expect(ann["shop_times"] == .integer(2), "the refund is not a cart")
+        #expect(ann["total_spend"] == .real(25), "10 + 20 - 5")
+        #expect(ann["first_time_shop"] == .text("2026-01-01T09:00:00.000Z"), "10:00 at +01:00 is 09:00 UTC")
+        #expect(ann["last_time_shop"] == .text("2026-01-31T09:00:00.000Z"))
+        #expect(ann["lifetime"] == .real(30))
+        #expect(ann["frequency"] == .real(2), "two purchases over under a month count as 2 per month")
+        #expect(ann["avg_spend"] == .real(12.5))
+        #expect(ann["recency"] == .integer(30), "2026-01-31 to 2026-03-02")
+        #expect(ann["online_share"] == .real(0.5))
+        #expect(ann["instore_share"] == .real(0.5))
+        #expect(ann["email_open_rate"] == .real(0.5))
+        #expect(ann["email_click_rate"] == .real(0.5))
+        #expect(ann["loyalty_points"] == .integer(25))
+        #expect(ann["birthday_month"] == .integer(5))
+        #expect(ann["age"] == .integer(37))
+        #expect(ann["channels"] == .text("email,web"))
+        #expect(ann["phone"] == .text("+447700900123"))
+        #expect(ann["consent_marketing"] == .integer(1))
+        #expect(ann["consent_personalisation"] == .integer(0))
 
-        let bo = try XCTUnwrap(byEmail["bo@example.com"])
-        XCTAssertEqual(bo["shop_times"], .integer(1), "a zero-spend cart is a cart")
-        XCTAssertEqual(bo["total_spend"], .real(0))
-        XCTAssertEqual(bo["avg_spend"], .real(0))
-        XCTAssertEqual(bo["lifetime"], .real(0))
-        XCTAssertEqual(bo["frequency"], .real(1))
-        XCTAssertEqual(bo["first_time_shop"], .text("2026-02-20T23:30:00.000Z"), "18:30 at -05:00")
-        XCTAssertEqual(bo["recency"], .integer(9))
+        let bo = try #require(byEmail["bo@example.com"])
+        #expect(bo["shop_times"] == .integer(1), "a zero-spend cart is a cart")
+        #expect(bo["total_spend"] == .real(0))
+        #expect(bo["avg_spend"] == .real(0))
+        #expect(bo["lifetime"] == .real(0))
+        #expect(bo["frequency"] == .real(1))
+        #expect(bo["first_time_shop"] == .text("2026-02-20T23:30:00.000Z"), "18:30 at -05:00")
+        #expect(bo["recency"] == .integer(9))
 
-        let cy = try XCTUnwrap(byEmail["cy@example.com"])
-        XCTAssertEqual(cy["shop_times"], .integer(0))
-        XCTAssertEqual(cy["total_spend"], .real(-3))
-        XCTAssertEqual(cy["avg_spend"], .null)
-        XCTAssertEqual(cy["first_time_shop"], .null)
-        XCTAssertEqual(cy["recency"], .null)
+        let cy = try #require(byEmail["cy@example.com"])
+        #expect(cy["shop_times"] == .integer(0))
+        #expect(cy["total_spend"] == .real(-3))
+        #expect(cy["avg_spend"] == .null)
+        #expect(cy["first_time_shop"] == .null)
+        #expect(cy["recency"] == .null)
     }
 
-    func testReadingTheLogInParallelRangesGivesTheSameViews() throws {
+    @Test func testReadingTheLogInParallelRangesGivesTheSameViews() throws {
         let fixture = try ProjectionFixture()
         let builder = try ProjectionBuilder(vault: fixture.owner, policy: fixture.policy, segments: [])
         builder.scanParts = 1
@@ -144,21 +144,20 @@ final class ProjectionTests: XCTestCase {
             for parts in [2, 3, 7] {
                 builder.scanParts = parts
                 let read = try builder.aggregates()
-                XCTAssertEqual(read.events, whole.events)
-                XCTAssertEqual(Set(read.people.keys), Set(whole.people.keys))
+                #expect(read.events == whole.events)
+                #expect(Set(read.people.keys) == Set(whole.people.keys))
                 for (subject, aggregate) in whole.people {
-                    XCTAssertEqual(SingleView.row(read.people[subject]!, subject: subject, now: fixture.now, consents: []),
-                                   SingleView.row(aggregate, subject: subject, now: fixture.now, consents: []), "\(parts) parts, \(split)")
+                    #expect(SingleView.row(read.people[subject]!, subject: subject, now: fixture.now, consents: []) == SingleView.row(aggregate, subject: subject, now: fixture.now, consents: []), "\(parts) parts, \(split)")
                 }
             }
         }
     }
 
-    func testAnIncrementalBuildReadsOnlyNewEventsAndEqualsAFullOne() throws {
+    @Test func testAnIncrementalBuildReadsOnlyNewEventsAndEqualsAFullOne() throws {
         let fixture = try ProjectionFixture()
         let first = try fixture.build()
-        XCTAssertEqual(first.startSeq, 0, "no state yet: the whole log")
-        XCTAssertTrue(FileManager.default.fileExists(atPath: fixture.layout.projections.appendingPathComponent("build-state.enc").path))
+        #expect(first.startSeq == 0, "no state yet: the whole log")
+        #expect(FileManager.default.fileExists(atPath: fixture.layout.projections.appendingPathComponent("build-state.enc").path))
         try fixture.ingest("""
             {"type":"track","event":"Order Completed","userId":"u1","timestamp":"2026-02-25T09:00:00Z","properties":{"revenue":7.5,"channel":"online"}}
             {"type":"identify","userId":"u2","timestamp":"2026-02-26T09:00:00Z","traits":{"age":25,"city":"Leeds"}}
@@ -166,22 +165,22 @@ final class ProjectionTests: XCTestCase {
             {"type":"track","event":"Order Completed","userId":"u4","timestamp":"2026-02-27T10:00:00Z","properties":{"revenue":30}}
             """)
         let incremental = try fixture.build()
-        XCTAssertEqual(incremental.startSeq, first.lastSeq)
-        XCTAssertEqual(incremental.events, 4, "only the new events are read")
-        XCTAssertEqual(incremental.people, 4)
+        #expect(incremental.startSeq == first.lastSeq)
+        #expect(incremental.events == 4, "only the new events are read")
+        #expect(incremental.people == 4)
         let support = try fixture.rows("support", as: fixture.owner)
         let analytics = try fixture.rows("analytics", as: fixture.owner)
         let byEmail = Dictionary(uniqueKeysWithValues: support.map { ($0["email"]!.description, $0) })
-        XCTAssertEqual(byEmail["ann@example.com"]?["total_spend"], .real(32.5), "25 + 7.5: the state and the new event fold together")
-        XCTAssertEqual(byEmail["bo@example.com"]?["age"], .integer(25))
+        #expect(byEmail["ann@example.com"]?["total_spend"] == .real(32.5), "25 + 7.5: the state and the new event fold together")
+        #expect(byEmail["bo@example.com"]?["age"] == .integer(25))
 
         let builder = try ProjectionBuilder(vault: fixture.owner, policy: fixture.policy, segments: [])
         builder.incremental = false
         let full = try builder.build(now: fixture.now)
-        XCTAssertEqual(full.startSeq, 0)
-        XCTAssertEqual(full.events, first.events + 4)
-        XCTAssertEqual(try fixture.rows("support", as: fixture.owner), support, "incremental and full builds agree")
-        XCTAssertEqual(try fixture.rows("analytics", as: fixture.owner), analytics)
+        #expect(full.startSeq == 0)
+        #expect(full.events == first.events + 4)
+        #expect(try fixture.rows("support", as: fixture.owner) == support, "incremental and full builds agree")
+        #expect(try fixture.rows("analytics", as: fixture.owner) == analytics)
 
         // The saved state seeds the first of several log ranges: still the same as reading everything.
         try fixture.ingest("""
@@ -193,18 +192,17 @@ final class ProjectionTests: XCTestCase {
         ranged.scanParts = 3
         ranged.readSplit = .logRanges
         let again = try ranged.build(now: fixture.now)
-        XCTAssertEqual(again.startSeq, full.lastSeq)
-        XCTAssertEqual(again.events, 3)
+        #expect(again.startSeq == full.lastSeq)
+        #expect(again.events == 3)
         let rangedRows = try fixture.rows("support", as: fixture.owner)
-        XCTAssertEqual(Dictionary(uniqueKeysWithValues: rangedRows.map { ($0["email"]!.description, $0) })["ann@example.com"]?["total_spend"],
-                       .real(35))
+        #expect(Dictionary(uniqueKeysWithValues: rangedRows.map { ($0["email"]!.description, $0) })["ann@example.com"]?["total_spend"] == .real(35))
         _ = try builder.build(now: fixture.now)
-        XCTAssertEqual(try fixture.rows("support", as: fixture.owner), rangedRows, "ranges after a state and one full read agree")
+        #expect(try fixture.rows("support", as: fixture.owner) == rangedRows, "ranges after a state and one full read agree")
     }
 
     /// A build reports how far it has read the log (never going back, never past
     /// the whole) and each file as it is written, one report at a time.
-    func testABuildReportsItsProgress() throws {
+    @Test func testABuildReportsItsProgress() throws {
         let fixture = try ProjectionFixture()
         final class Reports: @unchecked Sendable {
             let lock = NSLock()
@@ -216,27 +214,26 @@ final class ProjectionTests: XCTestCase {
         builder.scanParts = 2
         let report = try builder.build(now: fixture.now) { progress in reports.lock.withLock { reports.all.append(progress) } }
         let shares = reports.all.compactMap { if case let .reading(share) = $0 { return share } else { return nil } }
-        XCTAssertEqual(shares.count, report.events, "one report per event read, at this setting")
-        XCTAssertEqual(shares, shares.sorted(), "progress never goes back")
-        XCTAssertTrue(shares.allSatisfy { $0 > 0 && $0 <= 1 }, "\(shares)")
+        #expect(shares.count == report.events, "one report per event read, at this setting")
+        #expect(shares == shares.sorted(), "progress never goes back")
+        #expect(shares.allSatisfy { $0 > 0 && $0 <= 1 }, "\(shares)")
         let files = reports.all.compactMap { if case let .wrote(purpose, role, done, total) = $0 { return (purpose + "." + role.rawValue, done, total) } else { return nil } }
-        XCTAssertEqual(files.map(\.1), Array(1...report.projections.count))
-        XCTAssertTrue(files.allSatisfy { $0.2 == report.projections.count })
-        XCTAssertEqual(Set(files.map(\.0)), Set(report.projections.map { $0.purpose + "." + $0.role.rawValue }))
-        XCTAssertFalse(reports.all.prefix(shares.count).contains { if case .wrote = $0 { return true } else { return false } },
-                       "the log is read before any file is written")
+        #expect(files.map(\.1) == Array(1...report.projections.count))
+        #expect(files.allSatisfy { $0.2 == report.projections.count })
+        #expect(Set(files.map(\.0)) == Set(report.projections.map { $0.purpose + "." + $0.role.rawValue }))
+        #expect(!(reports.all.prefix(shares.count).contains { if case .wrote = $0 { return true } else { return false } }), "the log is read before any file is written")
     }
 
     /// Files are written side by side (largest first) with the build state: one
     /// that cannot be written fails the build, yet every file that was written
     /// is audited, in policy order, and the state is saved.
-    func testAFileThatCannotBeWrittenFailsTheBuildButTheOthersAreAudited() throws {
+    @Test func testAFileThatCannotBeWrittenFailsTheBuildButTheOthersAreAudited() throws {
         let fixture = try ProjectionFixture()
         let blocked = ProjectionFile.url(fixture.layout, purpose: "marketing", role: .analyst)
         try FileManager.default.createDirectory(at: blocked.appendingPathComponent("in-the-way"), withIntermediateDirectories: true)
         let before = try fixture.owner.auditEntries(AuditFilter(action: .projectBuild)).count
-        XCTAssertThrowsError(try fixture.build()) { error in
-            XCTAssertTrue("\(error)".contains("marketing.analyst.enc"), "\(error)")
+        do { _ = try fixture.build(); Issue.record("expected an error") } catch {
+            #expect("\(error)".contains("marketing.analyst.enc"), "\(error)")
         }
         let audited = try fixture.owner.auditEntries(AuditFilter(action: .projectBuild)).dropFirst(before).map(\.details.target)
         let expected = fixture.policy.purposes.flatMap { purpose in
@@ -245,88 +242,87 @@ final class ProjectionTests: XCTestCase {
                 && !($0 == .compliance && fixture.policy.access[.owner]?.purposes[purpose.name] != nil) }
                 .map { "projection:\(purpose.name).\($0.rawValue)" }
         }.filter { $0 != "projection:marketing.analyst" }
-        XCTAssertEqual(audited, expected)
-        XCTAssertGreaterThan(audited.count, 2)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: fixture.layout.projections.appendingPathComponent("build-state.enc").path))
+        #expect(audited == expected)
+        #expect(audited.count > 2)
+        #expect(FileManager.default.fileExists(atPath: fixture.layout.projections.appendingPathComponent("build-state.enc").path))
     }
 
-    func testAMergeSinceTheLastBuildOrADamagedStateMeansAFullRead() throws {
+    @Test func testAMergeSinceTheLastBuildOrADamagedStateMeansAFullRead() throws {
         let fixture = try ProjectionFixture()
         let first = try fixture.build()
         let unchanged = try fixture.build()
-        XCTAssertEqual(unchanged.startSeq, first.lastSeq)
-        XCTAssertEqual(unchanged.events, 0, "nothing new, nothing read")
-        XCTAssertEqual(unchanged.people, first.people)
+        #expect(unchanged.startSeq == first.lastSeq)
+        #expect(unchanged.events == 0, "nothing new, nothing read")
+        #expect(unchanged.people == first.people)
 
         try fixture.ingest("""
             {"type":"page","anonymousId":"visitor-9","name":"Menu","timestamp":"2026-02-01T09:00:00Z"}
             {"type":"alias","previousId":"visitor-9","userId":"u2","timestamp":"2026-02-02T09:00:00Z"}
             """)
         let merged = try fixture.build()
-        XCTAssertEqual(merged.startSeq, 0, "a merge since the last build: the whole log again")
-        XCTAssertEqual(merged.people, 3)
+        #expect(merged.startSeq == 0, "a merge since the last build: the whole log again")
+        #expect(merged.people == 3)
 
         let state = fixture.layout.projections.appendingPathComponent("build-state.enc")
         var bytes = try Data(contentsOf: state)
         bytes[bytes.count - 5] ^= 0x01
         try bytes.write(to: state)
         let afterDamage = try fixture.build()
-        XCTAssertEqual(afterDamage.startSeq, 0, "a damaged state is ignored, not fatal")
-        XCTAssertEqual(afterDamage.people, 3)
+        #expect(afterDamage.startSeq == 0, "a damaged state is ignored, not fatal")
+        #expect(afterDamage.people == 3)
     }
 
-    func testAnalystsSeeOnlyPolicyTransformedFields() throws {
+    @Test func testAnalystsSeeOnlyPolicyTransformedFields() throws {
         let fixture = try ProjectionFixture()
         _ = try fixture.build()
         let rows = try fixture.rows("analytics", as: fixture.analyst())
-        XCTAssertEqual(rows.count, 3)
-        let ann = try XCTUnwrap(rows.first { $0["age"] == .text("30-39") })
-        XCTAssertEqual(ann["age"], .text("30-39"), "generalised to a 10-year band")
+        #expect(rows.count == 3)
+        let ann = try #require(rows.first { $0["age"] == .text("30-39") })
+        #expect(ann["age"] == .text("30-39"), "generalised to a 10-year band")
         // Spend and purchase times are coarsened (round 10, week) and, with three people (under the
         // minimum group size of 5), every combination is rare: suppressed in the analyst's file.
-        XCTAssertEqual(ann["total_spend"], .null)
-        XCTAssertEqual(ann["first_time_shop"], .null)
-        XCTAssertEqual(try fixture.rows("analytics", as: fixture.analyst()).filter { $0["shop_times"] == .integer(2) }.count, 1,
-                       "behavioural fields stay")
-        XCTAssertEqual(ann["birthday"], .text("05"), "generalised to the month")
-        XCTAssertEqual(ann["email"]?.description.count, 32, "tokenised")
-        XCTAssertNotEqual(ann["email"], .text("ann@example.com"))
-        XCTAssertEqual(ann["customer_id"]?.description.count, 32)
-        XCTAssertNil(ann["address"], "deny_fields")
+        #expect(ann["total_spend"] == .null)
+        #expect(ann["first_time_shop"] == .null)
+        #expect(try fixture.rows("analytics", as: fixture.analyst()).filter { $0["shop_times"] == .integer(2) }.count == 1, "behavioural fields stay")
+        #expect(ann["birthday"] == .text("05"), "generalised to the month")
+        #expect(ann["email"]?.description.count == 32, "tokenised")
+        #expect(ann["email"] != .text("ann@example.com"))
+        #expect(ann["customer_id"]?.description.count == 32)
+        #expect(ann["address"] == nil, "deny_fields")
         // Tokens differ between purposes: two projections cannot be joined.
         let marketing = try fixture.rows("marketing", as: fixture.analyst())
-        XCTAssertNotEqual(marketing.first?["email"], ann["email"])
+        #expect(marketing.first?["email"] != ann["email"])
     }
 
-    func testOnlyConsentingPeopleAppearAndAWithdrawalRemovesThemOnTheNextBuild() throws {
+    @Test func testOnlyConsentingPeopleAppearAndAWithdrawalRemovesThemOnTheNextBuild() throws {
         let fixture = try ProjectionFixture()
         _ = try fixture.build(["marketing"])
-        XCTAssertEqual(try fixture.rows("marketing", as: fixture.analyst()).count, 1, "only u1 consented to marketing")
-        XCTAssertThrowsError(try fixture.rows("personalisation", as: fixture.analyst()), "not built yet")
+        #expect(try fixture.rows("marketing", as: fixture.analyst()).count == 1, "only u1 consented to marketing")
+        #expect(throws: (any Error).self, "not built yet") { try fixture.rows("personalisation", as: fixture.analyst()) }
 
         let desk = try ConsentDesk(vault: fixture.owner, policy: fixture.policy)
         try desk.record(desk.makeRecord(purpose: "marketing", status: .withdrawn, effectiveAt: fixture.now - 1000, source: "test"),
                         for: Identifier(argument: "user:u1")!)
         _ = try fixture.build(["marketing"])
-        XCTAssertEqual(try fixture.rows("marketing", as: fixture.analyst()).count, 0)
+        #expect(try fixture.rows("marketing", as: fixture.analyst()).count == 0)
     }
 
-    func testSegmentMembership() throws {
+    @Test func testSegmentMembership() throws {
         let fixture = try ProjectionFixture()
         _ = try fixture.build(["support"])
         let reader = try ProjectionReader(vault: fixture.owner, policy: fixture.policy, purpose: "support", action: .segment)
-        XCTAssertEqual(try reader.segmentMembers("spenders"), ["u1"])
-        XCTAssertEqual(try reader.segmentMembers("emailers"), ["u1"])
-        XCTAssertEqual(try reader.segmentMembers("birthday_now"), [], "born in May, built in March")
-        XCTAssertEqual(try reader.segmentMembers("one_timers"), ["u2", "u3"])
-        XCTAssertThrowsError(try reader.segmentMembers("nope")) {
-            XCTAssertEqual($0 as? ProjectionError, .unknownSegment("nope", known: ["birthday_now", "emailers", "one_timers", "spenders"]))
+        #expect(try reader.segmentMembers("spenders") == ["u1"])
+        #expect(try reader.segmentMembers("emailers") == ["u1"])
+        #expect(try reader.segmentMembers("birthday_now") == [], "born in May, built in March")
+        #expect(try reader.segmentMembers("one_timers") == ["u2", "u3"])
+        do { _ = try reader.segmentMembers("nope"); Issue.record("expected an error") } catch {
+            #expect(error as? ProjectionError == .unknownSegment("nope", known: ["birthday_now", "emailers", "one_timers", "spenders"]))
         }
         // Sizes under the minimum group size (5) are withheld.
-        XCTAssertTrue(try reader.segmentStats().allSatisfy { $0.size == nil })
+        #expect(try reader.segmentStats().allSatisfy { $0.size == nil })
     }
 
-    func testAnalystSQLCannotEscape() throws {
+    @Test func testAnalystSQLCannotEscape() throws {
         let fixture = try ProjectionFixture()
         _ = try fixture.build(["analytics"])
         let reader = try ProjectionReader(vault: fixture.analyst(), policy: fixture.policy, purpose: "analytics", action: .query)
@@ -347,43 +343,43 @@ final class ProjectionTests: XCTestCase {
             "WITH x AS (SELECT 1) SELECT readfile('/etc/passwd') FROM x",
         ]
         for sql in attempts {
-            XCTAssertThrowsError(try reader.query(sql), sql) { error in
-                XCTAssertTrue(error is QueryError, "\(sql): \(error)")
+            do { _ = try reader.query(sql); Issue.record("\(sql)") } catch {
+                #expect(error is QueryError, "\(sql): \(error)")
             }
         }
-        XCTAssertEqual(try reader.query("SELECT count(*) FROM single_view").rows, [[.integer(3)]], "and nothing was changed")
+        #expect(try reader.query("SELECT count(*) FROM single_view").rows == [[.integer(3)]], "and nothing was changed")
         // Every attempt is in the audit trail, as a denial.
         let denied = try fixture.owner.auditEntries(AuditFilter(action: .query, decision: .denied))
-        XCTAssertEqual(denied.count, attempts.count)
-        XCTAssertTrue(denied.allSatisfy { $0.details.target?.hasPrefix("query:") == true && $0.details.actor == "alice" })
+        #expect(denied.count == attempts.count)
+        #expect(denied.allSatisfy { $0.details.target?.hasPrefix("query:") == true && $0.details.actor == "alice" })
     }
 
-    func testAnAnalystCannotOpenAnotherRolesProjection() throws {
+    @Test func testAnAnalystCannotOpenAnotherRolesProjection() throws {
         let fixture = try ProjectionFixture()
         _ = try fixture.build(["marketing"])
         let analyst = try fixture.analyst()
         let url = ProjectionFile.url(fixture.layout, purpose: "marketing", role: .marketing)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: url.path))
+        #expect(FileManager.default.fileExists(atPath: url.path))
         let analystKey = try ProjectionFile.fileKey(analyst.projectionKey(), purpose: "marketing")
-        XCTAssertThrowsError(try ProjectionFile.open(url, key: analystKey, vaultID: analyst.vaultID, purpose: "marketing", role: .marketing))
-        XCTAssertThrowsError(try analyst.projectionKey(for: .marketing))
-        XCTAssertThrowsError(try ProjectionBuilder(vault: analyst, policy: fixture.policy, segments: []), "only the owner builds")
+        #expect(throws: (any Error).self) { try ProjectionFile.open(url, key: analystKey, vaultID: analyst.vaultID, purpose: "marketing", role: .marketing) }
+        #expect(throws: (any Error).self) { try analyst.projectionKey(for: .marketing) }
+        #expect(throws: (any Error).self, "only the owner builds") { try ProjectionBuilder(vault: analyst, policy: fixture.policy, segments: []) }
     }
 
-    func testNoPlaintextInTheProjectionFiles() throws {
+    @Test func testNoPlaintextInTheProjectionFiles() throws {
         let fixture = try ProjectionFixture()
         _ = try fixture.build()
         let files = try FileManager.default.contentsOfDirectory(at: fixture.layout.projections, includingPropertiesForKeys: nil)
-        XCTAssertEqual(files.count, 7, "six projections (compliance reads the owner's support file) and the sealed build state")
+        #expect(files.count == 7, "six projections (compliance reads the owner's support file) and the sealed build state")
         for file in files {
             let bytes = try Data(contentsOf: file)
             for secret in ["ann@example.com", "+447700900123", "\"Ann\"", "SQLite format", "single_view", "1989-05-17"] {
-                XCTAssertNil(bytes.range(of: Data(secret.utf8)), "\(secret) in \(file.lastPathComponent)")
+                #expect(bytes.range(of: Data(secret.utf8)) == nil, "\(secret) in \(file.lastPathComponent)")
             }
         }
     }
 
-    func testEveryReadIsAudited() throws {
+    @Test func testEveryReadIsAudited() throws {
         let fixture = try ProjectionFixture()
         _ = try fixture.build(["analytics"])
         let before = try fixture.owner.auditEntries().count
@@ -392,46 +388,45 @@ final class ProjectionTests: XCTestCase {
         _ = try reader.query("SELECT avg(total_spend) FROM single_view")
         _ = try reader.segmentStats()
         let added = try fixture.owner.auditEntries().dropFirst(before).map(\.action)
-        XCTAssertEqual(added, [.view, .query, .segment])
+        #expect(added == [.view, .query, .segment])
     }
 }
 
-final class SegmentRuleTests: XCTestCase {
+struct SegmentRuleTests {
     let fields: Set<String> = ["shop_times", "avg_spend", "channels", "birthday_month"]
 
-    func testParsesAndEvaluates() throws {
+    @Test func testParsesAndEvaluates() throws {
         let rule = try SegmentRule.parse("shop_times >= 10 and (avg_spend > 15 or channels contains 'app') and not birthday_month == current_month",
                                          knownFields: fields)
-        XCTAssertEqual(rule.fields, fields)
+        #expect(rule.fields == fields)
         let row: [String: Cell] = ["shop_times": .integer(12), "avg_spend": .real(9), "channels": .text("app,web"), "birthday_month": .integer(4)]
-        XCTAssertTrue(rule.matches(row, currentMonth: 5))
-        XCTAssertFalse(rule.matches(row, currentMonth: 4))
-        XCTAssertFalse(rule.matches(row.merging(["channels": .text("web")]) { $1 }, currentMonth: 5))
-        XCTAssertFalse(try SegmentRule.parse("avg_spend > 1", knownFields: fields).matches(["avg_spend": .null], currentMonth: 1),
-                       "a missing value never matches")
+        #expect(rule.matches(row, currentMonth: 5))
+        #expect(!(rule.matches(row, currentMonth: 4)))
+        #expect(!(rule.matches(row.merging(["channels": .text("web")]) { $1 }, currentMonth: 5)))
+        #expect(!(try SegmentRule.parse("avg_spend > 1", knownFields: fields).matches(["avg_spend": .null], currentMonth: 1)), "a missing value never matches")
     }
 
     /// The rule bound to a row layout, as builds evaluate it for every person of every file.
-    func testBoundRulesCompareNumbersNumericallyTextByCodePointsAndListsByItem() throws {
+    @Test func testBoundRulesCompareNumbersNumericallyTextByCodePointsAndListsByItem() throws {
         let fields: Set<String> = ["shop_times", "gender", "channels", "postcode", "city"]
         let columns = ["shop_times": 0, "gender": 1, "channels": 2, "postcode": 3]
         let row: [Cell] = [.integer(9), .text("female"), .text("app,,web"), .text("10")]
         func matches(_ text: String, month: Int = 1) throws -> Bool {
             try SegmentRule.parse(text, knownFields: fields).bound(to: columns, currentMonth: month).matches(row)
         }
-        XCTAssertTrue(try matches("shop_times < 10"), "9 < 10 as numbers")
-        XCTAssertTrue(try matches("postcode > 9"), "text that reads as a number compares as one: \"10\" > 9")
-        XCTAssertFalse(try matches("postcode < '9'"), "two texts that read as numbers compare numerically (as text \"10\" < \"9\")")
-        XCTAssertTrue(try matches("gender == 'female' and gender > 'f'"), "text by code points")
-        XCTAssertTrue(try matches("channels contains 'web'"))
-        XCTAssertFalse(try matches("channels contains 'we'"), "whole items only")
-        XCTAssertFalse(try matches("channels contains ''"), "empty items never match")
-        XCTAssertFalse(try matches("city == 'Leeds'"), "a field not in the layout is missing")
-        XCTAssertTrue(try matches("not city == 'Leeds'"), "and `not` of a missing comparison holds")
-        XCTAssertTrue(try matches("shop_times == current_month", month: 9))
+        #expect(try matches("shop_times < 10"), "9 < 10 as numbers")
+        #expect(try matches("postcode > 9"), "text that reads as a number compares as one: \"10\" > 9")
+        #expect(!(try matches("postcode < '9'")), "two texts that read as numbers compare numerically (as text \"10\" < \"9\")")
+        #expect(try matches("gender == 'female' and gender > 'f'"), "text by code points")
+        #expect(try matches("channels contains 'web'"))
+        #expect(!(try matches("channels contains 'we'")), "whole items only")
+        #expect(!(try matches("channels contains ''")), "empty items never match")
+        #expect(!(try matches("city == 'Leeds'")), "a field not in the layout is missing")
+        #expect(try matches("not city == 'Leeds'"), "and `not` of a missing comparison holds")
+        #expect(try matches("shop_times == current_month", month: 9))
     }
 
-    func testErrorsSayWhereAndWhat() {
+    @Test func testErrorsSayWhereAndWhat() {
         let cases: [(String, Int, String)] = [
             ("shop_tims >= 10", 1, "unknown field 'shop_tims'"),
             ("shop_times 10", 12, "expected a comparison"),
@@ -442,79 +437,79 @@ final class SegmentRuleTests: XCTestCase {
             ("shop_times > 1 avg_spend", 16, "unexpected 'avg_spend'"),
         ]
         for (text, column, message) in cases {
-            XCTAssertThrowsError(try SegmentRule.parse(text, knownFields: fields), text) { error in
+            do { _ = try SegmentRule.parse(text, knownFields: fields); Issue.record("\(text)") } catch {
                 let error = error as? SegmentRuleError
-                XCTAssertEqual(error?.column, column, "\(text): \(String(describing: error))")
-                XCTAssertTrue(error?.message.contains(message) == true, "\(text): \(String(describing: error))")
+                #expect(error?.column == column, "\(text): \(String(describing: error))")
+                #expect(error?.message.contains(message) == true, "\(text): \(String(describing: error))")
             }
         }
     }
 
-    func testTheShippedSegmentsLoad() throws {
+    @Test func testTheShippedSegmentsLoad() throws {
         let policy = try PolicyLoader.load(path: ScratchVault.defaultPolicyPath)
         let segments = try SegmentCatalog.load(path: ScratchVault.repository.appendingPathComponent("policies/segments.yaml").path, policy: policy, required: true)
-        XCTAssertEqual(segments.map(\.name), ["loyal_regulars", "birthday_this_month", "lapsing_customers", "online_orderers",
+        #expect(segments.map(\.name) == ["loyal_regulars", "birthday_this_month", "lapsing_customers", "online_orderers",
                                               "app_adopters", "social_advocates", "promo_email_responders"])
-        XCTAssertThrowsError(try SegmentCatalog.parse("segments:\n  x:\n    rule: avg_spend >> 3\n", file: "s.yaml",
-                                                      fields: SegmentCatalog.fields(for: policy))) { error in
-            XCTAssertEqual((error as? PolicyError)?.line, 3)
-            XCTAssertTrue("\(error)".contains("unknown operator '>>'"), "\(error)")
+        do { _ = try SegmentCatalog.parse("segments:\n  x:\n    rule: avg_spend >> 3\n", file: "s.yaml",
+                                                      fields: SegmentCatalog.fields(for: policy)); Issue.record("expected an error") } catch {
+            #expect((error as? PolicyError)?.line == 3)
+            #expect("\(error)".contains("unknown operator '>>'"), "\(error)")
         }
     }
 }
 
-final class PayloadFieldsTests: XCTestCase {
-    func testTheFieldScannerReadsOnlyWhatTheSingleViewNeeds() throws {
+struct PayloadFieldsTests {
+    @Test func testTheFieldScannerReadsOnlyWhatTheSingleViewNeeds() throws {
         let text = #"{"context":{"channel":"web","page":{"path":"/x","tags":["a",{"b":"}"}]},"traits":{"email":"a@b.c"}},"# +
             #""event":"Order Completed","properties":{"channel":"in-store","items":[{"sku":"x\"y"}],"revenue":12.5},"# +
             #""timestamp":"2026-01-01T00:00:00.000Z","traits":{"age":41,"nested":{"email":"wrong"},"firstName":"A\u00e9"},"userId":"u1"}"#
-        let fields = try XCTUnwrap(PayloadFields.scan(Array(text.utf8)))
-        XCTAssertEqual(fields.event, "Order Completed")
-        XCTAssertEqual(fields.time, Timestamp.parse("2026-01-01T00:00:00.000Z"))
-        XCTAssertEqual(fields.userID, "u1")
-        XCTAssertEqual(fields.contextChannel, "web")
-        XCTAssertEqual(fields.traits.named, ["email": .text("a@b.c"), "age": .number(41), "firstName": .text("Aé")])
-        XCTAssertEqual(fields.properties.named, ["channel": .text("in-store"), "revenue": .number(12.5)])
-        XCTAssertNil(PayloadFields.scan(Array("[1,2]".utf8)))
-        XCTAssertNil(PayloadFields.scan(Array(#"{"event":"x""#.utf8)))
+        let fields = try #require(PayloadFields.scan(Array(text.utf8)))
+        #expect(fields.event == "Order Completed")
+        #expect(fields.time == Timestamp.parse("2026-01-01T00:00:00.000Z"))
+        #expect(fields.userID == "u1")
+        #expect(fields.contextChannel == "web")
+        #expect(fields.traits.named == ["email": .text("a@b.c"), "age": .number(41), "firstName": .text("Aé")])
+        #expect(fields.properties.named == ["channel": .text("in-store"), "revenue": .number(12.5)])
+        #expect(PayloadFields.scan(Array("[1,2]".utf8)) == nil)
+        #expect(PayloadFields.scan(Array(#"{"event":"x""#.utf8)) == nil)
     }
 
-    func testStringsAndNumbersDecodeAsJSONSaysAndMalformedPayloadsAreRefused() throws {
+    @Test func testStringsAndNumbersDecodeAsJSONSaysAndMalformedPayloadsAreRefused() throws {
         let text = #"{"traits":{"age":3e2,"loyaltyPoints":-2.5,"city":"x\"y\\z\u00e9\ud83d\ude00","postcode":"","#
             + #""email":true,"gender":null,"zip":0.1}}"#
-        let fields = try XCTUnwrap(PayloadFields.scan(Array(text.utf8)))
-        XCTAssertEqual(fields.traits[.age], .number(300))
-        XCTAssertEqual(fields.traits[.loyaltyPoints], .number(-2.5))
-        XCTAssertEqual(fields.traits[.city], .text("x\"y\\zé😀"))
-        XCTAssertEqual(fields.traits[.postcode], .text(""))
-        XCTAssertEqual(fields.traits[.zip]?.double, 0.1)
-        XCTAssertNil(fields.traits[.email], "booleans are not kept")
-        XCTAssertNil(fields.traits[.gender], "null is not kept")
+        let fields = try #require(PayloadFields.scan(Array(text.utf8)))
+        #expect(fields.traits[.age] == .number(300))
+        #expect(fields.traits[.loyaltyPoints] == .number(-2.5))
+        #expect(fields.traits[.city] == .text("x\"y\\zé😀"))
+        #expect(fields.traits[.postcode] == .text(""))
+        #expect(fields.traits[.zip]?.double == 0.1)
+        #expect(fields.traits[.email] == nil, "booleans are not kept")
+        #expect(fields.traits[.gender] == nil, "null is not kept")
         // Keys are matched as bytes; one with escapes is decoded first.
-        let escaped = try XCTUnwrap(PayloadFields.scan(Array(#"{"traits":{"first\u005fname":"Bo","emai":"x","emails":"y"},"\u0065vent":"E","timestamp":"2026-01-01T00:00:00\u002e250Z"}"#.utf8)))
-        XCTAssertEqual(escaped.traits.named, ["first_name": .text("Bo")])
-        XCTAssertEqual(escaped.event, "E")
-        XCTAssertEqual(escaped.time, Timestamp.parse("2026-01-01T00:00:00.250Z"))
+        let escaped = try #require(PayloadFields.scan(Array(#"{"traits":{"first\u005fname":"Bo","emai":"x","emails":"y"},"\u0065vent":"E","timestamp":"2026-01-01T00:00:00\u002e250Z"}"#.utf8)))
+        #expect(escaped.traits.named == ["first_name": .text("Bo")])
+        #expect(escaped.event == "E")
+        #expect(escaped.time == Timestamp.parse("2026-01-01T00:00:00.250Z"))
         for bad in ["{", #"{"event":"x""#, "[1]", #"{"traits":{"age":1}"#, #"{"event":"unterminated}"#] {
-            XCTAssertNil(PayloadFields.scan(Array(bad.utf8)), bad)
+            #expect(PayloadFields.scan(Array(bad.utf8)) == nil, "\(bad)")
         }
     }
 }
 
-final class ProjectionOrderTests: XCTestCase {
+struct ProjectionOrderTests {
     /// Rows go in in the order SQLite keeps `customer_id` (bytes of UTF-8): the
     /// sort compares 8-byte prefixes as numbers and whole strings on ties.
-    func testIdsAreOrderedByTheirUTF8Bytes() {
+    @Test func testIdsAreOrderedByTheirUTF8Bytes() {
         let ids = ["user-10", "user-9", "user-100", "user-1", "", "a", "ab", "user-10é", "user-10e", "Zed", "zed", "é", "😀",
                    "0123456789abcdef", "0123456789abcdee", "0123456789", "01234567", "0123456"]
             + (0..<300).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 16) }
         let order = ProjectionBuilder.byteOrder(of: ids)
-        XCTAssertEqual(order.map { ids[$0] }, ids.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
-        XCTAssertEqual(Set(order).count, ids.count)
+        #expect(order.map { ids[$0] } == ids.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        #expect(Set(order).count == ids.count)
     }
 
     /// Segment members go in many rows a statement, the rest one at a time: every id lands once.
-    func testSegmentMembersAreInsertedInBatchesAndSingly() throws {
+    @Test func testSegmentMembersAreInsertedInBatchesAndSingly() throws {
         for count in [0, 1, ProjectionBuilder.membersPerInsert - 1, ProjectionBuilder.membersPerInsert, 2 * ProjectionBuilder.membersPerInsert + 22] {
             let queue = try DatabaseQueue()
             let ids = (0..<count).map { String(format: "id-%05d", $0) }
@@ -526,16 +521,16 @@ final class ProjectionOrderTests: XCTestCase {
                 try ProjectionBuilder.insert(["other"], of: "lapsing", batch: batch, single: single)
                 return try Row.fetchAll(db, sql: "SELECT segment, customer_id FROM segment_members ORDER BY segment, customer_id")
             }
-            XCTAssertEqual(stored.map { $0[0] as String }, ["lapsing"] + Array(repeating: "loyal", count: count), "\(count)")
-            XCTAssertEqual(stored.map { $0[1] as String }, ["other"] + ids, "\(count)")
+            #expect(stored.map { $0[0] as String } == ["lapsing"] + Array(repeating: "loyal", count: count), "\(count)")
+            #expect(stored.map { $0[1] as String } == ["other"] + ids, "\(count)")
         }
     }
 }
 
-final class DemoProjectionTests: XCTestCase {
+struct DemoProjectionTests {
     /// After the demo is ingested and every projection built, no email, phone or
     /// name of it is in any file of the vault directory (projections included).
-    func testNoPersonalDataInTheVaultAfterProjectBuild() throws {
+    @Test func testNoPersonalDataInTheVaultAfterProjectBuild() throws {
         let fixture = try ProjectionFixture()
         var configuration = DemoConfiguration()
         configuration.customers = 40
@@ -546,7 +541,7 @@ final class DemoProjectionTests: XCTestCase {
         _ = try ingestor.ingest(records: data.retailRows, file: "demo:retail.csv", format: .csv, mapping: data.retailMapping,
                                 header: data.retailHeader)
         let report = try fixture.build()
-        XCTAssertGreaterThan(report.people, 40)
+        #expect(report.people > 40)
         var secrets = Set<String>()
         for line in data.segmentLines {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.bytes)) as? [String: Any],
@@ -559,7 +554,7 @@ final class DemoProjectionTests: XCTestCase {
                 }
             }
         }
-        XCTAssertGreaterThan(secrets.count, 100)
+        #expect(secrets.count > 100)
         var files = 0
         let enumerator = FileManager.default.enumerator(at: fixture.layout.directory, includingPropertiesForKeys: nil)
         while let url = enumerator?.nextObject() as? URL {
@@ -568,9 +563,9 @@ final class DemoProjectionTests: XCTestCase {
             for secret in secrets {
                 // Short names are searched in quoted form (4 random bytes match by chance).
                 let needle = secret.utf8.count >= 8 ? Data(secret.utf8) : Data("\"\(secret)\"".utf8)
-                XCTAssertNil(bytes.range(of: needle), "'\(secret)' in \(url.lastPathComponent)")
+                #expect(bytes.range(of: needle) == nil, "'\(secret)' in \(url.lastPathComponent)")
             }
         }
-        XCTAssertGreaterThanOrEqual(files, 8, "database, audit ledger, keyslots and six projections")
+        #expect(files >= 8, "database, audit ledger, keyslots and six projections")
     }
 }

@@ -2,9 +2,9 @@ import CofferCrypto
 @testable import CofferStore
 import Foundation
 import GRDB
-import XCTest
+import Testing
 
-final class ActorTests: XCTestCase {
+struct ActorTests {
     func secret(_ text: String) -> SecureBytes { SecureBytes(Array(text.utf8)) }
 
     /// A vault with some events, plus one actor of `role`.
@@ -23,7 +23,7 @@ final class ActorTests: XCTestCase {
         let rows = try actor.database.read { db in
             try Row.fetchAll(db, sql: "SELECT subject_id, key_version, wrapped_key FROM keyring")
         }
-        XCTAssertFalse(rows.isEmpty)
+        #expect(!rows.isEmpty)
         var opened = 0
         for key in actor.bundle.keys.values {
             var candidates = [key]
@@ -40,86 +40,86 @@ final class ActorTests: XCTestCase {
         return opened
     }
 
-    func testAnAnalystsKeyslotCannotDecryptAnyEventEvenThroughTheLibrary() throws {
+    @Test func testAnAnalystsKeyslotCannotDecryptAnyEventEvenThroughTheLibrary() throws {
         let (_, analyst) = try vault(with: .analyst)
-        XCTAssertEqual(analyst.heldKeys, ["audit-read", "audit-signing", "projection"])
-        XCTAssertThrowsError(try analyst.keys())
-        XCTAssertThrowsError(try analyst.eventLog())
-        XCTAssertThrowsError(try analyst.identityGraph())
-        XCTAssertEqual(try keyringRowsOpened(by: analyst), 0, "no key in the analyst's slot unwraps a subject key")
-        XCTAssertNoThrow(try analyst.projectionKey())
-        XCTAssertThrowsError(try analyst.subjectSummary(for: Identifier(argument: "user:x")!)) {
-            XCTAssertEqual($0 as? VaultError, .notPermitted(actor: "someone", role: .analyst, permission: .readSubjects))
+        #expect(analyst.heldKeys == ["audit-read", "audit-signing", "projection"])
+        #expect(throws: (any Error).self) { try analyst.keys() }
+        #expect(throws: (any Error).self) { try analyst.eventLog() }
+        #expect(throws: (any Error).self) { try analyst.identityGraph() }
+        #expect(try keyringRowsOpened(by: analyst) == 0, "no key in the analyst's slot unwraps a subject key")
+        #expect(throws: Never.self) { try analyst.projectionKey() }
+        do { _ = try analyst.subjectSummary(for: Identifier(argument: "user:x")!); Issue.record("expected an error") } catch {
+            #expect(error as? VaultError == .notPermitted(actor: "someone", role: .analyst, permission: .readSubjects))
         }
     }
 
-    func testAnAuditorHoldsOnlyTheAuditKeysAndCannotReadCustomerData() throws {
+    @Test func testAnAuditorHoldsOnlyTheAuditKeysAndCannotReadCustomerData() throws {
         let (temporary, auditor) = try vault(with: .auditor)
-        XCTAssertEqual(auditor.heldKeys, ["audit-public", "audit-read"])
-        XCTAssertThrowsError(try auditor.keys())
-        XCTAssertThrowsError(try auditor.projectionKey())
-        XCTAssertEqual(try keyringRowsOpened(by: auditor), 0)
+        #expect(auditor.heldKeys == ["audit-public", "audit-read"])
+        #expect(throws: (any Error).self) { try auditor.keys() }
+        #expect(throws: (any Error).self) { try auditor.projectionKey() }
+        #expect(try keyringRowsOpened(by: auditor) == 0)
         // The pinned public key is the one the master key derives.
         let expected = try temporary.unlock().keys().auditSigning.publicKey.rawRepresentation
-        XCTAssertEqual(auditor.bundle[KeyBundle.Name.auditPublic]?.bytes.withUnsafeBytes { Array($0) }, expected)
-        XCTAssertTrue(auditor.role.permissions.isDisjoint(with: [.readSubjects, .readProjections, .readConsent, .ingest]))
+        #expect(auditor.bundle[KeyBundle.Name.auditPublic]?.bytes.withUnsafeBytes { Array($0) } == expected)
+        #expect(auditor.role.permissions.isDisjoint(with: [.readSubjects, .readProjections, .readConsent, .ingest]))
     }
 
-    func testTheOwnerAndComplianceHoldTheMasterKeyAndCanDecrypt() throws {
+    @Test func testTheOwnerAndComplianceHoldTheMasterKeyAndCanDecrypt() throws {
         let (temporary, compliance) = try vault(with: .compliance)
-        XCTAssertEqual(compliance.heldKeys, ["master"])
-        XCTAssertEqual(try keyringRowsOpened(by: compliance), 2)
-        XCTAssertEqual(try compliance.eventLog().count(), 6)
-        XCTAssertThrowsError(try compliance.addActor("x", role: .analyst, passphrase: secret("whatever123"))) {
-            XCTAssertEqual($0 as? VaultError, .notPermitted(actor: "someone", role: .compliance, permission: .manageActors))
+        #expect(compliance.heldKeys == ["master"])
+        #expect(try keyringRowsOpened(by: compliance) == 2)
+        #expect(try compliance.eventLog().count() == 6)
+        do { _ = try compliance.addActor("x", role: .analyst, passphrase: secret("whatever123")); Issue.record("expected an error") } catch {
+            #expect(error as? VaultError == .notPermitted(actor: "someone", role: .compliance, permission: .manageActors))
         }
-        XCTAssertEqual(try temporary.unlock().heldKeys, ["master"])
+        #expect(try temporary.unlock().heldKeys == ["master"])
     }
 
-    func testARemovedActorCannotUnlock() throws {
+    @Test func testARemovedActorCannotUnlock() throws {
         let (temporary, _) = try vault(with: .analyst, name: "alice")
         let owner = try temporary.unlock()
         try owner.removeActor("alice")
-        XCTAssertThrowsError(try Vault.unlock(layout: temporary.layout, actor: "alice", passphrase: secret("alice passphrase"))) {
-            XCTAssertEqual($0 as? VaultError, .unknownActor("alice"))
+        do { _ = try Vault.unlock(layout: temporary.layout, actor: "alice", passphrase: secret("alice passphrase")); Issue.record("expected an error") } catch {
+            #expect(error as? VaultError == .unknownActor("alice"))
         }
-        XCTAssertEqual(try owner.actors().map(\.name), ["owner"])
+        #expect(try owner.actors().map(\.name) == ["owner"])
     }
 
-    func testActorManagementRefusesMistakes() throws {
+    @Test func testActorManagementRefusesMistakes() throws {
         let (temporary, _) = try vault(with: .analyst, name: "alice")
         let owner = try temporary.unlock()
-        XCTAssertThrowsError(try owner.addActor("alice", role: .auditor, passphrase: secret("long enough"))) {
-            XCTAssertEqual($0 as? VaultError, .actorExists("alice"))
+        do { _ = try owner.addActor("alice", role: .auditor, passphrase: secret("long enough")); Issue.record("expected an error") } catch {
+            #expect(error as? VaultError == .actorExists("alice"))
         }
-        XCTAssertThrowsError(try owner.addActor("Bad Name", role: .auditor, passphrase: secret("long enough"))) {
-            XCTAssertEqual($0 as? VaultError, .invalidActorName("Bad Name"))
+        do { _ = try owner.addActor("Bad Name", role: .auditor, passphrase: secret("long enough")); Issue.record("expected an error") } catch {
+            #expect(error as? VaultError == .invalidActorName("Bad Name"))
         }
-        XCTAssertThrowsError(try owner.addActor("bob", role: .auditor, passphrase: secret("short"))) {
-            XCTAssertEqual($0 as? VaultError, .weakPassphrase(minimumLength: 8))
+        do { _ = try owner.addActor("bob", role: .auditor, passphrase: secret("short")); Issue.record("expected an error") } catch {
+            #expect(error as? VaultError == .weakPassphrase(minimumLength: 8))
         }
-        XCTAssertThrowsError(try owner.removeActor("owner")) { XCTAssertEqual($0 as? VaultError, .lastOwner("owner")) }
-        XCTAssertThrowsError(try owner.removeActor("nobody")) { XCTAssertEqual($0 as? VaultError, .unknownActor("nobody")) }
-        XCTAssertEqual(try owner.actors().map(\.role), [.owner, .analyst])
+        do { _ = try owner.removeActor("owner"); Issue.record("expected an error") } catch { #expect(error as? VaultError == .lastOwner("owner")) }
+        do { _ = try owner.removeActor("nobody"); Issue.record("expected an error") } catch { #expect(error as? VaultError == .unknownActor("nobody")) }
+        #expect(try owner.actors().map(\.role) == [.owner, .analyst])
     }
 
-    func testChangingAPassphraseRetiresTheOldOne() throws {
+    @Test func testChangingAPassphraseRetiresTheOldOne() throws {
         let (temporary, alice) = try vault(with: .analyst, name: "alice")
         try alice.changePassphrase(to: secret("a brand new passphrase"), kdf: TemporaryVault.testKDF)
-        XCTAssertThrowsError(try Vault.unlock(layout: temporary.layout, actor: "alice", passphrase: secret("alice passphrase"))) {
-            XCTAssertEqual($0 as? VaultError, .wrongPassphrase(actor: "alice"))
+        do { _ = try Vault.unlock(layout: temporary.layout, actor: "alice", passphrase: secret("alice passphrase")); Issue.record("expected an error") } catch {
+            #expect(error as? VaultError == .wrongPassphrase(actor: "alice"))
         }
         let again = try Vault.unlock(layout: temporary.layout, actor: "alice", passphrase: secret("a brand new passphrase"))
-        XCTAssertEqual(again.heldKeys, ["audit-read", "audit-signing", "projection"])
-        XCTAssertEqual(try again.projectionKey().bytes.constantTimeEquals(alice.projectionKey().bytes), true)
+        #expect(again.heldKeys == ["audit-read", "audit-signing", "projection"])
+        #expect(try again.projectionKey().bytes.constantTimeEquals(alice.projectionKey().bytes) == true)
     }
 
-    func testEditingARoleInTheKeyslotsFileBreaksTheSlot() throws {
+    @Test func testEditingARoleInTheKeyslotsFileBreaksTheSlot() throws {
         let (temporary, _) = try vault(with: .analyst, name: "alice")
         var file = try KeyslotFile.load(from: temporary.layout.keyslots)
         let index = file.slots.firstIndex { $0.actor == "alice" }!
         file.slots[index].role = .compliance
         try file.save(to: temporary.layout.keyslots)
-        XCTAssertThrowsError(try Vault.unlock(layout: temporary.layout, actor: "alice", passphrase: secret("alice passphrase")))
+        #expect(throws: (any Error).self) { try Vault.unlock(layout: temporary.layout, actor: "alice", passphrase: secret("alice passphrase")) }
     }
 }

@@ -2,9 +2,9 @@ import CofferCrypto
 @testable import CofferStore
 import Foundation
 import GRDB
-import XCTest
+import Testing
 
-final class AuditLedgerTests: XCTestCase {
+struct AuditLedgerTests {
     /// A vault whose ledger holds `count` entries beyond the init entry.
     func ledger(entries count: Int = 5) throws -> (TemporaryVault, Vault) {
         let temporary = try TemporaryVault()
@@ -27,20 +27,20 @@ final class AuditLedgerTests: XCTestCase {
         try AuditVerifier.verify(layout: temporary.layout, pinnedKey: pinned, expectedHead: head)
     }
 
-    func testEntriesRoundTripAndVerifyWithThePublicKeyOnly() throws {
+    @Test func testEntriesRoundTripAndVerifyWithThePublicKeyOnly() throws {
         let (temporary, vault) = try ledger()
         let entries = try vault.auditEntries()
-        XCTAssertEqual(entries.map(\.action), [.vaultInit] + Array(repeating: .subjectShow, count: 5))
-        XCTAssertEqual(entries[3].details, AuditDetails(actor: "owner", role: "owner", purpose: "support",
+        #expect(entries.map(\.action) == [.vaultInit] + Array(repeating: .subjectShow, count: 5))
+        #expect(entries[3].details == AuditDetails(actor: "owner", role: "owner", purpose: "support",
                                                         target: "subject:\(String(repeating: "ab", count: 16))", rows: 2, reason: "entry 2"))
-        XCTAssertTrue(entries.allSatisfy(\.signed))
+        #expect(entries.allSatisfy { $0.signed })
         let report = try verify(temporary, pinned: try vault.auditPublicKey())
-        XCTAssertTrue(report.isValid, "\(String(describing: report.failure))")
-        XCTAssertEqual(report.entryCount, 6)
-        XCTAssertEqual(report.signedCount, 6)
+        #expect(report.isValid, "\(String(describing: report.failure))")
+        #expect(report.entryCount == 6)
+        #expect(report.signedCount == 6)
     }
 
-    func testTamperingWithAnyFieldOfAnyEntryIsDetected() throws {
+    @Test func testTamperingWithAnyFieldOfAnyEntryIsDetected() throws {
         for column in ["at", "action", "decision", "nonce", "details", "prev_hash", "hash", "signature"] {
             for seq in [1, 3, 6] {
                 let (temporary, _) = try ledger()
@@ -59,12 +59,12 @@ final class AuditLedgerTests: XCTestCase {
                     }
                 }
                 let report = try verify(temporary)
-                XCTAssertEqual(report.failure?.seq, Int64(seq), "\(column) of entry \(seq): \(String(describing: report.failure))")
+                #expect(report.failure?.seq == Int64(seq), "\(column) of entry \(seq): \(String(describing: report.failure))")
             }
         }
     }
 
-    func testRewritingAnEntryWithAFreshChainFailsOnTheSignatures() throws {
+    @Test func testRewritingAnEntryWithAFreshChainFailsOnTheSignatures() throws {
         let (temporary, vault) = try ledger()
         // The attacker re-encrypts nothing, just changes the decision and recomputes every later hash without the key.
         let queue = try attacker(temporary)
@@ -81,14 +81,14 @@ final class AuditLedgerTests: XCTestCase {
                 previous = hash
             }
         }
-        XCTAssertEqual(try verify(temporary).failure?.seq, 3)
-        XCTAssertThrowsError(try vault.auditEntries(), "the details are bound to the decision too")
+        #expect(try verify(temporary).failure?.seq == 3)
+        #expect(throws: (any Error).self, "the details are bound to the decision too") { try vault.auditEntries() }
     }
 
-    func testDeletingOrReorderingEntriesIsDetected() throws {
+    @Test func testDeletingOrReorderingEntriesIsDetected() throws {
         let (temporary, _) = try ledger()
         try attacker(temporary).write { try $0.execute(sql: "DELETE FROM entries WHERE seq = 4") }
-        XCTAssertEqual(try verify(temporary).failure?.seq, 4)
+        #expect(try verify(temporary).failure?.seq == 4)
 
         let (second, _) = try ledger()
         try attacker(second).write { db in
@@ -96,62 +96,62 @@ final class AuditLedgerTests: XCTestCase {
             try db.execute(sql: "UPDATE entries SET seq = 2 WHERE seq = 3")
             try db.execute(sql: "UPDATE entries SET seq = 3 WHERE seq = 100")
         }
-        XCTAssertEqual(try verify(second).failure?.seq, 2)
+        #expect(try verify(second).failure?.seq == 2)
     }
 
-    func testTruncatingTheTailIsDetectedAgainstTheHeadTheAuditorKept() throws {
+    @Test func testTruncatingTheTailIsDetectedAgainstTheHeadTheAuditorKept() throws {
         let (temporary, _) = try ledger()
         let kept = try verify(temporary).head
-        XCTAssertEqual(kept.seq, 6)
-        XCTAssertTrue(try verify(temporary, head: kept).isValid)
+        #expect(kept.seq == 6)
+        #expect(try verify(temporary, head: kept).isValid)
         try attacker(temporary).write { try $0.execute(sql: "DELETE FROM entries WHERE seq >= 5") }
-        XCTAssertTrue(try verify(temporary).isValid, "without a kept head a clean truncation looks like a shorter ledger")
+        #expect(try verify(temporary).isValid, "without a kept head a clean truncation looks like a shorter ledger")
         let report = try verify(temporary, head: kept)
-        XCTAssertEqual(report.failure?.seq, 5)
-        XCTAssertTrue(report.failure?.reason.contains("truncated") == true)
+        #expect(report.failure?.seq == 5)
+        #expect(report.failure?.reason.contains("truncated") == true)
     }
 
-    func testAForgedSignatureOrASwappedPublicKeyIsDetected() throws {
+    @Test func testAForgedSignatureOrASwappedPublicKeyIsDetected() throws {
         let (temporary, vault) = try ledger()
         let forger = try Ed25519.PrivateKey(seed: SecureBytes(SecureRandom.bytes(32)))
         let queue = try attacker(temporary)
         try queue.write { db in
             try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'audit_public_key'", arguments: [Data(forger.publicKey.rawRepresentation)])
         }
-        XCTAssertEqual(try verify(temporary).failure?.seq, 1, "old signatures do not verify under the swapped key")
-        XCTAssertEqual(try verify(temporary, pinned: try vault.auditPublicKey()).failure?.seq, 0, "the pinned key catches the swap")
+        #expect(try verify(temporary).failure?.seq == 1, "old signatures do not verify under the swapped key")
+        #expect(try verify(temporary, pinned: try vault.auditPublicKey()).failure?.seq == 0, "the pinned key catches the swap")
     }
 
-    func testAnAuditorCanReadAndVerifyButNotReadCustomerDataAndItsDenialsAreRecorded() throws {
+    @Test func testAnAuditorCanReadAndVerifyButNotReadCustomerDataAndItsDenialsAreRecorded() throws {
         let (temporary, owner) = try ledger(entries: 1)
         try owner.addActor("audrey", role: .auditor, passphrase: SecureBytes(Array("auditor passphrase".utf8)), kdf: TemporaryVault.testKDF)
         let auditor = try Vault.unlock(layout: temporary.layout, actor: "audrey", passphrase: SecureBytes(Array("auditor passphrase".utf8)))
-        XCTAssertThrowsError(try auditor.subjectSummary(for: Identifier(argument: "user:u1")!))
-        XCTAssertThrowsError(try auditor.eventLog())
+        #expect(throws: (any Error).self) { try auditor.subjectSummary(for: Identifier(argument: "user:u1")!) }
+        #expect(throws: (any Error).self) { try auditor.eventLog() }
         let entries = try auditor.auditEntries()
-        XCTAssertEqual(entries.last?.decision, .denied)
-        XCTAssertEqual(entries.last?.details.actor, "audrey")
-        XCTAssertEqual(entries.last?.action, .subjectShow)
-        XCTAssertFalse(entries.last!.signed, "an auditor holds no signing key")
-        XCTAssertEqual(try auditor.auditPublicKey(), try owner.auditPublicKey())
+        #expect(entries.last?.decision == .denied)
+        #expect(entries.last?.details.actor == "audrey")
+        #expect(entries.last?.action == .subjectShow)
+        #expect(!entries.last!.signed, "an auditor holds no signing key")
+        #expect(try auditor.auditPublicKey() == owner.auditPublicKey())
         let report = try verify(temporary, pinned: try auditor.auditPublicKey())
-        XCTAssertTrue(report.isValid)
-        XCTAssertEqual(report.unsignedTail, 1)
+        #expect(report.isValid)
+        #expect(report.unsignedTail == 1)
         // The next signed entry covers it.
         try owner.audit(.subjectShow, rows: 1)
-        XCTAssertEqual(try verify(temporary).unsignedTail, 0)
+        #expect(try verify(temporary).unsignedTail == 0)
     }
 
-    func testAnAnalystsDenialIsSignedAndFilteredByDecision() throws {
+    @Test func testAnAnalystsDenialIsSignedAndFilteredByDecision() throws {
         let (temporary, owner) = try ledger(entries: 0)
         try owner.addActor("alice", role: .analyst, passphrase: SecureBytes(Array("analyst passphrase".utf8)), kdf: TemporaryVault.testKDF)
         let analyst = try Vault.unlock(layout: temporary.layout, actor: "alice", passphrase: SecureBytes(Array("analyst passphrase".utf8)))
-        XCTAssertThrowsError(try analyst.quarantinedRecords())
-        XCTAssertThrowsError(try analyst.auditEntries(), "analysts may not read the audit trail")
+        #expect(throws: (any Error).self) { try analyst.quarantinedRecords() }
+        #expect(throws: (any Error).self, "analysts may not read the audit trail") { try analyst.auditEntries() }
         let denied = try owner.auditEntries(AuditFilter(decision: .denied))
-        XCTAssertEqual(denied.map(\.action), [.quarantineList, .auditLog])
-        XCTAssertTrue(denied.allSatisfy { $0.signed && $0.details.actor == "alice" })
-        XCTAssertEqual(try owner.auditEntries(AuditFilter(actor: "alice")).count, 2)
-        XCTAssertEqual(try owner.auditEntries(AuditFilter(action: .actorAdd)).first?.details.target, "actor:alice")
+        #expect(denied.map(\.action) == [.quarantineList, .auditLog])
+        #expect(denied.allSatisfy { $0.signed && $0.details.actor == "alice" })
+        #expect(try owner.auditEntries(AuditFilter(actor: "alice")).count == 2)
+        #expect(try owner.auditEntries(AuditFilter(action: .actorAdd)).first?.details.target == "actor:alice")
     }
 }
