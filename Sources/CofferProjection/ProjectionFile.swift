@@ -36,11 +36,9 @@ package enum ProjectionFile {
 
     /// Refuses a file that is not reconciled through the latest erasure or
     /// restriction change in the log (`ProjectionPurge`).
-    static func checkCurrent(_ queue: DatabaseQueue, url: URL, latestPurge: Int64) throws {
-        let stamp = try queue.inDatabase { db in
-            try Int64.fetchOne(db, sql: "SELECT max(CAST(value AS INTEGER)) FROM projection_info WHERE key IN ('last_seq', ?)",
-                               arguments: [reconciledKey]) ?? 0
-        }
+    static func checkCurrent(_ database: AnalystDatabase, url: URL, latestPurge: Int64) throws {
+        let stamp = try database.integer("SELECT max(CAST(value AS INTEGER)) FROM projection_info WHERE key IN ('last_seq', ?)",
+                                         binding: reconciledKey) ?? 0
         guard stamp >= latestPurge else { throw ProjectionError.stale(file: url.lastPathComponent, seq: latestPurge) }
     }
 
@@ -64,9 +62,19 @@ package enum ProjectionFile {
     /// Decrypts the file into a fresh in-memory database.
     /// - Throws: `VaultError.corruptFile` when it does not open with `key` (tampered, or another role's file).
     static func open(_ url: URL, key: SymmetricKey, vaultID: [UInt8], purpose: String, role: Role) throws -> DatabaseQueue {
-        var image: [UInt8]
+        var image = try decrypt(url, key: key, vaultID: vaultID, purpose: purpose, role: role)
+        defer { image.wipe() }
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA temp_store = MEMORY") }
+        let queue = try DatabaseQueue(configuration: configuration)
+        try queue.inDatabase { db in try deserialize(image, into: db.sqliteConnection, url: url) }
+        return queue
+    }
+
+    /// The file's database image, decrypted (wipe it after use).
+    static func decrypt(_ url: URL, key: SymmetricKey, vaultID: [UInt8], purpose: String, role: Role) throws -> [UInt8] {
         do {
-            image = try SealedFile.read(url, magic: magic, key: key, authenticating: associatedData(vaultID: vaultID, purpose: purpose, role: role))
+            return try SealedFile.read(url, magic: magic, key: key, authenticating: associatedData(vaultID: vaultID, purpose: purpose, role: role))
         } catch .missing {
             throw ProjectionError.notBuilt(purpose: purpose, role: role.rawValue)
         } catch .notSealed {
@@ -74,22 +82,19 @@ package enum ProjectionFile {
         } catch .authenticationFailed {
             throw VaultError.corruptFile(path: url.path, reason: "it does not decrypt with this role's key (tampered or for another role)")
         }
-        defer { image.wipe() }
-        var configuration = Configuration()
-        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA temp_store = MEMORY") }
-        let queue = try DatabaseQueue(configuration: configuration)
-        try queue.inDatabase { db in
-            guard let buffer = sqlite3_malloc64(sqlite3_uint64(image.count))?.assumingMemoryBound(to: UInt8.self) else {
-                throw VaultError.storage(operation: "opening a projection", detail: "out of memory")
-            }
-            image.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress!, count: image.count) }
-            let flags = UInt32(SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE)
-            let rc = sqlite3_deserialize(db.sqliteConnection, "main", buffer, sqlite3_int64(image.count), sqlite3_int64(image.count), flags)
-            guard rc == SQLITE_OK else {
-                throw VaultError.corruptFile(path: url.path, reason: "the decrypted projection is not a database (\(rc))")
-            }
+    }
+
+    /// Loads a database image into `connection`'s main database (SQLite then owns a copy).
+    static func deserialize(_ image: [UInt8], into connection: OpaquePointer?, url: URL) throws {
+        guard let buffer = sqlite3_malloc64(sqlite3_uint64(image.count))?.assumingMemoryBound(to: UInt8.self) else {
+            throw VaultError.storage(operation: "opening a projection", detail: "out of memory")
         }
-        return queue
+        image.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress!, count: image.count) }
+        let flags = UInt32(SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE)
+        let rc = sqlite3_deserialize(connection, "main", buffer, sqlite3_int64(image.count), sqlite3_int64(image.count), flags)
+        guard rc == SQLITE_OK else {
+            throw VaultError.corruptFile(path: url.path, reason: "the decrypted projection is not a database (\(rc))")
+        }
     }
 }
 

@@ -67,7 +67,7 @@ package final class ProjectionReader {
     /// Bounds on each query; see `QueryLimits`.
     package var limits = QueryLimits()
     private let vault: Vault
-    private let queue: DatabaseQueue
+    private let database: AnalystDatabase
 
     /// - Throws: `VaultError.notPermitted` without `read-projections`; `ProjectionError` when the
     ///   policy gives the role no access for the purpose or the projection is not built.
@@ -86,13 +86,12 @@ package final class ProjectionReader {
         fileRole = ProjectionBuilder.fileRole(for: vault.role, purpose: purpose, policy: policy)
         let key = try ProjectionFile.fileKey(vault.projectionKey(for: fileRole), purpose: purpose)
         let url = ProjectionFile.url(vault.layout, purpose: purpose, role: fileRole)
-        queue = try ProjectionFile.open(url, key: key, vaultID: vault.vaultID, purpose: purpose, role: fileRole)
+        var image = try ProjectionFile.decrypt(url, key: key, vaultID: vault.vaultID, purpose: purpose, role: fileRole)
+        defer { image.wipe() }
+        database = try AnalystDatabase(image: image, url: url)
         // A file older than the latest erasure or restriction (restored from a copy) may still show that person.
-        try ProjectionFile.checkCurrent(queue, url: url, latestPurge: try vault.database.read(Restrictions.latestPurgingEvent))
-        try queue.inDatabase { db in
-            try db.execute(sql: "PRAGMA query_only = ON")
-            sqlite3_set_authorizer(db.sqliteConnection, ProjectionReader.authorize, nil)
-        }
+        try ProjectionFile.checkCurrent(database, url: url, latestPurge: try vault.database.read(Restrictions.latestPurgingEvent))
+        try database.confine(to: ProjectionReader.authorize)
     }
 
     /// The purpose a role reads by default: the first, in policy order, it has access to.
@@ -130,80 +129,78 @@ package final class ProjectionReader {
     }
 
     private func run(_ sql: String, arguments: [Argument] = [], limit: Int) throws -> QueryResult {
-        try queue.inDatabase { db in
-            let connection = db.sqliteConnection
-            sqlite3_limit(connection, SQLITE_LIMIT_LENGTH, limits.valueBytes)
-            let heap = sqlite3_hard_heap_limit64(-1)
-            if heap == 0 || heap > limits.heapBytes { sqlite3_hard_heap_limit64(limits.heapBytes) }
-            let deadline = Deadline(seconds: limits.seconds)
-            let context = Unmanaged.passUnretained(deadline).toOpaque()
-            sqlite3_progress_handler(connection, 1000, { context in
-                let deadline = Unmanaged<Deadline>.fromOpaque(context!).takeUnretainedValue()
-                if DispatchTime.now() >= deadline.end { deadline.expired = true }
-                return deadline.expired ? 1 : 0
-            }, context)
-            defer { withExtendedLifetime(deadline) { sqlite3_progress_handler(connection, 0, nil, nil) } }
-            func failure(_ code: Int32) -> QueryError {
-                if deadline.expired || code == SQLITE_INTERRUPT {
-                    return QueryError(message: "stopped: the query ran longer than \(JSONNumber(limits.seconds)?.text ?? "the limit of") s; "
-                        + "narrow it (WHERE, LIMIT) or aggregate")
-                }
-                if code == SQLITE_TOOBIG || code == SQLITE_NOMEM {
-                    return QueryError(message: "stopped: the query needs more memory than analyst SQL may use "
-                        + "(a value over \(limits.valueBytes >> 20) MiB, or SQLite's heap); narrow it or aggregate")
-                }
-                return QueryError(message: "SQL error: \(String(cString: sqlite3_errmsg(connection)))")
+        let connection = database.connection
+        sqlite3_limit(connection, SQLITE_LIMIT_LENGTH, limits.valueBytes)
+        let heap = sqlite3_hard_heap_limit64(-1)
+        if heap == 0 || heap > limits.heapBytes { sqlite3_hard_heap_limit64(limits.heapBytes) }
+        let deadline = Deadline(seconds: limits.seconds)
+        let context = Unmanaged.passUnretained(deadline).toOpaque()
+        sqlite3_progress_handler(connection, 1000, { context in
+            let deadline = Unmanaged<Deadline>.fromOpaque(context!).takeUnretainedValue()
+            if DispatchTime.now() >= deadline.end { deadline.expired = true }
+            return deadline.expired ? 1 : 0
+        }, context)
+        defer { withExtendedLifetime(deadline) { sqlite3_progress_handler(connection, 0, nil, nil) } }
+        func failure(_ code: Int32) -> QueryError {
+            if deadline.expired || code == SQLITE_INTERRUPT {
+                return QueryError(message: "stopped: the query ran longer than \(JSONNumber(limits.seconds)?.text ?? "the limit of") s; "
+                    + "narrow it (WHERE, LIMIT) or aggregate")
             }
-            var statement: OpaquePointer?
-            var tail: UnsafePointer<CChar>?
-            let rc = sql.withCString { sqlite3_prepare_v2(connection, $0, -1, &statement, &tail) }
-            defer { sqlite3_finalize(statement) }
-            guard rc == SQLITE_OK, let statement else {
-                let message = String(cString: sqlite3_errmsg(connection))
-                if rc == SQLITE_AUTH || message.contains("not authorized") || message.contains("prohibited") {
-                    throw QueryError(message: "refused: analyst SQL may only SELECT from \(Self.tables.sorted().joined(separator: ", ")) "
-                        + "with ordinary functions (\(message))")
-                }
-                throw QueryError(message: "SQL error: \(message)")
+            if code == SQLITE_TOOBIG || code == SQLITE_NOMEM {
+                return QueryError(message: "stopped: the query needs more memory than analyst SQL may use "
+                    + "(a value over \(limits.valueBytes >> 20) MiB, or SQLite's heap); narrow it or aggregate")
             }
-            if let tail, !String(cString: tail).trimmingCharacters(in: .whitespacesAndNewlines.union(CharacterSet(charactersIn: ";"))).isEmpty {
-                throw QueryError(message: "refused: one statement at a time")
-            }
-            guard sqlite3_stmt_readonly(statement) != 0 else { throw QueryError(message: "refused: analyst SQL is read-only") }
-            let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-            for (index, argument) in arguments.enumerated() {
-                let position = Int32(index + 1)
-                let bound = switch argument {
-                case let .text(text): text.withCString { sqlite3_bind_text(statement, position, $0, -1, transient) }
-                case let .integer(value): sqlite3_bind_int64(statement, position, value)
-                }
-                guard bound == SQLITE_OK else { throw failure(bound) }
-            }
-            let count = sqlite3_column_count(statement)
-            let columns = (0..<count).map { String(cString: sqlite3_column_name(statement, $0)) }
-            var rows: [[Cell]] = []
-            var bytes = 0
-            while true {
-                let step = sqlite3_step(statement)
-                if step == SQLITE_DONE { break }
-                guard step == SQLITE_ROW else { throw failure(step) }
-                guard rows.count < limit else { throw QueryError(message: "more than \(limit) rows: add a LIMIT or aggregate") }
-                rows.append((0..<count).map { column in
-                    switch sqlite3_column_type(statement, column) {
-                    case SQLITE_INTEGER: return .integer(Int(sqlite3_column_int64(statement, column)))
-                    case SQLITE_FLOAT: return .real(sqlite3_column_double(statement, column))
-                    case SQLITE_NULL: return .null
-                    default:
-                        bytes += Int(sqlite3_column_bytes(statement, column))
-                        return .text(String(cString: sqlite3_column_text(statement, column)))
-                    }
-                })
-                guard bytes <= limits.resultBytes else {
-                    throw QueryError(message: "stopped: the result is larger than \(limits.resultBytes >> 20) MiB; select fewer or shorter values")
-                }
-            }
-            return QueryResult(columns: columns, rows: rows)
+            return QueryError(message: "SQL error: \(String(cString: sqlite3_errmsg(connection)))")
         }
+        var statement: OpaquePointer?
+        var tail: UnsafePointer<CChar>?
+        let rc = sql.withCString { sqlite3_prepare_v2(connection, $0, -1, &statement, &tail) }
+        defer { sqlite3_finalize(statement) }
+        guard rc == SQLITE_OK, let statement else {
+            let message = String(cString: sqlite3_errmsg(connection))
+            if rc == SQLITE_AUTH || message.contains("not authorized") || message.contains("prohibited") {
+                throw QueryError(message: "refused: analyst SQL may only SELECT from \(Self.tables.sorted().joined(separator: ", ")) "
+                    + "with ordinary functions (\(message))")
+            }
+            throw QueryError(message: "SQL error: \(message)")
+        }
+        if let tail, !String(cString: tail).trimmingCharacters(in: .whitespacesAndNewlines.union(CharacterSet(charactersIn: ";"))).isEmpty {
+            throw QueryError(message: "refused: one statement at a time")
+        }
+        guard sqlite3_stmt_readonly(statement) != 0 else { throw QueryError(message: "refused: analyst SQL is read-only") }
+        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+        for (index, argument) in arguments.enumerated() {
+            let position = Int32(index + 1)
+            let bound = switch argument {
+            case let .text(text): text.withCString { sqlite3_bind_text(statement, position, $0, -1, transient) }
+            case let .integer(value): sqlite3_bind_int64(statement, position, value)
+            }
+            guard bound == SQLITE_OK else { throw failure(bound) }
+        }
+        let count = sqlite3_column_count(statement)
+        let columns = (0..<count).map { String(cString: sqlite3_column_name(statement, $0)) }
+        var rows: [[Cell]] = []
+        var bytes = 0
+        while true {
+            let step = sqlite3_step(statement)
+            if step == SQLITE_DONE { break }
+            guard step == SQLITE_ROW else { throw failure(step) }
+            guard rows.count < limit else { throw QueryError(message: "more than \(limit) rows: add a LIMIT or aggregate") }
+            rows.append((0..<count).map { column in
+                switch sqlite3_column_type(statement, column) {
+                case SQLITE_INTEGER: return .integer(Int(sqlite3_column_int64(statement, column)))
+                case SQLITE_FLOAT: return .real(sqlite3_column_double(statement, column))
+                case SQLITE_NULL: return .null
+                default:
+                    bytes += Int(sqlite3_column_bytes(statement, column))
+                    return .text(String(cString: sqlite3_column_text(statement, column)))
+                }
+            })
+            guard bytes <= limits.resultBytes else {
+                throw QueryError(message: "stopped: the result is larger than \(limits.resultBytes >> 20) MiB; select fewer or shorter values")
+            }
+        }
+        return QueryResult(columns: columns, rows: rows)
     }
 
     /// SQLite's authorizer: only reads of the projection's own tables and whitelisted functions.
