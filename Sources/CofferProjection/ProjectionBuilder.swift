@@ -336,7 +336,7 @@ package final class ProjectionBuilder {
         read.people = []
         let consentPurposes = policy.purposes.filter(\.needsConsent).map(\.name)
         let grantedSets = consentPurposes.map { granted[$0] ?? [] }
-        func computeRow(_ position: Int) -> [Cell] {
+        let computeRow: @Sendable (Int) -> [Cell] = { position in
             let (subject, aggregate) = ordered[position]
             return SingleView.row(aggregate, subject: subject, now: now, consents: grantedSets.map { $0.contains(subject) })
         }
@@ -347,9 +347,8 @@ package final class ProjectionBuilder {
         var table: [Cell] = []
         if parallel {
             let chunk = 8192, chunks = (ordered.count + chunk - 1) / chunk
-            nonisolated(unsafe) let compute = computeRow
             let parts = try parallelMap(chunks, parallel: true) { index in
-                (index * chunk..<min((index + 1) * chunk, ordered.count)).flatMap(compute)
+                (index * chunk..<min((index + 1) * chunk, ordered.count)).flatMap(computeRow)
             }.map { try $0.get() }
             table.reserveCapacity(ordered.count * allColumns.count)
             for part in parts { table.append(contentsOf: part) }
@@ -373,33 +372,34 @@ package final class ProjectionBuilder {
         let schedule = jobs.indices.sorted { people(in: jobs[$0].purpose) > people(in: jobs[$1].purpose) }
             + (saveState == nil ? [] : [jobs.count])
         let stateSave = saveState
-        nonisolated(unsafe) let builder = self, compute = computeRow
+        let writer = ProjectionWriter(actor: vault.actor, vaultID: vault.vaultID, layout: vault.layout, policy: policy, engine: engine,
+                                      segments: segments)
         let work = jobs, consent = granted, objections = objecting
-        nonisolated(unsafe) var stateSeconds = 0.0   // written by the state task, read after all tasks end
+        let stateSeconds = Mutex(0.0)   // written by the state task, read after all tasks end
         // Each file being written holds its database and its serialised image (~700 bytes a
         // person together): files go in parallel while that stays small, one at a time beyond.
         let outcomes = table.withUnsafeBufferPointer { cells in
-            let rows = RowSource(table: parallel ? cells : nil, width: allColumns.count, compute: compute)
+            let rows = RowSource(table: parallel ? cells : nil, width: allColumns.count, compute: computeRow)
             return parallelMap(schedule.count, parallel: parallel) { step -> ProjectionSummary? in
                 let index = schedule[step]
                 guard index < work.count else {
                     let clock = Date()
                     try stateSave?()
-                    stateSeconds = Date().timeIntervalSince(clock)
+                    let seconds = Date().timeIntervalSince(clock)
+                    stateSeconds.withLock { $0 = seconds }
                     return nil
                 }
                 let (purpose, role, key) = work[index]
                 let consenting = consent[purpose.name] ?? [], objected = objections[purpose.name] ?? []
-                let summary = try builder.writeProjection(purpose: purpose, role: role, fileKey: key, people: ordered, customerKeys: customerKeys,
-                                                          including: { purpose.needsConsent ? consenting.contains($0) : !objected.contains($0) },
-                                                          rows: rows,
-                                                          columns: allColumns, now: now, lastSeq: lastSeq, currentMonth: currentMonth)
+                let summary = try writer.write(purpose: purpose, role: role, fileKey: key, people: ordered, customerKeys: customerKeys,
+                                               including: { purpose.needsConsent ? consenting.contains($0) : !objected.contains($0) },
+                                               rows: rows, columns: allColumns, now: now, lastSeq: lastSeq, currentMonth: currentMonth)
                 reporter.wrote(purpose: purpose.name, role: role, total: work.count)
                 return summary
             }
         }
         timings.write = lap()
-        timings.state = stateSeconds
+        timings.state = stateSeconds.withLock { $0 }
         report.timings = timings
         // Every file written is audited, in policy order, before any failure is reported.
         var results = [Result<ProjectionSummary?, any Error>?](repeating: nil, count: schedule.count)
@@ -422,112 +422,6 @@ package final class ProjectionBuilder {
         return report
     }
 
-    private func writeProjection(purpose: Purpose, role: Role, fileKey: SymmetricKey, people: [(key: SubjectID, value: CustomerAggregate)],
-                                 customerKeys: [String],
-                                 including: (SubjectID) -> Bool,
-                                 rows: RowSource, columns allColumns: [String],
-                                 now: Int64, lastSeq: Int64, currentMonth: Int) throws -> ProjectionSummary {
-        let transformer = try FieldTransformer(key: fileKey)
-        let decisions = allColumns.map {
-            engine.decide(actor: vault.actor, role: role, purpose: purpose.name, action: .query, field: $0)
-        }
-        let index = Dictionary(uniqueKeysWithValues: allColumns.enumerated().map { ($1, $0) })
-        // Column 0 is customer_id, the key; the others go in when not denied.
-        let kept = allColumns.indices.filter { $0 != 0 && !decisions[$0].isDenied }
-        let columns = kept.map { allColumns[$0] }
-        let idDecision = decisions[0]
-        let usable = segments.filter { $0.rule.fields.allSatisfy { index[$0].map { !decisions[$0].isDenied } ?? false } }
-        let skipped = segments.filter { segment in !usable.contains { $0.name == segment.name } }.map(\.name)
-        let rules = usable.map { $0.rule.bound(to: index, currentMonth: currentMonth) }
-
-        let steps = kept.map { FieldTransformer.Step(decisions[$0], field: allColumns[$0]) }
-        var number = 0, suppressed = 0
-        let queue = try DatabaseQueue()
-        // 16 KiB pages: a third fewer page splits and allocations than SQLite's 4 KiB for these
-        // wide rows (measured: the file writes of a build 25 % faster).
-        try queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA page_size = 16384") }
-        try queue.write { db in
-            let columnSQL = kept.map { "\"\(allColumns[$0])\" \(Self.sqlType(of: allColumns[$0], decision: decisions[$0]))" }
-                .joined(separator: ", ")
-            try db.execute(sql: """
-                CREATE TABLE single_view (customer_id TEXT PRIMARY KEY NOT NULL\(columns.isEmpty ? "" : ", " + columnSQL)) WITHOUT ROWID;
-                CREATE TABLE segments (name TEXT PRIMARY KEY NOT NULL, description TEXT NOT NULL, rule TEXT NOT NULL);
-                CREATE TABLE segment_members (segment TEXT NOT NULL, customer_id TEXT NOT NULL, PRIMARY KEY (segment, customer_id)) WITHOUT ROWID;
-                CREATE TABLE projection_info (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
-                """)
-            let insert = try db.makeStatement(sql: "INSERT INTO single_view VALUES (?\(String(repeating: ", ?", count: columns.count)))")
-            let member = try db.makeStatement(sql: Self.memberInsertSQL(rows: 1))
-            let members64 = try db.makeStatement(sql: Self.memberInsertSQL(rows: Self.membersPerInsert))
-            // Each person's customer_id in this file first, then the rows in customer_id order, and
-            // the members segment by segment after them: both keys then grow at their end instead of
-            // at random places (analysts' ids are tokens), which halves the cost of the inserts.
-            let idStep = FieldTransformer.Step(idDecision, field: "customer_id")
-            var ids: [String] = [], positions: [Int] = []
-            for position in people.indices where including(people[position].key) {
-                ids.append(idDecision.isDenied ? "row-\(ids.count + 1)" : try transformer.apply(idStep, to: .text(customerKeys[position])).description)
-                positions.append(position)
-            }
-            let order = idDecision.isDenied ? Array(ids.indices) : Self.byteOrder(of: ids)
-            var members = [[String]](repeating: [], count: usable.count)
-            // Times and amounts the policy coarsens (week, day, round N) could still link this file to
-            // another purpose's row by row: in files analysts and marketers read, they are worked out
-            // first, and a row whose combination of them is shared by fewer people than the minimum
-            // group size loses them (local suppression, `suppressRareCombinations`).
-            let linkage = Self.groupsProtected(for: role) ? kept.indices.filter { offset in
-                decisions[kept[offset]].transform == .generalise && decisions[kept[offset]].rule?.generalise?.isLinkageGeneralisation == true
-            } : []
-            var linkageValues = [[Cell]](repeating: [], count: ids.count)
-            if !linkage.isEmpty {
-                for entry in ids.indices {
-                    try rows.withRow(positions[entry]) { row in
-                        linkageValues[entry] = try linkage.map { try transformer.apply(steps[$0], to: row[kept[$0]]) }
-                    }
-                }
-                suppressed = Self.suppressRareCombinations(&linkageValues, rules: linkage.map { decisions[kept[$0]].rule!.generalise! },
-                                                           minimum: policy.minimumGroupSize)
-            }
-            let linkageSlot = Dictionary(uniqueKeysWithValues: linkage.enumerated().map { ($1, $0) })
-            let handle = insert.sqliteStatement
-            for entry in order {
-                let id = ids[entry]
-                try rows.withRow(positions[entry]) { row in
-                    Self.bind(.text(id), at: 1, of: handle)
-                    for (offset, column) in kept.enumerated() {
-                        // Kept values are bound where they lie; the others transformed first.
-                        if case .keep = steps[offset] {
-                            Self.bind(row[column], at: Int32(offset + 2), of: handle)
-                        } else if let slot = linkageSlot[offset] {
-                            Self.bind(linkageValues[entry][slot], at: Int32(offset + 2), of: handle)
-                        } else {
-                            Self.bind(try transformer.apply(steps[offset], to: row[column]), at: Int32(offset + 2), of: handle)
-                        }
-                    }
-                    try Self.step(handle, "writing a projection")
-                    for (index, rule) in rules.enumerated() where rule.matches(row) { members[index].append(id) }
-                }
-            }
-            number = ids.count
-            for (segment, ids) in zip(usable, members).sorted(by: { $0.0.name.utf8.lexicographicallyPrecedes($1.0.name.utf8) }) {
-                // A group smaller than the policy's minimum is not listed in a file an analyst or
-                // marketer reads: its members (and so its size) would single people out.
-                if Self.groupsProtected(for: role), ids.count < policy.minimumGroupSize { continue }
-                try Self.insert(ids, of: segment.name, batch: members64, single: member)
-            }
-            for segment in usable {
-                try db.execute(sql: "INSERT INTO segments VALUES (?, ?, ?)", arguments: [segment.name, segment.description, segment.text])
-            }
-            let info: [String: String] = [
-                "purpose": purpose.name, "role": role.rawValue, "built_at": Timestamp.format(now), "last_seq": String(lastSeq),
-                "policy_sha256": policy.sha256, "lawful_basis": purpose.lawfulBasis.rawValue,
-                "minimum_group_size": String(policy.minimumGroupSize), "linkage_suppressed_cells": String(suppressed),
-            ]
-            for (key, value) in info { try db.execute(sql: "INSERT INTO projection_info VALUES (?, ?)", arguments: [key, value]) }
-        }
-        let bytes = try ProjectionFile.write(queue, to: ProjectionFile.url(vault.layout, purpose: purpose.name, role: role),
-                                             key: fileKey, vaultID: vault.vaultID, purpose: purpose.name, role: role)
-        return ProjectionSummary(purpose: purpose.name, role: role, subjects: number, withoutConsent: people.count - number,
-                                 columns: ["customer_id"] + columns, segments: usable.map(\.name), skippedSegments: skipped, bytes: bytes)
-    }
 
     static func sqlType(of column: String, decision: Decision) -> String {
         guard decision.transform == .allow else { return "TEXT" }
@@ -669,7 +563,7 @@ struct RowSource: @unchecked Sendable {
     /// Valid while the build writes files (the builder holds the table meanwhile).
     let table: UnsafeBufferPointer<Cell>?
     let width: Int
-    let compute: (Int) -> [Cell]
+    let compute: @Sendable (Int) -> [Cell]
 
     /// Calls `body` with the row of the person at `position`.
     func withRow<R>(_ position: Int, _ body: (UnsafeBufferPointer<Cell>) throws -> R) rethrows -> R {

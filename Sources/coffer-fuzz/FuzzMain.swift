@@ -4,7 +4,7 @@ import Foundation
 #if COFFER_FUZZING
 /// libFuzzer's entry point (built by `scripts/fuzz` with `-sanitize=fuzzer`);
 /// the target comes from `COFFER_FUZZ_TARGET`.
-nonisolated(unsafe) let target: FuzzTarget = {
+let target: FuzzTarget = {
     guard let name = ProcessInfo.processInfo.environment["COFFER_FUZZ_TARGET"], let target = FuzzTarget(rawValue: name) else {
         fatalError("set COFFER_FUZZ_TARGET to one of: \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", "))")
     }
