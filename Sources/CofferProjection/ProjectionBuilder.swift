@@ -286,12 +286,7 @@ package final class ProjectionBuilder {
     package func build(purposes names: [String]? = nil, now: Int64 = EventLog.now(),
                       progress: @escaping @Sendable (BuildProgress) -> Void = { _ in }) throws -> BuildReport {
         let reporter = ProgressReporter(progress)
-        let purposes = try (names ?? policy.purposes.map(\.name)).map { name -> Purpose in
-            guard let purpose = policy.purpose(name) else {
-                throw ConsentError.unknownPurpose(name, declared: policy.purposes.map(\.name))
-            }
-            return purpose
-        }
+        let purposes = try purposes(named: names)
         var phase = Date()
         func lap() -> Double {
             defer { phase = Date() }
@@ -316,20 +311,7 @@ package final class ProjectionBuilder {
         var report = BuildReport(events: events, people: read.people.count, restricted: before - read.people.count,
                                  startSeq: read.startSeq, lastSeq: lastSeq)
 
-        // Consent in force now, per consent-based purpose.
-        let ledger = try vault.consentLedger()
-        var granted: [String: Set<SubjectID>] = [:]
-        // People who objected (Art. 21) to a purpose that rests on legitimate interests or a public task.
-        var objecting: [String: Set<SubjectID>] = [:]
-        try vault.database.read { db in
-            for purpose in policy.purposes {
-                if purpose.needsConsent {
-                    granted[purpose.name] = try ledger.subjectsGranted(purpose.name, at: now, in: db)
-                } else {
-                    objecting[purpose.name] = try ledger.subjectsObjecting(purpose.name, in: db)
-                }
-            }
-        }
+        let (granted, objecting) = try consentInForce(at: now)
         let currentMonth = Self.month(of: now)
         // People in subject-id order (a stable order).
         let ordered = read.people
@@ -356,16 +338,7 @@ package final class ProjectionBuilder {
         // Each person's key (user id, else subject id) once, for every file's customer_id.
         let customerKeys = ordered.map { SingleView.customerKey($0.value, subject: $0.key) }
 
-        // One job per file, written in parallel: each on its own in-memory database and cipher
-        // contexts, reading only immutable inputs (keys are derived here, first, since the
-        // vault caches them). The audit entries follow, one per file, in order.
-        var jobs: [(purpose: Purpose, role: Role, key: SymmetricKey)] = []
-        for purpose in purposes {
-            for role in Role.allCases where policy.access[role]?.purposes[purpose.name] != nil
-                && role.permissions.contains(.readProjections) && Self.fileRole(for: role, purpose: purpose.name, policy: policy) == role {
-                jobs.append((purpose, role, try ProjectionFile.fileKey(vault.projectionKey(for: role), purpose: purpose.name)))
-            }
-        }
+        let jobs = try fileJobs(for: purposes)
         // Largest files first, the state save after them: the threads then finish together
         // (in policy order, a thread sat idle for a third of the phase while another wrote a large file).
         func people(in purpose: Purpose) -> Int { purpose.needsConsent ? granted[purpose.name]?.count ?? 0 : ordered.count }
@@ -389,7 +362,7 @@ package final class ProjectionBuilder {
                     stateSeconds.withLock { $0 = seconds }
                     return nil
                 }
-                let (purpose, role, key) = work[index]
+                let (purpose, role, key) = (work[index].purpose, work[index].role, work[index].key)
                 let consenting = consent[purpose.name] ?? [], objected = objections[purpose.name] ?? []
                 let summary = try writer.write(purpose: purpose, role: role, fileKey: key, people: ordered, customerKeys: customerKeys,
                                                including: { purpose.needsConsent ? consenting.contains($0) : !objected.contains($0) },
@@ -401,25 +374,79 @@ package final class ProjectionBuilder {
         timings.write = lap()
         timings.state = stateSeconds.withLock { $0 }
         report.timings = timings
-        // Every file written is audited, in policy order, before any failure is reported.
         var results = [Result<ProjectionSummary?, any Error>?](repeating: nil, count: schedule.count)
         for (step, index) in schedule.enumerated() { results[index] = outcomes[step] }
+        try audit(results, of: jobs, stateSaved: stateSave != nil, into: &report)
+        return report
+    }
+
+    /// The purposes `names` names (every declared one when nil), in policy order.
+    private func purposes(named names: [String]?) throws -> [Purpose] {
+        try (names ?? policy.purposes.map(\.name)).map { name -> Purpose in
+            guard let purpose = policy.purpose(name) else {
+                throw ConsentError.unknownPurpose(name, declared: policy.purposes.map(\.name))
+            }
+            return purpose
+        }
+    }
+
+    /// Who each purpose may hold at `now`: the people whose consent is in force,
+    /// per consent-based purpose, and the people who objected (Art. 21), per purpose
+    /// that rests on legitimate interests or a public task.
+    private func consentInForce(at now: Int64) throws -> (granted: [String: Set<SubjectID>], objecting: [String: Set<SubjectID>]) {
+        let ledger = try vault.consentLedger()
+        var granted: [String: Set<SubjectID>] = [:], objecting: [String: Set<SubjectID>] = [:]
+        try vault.database.read { db in
+            for purpose in policy.purposes {
+                if purpose.needsConsent {
+                    granted[purpose.name] = try ledger.subjectsGranted(purpose.name, at: now, in: db)
+                } else {
+                    objecting[purpose.name] = try ledger.subjectsObjecting(purpose.name, in: db)
+                }
+            }
+        }
+        return (granted, objecting)
+    }
+
+    /// One file to write: a purpose, for a role, and its file key.
+    struct FileJob: Sendable {
+        var purpose: Purpose
+        var role: Role
+        var key: SymmetricKey
+    }
+
+    /// One job per file, each written on its own in-memory database and cipher contexts from
+    /// immutable inputs (keys are derived here, first, since the vault caches them).
+    private func fileJobs(for purposes: [Purpose]) throws -> [FileJob] {
+        var jobs: [FileJob] = []
+        for purpose in purposes {
+            for role in Role.allCases where policy.access[role]?.purposes[purpose.name] != nil
+                && role.permissions.contains(.readProjections) && Self.fileRole(for: role, purpose: purpose.name, policy: policy) == role {
+                jobs.append(FileJob(purpose: purpose, role: role, key: try ProjectionFile.fileKey(vault.projectionKey(for: role), purpose: purpose.name)))
+            }
+        }
+        return jobs
+    }
+
+    /// Audits every file written, in policy order, then reports the first failure (a file's,
+    /// else the state save's, the last result): a failure never hides what was written.
+    private func audit(_ results: [Result<ProjectionSummary?, any Error>?], of jobs: [FileJob], stateSaved: Bool,
+                       into report: inout BuildReport) throws {
         var failure: (any Error)?
         for (index, job) in jobs.enumerated() {
             switch results[index]! {
             case let .success(summary?):
                 report.projections.append(summary)
                 try vault.audit(.projectBuild, purpose: job.purpose.name, target: "projection:\(job.purpose.name).\(job.role.rawValue)",
-                                rows: summary.subjects, reason: "\(events) events read up to seq \(lastSeq)")
+                                rows: summary.subjects, reason: "\(report.events) events read up to seq \(report.lastSeq)")
             case let .failure(error):
                 failure = failure ?? error
             case .success(nil):
                 break
             }
         }
-        if stateSave != nil, case let .failure(error)? = results[jobs.count] { failure = failure ?? error }
+        if stateSaved, case let .failure(error)? = results[jobs.count] { failure = failure ?? error }
         if let failure { throw failure }
-        return report
     }
 
 
