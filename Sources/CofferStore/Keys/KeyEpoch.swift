@@ -1,8 +1,10 @@
 import CofferFormats
+
 /// The period one subject data key covers: one kind of collected event in
-/// one calendar month (UTC). A subject has a key per kind and month it has
-/// such events in, so retention can destroy exactly the keys whose events have
-/// all expired (crypto-shredding by time) while the log stays append-only.
+/// one calendar month (UTC). A subject's key for a kind and month is derived
+/// from its record key and that month's secret (`epoch_keys`), so retention
+/// destroys one secret to make everyone's events of the month unreadable
+/// (crypto-shredding by time) while the log stays append-only.
 ///
 /// The epoch is the log's `key_version`, readable in clear:
 /// `(year × 100 + month) × 100 + kind code`, e.g. 20261103 for page events
