@@ -295,11 +295,11 @@ package final class RequestDesk {
                 traits[name] = value
             }
         }
-        let payload = try JSONSerialization.data(withJSONObject: [
+        let payload = try CanonicalJSON.data([
             "type": "rectify", "request": record.id, "timestamp": Timestamp.format(now()), "traits": traits,
-        ], options: [.sortedKeys])
+        ] as [String: Any])
         let done = try vault.database.write { db -> RequestRecord in
-            let receipt = try log.append([NewEvent(subject: subject, kind: .rectify, payload: Array(payload))], in: db)
+            let receipt = try log.append([NewEvent(subject: subject, kind: .rectify, payload: payload)], in: db)
             return try complete(record, outcome: "rectified: \(corrections.keys.sorted().joined(separator: ", "))",
                                 logSeq: receipt.lastSeq, register: register, in: db)
         }

@@ -1,3 +1,4 @@
+import CofferFormats
 import Foundation
 package import GRDB
 
@@ -41,11 +42,9 @@ public struct ConsentRecord: Codable, Sendable, Equatable {
         self.evidence = evidence
     }
 
-    /// The payload sealed into the log: JSON with sorted keys.
+    /// The payload sealed into the log, written by the canonical writer as every event payload is.
     public func payload() throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return Array(try encoder.encode(self))
+        try CanonicalJSON.data(JSONReader.document(Array(JSONEncoder().encode(self))))
     }
 
     /// Parses a consent event's payload.

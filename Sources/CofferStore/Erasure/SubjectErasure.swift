@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferFormats
 import Foundation
 package import GRDB
 
@@ -96,8 +97,8 @@ extension Vault {
             }
             let fields = ["type": "erase", "request": request, "subjects": family.map(\.hex).joined(separator: ","),
                           "keys_destroyed": String(keys), "events_unreadable": String(events)]
-            let payload = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
-            let receipt = try log.append([NewEvent(subject: SubjectID.random(), kind: .erase, payload: Array(payload))], in: db)
+            let payload = try CanonicalJSON.data(fields)
+            let receipt = try log.append([NewEvent(subject: SubjectID.random(), kind: .erase, payload: payload)], in: db)
             let report = ShredReport(subjects: family.map(\.hex), keysDestroyed: keys, eventsUnreadable: events, identityRows: identities,
                                      mergeRows: merges, consentRows: consents, restrictionRows: restrictions,
                                      quarantinedRecords: removedQuarantine, suppressedTokens: suppressed, tombstoneSeq: receipt.lastSeq,
