@@ -170,7 +170,7 @@ package final class ConsentImporter {
                 return (report, receipt.lastSeq)
             }
         } catch {
-            throw VaultError.storage(operation: "importing consent", error: error)
+            throw VaultError.storage(operation: "importing consent", error: error, path: vault.layout.database.path)
         }
         try vault.audit(.ingest, target: target, rows: report.accepted,
                         reason: "consent import: " + report.auditSummary + LogCoverage.reasonSuffix(lastSeq: lastSeq))

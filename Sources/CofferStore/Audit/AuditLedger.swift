@@ -162,10 +162,8 @@ public final class AuditLedger {
                                      Data(hash), signature.map { Data($0) }])
                 return seq
             }
-        } catch let error as VaultError {
-            throw error
         } catch {
-            throw VaultError.storage(operation: "writing the audit ledger", error: error)
+            throw VaultError.storage(operation: "writing the audit ledger", error: error, path: queue.path)
         }
     }
 

@@ -123,10 +123,8 @@ public final class EventLog {
     public func append(_ events: [NewEvent]) throws -> AppendReceipt {
         do {
             return try database.write { db in try append(events, in: db) }
-        } catch let error as VaultError {
-            throw error
         } catch {
-            throw VaultError.storage(operation: "appending to the event log", error: error)
+            throw VaultError.storage(operation: "appending to the event log", error: error, path: database.path)
         }
     }
 
@@ -512,6 +510,14 @@ public final class EventLog {
         try revalidateKeys(db)
         var keyCache: [UInt32: SymmetricKey] = [:]
         var shredded = Set<UInt32>()
+        // Every month key derives from the one record key: it is unwrapped once, when first needed.
+        var record: SymmetricKey??
+        let recordKey = { () throws -> SymmetricKey? in
+            if let record { return record }
+            let loaded = try self.storedSubjectKey(subject, version: KeyEpoch.recordVersion, db: db)
+            record = .some(loaded)
+            return loaded
+        }
         var sql = "SELECT seq, recorded_at, kind, key_version, nonce, ciphertext FROM events WHERE subject_id = ?"
         var arguments: StatementArguments = [Data(subject.bytes)]
         if let kinds {
@@ -528,7 +534,7 @@ public final class EventLog {
             if let cached = keyCache[version] {
                 key = cached
             } else {
-                guard !shredded.contains(version), let stored = try storedEventKey(subject, version: version, db: db) else {
+                guard !shredded.contains(version), let stored = try storedEventKey(subject, version: version, db: db, record: recordKey) else {
                     shredded.insert(version)
                     continue
                 }
