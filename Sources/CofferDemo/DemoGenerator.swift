@@ -39,8 +39,8 @@ package struct DemoConfiguration: Sendable {
     /// a year that has just ended, so none of it is past the default policy's
     /// retention (13 months is the shortest) and the demo looks the same on any day.
     package static func yearEnding(before now: Int64) -> Int64 {
-        let month = KeyEpoch(kind: .page, time: now)
-        return Int64(CivilCalendar.daysFromCivil(year: month.year - 1, month: month.month, day: 1)) * CivilCalendar.dayMillis
+        let (year, month, _) = CivilCalendar.civilFromDays(CivilCalendar.days(now))
+        return Int64(CivilCalendar.daysFromCivil(year: year - 1, month: month, day: 1)) * CivilCalendar.dayMillis
     }
 }
 

@@ -426,7 +426,7 @@ package final class Ingestor {
                         // Past retention: never stored (it could never be read, and would only wait to be shredded).
                         let filed = KeyEpoch.filingTime(occurredAt: event.timestamp, recordedAt: now)
                         if cutoffs?.isExpired(event.kind, at: filed) == true
-                            || destroyed.contains(KeyEpoch.version(of: event.kind, filedAt: filed)) {
+                            || (!destroyed.isEmpty && destroyed.contains(KeyEpoch.version(of: event.kind, filedAt: filed))) {
                             report.expired += 1
                             continue
                         }

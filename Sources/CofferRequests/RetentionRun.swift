@@ -60,7 +60,7 @@ package enum RetentionRun {
             readCutoffs[kind.rawValue] = Timestamp.format(cutoffs.cutoff(kind))
         }
         let legacy = try moveLegacyKeys(vault: vault, cutoffs: cutoffs, dryRun: dryRun)
-        let epochs = try vault.shredExpiredEpochs(cutoff: cutoffs.cutoff, dryRun: dryRun)
+        let epochs = try vault.shredExpiredEpochs(isExpired: cutoffs.isExpired, dryRun: dryRun)
         let quarantineCutoff = policy.quarantineRetention.map { $0.subtracting(from: now) }
         var deleted = 0
         if let quarantineCutoff {

@@ -43,14 +43,14 @@ extension Vault {
     /// gets a new secret. Then the WAL is truncated, so no page image of a
     /// secret stays in it. With `dryRun`, only counts. The log is not touched: it still verifies.
     ///
-    /// - Parameter cutoff: per kind, the time before which its events have
-    ///   expired (`Int64.min`: never). Only `KeyEpoch.timedKinds` have epochs.
-    public func shredExpiredEpochs(cutoff: (EventKind) -> Int64, dryRun: Bool) throws -> [EpochShred] {
+    /// - Parameter isExpired: whether every event an epoch can hold is past
+    ///   retention (`RetentionCutoffs.isExpired`). Only `KeyEpoch.timedKinds` have epochs.
+    public func shredExpiredEpochs(isExpired: (KeyEpoch) -> Bool, dryRun: Bool) throws -> [EpochShred] {
         let log = try eventLog()
         var expired: [KeyEpoch] = []
         let shreds = try database.write { db -> [EpochShred] in
             for version in try Int64.fetchAll(db, sql: "SELECT key_version FROM epoch_keys WHERE wrapped_key IS NOT NULL") {
-                guard let epoch = KeyEpoch(version: UInt32(truncatingIfNeeded: version)), epoch.end <= cutoff(epoch.kind) else { continue }
+                guard let epoch = KeyEpoch(version: UInt32(truncatingIfNeeded: version)), isExpired(epoch) else { continue }
                 expired.append(epoch)
             }
             guard !expired.isEmpty else { return [] }
@@ -151,10 +151,10 @@ extension Vault {
                 guard let new = moved[row[1]] else { continue }
                 try db.execute(sql: "UPDATE merges SET seq = ? WHERE absorbed_id = ?", arguments: [new, row[0] as Data])
             }
+            // Re-sealing a subject's identifiers destroys its legacy key.
             for subject in subjects {
                 try graph.resealLegacyIdentifiers(of: SubjectID(bytes: Array(subject)), in: db)
             }
-            try db.execute(sql: "DELETE FROM keyring WHERE key_version = ?", arguments: [version])
             try KeyDestructions.note(db)
             if report.lastSeq > 0 { try ResealRange(first: report.firstSeq, last: report.lastSeq).save(db) }
             return report

@@ -57,9 +57,6 @@ public struct KeyEpoch: Hashable, Sendable, Comparable {
     /// The log's `key_version` of this epoch.
     public var version: UInt32 { UInt32((year * 100 + month) * 100 + Self.code(kind)) }
 
-    /// First millisecond of the month.
-    public var start: Int64 { Int64(CivilCalendar.daysFromCivil(year: year, month: month, day: 1)) * CivilCalendar.dayMillis }
-
     /// First millisecond after the month: every event of the epoch happened before it.
     public var end: Int64 {
         let next = month == 12 ? (year + 1, 1) : (year, month + 1)
