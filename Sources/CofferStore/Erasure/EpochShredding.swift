@@ -37,11 +37,11 @@ public struct LegacyReseal: Sendable, Equatable, Codable {
 
 extension Vault {
     /// Destroys the secret of every key epoch whose events are all past
-    /// retention (the month ends before its kind's `cutoff`), in one
-    /// transaction: every subject's events of that kind and month become
-    /// underivable, hence unreadable. The emptied row stays, so the month never
-    /// gets a new secret. Then the WAL is truncated, so no page image of a
-    /// secret stays in it. With `dryRun`, only counts. The log is not touched: it still verifies.
+    /// retention (`isExpired`), in one transaction: every subject's events of
+    /// that kind and month become underivable, hence unreadable. The emptied
+    /// row stays, so the month never gets a new secret. Then the WAL is
+    /// truncated, so no page image of a secret stays in it. With `dryRun`, only
+    /// counts. The log is not touched: it still verifies.
     ///
     /// - Parameter isExpired: whether every event an epoch can hold is past
     ///   retention (`RetentionCutoffs.isExpired`). Only `KeyEpoch.timedKinds` have epochs.

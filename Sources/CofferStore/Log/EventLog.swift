@@ -65,8 +65,9 @@ public struct AppendReceipt: Sendable, Equatable {
 /// Each subject has a random record key (wrapped in the keyring). A collected
 /// event is sealed with AES-256-GCM under a key derived from it and the secret
 /// of the event's kind and month (`KeyEpoch`), a decision under the record key
-/// itself; associated data binds vault, subject, key version and kind. Rows form a SHA-256 chain, and every append
-/// ends with an Ed25519-signed checkpoint of the chain head, written in the
+/// itself; associated data binds vault, subject, key version and kind. Rows
+/// form a SHA-256 chain, and every append ends with an Ed25519-signed
+/// checkpoint of the chain head, written in the
 /// same transaction: an acknowledged append is complete, signed and durable.
 ///
 /// Not thread-safe (it reuses OpenSSL contexts): one instance per task.
