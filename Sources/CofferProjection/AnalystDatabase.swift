@@ -34,8 +34,7 @@ final class AnalystDatabase {
         var statement: OpaquePointer?
         guard sqlite3_prepare_v2(connection, sql, -1, &statement, nil) == SQLITE_OK, let statement else { throw failure("reading a projection") }
         defer { sqlite3_finalize(statement) }
-        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-        guard text.withCString({ sqlite3_bind_text(statement, 1, $0, -1, transient) }) == SQLITE_OK else { throw failure("reading a projection") }
+        guard text.withCString({ sqlite3_bind_text(statement, 1, $0, -1, ProjectionBuilder.transient) }) == SQLITE_OK else { throw failure("reading a projection") }
         switch sqlite3_step(statement) {
         case SQLITE_ROW: return sqlite3_column_type(statement, 0) == SQLITE_NULL ? nil : sqlite3_column_int64(statement, 0)
         case SQLITE_DONE: return nil

@@ -168,11 +168,10 @@ package final class ProjectionReader {
             throw QueryError(message: "refused: one statement at a time")
         }
         guard sqlite3_stmt_readonly(statement) != 0 else { throw QueryError(message: "refused: analyst SQL is read-only") }
-        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
         for (index, argument) in arguments.enumerated() {
             let position = Int32(index + 1)
             let bound = switch argument {
-            case let .text(text): text.withCString { sqlite3_bind_text(statement, position, $0, -1, transient) }
+            case let .text(text): text.withCString { sqlite3_bind_text(statement, position, $0, -1, ProjectionBuilder.transient) }
             case let .integer(value): sqlite3_bind_int64(statement, position, value)
             }
             guard bound == SQLITE_OK else { throw failure(bound) }
