@@ -230,6 +230,7 @@ let package = Package(
             name: "CofferEndToEndTests",
             dependencies: [
                 "CofferFormats",
+                "CofferTestSupport",
                 "coffer",
                 "CofferStore",
                 "CofferCrypto",

@@ -71,21 +71,26 @@ package struct CustomerAggregate: Sendable {
     }
 
     private mutating func foldTraits(_ traits: PayloadFields.Values<PayloadFields.Trait>, time: Int64) {
-        func text(_ keys: PayloadFields.Trait...) -> Latest<String>? {
-            for key in keys { if let value = traits[key]?.string, !value.isEmpty { return Latest(value: value, time: time) } }
+        /// The column's value in this event: its first source key that is set.
+        func value(_ column: SingleViewColumn) -> PayloadFields.TraitValue? {
+            for slot in column.slots { if let value = traits[slot] { return value } }
+            return nil
+        }
+        func text(_ column: SingleViewColumn) -> Latest<String>? {
+            for slot in column.slots { if let value = traits[slot]?.string, !value.isEmpty { return Latest(value: value, time: time) } }
             return nil
         }
         email = .pick(email, text(.email))
         phone = .pick(phone, text(.phone))
-        firstName = .pick(firstName, text(.firstName, .first_name))
-        lastName = .pick(lastName, text(.lastName, .last_name))
+        firstName = .pick(firstName, text(.firstName))
+        lastName = .pick(lastName, text(.lastName))
         gender = .pick(gender, text(.gender))
         birthday = .pick(birthday, text(.birthday))
-        postcode = .pick(postcode, text(.postcode, .postalCode, .zip))
+        postcode = .pick(postcode, text(.postcode))
         city = .pick(city, text(.city))
-        loyaltyID = .pick(loyaltyID, text(.loyaltyId, .loyalty_id))
-        if let value = traits[.age]?.double { age = .pick(age, Latest(value: value, time: time)) }
-        if let value = (traits[.loyaltyPoints] ?? traits[.loyalty_points])?.double {
+        loyaltyID = .pick(loyaltyID, text(.loyaltyID))
+        if let value = value(.age)?.double { age = .pick(age, Latest(value: value, time: time)) }
+        if let value = value(.loyaltyPoints)?.double {
             loyaltyPoints = .pick(loyaltyPoints, Latest(value: value, time: time))
         }
     }

@@ -29,37 +29,44 @@ struct PayloadFields {
         }
     }
 
-    /// The traits the single view reads; each case is spelled as its JSON key
-    /// (its name, `String(describing:)`, is the key) and numbered as its slot.
-    enum Trait: Int, CaseIterable {
-        case email, phone, firstName, first_name, lastName, last_name, gender, birthday, postcode, postalCode, zip, city,
-             loyaltyId, loyalty_id, age, loyaltyPoints, loyalty_points
+    /// The traits the single view reads: the source keys of `SingleViewColumn.all`,
+    /// one slot each, in the order of `SingleViewColumn.traitKeys`.
+    enum Trait: Slots {
+        static let keys = SingleViewColumn.traitKeys
     }
 
-    /// The event properties the single view reads, like `Trait`.
-    enum Property: Int, CaseIterable {
+    /// The event properties the single view reads, one slot per case.
+    enum Property: Int, CaseIterable, Slots {
         case revenue, spending, total, amount, channel
+        static let keys = allCases.map { String(describing: $0) }
     }
+
+    /// A fixed list of JSON keys, a slot each.
+    protocol Slots { static var keys: [String] { get } }
 
     /// The values found for the keys of `Key`, one slot per key (no hashing:
     /// the fields of a million events are read in a build).
-    struct Values<Key: RawRepresentable & CaseIterable>: Equatable where Key.RawValue == Int {
+    struct Values<Key: Slots>: Equatable {
         private var slots: [TraitValue?] = []
 
         var isEmpty: Bool { slots.isEmpty }
 
-        subscript(key: Key) -> TraitValue? { slots.isEmpty ? nil : slots[key.rawValue] }
+        /// The value of the key in `slot`.
+        subscript(slot: Int) -> TraitValue? { slots.isEmpty ? nil : slots[slot] }
 
-        /// Sets the value of the key at `index` of `Key.allCases`.
+        /// The value of `key`, when it is one of `Key.keys`.
+        subscript(key: String) -> TraitValue? { Key.keys.firstIndex(of: key).flatMap { self[$0] } }
+
+        /// Sets the value of the key at `index` of `Key.keys`.
         mutating func set(_ value: TraitValue, at index: Int) {
-            if slots.isEmpty { slots = Array(repeating: nil, count: Key.allCases.count) }
+            if slots.isEmpty { slots = Array(repeating: nil, count: Key.keys.count) }
             slots[index] = value
         }
 
         /// The values found, by JSON key.
         var named: [String: TraitValue] {
             var named: [String: TraitValue] = [:]
-            for (key, value) in zip(Key.allCases, slots) { if let value { named[String(describing: key)] = value } }
+            for (key, value) in zip(Key.keys, slots) { if let value { named[key] = value } }
             return named
         }
     }
@@ -67,8 +74,8 @@ struct PayloadFields {
     /// JSON keys matched as bytes, without making strings of them.
     static let topKeys = KeyTable(["event", "timestamp", "userId", "traits", "properties", "context"])
     static let contextKeys = KeyTable(["channel", "traits"])
-    static let traitKeys = KeyTable(Trait.allCases.map { String(describing: $0) })
-    static let propertyKeys = KeyTable(Property.allCases.map { String(describing: $0) })
+    static let traitKeys = KeyTable(Trait.keys)
+    static let propertyKeys = KeyTable(Property.keys)
 
     /// Extracts the fields; nil when the bytes are not a JSON object.
     static func scan(_ bytes: [UInt8]) -> PayloadFields? {
@@ -100,6 +107,10 @@ struct PayloadFields {
             return fields
         }
     }
+}
+
+extension PayloadFields.Values where Key == PayloadFields.Property {
+    subscript(key: Key) -> PayloadFields.TraitValue? { self[key.rawValue] }
 }
 
 /// A fixed set of keys, looked up by their UTF-8 bytes: candidates of the

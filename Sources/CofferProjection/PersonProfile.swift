@@ -67,7 +67,7 @@ package struct PersonProfile: Sendable {
             return (try Self.aggregate(of: subject, graph: graph, cutoffs: RetentionCutoffs(policy: policy, now: now), in: db),
                     consentPurposes.map { ConsentState.at(now, purpose: $0.name, in: history).allows })
         }
-        let columns = SingleView.columns + consentPurposes.map { SingleView.consentColumn($0.name) }
+        let columns = SingleViewColumn.names + consentPurposes.map { SingleView.consentColumn($0.name) }
         let row = SingleView.row(aggregate, subject: subject, now: now, consents: consents)
         let index = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1, $0) })
         let month = ProjectionBuilder.month(of: now)

@@ -322,7 +322,7 @@ package final class ProjectionBuilder {
             let (subject, aggregate) = ordered[position]
             return SingleView.row(aggregate, subject: subject, now: now, consents: grantedSets.map { $0.contains(subject) })
         }
-        let allColumns = SingleView.columns + consentPurposes.map { SingleView.consentColumn($0) }
+        let allColumns = SingleViewColumn.names + consentPurposes.map { SingleView.consentColumn($0) }
         // While files are written in parallel (few enough people), each person's row is computed
         // once for all files (~1 KB a person), into one table; beyond, once per file, to keep memory down.
         let parallel = parallelWrites ?? (ordered.count <= Self.parallelWriteLimit)
@@ -450,14 +450,11 @@ package final class ProjectionBuilder {
     }
 
 
+    /// The SQL type of a column of the view as `decision` writes it: transformed values are text.
     static func sqlType(of column: String, decision: Decision) -> String {
         guard decision.transform == .allow else { return "TEXT" }
-        switch column {
-        case "age", "shop_times", "recency", "loyalty_points", "birthday_month": return "INTEGER"
-        case "total_spend", "frequency", "lifetime", "avg_spend", "online_share", "instore_share", "email_open_rate", "email_click_rate":
-            return "REAL"
-        default: return column.hasPrefix("consent_") ? "INTEGER" : "TEXT"
-        }
+        let type = SingleViewColumn.named(column)?.type ?? (column.hasPrefix("consent_") ? SingleViewColumn.consentType : .text)
+        return type.rawValue
     }
 
     /// Binds one value to a prepared statement (raw binds: GRDB's argument

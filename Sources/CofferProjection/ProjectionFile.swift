@@ -109,23 +109,28 @@ package enum ProjectionError: CofferError, Equatable {
     /// A segment with fewer members than the policy's minimum group size.
     case smallGroup(segment: String, minimum: Int)
 
-    package var description: String {
+    package var description: String { Self.line(parts.problem, remedy: parts.remedy) }
+
+    package var remedy: String? { parts.remedy }
+
+    /// What went wrong, and what to do about it.
+    private var parts: (problem: String, remedy: String?) {
         switch self {
         case let .notBuilt(purpose, role):
-            return "no projection for purpose '\(purpose)' and role \(role) yet; the owner builds it with `coffer project build --purpose \(purpose)`"
+            return ("no projection for purpose '\(purpose)' and role \(role) yet", "the owner builds it with `coffer project build --purpose \(purpose)`")
         case let .noAccess(role, purpose):
-            return "the policy gives role \(role) no access for purpose '\(purpose)'"
+            return ("the policy gives role \(role) no access for purpose '\(purpose)'", nil)
         case let .unknownSegment(name, known):
-            return "no segment named '\(name)'; defined: \(known.joined(separator: ", "))"
+            return ("no segment named '\(name)'; defined: \(known.joined(separator: ", "))", nil)
         case .notFound:
-            return "no such customer in this projection (not consented to the purpose, restricted, or unknown)"
+            return ("no such customer in this projection (not consented to the purpose, restricted, or unknown)", nil)
         case let .smallGroup(segment, minimum):
-            return "segment '\(segment)' has fewer than \(minimum) members (the policy's minimum group size); "
-                + "its members are withheld, as its size is in `segment stats`"
+            return ("segment '\(segment)' has fewer than \(minimum) members (the policy's minimum group size); "
+                + "its members are withheld, as its size is in `segment stats`", nil)
         case let .stale(file, seq):
-            return "projections/\(file) predates the erasure or restriction change at log position \(seq) (restored from an "
-                + "older copy, or written by an interrupted request), so it may still show that person; it is not read. "
-                + "The owner rebuilds it with `coffer project build`"
+            return ("projections/\(file) predates the erasure or restriction change at log position \(seq) (restored from an "
+                + "older copy, or written by an interrupted request), so it may still show that person; it is not read",
+                "the owner rebuilds it with `coffer project build`")
         }
     }
 }

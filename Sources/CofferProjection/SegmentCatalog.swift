@@ -30,7 +30,7 @@ package enum SegmentCatalog {
 
     /// The fields rules may use: the single view's, plus a consent column per consent-based purpose.
     package static func fields(for policy: Policy) -> Set<String> {
-        Set(SingleView.columns + policy.purposes.filter(\.needsConsent).map { SingleView.consentColumn($0.name) })
+        Set(SingleViewColumn.names + policy.purposes.filter(\.needsConsent).map { SingleView.consentColumn($0.name) })
     }
 
     /// Loads and checks the file; a missing file is an empty catalog only when `required` is false.

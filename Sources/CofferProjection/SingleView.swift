@@ -39,23 +39,16 @@ package enum Cell: Sendable, Hashable, CustomStringConvertible {
 /// rates are per delivered email; `loyalty_points` is the `loyaltyPoints` trait,
 /// else one point per whole unit spent for loyalty members.
 package enum SingleView {
-    /// Every column, in table order (consent columns follow, one per consent-based purpose).
-    package static let columns = [
-        "customer_id", "email", "phone", "first_name", "last_name", "age", "gender", "birthday", "birthday_month", "postcode",
-        "city", "loyalty_id", "total_spend", "first_time_shop", "last_time_shop", "shop_times", "frequency", "lifetime",
-        "avg_spend", "recency", "online_share", "instore_share", "channels", "email_open_rate", "email_click_rate",
-        "loyalty_points",
-    ]
-
     static let day = 86_400_000.0
 
-    /// The row of `aggregate` for `subject` at `now`, in `columns` order followed
-    /// by one 0/1 value per entry of `consents` (granted or not).
+    /// The row of `aggregate` for `subject` at `now`, in the order of
+    /// `SingleViewColumn.all`, followed by one 0/1 value per entry of
+    /// `consents` (granted or not).
     package static func row(_ aggregate: CustomerAggregate, subject: SubjectID, now: Int64, consents: [Bool]) -> [Cell] {
         func text(_ latest: Latest<String>?) -> Cell { latest.map { .text($0.value) } ?? .null }
         func round2(_ value: Double) -> Double { (value * 100).rounded() / 100 }
         var row = [Cell]()
-        row.reserveCapacity(columns.count + consents.count)
+        row.reserveCapacity(SingleViewColumn.all.count + consents.count)
         let shops = aggregate.online + aggregate.instore
         let delivered = Double(aggregate.emailsDelivered)
         var first = Cell.null, last = Cell.null, lifetime = Cell.null, frequency = Cell.null, recency = Cell.null
@@ -69,7 +62,7 @@ package enum SingleView {
         }
         let points: Cell = aggregate.loyaltyPoints.map { whole($0.value) }
             ?? (aggregate.loyaltyID != nil ? whole(max(aggregate.totalSpend, 0).rounded(.down)) : .null)
-        // The order of `columns`.
+        // The order of `SingleViewColumn.all`.
         row.append(.text(customerKey(aggregate, subject: subject)))
         row.append(text(aggregate.email))
         row.append(text(aggregate.phone))

@@ -229,6 +229,20 @@ struct BundleContent {
         out.append(0x22)
     }
 
+    /// What each field of single_view.json means, with its unit: from the view's column table.
+    static func singleViewGlossary(policy: Policy) -> String {
+        var text = "The fields of single_view.json\n------------------------------\n"
+        let consents = policy.purposes.filter(\.needsConsent).map { purpose in
+            (SingleView.consentColumn(purpose.name), "1 if your consent to \(purpose.name) is in force, else 0")
+        }
+        for (name, meaning) in SingleViewColumn.all.map({ column in
+            (column.name, column.meaning + (column.unit.map { " (\($0.rawValue))" } ?? ""))
+        }) + consents {
+            text += name.padding(toLength: 25, withPad: " ", startingAt: 0) + meaning + "\n"
+        }
+        return text
+    }
+
     static func readme(request: String, identifier: Identifier, found: Bool, generated: String, policy: Policy) -> String {
         var text = """
             Your data: export \(request)
@@ -277,6 +291,7 @@ struct BundleContent {
             manifest.sig      The Ed25519 signature of manifest.json by our audit key: it
                               shows the archive is complete and unaltered.
 
+            \(singleViewGlossary(policy: policy))
             Your rights
             -----------
             You may ask us to correct (rectify) your data, to erase it, or to restrict its

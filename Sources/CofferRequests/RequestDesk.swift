@@ -237,14 +237,11 @@ package final class RequestDesk {
         return done
     }
 
-    /// Profile fields a rectification may set, by the name the single view reads.
-    package static let rectifiable: [String: String] = [
-        "first_name": "firstName", "firstName": "firstName", "last_name": "lastName", "lastName": "lastName",
-        "gender": "gender", "birthday": "birthday", "postcode": "postcode", "city": "city", "age": "age",
-        "loyalty_points": "loyaltyPoints", "loyaltyPoints": "loyaltyPoints",
-    ]
+    /// The view's identifier fields, by every name: a rectification may not set them.
+    static let identifierFields = Set(["user_id", "userId"] + SingleViewColumn.all
+        .filter { !$0.rectifiable && !$0.sourceKeys.isEmpty }.flatMap { [$0.name] + $0.sourceKeys })
 
-    /// Parses `field=value` corrections.
+    /// Parses `field=value` corrections, keyed by the trait each one sets.
     package static func corrections(_ settings: [String]) throws -> [String: String] {
         var out: [String: String] = [:]
         for setting in settings {
@@ -253,15 +250,15 @@ package final class RequestDesk {
             }
             let field = String(setting[..<equals]).trimmingCharacters(in: .whitespaces)
             let value = String(setting[setting.index(after: equals)...]).trimmingCharacters(in: .whitespaces)
-            if ["email", "phone", "loyalty_id", "loyaltyId", "user_id", "userId"].contains(field) {
+            if Self.identifierFields.contains(field) {
                 throw RequestError.invalidCorrection("\(field) is an identifier, which links records to the person; correct it by "
                     + "ingesting an identify event with the right value (the old one can then be erased)")
             }
-            guard let name = rectifiable[field] else {
+            guard let column = SingleViewColumn.rectifiableByName[field], let name = column.rectifiedTrait else {
                 throw RequestError.invalidCorrection("'\(field)' cannot be rectified; fields: "
-                    + Set(rectifiable.keys.filter { $0.contains("_") || !rectifiable.keys.contains(Policy.snakeCase($0)) }).sorted().joined(separator: ", "))
+                    + SingleViewColumn.all.filter(\.rectifiable).map(\.name).sorted().joined(separator: ", "))
             }
-            if ["age", "loyaltyPoints"].contains(name) {
+            if column.type != .text {
                 guard Double(value)?.isFinite == true else {
                     throw RequestError.invalidCorrection("\(field) must be a number, not '\(value)'")
                 }
@@ -271,8 +268,8 @@ package final class RequestDesk {
                     throw RequestError.invalidCorrection("\(field): " + reason)
                 }
             }
-            if name == "birthday", Timestamp.parse(value + "T00:00:00Z") == nil {
-                throw RequestError.invalidCorrection("birthday must be a date like 1990-04-17")
+            if column.unit == .date, Timestamp.parse(value + "T00:00:00Z") == nil {
+                throw RequestError.invalidCorrection("\(column.name) must be a date like 1990-04-17")
             }
             out[name] = value
         }
@@ -289,7 +286,7 @@ package final class RequestDesk {
         let log = try vault.eventLog()
         var traits: [String: Any] = [:]
         for (name, value) in corrections {
-            if ["age", "loyaltyPoints"].contains(name), let number = Double(value) {
+            if SingleViewColumn.rectifiableByName[name]?.type != .text, let number = Double(value) {
                 traits[name] = number == number.rounded() && abs(number) < 1e15 ? Int(number) as Any : number as Any
             } else {
                 traits[name] = value

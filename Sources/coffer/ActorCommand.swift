@@ -35,7 +35,7 @@ struct ActorCommand: ParsableCommand {
             try vault.require(.manageActors, for: .actorAdd, target: "actor:\(name)")
             let passphrase = try PassphraseSource.read(file: newPassphraseFile, prompt: "Passphrase for new actor '\(name)': ",
                                                        confirm: true, variable: "COFFER_NEW_PASSPHRASE")
-            try vault.addActor(name, role: role, passphrase: passphrase)
+            try vault.addActor(name, role: role, passphrase: passphrase, kdf: CommandContext.current.kdf)
             Terminal.line("Added actor '\(name)' with role \(role.rawValue); their keyslot holds: "
                 + KeyBundle.names(for: role).joined(separator: ", "))
         }
@@ -81,7 +81,7 @@ struct ActorCommand: ParsableCommand {
             let vault = try options.unlock()
             let passphrase = try PassphraseSource.read(file: newPassphraseFile, prompt: "New passphrase for '\(vault.actor)': ",
                                                        confirm: true, variable: "COFFER_NEW_PASSPHRASE")
-            try vault.changePassphrase(to: passphrase)
+            try vault.changePassphrase(to: passphrase, kdf: CommandContext.current.kdf)
             Terminal.line("Changed the passphrase of '\(vault.actor)'; the old one no longer works.")
         }
     }

@@ -34,34 +34,49 @@ struct Coffer: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch {
-            exit(dueTo: error)
+            let status = report(error)
+            Foundation.exit(status)
         }
     }
 
-    /// The one place an error leaves the program: Coffer's errors as their message and exit
-    /// status; usage errors as ArgumentParser words them, with status 1 (not 64), as the help promises.
-    static func exit(dueTo error: any Error) -> Never {
+    /// Runs `arguments` as the `coffer` process would, in this process and under
+    /// `context` (its environment, output and key cost), and returns the exit status.
+    static func run(_ arguments: [String], context: CommandContext) -> Int32 {
+        CommandContext.$current.withValue(context) {
+            do {
+                var command = try parseAsRoot(arguments)
+                try command.run()
+                return 0
+            } catch {
+                return report(error)
+            }
+        }
+    }
+
+    /// The one place an error is turned into output: Coffer's errors as their message and
+    /// exit status; usage errors as ArgumentParser words them, with status 1 (not 64), as
+    /// the help promises; help requests on stdout with status 0. Returns the exit status.
+    static func report(_ error: any Error) -> Int32 {
         switch error {
         case let error as any CofferError:
-            fail(error.message, code: error.exitStatus)
-        case is ExitCode, is CleanExit:
-            exit(withError: error)
-        case _ where exitCode(for: error) == .validationFailure:
-            Terminal.note(fullMessage(for: error))
-            Foundation.exit(1)
+            Terminal.error(error.message)
+            return error.exitStatus
         case _ where String(reflecting: type(of: error)).hasPrefix("ArgumentParser."):
-            // Help requests and usage errors raised while running (e.g. a command group run bare).
-            exit(withError: error)
+            // Help requests, exit codes, and usage errors (also those raised while running, e.g. a command group run bare).
+            let message = fullMessage(for: error)
+            let code = exitCode(for: error)
+            if code == .success {
+                if !message.isEmpty { Terminal.line(message) }
+                return 0
+            }
+            if !message.isEmpty { Terminal.note(message) }
+            return code == .validationFailure ? 1 : code.rawValue
         default:
             // Anything else still reaches the user as one line, never a dump or a trace.
             let text = String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
-            fail("unexpected failure (\(type(of: error))): \(text.prefix(300))")
+            Terminal.error("unexpected failure (\(type(of: error))): \(text.prefix(300))")
+            return 1
         }
-    }
-
-    static func fail(_ message: String, code: Int32 = 1) -> Never {
-        Terminal.error(message)
-        Foundation.exit(code)
     }
 }
 

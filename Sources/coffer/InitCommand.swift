@@ -34,7 +34,7 @@ struct InitCommand: ParsableCommand {
         Terminal.line("Checkpoint public key: \(key.hexString)")
         Terminal.line("Keep the owner passphrase safe: without it the vault cannot be opened.")
         // The vault keeps its policy: commands then work from any directory.
-        let path = PolicyLoader.resolvePath(explicit: options.policyOption.policy)
+        let path = PolicyLoader.resolvePath(explicit: options.policyOption.policy, environment: CommandContext.current.environment)
         if FileManager.default.fileExists(atPath: path) {
             let (policy, segments) = try VaultPolicy.apply(policyPath: path, segmentsPath: nil, vault: vault)
             Terminal.line("Recorded policy '\(policy.name)' version \(policy.version) (sha256 \(policy.sha256.prefix(16))…) "

@@ -14,7 +14,7 @@ enum PassphraseSource {
     /// - Throws: `PassphraseError` when none is available or they differ.
     /// - Parameter variable: the environment variable to read (`COFFER_NEW_PASSPHRASE` for a new actor's).
     static func read(file: String?, prompt: String, confirm: Bool = false, variable: String = "COFFER_PASSPHRASE",
-                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SecureBytes {
+                            environment: [String: String] = CommandContext.current.environment) throws -> SecureBytes {
         if let file {
             guard var data = FileManager.default.contents(atPath: file) else {
                 throw PassphraseError.unreadableFile(file)
@@ -28,7 +28,7 @@ enum PassphraseSource {
         if let value = environment[variable], !value.isEmpty {
             return SecureBytes(Array(value.utf8))
         }
-        guard isatty(STDIN_FILENO) == 1 else { throw PassphraseError.noSource(variable: variable) }
+        guard CommandContext.current.capture == nil, isatty(STDIN_FILENO) == 1 else { throw PassphraseError.noSource(variable: variable) }
         let first = try promptHidden(prompt)
         if confirm {
             let second = try promptHidden("Repeat to confirm: ")
@@ -70,15 +70,20 @@ enum PassphraseError: CofferError, Equatable {
     case emptyFile(String)
     case mismatch
 
-    var description: String {
+    var description: String { Self.line(parts.problem, remedy: parts.remedy) }
+
+    var remedy: String? { parts.remedy }
+
+    /// What went wrong, and what to do about it.
+    private var parts: (problem: String, remedy: String?) {
         switch self {
         case let .noSource(variable):
             let flag = variable == "COFFER_PASSPHRASE" ? "--passphrase-file" : "--new-passphrase-file"
-            return "no passphrase given: set \(variable), pass \(flag) FILE, or run in a terminal to be asked"
-        case .empty: return "the passphrase is empty"
-        case let .unreadableFile(path): return "cannot read the passphrase file \(path)"
-        case let .emptyFile(path): return "the passphrase file \(path) is empty"
-        case .mismatch: return "the two passphrases differ; nothing was created"
+            return ("no passphrase given", "set \(variable), pass \(flag) FILE, or run in a terminal to be asked")
+        case .empty: return ("the passphrase is empty", nil)
+        case let .unreadableFile(path): return ("cannot read the passphrase file \(path)", nil)
+        case let .emptyFile(path): return ("the passphrase file \(path) is empty", nil)
+        case .mismatch: return ("the two passphrases differ; nothing was created", nil)
         }
     }
 }

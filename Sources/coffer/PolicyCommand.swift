@@ -45,7 +45,7 @@ struct PolicyCommand: ParsableCommand {
         var segments: String?
 
         func run() throws {
-            let paths = files.isEmpty ? [PolicyLoader.resolvePath(explicit: policyOption.policy)] : files
+            let paths = files.isEmpty ? [PolicyLoader.resolvePath(explicit: policyOption.policy, environment: CommandContext.current.environment)] : files
             var failures = 0
             for path in paths {
                 do {
@@ -55,7 +55,7 @@ struct PolicyCommand: ParsableCommand {
                         + "\(policy.access.count) roles with access, minimum group size \(policy.minimumGroupSize); "
                         + "sha256 \(policy.sha256)")
                     // The segment definitions that go with it, checked against its fields.
-                    let segmentsPath = SegmentCatalog.resolvePath(explicit: segments, policyPath: path)
+                    let segmentsPath = SegmentCatalog.resolvePath(explicit: segments, policyPath: path, environment: CommandContext.current.environment)
                     if FileManager.default.fileExists(atPath: segmentsPath) || segments != nil {
                         let definitions = try SegmentCatalog.load(path: segmentsPath, policy: policy, required: true)
                         Terminal.line("\(segmentsPath): ok — \(definitions.count) segment(s)")

@@ -54,7 +54,7 @@ extension QueryResult {
 extension VaultOptions {
     /// The segment definitions beside the policy (or --segments / $COFFER_SEGMENTS).
     func segments(_ explicit: String?, policy: Policy) throws -> [SegmentDefinition] {
-        let path = SegmentCatalog.resolvePath(explicit: explicit, policyPath: policy.file)
+        let path = SegmentCatalog.resolvePath(explicit: explicit, policyPath: policy.file, environment: CommandContext.current.environment)
         return try SegmentCatalog.load(path: path, policy: policy, required: explicit != nil)
     }
 

@@ -19,7 +19,7 @@ struct VaultOptions: ParsableArguments {
 
     @OptionGroup var policyOption: PolicyOption
 
-    var layout: VaultLayout { VaultLayout.resolve(explicit: vault) }
+    var layout: VaultLayout { VaultLayout.resolve(explicit: vault, environment: CommandContext.current.environment) }
 
     /// The policy: the vault's own (recorded by `init` or `policy apply`); for a
     /// vault without one, --policy, $COFFER_POLICY, or policies/default.yaml.
@@ -72,7 +72,7 @@ extension VaultLayout {
     func createAsking(passphraseFile: String?) throws -> Vault {
         if isInitialized { throw VaultError.alreadyInitialized(path: directory.path) }
         let passphrase = try PassphraseSource.read(file: passphraseFile, prompt: "New owner passphrase: ", confirm: true)
-        let vault = try Vault.create(layout: self, ownerPassphrase: passphrase)
+        let vault = try Vault.create(layout: self, ownerPassphrase: passphrase, kdf: CommandContext.current.kdf)
         vault.warn = Terminal.warning
         return vault
     }
@@ -84,10 +84,12 @@ struct PolicyOption: ParsableArguments {
                                             valueName: "FILE"))
     var policy: String?
 
-    func load() throws -> Policy { try PolicyLoader.load(path: PolicyLoader.resolvePath(explicit: policy)) }
+    func load() throws -> Policy {
+        try PolicyLoader.load(path: PolicyLoader.resolvePath(explicit: policy, environment: CommandContext.current.environment))
+    }
 
     /// The policy named on purpose (--policy or $COFFER_POLICY), if any.
     var explicitPath: String? {
-        policy ?? ProcessInfo.processInfo.environment["COFFER_POLICY"].flatMap { $0.isEmpty ? nil : $0 }
+        policy ?? CommandContext.current.environment["COFFER_POLICY"].flatMap { $0.isEmpty ? nil : $0 }
     }
 }

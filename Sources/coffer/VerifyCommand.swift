@@ -129,7 +129,7 @@ struct ChainOptions: ParsableArguments {
 
     /// The vault to check; it must exist.
     func layout() throws -> VaultLayout {
-        let layout = VaultLayout.resolve(explicit: vault)
+        let layout = VaultLayout.resolve(explicit: vault, environment: CommandContext.current.environment)
         guard layout.isInitialized else { throw VaultError.notInitialized(path: layout.directory.path) }
         return layout
     }

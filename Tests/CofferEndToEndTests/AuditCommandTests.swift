@@ -6,7 +6,7 @@ import Testing
 @Suite(.serialized)
 struct AuditCommandTests {
     /// `(seq, action, decision)` of every entry, read without any key (those columns are in clear).
-    func entries(_ coffer: CofferProcess) throws -> [(Int64, String, String)] {
+    func entries(_ coffer: CofferCommand) throws -> [(Int64, String, String)] {
         var config = Configuration()
         config.readonly = true
         let queue = try DatabaseQueue(path: coffer.vault + "/audit.sqlite", configuration: config)
@@ -17,7 +17,7 @@ struct AuditCommandTests {
 
     @Test("every command that reads or changes customer data leaves exactly one audit entry; denials are recorded")
     func oneEntryPerCommand() throws {
-        let coffer = try CofferProcess()
+        let coffer = try CofferCommand()
         defer { coffer.cleanup() }
         let vault = ["--vault", coffer.vault]
         #expect(try coffer.run(["init"] + vault).status == 0)
@@ -64,7 +64,7 @@ struct AuditCommandTests {
 
     @Test("an auditor lists and verifies the trail with the exported key, and catches a truncated tail")
     func auditorWorkflow() throws {
-        let coffer = try CofferProcess()
+        let coffer = try CofferCommand()
         defer { coffer.cleanup() }
         let vault = ["--vault", coffer.vault]
         #expect(try coffer.run(["init"] + vault).status == 0)
@@ -107,7 +107,7 @@ struct AuditCommandTests {
 
     @Test("audit log refuses to show a ledger that does not verify (issue 15)")
     func tamperedLedgerIsNotShown() throws {
-        let coffer = try CofferProcess()
+        let coffer = try CofferCommand()
         defer { coffer.cleanup() }
         let vault = ["--vault", coffer.vault]
         #expect(try coffer.run(["init"] + vault).status == 0)

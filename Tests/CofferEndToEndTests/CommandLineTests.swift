@@ -31,7 +31,7 @@ struct CommandLineTests {
             let help = try coffer.run(args)
             #expect(help.status == 0 && help.stdout.contains("USAGE"), "\(args): \(help.stderr)")
         }
-        #expect(try coffer.run(["init", "--vault", coffer.vault]).status == 0)
+        #expect(coffer.runInProcess(["init", "--vault", coffer.vault]).status == 0)
         let input = coffer.directory.appendingPathComponent("stray.json").path
         try #"garbage [{"type":"page","userId":"u1"}}, {"type":"page","userId":"u2"}]"#.write(toFile: input, atomically: true, encoding: .utf8)
         let result = try coffer.run(["ingest", input, "--vault", coffer.vault])
@@ -62,7 +62,7 @@ struct CommandLineTests {
     func wrongPassphrase() throws {
         let coffer = try CofferProcess()
         defer { coffer.cleanup() }
-        #expect(try coffer.run(["init", "--vault", coffer.vault]).status == 0)
+        #expect(coffer.runInProcess(["init", "--vault", coffer.vault]).status == 0)
         let wrong = try coffer.run(["bench", "append", "--vault", coffer.vault, "--events", "10"],
                                    environment: ["COFFER_PASSPHRASE": "not the passphrase"])
         #expect(wrong.status == 1)
@@ -93,7 +93,7 @@ struct CommandLineTests {
     func verifyDetectsTampering() throws {
         let coffer = try CofferProcess()
         defer { coffer.cleanup() }
-        #expect(try coffer.run(["init", "--vault", coffer.vault]).status == 0)
+        #expect(coffer.runInProcess(["init", "--vault", coffer.vault]).status == 0)
         #expect(try coffer.run(["bench", "append", "--vault", coffer.vault, "--events", "40", "--subjects", "5",
                                 "--batch", "10"]).status == 0)
         let head = coffer.directory.appendingPathComponent("head.txt").path

@@ -51,7 +51,7 @@ struct CrashSafetyTests {
     func killedWriter() throws {
         let coffer = try CofferProcess()
         defer { coffer.cleanup() }
-        #expect(try coffer.run(["init", "--vault", coffer.vault]).status == 0)
+        #expect(coffer.runInProcess(["init", "--vault", coffer.vault]).status == 0)
         let batch = 2000
         let firstAck = try appendAndKill(coffer, acks: 3, batch: batch)
         // A second writer resumes on the crashed vault and is killed too.

@@ -6,7 +6,7 @@ import Testing
 struct DPOWorkflowTests {
     @Test("request list names the person; compliance reads the support projection; keys are named one way; a wrong pinned key is not called tampering")
     func dpoWorkflow() throws {
-        let coffer = try CofferProcess()
+        let coffer = try CofferCommand()
         defer { coffer.cleanup() }
         let vault = ["--vault", coffer.vault]
         let env = ["COFFER_NEW_PASSPHRASE": coffer.environment["COFFER_PASSPHRASE"]!]

@@ -6,7 +6,7 @@ import Testing
 struct IngestCommandTests {
     @Test("ingest: counts on stdout, bad records quarantined, exit 0; an unreadable file exits 1 with one line")
     func ingest() throws {
-        let coffer = try CofferProcess()
+        let coffer = try CofferCommand()
         defer { coffer.cleanup() }
         #expect(try coffer.run(["init", "--vault", coffer.vault]).status == 0)
         let file = coffer.directory.appendingPathComponent("events.jsonl")
@@ -43,7 +43,7 @@ struct IngestCommandTests {
 
     @Test("demo creates the vault, ingests, verifies; a second run adds nothing")
     func demoTwice() throws {
-        let coffer = try CofferProcess()
+        let coffer = try CofferCommand()
         defer { coffer.cleanup() }
         let first = try coffer.run(["demo", "--vault", coffer.vault, "--customers", "30"])
         #expect(first.status == 0, "\(first.stderr)")

@@ -59,7 +59,8 @@ struct KillTrialTests {
         let coffer = try CofferProcess()
         defer { coffer.cleanup() }
         let vault = ["--vault", coffer.vault]
-        #expect(try coffer.run(["init"] + vault).status == 0)
+        // Set up in-process, with cheap keys: the dozens of processes below each unlock the vault.
+        #expect(coffer.runInProcess(["init"] + vault).status == 0)
         let input = try Self.input(coffer)
 
         // Import: killed early, mid-way and late, each time on what the last one left.
@@ -96,7 +97,7 @@ struct KillTrialTests {
 
         // Erasure: killed at several points, then run again; the person is gone and the log verifies.
         let dpo = ["--actor", "dpo"]
-        #expect(try coffer.run(["actor", "add", "dpo", "--role", "compliance"] + vault,
+        #expect(coffer.runInProcess(["actor", "add", "dpo", "--role", "compliance"] + vault,
                                environment: ["COFFER_NEW_PASSPHRASE": coffer.environment["COFFER_PASSPHRASE"]!]).status == 0)
         for (index, delay) in [0.05, 0.15, 0.3].enumerated() {
             let subject = "email:k\(index)@example.com"

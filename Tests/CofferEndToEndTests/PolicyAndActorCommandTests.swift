@@ -6,7 +6,7 @@ import Testing
 struct PolicyAndActorCommandTests {
     @Test("policy check: ok for the shipped policy; file:line and status 1 for a broken one")
     func policyCheck() throws {
-        let coffer = try CofferProcess()
+        let coffer = try CofferCommand()
         defer { coffer.cleanup() }
         let ok = try coffer.run(["policy", "check"])
         #expect(ok.status == 0, "\(ok.stderr)")
@@ -30,7 +30,7 @@ struct PolicyAndActorCommandTests {
 
     @Test("policy explain prints the field access table")
     func policyExplain() throws {
-        let coffer = try CofferProcess()
+        let coffer = try CofferCommand()
         defer { coffer.cleanup() }
         let table = try coffer.run(["policy", "explain", "--role", "analyst", "--purpose", "marketing"])
         #expect(table.status == 0, "\(table.stderr)")
@@ -46,7 +46,7 @@ struct PolicyAndActorCommandTests {
 
     @Test("actors: an analyst is denied subject data with the permission named; a removed actor cannot unlock")
     func actors() throws {
-        let coffer = try CofferProcess()
+        let coffer = try CofferCommand()
         defer { coffer.cleanup() }
         #expect(try coffer.run(["init", "--vault", coffer.vault]).status == 0)
         let added = try coffer.run(["actor", "add", "alice", "--role", "analyst", "--vault", coffer.vault],
@@ -73,7 +73,7 @@ struct PolicyAndActorCommandTests {
 
     @Test("consent grant, revoke and show --at answer what the state was")
     func consent() throws {
-        let coffer = try CofferProcess()
+        let coffer = try CofferCommand()
         defer { coffer.cleanup() }
         #expect(try coffer.run(["init", "--vault", coffer.vault]).status == 0)
         let base = ["--vault", coffer.vault, "--subject", "email:Zoe@Example.com", "--purpose", "marketing"]

@@ -6,7 +6,7 @@ import Testing
 struct RequestCommandTests {
     @Test("export, erase with a receipt, verify both; the owner is refused; the register lists them")
     func requestWorkflow() throws {
-        let coffer = try CofferProcess()
+        let coffer = try CofferCommand()
         defer { coffer.cleanup() }
         let vault = ["--vault", coffer.vault]
         #expect(try coffer.run(["init"] + vault).status == 0)

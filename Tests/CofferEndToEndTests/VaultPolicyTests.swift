@@ -6,7 +6,7 @@ import Testing
 struct VaultPolicyTests {
     @Test("init records the policy; commands find it from any directory; policy apply changes it; a hand edit is refused")
     func policyInTheVault() throws {
-        let coffer = try CofferProcess()
+        let coffer = try CofferCommand()
         defer { coffer.cleanup() }
         let vault = ["--vault", coffer.vault]
         let created = try coffer.run(["init"] + vault)
@@ -55,7 +55,7 @@ struct VaultPolicyTests {
 
     @Test("policy check validates the segment definitions beside the policy")
     func checkSegments() throws {
-        let coffer = try CofferProcess()
+        let coffer = try CofferCommand()
         defer { coffer.cleanup() }
         let dir = coffer.directory.appendingPathComponent("pol")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

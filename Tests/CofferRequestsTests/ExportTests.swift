@@ -44,6 +44,12 @@ struct ExportTests {
         let view = try #require(JSONSerialization.jsonObject(with: Data(files["single_view.json"]!)) as? [String: Any])
         #expect(view["total_spend"] as? Double == 30)
         #expect(view["customer_id"] as? String == "u1", "the person gets their own view, untransformed")
+        // The README explains every field of single_view.json, with its unit.
+        let readme = String(decoding: files["README.txt"]!, as: UTF8.self)
+        for name in view.keys where name != "computed_at" {
+            #expect(readme.contains("\n" + name + " "), "README.txt explains \(name)")
+        }
+        #expect(readme.contains("total_spend              the sum of all purchases, less refunds (currency)"))
         let segments = try #require(JSONSerialization.jsonObject(with: Data(files["segments.json"]!)) as? [[String: String]])
         #expect(Set(segments.map { $0["segment"]! }) == ["spenders", "browsers"])
         #expect(segments.first { $0["segment"] == "spenders" }?["rule"] == "total_spend >= 20")

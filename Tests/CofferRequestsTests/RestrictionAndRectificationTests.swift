@@ -71,4 +71,18 @@ struct RestrictionAndRectificationTests {
         let corrected = try RequestDesk.corrections(["first_name= Ann "])
         #expect(corrected == ["firstName": "Ann"])
     }
+
+    @Test func testARectificationMaySetExactlyTheRectifiableColumnsByAnyOfTheirNames() throws {
+        for column in SingleViewColumn.all {
+            let value = column.unit == .date ? "1990-04-17" : column.type == .text ? "x" : "7"
+            for name in [column.name] + column.sourceKeys {
+                if column.rectifiable {
+                    let corrections = try RequestDesk.corrections(["\(name)=\(value)"])
+                    #expect(corrections == [column.sourceKeys[0]: value], "\(name) sets the trait the build reads first")
+                } else {
+                    #expect(throws: (any Error).self, "\(name) cannot be rectified") { try RequestDesk.corrections(["\(name)=\(value)"]) }
+                }
+            }
+        }
+    }
 }

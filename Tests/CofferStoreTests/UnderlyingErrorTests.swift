@@ -1,3 +1,4 @@
+import CofferCrypto
 @testable import CofferStore
 import Foundation
 import GRDB
@@ -20,5 +21,20 @@ struct UnderlyingErrorTests {
         guard case let .io(path, _, code) = missing else { Issue.record("not an io error: \(missing)"); return }
         #expect(path == "/nowhere" && code == ENOENT)
         #expect(VaultError.io(path: "/x", errno: EACCES) == .io(path: "/x", detail: String(cString: strerror(EACCES)), errno: EACCES))
+    }
+
+    @Test("an error carries its remedy as a field, and its one line ends with it")
+    func remedyIsAField() {
+        let missing: any CofferError = VaultError.notInitialized(path: "/v")
+        #expect(missing.remedy == "create one with `coffer init`, or point --vault / COFFER_VAULT at an existing vault")
+        #expect(missing.message == "no vault at /v; " + missing.remedy!)
+        let tampered: any CofferError = VaultError.tamperedTable(path: "vault.sqlite", table: "consent_state")
+        #expect(tampered.remedy?.contains("coffer verify") == true)
+        #expect(tampered.message.hasSuffix(tampered.remedy!))
+        // An error whose message already says what to fix has no separate remedy.
+        let wrong: any CofferError = VaultError.wrongPassphrase(actor: "owner")
+        #expect(wrong.remedy == nil)
+        #expect(wrong.message == "wrong passphrase for actor 'owner'; nothing was changed")
+        #expect(CryptoError.authenticationFailed.remedy == nil)
     }
 }

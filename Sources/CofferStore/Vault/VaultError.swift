@@ -40,46 +40,51 @@ public enum VaultError: CofferError, Equatable {
     /// An event was to be sealed in a key epoch that retention already destroyed.
     case epochRetired(kind: String, month: String)
 
-    public var description: String {
+    public var description: String { Self.line(parts.problem, remedy: parts.remedy) }
+
+    public var remedy: String? { parts.remedy }
+
+    /// What went wrong, and what to do about it.
+    private var parts: (problem: String, remedy: String?) {
         switch self {
         case let .alreadyInitialized(path):
-            return "a vault already exists at \(path); use it, or choose another directory with --vault"
+            return ("a vault already exists at \(path)", "use it, or choose another directory with --vault")
         case let .notInitialized(path):
-            return "no vault at \(path); create one with `coffer init`, or point --vault / COFFER_VAULT at an existing vault"
+            return ("no vault at \(path)", "create one with `coffer init`, or point --vault / COFFER_VAULT at an existing vault")
         case let .orphanDatabase(path):
-            return "\(path) holds a database with events but no keyslots.json; the keyslots were lost or moved. "
-                + "Restore keyslots.json from a backup; without it the events cannot be decrypted"
+            return ("\(path) holds a database with events but no keyslots.json; the keyslots were lost or moved",
+                    "restore keyslots.json from a backup; without it the events cannot be decrypted")
         case let .wrongPassphrase(actor):
-            return "wrong passphrase for actor '\(actor)'; nothing was changed"
+            return ("wrong passphrase for actor '\(actor)'; nothing was changed", nil)
         case let .unknownActor(actor):
-            return "no actor named '\(actor)' in this vault; `coffer actor list` shows the actors"
+            return ("no actor named '\(actor)' in this vault", "`coffer actor list` shows the actors")
         case let .weakPassphrase(minimum):
-            return "the passphrase must be at least \(minimum) characters long, and not only spaces"
+            return ("the passphrase must be at least \(minimum) characters long, and not only spaces", nil)
         case let .corruptFile(path, reason):
-            return "\(path) is damaged or not a Coffer file: \(reason)"
+            return ("\(path) is damaged or not a Coffer file: \(reason)", nil)
         case let .unsupportedFormat(path, version):
-            return "\(path) has format version \(version), which this coffer does not understand; upgrade coffer"
+            return ("\(path) has format version \(version), which this coffer does not understand", "upgrade coffer")
         case let .permissionDenied(actor, role, needs):
-            return "permission denied: actor '\(actor)' (role \(role)) lacks \(needs)"
+            return ("permission denied: actor '\(actor)' (role \(role)) lacks \(needs)", nil)
         case let .actorExists(name):
-            return "an actor named '\(name)' already exists; choose another name, or `coffer actor remove \(name)` first"
+            return ("an actor named '\(name)' already exists", "choose another name, or `coffer actor remove \(name)` first")
         case let .invalidActorName(name):
-            return "'\(name)' is not a usable actor name: use 1–64 characters from a–z, 0–9, '.', '_' and '-', starting with a letter"
+            return ("'\(name)' is not a usable actor name: use 1–64 characters from a–z, 0–9, '.', '_' and '-', starting with a letter", nil)
         case let .lastOwner(name):
-            return "'\(name)' is the last owner; add another owner before removing it, or the vault could no longer be managed"
+            return ("'\(name)' is the last owner", "add another owner before removing it, or the vault could no longer be managed")
         case let .storage(operation, detail, _):
-            return "database error while \(operation): \(detail)"
+            return ("database error while \(operation): \(detail)", nil)
         case let .io(path, detail, _):
-            return "cannot access \(path): \(detail)"
+            return ("cannot access \(path): \(detail)", nil)
         case let .diskFull(path):
-            return "no space left on the disk that holds \(path); free some space and run the command again "
-                + "(what was committed before is intact)"
+            return ("no space left on the disk that holds \(path)",
+                    "free some space and run the command again (what was committed before is intact)")
         case let .tamperedTable(path, table):
-            return "the \(table) table in \(path) was changed outside Coffer (its seal does not match its rows); "
-                + "nothing was built from it. Restore the vault from a backup (`coffer backup`) and run `coffer verify`"
+            return ("the \(table) table in \(path) was changed outside Coffer (its seal does not match its rows); nothing was built from it",
+                    "restore the vault from a backup (`coffer backup`) and run `coffer verify`")
         case let .epochRetired(kind, month):
-            return "\(kind) events of \(month) are past retention and their keys were destroyed by `coffer retention apply`; "
-                + "such an event cannot be stored again (nothing was appended)"
+            return ("\(kind) events of \(month) are past retention and their keys were destroyed by `coffer retention apply`; "
+                        + "such an event cannot be stored again (nothing was appended)", nil)
         }
     }
 }
