@@ -35,11 +35,17 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(
             name: "COpenSSL",
             providers: [.apt(["libssl-dev"])]
+        ),
+        .systemLibrary(
+            name: "CCofferZlib",
+            providers: [.apt(["zlib1g-dev"])]
         ),
         .target(
             name: "CofferFormats",
@@ -128,9 +134,22 @@ let package = Package(
             dependencies: ["CofferFormats", "CofferStore", "CofferCrypto", "CofferPolicy", "CofferIngest", "CofferProjection", "CofferRequests", "CofferDemo"],
             swiftSettings: strict
         ),
+        .target(
+            name: "CofferCollector",
+            dependencies: [
+                "CofferFormats",
+                "CofferCrypto",
+                "CofferStore",
+                "CCofferZlib",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "coffer",
             dependencies: [
+                "CofferCollector",
                 "CofferFormats",
                 "CofferStore",
                 "CofferPolicy",

@@ -127,6 +127,35 @@ static inline int coffer_ed25519_verify(const unsigned char *public_key, const u
     return ok;
 }
 
+/* X25519 (RFC 7748): the 32-byte public key of a 32-byte private key. */
+static inline int coffer_x25519_public(const unsigned char *private_key, unsigned char *public_key) {
+    EVP_PKEY *pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, private_key, 32);
+    if (pkey == NULL) return 0;
+    size_t len = 32;
+    int ok = EVP_PKEY_get_raw_public_key(pkey, public_key, &len);
+    EVP_PKEY_free(pkey);
+    return ok == 1 && len == 32;
+}
+
+/* X25519 shared secret of a private and a peer's public key: writes 32 bytes.
+ * Fails (0) when the result is all zeros (a low-order public key, RFC 7748 §6.1). */
+static inline int coffer_x25519_derive(const unsigned char *private_key, const unsigned char *peer_public,
+                                       unsigned char *shared) {
+    EVP_PKEY *own = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, private_key, 32);
+    EVP_PKEY *peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer_public, 32);
+    EVP_PKEY_CTX *ctx = own ? EVP_PKEY_CTX_new(own, NULL) : NULL;
+    int ok = 0;
+    size_t len = 32;
+    if (ctx && peer && EVP_PKEY_derive_init(ctx) == 1 && EVP_PKEY_derive_set_peer(ctx, peer) == 1
+        && EVP_PKEY_derive(ctx, shared, &len) == 1 && len == 32) {
+        ok = 1;
+    }
+    EVP_PKEY_CTX_free(ctx);
+    EVP_PKEY_free(peer);
+    EVP_PKEY_free(own);
+    return ok;
+}
+
 /* The newest OpenSSL error as text, for messages; buf must hold len bytes. */
 static inline void coffer_last_error(char *buf, size_t len) {
     unsigned long code = ERR_get_error();

@@ -36,6 +36,8 @@ public final class AESGCMContext {
     private let context: OpaquePointer
     /// 1 when set up for encryption, 0 for decryption, nil before the first message or after a failure.
     private var direction: Int32?
+    /// The key length the cipher is set up for: 32 (AES-256), or 16 (AES-128, for HPKE's test vectors).
+    private var keyLength = SymmetricKey.byteCount
 
     /// Allocates the OpenSSL cipher context.
     public init() throws {
@@ -48,20 +50,27 @@ public final class AESGCMContext {
     /// Readies the context for one message: the cipher when the direction
     /// changes, then the key and nonce.
     private func start(encrypting: Bool, key: SymmetricKey, nonce: UnsafeRawBufferPointer) throws {
+        try key.withUnsafeBytes { try start(encrypting: encrypting, keyBytes: $0, nonce: nonce) }
+    }
+
+    private func start(encrypting: Bool, keyBytes: UnsafeRawBufferPointer, nonce: UnsafeRawBufferPointer) throws {
         try Self.checkNonce(nonce)
+        guard keyBytes.count == 32 || keyBytes.count == 16 else {
+            throw CryptoError.invalidLength(what: "AES-GCM key", expected: 32, actual: keyBytes.count)
+        }
         let wanted: Int32 = encrypting ? 1 : 0
         let what = encrypting ? "AES-GCM encrypt init" : "AES-GCM decrypt init"
-        if direction != wanted {
+        if direction != wanted || keyLength != keyBytes.count {
             direction = nil
-            guard EVP_CipherInit_ex(context, EVP_aes_256_gcm(), nil, nil, nil, wanted) == 1,
+            let cipher = keyBytes.count == 32 ? EVP_aes_256_gcm() : EVP_aes_128_gcm()
+            guard EVP_CipherInit_ex(context, cipher, nil, nil, nil, wanted) == 1,
                   EVP_CIPHER_CTX_ctrl(context, COFFER_EVP_CTRL_GCM_SET_IVLEN, Int32(AESGCM.nonceByteCount), nil) == 1
             else { throw CryptoError.fromOpenSSL(what) }
             direction = wanted
+            keyLength = keyBytes.count
         }
-        let ok = key.withUnsafeBytes { keyPtr in
-            EVP_CipherInit_ex(context, nil, nil, keyPtr.bindMemory(to: UInt8.self).baseAddress,
-                              nonce.baseAddress?.assumingMemoryBound(to: UInt8.self), wanted)
-        }
+        let ok = EVP_CipherInit_ex(context, nil, nil, keyBytes.bindMemory(to: UInt8.self).baseAddress,
+                                   nonce.baseAddress?.assumingMemoryBound(to: UInt8.self), wanted)
         guard ok == 1 else {
             direction = nil
             throw CryptoError.fromOpenSSL(what)
@@ -88,9 +97,16 @@ public final class AESGCMContext {
     /// a projection's database image. Any size; fed to OpenSSL in 1 GiB pieces.
     public func seal(_ plaintext: UnsafeRawBufferPointer, key: SymmetricKey, nonce: some Collection<UInt8>,
                      authenticating aad: [UInt8] = [], prefix: [UInt8] = []) throws -> [UInt8] {
+        try key.withUnsafeBytes { try seal(plaintext, keyBytes: $0, nonce: nonce, authenticating: aad, prefix: prefix) }
+    }
+
+    /// Seals under raw key bytes: 32 (AES-256-GCM) or 16 (AES-128-GCM). For
+    /// keys derived inside a protocol (HPKE's); stored keys are `SymmetricKey`s.
+    package func seal(_ plaintext: UnsafeRawBufferPointer, keyBytes: UnsafeRawBufferPointer, nonce: some Collection<UInt8>,
+                      authenticating aad: [UInt8] = [], prefix: [UInt8] = []) throws -> [UInt8] {
         var out = [UInt8](repeating: 0, count: prefix.count + plaintext.count + AESGCM.tagByteCount)
         out.replaceSubrange(0..<prefix.count, with: prefix)
-        try Array(nonce).withUnsafeBytes { try start(encrypting: true, key: key, nonce: $0) }
+        try Array(nonce).withUnsafeBytes { try start(encrypting: true, keyBytes: keyBytes, nonce: $0) }
         try aad.withUnsafeBytes { try authenticate($0, encrypting: true) }
         var written: Int32 = 0
         try out.withUnsafeMutableBufferPointer { outPtr in
@@ -130,12 +146,18 @@ public final class AESGCMContext {
     /// allocation (the log is read an event at a time through this).
     public func open(_ sealed: UnsafeRawBufferPointer, key: SymmetricKey, nonce: UnsafeRawBufferPointer,
                      authenticating aad: UnsafeRawBufferPointer) throws -> [UInt8] {
+        try key.withUnsafeBytes { try open(sealed, keyBytes: $0, nonce: nonce, authenticating: aad) }
+    }
+
+    /// Opens under raw key bytes (see `seal(_:keyBytes:nonce:authenticating:prefix:)`).
+    package func open(_ sealed: UnsafeRawBufferPointer, keyBytes: UnsafeRawBufferPointer, nonce: UnsafeRawBufferPointer,
+                      authenticating aad: UnsafeRawBufferPointer) throws -> [UInt8] {
         try Self.checkNonce(nonce)
         guard sealed.count >= AESGCM.tagByteCount, let input = sealed.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
             throw CryptoError.authenticationFailed
         }
         let cipherCount = sealed.count - AESGCM.tagByteCount
-        try start(encrypting: false, key: key, nonce: nonce)
+        try start(encrypting: false, keyBytes: keyBytes, nonce: nonce)
         try authenticate(aad, encrypting: false)
         var out = [UInt8](repeating: 0, count: cipherCount)
         let ok = try out.withUnsafeMutableBufferPointer { outPtr -> Bool in

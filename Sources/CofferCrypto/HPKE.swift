@@ -1,0 +1,119 @@
+/// Hybrid public-key encryption, base mode (RFC 9180), with the suite
+/// DHKEM(X25519, HKDF-SHA256), HKDF-SHA256 and AES-256-GCM: anyone with the
+/// public key seals; only the private key's holder opens. Single-shot: one
+/// message per encapsulation, so the nonce is the base nonce (sequence 0).
+///
+/// The collector seals each request it accepts to the vault's collector key
+/// this way, so the process that faces the network holds no key that opens
+/// anything.
+public enum HPKE {
+    /// An AEAD of the suite: its RFC 9180 id and key length.
+    package struct AEAD: Sendable {
+        package let id: UInt16
+        package let keyByteCount: Int
+        /// AES-256-GCM: what Coffer uses.
+        package static let aes256GCM = AEAD(id: 0x0002, keyByteCount: 32)
+        /// AES-128-GCM: only for RFC 9180's test vectors (Appendix A.1).
+        package static let aes128GCM = AEAD(id: 0x0001, keyByteCount: 16)
+    }
+
+    static let kemID: UInt16 = 0x0020, kdfID: UInt16 = 0x0001
+    /// `enc`, the encapsulated key, precedes the ciphertext in a sealed message.
+    public static let encapsulatedKeyByteCount = X25519.keyByteCount
+    /// What sealing adds to a message: `enc` and the AEAD tag.
+    public static let overhead = encapsulatedKeyByteCount + AESGCM.tagByteCount
+
+    /// Seals `plaintext` to `recipient`: returns `enc ‖ ciphertext ‖ tag`.
+    /// `info` binds the context (both sides must give the same); `aad` is authenticated, not encrypted.
+    public static func seal(_ plaintext: [UInt8], to recipient: X25519.PublicKey, info: [UInt8], aad: [UInt8] = []) throws -> [UInt8] {
+        try seal(plaintext, to: recipient, info: info, aad: aad, ephemeral: X25519.PrivateKey.generate(), aead: .aes256GCM)
+    }
+
+    /// Opens what `seal` made for `recipient`'s public key.
+    /// - Throws: `CryptoError.authenticationFailed` when the message was altered, or sealed to another key or `info`.
+    public static func open(_ sealed: [UInt8], with recipient: X25519.PrivateKey, info: [UInt8], aad: [UInt8] = []) throws -> [UInt8] {
+        try open(sealed, with: recipient, info: info, aad: aad, aead: .aes256GCM)
+    }
+
+    /// `seal` with a given ephemeral key and AEAD (RFC 9180's vectors fix both).
+    package static func seal(_ plaintext: [UInt8], to recipient: X25519.PublicKey, info: [UInt8], aad: [UInt8],
+                             ephemeral: X25519.PrivateKey, aead: AEAD) throws -> [UInt8] {
+        let enc = ephemeral.publicKey.rawRepresentation
+        let dh = try ephemeral.sharedSecret(with: recipient)
+        let context = try keySchedule(sharedSecret: sharedSecret(dh: dh, enc: enc, recipient: recipient), info: info, aead: aead)
+        return try context.key.withUnsafeBytes { key in
+            try plaintext.withUnsafeBytes {
+                try AESGCMContext().seal($0, keyBytes: key, nonce: context.baseNonce, authenticating: aad, prefix: enc)
+            }
+        }
+    }
+
+    package static func open(_ sealed: [UInt8], with recipient: X25519.PrivateKey, info: [UInt8], aad: [UInt8], aead: AEAD) throws -> [UInt8] {
+        guard sealed.count >= overhead else { throw CryptoError.authenticationFailed }
+        let enc = Array(sealed[..<encapsulatedKeyByteCount])
+        let dh: SecureBytes
+        do { dh = try recipient.sharedSecret(with: X25519.PublicKey(rawRepresentation: enc)) } catch { throw CryptoError.authenticationFailed }
+        let context = try keySchedule(sharedSecret: sharedSecret(dh: dh, enc: enc, recipient: recipient.publicKey), info: info, aead: aead)
+        return try context.key.withUnsafeBytes { key in
+            try sealed.withUnsafeBytes { all in
+                try context.baseNonce.withUnsafeBytes { nonce in
+                    try aad.withUnsafeBytes {
+                        try AESGCMContext().open(UnsafeRawBufferPointer(rebasing: all[encapsulatedKeyByteCount...]), keyBytes: key,
+                                                 nonce: nonce, authenticating: $0)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The key schedule's outputs (RFC 9180 §5.1), base mode.
+    package struct Context {
+        package let key: SecureBytes
+        package let baseNonce: [UInt8]
+        package let exporterSecret: SecureBytes
+    }
+
+    /// DHKEM's ExtractAndExpand (RFC 9180 §4.1): the KEM's shared secret.
+    package static func sharedSecret(dh: SecureBytes, enc: [UInt8], recipient: X25519.PublicKey) throws -> SecureBytes {
+        let suite = Array("KEM".utf8) + bigEndian(kemID)
+        let prk = try dh.withUnsafeBytes { try labeledExtract(salt: [], label: "eae_prk", ikm: Array($0), suite: suite) }
+        return try labeledExpand(prk: prk, label: "shared_secret", info: enc + recipient.rawRepresentation, length: 32, suite: suite)
+    }
+
+    /// KeySchedule (RFC 9180 §5.1) in base mode: no PSK.
+    package static func keySchedule(sharedSecret: SecureBytes, info: [UInt8], aead: AEAD) throws -> Context {
+        let suite = Array("HPKE".utf8) + bigEndian(kemID) + bigEndian(kdfID) + bigEndian(aead.id)
+        let pskIDHash = try labeledExtract(salt: [], label: "psk_id_hash", ikm: [], suite: suite)
+        let infoHash = try labeledExtract(salt: [], label: "info_hash", ikm: info, suite: suite)
+        let context = [0] + pskIDHash.copyBytes() + infoHash.copyBytes()
+        let secret = try sharedSecret.withUnsafeBytes { try labeledExtract(salt: Array($0), label: "secret", ikm: [], suite: suite) }
+        return Context(key: try labeledExpand(prk: secret, label: "key", info: context, length: aead.keyByteCount, suite: suite),
+                       baseNonce: try labeledExpand(prk: secret, label: "base_nonce", info: context, length: AESGCM.nonceByteCount, suite: suite).copyBytes(),
+                       exporterSecret: try labeledExpand(prk: secret, label: "exp", info: context, length: 32, suite: suite))
+    }
+
+    /// LabeledExtract: HKDF-Extract(salt, "HPKE-v1" ‖ suite ‖ label ‖ ikm), i.e. HMAC keyed with the salt.
+    static func labeledExtract(salt: [UInt8], label: String, ikm: [UInt8], suite: [UInt8]) throws -> SecureBytes {
+        let message = Array("HPKE-v1".utf8) + suite + Array(label.utf8) + ikm
+        // An empty salt is HashLen zero bytes (RFC 5869 §2.2); HMAC pads a key with zeros, so they are the same.
+        let key = salt.isEmpty ? [UInt8](repeating: 0, count: HMACSHA256.byteCount) : salt
+        return SecureBytes(try HMACSHA256(key: key).authenticate(message))
+    }
+
+    /// LabeledExpand: HKDF-Expand(prk, I2OSP(L, 2) ‖ "HPKE-v1" ‖ suite ‖ label ‖ info, L), L ≤ 255 × 32.
+    static func labeledExpand(prk: SecureBytes, label: String, info: [UInt8], length: Int, suite: [UInt8]) throws -> SecureBytes {
+        let labeledInfo = bigEndian(UInt16(length)) + Array("HPKE-v1".utf8) + suite + Array(label.utf8) + info
+        let mac = try HMACSHA256(key: prk.copyBytes())
+        var output: [UInt8] = [], block: [UInt8] = []
+        var counter: UInt8 = 1
+        while output.count < length {
+            block = try mac.authenticate(block + labeledInfo + [counter])
+            output += block
+            counter += 1
+        }
+        defer { output.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
+        return SecureBytes(output.prefix(length))
+    }
+
+    private static func bigEndian(_ value: UInt16) -> [UInt8] { [UInt8(value >> 8), UInt8(value & 0xff)] }
+}
