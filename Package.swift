@@ -159,6 +159,7 @@ let package = Package(
                 "CofferDemo",
                 "CofferBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -253,6 +254,9 @@ let package = Package(
                 "coffer",
                 "CofferStore",
                 "CofferCrypto",
+                "CofferCollector",
+                "CofferIngest",
+                "CofferPolicy",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict

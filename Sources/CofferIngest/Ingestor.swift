@@ -2,7 +2,7 @@ import CofferCrypto
 package import CofferPolicy
 package import CofferStore
 import Foundation
-import GRDB
+package import GRDB
 import CofferFormats
 
 /// Counts from one import.
@@ -279,17 +279,19 @@ package final class Ingestor {
     }
 
     /// Imports records already in memory (the demo generator, retries, the collector).
+    /// `lastly` runs inside the transaction of the last batch (the inbox drain moves its cursor there).
     package func ingest(records: [SourceRecord], file: String, format: InputFormat, mapping: CSVMapping? = nil,
-                       header: [String] = []) throws -> IngestReport {
+                       header: [String] = [], lastly: ((Database) throws -> Void)? = nil) throws -> IngestReport {
         var source = RecordSource(file: file, format: format, mapping: mapping, mappingPath: nil)
         source.header = header
         var report = IngestReport()
         var start = 0
-        while start < records.count {
+        repeat {
             let end = min(start + batchSize, records.count)
-            report.add(try process(Array(records[start..<end]), source: source))
+            let parsed = records[start..<end].map { Self.parse($0, parser: parser, source: source) }
+            report.add(try process(parsed: parsed, source: source, lastly: end == records.count ? lastly : nil))
             start = end
-        }
+        } while start < records.count
         report.bytes = records.reduce(0) { $0 + $1.bytes.count }
         return report
     }
@@ -385,7 +387,8 @@ package final class Ingestor {
         return result
     }
 
-    private func process(parsed: [Parsed], source: RecordSource, releasing quarantineID: Int64? = nil) throws -> IngestReport {
+    private func process(parsed: [Parsed], source: RecordSource, releasing quarantineID: Int64? = nil,
+                         lastly: ((Database) throws -> Void)? = nil) throws -> IngestReport {
         let now = clock()
         var context: [String: String] = [:]
         if source.format == .csv {
@@ -463,6 +466,7 @@ package final class Ingestor {
                     }
                 }
                 if let quarantineID { try quarantine.remove(id: quarantineID, in: db) }
+                try lastly?(db)
                 let receipt = try log.append(events, in: db)
                 for merge in merges {
                     try identities.recordMerge(absorbed: merge.absorbed, survivor: merge.survivor,

@@ -10,6 +10,8 @@ extension Role: ExpressibleByArgument {}
 
 extension Action: ExpressibleByArgument {}
 
+extension EventSource.Kind: ExpressibleByArgument {}
+
 extension InputFormat: ExpressibleByArgument {
     /// `jsonl`, `json` or `csv`, in any case.
     package init?(argument: String) { self.init(rawValue: argument.lowercased()) }

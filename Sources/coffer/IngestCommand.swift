@@ -28,7 +28,13 @@ struct IngestCommand: ParsableCommand {
     @OptionGroup var options: VaultOptions
 
     @Argument(help: ArgumentHelp("Files to import (.jsonl, .json, .csv).", valueName: "FILE"))
-    var files: [String]
+    var files: [String] = []
+
+    @Flag(help: "Drain the inbox that `coffer serve` fills: open its sealed requests and import their events, oldest first.")
+    var inbox = false
+
+    @Flag(help: "With --inbox: keep draining as requests arrive, until interrupted.")
+    var follow = false
 
     @Option(help: ArgumentHelp("Input format when the file name does not tell: jsonl, json or csv.", valueName: "FORMAT"))
     var format: InputFormat?
@@ -41,9 +47,12 @@ struct IngestCommand: ParsableCommand {
 
     func validate() throws {
         guard batch > 0 else { throw ValidationError("--batch must be positive") }
+        guard inbox != !files.isEmpty else { throw ValidationError("name files to import, or give --inbox (not both)") }
+        if follow && !inbox { throw ValidationError("--follow works with --inbox") }
     }
 
     func run() throws {
+        if inbox { return try drainInbox() }
         let csvMapping = try mapping.map { try CSVMapping.load(path: $0) }
         let vault = try options.unlock()
         let policy = try options.policy()
@@ -75,5 +84,25 @@ struct IngestCommand: ParsableCommand {
         }
         if files.count > 1 { Terminal.line("total: " + total.summaryLines[0]) }
         if unreadable > 0 { throw ExitCode(1) }
+    }
+
+    /// `--inbox [--follow]`.
+    func drainInbox() throws {
+        let vault = try options.unlock()
+        let policy = try options.policy()
+        let ingestor = try Ingestor(vault: vault, policy: policy)
+        ingestor.batchSize = batch
+        let drain = try InboxDrain(vault: vault, ingestor: ingestor)
+        repeat {
+            let report = try drain.drain { report in
+                Terminal.progress("inbox: \(report.requests) request(s), \(report.ingest.accepted) event(s) accepted")
+            }
+            Terminal.endProgress()
+            if report.requests > 0 || !follow {
+                Terminal.line("inbox: \(report.requests) request(s) drained; " + report.ingest.summaryLines.joined(separator: "\n"))
+            }
+            try ConsentCommand.takeEffect(report.ingest.withdrawals, vault: vault, policy: policy)
+            if follow { Thread.sleep(forTimeInterval: 0.5) }
+        } while follow
     }
 }

@@ -24,6 +24,8 @@ public enum Permission: String, CaseIterable, Sendable {
     case readAudit = "read-audit"
     /// Handle data-subject requests (`request …`).
     case handleRequests = "handle-requests"
+    /// Add, list and revoke the sources that send events live (`source …`).
+    case manageSources = "manage-sources"
 
     /// The roles granted this permission.
     public var roles: [Role] { Role.allCases.filter { $0.permissions.contains(self) } }
@@ -35,7 +37,7 @@ extension Role {
         switch self {
         case .owner:
             return [.ingest, .readSubjects, .manageConsent, .readConsent, .manageActors, .listActors,
-                    .buildProjections, .readProjections, .readAudit]
+                    .buildProjections, .readProjections, .readAudit, .manageSources]
         case .compliance:
             // Projections too: a DPO checks that a rectification or a restriction took effect.
             return [.readSubjects, .manageConsent, .readConsent, .listActors, .readAudit, .handleRequests, .readProjections]

@@ -24,6 +24,11 @@ public struct AuditAction: RawRepresentable, Hashable, Sendable, Codable, Custom
     public static let actorList = AuditAction(rawValue: "actor-list")
     /// A policy file used for the first time (or changed): its SHA-256 is the target.
     public static let policyLoad = AuditAction(rawValue: "policy-load")
+    /// `source add|revoke`: a live source and its write key.
+    public static let sourceAdd = AuditAction(rawValue: "source-add")
+    public static let sourceRevoke = AuditAction(rawValue: "source-revoke")
+    /// `source list` (recorded only when refused).
+    public static let sourceList = AuditAction(rawValue: "source-list")
 
     public var description: String { rawValue }
 }

@@ -15,6 +15,7 @@ public struct VaultKeys: Sendable {
         static let auditSigning = "coffer/v1/audit-signing"
         static let requestRegister = "coffer/v1/request-register"
         static let stateSeal = "coffer/v1/state-seal"
+        static let collectorKeyWrapping = "coffer/v1/collector-key-wrapping"
     }
 
     /// Wraps each subject's data key in the keyring.
@@ -36,6 +37,8 @@ public struct VaultKeys: Sendable {
     public let requestRegister: SymmetricKey
     /// Encrypts audit entry details.
     public let auditRead: SymmetricKey
+    /// Wraps the collector's X25519 private key (the inbox's sealed requests open with it).
+    public let collectorKeyWrapping: SymmetricKey
     /// Seed of the audit signing key.
     public let auditSigningSeed: SymmetricKey
     /// Signs audit entries (Ed25519).
@@ -63,6 +66,7 @@ public struct VaultKeys: Sendable {
         auditRead = try HKDF.deriveKey(from: master, label: Label.auditRead)
         requestRegister = try HKDF.deriveKey(from: master, label: Label.requestRegister)
         stateSeal = try HKDF.deriveKey(from: master, label: Label.stateSeal)
+        collectorKeyWrapping = try HKDF.deriveKey(from: master, label: Label.collectorKeyWrapping)
         auditSigningSeed = try HKDF.deriveKey(from: master, label: Label.auditSigning)
         auditSigning = try Ed25519.PrivateKey(seed: auditSigningSeed.bytes)
     }

@@ -85,6 +85,7 @@ enum VaultDatabase {
     static let lastUnsealedMigration = "v4: data-subject requests, restrictions, suppressions"
     static let sealedMigration = "v5: seals on the tables that decide projection membership; erased subjects"
     static let epochMigration = "v6: key epochs (one secret per event kind and month)"
+    static let sourcesMigration = "v7: live sources and their write keys; the inbox cursor"
 
     /// The schema, one migration per format change.
     static func migrator(sealKey: SymmetricKey?) -> DatabaseMigrator {
@@ -245,6 +246,21 @@ enum VaultDatabase {
                 );
                 """)
         }
+        migrator.registerMigration(sourcesMigration) { db in
+            try db.execute(sql: """
+                -- The sources that send events to `coffer serve`. Only a keyed hash of each write
+                -- key is kept (HMAC-SHA256 under meta.source_key_salt): the key itself is shown once.
+                CREATE TABLE sources (
+                    name        TEXT PRIMARY KEY,
+                    kind        TEXT NOT NULL,
+                    origins     TEXT NOT NULL,            -- JSON array of allowed browser origins
+                    key_hash    BLOB NOT NULL UNIQUE,
+                    key_hint    TEXT NOT NULL,            -- the key's first characters, to tell keys apart
+                    created_at  INTEGER NOT NULL,
+                    revoked_at  INTEGER
+                );
+                """)
+        }
         return migrator
     }
 }
@@ -255,6 +271,13 @@ enum VaultMeta {
     static let checkpointPublicKey = "checkpoint_public_key"
     static let createdAt = "created_at"
     static let auditPublicKey = "audit_public_key"
+    /// The salt (key) of the write keys' hashes.
+    static let sourceKeySalt = "source_key_salt"
+    /// The collector's X25519 public key, and its private key wrapped.
+    static let collectorPublicKey = "collector_public_key"
+    static let collectorPrivateKey = "collector_private_key"
+    /// How far the inbox was drained: its id and the last drained request's seq.
+    static let inboxCursor = "inbox_cursor"
 
     static func get(_ db: Database, _ key: String) throws -> [UInt8]? {
         try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]).map { Array($0) }

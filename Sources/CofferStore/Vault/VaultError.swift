@@ -39,6 +39,8 @@ public enum VaultError: CofferError, Equatable {
     case tamperedTable(path: String, table: String)
     /// An event was to be sealed in a key epoch that retention already destroyed.
     case epochRetired(kind: String, month: String)
+    /// A source that cannot be added or revoked as asked.
+    case invalidSource(String)
 
     public var description: String { Self.line(parts.problem, remedy: parts.remedy) }
 
@@ -85,6 +87,8 @@ public enum VaultError: CofferError, Equatable {
         case let .epochRetired(kind, month):
             return ("\(kind) events of \(month) are past retention and their keys were destroyed by `coffer retention apply`; "
                         + "such an event cannot be stored again (nothing was appended)", nil)
+        case let .invalidSource(text):
+            return (text, nil)
         }
     }
 }
