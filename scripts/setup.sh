@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Coffer needs to build on Debian/Ubuntu: the OpenSSL and SQLite
-# development packages, and zlib (ZIPFoundation, for export bundles). Sourced by scripts/demo and scripts/test.
+# development packages, and zlib (ZIPFoundation for export bundles; the collector for gzip bodies). Sourced by scripts/demo and scripts/test.
 set -euo pipefail
 
 missing=()
