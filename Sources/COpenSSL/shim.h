@@ -28,8 +28,13 @@ static const int COFFER_EVP_CTRL_GCM_SET_IVLEN = EVP_CTRL_GCM_SET_IVLEN;
 static const int COFFER_EVP_CTRL_GCM_GET_TAG = EVP_CTRL_GCM_GET_TAG;
 static const int COFFER_EVP_CTRL_GCM_SET_TAG = EVP_CTRL_GCM_SET_TAG;
 
-/* HKDF-SHA256 (RFC 5869), extract-and-expand. Returns 1 on success. */
-static inline int coffer_hkdf_sha256(const unsigned char *ikm, size_t ikm_len,
+/* HKDF-SHA256 (RFC 5869). mode: EVP_KDF_HKDF_MODE_EXTRACT_AND_EXPAND (0),
+ * _EXTRACT_ONLY (1: out is the PRK, 32 bytes) or _EXPAND_ONLY (2: ikm is the PRK).
+ * Returns 1 on success. */
+static const int COFFER_HKDF_EXTRACT_AND_EXPAND = EVP_KDF_HKDF_MODE_EXTRACT_AND_EXPAND;
+static const int COFFER_HKDF_EXTRACT_ONLY = EVP_KDF_HKDF_MODE_EXTRACT_ONLY;
+static const int COFFER_HKDF_EXPAND_ONLY = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
+static inline int coffer_hkdf_sha256(int mode, const unsigned char *ikm, size_t ikm_len,
                                      const unsigned char *salt, size_t salt_len,
                                      const unsigned char *info, size_t info_len,
                                      unsigned char *out, size_t out_len) {
@@ -40,8 +45,9 @@ static inline int coffer_hkdf_sha256(const unsigned char *ikm, size_t ikm_len,
     if (ctx == NULL) return 0;
     /* OpenSSL rejects a NULL pointer for empty octet strings; point at a byte. */
     static const unsigned char empty = 0;
-    OSSL_PARAM params[5];
+    OSSL_PARAM params[6];
     int i = 0;
+    params[i++] = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
     params[i++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
     params[i++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
                                                     (void *)(ikm_len ? ikm : &empty), ikm_len);

@@ -92,27 +92,15 @@ public enum HPKE {
                        exporterSecret: try labeledExpand(prk: secret, label: "exp", info: context, length: 32, suite: suite))
     }
 
-    /// LabeledExtract: HKDF-Extract(salt, "HPKE-v1" ‖ suite ‖ label ‖ ikm), i.e. HMAC keyed with the salt.
+    /// LabeledExtract: HKDF-Extract(salt, "HPKE-v1" ‖ suite ‖ label ‖ ikm).
     static func labeledExtract(salt: [UInt8], label: String, ikm: [UInt8], suite: [UInt8]) throws -> SecureBytes {
-        let message = Array("HPKE-v1".utf8) + suite + Array(label.utf8) + ikm
-        // An empty salt is HashLen zero bytes (RFC 5869 §2.2); HMAC pads a key with zeros, so they are the same.
-        let key = salt.isEmpty ? [UInt8](repeating: 0, count: HMACSHA256.byteCount) : salt
-        return SecureBytes(try HMACSHA256(key: key).authenticate(message))
+        try HKDF.extract(salt: salt, inputKeyMaterial: Array("HPKE-v1".utf8) + suite + Array(label.utf8) + ikm)
     }
 
-    /// LabeledExpand: HKDF-Expand(prk, I2OSP(L, 2) ‖ "HPKE-v1" ‖ suite ‖ label ‖ info, L), L ≤ 255 × 32.
+    /// LabeledExpand: HKDF-Expand(prk, I2OSP(L, 2) ‖ "HPKE-v1" ‖ suite ‖ label ‖ info, L).
     static func labeledExpand(prk: SecureBytes, label: String, info: [UInt8], length: Int, suite: [UInt8]) throws -> SecureBytes {
-        let labeledInfo = bigEndian(UInt16(length)) + Array("HPKE-v1".utf8) + suite + Array(label.utf8) + info
-        let mac = try HMACSHA256(key: prk.copyBytes())
-        var output: [UInt8] = [], block: [UInt8] = []
-        var counter: UInt8 = 1
-        while output.count < length {
-            block = try mac.authenticate(block + labeledInfo + [counter])
-            output += block
-            counter += 1
-        }
-        defer { output.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
-        return SecureBytes(output.prefix(length))
+        try HKDF.expand(pseudorandomKey: prk, info: bigEndian(UInt16(length)) + Array("HPKE-v1".utf8) + suite + Array(label.utf8) + info,
+                        length: length)
     }
 
     private static func bigEndian(_ value: UInt16) -> [UInt8] { [UInt8(value >> 8), UInt8(value & 0xff)] }

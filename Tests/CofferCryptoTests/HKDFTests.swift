@@ -38,4 +38,15 @@ struct HKDFTests {
         #expect(!a.bytes.constantTimeEquals(b.bytes))
         #expect(a.bytes.constantTimeEquals(a2.bytes))
     }
+
+    @Test("RFC 5869 A.1 and A.3 step by step: Extract gives the PRK, Expand the OKM (HPKE uses the steps)")
+    func extractThenExpand() throws {
+        let ikm = [UInt8](repeating: 0x0b, count: 22)
+        let prk = try HKDF.extract(salt: Array(0x00...0x0c), inputKeyMaterial: ikm)
+        #expect(prk.copyBytes().hex == "077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5")
+        let okm = try HKDF.expand(pseudorandomKey: prk, info: Array(0xf0...0xf9), length: 42)
+        #expect(okm.copyBytes().hex == "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865")
+        let unsalted = try HKDF.extract(salt: [], inputKeyMaterial: ikm)
+        #expect(unsalted.copyBytes().hex == "19ef24a32c717b167f33a91d6f648bdf96596776afdb6377ac434c1c293ccb04")
+    }
 }
