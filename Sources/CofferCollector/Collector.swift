@@ -125,12 +125,7 @@ public final class Collector: Sendable {
                 throw Refusal(status: 403, reason: "this origin is not allowed for the source; add it with `coffer source add … --origin`")
             }
             if let wait = limiter.admit(source.name) {
-                metrics.count(status: 429)
-                var headers = corsHeaders(origin: origin, allowed: true)
-                headers[.retryAfter] = String(wait)
-                headers[.contentType] = "application/json"
-                return Response(status: .tooManyRequests, headers: headers,
-                                body: .init(byteBuffer: ByteBuffer(string: #"{"success":false,"error":"rate limit: too many requests for this write key"}"#)))
+                throw Refusal(status: 429, reason: "rate limit: too many requests for this write key", retryAfter: wait)
             }
             let receivedAt = EventLog.now()
             let id = try SecureRandom.bytes(16)
@@ -168,8 +163,9 @@ public final class Collector: Sendable {
 
     private func answer(_ refusal: Refusal, origin: String?) -> Response {
         metrics.count(status: refusal.status)
-        var headers = corsHeaders(origin: origin, allowed: origin != nil)
+        var headers = corsHeaders(origin: origin, allowed: isAllowed(origin))
         headers[.contentType] = "application/json"
+        if let wait = refusal.retryAfter { headers[.retryAfter] = String(wait) }
         var body = Array(#"{"success":false,"error":"#.utf8)
         CanonicalJSON.writeString(refusal.reason, into: &body)
         body.append(UInt8(ascii: "}"))
@@ -180,9 +176,15 @@ public final class Collector: Sendable {
     /// A browser's CORS preflight: allowed when some active source lists the origin.
     func preflight(_ request: Request) -> Response {
         let origin = request.headers[.origin]
-        let allowed = origin.map { origin in directory.withLock { $0.sources.contains { $0.isActive && $0.origins.contains(origin) } } } ?? false
+        let allowed = isAllowed(origin)
         metrics.count(status: allowed ? 204 : 403)
         return Response(status: allowed ? .noContent : .forbidden, headers: corsHeaders(origin: origin, allowed: allowed))
+    }
+
+    /// Whether some active source lists `origin` (a browser may then read the answer).
+    private func isAllowed(_ origin: String?) -> Bool {
+        guard let origin else { return false }
+        return directory.withLock { $0.sources.contains { $0.isActive && $0.origins.contains(origin) } }
     }
 
     private func corsHeaders(origin: String?, allowed: Bool) -> HTTPFields {

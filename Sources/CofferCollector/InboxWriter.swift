@@ -15,8 +15,6 @@ final class InboxWriter: Sendable {
     private let inbox: Inbox
     private let pending = Mutex(Pending())
     private let wake = DispatchSemaphore(value: 0)
-    /// Requests committed, for /metrics.
-    let committed = Atomic<Int>(0)
 
     init(inbox: Inbox) {
         self.inbox = inbox
@@ -54,7 +52,6 @@ final class InboxWriter: Sendable {
             if !rows.isEmpty {
                 do {
                     try inbox.append(rows)
-                    committed.add(rows.count, ordering: .relaxed)
                     for waiter in waiters { waiter.resume() }
                 } catch {
                     for waiter in waiters { waiter.resume(throwing: error) }

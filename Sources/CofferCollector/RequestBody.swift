@@ -7,6 +7,8 @@ import Foundation
 struct Refusal: Error, Equatable {
     var status: Int
     var reason: String
+    /// Seconds to wait before retrying (429).
+    var retryAfter: Int? = nil
 
     static func badRequest(_ reason: String) -> Refusal { Refusal(status: 400, reason: reason) }
     static func tooLarge(_ reason: String) -> Refusal { Refusal(status: 413, reason: reason) }

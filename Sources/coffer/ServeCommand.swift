@@ -1,5 +1,6 @@
 import ArgumentParser
 import CofferCollector
+import CofferCrypto
 import CofferIngest
 import CofferPolicy
 import CofferStore
@@ -79,7 +80,7 @@ struct ServeCommand: ParsableCommand {
                     if report.requests > 0 { Terminal.note("inbox: \(report.requests) request(s), \(report.ingest.accepted) event(s) accepted") }
                     try ConsentCommand.takeEffect(report.ingest.withdrawals, vault: vault, policy: policy)
                 } catch {
-                    Terminal.error("inbox drain: \((error as? any CustomStringConvertible)?.description ?? "\(error)")")
+                    Terminal.error("inbox drain: \((error as? any CofferError)?.message ?? "\(error)")")
                 }
                 Thread.sleep(forTimeInterval: 0.5)
             }
