@@ -10,7 +10,8 @@ import PackageDescription
 /// `CofferPolicy` (policy files, the policy engine) →
 /// `CofferIngest` (Segment/CSV collect and transform) → `CofferProjection` (single view,
 /// segments, encrypted per-purpose databases, analyst SQL) → `CofferRequests`
-/// (data-subject requests: export, erasure, restriction, rectification) → `CofferDemo`
+/// (data-subject requests: export, erasure, restriction, rectification) → `CofferCollector`
+/// (`coffer serve`: the Segment HTTP API into the sealed inbox, on Hummingbird) → `CofferDemo`
 /// (generated data) → `CofferBench` (measurements) → `coffer` (thin CLI).
 /// Upcoming language features every Coffer target is built with (as hummingbird's Package.swift does):
 /// imports are internal unless a file says `public import`, members come only from modules a file
@@ -37,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -131,7 +133,11 @@ let package = Package(
         ),
         .target(
             name: "CofferBench",
-            dependencies: ["CofferFormats", "CofferStore", "CofferCrypto", "CofferPolicy", "CofferIngest", "CofferProjection", "CofferRequests", "CofferDemo"],
+            dependencies: [
+                "CofferFormats", "CofferStore", "CofferCrypto", "CofferPolicy", "CofferIngest", "CofferProjection", "CofferRequests",
+                "CofferDemo", "CofferCollector",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .target(
@@ -143,6 +149,7 @@ let package = Package(
                 "CCofferZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict
         ),
@@ -258,6 +265,7 @@ let package = Package(
                 "CofferIngest",
                 "CofferPolicy",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

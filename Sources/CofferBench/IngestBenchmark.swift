@@ -47,30 +47,35 @@ package struct IngestBenchmark {
         defer { try? handle.close() }
         var buffer = ""
         buffer.reserveCapacity(1 << 20)
-        let events = ["Product Viewed", "Order Completed", "Cart Updated", "Email Opened", "Coupon Applied"]
         for i in 0..<configuration.events {
-            let user = (i &* 7919) % configuration.users
-            let day = 1 + i % 28, minute = i % 60
-            let time = "2026-10-\(day < 10 ? "0" : "")\(day)T09:\(minute < 10 ? "0" : "")\(minute):00.000+01:00"
-            if i % 10 == 0 {
-                buffer += #"{"type":"identify","messageId":"bench-\#(i)","userId":"user-\#(user)","timestamp":"\#(time)","#
-                    + #""traits":{"email":"Customer.\#(user)@Example.com","phone":"+44 7700 \#(100_000 + user)","firstName":"Alex","#
-                    + #""lastName":"Morgan","age":\#(18 + user % 60),"gender":"female","birthday":"1990-05-17"},"#
-                    + #""context":{"ip":"203.0.113.\#(i % 250)","library":{"name":"analytics.js","version":"4.1.0"},"#
-                    + #""userAgent":"Mozilla/5.0 (X11; Linux x86_64)"}}"# + "\n"
-            } else {
-                buffer += #"{"type":"track","messageId":"bench-\#(i)","userId":"user-\#(user)","anonymousId":"anon-\#(user)","#
-                    + #""event":"\#(events[i % events.count])","timestamp":"\#(time)","#
-                    + #""properties":{"sku":"SKU-\#(i % 997)","price":\#(i % 50).5,"quantity":\#(1 + i % 3),"currency":"EUR","#
-                    + #""category":"coffee"},"context":{"ip":"203.0.113.\#(i % 250)","page":{"path":"/menu","referrer":"https://search.example/"},"#
-                    + #""userAgent":"Mozilla/5.0 (X11; Linux x86_64)"}}"# + "\n"
-            }
+            buffer += Self.event(i, users: configuration.users) + "\n"
             if buffer.utf8.count >= 1 << 20 {
                 handle.write(Data(buffer.utf8))
                 buffer.removeAll(keepingCapacity: true)
             }
         }
         handle.write(Data(buffer.utf8))
+    }
+
+    /// Event number `i` of the input, one JSON object of ~400 bytes: every tenth an
+    /// identify call with email and phone, the others track calls (`bench serve` posts the same).
+    package static func event(_ i: Int, users: Int) -> String {
+        let names = ["Product Viewed", "Order Completed", "Cart Updated", "Email Opened", "Coupon Applied"]
+        let user = (i &* 7919) % users
+        let day = 1 + i % 28, minute = i % 60
+        let time = "2026-10-\(day < 10 ? "0" : "")\(day)T09:\(minute < 10 ? "0" : "")\(minute):00.000+01:00"
+        if i % 10 == 0 {
+            return #"{"type":"identify","messageId":"bench-\#(i)","userId":"user-\#(user)","timestamp":"\#(time)","#
+                + #""traits":{"email":"Customer.\#(user)@Example.com","phone":"+44 7700 \#(100_000 + user)","firstName":"Alex","#
+                + #""lastName":"Morgan","age":\#(18 + user % 60),"gender":"female","birthday":"1990-05-17"},"#
+                + #""context":{"ip":"203.0.113.\#(i % 250)","library":{"name":"analytics.js","version":"4.1.0"},"#
+                + #""userAgent":"Mozilla/5.0 (X11; Linux x86_64)"}}"#
+        }
+        return #"{"type":"track","messageId":"bench-\#(i)","userId":"user-\#(user)","anonymousId":"anon-\#(user)","#
+            + #""event":"\#(names[i % names.count])","timestamp":"\#(time)","#
+            + #""properties":{"sku":"SKU-\#(i % 997)","price":\#(i % 50).5,"quantity":\#(1 + i % 3),"currency":"EUR","#
+            + #""category":"coffee"},"context":{"ip":"203.0.113.\#(i % 250)","page":{"path":"/menu","referrer":"https://search.example/"},"#
+            + #""userAgent":"Mozilla/5.0 (X11; Linux x86_64)"}}"#
     }
 
     /// Ingests `input` into `vault` under `policy` (as `coffer ingest` does), sampling memory after every batch.

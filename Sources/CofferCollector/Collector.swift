@@ -3,8 +3,11 @@ import CofferCrypto
 import CofferFormats
 import Foundation
 public import Hummingbird
+import HummingbirdCore
 public import Logging
 import NIOCore
+import ServiceLifecycle
+import UnixSignals
 import Synchronization
 
 /// `coffer serve`: the Segment HTTP Tracking API, answered from no key at
@@ -20,6 +23,12 @@ public final class Collector: Sendable {
         public var requestsPerSecond = 2_000.0
         /// How often revoked and new sources are read from the vault.
         public var sourceReload: Duration = .seconds(2)
+        /// Client connections open at once; one more is closed as it opens. With the
+        /// 500 KB request limit this bounds the memory requests take.
+        public var maxConnections = 256
+        /// How long a request's body may take to arrive (else 408); a connection silent
+        /// for twice as long (a head that never ends included) is closed.
+        public var requestTimeout: Duration = .seconds(10)
         public init() {}
     }
 
@@ -32,6 +41,7 @@ public final class Collector: Sendable {
     private let directory: Mutex<SourceDirectory>
     private let limiter: RateLimiter
     let metrics = CollectorMetrics()
+    private let connections: ConnectionCap
 
     /// Opens the vault's inbox; needs no passphrase.
     /// - Throws: when the vault has no collector key yet (no source was added).
@@ -48,6 +58,12 @@ public final class Collector: Sendable {
         writer = InboxWriter(inbox: inbox)
         directory = Mutex(try SourceDirectory.load(layout))
         limiter = RateLimiter(perSecond: configuration.requestsPerSecond)
+        connections = ConnectionCap(limit: configuration.maxConnections, metrics: metrics)
+    }
+
+    /// Counts what a drain in this process did, for /metrics (`serve --drain`).
+    public func recordDrain(requests: Int, ingested: Int, quarantined: Int) {
+        metrics.drained(requests: requests, ingested: ingested, quarantined: quarantined)
     }
 
     /// Rereads the sources now, as the periodic reload does (for tests).
@@ -68,9 +84,9 @@ public final class Collector: Sendable {
         let router = Router()
         router.get("/health") { _, _ in Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#))) }
         router.get("/metrics") { [self] _, _ in
-            let depth = (try? inbox.depth()) ?? -1
+            let text = metrics.text(inbox: try? inbox.backlog(), now: EventLog.now())
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                            body: .init(byteBuffer: ByteBuffer(string: metrics.text(inboxDepth: depth))))
+                            body: .init(byteBuffer: ByteBuffer(bytes: text)))
         }
         router.post("/v1/:endpoint") { [self] request, context in
             await self.respond(to: request, endpoint: context.parameters.get("endpoint") ?? "")
@@ -79,7 +95,13 @@ public final class Collector: Sendable {
             self.preflight(request)
         }
         let reload = configuration.sourceReload
-        let app = Application(router: router,
+        let connections = connections
+        let timeout = configuration.requestTimeout.components
+        // A silent connection (a head that never ends included) is closed after twice the request
+        // timeout; a body that stalls gets its 408 at the timeout, before that.
+        let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [connections.handler()],
+                                               idleTimeout: .seconds(2 * max(1, timeout.seconds)))
+        let app = Application(router: router, server: .http1(configuration: http1),
                               configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "coffer"),
                               onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
                               logger: logger)
@@ -96,15 +118,28 @@ public final class Collector: Sendable {
     /// Stops the inbox writer after the server stopped: what was accepted is committed.
     public func finish() { writer.stop() }
 
-    /// Serves until the calling task is cancelled (for tests and embedding; `run` adds the signals).
+    /// Serves until the calling task is cancelled, then shuts down gracefully
+    /// (for tests and embedding; `run` adds the signals).
     public func serve(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        try await application(onRunning: onRunning).run()
+        try await serve(signals: [], onRunning: onRunning)
     }
 
     /// Serves until SIGTERM or SIGINT, then answers the requests in flight, commits them and returns.
     public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         defer { finish() }
-        try await application(onRunning: onRunning).runService()
+        try await serve(signals: [.sigterm, .sigint], onRunning: onRunning)
+    }
+
+    /// Serves until one of `signals` arrives or the calling task is cancelled; either way it stops
+    /// accepting connections and answers the requests in flight before returning.
+    private func serve(signals: [UnixSignal], onRunning: @escaping @Sendable (Int) async -> Void) async throws {
+        let group = ServiceGroup(services: [application(onRunning: onRunning)], gracefulShutdownSignals: signals, logger: logger)
+        let running = Task { try await group.run() }
+        try await withTaskCancellationHandler {
+            try await running.value
+        } onCancel: {
+            Task { await group.triggerGracefulShutdown() }
+        }
     }
 
     // MARK: Answers
@@ -114,6 +149,7 @@ public final class Collector: Sendable {
             return answer(Refusal(status: 404, reason: "no such endpoint; use /v1/identify, track, page, screen, group, alias, batch or import"), origin: nil)
         }
         let origin = request.headers[.origin]
+        let start = ContinuousClock.now
         do {
             let body = try await collect(request)
             let parsed = try RequestBody(endpoint: endpoint, bytes: body)
@@ -131,7 +167,7 @@ public final class Collector: Sendable {
             let id = try SecureRandom.bytes(16)
             let envelope = InboxEnvelope(source: source.name, kind: source.kind, endpoint: endpoint, receivedAt: receivedAt, body: parsed.bytes)
             try await writer.append(id: id, receivedAt: receivedAt, sealed: envelope.sealed(to: publicKey, id: id))
-            metrics.accepted(events: parsed.events)
+            metrics.accepted(events: parsed.events, elapsed: ContinuousClock.now - start)
             var headers = corsHeaders(origin: origin, allowed: true)
             headers[.contentType] = "application/json"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: #"{"success":true}"#)))
@@ -143,14 +179,26 @@ public final class Collector: Sendable {
         }
     }
 
-    /// The body, decompressed, within the request limit.
+    /// The body, decompressed, within the request limit and the request timeout.
     private func collect(_ request: Request) async throws -> [UInt8] {
         let limit = RequestBody.maxRequestBytes
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: limit + 1)
-        } catch {
-            throw Refusal.tooLarge("request larger than 500 KB")
+        let buffer = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask {
+                do { return try await request.body.collect(upTo: limit + 1) } catch is CancellationError {
+                    return nil
+                } catch {
+                    throw Refusal.tooLarge("request larger than 500 KB")
+                }
+            }
+            group.addTask { [timeout = configuration.requestTimeout] in
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let buffer = first else {
+                throw Refusal(status: 408, reason: "the request did not arrive in time")
+            }
+            return buffer
         }
         guard buffer.readableBytes <= limit else { throw Refusal.tooLarge("request larger than 500 KB") }
         let bytes = Array(buffer.readableBytesView)

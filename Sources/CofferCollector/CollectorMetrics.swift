@@ -1,29 +1,83 @@
+import CofferStore
+import Foundation
+import Prometheus
 import Synchronization
 
-/// The collector's counters, in Prometheus text format at /metrics.
+/// The collector's metrics, kept in a swift-prometheus registry of its own
+/// (not the process-wide MetricsSystem, so several collectors in one process,
+/// as in tests, count apart) and served as Prometheus text at /metrics.
 final class CollectorMetrics: Sendable {
-    private let state = Mutex((byStatus: [Int: Int](), requests: 0, events: 0))
+    let registry = PrometheusCollectorRegistry()
+    private let byStatus = Mutex([Int: Counter]())
+    private let eventsAccepted: Counter
+    private let eventsDrained: Counter
+    private let eventsQuarantined: Counter
+    private let requestsDrained: Counter
+    private let connectionsRefused: Counter
+    private let connectionsOpen: Gauge
+    private let inboxDepth: Gauge
+    private let drainLag: Gauge
+    private let latency: DurationHistogram
 
-    func count(status: Int) { state.withLock { $0.byStatus[status, default: 0] += 1 } }
-
-    func accepted(events: Int) {
-        state.withLock {
-            $0.byStatus[200, default: 0] += 1
-            $0.requests += 1
-            $0.events += events
-        }
+    init() {
+        eventsAccepted = registry.makeCounter(name: "coffer_events_accepted_total",
+                                              help: "Events acknowledged with a 200 (on disk in the inbox).")
+        requestsDrained = registry.makeCounter(name: "coffer_inbox_drained_requests_total",
+                                               help: "Inbox requests drained into the vault by this process (serve --drain).")
+        eventsDrained = registry.makeCounter(name: "coffer_events_ingested_total",
+                                             help: "Events that landed in the event log, drained by this process (serve --drain).")
+        eventsQuarantined = registry.makeCounter(name: "coffer_events_quarantined_total",
+                                                 help: "Events quarantined at drain, by this process (serve --drain).")
+        connectionsRefused = registry.makeCounter(name: "coffer_connections_refused_total",
+                                                  help: "Connections closed at once because the connection cap was reached.")
+        connectionsOpen = registry.makeGauge(name: "coffer_connections_open", help: "Client connections open now.")
+        inboxDepth = registry.makeGauge(name: "coffer_inbox_depth", help: "Sealed requests in the inbox, waiting to be drained.")
+        drainLag = registry.makeGauge(name: "coffer_inbox_drain_lag_seconds",
+                                      help: "How long the oldest request in the inbox has waited (0 when it is empty).")
+        latency = registry.makeDurationHistogram(
+            name: "coffer_request_duration_seconds",
+            buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+                      .milliseconds(100), .milliseconds(250), .seconds(1), .seconds(5)],
+            help: "Time from a request's arrival to its answer, accepted requests only.")
     }
 
-    func text(inboxDepth: Int) -> String {
-        let snapshot = state.withLock { $0 }
-        var out = "# HELP coffer_requests_total Requests answered, by HTTP status.\n# TYPE coffer_requests_total counter\n"
-        for (status, count) in snapshot.byStatus.sorted(by: { $0.key < $1.key }) {
-            out += "coffer_requests_total{status=\"\(status)\"} \(count)\n"
+    /// An answer with this HTTP status.
+    func count(status: Int) {
+        let counter = byStatus.withLock { counters in
+            if let counter = counters[status] { return counter }
+            let counter = registry.makeCounter(name: "coffer_requests_total", labels: [("status", String(status))],
+                                               help: "Requests answered, by HTTP status.")
+            counters[status] = counter
+            return counter
         }
-        out += "# HELP coffer_events_accepted_total Events acknowledged (on disk in the inbox).\n# TYPE coffer_events_accepted_total counter\n"
-        out += "coffer_events_accepted_total \(snapshot.events)\n"
-        out += "# HELP coffer_inbox_depth Sealed requests waiting to be drained.\n# TYPE coffer_inbox_depth gauge\n"
-        out += "coffer_inbox_depth \(inboxDepth)\n"
+        counter.increment()
+    }
+
+    /// A 200 for a request of `events` events, answered `elapsed` after it arrived.
+    func accepted(events: Int, elapsed: Duration) {
+        count(status: 200)
+        eventsAccepted.increment(by: Int64(events))
+        latency.record(elapsed)
+    }
+
+    /// What a drain in this process did.
+    func drained(requests: Int, ingested: Int, quarantined: Int) {
+        requestsDrained.increment(by: Int64(requests))
+        eventsDrained.increment(by: Int64(ingested))
+        eventsQuarantined.increment(by: Int64(quarantined))
+    }
+
+    func connectionOpened() { connectionsOpen.increment() }
+    func connectionClosed() { connectionsOpen.decrement() }
+    func connectionRefused() { connectionsRefused.increment() }
+
+    /// The exposition text, with the inbox's gauges read now.
+    func text(inbox backlog: Inbox.Backlog?, now: Int64) -> [UInt8] {
+        inboxDepth.set(Int64(backlog?.depth ?? -1))
+        let waited = backlog?.oldestReceivedAt.map { max(0, Double(now - $0) / 1000) } ?? 0
+        drainLag.set(waited)
+        var out: [UInt8] = []
+        registry.emit(into: &out)
         return out
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 
 /// One batch of parsed records on its way from the reading thread to the writer.
 struct ParsedBatch {
@@ -7,16 +8,21 @@ struct ParsedBatch {
     var bytesRead: Int
     /// Where the records came from, with the CSV header they were parsed with.
     var source: Ingestor.RecordSource
+    /// What runs last in the batch's transaction, and the producer's mark for it (the inbox drain's cursor).
+    var lastly: (@Sendable (Database) throws -> Void)?
+    var mark: Int64 = 0
 }
 
 /// A bounded hand-over between the thread that reads and parses a file and
-/// the one that writes it: `put` waits while `capacity` batches are waiting,
-/// `take` waits for the next batch. Either side can stop the other: the reader
-/// by finishing (with an error when the file failed), the writer by cancelling.
-final class BatchQueue: @unchecked Sendable {
+/// the one that writes it (or, in the inbox drain, the thread that opens
+/// requests and the one that parses them): `put` waits while `capacity`
+/// batches are waiting, `take` waits for the next batch. Either side can stop
+/// the other: the reader by finishing (with an error when the input failed),
+/// the writer by cancelling.
+final class BatchQueue<Batch>: @unchecked Sendable {
     private let condition = NSCondition()
     private let capacity: Int
-    private var waiting: [ParsedBatch] = []
+    private var waiting: [Batch] = []
     private var finished = false
     private var failure: (any Error)?
     private var cancelled = false
@@ -28,7 +34,7 @@ final class BatchQueue: @unchecked Sendable {
     }
 
     /// Hands a batch over; `false` when the writer has cancelled (stop reading).
-    func put(_ batch: ParsedBatch) -> Bool {
+    func put(_ batch: Batch) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         while waiting.count >= capacity && !cancelled { condition.wait() }
@@ -59,7 +65,7 @@ final class BatchQueue: @unchecked Sendable {
 
     /// The next batch; nil when the reader has finished and nothing is left.
     /// - Throws: the reader's error, after the batches read before it.
-    func take() throws -> ParsedBatch? {
+    func take() throws -> Batch? {
         condition.lock()
         defer { condition.unlock() }
         while waiting.isEmpty && !finished { condition.wait() }

@@ -3,6 +3,7 @@ import CofferFormats
 package import CofferStore
 import Foundation
 import GRDB
+import Synchronization
 
 /// `coffer ingest --inbox`: opens the requests `coffer serve` sealed into the
 /// inbox, in arrival order, and ingests their events through the normal
@@ -32,27 +33,118 @@ package struct InboxDrain {
         inbox = try Inbox(layout: vault.layout)
     }
 
-    /// Drains what waits now, a request per transaction; `progress` after each.
+    /// Drains what waits now; `progress` after each transaction.
+    ///
+    /// Consecutive requests from one source share a transaction, up to the
+    /// ingestor's batch size in events, as the records of a file do, and the
+    /// cursor moves to the last of them in that transaction. Three threads
+    /// overlap: one reads and opens requests and splits them into events, one
+    /// checks the events, and this one resolves, encrypts and writes them.
     package func drain(progress: (Report) -> Void = { _ in }) throws -> Report {
+        let start = try Self.cursor(of: inbox, in: vault)
+        // Rows a crash left behind after their cursor moved: drained, so delete them.
+        if start > 0 { try inbox.delete(through: start) }
+        let (inbox, key, events) = (self.inbox, self.key, ingestor.batchSize)
+        let inboxID = inbox.id
+        let requestsAt = Mutex([Int64: Int]())
         var report = Report()
-        var cursor = try Self.cursor(of: inbox, in: vault)
+        var drained = start, lastDelete = ContinuousClock.now
+        report.ingest = try ingestor.ingest(produce: { hand in
+            let groups = BatchQueue<Group>(capacity: 2)
+            let opening = DispatchGroup()
+            DispatchQueue.global(qos: .userInitiated).async(group: opening) {
+                do {
+                    try Self.open(inbox, after: start, with: key, events: events, into: groups)
+                    groups.finish(bytesRead: 0)
+                } catch {
+                    groups.finish(throwing: error)
+                }
+            }
+            defer {
+                groups.cancel()
+                opening.wait()
+            }
+            while let group = try groups.take() {
+                let seq = group.lastSeq
+                requestsAt.withLock { $0[seq] = group.requests }
+                let batch = Ingestor.RecordBatch(records: group.records, file: "inbox:\(group.source)", bytes: group.bytes, mark: seq) { db in
+                    try Self.setCursor(inboxID: inboxID, seq: seq, in: db)
+                }
+                guard hand(batch) else { return }
+            }
+        }, committed: { seq, ingested in
+            report.requests += requestsAt.withLock { $0.removeValue(forKey: seq) ?? 0 }
+            report.ingest = ingested
+            drained = seq
+            // Deleting drained rows is a commit (an fsync) of its own on the writing
+            // thread: every few seconds, and at the end, not after every batch.
+            if ContinuousClock.now - lastDelete > .seconds(2) {
+                try inbox.delete(through: seq)
+                lastDelete = .now
+            }
+            progress(report)
+        })
+        if drained > start { try inbox.delete(through: drained) }
+        return report
+    }
+
+    /// Reads the requests after `start` a page at a time, opens them and puts
+    /// them, split into events, into `groups`, until none is left or the queue
+    /// is cancelled.
+    private static func open(_ inbox: Inbox, after start: Int64, with key: X25519.PrivateKey, events: Int,
+                             into groups: BatchQueue<Group>) throws {
+        var cursor = start
+        var filling: Group?
         while true {
-            let requests = try inbox.requests(after: cursor, limit: 64)
-            if requests.isEmpty { break }
+            let requests = try inbox.requests(after: cursor, limit: pageSize)
+            guard let last = requests.last else { break }
             for request in requests {
                 let envelope = try InboxEnvelope.open(request, with: key)
-                let records = Self.records(of: envelope)
-                let seq = request.seq, inboxID = inbox.id
-                report.ingest.add(try ingestor.ingest(records: records, file: "inbox:\(envelope.source)", format: .jsonl) { db in
-                    try Self.setCursor(inboxID: inboxID, seq: seq, in: db)
-                })
-                report.requests += 1
-                cursor = seq
-                progress(report)
+                let opened = Opened(seq: request.seq, source: envelope.source, records: records(of: envelope), bytes: envelope.body.count)
+                if let full = filling, full.source != opened.source || full.records.count + opened.records.count > events {
+                    guard groups.put(full) else { return }
+                    filling = nil
+                }
+                if filling == nil { filling = Group(source: opened.source) }
+                filling!.add(opened)
             }
-            try inbox.delete(through: cursor)
+            cursor = last.seq
         }
-        return report
+        if let filling { _ = groups.put(filling) }
+    }
+
+    /// Requests read from the inbox at a time: at most 64 MB of sealed bodies.
+    static let pageSize = 128
+
+    /// Requests that land in one transaction: consecutive, from one source, at
+    /// most the ingestor's batch size in events (or one larger request).
+    struct Group {
+        var source: String
+        var records: [SourceRecord] = []
+        var requests = 0
+        var lastSeq: Int64 = 0
+        var bytes = 0
+
+        /// Adds `request`'s events after these, numbered on (the quarantine names them by that number).
+        mutating func add(_ request: Opened) {
+            let offset = records.count
+            records += request.records.map { record in
+                var record = record
+                record.line += offset
+                return record
+            }
+            requests += 1
+            lastSeq = request.seq
+            bytes += request.bytes
+        }
+    }
+
+    /// A request opened and split into its events.
+    struct Opened: Sendable {
+        var seq: Int64
+        var source: String
+        var records: [SourceRecord]
+        var bytes: Int
     }
 
     /// The last drained seq of this inbox (0 for an inbox never drained, or a new file).
@@ -91,6 +183,7 @@ package struct InboxDrain {
             if item["type"] == nil { item["type"] = .string(envelope.endpoint) }
             items = [item]
         }
+        let batchSentAt = shared["sentAt"]?.string.flatMap { Timestamp.parse($0) }
         return items.enumerated().map { index, item in
             var event = item
             event["writeKey"] = nil
@@ -107,13 +200,15 @@ package struct InboxDrain {
                 context["channel"] = .string(envelope.kind.rawValue)
             }
             event["context"] = .object(context)
-            let sentAt = (event["sentAt"] ?? shared["sentAt"])?.string.flatMap { Timestamp.parse($0) }
+            let sentAt = event["sentAt"] == nil ? batchSentAt : event["sentAt"]?.string.flatMap { Timestamp.parse($0) }
             if let text = event["timestamp"]?.string, let timestamp = Timestamp.parse(text) {
                 if let sentAt { event["timestamp"] = .string(Timestamp.format(envelope.receivedAt - (sentAt - timestamp))) }
             } else if event["timestamp"] == nil {
                 event["timestamp"] = .string(Timestamp.format(envelope.receivedAt))
             }
-            return SourceRecord(line: index + 1, byteOffset: 0, bytes: CanonicalJSON.data(.object(event)))
+            var record = SourceRecord(line: index + 1, byteOffset: 0, bytes: [])
+            record.object = event
+            return record
         }
     }
 }

@@ -162,7 +162,7 @@ package final class Ingestor {
         let total = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         let reader = try ChunkedFileReader(path: path)
         let source = RecordSource(file: path, format: format, mapping: mapping, mappingPath: mappingPath)
-        let batches = BatchQueue(capacity: 2)
+        let batches = BatchQueue<ParsedBatch>(capacity: 2)
         let parsing = DispatchGroup()
         // The reader and the parser stay with the reading thread; the queue hands
         // each batch over with the source (and CSV header) it was parsed with.
@@ -189,7 +189,7 @@ package final class Ingestor {
         let source: RecordSource
         let parser: SegmentParser
         let batchSize: Int
-        let queue: BatchQueue
+        let queue: BatchQueue<ParsedBatch>
 
         func run() {
             do {
@@ -296,6 +296,63 @@ package final class Ingestor {
         return report
     }
 
+    /// Records a producer hands over: one transaction's worth, from one place.
+    package struct RecordBatch: Sendable {
+        package var records: [SourceRecord]
+        /// Where they came from, as the quarantine and the audit name it (`inbox:SOURCE`).
+        package var file: String
+        /// Runs last inside the batch's transaction.
+        package var lastly: @Sendable (Database) throws -> Void
+        /// Handed back to `committed` once the transaction is on disk.
+        package var mark: Int64
+        /// The input bytes they came from (for the report).
+        package var bytes: Int
+
+        package init(records: [SourceRecord], file: String, bytes: Int, mark: Int64, lastly: @escaping @Sendable (Database) throws -> Void) {
+            self.records = records
+            self.file = file
+            self.bytes = bytes
+            self.mark = mark
+            self.lastly = lastly
+        }
+    }
+
+    /// Imports the JSON records `produce` hands over, as a file's are: the producer runs on a
+    /// second thread and its batches are parsed there, while this thread resolves, encrypts and
+    /// writes, one transaction per batch with the batch's `lastly`; at most two batches wait.
+    /// `produce` gets a function to hand each batch to, which returns false once it should stop.
+    /// - Throws: what `produce` threw, after the batches it handed over before.
+    package func ingest(produce: @escaping @Sendable (_ hand: (RecordBatch) -> Bool) throws -> Void,
+                        committed: (_ mark: Int64, _ report: IngestReport) throws -> Void) throws -> IngestReport {
+        let batches = BatchQueue<ParsedBatch>(capacity: 2)
+        let producing = DispatchGroup()
+        let parser = self.parser
+        DispatchQueue.global(qos: .userInitiated).async(group: producing) {
+            do {
+                try produce { batch in
+                    let source = RecordSource(file: batch.file, format: .jsonl, mapping: nil, mappingPath: nil)
+                    let parsed = batch.records.map { Self.parse($0, parser: parser, source: source) }
+                    return batches.put(ParsedBatch(parsed: parsed, bytesRead: batch.bytes, source: source, lastly: batch.lastly, mark: batch.mark))
+                }
+                batches.finish(bytesRead: 0)
+            } catch {
+                batches.finish(throwing: error)
+            }
+        }
+        defer {
+            batches.cancel()
+            producing.wait()
+        }
+        var report = IngestReport()
+        while let batch = try batches.take() {
+            var done = try process(parsed: batch.parsed, source: batch.source, lastly: batch.lastly)
+            done.bytes = batch.bytesRead
+            report.add(done)
+            try committed(batch.mark, report)
+        }
+        return report
+    }
+
     enum Parsed {
         case event(SourceRecord, SegmentEvent)
         case rejected(SourceRecord, String)
@@ -305,6 +362,17 @@ package final class Ingestor {
         if let readError = record.readError { return .rejected(record, readError) }
         switch source.format {
         case .jsonl, .json:
+            if let object = record.object {
+                // Read already (the inbox drain), and held to 32 KB by the collector. Its bytes
+                // are written only when it is refused, for the quarantine.
+                switch parser.normalise(object) {
+                case let .success(event): return .event(record, event)
+                case let .failure(rejection):
+                    var refused = SourceRecord(line: record.line, byteOffset: record.byteOffset, bytes: CanonicalJSON.data(.object(object)))
+                    refused.readError = record.readError
+                    return .rejected(refused, rejection.reason)
+                }
+            }
             switch parser.parse(record.bytes) {
             case let .success(event): return .event(record, event)
             case let .failure(rejection): return .rejected(record, rejection.reason)

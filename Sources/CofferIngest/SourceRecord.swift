@@ -1,3 +1,5 @@
+package import CofferFormats
+
 /// One raw record read from an input, with where it came from.
 package struct SourceRecord: Sendable {
     /// 1-based line of the record's first byte.
@@ -11,6 +13,10 @@ package struct SourceRecord: Sendable {
     /// The record's length in the input; more than `bytes.count` when only a
     /// prefix was kept (a record over the size limit).
     package var length: Int
+    /// The record already read as a JSON object, when whoever made it had (the
+    /// inbox drain builds each event as an object): it is checked as is, and
+    /// `bytes` are written from it only if it is refused, for the quarantine.
+    package var object: JSONObject?
 
     package init(line: Int, byteOffset: Int, bytes: [UInt8], readError: String? = nil, length: Int? = nil) {
         self.line = line

@@ -5,13 +5,18 @@ import CofferFormats
 package struct NumericLimit: Sendable, Equatable {
     /// Where the field is: `traits.age`, `properties.revenue`. A `traits.` path
     /// also covers `context.traits.` (where non-identify events carry traits).
-    package var field: String
+    package let field: String
     /// The accepted values, inclusive.
-    package var range: ClosedRange<Double>
+    package let range: ClosedRange<Double>
+    /// The paths this limit checks, as keys from the top of an event (split once:
+    /// every ingested event is checked against every limit).
+    package let paths: [[String]]
 
     package init(field: String, range: ClosedRange<Double>) {
         self.field = field
         self.range = range
+        let path = field.split(separator: ".").map(String.init)
+        paths = path.first == "traits" ? [path, ["context"] + path] : [path]
     }
 
     /// The limits that hold unless a policy's `limits:` says otherwise: every
@@ -33,12 +38,6 @@ package struct NumericLimit: Sendable, Equatable {
             limits.append(NumericLimit(field: field, range: range))
         }
         return limits
-    }
-
-    /// The paths this limit checks, as keys from the top of an event.
-    package var paths: [[String]] {
-        let path = field.split(separator: ".").map(String.init)
-        return path.first == "traits" ? [path, ["context"] + path] : [path]
     }
 
     /// Why `number` (found at `path`) is refused, or nil when it is in range.

@@ -13,7 +13,8 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure speed and memory (build with -c release for meaningful figures).",
-        subcommands: [BenchAppendCommand.self, BenchIngestCommand.self, BenchProjectCommand.self, BenchRequestCommand.self]
+        subcommands: [BenchAppendCommand.self, BenchIngestCommand.self, BenchProjectCommand.self, BenchRequestCommand.self,
+                      BenchServeCommand.self]
     )
 }
 
@@ -270,5 +271,63 @@ struct BenchRequestCommand: ParsableCommand {
         for finding in receipt.traceCheck.findings { Terminal.line("    \(finding)") }
         Terminal.line(String(format: "log verify after:  %.2f s, %@", result.verifySeconds, result.logIntact ? "intact" : "BROKEN"))
         Terminal.line("peak RSS (export + erase): \(ResourceUsage.mebibytes(result.peakRSS))")
+    }
+}
+
+/// `coffer bench serve`
+struct BenchServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Acknowledged events/s, latency and memory of `coffer serve`, and the inbox's drain rate beside file ingest.",
+        discussion: """
+            Starts the collector on a free loopback port of a throw-away vault, and has concurrent \
+            clients (one keep-alive connection and one request at a time each) post `bench ingest`'s \
+            events in batches to /v1/batch. Then drains the inbox into the vault (`ingest --inbox`) and, \
+            for reference in the same run, ingests the same events from a JSONL file into a second vault. \
+            Clients and server share this machine's cores. Everything is removed afterwards.
+            """
+    )
+
+    @Option(help: ArgumentHelp("Events posted in all.", valueName: "N")) var events: Int = 200_000
+    @Option(help: ArgumentHelp("Events per request.", valueName: "N")) var batch: Int = 100
+    @Option(help: ArgumentHelp("Concurrent clients.", valueName: "N")) var clients: Int = 8
+    @OptionGroup var policyOption: PolicyOption
+
+    func validate() throws {
+        guard events > 0, batch > 0, clients > 0 else { throw ValidationError("--events, --batch and --clients must be positive") }
+        guard batch <= 1_000 else { throw ValidationError("--batch is at most 1000: a request is at most 500 KB") }
+    }
+
+    func run() throws {
+        let policy = try policyOption.load()
+        var configuration = ServeBenchmark.Configuration()
+        configuration.events = events
+        configuration.batchSize = batch
+        configuration.clients = clients
+        configuration.users = max(1, min(events / 10, 20_000))
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try ServeBenchmark(configuration: configuration).run(directory: directory, policy: policy) {
+            Terminal.note("bench serve: \($0)")
+        }
+        let refused = result.refusals.sorted { $0.key < $1.key }.map { "\($0.value)×\($0.key)" }.joined(separator: ", ")
+        Terminal.line("requests:          \(result.requests) of \(batch) events from \(clients) clients"
+            + (refused.isEmpty ? ", all 200" : "; refused: \(refused)"))
+        Terminal.line(String(format: "acknowledged:      %d events in %.2f s = %.0f events/s (%.0f requests/s)", result.acknowledgedEvents,
+                             result.serveSeconds, result.acknowledgedPerSecond, Double(result.requests) / result.serveSeconds))
+        Terminal.line(String(format: "latency:           p50 %.1f ms, p99 %.1f ms, max %.1f ms", result.p50, result.p99, result.max))
+        Terminal.line(String(format: "CPU while serving: %.1f s of %.1f s × %d cores (server and clients)", result.serveCPUSeconds,
+                             result.serveSeconds, ProcessInfo.processInfo.activeProcessorCount))
+        Terminal.line("memory:            RSS \(ResourceUsage.mebibytes(result.rssBefore)) before, peak \(ResourceUsage.mebibytes(result.peakServeRSS)) while serving")
+        Terminal.line(String(format: "drain (inbox):     %d requests, %d events (accepted %d, duplicate %d, quarantined %d) in %.2f s = %.0f events/s",
+                             result.drain.requests, result.drain.ingest.records, result.drain.ingest.accepted, result.drain.ingest.duplicates,
+                             result.drain.ingest.quarantined, result.drainSeconds, result.drainPerSecond))
+        Terminal.line(String(format: "file ingest (ref): %d events in %.2f s = %.0f events/s; drain / file = %.2f",
+                             result.file.records, result.fileSeconds, result.filePerSecond, result.drainPerSecond / result.filePerSecond))
+        if result.drain.ingest.accepted + result.drain.ingest.quarantined + result.drain.ingest.duplicates != result.acknowledgedEvents {
+            Terminal.error("the drain did not land exactly the acknowledged events")
+            throw ExitCode(1)
+        }
     }
 }

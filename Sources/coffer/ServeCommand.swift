@@ -6,6 +6,7 @@ import CofferPolicy
 import CofferStore
 import Foundation
 import Logging
+import Synchronization
 
 /// `coffer serve`: the live collector.
 struct ServeCommand: ParsableCommand {
@@ -34,12 +35,20 @@ struct ServeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Requests a second per write key before 429.", valueName: "N"))
     var rateLimit: Double = 2_000
 
+    @Option(help: ArgumentHelp("Client connections open at once; more are closed as they open (this bounds memory).", valueName: "N"))
+    var maxConnections = 256
+
+    @Option(help: ArgumentHelp("Seconds a request body may take to arrive (else 408); a connection silent twice as long is closed.", valueName: "S"))
+    var requestTimeout = 10
+
     func validate() throws {
         guard let colon = listen.lastIndex(of: ":"), !listen[..<colon].isEmpty, let port = Int(listen[listen.index(after: colon)...]),
               (0...65_535).contains(port) else {
             throw ValidationError("--listen takes HOST:PORT, e.g. 127.0.0.1:8080")
         }
         guard rateLimit > 0 else { throw ValidationError("--rate-limit must be positive") }
+        guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
+        guard requestTimeout > 0 else { throw ValidationError("--request-timeout must be positive") }
     }
 
     func run() throws {
@@ -48,10 +57,13 @@ struct ServeCommand: ParsableCommand {
         configuration.host = String(listen[..<colon])
         configuration.port = Int(listen[listen.index(after: colon)...])!
         configuration.requestsPerSecond = rateLimit
+        configuration.maxConnections = maxConnections
+        configuration.requestTimeout = .seconds(requestTimeout)
         var logger = Logger(label: "coffer.serve")
         logger.logLevel = .info
-        let drainer = try drain ? drainLoop() : nil
+        let job = try drain ? drainJob() : nil
         let collector = try Collector(layout: options.layout, configuration: configuration, logger: logger)
+        let drainer = job.map { job in DrainThread { job.pass(collector: collector) } }
         let host = configuration.host
         let done = DispatchSemaphore(value: 0)
         let failure = Failure()
@@ -62,39 +74,62 @@ struct ServeCommand: ParsableCommand {
             done.signal()
         }
         done.wait()
-        drainer?.cancel()
+        // The server stopped and committed what it accepted; drain that too before exiting.
+        drainer?.stop()
         if let error = failure.error { throw error }
     }
 
-    /// Drains the inbox every half second on its own thread, with this process's unlocked vault.
-    private func drainLoop() throws -> Thread {
+    /// What `--drain` works with: this process's unlocked vault.
+    private func drainJob() throws -> DrainJob {
         let vault = try options.unlock()
         let policy = try options.policy()
         let ingestor = try Ingestor(vault: vault, policy: policy)
-        let job = DrainJob(drain: try InboxDrain(vault: vault, ingestor: ingestor), vault: vault, policy: policy)
-        let thread = Thread {
-            let (drain, vault, policy) = (job.drain, job.vault, job.policy)
-            while !Thread.current.isCancelled {
-                do {
-                    let report = try drain.drain()
-                    if report.requests > 0 { Terminal.note("inbox: \(report.requests) request(s), \(report.ingest.accepted) event(s) accepted") }
-                    try ConsentCommand.takeEffect(report.ingest.withdrawals, vault: vault, policy: policy)
-                } catch {
-                    Terminal.error("inbox drain: \((error as? any CofferError)?.message ?? "\(error)")")
-                }
-                Thread.sleep(forTimeInterval: 0.5)
-            }
-        }
-        thread.start()
-        return thread
+        return DrainJob(drain: try InboxDrain(vault: vault, ingestor: ingestor), vault: vault, policy: policy)
     }
 
-    private final class Failure: @unchecked Sendable { var error: (any Error)? }
-
-    /// What the drain thread works with; only that thread uses it after the start.
+    /// One drain of what waits, reported to the terminal and to /metrics.
     private struct DrainJob: @unchecked Sendable {
         let drain: InboxDrain
         let vault: Vault
         let policy: Policy
+
+        func pass(collector: Collector) {
+            do {
+                let report = try drain.drain()
+                guard report.requests > 0 else { return }
+                collector.recordDrain(requests: report.requests, ingested: report.ingest.accepted, quarantined: report.ingest.quarantined)
+                Terminal.note("inbox: \(report.requests) request(s), \(report.ingest.accepted) event(s) accepted"
+                    + (report.ingest.quarantined > 0 ? ", \(report.ingest.quarantined) quarantined" : ""))
+                try ConsentCommand.takeEffect(report.ingest.withdrawals, vault: vault, policy: policy)
+            } catch {
+                Terminal.error("inbox drain: \((error as? any CofferError)?.message ?? "\(error)")")
+            }
+        }
     }
+
+    /// Runs `pass` every half second on a thread of its own; `stop` runs a last one and waits for it.
+    private final class DrainThread: Sendable {
+        private let stopping = Atomic(false)
+        private let finished = DispatchSemaphore(value: 0)
+
+        init(pass: @escaping @Sendable () -> Void) {
+            let thread = Thread { [self] in
+                while !stopping.load(ordering: .acquiring) {
+                    pass()
+                    Thread.sleep(forTimeInterval: 0.5)
+                }
+                pass()
+                finished.signal()
+            }
+            thread.name = "coffer-inbox-drain"
+            thread.start()
+        }
+
+        func stop() {
+            stopping.store(true, ordering: .releasing)
+            finished.wait()
+        }
+    }
+
+    private final class Failure: @unchecked Sendable { var error: (any Error)? }
 }

@@ -1,7 +1,7 @@
 public import CofferCrypto
 import CofferFormats
 import Foundation
-package import GRDB
+import GRDB
 
 /// A system that sends events to `coffer serve` live: a website, an app, a
 /// server, a till or an email tool. It authenticates with a write key that

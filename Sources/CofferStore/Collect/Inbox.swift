@@ -79,8 +79,20 @@ public final class Inbox: Sendable {
     }
 
     /// How many requests wait.
-    public func depth() throws -> Int {
-        try queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM requests") ?? 0 }
+    public func depth() throws -> Int { try backlog().depth }
+
+    /// What waits to be drained: how many requests, and when the oldest arrived.
+    public struct Backlog: Sendable, Equatable {
+        public var depth: Int
+        /// ms since 1970; nil when the inbox is empty.
+        public var oldestReceivedAt: Int64?
+    }
+
+    public func backlog() throws -> Backlog {
+        try queue.read { db in
+            Backlog(depth: try Int.fetchOne(db, sql: "SELECT count(*) FROM requests") ?? 0,
+                    oldestReceivedAt: try Int64.fetchOne(db, sql: "SELECT received_at FROM requests ORDER BY seq LIMIT 1"))
+        }
     }
 }
 
