@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what Coffer needs to build on Debian/Ubuntu: the OpenSSL and SQLite
-# development packages, and zlib (ZIPFoundation for export bundles; the collector for gzip bodies). Sourced by scripts/demo and scripts/test.
+# development packages, zlib (ZIPFoundation for export bundles; the collector for gzip bodies),
+# and curl (the demo posts events to `coffer serve`). Sourced by scripts/demo and scripts/test.
 set -euo pipefail
 
 missing=()
-for pkg in libssl-dev libsqlite3-dev zlib1g-dev; do
+for pkg in libssl-dev libsqlite3-dev zlib1g-dev curl; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
