@@ -258,6 +258,7 @@ let package = Package(
             dependencies: [
                 "CofferFormats",
                 "CofferTestSupport",
+                "CofferBench",
                 "coffer",
                 "CofferStore",
                 "CofferCrypto",

@@ -1,8 +1,5 @@
 import CofferStore
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The load generator of `coffer bench serve`: one keep-alive HTTP/1.1
 /// connection to a loopback port, on blocking sockets, one request at a time.
@@ -12,49 +9,22 @@ import Glibc
 /// measures (both share this machine's cores), which neither Foundation's
 /// URLSession (curl underneath) nor a second event loop would.
 final class LoopbackClient {
-    private let socket: Int32
-    private let port: Int
+    private let socket: LoopbackSocket
     /// Bytes read past the end of the last answer.
     private var received: [UInt8] = []
     private var chunk = [UInt8](repeating: 0, count: 64 * 1024)
 
     init(port: Int) throws {
-        self.port = port
-        socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socket >= 0 else { throw Self.failure(port, "cannot open a socket") }
-        var one: Int32 = 1
-        setsockopt(socket, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
-            close(socket)
-            throw Self.failure(port, "cannot connect")
-        }
+        socket = try LoopbackSocket(port: port)
     }
-
-    deinit { close(socket) }
 
     /// Posts `body` to `path` with the extra header lines in `headers` (each ending in CRLF)
     /// and returns the answer's status once the whole answer is read.
     func post(_ path: String, headers: String, body: [UInt8]) throws -> Int {
         var request = Array("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(headers)Content-Length: \(body.count)\r\n\r\n".utf8)
         request += body
-        try send(request)
+        try socket.send(request)
         return try readAnswer()
-    }
-
-    private func send(_ bytes: [UInt8]) throws {
-        var sent = 0
-        while sent < bytes.count {
-            let written = bytes.withUnsafeBytes { Glibc.send(socket, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
-            guard written > 0 else { throw Self.failure(port, "the server closed the connection while a request was sent") }
-            sent += written
-        }
     }
 
     private func readAnswer() throws -> Int {
@@ -68,12 +38,13 @@ final class LoopbackClient {
                 if received.count >= end + 4 + length {
                     received.removeFirst(end + 4 + length)
                     let status = head.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) }
-                    guard let status else { throw Self.failure(port, "an answer without a status") }
+                    guard let status else { throw VaultError.io(path: "127.0.0.1:\(socket.port)", detail: "an answer without a status") }
                     return status
                 }
             }
-            let count = chunk.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
-            guard count > 0 else { throw Self.failure(port, "the server closed the connection before answering") }
+            guard let count = socket.receive(into: &chunk), count > 0 else {
+                throw VaultError.io(path: "127.0.0.1:\(socket.port)", detail: "the server closed the connection before answering")
+            }
             received += chunk[..<count]
         }
     }
@@ -91,9 +62,5 @@ final class LoopbackClient {
             if haystack[start..<(start + needle.count)].elementsEqual(needle) { return start }
         }
         return nil
-    }
-
-    private static func failure(_ port: Int, _ detail: String) -> VaultError {
-        .io(path: "127.0.0.1:\(port)", detail: detail)
     }
 }

@@ -135,10 +135,14 @@ public final class Collector: Sendable {
     private func serve(signals: [UnixSignal], onRunning: @escaping @Sendable (Int) async -> Void) async throws {
         let group = ServiceGroup(services: [application(onRunning: onRunning)], gracefulShutdownSignals: signals, logger: logger)
         let running = Task { try await group.run() }
-        try await withTaskCancellationHandler {
-            try await running.value
-        } onCancel: {
-            Task { await group.triggerGracefulShutdown() }
+        do {
+            try await withTaskCancellationHandler {
+                try await running.value
+            } onCancel: {
+                Task { await group.triggerGracefulShutdown() }
+            }
+        } catch {
+            throw CollectorError.listening(error, address: "\(configuration.host):\(configuration.port)") ?? error
         }
     }
 

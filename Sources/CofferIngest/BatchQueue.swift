@@ -33,6 +33,29 @@ final class BatchQueue<Batch>: @unchecked Sendable {
         self.capacity = capacity
     }
 
+    /// Runs `produce` on a thread of its own, putting batches into a new queue of
+    /// `capacity`, and `consume` on this one, taking them. Once `consume` returns
+    /// or throws, the queue is cancelled and the producer waited for. An error
+    /// `produce` throws reaches `consume` from `take`, after the batches before it.
+    static func pipeline<Result>(capacity: Int, produce: @escaping @Sendable (BatchQueue<Batch>) throws -> Void,
+                                 consume: (BatchQueue<Batch>) throws -> Result) throws -> Result {
+        let queue = BatchQueue<Batch>(capacity: capacity)
+        let producing = DispatchGroup()
+        DispatchQueue.global(qos: .userInitiated).async(group: producing) {
+            do {
+                try produce(queue)
+                queue.finish()
+            } catch {
+                queue.finish(throwing: error)
+            }
+        }
+        defer {
+            queue.cancel()
+            producing.wait()
+        }
+        return try consume(queue)
+    }
+
     /// Hands a batch over; `false` when the writer has cancelled (stop reading).
     func put(_ batch: Batch) -> Bool {
         condition.lock()
@@ -42,6 +65,14 @@ final class BatchQueue<Batch>: @unchecked Sendable {
         waiting.append(batch)
         condition.broadcast()
         return true
+    }
+
+    /// The producer is done (if it did not say so already, with its totals).
+    func finish() {
+        condition.lock()
+        finished = true
+        condition.broadcast()
+        condition.unlock()
     }
 
     /// The reader is done: every batch has been put.

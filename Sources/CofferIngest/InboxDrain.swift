@@ -50,27 +50,17 @@ package struct InboxDrain {
         var report = Report()
         var drained = start, lastDelete = ContinuousClock.now
         report.ingest = try ingestor.ingest(produce: { hand in
-            let groups = BatchQueue<Group>(capacity: 2)
-            let opening = DispatchGroup()
-            DispatchQueue.global(qos: .userInitiated).async(group: opening) {
-                do {
-                    try Self.open(inbox, after: start, with: key, events: events, into: groups)
-                    groups.finish(bytesRead: 0)
-                } catch {
-                    groups.finish(throwing: error)
+            try BatchQueue<Group>.pipeline(capacity: 2, produce: { groups in
+                try Self.open(inbox, after: start, with: key, events: events, into: groups)
+            }) { groups in
+                while let group = try groups.take() {
+                    let seq = group.lastSeq
+                    requestsAt.withLock { $0[seq] = group.requests }
+                    let batch = Ingestor.RecordBatch(records: group.records, file: "inbox:\(group.source)", bytes: group.bytes, mark: seq) { db in
+                        try Self.setCursor(inboxID: inboxID, seq: seq, in: db)
+                    }
+                    guard hand(batch) else { return }
                 }
-            }
-            defer {
-                groups.cancel()
-                opening.wait()
-            }
-            while let group = try groups.take() {
-                let seq = group.lastSeq
-                requestsAt.withLock { $0[seq] = group.requests }
-                let batch = Ingestor.RecordBatch(records: group.records, file: "inbox:\(group.source)", bytes: group.bytes, mark: seq) { db in
-                    try Self.setCursor(inboxID: inboxID, seq: seq, in: db)
-                }
-                guard hand(batch) else { return }
             }
         }, committed: { seq, ingested in
             report.requests += requestsAt.withLock { $0.removeValue(forKey: seq) ?? 0 }

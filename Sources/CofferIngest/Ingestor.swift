@@ -162,25 +162,20 @@ package final class Ingestor {
         let total = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         let reader = try ChunkedFileReader(path: path)
         let source = RecordSource(file: path, format: format, mapping: mapping, mappingPath: mappingPath)
-        let batches = BatchQueue<ParsedBatch>(capacity: 2)
-        let parsing = DispatchGroup()
         // The reader and the parser stay with the reading thread; the queue hands
         // each batch over with the source (and CSV header) it was parsed with.
-        let task = ReadTask(reader: reader, source: source, parser: parser, batchSize: batchSize, queue: batches)
-        DispatchQueue.global(qos: .userInitiated).async(group: parsing) { task.run() }
-        defer {
-            batches.cancel()
-            parsing.wait()
+        let task = ReadTask(reader: reader, source: source, parser: parser, batchSize: batchSize)
+        return try BatchQueue<ParsedBatch>.pipeline(capacity: 2, produce: task.read(into:)) { batches in
+            var report = IngestReport()
+            while let batch = try batches.take() {
+                report.add(try process(parsed: batch.parsed, source: batch.source))
+                progress(IngestProgress(bytesRead: batch.bytesRead, totalBytes: total, report: report))
+            }
+            report.bytes = batches.bytesRead
+            report.unattributed = batches.unattributed
+            progress(IngestProgress(bytesRead: report.bytes, totalBytes: total, report: report))
+            return report
         }
-        var report = IngestReport()
-        while let batch = try batches.take() {
-            report.add(try process(parsed: batch.parsed, source: batch.source))
-            progress(IngestProgress(bytesRead: batch.bytesRead, totalBytes: total, report: report))
-        }
-        report.bytes = batches.bytesRead
-        report.unattributed = batches.unattributed
-        progress(IngestProgress(bytesRead: report.bytes, totalBytes: total, report: report))
-        return report
     }
 
     /// Reads, splits and parses one file into batches (on its own thread).
@@ -189,17 +184,9 @@ package final class Ingestor {
         let source: RecordSource
         let parser: SegmentParser
         let batchSize: Int
-        let queue: BatchQueue<ParsedBatch>
 
-        func run() {
-            do {
-                try read()
-            } catch {
-                queue.finish(throwing: error)
-            }
-        }
-
-        private func read() throws {
+        /// Puts the file's batches into `queue`, then its totals.
+        func read(into queue: BatchQueue<ParsedBatch>) throws {
             var source = self.source
             var pending: [SourceRecord] = []
             pending.reserveCapacity(batchSize)
@@ -324,33 +311,23 @@ package final class Ingestor {
     /// - Throws: what `produce` threw, after the batches it handed over before.
     package func ingest(produce: @escaping @Sendable (_ hand: (RecordBatch) -> Bool) throws -> Void,
                         committed: (_ mark: Int64, _ report: IngestReport) throws -> Void) throws -> IngestReport {
-        let batches = BatchQueue<ParsedBatch>(capacity: 2)
-        let producing = DispatchGroup()
         let parser = self.parser
-        DispatchQueue.global(qos: .userInitiated).async(group: producing) {
-            do {
-                try produce { batch in
-                    let source = RecordSource(file: batch.file, format: .jsonl, mapping: nil, mappingPath: nil)
-                    let parsed = batch.records.map { Self.parse($0, parser: parser, source: source) }
-                    return batches.put(ParsedBatch(parsed: parsed, bytesRead: batch.bytes, source: source, lastly: batch.lastly, mark: batch.mark))
-                }
-                batches.finish(bytesRead: 0)
-            } catch {
-                batches.finish(throwing: error)
+        return try BatchQueue<ParsedBatch>.pipeline(capacity: 2, produce: { batches in
+            try produce { batch in
+                let source = RecordSource(file: batch.file, format: .jsonl, mapping: nil, mappingPath: nil)
+                let parsed = batch.records.map { Self.parse($0, parser: parser, source: source) }
+                return batches.put(ParsedBatch(parsed: parsed, bytesRead: batch.bytes, source: source, lastly: batch.lastly, mark: batch.mark))
             }
+        }) { batches in
+            var report = IngestReport()
+            while let batch = try batches.take() {
+                var done = try process(parsed: batch.parsed, source: batch.source, lastly: batch.lastly)
+                done.bytes = batch.bytesRead
+                report.add(done)
+                try committed(batch.mark, report)
+            }
+            return report
         }
-        defer {
-            batches.cancel()
-            producing.wait()
-        }
-        var report = IngestReport()
-        while let batch = try batches.take() {
-            var done = try process(parsed: batch.parsed, source: batch.source, lastly: batch.lastly)
-            done.bytes = batch.bytesRead
-            report.add(done)
-            try committed(batch.mark, report)
-        }
-        return report
     }
 
     enum Parsed {

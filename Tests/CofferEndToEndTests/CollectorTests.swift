@@ -1,3 +1,4 @@
+import CofferBench
 import CofferCollector
 import CofferCrypto
 import CofferIngest
@@ -239,24 +240,52 @@ struct CollectorKillTests {
         }
     }
 
+    /// `coffer serve` as a process of its own, on a vault (set up in-process, cheap keys)
+    /// with one source, listening on a free loopback port.
+    final class SpawnedServe {
+        struct Failure: Error, CustomStringConvertible { let description: String }
+        let coffer: CofferProcess
+        let key: String
+        let process: Process
+        let listening: Listening
+        let port: Int
+        var vault: [String] { ["--vault", coffer.vault] }
+
+        init(_ arguments: [String] = []) throws {
+            coffer = try CofferProcess()
+            let vault = ["--vault", coffer.vault]
+            let created = coffer.runInProcess(["init"] + vault)
+            let added = coffer.runInProcess(["source", "add", "till", "--kind", "pos"] + vault)
+            guard created.status == 0, let key = added.stdout.split(whereSeparator: \.isWhitespace).first(where: { $0.hasPrefix("cw_") }) else {
+                throw Failure(description: "no vault or source: \(created.stderr) \(added.stdout) \(added.stderr)")
+            }
+            self.key = String(key)
+            process = coffer.makeProcess(["serve", "--listen", "127.0.0.1:0"] + arguments + vault)
+            let errors = Pipe()
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = errors
+            try process.run()
+            listening = Listening(errors)
+            guard listening.found.wait(timeout: .now() + 30) == .success, let port = listening.port else {
+                kill(process.processIdentifier, SIGKILL)
+                throw Failure(description: "serve did not start: \(listening.output)")
+            }
+            self.port = port
+        }
+
+        /// Kills the server if it still runs, and removes the vault.
+        func cleanup() {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+            coffer.cleanup()
+        }
+    }
+
     @Test("serve killed with SIGKILL mid-burst: after ingest --inbox every acknowledged event is in the vault, none twice")
     func killedMidBurst() async throws {
-        let coffer = try CofferProcess()
-        defer { coffer.cleanup() }
-        let vault = ["--vault", coffer.vault]
-        #expect(coffer.runInProcess(["init"] + vault).status == 0)
-        let added = coffer.runInProcess(["source", "add", "till", "--kind", "pos"] + vault)
-        let key = try #require(added.stdout.split(whereSeparator: \.isWhitespace).first { $0.hasPrefix("cw_") }.map(String.init),
-                               "\(added.stdout) \(added.stderr)")
-
-        let server = coffer.makeProcess(["serve", "--listen", "127.0.0.1:0"] + vault)
-        let errors = Pipe()
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = errors
-        try server.run()
-        let listening = Listening(errors)
-        #expect(listening.found.wait(timeout: .now() + 30) == .success, "serve did not start: \(listening.output)")
-        let port = try #require(listening.port)
+        let serve = try SpawnedServe()
+        defer { serve.cleanup() }
+        let (coffer, vault, key, port, server) = (serve.coffer, serve.vault, serve.key, serve.port, serve.process)
 
         // 20 clients post batches of 100 until the server dies; each remembers what got a 200.
         let acknowledged = Acknowledged()
@@ -304,20 +333,9 @@ struct CollectorKillTests {
 
     @Test("serve --drain: SIGTERM stops it with status 0 after it drained what it accepted")
     func drainThenStop() async throws {
-        let coffer = try CofferProcess()
-        defer { coffer.cleanup() }
-        let vault = ["--vault", coffer.vault]
-        #expect(coffer.runInProcess(["init"] + vault).status == 0)
-        let added = coffer.runInProcess(["source", "add", "till", "--kind", "pos"] + vault)
-        let key = try #require(added.stdout.split(whereSeparator: \.isWhitespace).first { $0.hasPrefix("cw_") }.map(String.init))
-        let server = coffer.makeProcess(["serve", "--drain", "--listen", "127.0.0.1:0"] + vault)
-        let errors = Pipe()
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = errors
-        try server.run()
-        let listening = Listening(errors)
-        #expect(listening.found.wait(timeout: .now() + 30) == .success, "serve did not start: \(listening.output)")
-        let port = try #require(listening.port)
+        let serve = try SpawnedServe(["--drain"])
+        defer { serve.cleanup() }
+        let (coffer, vault, key, port, server, listening) = (serve.coffer, serve.vault, serve.key, serve.port, serve.process, serve.listening)
         var post = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v1/batch")!)
         post.httpMethod = "POST"
         let batch = (0..<3).map { CollectorTests.event("term-\($0)") }.joined(separator: ",")
@@ -458,25 +476,11 @@ struct CollectorLimitTests {
     /// A plain TCP connection to the collector, for what URLSession will not do
     /// (hold a connection idle, send half a request).
     final class RawConnection: @unchecked Sendable {
-        let socket: Int32
+        let socket: LoopbackSocket
 
-        init(port: Int) throws {
-            socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
-        }
+        init(port: Int) throws { socket = try LoopbackSocket(port: port) }
 
-        deinit { close(socket) }
-
-        func send(_ text: String) {
-            _ = Array(text.utf8).withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        }
+        func send(_ text: String) { try? socket.send(Array(text.utf8)) }
 
         /// What arrives until the server closes the connection or `seconds` pass, and whether it
         /// closed. It waits on a thread of its own: a blocked cooperative thread would stall the
@@ -501,14 +505,12 @@ struct CollectorLimitTests {
         }
 
         private func readBlocking(for seconds: Int) -> (text: String, closed: Bool) {
-            var timeout = timeval(tv_sec: seconds, tv_usec: 0)
-            setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            socket.setReceiveTimeout(seconds: seconds)
             var bytes: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 4096)
             while true {
-                let count = buffer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
+                guard let count = socket.receive(into: &buffer) else { return (String(decoding: bytes, as: UTF8.self), socket.wasReset) }
                 if count == 0 { return (String(decoding: bytes, as: UTF8.self), true) }
-                if count < 0 { return (String(decoding: bytes, as: UTF8.self), errno == ECONNRESET) }
                 bytes += buffer[..<count]
             }
         }
@@ -543,6 +545,19 @@ struct CollectorLimitTests {
         #expect(backlog.depth == 0 && backlog.oldestReceivedAt == nil)
     }
 
+    @Test("a port already in use gives one clear error, not a stack of NIO's")
+    func portInUse() async throws {
+        let server = try await CollectorTests.Server()
+        var configuration = Collector.Configuration()
+        configuration.port = server.port
+        let second = try Collector(layout: server.scratch.layout, configuration: configuration)
+        await #expect(throws: CollectorError.cannotListen(address: "127.0.0.1:\(server.port)", reason: "the address is in use")) {
+            try await second.serve()
+        }
+        second.finish()
+        await server.stop()
+    }
+
     @Test("a connection past --max-connections is closed at once and counted; the ones before it are served")
     func connectionCap() async throws {
         let server = try await CollectorTests.Server(maxConnections: 2)
@@ -574,20 +589,9 @@ struct CollectorLimitTests {
     func slowClients() async throws {
         // The built binary, in a process of its own: in this one, other suites' synchronous tests can
         // hold the cooperative threads the collector's timeout task runs on.
-        let coffer = try CofferProcess()
-        defer { coffer.cleanup() }
-        let vault = ["--vault", coffer.vault]
-        #expect(coffer.runInProcess(["init"] + vault).status == 0)
-        #expect(coffer.runInProcess(["source", "add", "till", "--kind", "pos"] + vault).status == 0)
-        let server = coffer.makeProcess(["serve", "--listen", "127.0.0.1:0", "--request-timeout", "1"] + vault)
-        let errors = Pipe()
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = errors
-        try server.run()
-        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
-        let listening = CollectorKillTests.Listening(errors)
-        #expect(listening.found.wait(timeout: .now() + 30) == .success, "serve did not start: \(listening.output)")
-        let port = try #require(listening.port)
+        let serve = try CollectorKillTests.SpawnedServe(["--request-timeout", "1"])
+        defer { serve.cleanup() }
+        let port = serve.port
 
         let slowBody = try RawConnection(port: port)
         let answer = await slowBody.exchange("POST /v1/track HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
