@@ -9,7 +9,8 @@ import PackageDescription
 /// (vault, keyslots, encrypted append-only event log, identity graph, consent ledger) →
 /// `CofferPolicy` (policy files, the policy engine) →
 /// `CofferIngest` (Segment/CSV collect and transform) → `CofferProjection` (single view,
-/// segments, encrypted per-purpose databases, analyst SQL) → `CofferRequests`
+/// segments, encrypted per-purpose databases, analyst SQL) and `CofferAnalysis` (purchase
+/// models: BG/NBD, Gamma-Gamma; no dependencies) → `CofferRequests`
 /// (data-subject requests: export, erasure, restriction, rectification) → `CofferCollector`
 /// (`coffer serve`: the Segment HTTP API into the sealed inbox, on Hummingbird) → `CofferDemo`
 /// (generated data) → `CofferBench` (measurements) → `coffer` (thin CLI).
@@ -135,9 +136,13 @@ let package = Package(
             name: "CofferBench",
             dependencies: [
                 "CofferFormats", "CofferStore", "CofferCrypto", "CofferPolicy", "CofferIngest", "CofferProjection", "CofferRequests",
-                "CofferDemo", "CofferCollector",
+                "CofferDemo", "CofferCollector", "CofferAnalysis",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CofferAnalysis",
             swiftSettings: strict
         ),
         .target(
@@ -156,6 +161,7 @@ let package = Package(
         .executableTarget(
             name: "coffer",
             dependencies: [
+                "CofferAnalysis",
                 "CofferCollector",
                 "CofferFormats",
                 "CofferStore",
@@ -174,6 +180,11 @@ let package = Package(
             name: "CofferTestSupport",
             dependencies: ["CofferCrypto", "CofferStore"],
             path: "Tests/CofferTestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CofferAnalysisTests",
+            dependencies: ["CofferAnalysis"],
             swiftSettings: strict
         ),
         .testTarget(

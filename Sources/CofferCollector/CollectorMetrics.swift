@@ -20,33 +20,35 @@ final class CollectorMetrics: Sendable {
     private let latency: DurationHistogram
 
     init() {
-        eventsAccepted = registry.makeCounter(name: "coffer_events_accepted_total",
-                                              help: "Events acknowledged with a 200 (on disk in the inbox).")
-        requestsDrained = registry.makeCounter(name: "coffer_inbox_drained_requests_total",
-                                               help: "Inbox requests drained into the vault by this process (serve --drain).")
-        eventsDrained = registry.makeCounter(name: "coffer_events_ingested_total",
-                                             help: "Events that landed in the event log, drained by this process (serve --drain).")
-        eventsQuarantined = registry.makeCounter(name: "coffer_events_quarantined_total",
-                                                 help: "Events quarantined at drain, by this process (serve --drain).")
-        connectionsRefused = registry.makeCounter(name: "coffer_connections_refused_total",
-                                                  help: "Connections closed at once because the connection cap was reached.")
-        connectionsOpen = registry.makeGauge(name: "coffer_connections_open", help: "Client connections open now.")
-        inboxDepth = registry.makeGauge(name: "coffer_inbox_depth", help: "Sealed requests in the inbox, waiting to be drained.")
-        drainLag = registry.makeGauge(name: "coffer_inbox_drain_lag_seconds",
-                                      help: "How long the oldest request in the inbox has waited (0 when it is empty).")
+        func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(namespace: "coffer", metricName: metric, unitName: unit, helpText: help)
+        }
+        eventsAccepted = registry.makeCounter(descriptor: name("events_accepted", "total", "Events acknowledged with a 200 (on disk in the inbox)."))
+        requestsDrained = registry.makeCounter(descriptor: name("inbox_drained_requests", "total",
+                                                                "Inbox requests drained into the vault by this process (serve --drain)."))
+        eventsDrained = registry.makeCounter(descriptor: name("events_ingested", "total",
+                                                              "Events that landed in the event log, drained by this process (serve --drain)."))
+        eventsQuarantined = registry.makeCounter(descriptor: name("events_quarantined", "total",
+                                                                  "Events quarantined at drain, by this process (serve --drain)."))
+        connectionsRefused = registry.makeCounter(descriptor: name("connections_refused", "total",
+                                                                   "Connections closed at once because the connection cap was reached."))
+        connectionsOpen = registry.makeGauge(descriptor: name("connections_open", "", "Client connections open now."))
+        inboxDepth = registry.makeGauge(descriptor: name("inbox_depth", "", "Sealed requests in the inbox, waiting to be drained."))
+        drainLag = registry.makeGauge(descriptor: name("inbox_drain_lag", "seconds",
+                                                       "How long the oldest request in the inbox has waited (0 when it is empty)."))
         latency = registry.makeDurationHistogram(
-            name: "coffer_request_duration_seconds",
+            descriptor: name("request_duration", "seconds", "Time from a request's arrival to its answer, accepted requests only."),
             buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
-                      .milliseconds(100), .milliseconds(250), .seconds(1), .seconds(5)],
-            help: "Time from a request's arrival to its answer, accepted requests only.")
+                      .milliseconds(100), .milliseconds(250), .seconds(1), .seconds(5)])
     }
 
     /// An answer with this HTTP status.
     func count(status: Int) {
         let counter = byStatus.withLock { counters in
             if let counter = counters[status] { return counter }
-            let counter = registry.makeCounter(name: "coffer_requests_total", labels: [("status", String(status))],
-                                               help: "Requests answered, by HTTP status.")
+            let descriptor = MetricNameDescriptor(namespace: "coffer", metricName: "requests", unitName: "total",
+                                                  helpText: "Requests answered, by HTTP status.")
+            let counter = registry.makeCounter(descriptor: descriptor, labels: [("status", String(status))])
             counters[status] = counter
             return counter
         }

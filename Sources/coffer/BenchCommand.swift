@@ -1,4 +1,5 @@
 import ArgumentParser
+import CofferAnalysis
 import CofferBench
 import CofferCrypto
 import CofferIngest
@@ -14,7 +15,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure speed and memory (build with -c release for meaningful figures).",
         subcommands: [BenchAppendCommand.self, BenchIngestCommand.self, BenchProjectCommand.self, BenchRequestCommand.self,
-                      BenchServeCommand.self]
+                      BenchServeCommand.self, BenchClvCommand.self]
     )
 }
 
@@ -329,5 +330,46 @@ struct BenchServeCommand: ParsableCommand {
             Terminal.error("the drain did not land exactly the acknowledged events")
             throw ExitCode(1)
         }
+    }
+}
+
+/// `coffer bench clv`
+struct BenchClvCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "clv",
+        abstract: "Time to fit BG/NBD and Gamma-Gamma (lifetime value, churn) to simulated customers.",
+        discussion: """
+            Simulates customers from known parameters, each observed for 30 to 730 days and counted in \
+            whole days as a vault's purchases are, then fits both models by maximum likelihood \
+            (Nelder-Mead over log-parameters). Beside the fit, in the same run: one evaluation of the \
+            likelihood over customers grouped by (x, tₓ, T), as the fit does, and customer by customer.
+            """
+    )
+
+    @Option(help: ArgumentHelp("Customers simulated.", valueName: "N")) var customers: Int = 100_000
+
+    func validate() throws {
+        guard customers > 0 else { throw ValidationError("--customers must be positive") }
+    }
+
+    func run() throws {
+        var configuration = ClvBenchmark.Configuration()
+        configuration.customers = customers
+        let result = ClvBenchmark(configuration: configuration).run()
+        let (fit, spend, truth) = (result.purchases, result.spend, result.truth)
+        Terminal.line("customers:         \(result.customers) (\(result.groups) distinct histories x, tₓ, T)")
+        Terminal.line(String(format: "BG/NBD fit:        %.3f s, %d iterations%@; r %.3f, α %.2f, a %.3f, b %.3f (simulated with %.3g, %.3g, %.3g, %.3g); LL %.1f",
+                             result.purchasesSeconds, fit.iterations, fit.converged ? "" : " (NOT converged)", fit.model.r,
+                             fit.model.alpha, fit.model.a, fit.model.b, truth.purchases.r, truth.purchases.alpha, truth.purchases.a,
+                             truth.purchases.b, fit.logLikelihood))
+        Terminal.line(String(format: "Gamma-Gamma fit:   %.3f s, %d iterations%@; p %.2f, q %.2f, γ %.2f (simulated with %.3g, %.3g, %.3g)",
+                             result.spendSeconds, spend.iterations, spend.converged ? "" : " (NOT converged)", spend.model.p,
+                             spend.model.q, spend.model.gamma, truth.spend.p, truth.spend.q, truth.spend.gamma))
+        Terminal.line(String(format: "both:              %.3f s", result.purchasesSeconds + result.spendSeconds))
+        Terminal.line(String(format: "one BG/NBD likelihood: %.2f ms grouped, %.2f ms customer by customer (%.1f×)%@",
+                             result.groupedEvaluationSeconds * 1000, result.perCustomerEvaluationSeconds * 1000,
+                             result.perCustomerEvaluationSeconds / max(result.groupedEvaluationSeconds, 1e-9),
+                             result.likelihoodsAgree ? "" : " — THEY DIFFER"))
+        if !result.likelihoodsAgree { throw ExitCode(1) }
     }
 }
