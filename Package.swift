@@ -184,7 +184,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CofferAnalysisTests",
-            dependencies: ["CofferAnalysis"],
+            dependencies: ["CofferAnalysis", "CofferFormats"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 @testable import CofferAnalysis
+import CofferFormats
 import Foundation
 import Testing
 
@@ -106,5 +107,63 @@ struct PurchaseModelTests {
         let result = NelderMead().minimise([-1.2, 1]) { p in 100 * pow(p[1] - p[0] * p[0], 2) + pow(1 - p[0], 2) }
         #expect(result.converged)
         #expect(abs(result.point[0] - 1) < 1e-4 && abs(result.point[1] - 1) < 1e-4, "\(result.point)")
+    }
+}
+
+/// Issue 19: histories made from a transaction log, cut at a calibration date.
+struct CalibrationSplitTests {
+    /// Days since 1970 of a yyyymmdd date.
+    static func day(_ text: Substring) -> Int {
+        let value = Int(text) ?? 0
+        return CivilCalendar.daysFromCivil(year: value / 10_000, month: value / 100 % 100, day: value % 100)
+    }
+
+    /// CDNOW_sample.txt: customer (master id), customer (sample id), yyyymmdd, quantity, value.
+    static let transactions: [Purchase] = {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/cdnow/CDNOW_sample.txt")
+        let text = (try? String(contentsOf: url, encoding: .utf8)) ?? ""
+        return text.split(whereSeparator: \.isNewline).compactMap { line in
+            let fields = line.split(separator: " ")
+            guard fields.count == 5, let value = Double(fields[4]) else { return nil }
+            return Purchase(customer: String(fields[1]), day: day(fields[2]), value: value)
+        }
+    }()
+
+    @Test("CDNOW's 6,919 transactions, cut at 1997-09-30 in weeks, give the paper's x, tₓ, T and z̄ for all 2,357 customers")
+    func cdnowFromTransactions() throws {
+        let split = CalibrationSplit(Self.transactions, calibrationEnd: Self.day("19970930"), holdoutEnd: Self.day("19980630"), unit: .week)
+        try #require(split.histories.count == 2_357)
+        let summary = Dictionary(uniqueKeysWithValues: zip((1...2_357).map { String(format: "%04d", $0) }, PurchaseModelTests.cdnow))
+        var differences: [String] = []
+        for (customer, history) in zip(split.customers, split.histories) {
+            guard let expected = summary[customer] else { differences.append("\(customer): not in the summary"); continue }
+            func twoDecimals(_ value: Double) -> Double { (value * 100).rounded() / 100 }
+            if history.repeatPurchases != expected.repeatPurchases || twoDecimals(history.recency) != expected.recency
+                || twoDecimals(history.age) != expected.age || abs(history.meanSpend - expected.meanSpend) > 0.0051 {
+                differences.append("\(customer): \(history) against \(expected)")
+            }
+        }
+        #expect(differences.isEmpty, "\(differences.count) differ, e.g. \(differences.prefix(3))")
+        // The holdout: each customer's distinct purchase days after the calibration, up to 1998-06-30.
+        let after = Set(Self.transactions.filter { $0.day > Self.day("19970930") }.map { "\($0.customer) \($0.day)" })
+        #expect(split.holdoutPurchases.reduce(0, +) == after.count)
+    }
+
+    @Test("the CDNOW fit forecasts the 39-week holdout: by calibration purchases, expected and actual means are close (figure 5)")
+    func holdoutCheck() {
+        let split = CalibrationSplit(Self.transactions, calibrationEnd: Self.day("19970930"), holdoutEnd: Self.day("19980630"), unit: .week)
+        let model = BGNBD.fit(split.histories).model
+        let check = HoldoutCheck(model: model, split: split, horizon: Double(Self.day("19980630") - Self.day("19970930")) / 7)
+        #expect(check.rows.map(\.customers).reduce(0, +) == 2_357)
+        #expect(check.rows.map(\.repeatPurchases) == Array(0...7))
+        // The actual means come from the data alone: 1,411 customers without repeats made 0.237 purchases each after.
+        #expect(check.rows[0].customers == 1_411 && abs(check.rows[0].actual - 0.2367) < 0.0001)
+        for row in check.rows {
+            #expect(abs(row.expected - row.actual) <= 0.35 * row.actual, "x = \(row.repeatPurchases): \(row.expected) against \(row.actual)")
+        }
+        let actual = check.rows.reduce(0) { $0 + $1.actual * Double($1.customers) }
+        let expected = check.rows.reduce(0) { $0 + $1.expected * Double($1.customers) }
+        #expect(abs(expected - actual) <= 0.15 * actual, "\(expected) expected against \(actual) made")
     }
 }
