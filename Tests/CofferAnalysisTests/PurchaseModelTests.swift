@@ -167,3 +167,36 @@ struct CalibrationSplitTests {
         #expect(abs(expected - actual) <= 0.15 * actual, "\(expected) expected against \(actual) made")
     }
 }
+
+/// Issue 19: a customer's forecast and lifetime value.
+struct CustomerValueTests {
+    let purchases = BGNBD(r: 0.243, alpha: 4.414, a: 0.793, b: 2.426)
+    let spend = GammaGamma(p: 6.25, q: 3.74, gamma: 15.44)
+
+    @Test("undiscounted, the 12-month value is the expected spend times the purchases expected in 360 days; a discount lowers it")
+    func lifetimeValue() throws {
+        let history = PurchaseHistory(repeatPurchases: 2, recency: 30.43, age: 38.86, meanSpend: 22.35)
+        let plain = try #require(CustomerValue(history: history, unit: .week, purchases: purchases, spend: spend, monthlyDiscount: 0))
+        let in360 = try #require(purchases.expectedPurchases(in: 360 / 7, given: history))
+        #expect(abs(plain.clv12m - plain.expectedSpend * in360) < 1e-9 * plain.clv12m)
+        #expect(abs(plain.expectedSpend - spend.expectedMeanSpend(history)) < 1e-12)
+        #expect(plain.purchases30 < plain.purchases90 && plain.purchases90 < plain.purchases365)
+        let discounted = try #require(CustomerValue(history: history, unit: .week, purchases: purchases, spend: spend, monthlyDiscount: 0.01))
+        #expect(discounted.clv12m < plain.clv12m && discounted.clv12m > plain.clv12m / pow(1.01, 12))
+    }
+
+    @Test("the same purchases long ago mean a likely lost customer: lower p_alive, a higher churn band, less value")
+    func churnRisk() throws {
+        let recent = PurchaseHistory(repeatPurchases: 6, recency: 38, age: 38.86, meanSpend: 30)
+        let lapsed = PurchaseHistory(repeatPurchases: 6, recency: 4, age: 38.86, meanSpend: 30)
+        let active = try #require(CustomerValue(history: recent, unit: .week, purchases: purchases, spend: spend, monthlyDiscount: 0.01))
+        let gone = try #require(CustomerValue(history: lapsed, unit: .week, purchases: purchases, spend: spend, monthlyDiscount: 0.01))
+        #expect(active.probabilityAlive > 0.7 && active.churnRisk == .low)
+        #expect(gone.probabilityAlive < 0.3 && gone.churnRisk == .high)
+        #expect(gone.clv12m < active.clv12m)
+        // Without repeat purchases the spend is the population's mean, pγ/(q − 1).
+        let once = try #require(CustomerValue(history: PurchaseHistory(repeatPurchases: 0, recency: 0, age: 10), unit: .week,
+                                              purchases: purchases, spend: spend, monthlyDiscount: 0))
+        #expect(abs(once.expectedSpend - 6.25 * 15.44 / 2.74) < 1e-9 && once.probabilityAlive == 1)
+    }
+}

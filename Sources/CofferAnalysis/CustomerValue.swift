@@ -1,0 +1,54 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the two models say about one customer: whether they are still a
+/// customer, what they will buy, and what that is worth.
+package struct CustomerValue: Sendable, Equatable {
+    /// The probability that they are still alive (BG/NBD eq. 13).
+    package var probabilityAlive: Double
+    /// Expected purchases in the next 30, 90 and 365 days.
+    package var purchases30: Double
+    package var purchases90: Double
+    package var purchases365: Double
+    /// Expected value of each future purchase (Gamma-Gamma; the population mean without repeats).
+    package var expectedSpend: Double
+    /// The next 12 months' expected spend, each 30-day month discounted at `monthlyDiscount`.
+    package var clv12m: Double
+    package var churnRisk: ChurnRisk
+
+    /// How likely the customer has already gone, from `probabilityAlive`.
+    package enum ChurnRisk: String, Sendable, CaseIterable {
+        /// Still alive with probability 0.7 or more.
+        case low
+        /// 0.3 to 0.7.
+        case medium
+        /// Below 0.3.
+        case high
+
+        package init(probabilityAlive: Double) {
+            self = probabilityAlive >= 0.7 ? .low : probabilityAlive >= 0.3 ? .medium : .high
+        }
+    }
+
+    /// The value of a customer with `history` (in `unit`), under fitted models;
+    /// nil where a forecast is undefined (see `BGNBD.expectedPurchases`).
+    package init?(history: PurchaseHistory, unit: TimeUnit, purchases: BGNBD, spend: GammaGamma, monthlyDiscount: Double) {
+        func expected(days: Double) -> Double? { purchases.expectedPurchases(in: days / unit.days, given: history) }
+        guard let in30 = expected(days: 30), let in90 = expected(days: 90), let in365 = expected(days: 365) else { return nil }
+        probabilityAlive = purchases.probabilityAlive(history)
+        purchases30 = in30
+        purchases90 = in90
+        purchases365 = in365
+        expectedSpend = history.repeatPurchases > 0 && history.meanSpend > 0
+            ? spend.expectedMeanSpend(history) : spend.p * spend.gamma / (spend.q - 1)
+        var value = 0.0, before = 0.0
+        for month in 1...12 {
+            guard let through = expected(days: 30 * Double(month)) else { return nil }
+            value += expectedSpend * (through - before) / pow(1 + monthlyDiscount, Double(month))
+            before = through
+        }
+        clv12m = value
+        churnRisk = ChurnRisk(probabilityAlive: probabilityAlive)
+    }
+}
