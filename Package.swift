@@ -10,7 +10,7 @@ import PackageDescription
 /// `CofferPolicy` (policy files, the policy engine) →
 /// `CofferIngest` (Segment/CSV collect and transform) → `CofferProjection` (single view,
 /// segments, encrypted per-purpose databases, analyst SQL) and `CofferAnalysis` (purchase
-/// models: BG/NBD, Gamma-Gamma; no dependencies) → `CofferRequests`
+/// models: BG/NBD, Gamma-Gamma) → `CofferRequests`
 /// (data-subject requests: export, erasure, restriction, rectification) → `CofferCollector`
 /// (`coffer serve`: the Segment HTTP API into the sealed inbox, on Hummingbird) → `CofferDemo`
 /// (generated data) → `CofferBench` (measurements) → `coffer` (thin CLI).
@@ -143,6 +143,7 @@ let package = Package(
         ),
         .target(
             name: "CofferAnalysis",
+            dependencies: ["CofferFormats"],
             swiftSettings: strict
         ),
         .target(

@@ -19,24 +19,12 @@ package struct BGNBD: Sendable, Equatable {
         self.b = b
     }
 
-    /// A fit: the parameters, the log-likelihood they reach, and how the search ended.
-    package struct Fit: Sendable {
-        package var model: BGNBD
-        package var logLikelihood: Double
-        package var iterations: Int
-        package var converged: Bool
-    }
+    package typealias Fit = ModelFit<BGNBD>
 
-    /// The maximum-likelihood parameters for `histories` (eq. 6 of the paper, summed),
-    /// searched over their logarithms so they stay positive.
+    /// The maximum-likelihood parameters for `histories` (eq. 6 of the paper, summed).
     package static func fit(_ histories: [PurchaseHistory]) -> Fit {
         let data = GroupedHistories(histories)
-        let result = NelderMead().minimise([0, 0, 0, 0]) { logs in
-            -data.logLikelihood(BGNBD(r: exp(logs[0]), alpha: exp(logs[1]), a: exp(logs[2]), b: exp(logs[3])))
-        }
-        let p = result.point.map { exp($0) }
-        return Fit(model: BGNBD(r: p[0], alpha: p[1], a: p[2], b: p[3]), logLikelihood: -result.value,
-                   iterations: result.iterations, converged: result.converged)
+        return .maximise(parameters: 4, model: { BGNBD(r: $0[0], alpha: $0[1], a: $0[2], b: $0[3]) }, logLikelihood: data.logLikelihood)
     }
 
     /// The log-likelihood of one customer's history (eq. 6).

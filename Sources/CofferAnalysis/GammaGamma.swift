@@ -17,22 +17,12 @@ package struct GammaGamma: Sendable, Equatable {
         self.gamma = gamma
     }
 
-    package struct Fit: Sendable {
-        package var model: GammaGamma
-        package var logLikelihood: Double
-        package var iterations: Int
-        package var converged: Bool
-    }
+    package typealias Fit = ModelFit<GammaGamma>
 
     /// The maximum-likelihood parameters over the histories with repeat purchases and a positive mean spend.
     package static func fit(_ histories: [PurchaseHistory]) -> Fit {
         let buyers = Buyers(histories)
-        let result = NelderMead().minimise([0, 0, 0]) { logs in
-            -buyers.logLikelihood(GammaGamma(p: exp(logs[0]), q: exp(logs[1]), gamma: exp(logs[2])))
-        }
-        let p = result.point.map { exp($0) }
-        return Fit(model: GammaGamma(p: p[0], q: p[1], gamma: p[2]), logLikelihood: -result.value,
-                   iterations: result.iterations, converged: result.converged)
+        return .maximise(parameters: 3, model: { GammaGamma(p: $0[0], q: $0[1], gamma: $0[2]) }, logLikelihood: buyers.logLikelihood)
     }
 
     /// The log-likelihood of one customer's mean spend m̄ over x purchases (the

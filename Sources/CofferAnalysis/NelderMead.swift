@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Minimises a function of a few variables without derivatives (Nelder & Mead 1965,
 /// with the standard coefficients: reflection 1, expansion 2, contraction ½, shrink ½).
 /// The purchase models fit their log-parameters with it: unconstrained, and robust
@@ -71,5 +75,24 @@ package struct NelderMead {
         }
         let best = values.indices.min { values[$0] < values[$1] } ?? 0
         return Result(point: simplex[best], value: values[best], iterations: iterations, converged: false)
+    }
+}
+
+/// Parameters fitted by maximum likelihood: the model, the log-likelihood it
+/// reaches, and how the search ended.
+package struct ModelFit<Model: Sendable>: Sendable {
+    package var model: Model
+    package var logLikelihood: Double
+    package var iterations: Int
+    package var converged: Bool
+
+    /// Maximises `logLikelihood` over `parameters` positive parameters, searched
+    /// over their logarithms (so they stay positive) from all ones.
+    static func maximise(parameters: Int, model make: ([Double]) -> Model, logLikelihood: (Model) -> Double) -> ModelFit {
+        let result = NelderMead().minimise(Array(repeating: 0, count: parameters)) { logs in
+            -logLikelihood(make(logs.map { exp($0) }))
+        }
+        return ModelFit(model: make(result.point.map { exp($0) }), logLikelihood: -result.value,
+                        iterations: result.iterations, converged: result.converged)
     }
 }

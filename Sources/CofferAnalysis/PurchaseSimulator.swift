@@ -1,3 +1,4 @@
+import CofferFormats
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -5,9 +6,9 @@ import Glibc
 /// Customers drawn from known BG/NBD and Gamma-Gamma parameters, from a seed:
 /// what a parameter-recovery test fits, and what `bench` times the fit on.
 package struct PurchaseSimulator {
-    private var random: SplitMix64
+    private var random: SeededGenerator
 
-    package init(seed: UInt64) { random = SplitMix64(seed: seed) }
+    package init(seed: UInt64) { random = SeededGenerator(seed: seed) }
 
     /// `customers` histories observed for `age` time units each (BG/NBD's generative story:
     /// a Poisson rate λ ~ Gamma(r, α), a drop-out probability p ~ Beta(a, b) tried after each
@@ -65,20 +66,5 @@ package struct PurchaseSimulator {
     private mutating func beta(_ a: Double, _ b: Double) -> Double {
         let x = gamma(shape: a)
         return x / (x + gamma(shape: b))
-    }
-}
-
-/// A small, fast, seedable generator (Steele, Lea & Flood 2014): simulations repeat exactly.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,6 +1,7 @@
 import CofferDemo
 @testable import CofferPolicy
 import CofferStore
+import CofferFormats
 import Foundation
 import Testing
 

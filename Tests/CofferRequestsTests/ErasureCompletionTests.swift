@@ -4,6 +4,7 @@ import CofferPolicy
 import CofferProjection
 @testable import CofferRequests
 import CofferStore
+import CofferFormats
 import Foundation
 import Testing
 import CofferCrypto
@@ -68,7 +69,7 @@ struct ErasureCompletionTests {
             if !emails.contains(email.lowercased()) { emails.append(email.lowercased()) }
         }
         #expect(emails.count >= 100)
-        var generator = SplitMix(seed: 2026)
+        var generator = SeededGenerator(seed: 2026)
         let chosen = Array(emails.shuffled(using: &generator).prefix(50))
         var unclean: [String] = []
         for email in chosen {
@@ -76,19 +77,6 @@ struct ErasureCompletionTests {
             if !receipt.traceCheck.clean { unclean.append(receipt.traceCheck.findings.joined(separator: "; ")) }
         }
         #expect(unclean.isEmpty, "\(unclean.count) of 50 not clean: \(unclean.prefix(3))")
-    }
-}
-
-/// A small seeded generator, so the sample of customers is the same every run.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
