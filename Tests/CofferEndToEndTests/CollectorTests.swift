@@ -560,7 +560,8 @@ struct CollectorLimitTests {
 
     @Test("a connection past --max-connections is closed at once and counted; the ones before it are served")
     func connectionCap() async throws {
-        let server = try await CollectorTests.Server(maxConnections: 2)
+        // A long timeout: the held connections must not be closed as idle while other suites keep this one waiting.
+        let server = try await CollectorTests.Server(maxConnections: 2, requestTimeout: .seconds(120))
         var connections = try (0..<3).map { _ in try RawConnection(port: server.port) }
         // One of the three (the last accepted) is closed by the server at once, with nothing sent.
         var closed: [Bool] = []
