@@ -15,7 +15,7 @@ import CofferFormats
 /// traits: { age: customer_age, gender: customer_gender }
 /// properties: { cart_size: cart_size, spending: spending }
 /// numbers: [customer_age, cart_size, spending]   # columns that must be numbers
-/// timezone: "+00:00"          # for timestamps without a zone
+/// timezone: Europe/London     # for timestamps without a zone: +HH:MM, Z, or an IANA zone (summer time applied)
 /// delimiter: ","
 /// ```
 package struct CSVMapping: Codable, Sendable, Equatable {
@@ -74,8 +74,9 @@ package struct CSVMapping: Codable, Sendable, Equatable {
         guard fields["userId"] != nil || fields["anonymousId"] != nil else {
             throw IngestError.invalidMapping(path: path, reason: "fields must map userId or anonymousId to a column")
         }
-        if let timezone, offsetMinutes == nil {
-            throw IngestError.invalidMapping(path: path, reason: "timezone '\(timezone)' is not of the form +HH:MM or Z")
+        if let timezone, LocalZone(timezone) == nil {
+            throw IngestError.invalidMapping(path: path, reason: "timezone '\(timezone)' is neither an offset (+HH:MM, Z) "
+                + "nor a known IANA zone (e.g. Europe/London)")
         }
         if let delimiter, delimiter.utf8.count != 1 {
             throw IngestError.invalidMapping(path: path, reason: "delimiter must be one character")
@@ -89,14 +90,13 @@ package struct CSVMapping: Codable, Sendable, Equatable {
 
     var delimiterByte: UInt8 { delimiter?.utf8.first ?? UInt8(ascii: ",") }
 
-    /// The mapping's zone in minutes east of UTC (0 when none is given); nil if malformed.
-    var offsetMinutes: Int? {
-        guard let timezone else { return 0 }
-        return timezone == "UTC" ? 0 : Timestamp.offsetMinutes(timezone)
-    }
+    /// The zone of the file's local times (UTC when none is given).
+    var zone: LocalZone { timezone.flatMap(LocalZone.init) ?? .fixed(minutes: 0) }
 
-    /// Turns one row (by header name) into a Segment event dictionary.
-    func event(from row: [String: String]) -> Result<JSONObject, Rejection> {
+    /// Turns one row (by header name) into a Segment event dictionary; `zone` is the
+    /// mapping's (resolved once per file by the caller, or here).
+    func event(from row: [String: String], zone: LocalZone? = nil) -> Result<JSONObject, Rejection> {
+        let zone = zone ?? self.zone
         var event = JSONObject()
         event["type"] = .string(type.lowercased())
         if let name = self.event { event["event"] = .string(name) }
@@ -115,7 +115,7 @@ package struct CSVMapping: Codable, Sendable, Equatable {
             case let .failure(rejection): return .failure(rejection)
             case let .success(v?):
                 if field == "timestamp" || field == "sentAt", let text = v.string {
-                    guard let millis = Timestamp.parse(text, allowSpace: true, defaultOffsetMinutes: offsetMinutes ?? 0) else {
+                    guard let millis = zone.parse(text) else {
                         return .failure(Rejection("bad timestamp: column \(column) is not an ISO-8601 date and time"))
                     }
                     event[field] = .string(Timestamp.format(millis))

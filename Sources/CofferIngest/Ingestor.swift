@@ -256,12 +256,15 @@ package final class Ingestor {
         let mapping: CSVMapping?
         let mappingPath: String?
         var header: [String] = []
+        /// The mapping's zone, resolved once for the file (an IANA zone is looked up by name).
+        let zone: LocalZone
 
         init(file: String, format: InputFormat, mapping: CSVMapping?, mappingPath: String?) {
             self.file = file
             self.format = format
             self.mapping = mapping
             self.mappingPath = mappingPath
+            zone = mapping?.zone ?? .fixed(minutes: 0)
         }
     }
 
@@ -366,7 +369,7 @@ package final class Ingestor {
                 return .rejected(record, "wrong number of columns: \(fields.count), the header has \(source.header.count)")
             }
             let row = Dictionary(zip(source.header, fields), uniquingKeysWith: { first, _ in first })
-            switch mapping.event(from: row).flatMap({ parser.normalise($0) }) {
+            switch mapping.event(from: row, zone: source.zone).flatMap({ parser.normalise($0) }) {
             case let .success(event): return .event(record, event)
             case let .failure(rejection): return .rejected(record, rejection.reason)
             }

@@ -70,6 +70,7 @@ struct CSVIngestTests {
             ("type: track\nfields: {userid: id}\n", "unknown Segment field 'userid'"),
             ("type: track\nfields: {messageId: id}\n", "fields must map userId or anonymousId"),
             ("type: track\nfields: {userId: id}\ntimezone: CET\n", "timezone 'CET'"),
+            ("type: track\nfields: {userId: id}\ntimezone: Mars/Olympus_Mons\n", "nor a known IANA zone"),
         ]
         for (index, (yaml, expected)) in cases.enumerated() {
             let path = try fixture.file("m\(index).yaml", yaml)

@@ -1,0 +1,42 @@
+@testable import CofferIngest
+import CofferFormats
+import Testing
+
+/// Issue 19, item 1: a CSV mapping's IANA zone gives each local time the offset in force on its date.
+struct LocalZoneTests {
+    /// The UTC time a CSV row's local `time` becomes under `zone`.
+    static func utc(_ time: String, zone: String) -> String? {
+        let mapping = CSVMapping(type: "track", event: "Order Completed", fields: ["userId": "id", "timestamp": "time"], timezone: zone)
+        guard case let .success(event) = mapping.event(from: ["id": "c1", "time": time]) else { return nil }
+        return event["timestamp"]?.string
+    }
+
+    @Test("Europe/London: GMT before the clocks go forward, BST after, and back again in October")
+    func london() {
+        #expect(Self.utc("2026-03-28 12:00:00", zone: "Europe/London") == "2026-03-28T12:00:00.000Z")   // GMT, +00:00
+        #expect(Self.utc("2026-03-29 00:30:00", zone: "Europe/London") == "2026-03-29T00:30:00.000Z")   // before 01:00 GMT
+        #expect(Self.utc("2026-03-29 03:00:00", zone: "Europe/London") == "2026-03-29T02:00:00.000Z")   // BST, +01:00
+        #expect(Self.utc("2026-07-01 09:15:00", zone: "Europe/London") == "2026-07-01T08:15:00.000Z")
+        #expect(Self.utc("2026-10-25 00:30:00", zone: "Europe/London") == "2026-10-24T23:30:00.000Z")   // still BST
+        #expect(Self.utc("2026-10-25 02:30:00", zone: "Europe/London") == "2026-10-25T02:30:00.000Z")   // GMT again
+    }
+
+    @Test("a time that occurs twice is its first occurrence; a skipped time takes the offset before the change")
+    func ambiguousAndSkipped() {
+        // 01:30 on 25 October happens in BST (00:30Z) and again in GMT (01:30Z).
+        #expect(Self.utc("2026-10-25 01:30:00", zone: "Europe/London") == "2026-10-25T00:30:00.000Z")
+        // 01:30 on 29 March never happens in London (01:00 GMT became 02:00 BST): read as GMT.
+        #expect(Self.utc("2026-03-29 01:30:00", zone: "Europe/London") == "2026-03-29T01:30:00.000Z")
+        // New York, the other side of the Atlantic and of the calendar: EST −05:00, then EDT −04:00 from 8 March.
+        #expect(Self.utc("2026-03-07 10:00:00", zone: "America/New_York") == "2026-03-07T15:00:00.000Z")
+        #expect(Self.utc("2026-03-09 10:00:00", zone: "America/New_York") == "2026-03-09T14:00:00.000Z")
+    }
+
+    @Test("a time with its own offset keeps it; fixed offsets still work")
+    func ownOffsetAndFixed() {
+        #expect(Self.utc("2026-07-01T09:15:00+02:00", zone: "Europe/London") == "2026-07-01T07:15:00.000Z")
+        #expect(Self.utc("2026-07-01 09:15:00", zone: "+02:00") == "2026-07-01T07:15:00.000Z")
+        #expect(Self.utc("2026-07-01 09:15:00", zone: "UTC") == "2026-07-01T09:15:00.000Z")
+        #expect(LocalZone("CET") == nil && LocalZone("Europe/Nowhere") == nil && LocalZone("Europe/Paris") != nil)
+    }
+}
