@@ -95,10 +95,30 @@ package struct CustomerAggregate: Sendable {
         }
     }
 
+    /// The track events the single view counts, by lower-case name.
+    private enum TrackEvent {
+        case order, refund, emailDelivered, emailOpened, emailClicked
+
+        static let byName: [String: TrackEvent] = [
+            "order completed": .order, "order refunded": .refund, "email delivered": .emailDelivered, "email sent": .emailDelivered,
+            "email opened": .emailOpened, "email link clicked": .emailClicked, "email clicked": .emailClicked,
+        ]
+        /// The spec's spelling ("Order Completed") is found without lower-casing the name.
+        static let bySpecName = Dictionary(uniqueKeysWithValues: byName.map { name, event in
+            (name.split(separator: " ").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(separator: " "), event)
+        })
+
+        /// Event names are matched without case: "order completed" is a purchase too.
+        init?(_ name: String) {
+            guard let event = Self.bySpecName[name] ?? Self.byName[name.lowercased()] else { return nil }
+            self = event
+        }
+    }
+
     private mutating func foldTrack(_ payload: PayloadFields, time: Int64) {
         let properties = payload.properties
-        switch payload.event ?? "" {
-        case "Order Completed":
+        switch payload.event.flatMap(TrackEvent.init) {
+        case .order?:
             let amount = (properties[.revenue] ?? properties[.spending] ?? properties[.total])?.double ?? 0
             if amount < 0 {
                 refunds += 1
@@ -110,16 +130,16 @@ package struct CustomerAggregate: Sendable {
             if properties[.channel]?.string == "in-store" { instore += 1 } else { online += 1 }
             firstShop = min(firstShop ?? time, time)
             lastShop = max(lastShop ?? time, time)
-        case "Order Refunded":
+        case .refund?:
             refunds += 1
             totalSpend -= abs((properties[.revenue] ?? properties[.amount])?.double ?? 0)
-        case "Email Delivered", "Email Sent":
+        case .emailDelivered?:
             emailsDelivered += 1
-        case "Email Opened":
+        case .emailOpened?:
             emailOpens += 1
-        case "Email Link Clicked", "Email Clicked":
+        case .emailClicked?:
             emailClicks += 1
-        default:
+        case nil:
             break
         }
     }

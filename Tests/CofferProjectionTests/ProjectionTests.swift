@@ -11,6 +11,22 @@ import CofferFormats
 import CofferTestSupport
 
 struct ProjectionTests {
+    @Test("event names are matched without case: \"order completed\" and \"ORDER REFUNDED\" count as the spec's names do")
+    func eventNamesWithoutCase() throws {
+        let fixture = try ProjectionFixture()
+        try fixture.ingest("""
+            {"type":"identify","userId":"case-1","traits":{"email":"case@example.com"},"timestamp":"2026-02-01T09:00:00Z"}
+            {"type":"track","event":"order completed","userId":"case-1","timestamp":"2026-02-02T09:00:00Z","properties":{"revenue":12}}
+            {"type":"track","event":"ORDER COMPLETED","userId":"case-1","timestamp":"2026-02-03T09:00:00Z","properties":{"revenue":8}}
+            {"type":"track","event":"Order refunded","userId":"case-1","timestamp":"2026-02-04T09:00:00Z","properties":{"revenue":5}}
+            {"type":"track","event":"email OPENED","userId":"case-1","timestamp":"2026-02-05T09:00:00Z"}
+            """)
+        _ = try fixture.build(["support"])
+        let row = try #require(try fixture.rows("support", as: fixture.owner).first { $0["email"] == .text("case@example.com") })
+        #expect(row["shop_times"] == .integer(2))
+        #expect(row["total_spend"] == .real(15), "12 + 8 − 5")
+    }
+
     @Test func testSingleViewNumbersMatchHandComputedValues() throws {
         let fixture = try ProjectionFixture()
         let report = try fixture.build(["analytics"])
