@@ -14,7 +14,9 @@ import CofferFormats
 ///   timestamp: time_shop
 /// traits: { age: customer_age, gender: customer_gender }
 /// properties: { cart_size: cart_size, spending: spending }
-/// numbers: [customer_age, cart_size, spending]   # columns that must be numbers
+/// numbers: [customer_age, spending]   # columns that must be numbers
+/// values:                     # a column's values renamed before use (others kept)
+///   customer_gender: { F: female, M: male }
 /// timezone: Europe/London     # for timestamps without a zone: +HH:MM, Z, or an IANA zone (summer time applied)
 /// delimiter: ","
 /// ```
@@ -25,17 +27,21 @@ package struct CSVMapping: Codable, Sendable, Equatable {
     package var traits: [String: String]?
     package var properties: [String: String]?
     package var numbers: [String]?
+    /// Per column, values renamed before use (`F: female`); values not listed are kept as read.
+    package var values: [String: [String: String]]?
     package var timezone: String?
     package var delimiter: String?
 
     package init(type: String, event: String? = nil, fields: [String: String], traits: [String: String]? = nil,
-                properties: [String: String]? = nil, numbers: [String]? = nil, timezone: String? = nil, delimiter: String? = nil) {
+                properties: [String: String]? = nil, numbers: [String]? = nil, values: [String: [String: String]]? = nil,
+                timezone: String? = nil, delimiter: String? = nil) {
         self.type = type
         self.event = event
         self.fields = fields
         self.traits = traits
         self.properties = properties
         self.numbers = numbers
+        self.values = values
         self.timezone = timezone
         self.delimiter = delimiter
     }
@@ -78,6 +84,9 @@ package struct CSVMapping: Codable, Sendable, Equatable {
             throw IngestError.invalidMapping(path: path, reason: "timezone '\(timezone)' is neither an offset (+HH:MM, Z) "
                 + "nor a known IANA zone (e.g. Europe/London)")
         }
+        if let unread = values?.keys.first(where: { !columns.contains($0) }) {
+            throw IngestError.invalidMapping(path: path, reason: "values: column '\(unread)' is not read by any field, trait or property")
+        }
         if let delimiter, delimiter.utf8.count != 1 {
             throw IngestError.invalidMapping(path: path, reason: "delimiter must be one character")
         }
@@ -101,7 +110,8 @@ package struct CSVMapping: Codable, Sendable, Equatable {
         event["type"] = .string(type.lowercased())
         if let name = self.event { event["event"] = .string(name) }
         func value(_ column: String) -> Result<JSONValue?, Rejection> {
-            guard let text = row[column], !text.isEmpty else { return .success(nil) }
+            guard let read = row[column], !read.isEmpty else { return .success(nil) }
+            let text = values?[column]?[read] ?? read
             if numbers?.contains(column) == true {
                 guard let number = Double(text.trimmedWhitespace).flatMap(JSONNumber.init) else {
                     return .failure(Rejection("wrong type: column \(column) must be a number"))

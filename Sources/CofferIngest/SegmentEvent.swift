@@ -151,6 +151,9 @@ package struct SegmentParser: Sendable {
                 traits["phone"] = .string(identifier.value)
                 identifiers.append(identifier)
             }
+            if let gender = traits["gender"]?.string, let normalised = TraitValues.gender(gender) {
+                traits["gender"] = .string(normalised)
+            }
             for key in ["loyaltyId", "loyalty_id"] {
                 if let raw = traits[key].flatMap(Self.idString), let identifier = Identifier(type: .loyaltyID, raw: raw) {
                     identifiers.append(identifier)

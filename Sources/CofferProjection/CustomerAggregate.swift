@@ -1,3 +1,4 @@
+import CofferFormats
 import CofferPolicy
 import CofferStore
 import Foundation
@@ -84,7 +85,8 @@ package struct CustomerAggregate: Sendable {
         phone = .pick(phone, text(.phone))
         firstName = .pick(firstName, text(.firstName))
         lastName = .pick(lastName, text(.lastName))
-        gender = .pick(gender, text(.gender))
+        // Normalised here too: events imported before ingest normalised gender.
+        gender = .pick(gender, text(.gender).flatMap { latest in TraitValues.gender(latest.value).map { Latest(value: $0, time: latest.time) } })
         birthday = .pick(birthday, text(.birthday))
         postcode = .pick(postcode, text(.postcode))
         city = .pick(city, text(.city))

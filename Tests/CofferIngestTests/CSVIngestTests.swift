@@ -71,6 +71,7 @@ struct CSVIngestTests {
             ("type: track\nfields: {messageId: id}\n", "fields must map userId or anonymousId"),
             ("type: track\nfields: {userId: id}\ntimezone: CET\n", "timezone 'CET'"),
             ("type: track\nfields: {userId: id}\ntimezone: Mars/Olympus_Mons\n", "nor a known IANA zone"),
+            ("type: track\nfields: {userId: id}\nvalues: {gender: {F: female}}\n", "values: column 'gender' is not read"),
         ]
         for (index, (yaml, expected)) in cases.enumerated() {
             let path = try fixture.file("m\(index).yaml", yaml)

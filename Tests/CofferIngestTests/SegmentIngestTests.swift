@@ -1,3 +1,4 @@
+import CofferFormats
 import CofferIngest
 import CofferStore
 import Foundation
@@ -41,6 +42,22 @@ struct SegmentIngestTests {
         #expect(traits["email"] as? String == "bob.stone@example.org")
         #expect(traits["phone"] as? String == "+442079460958")
         #expect(try fixture.summary("phone:+44 20 7946 0958")?.subject != nil)
+    }
+
+    @Test("gender is stored in one spelling: F, Female and woman are female; M is male; NB is non-binary; others lower-cased")
+    func genderNormalised() throws {
+        let parser = SegmentParser(receivedAt: 0)
+        func stored(_ gender: String, in traits: String = "traits") throws -> String? {
+            let json = #"{"type":"identify","userId":"u","\#(traits)":{"gender":"\#(gender)"}}"#
+            let event = try parser.parse(Array(json.utf8)).get()
+            let payload = try #require(try JSONSerialization.jsonObject(with: Data(event.payload)) as? [String: Any])
+            return (payload["traits"] as? [String: Any])?["gender"] as? String
+        }
+        for (written, expected) in [("F", "female"), (" Female ", "female"), ("woman", "female"), ("M", "male"), ("MALE", "male"),
+                                    ("NB", "non-binary"), ("Non  Binary", "non-binary"), ("Prefer not to say", "prefer not to say")] {
+            #expect(try stored(written) == expected, "\(written)")
+        }
+        #expect(TraitValues.gender("   ") == nil)
     }
 
     @Test("event time: timestamp, else originalTimestamp, else sentAt")

@@ -11,6 +11,18 @@ import CofferFormats
 import CofferTestSupport
 
 struct ProjectionTests {
+    @Test("a gender stored before ingest normalised it (\"F\") shows in the single view as ingest now stores it (\"female\")")
+    func genderOfOlderEvents() throws {
+        let fixture = try ProjectionFixture()
+        // Appended as an older Coffer stored it: straight into the log, past today's ingest.
+        let payload = Array(#"{"type":"identify","userId":"old-1","traits":{"email":"old@example.com","gender":"F"},"timestamp":"2026-02-01T09:00:00Z"}"#.utf8)
+        _ = try fixture.owner.eventLog().append([NewEvent(subject: try SubjectID.random(), kind: .identify, payload: payload,
+                                                          occurredAt: 1_769_936_400_000)])
+        _ = try fixture.build(["support"])
+        let row = try #require(try fixture.rows("support", as: fixture.owner).first { $0["customer_id"] == .text("old-1") })
+        #expect(row["gender"] == .text("female"))
+    }
+
     @Test("event names are matched without case: \"order completed\" and \"ORDER REFUNDED\" count as the spec's names do")
     func eventNamesWithoutCase() throws {
         let fixture = try ProjectionFixture()

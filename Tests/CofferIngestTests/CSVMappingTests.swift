@@ -2,8 +2,8 @@
 import CofferFormats
 import Testing
 
-/// Issue 19, item 1: a CSV mapping's IANA zone gives each local time the offset in force on its date.
-struct LocalZoneTests {
+/// Issue 19, item 1: a CSV mapping's IANA zone (each local time gets the offset in force on its date) and value maps.
+struct CSVMappingTests {
     /// The UTC time a CSV row's local `time` becomes under `zone`.
     static func utc(_ time: String, zone: String) -> String? {
         let mapping = CSVMapping(type: "track", event: "Order Completed", fields: ["userId": "id", "timestamp": "time"], timezone: zone)
@@ -38,5 +38,24 @@ struct LocalZoneTests {
         #expect(Self.utc("2026-07-01 09:15:00", zone: "+02:00") == "2026-07-01T07:15:00.000Z")
         #expect(Self.utc("2026-07-01 09:15:00", zone: "UTC") == "2026-07-01T09:15:00.000Z")
         #expect(LocalZone("CET") == nil && LocalZone("Europe/Nowhere") == nil && LocalZone("Europe/Paris") != nil)
+    }
+
+    @Test("a mapping's value maps rename a column's values before use (F → female, S → small); others are kept")
+    func valueMaps() throws {
+        let mapping = CSVMapping(type: "track", event: "Order Completed", fields: ["userId": "id"],
+                                 traits: ["gender": "sex"], properties: ["cart_size": "size", "spending": "spent"], numbers: ["spent"],
+                                 values: ["sex": ["F": "female", "M": "male"], "size": ["S": "small", "M": "medium", "L": "large"]])
+        guard case let .success(event) = mapping.event(from: ["id": "c1", "sex": "F", "size": "L", "spent": "4.50"]) else {
+            Issue.record("the row did not map")
+            return
+        }
+        #expect(event["traits"]?.object?["gender"]?.string == "female")
+        #expect(event["properties"]?.object?["cart_size"]?.string == "large", "kept as a category, not a number")
+        #expect(event["properties"]?.object?["spending"] == .number(JSONNumber(4.5)!), "a number, as the mapping says")
+        guard case let .success(other) = mapping.event(from: ["id": "c2", "sex": "X", "size": "XL", "spent": "1"]) else {
+            Issue.record("the row did not map")
+            return
+        }
+        #expect(other["traits"]?.object?["gender"]?.string == "X" && other["properties"]?.object?["cart_size"]?.string == "XL")
     }
 }
