@@ -18,6 +18,8 @@ import CofferFormats
 /// values:                     # a column's values renamed before use (others kept)
 ///   customer_gender: { F: female, M: male }
 /// timezone: Europe/London     # for timestamps without a zone: +HH:MM, Z, or an IANA zone (summer time applied)
+/// date_format: "%d/%m/%Y %H:%M"   # when timestamps are not ISO-8601 (strptime's %Y %y %m %d %H %M %S)
+/// default_channel: in-store   # properties.channel of rows that give none (a till file)
 /// delimiter: ","
 /// ```
 package struct CSVMapping: Codable, Sendable, Equatable {
@@ -31,10 +33,20 @@ package struct CSVMapping: Codable, Sendable, Equatable {
     package var values: [String: [String: String]]?
     package var timezone: String?
     package var delimiter: String?
+    /// How timestamps are written when they are not ISO-8601 (see `DateFormat`).
+    package var dateFormat: String?
+    /// `properties.channel` for rows that give none, e.g. `in-store` for a till's file.
+    package var defaultChannel: String?
+
+    enum CodingKeys: String, CodingKey {
+        case type, event, fields, traits, properties, numbers, values, timezone, delimiter
+        case dateFormat = "date_format"
+        case defaultChannel = "default_channel"
+    }
 
     package init(type: String, event: String? = nil, fields: [String: String], traits: [String: String]? = nil,
                 properties: [String: String]? = nil, numbers: [String]? = nil, values: [String: [String: String]]? = nil,
-                timezone: String? = nil, delimiter: String? = nil) {
+                timezone: String? = nil, delimiter: String? = nil, dateFormat: String? = nil, defaultChannel: String? = nil) {
         self.type = type
         self.event = event
         self.fields = fields
@@ -44,6 +56,8 @@ package struct CSVMapping: Codable, Sendable, Equatable {
         self.values = values
         self.timezone = timezone
         self.delimiter = delimiter
+        self.dateFormat = dateFormat
+        self.defaultChannel = defaultChannel
     }
 
     static let allowedFields: Set<String> = ["userId", "anonymousId", "messageId", "timestamp", "sentAt", "event", "name", "groupId", "previousId"]
@@ -87,6 +101,10 @@ package struct CSVMapping: Codable, Sendable, Equatable {
         if let unread = values?.keys.first(where: { !columns.contains($0) }) {
             throw IngestError.invalidMapping(path: path, reason: "values: column '\(unread)' is not read by any field, trait or property")
         }
+        if let dateFormat, DateFormat(dateFormat) == nil {
+            throw IngestError.invalidMapping(path: path, reason: "date_format '\(dateFormat)' needs a year, a month and a day, "
+                + "and knows %Y %y %m %d %H %M %S and %%")
+        }
         if let delimiter, delimiter.utf8.count != 1 {
             throw IngestError.invalidMapping(path: path, reason: "delimiter must be one character")
         }
@@ -125,8 +143,10 @@ package struct CSVMapping: Codable, Sendable, Equatable {
             case let .failure(rejection): return .failure(rejection)
             case let .success(v?):
                 if field == "timestamp" || field == "sentAt", let text = v.string {
-                    guard let millis = zone.parse(text) else {
-                        return .failure(Rejection("bad timestamp: column \(column) is not an ISO-8601 date and time"))
+                    let format = dateFormat.flatMap(DateFormat.init)
+                    guard let millis = format.map({ $0.local(text).map(zone.instant) }) ?? zone.parse(text) else {
+                        return .failure(Rejection(format == nil ? "bad timestamp: column \(column) is not an ISO-8601 date and time"
+                                                                : "bad timestamp: column \(column) does not match the mapping's date_format"))
                     }
                     event[field] = .string(Timestamp.format(millis))
                 } else if field == "userId" || field == "anonymousId" || field == "messageId", case let .number(number) = v {
@@ -148,6 +168,11 @@ package struct CSVMapping: Codable, Sendable, Equatable {
                 }
             }
             event[target] = .object(object)
+        }
+        if let defaultChannel, event["properties"]?.object?["channel"] == nil {
+            var properties = event["properties"]?.object ?? JSONObject()
+            properties["channel"] = .string(defaultChannel)
+            event["properties"] = .object(properties)
         }
         return .success(event)
     }

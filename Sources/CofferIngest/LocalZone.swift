@@ -33,6 +33,14 @@ package enum LocalZone: Sendable, Equatable {
         }
     }
 
+    /// The instant of the wall-clock time `local` (its fields read as if UTC) in this zone.
+    package func instant(local: Int64) -> Int64 {
+        switch self {
+        case let .fixed(minutes): local - Int64(minutes) * 60_000
+        case let .named(zone): Self.instant(local: local, in: zone)
+        }
+    }
+
     /// The instant of the wall-clock time `local` (its fields read as if UTC) in `zone`.
     /// A time that occurs twice (when clocks go back) is its first occurrence; a time that
     /// never occurs (skipped when clocks go forward) is read with the offset before the change.

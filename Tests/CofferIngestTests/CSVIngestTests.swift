@@ -72,6 +72,7 @@ struct CSVIngestTests {
             ("type: track\nfields: {userId: id}\ntimezone: CET\n", "timezone 'CET'"),
             ("type: track\nfields: {userId: id}\ntimezone: Mars/Olympus_Mons\n", "nor a known IANA zone"),
             ("type: track\nfields: {userId: id}\nvalues: {gender: {F: female}}\n", "values: column 'gender' is not read"),
+            ("type: track\nfields: {userId: id}\ndate_format: \"%H:%M\"\n", "date_format '%H:%M' needs a year"),
         ]
         for (index, (yaml, expected)) in cases.enumerated() {
             let path = try fixture.file("m\(index).yaml", yaml)

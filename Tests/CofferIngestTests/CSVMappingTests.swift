@@ -59,3 +59,39 @@ struct CSVMappingTests {
         #expect(other["traits"]?.object?["gender"]?.string == "X" && other["properties"]?.object?["cart_size"]?.string == "XL")
     }
 }
+
+/// Issue 19, item 1: a till's own date format and its default channel.
+struct CSVMappingFormatTests {
+    static func event(_ row: [String: String], format: String?, zone: String = "Europe/London", channel: String? = nil) -> JSONObject? {
+        let mapping = CSVMapping(type: "track", event: "Order Completed", fields: ["userId": "id", "timestamp": "time"],
+                                 properties: ["spending": "spent"], timezone: zone, dateFormat: format, defaultChannel: channel)
+        guard case let .success(event) = mapping.event(from: row) else { return nil }
+        return event
+    }
+
+    @Test("date_format reads day-first times in the mapping's zone, summer time included; a row that does not match is refused")
+    func dateFormat() {
+        let format = "%d/%m/%Y %H:%M"
+        #expect(Self.event(["id": "c", "time": "28/03/2026 12:00"], format: format)?["timestamp"]?.string == "2026-03-28T12:00:00.000Z")
+        #expect(Self.event(["id": "c", "time": "1/7/2026 9:15"], format: format)?["timestamp"]?.string == "2026-07-01T08:15:00.000Z")
+        #expect(Self.event(["id": "c", "time": "07.01.26"], format: "%d.%m.%y", zone: "+01:00")?["timestamp"]?.string
+            == "2026-01-06T23:00:00.000Z")
+        for bad in ["2026-03-28 12:00", "31/02/2026 10:00", "28/03/2026 25:00", "28/03/2026 12:00 extra"] {
+            #expect(Self.event(["id": "c", "time": bad], format: format) == nil, "\(bad)")
+        }
+        #expect(DateFormat("%H:%M") == nil && DateFormat("%d/%m/%Y %Q") == nil && DateFormat("%Y-%m-%d") != nil)
+    }
+
+    @Test("default_channel fills properties.channel for rows without one, and leaves the others")
+    func defaultChannel() {
+        let filled = Self.event(["id": "c", "time": "2026-03-28 12:00:00", "spent": "3"], format: nil, channel: "in-store")
+        #expect(filled?["properties"]?.object?["channel"]?.string == "in-store")
+        let mapping = CSVMapping(type: "track", event: "Order Completed", fields: ["userId": "id"],
+                                 properties: ["channel": "where"], defaultChannel: "in-store")
+        guard case let .success(online) = mapping.event(from: ["id": "c", "where": "online"]) else {
+            Issue.record("the row did not map")
+            return
+        }
+        #expect(online["properties"]?.object?["channel"]?.string == "online")
+    }
+}
