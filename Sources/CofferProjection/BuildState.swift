@@ -14,7 +14,8 @@ import CofferFormats
 /// build. Erasure deletes it, since it holds the erased person's aggregate.
 struct BuildState {
     /// Bumped whenever `CustomerAggregate` or its folding changes: an older state is not used.
-    static let format: UInt32 = 2
+    /// 3: event names matched without case, gender in one spelling.
+    static let format: UInt32 = 3
     static let magic = Array("CBS1".utf8)
 
     var lastSeq: Int64
