@@ -84,21 +84,26 @@ final class CollectorMetrics: Sendable {
     }
 }
 
-/// A token bucket per write key: `perSecond` requests a second, bursts up to one second's worth.
+/// A token bucket per write key: `perSecond` requests a second, bursts up to one
+/// second's worth (at least one request, so a rate below 1 a second still admits).
 final class RateLimiter: Sendable {
     private let perSecond: Double
+    private let capacity: Double
     private let buckets = Mutex([String: (tokens: Double, at: ContinuousClock.Instant)]())
 
-    init(perSecond: Double) { self.perSecond = perSecond }
+    init(perSecond: Double) {
+        self.perSecond = perSecond
+        capacity = max(1, perSecond)
+    }
 
     /// nil when admitted; else the seconds to wait.
     func admit(_ key: String) -> Int? {
         let now = ContinuousClock.now
         return buckets.withLock { buckets in
-            var bucket = buckets[key] ?? (perSecond, now)
+            var bucket = buckets[key] ?? (capacity, now)
             let elapsed = now - bucket.at
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            bucket.tokens = min(perSecond, bucket.tokens + seconds * perSecond)
+            bucket.tokens = min(capacity, bucket.tokens + seconds * perSecond)
             bucket.at = now
             defer { buckets[key] = bucket }
             guard bucket.tokens >= 1 else { return max(1, Int(((1 - bucket.tokens) / perSecond).rounded(.up))) }

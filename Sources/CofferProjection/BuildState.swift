@@ -14,7 +14,7 @@ import CofferFormats
 /// build. Erasure deletes it, since it holds the erased person's aggregate.
 struct BuildState {
     /// Bumped whenever `CustomerAggregate` or its folding changes: an older state is not used.
-    /// 3: event names matched without case, gender in one spelling.
+    /// 3: event names matched without case, gender in one spelling, purchase days kept.
     static let format: UInt32 = 3
     static let magic = Array("CBS1".utf8)
 
@@ -185,6 +185,12 @@ extension CustomerAggregate {
         writer.int(Int64(channelNames.count))
         for channel in channelNames { writer.string(channel) }
         for count in [emailsDelivered, emailOpens, emailClicks, events] { writer.int(Int64(count)) }
+        writer.int(Int64(purchaseDays.count))
+        for (day, purchases) in purchaseDays.sorted(by: { $0.key < $1.key }) {
+            writer.int(Int64(day))
+            writer.int(Int64(purchases.carts))
+            writer.double(purchases.spend)
+        }
     }
 
     init(from reader: inout StateReader) throws {
@@ -218,5 +224,13 @@ extension CustomerAggregate {
         emailOpens = Int(try reader.int())
         emailClicks = Int(try reader.int())
         events = Int(try reader.int())
+        let dayCount = try reader.int()
+        guard (0...Int64(purchases)).contains(dayCount) else { throw StateReader.Damaged() }
+        purchaseDays.reserveCapacity(Int(dayCount))
+        for _ in 0..<dayCount {
+            let day = try reader.int(), carts = try reader.int()
+            guard let day = Int32(exactly: day), let carts = Int32(exactly: carts), carts > 0 else { throw StateReader.Damaged() }
+            purchaseDays[day] = PurchaseDay(carts: carts, spend: try reader.double())
+        }
     }
 }

@@ -39,6 +39,9 @@ package struct CustomerAggregate: Sendable {
     var instore = 0
     var firstShop: Int64?
     var lastShop: Int64?
+    /// Each day (UTC, days since 1970) with purchases: how many carts, and their spend.
+    /// The analysis reads purchase days (`frequency` over a window, purchase models).
+    var purchaseDays: [Int32: PurchaseDay] = [:]
     var channels = Channels()
     var emailsDelivered = 0
     var emailOpens = 0
@@ -132,6 +135,7 @@ package struct CustomerAggregate: Sendable {
             if properties[.channel]?.string == "in-store" { instore += 1 } else { online += 1 }
             firstShop = min(firstShop ?? time, time)
             lastShop = max(lastShop ?? time, time)
+            purchaseDays[PurchaseDay.day(of: time), default: PurchaseDay()].add(carts: 1, spend: amount)
         case .refund?:
             refunds += 1
             totalSpend -= abs((properties[.revenue] ?? properties[.amount])?.double ?? 0)
@@ -144,6 +148,15 @@ package struct CustomerAggregate: Sendable {
         case nil:
             break
         }
+    }
+
+    /// Purchases (carts) on the days of the analysis window ending at `now`: the
+    /// last 365 days up to and including today (UTC), which is 12 months on average.
+    func purchases(inWindowEndingAt now: Int64) -> Int {
+        let today = PurchaseDay.day(of: now), first = today - 364
+        var carts = 0
+        for (day, purchases) in purchaseDays where day >= first && day <= today { carts += Int(purchases.carts) }
+        return carts
     }
 
     /// Combines another person's aggregate into this one (a merge).
@@ -167,11 +180,32 @@ package struct CustomerAggregate: Sendable {
         instore += other.instore
         if let first = other.firstShop { firstShop = min(firstShop ?? first, first) }
         if let last = other.lastShop { lastShop = max(lastShop ?? last, last) }
+        purchaseDays.merge(other.purchaseDays) { mine, theirs in
+            var day = mine
+            day.add(carts: theirs.carts, spend: theirs.spend)
+            return day
+        }
         channels.formUnion(other.channels)
         emailsDelivered += other.emailsDelivered
         emailOpens += other.emailOpens
         emailClicks += other.emailClicks
         events += other.events
+    }
+}
+
+/// One day's purchases of one person.
+struct PurchaseDay: Sendable, Equatable {
+    var carts: Int32 = 0
+    var spend: Double = 0
+
+    mutating func add(carts: Int32, spend: Double) {
+        self.carts += carts
+        self.spend += spend
+    }
+
+    /// The UTC day of an instant (ms since 1970), before 1970 included.
+    static func day(of time: Int64) -> Int32 {
+        Int32(clamping: time >= 0 ? time / 86_400_000 : (time - 86_399_999) / 86_400_000)
     }
 }
 

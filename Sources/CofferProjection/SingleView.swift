@@ -33,13 +33,16 @@ package enum Cell: Sendable, Hashable, CustomStringConvertible {
 ///
 /// Definitions: `shop_times` counts purchases (carts of zero or more; refunds,
 /// i.e. negative amounts, are not carts but reduce `total_spend`); `lifetime` is
-/// days from first to last purchase; `frequency` is purchases per month
-/// (30.44 days) of that span, at least one month; `avg_spend` is total_spend /
+/// days from first to last purchase; `frequency` is purchases per month over
+/// the analysis window, the last 365 days (12 months) up to `now`, the same
+/// span for everyone, so one purchase scores below a regular's; `avg_spend` is total_spend /
 /// shop_times; `recency` is whole days since the last purchase; open and click
 /// rates are per delivered email; `loyalty_points` is the `loyaltyPoints` trait,
 /// else one point per whole unit spent for loyalty members.
 package enum SingleView {
     static let day = 86_400_000.0
+    /// The analysis window of `frequency`: the last 12 months.
+    static let analysisWindowMonths = 12
 
     /// The row of `aggregate` for `subject` at `now`, in the order of
     /// `SingleViewColumn.all`, followed by one 0/1 value per entry of
@@ -57,7 +60,7 @@ package enum SingleView {
             first = .text(Timestamp.format(firstShop))
             last = .text(Timestamp.format(lastShop))
             lifetime = real(round2(days))
-            frequency = real(round2(Double(aggregate.purchases) / max(days / 30.436875, 1)))
+            frequency = real(round2(Double(aggregate.purchases(inWindowEndingAt: now)) / Double(analysisWindowMonths)))
             recency = whole(Double(now - lastShop) / day)
         }
         let points: Cell = aggregate.loyaltyPoints.map { whole($0.value) }

@@ -85,7 +85,7 @@ extension SingleViewColumn {
         .init("first_time_shop", .text, unit: .timestamp, .quasiIdentifier, "the time of the first purchase"),
         .init("last_time_shop", .text, unit: .timestamp, .quasiIdentifier, "the time of the latest purchase"),
         .init("shop_times", .integer, unit: .count, .behavioural, "the number of purchases (refunds are not purchases)"),
-        .init("frequency", .real, unit: .perMonth, .behavioural, "purchases per month between the first and the latest, over at least a month"),
+        .init("frequency", .real, unit: .perMonth, .behavioural, "purchases per month over the last 12 months, the same span for everyone"),
         .init("lifetime", .real, unit: .days, .behavioural, "days from the first purchase to the latest"),
         .init("avg_spend", .real, unit: .currency, .quasiIdentifier, "total_spend divided by shop_times"),
         .init("recency", .integer, unit: .days, .behavioural, "whole days since the latest purchase"),

@@ -23,6 +23,50 @@ struct ProjectionTests {
         #expect(row["gender"] == .text("female"))
     }
 
+    @Test("frequency counts purchases in the same 12 months for everyone: a regular above a one-time buyer, an old purchase not at all")
+    func frequencyWindow() throws {
+        let fixture = try ProjectionFixture()
+        var lines = [#"{"type":"identify","userId":"reg","traits":{"email":"reg@example.com"},"timestamp":"2025-01-01T09:00:00Z"}"#,
+                     #"{"type":"identify","userId":"one","traits":{"email":"one@example.com"},"timestamp":"2025-01-01T09:00:00Z"}"#]
+        // The regular: a cart a month from April 2025 to February 2026, and one in December 2024, outside the window.
+        for month in ["2024-12", "2025-04", "2025-05", "2025-06", "2025-07", "2025-08", "2025-09", "2025-10", "2025-11", "2025-12",
+                      "2026-01", "2026-02"] {
+            lines.append(#"{"type":"track","event":"Order Completed","userId":"reg","timestamp":"\#(month)-10T09:00:00Z","properties":{"revenue":4}}"#)
+        }
+        lines.append(#"{"type":"track","event":"Order Completed","userId":"one","timestamp":"2026-02-27T09:00:00Z","properties":{"revenue":4}}"#)
+        try fixture.ingest(lines.joined(separator: "\n"))
+        _ = try fixture.build(["support"])
+        let rows = try fixture.rows("support", as: fixture.owner)
+        let regular = try #require(rows.first { $0["email"] == .text("reg@example.com") })
+        let once = try #require(rows.first { $0["email"] == .text("one@example.com") })
+        #expect(regular["shop_times"] == .integer(12))
+        #expect(regular["frequency"] == .real(0.92), "11 of the 12 carts in the last 12 months: 11/12")
+        #expect(once["frequency"] == .real(0.08))
+        // The next build is incremental: the purchase days come back from the build state, and the figures stay.
+        try fixture.ingest(#"{"type":"page","userId":"one","name":"Menu","timestamp":"2026-02-28T09:00:00Z"}"#)
+        let incremental = try fixture.build(["support"])
+        #expect(incremental.startSeq > 0, "the second build started from the saved state")
+        let again = try fixture.rows("support", as: fixture.owner)
+        #expect(again.first { $0["email"] == .text("reg@example.com") }?["frequency"] == .real(0.92))
+    }
+
+    @Test("purchase days survive the build state: encoded, decoded, equal; a damaged count is refused")
+    func purchaseDaysRoundTrip() throws {
+        var aggregate = CustomerAggregate()
+        aggregate.purchases = 3
+        aggregate.purchaseDays = [20_500: PurchaseDay(carts: 2, spend: 7.5), -3: PurchaseDay(carts: 1, spend: 0)]
+        var writer = StateWriter()
+        aggregate.encode(into: &writer)
+        var reader = StateReader(bytes: writer.data)
+        #expect(try CustomerAggregate(from: &reader).purchaseDays == aggregate.purchaseDays)
+        aggregate.purchases = 1   // fewer carts than days with purchases: a damaged state
+        var damaged = StateWriter()
+        aggregate.encode(into: &damaged)
+        var damagedReader = StateReader(bytes: damaged.data)
+        #expect(throws: StateReader.Damaged.self) { try CustomerAggregate(from: &damagedReader) }
+        #expect(PurchaseDay.day(of: -1) == -1 && PurchaseDay.day(of: 0) == 0 && PurchaseDay.day(of: 86_400_000) == 1)
+    }
+
     @Test("event names are matched without case: \"order completed\" and \"ORDER REFUNDED\" count as the spec's names do")
     func eventNamesWithoutCase() throws {
         let fixture = try ProjectionFixture()
@@ -54,7 +98,7 @@ struct ProjectionTests {
         #expect(ann["first_time_shop"] == .text("2026-01-01T09:00:00.000Z"), "10:00 at +01:00 is 09:00 UTC")
         #expect(ann["last_time_shop"] == .text("2026-01-31T09:00:00.000Z"))
         #expect(ann["lifetime"] == .real(30))
-        #expect(ann["frequency"] == .real(2), "two purchases over under a month count as 2 per month")
+        #expect(ann["frequency"] == .real(0.17), "two purchases in the last 12 months: 2/12 a month")
         #expect(ann["avg_spend"] == .real(12.5))
         #expect(ann["recency"] == .integer(30), "2026-01-31 to 2026-03-02")
         #expect(ann["online_share"] == .real(0.5))
@@ -74,7 +118,7 @@ struct ProjectionTests {
         #expect(bo["total_spend"] == .real(0))
         #expect(bo["avg_spend"] == .real(0))
         #expect(bo["lifetime"] == .real(0))
-        #expect(bo["frequency"] == .real(1))
+        #expect(bo["frequency"] == .real(0.08), "one purchase in 12 months scores below ann's two")
         #expect(bo["first_time_shop"] == .text("2026-02-20T23:30:00.000Z"), "18:30 at -05:00")
         #expect(bo["recency"] == .integer(9))
 
