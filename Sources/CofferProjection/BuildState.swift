@@ -186,10 +186,10 @@ extension CustomerAggregate {
         for channel in channelNames { writer.string(channel) }
         for count in [emailsDelivered, emailOpens, emailClicks, events] { writer.int(Int64(count)) }
         writer.int(Int64(purchaseDays.count))
-        for (day, purchases) in purchaseDays.sorted(by: { $0.key < $1.key }) {
-            writer.int(Int64(day))
-            writer.int(Int64(purchases.carts))
-            writer.double(purchases.spend)
+        for purchase in purchaseDays.days {
+            writer.int(Int64(purchase.day))
+            writer.int(Int64(purchase.carts))
+            writer.double(purchase.spend)
         }
     }
 
@@ -226,11 +226,15 @@ extension CustomerAggregate {
         events = Int(try reader.int())
         let dayCount = try reader.int()
         guard (0...Int64(purchases)).contains(dayCount) else { throw StateReader.Damaged() }
-        purchaseDays.reserveCapacity(Int(dayCount))
+        var days: [PurchaseDay] = []
+        days.reserveCapacity(Int(dayCount))
         for _ in 0..<dayCount {
             let day = try reader.int(), carts = try reader.int()
-            guard let day = Int32(exactly: day), let carts = Int32(exactly: carts), carts > 0 else { throw StateReader.Damaged() }
-            purchaseDays[day] = PurchaseDay(carts: carts, spend: try reader.double())
+            guard let day = Int32(exactly: day), let carts = Int32(exactly: carts), carts > 0, day > (days.last?.day ?? .min) else {
+                throw StateReader.Damaged()
+            }
+            days.append(PurchaseDay(day: day, carts: carts, spend: try reader.double()))
         }
+        purchaseDays = PurchaseDays(days)
     }
 }

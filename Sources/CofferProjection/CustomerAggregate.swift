@@ -39,9 +39,9 @@ package struct CustomerAggregate: Sendable {
     var instore = 0
     var firstShop: Int64?
     var lastShop: Int64?
-    /// Each day (UTC, days since 1970) with purchases: how many carts, and their spend.
+    /// Each day with purchases, in day order: how many carts, and their spend.
     /// The analysis reads purchase days (`frequency` over a window, purchase models).
-    var purchaseDays: [Int32: PurchaseDay] = [:]
+    var purchaseDays = PurchaseDays()
     var channels = Channels()
     var emailsDelivered = 0
     var emailOpens = 0
@@ -135,7 +135,7 @@ package struct CustomerAggregate: Sendable {
             if properties[.channel]?.string == "in-store" { instore += 1 } else { online += 1 }
             firstShop = min(firstShop ?? time, time)
             lastShop = max(lastShop ?? time, time)
-            purchaseDays[PurchaseDay.day(of: time), default: PurchaseDay()].add(carts: 1, spend: amount)
+            purchaseDays.add(PurchaseDay(day: PurchaseDay.day(of: time), carts: 1, spend: amount))
         case .refund?:
             refunds += 1
             totalSpend -= abs((properties[.revenue] ?? properties[.amount])?.double ?? 0)
@@ -154,9 +154,7 @@ package struct CustomerAggregate: Sendable {
     /// last 365 days up to and including today (UTC), which is 12 months on average.
     func purchases(inWindowEndingAt now: Int64) -> Int {
         let today = PurchaseDay.day(of: now), first = today - 364
-        var carts = 0
-        for (day, purchases) in purchaseDays where day >= first && day <= today { carts += Int(purchases.carts) }
-        return carts
+        return purchaseDays.carts(from: first, through: today)
     }
 
     /// Combines another person's aggregate into this one (a merge).
@@ -180,11 +178,7 @@ package struct CustomerAggregate: Sendable {
         instore += other.instore
         if let first = other.firstShop { firstShop = min(firstShop ?? first, first) }
         if let last = other.lastShop { lastShop = max(lastShop ?? last, last) }
-        purchaseDays.merge(other.purchaseDays) { mine, theirs in
-            var day = mine
-            day.add(carts: theirs.carts, spend: theirs.spend)
-            return day
-        }
+        purchaseDays.merge(other.purchaseDays)
         channels.formUnion(other.channels)
         emailsDelivered += other.emailsDelivered
         emailOpens += other.emailOpens
@@ -195,17 +189,59 @@ package struct CustomerAggregate: Sendable {
 
 /// One day's purchases of one person.
 struct PurchaseDay: Sendable, Equatable {
-    var carts: Int32 = 0
-    var spend: Double = 0
-
-    mutating func add(carts: Int32, spend: Double) {
-        self.carts += carts
-        self.spend += spend
-    }
+    /// The UTC day, in days since 1970.
+    var day: Int32
+    var carts: Int32
+    var spend: Double
 
     /// The UTC day of an instant (ms since 1970), before 1970 included.
     static func day(of time: Int64) -> Int32 {
         Int32(clamping: time >= 0 ? time / 86_400_000 : (time - 86_399_999) / 86_400_000)
+    }
+}
+
+/// A person's purchase days in day order, one entry a day: a sorted array, not a
+/// dictionary, since most people have a few and the log brings them mostly in
+/// order (an append), and the window's count is two binary searches.
+struct PurchaseDays: Sendable, Equatable {
+    private(set) var days: [PurchaseDay] = []
+
+    init(_ days: [PurchaseDay] = []) {
+        for day in days { add(day) }
+    }
+
+    var count: Int { days.count }
+
+    /// Adds one purchase day's carts and spend to the day's entry.
+    mutating func add(_ purchase: PurchaseDay) {
+        if let last = days.last, last.day < purchase.day { return days.append(purchase) }
+        let index = firstIndex(atOrAfter: purchase.day)
+        if index < days.count, days[index].day == purchase.day {
+            days[index].carts += purchase.carts
+            days[index].spend += purchase.spend
+        } else {
+            days.insert(purchase, at: index)
+        }
+    }
+
+    mutating func merge(_ other: PurchaseDays) {
+        for day in other.days { add(day) }
+    }
+
+    /// Carts on the days `first` to `last`, both included.
+    func carts(from first: Int32, through last: Int32) -> Int {
+        var carts = 0
+        for index in firstIndex(atOrAfter: first)..<firstIndex(atOrAfter: last &+ 1) { carts += Int(days[index].carts) }
+        return carts
+    }
+
+    private func firstIndex(atOrAfter day: Int32) -> Int {
+        var low = 0, high = days.count
+        while low < high {
+            let middle = (low + high) / 2
+            if days[middle].day < day { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 }
 
