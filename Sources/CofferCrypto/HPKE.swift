@@ -76,26 +76,36 @@ public enum HPKE {
     /// DHKEM's ExtractAndExpand (RFC 9180 §4.1): the KEM's shared secret.
     package static func sharedSecret(dh: SecureBytes, enc: [UInt8], recipient: X25519.PublicKey) throws -> SecureBytes {
         let suite = Array("KEM".utf8) + bigEndian(kemID)
-        let prk = try dh.withUnsafeBytes { try labeledExtract(salt: [], label: "eae_prk", ikm: Array($0), suite: suite) }
+        let prk = try dh.withUnsafeBytes { try labeledExtract(salt: none, label: "eae_prk", ikm: $0, suite: suite) }
         return try labeledExpand(prk: prk, label: "shared_secret", info: enc + recipient.rawRepresentation, length: 32, suite: suite)
     }
 
     /// KeySchedule (RFC 9180 §5.1) in base mode: no PSK.
     package static func keySchedule(sharedSecret: SecureBytes, info: [UInt8], aead: AEAD) throws -> Context {
         let suite = Array("HPKE".utf8) + bigEndian(kemID) + bigEndian(kdfID) + bigEndian(aead.id)
-        let pskIDHash = try labeledExtract(salt: [], label: "psk_id_hash", ikm: [], suite: suite)
-        let infoHash = try labeledExtract(salt: [], label: "info_hash", ikm: info, suite: suite)
+        let pskIDHash = try labeledExtract(salt: none, label: "psk_id_hash", ikm: none, suite: suite)
+        let infoHash = try info.withUnsafeBytes { try labeledExtract(salt: none, label: "info_hash", ikm: $0, suite: suite) }
         let context = [0] + pskIDHash.copyBytes() + infoHash.copyBytes()
-        let secret = try sharedSecret.withUnsafeBytes { try labeledExtract(salt: Array($0), label: "secret", ikm: [], suite: suite) }
+        let secret = try sharedSecret.withUnsafeBytes { try labeledExtract(salt: $0, label: "secret", ikm: none, suite: suite) }
         return Context(key: try labeledExpand(prk: secret, label: "key", info: context, length: aead.keyByteCount, suite: suite),
                        baseNonce: try labeledExpand(prk: secret, label: "base_nonce", info: context, length: AESGCM.nonceByteCount, suite: suite).copyBytes(),
                        exporterSecret: try labeledExpand(prk: secret, label: "exp", info: context, length: 32, suite: suite))
     }
 
-    /// LabeledExtract: HKDF-Extract(salt, "HPKE-v1" ‖ suite ‖ label ‖ ikm).
-    static func labeledExtract(salt: [UInt8], label: String, ikm: [UInt8], suite: [UInt8]) throws -> SecureBytes {
-        try HKDF.extract(salt: salt, inputKeyMaterial: Array("HPKE-v1".utf8) + suite + Array(label.utf8) + ikm)
+    /// LabeledExtract: HKDF-Extract(salt, "HPKE-v1" ‖ suite ‖ label ‖ ikm). The salt and `ikm` may be
+    /// secrets (the DH output, the shared secret): they are read in place, and the labeled input is
+    /// assembled in wiped memory, so no copy of them is left in the heap.
+    static func labeledExtract(salt: UnsafeRawBufferPointer, label: String, ikm: UnsafeRawBufferPointer, suite: [UInt8]) throws -> SecureBytes {
+        let prefix = Array("HPKE-v1".utf8) + suite + Array(label.utf8)
+        let labeled = SecureBytes(count: prefix.count + ikm.count) { out in
+            out.copyBytes(from: prefix)
+            if !ikm.isEmpty { UnsafeMutableRawBufferPointer(rebasing: out[prefix.count...]).copyMemory(from: ikm) }
+        }
+        return try labeled.withUnsafeBytes { try HKDF.extract(salt: salt, inputKeyMaterial: $0) }
     }
+
+    /// An empty salt or input.
+    private static var none: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: nil, count: 0) }
 
     /// LabeledExpand: HKDF-Expand(prk, I2OSP(L, 2) ‖ "HPKE-v1" ‖ suite ‖ label ‖ info, L).
     static func labeledExpand(prk: SecureBytes, label: String, info: [UInt8], length: Int, suite: [UInt8]) throws -> SecureBytes {
