@@ -152,6 +152,7 @@ let package = Package(
                 "CofferFormats",
                 "CofferCrypto",
                 "CofferStore",
+                "CofferIngest",
                 "CCofferZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -90,14 +90,19 @@ static inline int coffer_hmac_sha256_run(EVP_MAC_CTX *ctx, const unsigned char *
     return out_len == 32;
 }
 
-/* Ed25519 key pair from a 32-byte seed: writes the 32-byte public key. */
-static inline int coffer_ed25519_public_from_seed(const unsigned char *seed, unsigned char *public_key) {
-    EVP_PKEY *pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, 32);
+/* The 32-byte public key of a 32-byte raw private key of `type` (EVP_PKEY_ED25519, EVP_PKEY_X25519). */
+static inline int coffer_raw_public_key(int type, const unsigned char *private_key, unsigned char *public_key) {
+    EVP_PKEY *pkey = EVP_PKEY_new_raw_private_key(type, NULL, private_key, 32);
     if (pkey == NULL) return 0;
     size_t len = 32;
     int ok = EVP_PKEY_get_raw_public_key(pkey, public_key, &len);
     EVP_PKEY_free(pkey);
     return ok == 1 && len == 32;
+}
+
+/* Ed25519 key pair from a 32-byte seed: writes the 32-byte public key. */
+static inline int coffer_ed25519_public_from_seed(const unsigned char *seed, unsigned char *public_key) {
+    return coffer_raw_public_key(EVP_PKEY_ED25519, seed, public_key);
 }
 
 /* Ed25519 signature (RFC 8032, pure): writes 64 bytes. */
@@ -135,12 +140,7 @@ static inline int coffer_ed25519_verify(const unsigned char *public_key, const u
 
 /* X25519 (RFC 7748): the 32-byte public key of a 32-byte private key. */
 static inline int coffer_x25519_public(const unsigned char *private_key, unsigned char *public_key) {
-    EVP_PKEY *pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, private_key, 32);
-    if (pkey == NULL) return 0;
-    size_t len = 32;
-    int ok = EVP_PKEY_get_raw_public_key(pkey, public_key, &len);
-    EVP_PKEY_free(pkey);
-    return ok == 1 && len == 32;
+    return coffer_raw_public_key(EVP_PKEY_X25519, private_key, public_key);
 }
 
 /* X25519 shared secret of a private and a peer's public key: writes 32 bytes.

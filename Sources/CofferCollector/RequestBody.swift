@@ -1,5 +1,6 @@
 import CCofferZlib
 import CofferFormats
+import CofferIngest
 import Foundation
 
 /// Why a request was refused, as the HTTP answer says it: a status and a
@@ -17,8 +18,9 @@ struct Refusal: Error, Equatable {
 
 /// A request body as the Segment Tracking API defines it, checked.
 struct RequestBody {
-    /// Segment's limits: 32 KB an event, 500 KB a request (after decompression).
-    static let maxEventBytes = 32 * 1024
+    /// Segment's limits: 32 KB an event (ingest's own limit, which the inbox drain relies on
+    /// the collector to have applied), 500 KB a request (after decompression).
+    static let maxEventBytes = SegmentParser.maxEventBytes
     static let maxRequestBytes = 500 * 1024
 
     /// The endpoints, by path component: the full names and analytics.js's short forms.

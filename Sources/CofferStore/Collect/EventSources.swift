@@ -66,7 +66,8 @@ public struct SourceDirectory: Sendable {
 /// Adding, listing and revoking sources (owner only, audited).
 enum EventSources {
     static func source(_ row: Row) throws -> EventSource {
-        let origins = (try? JSONSerialization.jsonObject(with: Data((row["origins"] as String).utf8))) as? [String] ?? []
+        var origins: [String] = []
+        if case let .array(items)? = try? JSONReader.document(Array((row["origins"] as String).utf8)) { origins = items.compactMap(\.string) }
         return EventSource(name: row["name"], kind: EventSource.Kind(rawValue: row["kind"]) ?? .server, origins: origins,
                            keyHint: row["key_hint"], createdAt: row["created_at"], revokedAt: row["revoked_at"])
     }
@@ -139,11 +140,15 @@ extension Vault {
         let wrapping = try keys().collectorKeyWrapping
         let key = try X25519.PrivateKey.generate()
         let wrapped = try KeyWrap.wrap(key.rawRepresentation, with: wrapping, context: Self.collectorKeyContext(vaultID))
-        try database.write { db in
+        // Checked again in the writing transaction: two first calls at once (two `source add`s) must not
+        // replace a key a collector may already seal to.
+        let stored = try database.write { db -> [UInt8] in
+            if let existing = try VaultMeta.get(db, VaultMeta.collectorPublicKey) { return existing }
             try VaultMeta.set(db, VaultMeta.collectorPublicKey, key.publicKey.rawRepresentation)
             try VaultMeta.set(db, VaultMeta.collectorPrivateKey, wrapped)
+            return key.publicKey.rawRepresentation
         }
-        return key.publicKey
+        return try X25519.PublicKey(rawRepresentation: stored)
     }
 
     /// The collector's private key, to open the inbox (needs the master key).
