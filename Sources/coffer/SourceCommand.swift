@@ -3,7 +3,6 @@ import CofferFormats
 import CofferStore
 import Foundation
 
-
 /// `coffer source add|list|revoke`: the systems that send events to `coffer serve`.
 struct SourceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

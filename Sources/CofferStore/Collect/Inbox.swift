@@ -122,13 +122,13 @@ public struct InboxEnvelope: Sendable, Equatable {
         id + withUnsafeBytes(of: receivedAt.bigEndian) { Array($0) }
     }
 
-    /// Sealed to `key` for the inbox row `id`: a header line, a newline, the body.
+    /// Sealed to `key` for the inbox row `id`: a header line, a newline, the body. The receive
+    /// time is the row's, authenticated as associated data with the id, not repeated inside.
     public func sealed(to key: X25519.PublicKey, id: [UInt8]) throws -> [UInt8] {
         var header = JSONObject()
         header["source"] = .string(source)
         header["kind"] = .string(kind.rawValue)
         header["endpoint"] = .string(endpoint)
-        header["received_at"] = .number(JSONNumber(receivedAt))
         var plain = CanonicalJSON.data(.object(header))
         plain.append(0x0A)
         plain.append(contentsOf: body)
