@@ -8,9 +8,9 @@ import PackageDescription
 /// `COpenSSL` (system libcrypto) → `CofferCrypto` (primitives) → `CofferStore`
 /// (vault, keyslots, encrypted append-only event log, identity graph, consent ledger) →
 /// `CofferPolicy` (policy files, the policy engine) →
-/// `CofferIngest` (Segment/CSV collect and transform) → `CofferProjection` (single view,
-/// segments, encrypted per-purpose databases, analyst SQL) and `CofferAnalysis` (purchase
-/// models: BG/NBD, Gamma-Gamma) → `CofferRequests`
+/// `CofferIngest` (Segment/CSV collect and transform) → `CofferAnalysis` (purchase models:
+/// BG/NBD, Gamma-Gamma, RFM, cohorts, product affinity; on plain values) → `CofferProjection`
+/// (single view with the analysis, segments, encrypted per-purpose databases, analyst SQL) → `CofferRequests`
 /// (data-subject requests: export, erasure, restriction, rectification) → `CofferCollector`
 /// (`coffer serve`: the Segment HTTP API into the sealed inbox, on Hummingbird) → `CofferDemo`
 /// (generated data) → `CofferBench` (measurements) → `coffer` (thin CLI).
@@ -95,6 +95,7 @@ let package = Package(
             name: "CofferProjection",
             dependencies: [
                 "CofferFormats",
+                "CofferAnalysis",
                 "CofferStore",
                 "CofferCrypto",
                 "CofferPolicy",
@@ -237,6 +238,7 @@ let package = Package(
             name: "CofferProjectionTests",
             dependencies: [
                 "CofferTestSupport",
+                "CofferAnalysis",
                 "CofferFormats",
                 "CofferProjection",
                 "CofferFuzzTargets",

@@ -85,14 +85,25 @@ package struct ModelFit<Model: Sendable>: Sendable {
     package var logLikelihood: Double
     package var iterations: Int
     package var converged: Bool
+    /// Whether a parameter ended at the search's bound (`parameterBound`): the data
+    /// put the maximum at a limit (no drop-out seen, or spend that never varies), and
+    /// the model holds the limit's ratio, not meaningful values of that parameter.
+    package var atBound: Bool
+
+    /// Parameters are searched between 1/bound and bound: beyond, the likelihood of
+    /// degenerate data keeps rising towards a limit and the search would never stop.
+    package static var parameterBound: Double { 1e6 }
 
     /// Maximises `logLikelihood` over `parameters` positive parameters, searched
-    /// over their logarithms (so they stay positive) from all ones.
+    /// over their logarithms (so they stay positive) from all ones, within
+    /// 1/`parameterBound` … `parameterBound`.
     static func maximise(parameters: Int, model make: ([Double]) -> Model, logLikelihood: (Model) -> Double) -> ModelFit {
+        let bound = log(parameterBound)
         let result = NelderMead().minimise(Array(repeating: 0, count: parameters)) { logs in
-            -logLikelihood(make(logs.map { exp($0) }))
+            logs.contains { abs($0) > bound } ? .infinity : -logLikelihood(make(logs.map { exp($0) }))
         }
         return ModelFit(model: make(result.point.map { exp($0) }), logLikelihood: -result.value,
-                        iterations: result.iterations, converged: result.converged)
+                        iterations: result.iterations, converged: result.converged,
+                        atBound: result.point.contains { abs($0) > bound - 0.1 })
     }
 }

@@ -35,6 +35,8 @@ public struct Policy: Sendable {
     /// Ranges that numeric event fields must fall in at ingest (`limits:`),
     /// by field path (`traits.age`); they replace or add to the built-in ones.
     public var numericLimits: [String: ClosedRange<Double>] = [:]
+    /// Purchase and refund events, the CLV discount rate and the recommendations' purpose (`analysis:`).
+    public var analysis = AnalysisSettings()
 
     /// The identifier types the policy adds (`crm`, …).
     public var declaredIdentifierTypes: [IdentifierType] { identifiers.compactMap { IdentifierType(rawValue: $0.type) } }

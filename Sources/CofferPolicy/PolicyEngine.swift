@@ -67,6 +67,9 @@ public struct PolicyEngine: Sendable {
         if access.denyFields.contains(field) {
             return .deny("deny_fields of role \(role.rawValue) lists '\(field)'")
         }
+        if field == AnalysisSettings.recommendationsField, policy.analysis.recommendationsPurpose != purpose {
+            return .deny("recommendations are made only for the analysis: recommendations_purpose (\(policy.analysis.recommendationsPurpose ?? "none"))")
+        }
         guard let classes = policy.fieldClasses[field], !classes.isEmpty else {
             return .deny("'\(field)' is in no field class")
         }

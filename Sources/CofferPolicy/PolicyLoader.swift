@@ -103,7 +103,7 @@ struct PolicyReader {
     let file: String
 
     static let topLevelKeys = ["name", "version", "purposes", "field_classes", "field_rules", "access", "retention",
-                               "minimum_group_size", "identifiers", "erasure", "limits", "controller", "data_subjects"]
+                               "minimum_group_size", "identifiers", "erasure", "limits", "controller", "data_subjects", "analysis"]
 
     func error(_ node: Node?, _ message: String) -> PolicyError {
         PolicyError(file: file, line: node?.mark?.line, column: node?.mark?.column, message)
@@ -186,6 +186,7 @@ struct PolicyReader {
         policy.numericLimits = limits
         policy.controller = controller
         policy.dataSubjects = dataSubjects
+        policy.analysis = try section("analysis").map { try analysis($0, purposes: purposes) } ?? AnalysisSettings()
         return policy
     }
 
@@ -369,6 +370,43 @@ struct PolicyReader {
     }
 
     /// `limits: { traits.age: [0, 150], properties.revenue: [-10000, 10000] }`.
+    func analysis(_ node: Node, purposes: [Purpose]) throws -> AnalysisSettings {
+        let fields = try mapping(node, "analysis")
+        try checkKeys(fields, allowed: ["purchase_events", "refund_events", "annual_discount_rate", "recommendations_purpose", "time_zone"], in: "analysis")
+        var settings = AnalysisSettings()
+        for (key, _, value) in fields {
+            switch key {
+            case "purchase_events", "refund_events":
+                let names = try strings(value, key).map(\.0)
+                guard !names.isEmpty else { throw error(value, "\(key) must name at least one track event") }
+                if key == "purchase_events" { settings.purchaseEvents = names } else { settings.refundEvents = names }
+            case "annual_discount_rate":
+                guard let rate = value.float, rate.isFinite, rate >= 0, rate < 1 else {
+                    throw error(value, "annual_discount_rate must be a number from 0 to below 1, such as 0.1 for 10 % a year")
+                }
+                settings.annualDiscountRate = rate
+            case "time_zone":
+                let name = try string(value, key)
+                guard name == "UTC" || (name.contains("/") && TimeZone(identifier: name) != nil) else {
+                    throw error(value, "time_zone '\(name)' is not a zone this system knows; use an IANA name such as Europe/London, or UTC")
+                }
+                settings.timeZone = name
+            default:
+                let name = try string(value, key)
+                guard let purpose = purposes.first(where: { $0.name == name }) else {
+                    throw error(value, "recommendations_purpose '\(name)' is not a declared purpose; declared: \(purposes.map(\.name).joined(separator: ", "))")
+                }
+                guard purpose.needsConsent else {
+                    throw error(value, "recommendations_purpose '\(name)' rests on \(purpose.lawfulBasis.rawValue); recommendations need a purpose based on consent")
+                }
+                settings.recommendationsPurpose = name
+            }
+        }
+        let both = Set(settings.purchaseEvents.map { $0.lowercased() }).intersection(settings.refundEvents.map { $0.lowercased() })
+        if let name = both.sorted().first { throw error(node, "analysis: '\(name)' is both a purchase event and a refund event") }
+        return settings
+    }
+
     func limits(_ node: Node) throws -> [String: ClosedRange<Double>] {
         var out: [String: ClosedRange<Double>] = [:]
         for (field, keyNode, value) in try mapping(node, "limits") {

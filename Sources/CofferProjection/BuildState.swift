@@ -15,7 +15,8 @@ import CofferFormats
 struct BuildState {
     /// Bumped whenever `CustomerAggregate` or its folding changes: an older state is not used.
     /// 3: event names matched without case, gender in one spelling, purchase days kept.
-    static let format: UInt32 = 3
+    /// 4: online carts per day, baskets with products, hours and sizes, engagement counts.
+    static let format: UInt32 = 4
     static let magic = Array("CBS1".utf8)
 
     var lastSeq: Int64
@@ -190,7 +191,12 @@ extension CustomerAggregate {
             writer.int(Int64(purchase.day))
             writer.int(Int64(purchase.carts))
             writer.double(purchase.spend)
+            writer.int(Int64(purchase.online))
         }
+        detail.encode(into: &writer)
+        for count in [engagement.reviews, engagement.rated, engagement.likes, engagement.comments, engagement.shares,
+                      engagement.pageViews, engagement.appSessions] { writer.int(Int64(count)) }
+        writer.double(engagement.ratingSum)
     }
 
     init(from reader: inout StateReader) throws {
@@ -233,8 +239,79 @@ extension CustomerAggregate {
             guard let day = Int32(exactly: day), let carts = Int32(exactly: carts), carts > 0, day > (days.last?.day ?? .min) else {
                 throw StateReader.Damaged()
             }
-            days.append(PurchaseDay(day: day, carts: carts, spend: try reader.double()))
+            let spend = try reader.double()
+            guard let online = Int32(exactly: try reader.int()), (0...carts).contains(online) else { throw StateReader.Damaged() }
+            days.append(PurchaseDay(day: day, carts: carts, spend: spend, online: online))
         }
         purchaseDays = PurchaseDays(days)
+        detail = try PurchaseDetail(from: &reader)
+        func count() throws -> Int {
+            let value = try reader.int()
+            guard value >= 0, let count = Int(exactly: value) else { throw StateReader.Damaged() }
+            return count
+        }
+        engagement = Engagement(reviews: try count(), rated: try count(), ratingSum: 0, likes: try count(), comments: try count(),
+                                shares: try count(), pageViews: try count(), appSessions: try count())
+        engagement.ratingSum = try reader.double()
+    }
+}
+
+extension PurchaseDetail {
+    func encode(into writer: inout StateWriter) {
+        writer.int(Int64(baskets.count))
+        for basket in baskets {
+            writer.int(Int64(basket.day))
+            writer.int(Int64(basket.lines.count))
+            for line in basket.lines {
+                writer.string(line.item)
+                writer.flag(line.category != nil)
+                if let category = line.category { writer.string(category) }
+                writer.double(line.quantity)
+                writer.flag(line.amount != nil)
+                if let amount = line.amount { writer.double(amount) }
+            }
+        }
+        writer.int(Int64(hours.entries.count))
+        for entry in hours.entries {
+            writer.int(Int64(entry.key))
+            writer.int(Int64(entry.count))
+        }
+        writer.int(Int64(sizes.entries.count))
+        for entry in sizes.entries {
+            writer.string(entry.key)
+            writer.int(Int64(entry.count))
+        }
+    }
+
+    init(from reader: inout StateReader) throws {
+        self.init()
+        func count(_ limit: Int64) throws -> Int {
+            let value = try reader.int()
+            guard (0...limit).contains(value) else { throw StateReader.Damaged() }
+            return Int(value)
+        }
+        for _ in 0..<(try count(Int64(Self.basketLimit))) {
+            guard let day = Int32(exactly: try reader.int()) else { throw StateReader.Damaged() }
+            var lines: [Basket.Line] = []
+            for _ in 0..<(try count(100_000)) {
+                let item = try reader.string()
+                let category = try reader.flag() ? try reader.string() : nil
+                let quantity = try reader.double()
+                let amount = try reader.flag() ? try reader.double() : nil
+                lines.append(Basket.Line(item: item, category: category, quantity: quantity, amount: amount))
+            }
+            add(Basket(day: day, lines: lines))
+        }
+        for _ in 0..<(try count(168)) {
+            guard let hour = UInt8(exactly: try reader.int()), hour < 168, let number = Int32(exactly: try reader.int()) else {
+                throw StateReader.Damaged()
+            }
+            hours.add(hour, number)
+        }
+        for _ in 0..<(try count(1_000)) {
+            let label = try reader.string()
+            guard let number = Int32(exactly: try reader.int()) else { throw StateReader.Damaged() }
+            sizes.add(label, number)
+        }
     }
 }

@@ -42,6 +42,9 @@ package struct CustomerAggregate: Sendable {
     /// Each day with purchases, in day order: how many carts, and their spend.
     /// The analysis reads purchase days (`frequency` over a window, purchase models).
     var purchaseDays = PurchaseDays()
+    /// Baskets with products, hours of the week and basket sizes, for patterns and recommendations.
+    var detail = PurchaseDetail()
+    var engagement = Engagement()
     var channels = Channels()
     var emailsDelivered = 0
     var emailOpens = 0
@@ -50,25 +53,26 @@ package struct CustomerAggregate: Sendable {
 
     package init() {}
 
-    /// Folds one decrypted event in. An event past retention (`cutoffs`) counts
+    /// Folds one decrypted event in. An event past retention (`rules.cutoffs`) counts
     /// for nothing but the person's first user id, which keys their rows in
     /// every file and must not change when an old event expires.
-    mutating func fold(kind: EventKind, payload: PayloadFields, cutoffs: RetentionCutoffs? = nil) {
+    mutating func fold(kind: EventKind, payload: PayloadFields, rules: FoldRules = .plain) {
         let time = payload.time ?? 0
         if let user = payload.userID, userID == nil || time < userID!.time {
             userID = Latest(value: user, time: time)   // the first user id the person had
         }
-        if let cutoffs, cutoffs.isExpired(kind, at: time) { return }
+        if let cutoffs = rules.cutoffs, cutoffs.isExpired(kind, at: time) { return }
         events += 1
         if let channel = payload.contextChannel.flatMap(Channels.init(name:)) { channels.insert(channel) }
         if !payload.traits.isEmpty { foldTraits(payload.traits, time: time) }
         switch kind {
         case .page:
             channels.insert(.web)
+            engagement.pageViews += 1
         case .screen:
             channels.insert(.app)
         case .track:
-            foldTrack(payload, time: time)
+            foldTrack(payload, time: time, rules: rules)
         default:
             break
         }
@@ -100,29 +104,9 @@ package struct CustomerAggregate: Sendable {
         }
     }
 
-    /// The track events the single view counts, by lower-case name.
-    private enum TrackEvent {
-        case order, refund, emailDelivered, emailOpened, emailClicked
-
-        static let byName: [String: TrackEvent] = [
-            "order completed": .order, "order refunded": .refund, "email delivered": .emailDelivered, "email sent": .emailDelivered,
-            "email opened": .emailOpened, "email link clicked": .emailClicked, "email clicked": .emailClicked,
-        ]
-        /// The spec's spelling ("Order Completed") is found without lower-casing the name.
-        static let bySpecName = Dictionary(uniqueKeysWithValues: byName.map { name, event in
-            (name.split(separator: " ").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(separator: " "), event)
-        })
-
-        /// Event names are matched without case: "order completed" is a purchase too.
-        init?(_ name: String) {
-            guard let event = Self.bySpecName[name] ?? Self.byName[name.lowercased()] else { return nil }
-            self = event
-        }
-    }
-
-    private mutating func foldTrack(_ payload: PayloadFields, time: Int64) {
+    private mutating func foldTrack(_ payload: PayloadFields, time: Int64, rules: FoldRules) {
         let properties = payload.properties
-        switch payload.event.flatMap(TrackEvent.init) {
+        switch payload.event.flatMap(rules.events.meaning) {
         case .order?:
             let amount = (properties[.revenue] ?? properties[.spending] ?? properties[.total])?.double ?? 0
             if amount < 0 {
@@ -132,10 +116,13 @@ package struct CustomerAggregate: Sendable {
             }
             purchases += 1
             totalSpend += amount
-            if properties[.channel]?.string == "in-store" { instore += 1 } else { online += 1 }
+            let inStore = properties[.channel]?.string == "in-store"
+            if inStore { instore += 1 } else { online += 1 }
             firstShop = min(firstShop ?? time, time)
             lastShop = max(lastShop ?? time, time)
-            purchaseDays.add(PurchaseDay(day: PurchaseDay.day(of: time), carts: 1, spend: amount))
+            let day = PurchaseDay.day(of: time)
+            purchaseDays.add(PurchaseDay(day: day, carts: 1, spend: amount, online: inStore ? 0 : 1))
+            foldBasket(payload, day: day, time: time, rules: rules)
         case .refund?:
             refunds += 1
             totalSpend -= abs((properties[.revenue] ?? properties[.amount])?.double ?? 0)
@@ -145,9 +132,46 @@ package struct CustomerAggregate: Sendable {
             emailOpens += 1
         case .emailClicked?:
             emailClicks += 1
+        case .review?:
+            engagement.reviews += 1
+            if let rating = properties[.rating]?.double, rating.isFinite {
+                engagement.rated += 1
+                engagement.ratingSum += rating
+            }
+        case .like?:
+            engagement.likes += 1
+        case .comment?:
+            engagement.comments += 1
+        case .share?:
+            engagement.shares += 1
+        case .appOpened?:
+            engagement.appSessions += 1
         case nil:
             break
         }
+    }
+
+    /// A purchase's hour of the week, basket size and products.
+    private mutating func foldBasket(_ payload: PayloadFields, day: Int32, time: Int64, rules: FoldRules) {
+        detail.hours.add(rules.hourOfWeek(time))
+        let products = payload.products
+        var size: String?
+        if !products.isEmpty {
+            let lines = products.map { line -> Basket.Line in
+                let quantity = line.quantity.flatMap { $0.isFinite && $0 > 0 ? $0 : nil } ?? 1
+                return Basket.Line(item: line.item, category: line.category, quantity: quantity,
+                                   amount: line.price.flatMap { $0.isFinite ? $0 * quantity : nil })
+            }
+            detail.add(Basket(day: day, lines: lines))
+            size = PurchaseDetail.sizeLabel(items: lines.reduce(0) { $0 + $1.quantity })
+        } else {
+            switch payload.properties[.cart_size] {
+            case let .number(items)?: size = PurchaseDetail.sizeLabel(items: items)
+            case let .text(label)? where !label.isEmpty && label.count <= 16: size = Double(label).map { PurchaseDetail.sizeLabel(items: $0) } ?? label
+            default: size = nil
+            }
+        }
+        if let size { detail.sizes.add(size) }
     }
 
     /// Purchases (carts) on the days of the analysis window ending at `now`: the
@@ -179,6 +203,8 @@ package struct CustomerAggregate: Sendable {
         if let first = other.firstShop { firstShop = min(firstShop ?? first, first) }
         if let last = other.lastShop { lastShop = max(lastShop ?? last, last) }
         purchaseDays.merge(other.purchaseDays)
+        detail.merge(other.detail)
+        engagement.merge(other.engagement)
         channels.formUnion(other.channels)
         emailsDelivered += other.emailsDelivered
         emailOpens += other.emailOpens
@@ -193,6 +219,8 @@ struct PurchaseDay: Sendable, Equatable {
     var day: Int32
     var carts: Int32
     var spend: Double
+    /// Carts bought online (the rest were in a shop).
+    var online: Int32 = 0
 
     /// The UTC day of an instant (ms since 1970), before 1970 included.
     static func day(of time: Int64) -> Int32 {
@@ -219,6 +247,7 @@ struct PurchaseDays: Sendable, Equatable {
         if index < days.count, days[index].day == purchase.day {
             days[index].carts += purchase.carts
             days[index].spend += purchase.spend
+            days[index].online += purchase.online
         } else {
             days.insert(purchase, at: index)
         }

@@ -15,6 +15,17 @@ struct PayloadFields {
     /// From `traits` (identify, rectify) or `context.traits` (others).
     var traits = Values<Trait>()
     var properties = Values<Property>()
+    /// `properties.products` of an e-commerce event (Segment's spec), each line's item and category.
+    var products: [ProductLine] = []
+
+    /// One line of `products[]`: the item (its `name`, else `product_id`, else `sku`), its
+    /// category, price and quantity.
+    struct ProductLine: Equatable {
+        var item: String
+        var category: String?
+        var price: Double?
+        var quantity: Double?
+    }
 
     enum TraitValue: Equatable {
         case text(String)
@@ -37,7 +48,13 @@ struct PayloadFields {
 
     /// The event properties the single view reads, one slot per case.
     enum Property: Int, CaseIterable, Slots {
-        case revenue, spending, total, amount, channel
+        case revenue, spending, total, amount, channel, rating, cart_size, products
+        static let keys = allCases.map { String(describing: $0) }
+    }
+
+    /// The keys of a `products[]` line read, one slot per case.
+    enum ProductKey: Int, CaseIterable, Slots {
+        case name, product_id, sku, category, price, quantity
         static let keys = allCases.map { String(describing: $0) }
     }
 
@@ -76,6 +93,7 @@ struct PayloadFields {
     static let contextKeys = KeyTable(["channel", "traits"])
     static let traitKeys = KeyTable(Trait.keys)
     static let propertyKeys = KeyTable(Property.keys)
+    static let productKeys = KeyTable(ProductKey.keys)
 
     /// Extracts the fields; nil when the bytes are not a JSON object.
     static func scan(_ bytes: [UInt8]) -> PayloadFields? {
@@ -91,7 +109,12 @@ struct PayloadFields {
                 case 1: fields.time = scanner.timeValue()
                 case 2: fields.userID = scanner.stringValue()
                 case 3: return scanner.object { key, scanner in scanner.keep(traitKeys.index(of: key), into: &fields.traits) }
-                case 4: return scanner.object { key, scanner in scanner.keep(propertyKeys.index(of: key), into: &fields.properties) }
+                case 4:
+                    return scanner.object { key, scanner in
+                        let slot = propertyKeys.index(of: key)
+                        guard slot == Property.products.rawValue else { return scanner.keep(slot, into: &fields.properties) }
+                        return scanner.products(into: &fields.products)
+                    }
                 case 5:
                     return scanner.object { key, scanner in
                         switch context.index(of: key) {
@@ -244,6 +267,38 @@ struct FieldScanner {
             return true
         }
         return skipValue()   // true, false, null, objects and arrays are not kept
+    }
+
+    /// Reads `products[]`: each object's item, category, price and quantity; lines
+    /// without a name, product_id or sku are skipped, as is a value that is not an array.
+    mutating func products(into lines: inout [PayloadFields.ProductLine]) -> Bool {
+        space()
+        guard index < bytes.count else { return false }
+        guard bytes[index] == UInt8(ascii: "[") else { return skipValue() }
+        index += 1
+        space()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return true }
+        let keys = PayloadFields.productKeys
+        while true {
+            var values = PayloadFields.Values<PayloadFields.ProductKey>()
+            guard object({ key, scanner in scanner.keep(keys.index(of: key), into: &values) }) else { return false }
+            func text(_ key: PayloadFields.ProductKey) -> String? {
+                switch values[key.rawValue] {
+                case let .text(text)?: return text.isEmpty ? nil : text
+                case let .number(number)?: return number == number.rounded() && abs(number) < 1e15 ? String(Int64(number)) : String(number)
+                case nil: return nil
+                }
+            }
+            if let item = text(.name) ?? text(.product_id) ?? text(.sku) {
+                lines.append(.init(item: item, category: text(.category), price: values[PayloadFields.ProductKey.price.rawValue]?.double,
+                                   quantity: values[PayloadFields.ProductKey.quantity.rawValue]?.double))
+            }
+            space()
+            guard index < bytes.count else { return false }
+            if bytes[index] == UInt8(ascii: ",") { index += 1; space(); continue }
+            if bytes[index] == UInt8(ascii: "]") { index += 1; return true }
+            return false
+        }
     }
 
     /// A timestamp string's time, parsed where its bytes lie (it is in every event);

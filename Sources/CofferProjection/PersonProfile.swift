@@ -25,11 +25,11 @@ package struct PersonProfile: Sendable {
 
     /// Folds the events of `subject` and every subject merged into it, in log
     /// order (as `project build` does).
-    static func aggregate(of subject: SubjectID, graph: IdentityGraph, cutoffs: RetentionCutoffs? = nil,
+    static func aggregate(of subject: SubjectID, graph: IdentityGraph, rules: FoldRules = .plain,
                           in db: Database) throws -> CustomerAggregate {
         var aggregate = CustomerAggregate()
         for event in try graph.events(ofPerson: subject, kinds: ProjectionBuilder.kinds, in: db) {
-            if let value = PayloadFields.scan(event.payload) { aggregate.fold(kind: event.kind, payload: value, cutoffs: cutoffs) }
+            if let value = PayloadFields.scan(event.payload) { aggregate.fold(kind: event.kind, payload: value, rules: rules) }
         }
         return aggregate
     }
@@ -64,7 +64,7 @@ package struct PersonProfile: Sendable {
         let consentPurposes = policy.purposes.filter(\.needsConsent)
         let (aggregate, consents) = try vault.database.read { db -> (CustomerAggregate, [Bool]) in
             let history = try ledger.history(of: subject, in: db)
-            return (try Self.aggregate(of: subject, graph: graph, cutoffs: RetentionCutoffs(policy: policy, now: now), in: db),
+            return (try Self.aggregate(of: subject, graph: graph, rules: FoldRules(policy: policy, now: now), in: db),
                     consentPurposes.map { ConsentState.at(now, purpose: $0.name, in: history).allows })
         }
         let columns = SingleViewColumn.names + consentPurposes.map { SingleView.consentColumn($0.name) }

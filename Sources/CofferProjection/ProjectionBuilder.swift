@@ -48,7 +48,10 @@ package struct BuildTimings: Sendable {
     /// Saving the state for the next incremental build: done beside the file
     /// writes, so it is part of `write`'s time, not added to it.
     package var state = 0.0
-    /// Computing, transforming, encrypting and writing the projection files (and saving the state).
+    /// Fitting the purchase models, scoring RFM and finding product affinities, once for all files.
+    package var analysis = 0.0
+    /// Computing, transforming, encrypting and writing the projection files (and saving the state),
+    /// with each file's cohort and pattern tables.
     package var write = 0.0
 
     package init() {}
@@ -171,7 +174,7 @@ package final class ProjectionBuilder {
     /// Reads the log into one aggregate per person (merged subjects combined),
     /// starting from the saved state when `incremental` and it is usable.
     package func aggregates(now: Int64 = EventLog.now(), progress: @escaping @Sendable (BuildProgress) -> Void = { _ in }) throws -> Aggregates {
-        let read = try read(progress: ProgressReporter(progress), cutoffs: RetentionCutoffs(policy: policy, now: now))
+        let read = try read(progress: ProgressReporter(progress), rules: FoldRules(policy: policy, now: now))
         return Aggregates(people: Dictionary(uniqueKeysWithValues: read.people.lazy.map { ($0.key, $0.value) }), events: read.events,
                           startSeq: read.startSeq, lastSeq: read.lastSeq)
     }
@@ -190,7 +193,8 @@ package final class ProjectionBuilder {
     /// combined in log order after), by people beyond (each thread folds only
     /// its share of subject ids, so each aggregate exists once and memory stays
     /// at one aggregate per person).
-    func read(progress: ProgressReporter, cutoffs: RetentionCutoffs) throws -> Read {
+    func read(progress: ProgressReporter, rules: FoldRules) throws -> Read {
+        let cutoffs = rules.cutoffs ?? RetentionCutoffs(policy: policy, now: EventLog.now())
         let sealKey = try vault.keys().stateSeal
         let (survivors, lastSeq, lastMerge, subjects) = try vault.database.read { db -> ([SubjectID: SubjectID], Int64, Int64, Int) in
             // Every table that decides who is in a projection must be as the vault wrote it.
@@ -219,9 +223,9 @@ package final class ProjectionBuilder {
         let parts = try (0..<count).map { index in
             let part = byRanges
                 ? ScanPart(log: try vault.logReader(), survivors: survivors, share: 0, of: 1, after: bound(index), through: bound(index + 1),
-                           sharedKeys: keys, cutoffs: cutoffs)
+                           sharedKeys: keys, rules: rules)
                 : ScanPart(log: try vault.logReader(), survivors: survivors, share: index, of: count, after: startSeq, through: lastSeq,
-                           cutoffs: cutoffs)
+                           rules: rules)
             part.progress = (progress, index, progressEvery)
             return part
         }
@@ -293,8 +297,9 @@ package final class ProjectionBuilder {
             return Date().timeIntervalSince(phase)
         }
         var timings = BuildTimings()
-        let cutoffs = RetentionCutoffs(policy: policy, now: now)
-        var read = try read(progress: reporter, cutoffs: cutoffs)
+        let rules = FoldRules(policy: policy, now: now)
+        let cutoffs = rules.cutoffs!
+        var read = try read(progress: reporter, rules: rules)
         timings.read = lap()
         let events = read.events, lastSeq = read.lastSeq
         // The state keeps everyone read (restricted people too): saved while the files are written.
@@ -318,9 +323,15 @@ package final class ProjectionBuilder {
         read.people = []
         let consentPurposes = policy.purposes.filter(\.needsConsent).map(\.name)
         let grantedSets = consentPurposes.map { granted[$0] ?? [] }
+        timings.read += lap()
+        let analysis = CustomerAnalysis(people: ordered, now: now, settings: policy.analysis,
+                                        recommendable: policy.analysis.recommendationsPurpose.map { granted[$0] ?? [] },
+                                        minimumGroupSize: policy.minimumGroupSize)
+        timings.analysis = lap()
         let computeRow: @Sendable (Int) -> [Cell] = { position in
             let (subject, aggregate) = ordered[position]
-            return SingleView.row(aggregate, subject: subject, now: now, consents: grantedSets.map { $0.contains(subject) })
+            return SingleView.row(aggregate, subject: subject, now: now, consents: grantedSets.map { $0.contains(subject) },
+                                  analysis: analysis.people[position])
         }
         let allColumns = SingleViewColumn.names + consentPurposes.map { SingleView.consentColumn($0) }
         // While files are written in parallel (few enough people), each person's row is computed
@@ -366,7 +377,8 @@ package final class ProjectionBuilder {
                 let consenting = consent[purpose.name] ?? [], objected = objections[purpose.name] ?? []
                 let summary = try writer.write(purpose: purpose, role: role, fileKey: key, people: ordered, customerKeys: customerKeys,
                                                including: { purpose.needsConsent ? consenting.contains($0) : !objected.contains($0) },
-                                               rows: rows, columns: allColumns, now: now, lastSeq: lastSeq, currentMonth: currentMonth)
+                                               rows: rows, columns: allColumns, analysis: analysis, now: now, lastSeq: lastSeq,
+                                               currentMonth: currentMonth)
                 reporter.wrote(purpose: purpose.name, role: role, total: work.count)
                 return summary
             }

@@ -1,3 +1,4 @@
+import CofferAnalysis
 import CofferCrypto
 import CofferFormats
 import CofferPolicy
@@ -21,9 +22,10 @@ struct ProjectionWriter: Sendable {
     func write(purpose: Purpose, role: Role, fileKey: SymmetricKey, people: [(key: SubjectID, value: CustomerAggregate)],
                                  customerKeys: [String],
                                  including: (SubjectID) -> Bool,
-                                 rows: RowSource, columns allColumns: [String],
+                                 rows: RowSource, columns allColumns: [String], analysis: CustomerAnalysis,
                                  now: Int64, lastSeq: Int64, currentMonth: Int) throws -> ProjectionSummary {
         let transformer = try FieldTransformer(key: fileKey)
+        let recommends = policy.analysis.recommendationsPurpose == purpose.name
         let decisions = allColumns.map {
             engine.decide(actor: actor, role: role, purpose: purpose.name, action: .query, field: $0)
         }
@@ -37,7 +39,7 @@ struct ProjectionWriter: Sendable {
         let rules = usable.map { $0.rule.bound(to: index, currentMonth: currentMonth) }
 
         let steps = kept.map { FieldTransformer.Step(decisions[$0], field: allColumns[$0]) }
-        var number = 0, suppressed = 0
+        var number = 0, suppressed = 0, suppressedCells = 0
         let queue = try DatabaseQueue()
         // 16 KiB pages: a third fewer page splits and allocations than SQLite's 4 KiB for these
         // wide rows (measured: the file writes of a build 25 % faster).
@@ -50,7 +52,17 @@ struct ProjectionWriter: Sendable {
                 CREATE TABLE segments (name TEXT PRIMARY KEY NOT NULL, description TEXT NOT NULL, rule TEXT NOT NULL);
                 CREATE TABLE segment_members (segment TEXT NOT NULL, customer_id TEXT NOT NULL, PRIMARY KEY (segment, customer_id)) WITHOUT ROWID;
                 CREATE TABLE projection_info (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+                CREATE TABLE columns (name TEXT PRIMARY KEY NOT NULL, type TEXT NOT NULL, unit TEXT, transform TEXT NOT NULL,
+                    meaning TEXT NOT NULL);
                 """)
+            for (offset, column) in ([0] + kept).enumerated() {
+                let name = allColumns[column], described = SingleViewColumn.named(name)
+                let meaning = described?.meaning ?? (name.hasPrefix("consent_")
+                    ? "1 when the person's consent to \(name.dropFirst("consent_".count)) is in force at the build, else 0" : name)
+                try db.execute(sql: "INSERT INTO columns VALUES (?, ?, ?, ?, ?)", arguments: [
+                    name, offset == 0 ? "TEXT" : ProjectionBuilder.sqlType(of: name, decision: decisions[column]),
+                    described?.unit?.rawValue, decisions[column].transform.rawValue, meaning])
+            }
             let insert = try db.makeStatement(sql: "INSERT INTO single_view VALUES (?\(String(repeating: ", ?", count: columns.count)))")
             let member = try db.makeStatement(sql: ProjectionBuilder.memberInsertSQL(rows: 1))
             let members64 = try db.makeStatement(sql: ProjectionBuilder.memberInsertSQL(rows: ProjectionBuilder.membersPerInsert))
@@ -103,6 +115,9 @@ struct ProjectionWriter: Sendable {
                 }
             }
             number = ids.count
+            var patterns = PatternTables(minimumGroupSize: policy.minimumGroupSize)
+            try patterns.write(positions.map { people[$0].value }, affinity: recommends ? analysis.affinity : nil, into: db)
+            suppressedCells = patterns.suppressed
             for (segment, ids) in zip(usable, members).sorted(by: { $0.0.name.utf8.lexicographicallyPrecedes($1.0.name.utf8) }) {
                 // A group smaller than the policy's minimum is not listed in a file an analyst or
                 // marketer reads: its members (and so its size) would single people out.
@@ -112,11 +127,21 @@ struct ProjectionWriter: Sendable {
             for segment in usable {
                 try db.execute(sql: "INSERT INTO segments VALUES (?, ?, ?)", arguments: [segment.name, segment.description, segment.text])
             }
-            let info: [String: String] = [
+            var info: [String: String] = [
                 "purpose": purpose.name, "role": role.rawValue, "built_at": Timestamp.format(now), "last_seq": String(lastSeq),
                 "policy_sha256": policy.sha256, "lawful_basis": purpose.lawfulBasis.rawValue,
                 "minimum_group_size": String(policy.minimumGroupSize), "linkage_suppressed_cells": String(suppressed),
+                "small_cells_suppressed": String(suppressedCells), "analysis_buyers": String(analysis.buyers),
             ]
+            if let fit = analysis.purchases {
+                let model = fit.model
+                info["bgnbd"] = "r=\(model.r) alpha=\(model.alpha) a=\(model.a) b=\(model.b) ll=\(fit.logLikelihood) unit=day"
+                    + (fit.atBound ? " at_bound" : "")
+            }
+            if let fit = analysis.spend {
+                info["gamma_gamma"] = "p=\(fit.model.p) q=\(fit.model.q) gamma=\(fit.model.gamma) ll=\(fit.logLikelihood)"
+                    + (fit.atBound ? " at_bound" : "")
+            }
             for (key, value) in info { try db.execute(sql: "INSERT INTO projection_info VALUES (?, ?)", arguments: [key, value]) }
         }
         let bytes = try ProjectionFile.write(queue, to: ProjectionFile.url(layout, purpose: purpose.name, role: role),

@@ -26,13 +26,13 @@ final class ScanPart: @unchecked Sendable {
     var events = 0
     var error: (any Error)?
 
-    /// Events past retention count for nothing (`CustomerAggregate.fold`).
-    let cutoffs: RetentionCutoffs
+    /// Retention cutoffs (events past them count for nothing) and event names (`CustomerAggregate.fold`).
+    let rules: FoldRules
 
     init(log: EventLog, survivors: [SubjectID: SubjectID], share: Int, of shares: Int, after: Int64, through: Int64,
-         sharedKeys: SubjectKeyCache? = nil, cutoffs: RetentionCutoffs) {
+         sharedKeys: SubjectKeyCache? = nil, rules: FoldRules) {
         self.log = log
-        self.cutoffs = cutoffs
+        self.rules = rules
         self.sharedKeys = sharedKeys
         self.survivors = survivors
         self.share = share
@@ -79,7 +79,7 @@ final class ScanPart: @unchecked Sendable {
 
     func run() {
         let survivors = self.survivors, share = self.share, shares = self.shares, sharedKeys = self.sharedKeys
-        let progress = self.progress, after = self.after, cutoffs = self.cutoffs
+        let progress = self.progress, after = self.after, rules = self.rules
         do {
             _ = try log.database.read { db in
                 try log.scan(kinds: ProjectionBuilder.kinds, afterSeq: after, throughSeq: through, in: db,
@@ -91,7 +91,7 @@ final class ScanPart: @unchecked Sendable {
                     while slotsByNumber.count <= number { slotsByNumber.append(-1) }
                     if slotsByNumber[number] < 0 { slotsByNumber[number] = slot(for: event.subject) }
                     guard let fields = PayloadFields.scan(event.payload) else { return }
-                    aggregates[slotsByNumber[number]].fold(kind: event.kind, payload: fields, cutoffs: cutoffs)
+                    aggregates[slotsByNumber[number]].fold(kind: event.kind, payload: fields, rules: rules)
                     events += 1
                     if let progress, events % progress.every == 0 { progress.reporter.read(part: progress.part, rows: event.seq - after) }
                 }

@@ -1,4 +1,5 @@
-package import CofferStore
+import CofferStore
+import CofferAnalysis
 import Foundation
 import CofferFormats
 
@@ -47,7 +48,9 @@ package enum SingleView {
     /// The row of `aggregate` for `subject` at `now`, in the order of
     /// `SingleViewColumn.all`, followed by one 0/1 value per entry of
     /// `consents` (granted or not).
-    package static func row(_ aggregate: CustomerAggregate, subject: SubjectID, now: Int64, consents: [Bool]) -> [Cell] {
+    /// `analysis` holds the person's scores and forecasts (nil: those columns are null).
+    static func row(_ aggregate: CustomerAggregate, subject: SubjectID, now: Int64, consents: [Bool],
+                    analysis: CustomerAnalysis.Person? = nil) -> [Cell] {
         func text(_ latest: Latest<String>?) -> Cell { latest.map { .text($0.value) } ?? .null }
         func round2(_ value: Double) -> Double { (value * 100).rounded() / 100 }
         var row = [Cell]()
@@ -92,6 +95,20 @@ package enum SingleView {
         row.append(delivered > 0 ? .real(round2(Double(aggregate.emailOpens) / delivered)) : .null)
         row.append(delivered > 0 ? .real(round2(Double(aggregate.emailClicks) / delivered)) : .null)
         row.append(points)
+        let engagement = aggregate.engagement
+        row.append(.integer(engagement.reviews))
+        row.append(engagement.averageRating.map { real(round2($0)) } ?? .null)
+        for count in [engagement.likes, engagement.comments, engagement.shares, engagement.pageViews, engagement.appSessions] {
+            row.append(.integer(count))
+        }
+        let rfm = analysis?.rfm, value = analysis?.value
+        for score in [rfm?.recency, rfm?.frequency, rfm?.monetary] { row.append(score.map { .integer($0) } ?? .null) }
+        row.append(rfm.map { .text($0.segment.rawValue) } ?? .null)
+        for number in [value?.probabilityAlive, value?.purchases30, value?.purchases90, value?.purchases365, value?.expectedSpend, value?.clv12m] {
+            row.append(number.map { real(round2($0)) } ?? .null)
+        }
+        row.append(value.map { .text($0.churnRisk.rawValue) } ?? .null)
+        row.append(analysis?.recommendations.map { .text($0.joined(separator: ",")) } ?? .null)
         for granted in consents { row.append(.integer(granted ? 1 : 0)) }
         return row
     }

@@ -30,6 +30,14 @@ package struct SingleViewColumn: Sendable, Hashable {
         case share
         /// A comma-separated list of names.
         case list
+        /// A score from 1 to 5, 5 the best (an RFM quintile).
+        case score = "score 1-5"
+        /// A probability between 0 and 1.
+        case probability
+        /// A star rating, as the reviews gave it.
+        case rating
+        /// Expected purchases (days with a purchase, as the BG/NBD model counts them).
+        case purchases
     }
 
     /// The column's name in projections, exports and segment rules.
@@ -96,6 +104,28 @@ extension SingleViewColumn {
         .init("email_click_rate", .real, unit: .share, .behavioural, "email links clicked per email delivered"),
         .init("loyalty_points", .integer, from: ["loyaltyPoints", "loyalty_points"], unit: .points, rectifiable: true, .behavioural,
               "the loyaltyPoints trait, else one point per whole unit spent for loyalty members"),
+        .init("reviews", .integer, unit: .count, .behavioural, "reviews written (Review Submitted, Product Reviewed)"),
+        .init("avg_rating", .real, unit: .rating, .behavioural, "the mean rating of the reviews that gave one"),
+        .init("social_likes", .integer, unit: .count, .behavioural, "posts liked (Post Liked)"),
+        .init("social_comments", .integer, unit: .count, .behavioural, "comments on posts (Post Commented, Comment Posted)"),
+        .init("social_shares", .integer, unit: .count, .behavioural, "posts shared (Post Shared)"),
+        .init("page_views", .integer, unit: .count, .behavioural, "web pages viewed (page events)"),
+        .init("app_sessions", .integer, unit: .count, .behavioural, "app sessions (Application Opened)"),
+        .init("rfm_recency", .integer, unit: .score, .behavioural, "the recency quintile among all buyers: 5 bought most recently"),
+        .init("rfm_frequency", .integer, unit: .score, .behavioural, "the quintile of purchases in the last 12 months"),
+        .init("rfm_monetary", .integer, unit: .score, .behavioural, "the quintile of spend in the last 12 months"),
+        .init("rfm_segment", .text, .behavioural,
+              "champions, loyal, potential loyalists, new, at risk, can't lose, hibernating or lost, from the recency and frequency scores"),
+        .init("p_alive", .real, unit: .probability, .behavioural, "the probability the person is still a customer (BG/NBD)"),
+        .init("expected_purchases_30d", .real, unit: .purchases, .behavioural, "expected purchase days in the next 30 days (BG/NBD)"),
+        .init("expected_purchases_90d", .real, unit: .purchases, .behavioural, "expected purchase days in the next 90 days (BG/NBD)"),
+        .init("expected_purchases_365d", .real, unit: .purchases, .behavioural, "expected purchase days in the next 365 days (BG/NBD)"),
+        .init("expected_avg_spend", .real, unit: .currency, .behavioural, "the expected value of a future purchase day (Gamma-Gamma)"),
+        .init("clv_12m", .real, unit: .currency, .behavioural,
+              "the next 12 months' expected spend, discounted monthly at the policy's analysis: annual_discount_rate"),
+        .init("churn_risk", .text, .behavioural, "low (p_alive 0.7 or more), medium (0.3 to 0.7) or high (below 0.3)"),
+        .init("recommended_items", .text, unit: .list, .behavioural,
+              "up to 3 items bought with what the person buys and not yet bought by them; only in the recommendations purpose's files"),
     ])
 
     /// Every column's name, in table order.

@@ -1,3 +1,4 @@
+import CofferAnalysis
 @testable import CofferPolicy
 @testable import CofferProjection
 import CofferStore
@@ -10,13 +11,20 @@ import CofferTestSupport
 struct SingleViewColumnTests {
     @Test func testEveryValueOfARowHasItsColumnsType() throws {
         let fixture = try ProjectionFixture()
-        try fixture.ingest(#"{"type":"identify","userId":"u1","timestamp":"2026-01-02T00:00:00Z","traits":{"lastName":"Lee","zip":"SW1A 1AA","city":"London"}}"# + "\n")
+        try fixture.ingest(#"{"type":"identify","userId":"u1","timestamp":"2026-01-02T00:00:00Z","traits":{"lastName":"Lee","zip":"SW1A 1AA","city":"London"}}"# + "\n"
+            + #"{"type":"track","event":"Review Submitted","userId":"u1","timestamp":"2026-01-03T00:00:00Z","properties":{"rating":4}}"# + "\n")
         let builder = try ProjectionBuilder(vault: fixture.owner, policy: fixture.policy, segments: [])
         let read = try builder.aggregates()
         #expect(read.people.count == 3)
         var seen = Set<String>()
+        // The analysis columns, from models with the CDNOW paper's parameters.
+        let history = PurchaseHistory(repeatPurchases: 2, recency: 30, age: 60, meanSpend: 12)
+        let value = try #require(CustomerValue(history: history, unit: .day, purchases: BGNBD(r: 0.243, alpha: 4.414, a: 0.793, b: 2.426),
+                                               spend: GammaGamma(p: 6.25, q: 3.74, gamma: 15.44), monthlyDiscount: 0.008))
+        let analysis = CustomerAnalysis.Person(rfm: RFM.scores([RFM.Input(recencyDays: 3, frequency: 2, monetary: 20)])[0], value: value,
+                                               recommendations: ["Croissant"])
         for (subject, aggregate) in read.people {
-            let row = SingleView.row(aggregate, subject: subject, now: fixture.now, consents: [true])
+            let row = SingleView.row(aggregate, subject: subject, now: fixture.now, consents: [true], analysis: analysis)
             #expect(row.count == SingleViewColumn.all.count + 1)
             for (column, cell) in zip(SingleViewColumn.all, row) {
                 switch (column.type, cell) {

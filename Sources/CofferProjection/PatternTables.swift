@@ -1,0 +1,161 @@
+import CofferAnalysis
+import CofferFormats
+import GRDB
+
+/// The aggregate tables of one projection file, computed over the people in it
+/// (so a purpose sees only the purchases of people it may hold): acquisition
+/// cohorts, weekday × hour purchase counts, channel mix by month, basket sizes,
+/// category mix and, in the recommendations purpose's files, product affinity.
+///
+/// Every cell counts distinct customers, and a cell of fewer than the policy's
+/// minimum group size is left out (its count kept in `projection_info`), for
+/// every role: a small cell singles people out whoever reads it.
+struct PatternTables {
+    let minimum: Int
+    /// Cells left out for being below the minimum group size, over all tables.
+    private(set) var suppressed = 0
+
+    init(minimumGroupSize: Int) { minimum = minimumGroupSize }
+
+    static let schema = """
+        CREATE TABLE cohorts (cohort TEXT NOT NULL, months_since INTEGER NOT NULL, cohort_size INTEGER NOT NULL,
+            customers INTEGER NOT NULL, retention REAL NOT NULL, revenue REAL NOT NULL, PRIMARY KEY (cohort, months_since));
+        CREATE TABLE purchase_hours (weekday TEXT NOT NULL, hour INTEGER NOT NULL, purchases INTEGER NOT NULL,
+            customers INTEGER NOT NULL, PRIMARY KEY (weekday, hour));
+        CREATE TABLE channel_mix (month TEXT NOT NULL, channel TEXT NOT NULL, purchases INTEGER NOT NULL,
+            customers INTEGER NOT NULL, share REAL NOT NULL, PRIMARY KEY (month, channel));
+        CREATE TABLE basket_sizes (size TEXT PRIMARY KEY NOT NULL, purchases INTEGER NOT NULL, customers INTEGER NOT NULL,
+            share REAL NOT NULL);
+        CREATE TABLE category_mix (category TEXT PRIMARY KEY NOT NULL, items REAL NOT NULL, baskets INTEGER NOT NULL,
+            customers INTEGER NOT NULL, revenue REAL, share REAL NOT NULL);
+        """
+
+    static let affinitySchema = """
+        CREATE TABLE product_affinity (item TEXT NOT NULL, other TEXT NOT NULL, baskets INTEGER NOT NULL, customers INTEGER NOT NULL,
+            support REAL NOT NULL, confidence REAL NOT NULL, lift REAL NOT NULL, PRIMARY KEY (item, other));
+        """
+
+    static let weekdays = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+    /// Writes the tables for `people` (the aggregates of the file's people).
+    mutating func write(_ people: [CustomerAggregate], affinity: ProductAffinity?, into db: Database) throws {
+        try db.execute(sql: Self.schema)
+        try cohorts(people, db)
+        try hours(people, db)
+        try channels(people, db)
+        try sizes(people, db)
+        try categories(people, db)
+        if let affinity {
+            try db.execute(sql: Self.affinitySchema)
+            for rule in affinity.rules {
+                try db.execute(sql: "INSERT INTO product_affinity VALUES (?, ?, ?, ?, ?, ?, ?)",
+                               arguments: [rule.item, rule.other, rule.baskets, rule.customers, round4(rule.support),
+                                           round4(rule.confidence), round4(rule.lift)])
+            }
+        }
+    }
+
+    private func round4(_ value: Double) -> Double { (value * 10_000).rounded() / 10_000 }
+
+    /// Whether a cell of `customers` distinct customers may be shown; counts it when not.
+    private mutating func shown(_ customers: Int) -> Bool {
+        if customers >= minimum { return true }
+        suppressed += 1
+        return false
+    }
+
+    private mutating func cohorts(_ people: [CustomerAggregate], _ db: Database) throws {
+        var purchases: [Purchase] = []
+        for (index, person) in people.enumerated() {
+            for day in person.purchaseDays.days { purchases.append(Purchase(customer: String(index), day: Int(day.day), value: day.spend)) }
+        }
+        let table = CohortTable(purchases, minimumGroupSize: minimum)
+        suppressed += table.suppressed
+        for cell in table.cells {
+            try db.execute(sql: "INSERT INTO cohorts VALUES (?, ?, ?, ?, ?, ?)",
+                           arguments: [cell.cohort, cell.monthsSince, cell.cohortSize, cell.customers, round4(cell.retention),
+                                       (cell.revenue * 100).rounded() / 100])
+        }
+    }
+
+    private mutating func hours(_ people: [CustomerAggregate], _ db: Database) throws {
+        var purchases = [Int](repeating: 0, count: 168), customers = [Int](repeating: 0, count: 168)
+        for person in people {
+            for entry in person.detail.hours.entries {
+                purchases[Int(entry.key)] += Int(entry.count)
+                customers[Int(entry.key)] += 1
+            }
+        }
+        for hour in 0..<168 where purchases[hour] > 0 && shown(customers[hour]) {
+            try db.execute(sql: "INSERT INTO purchase_hours VALUES (?, ?, ?, ?)",
+                           arguments: [Self.weekdays[hour / 24], hour % 24, purchases[hour], customers[hour]])
+        }
+    }
+
+    private mutating func channels(_ people: [CustomerAggregate], _ db: Database) throws {
+        /// (month, online?) → purchases, customers
+        var cells: [Int: (purchases: Int, customers: Int)] = [:], totals: [Int: Int] = [:]
+        for person in people {
+            var seen: Set<Int> = []
+            for day in person.purchaseDays.days {
+                let (year, month, _) = CivilCalendar.civilFromDays(Int(day.day))
+                let key = year * 12 + month - 1
+                totals[key, default: 0] += Int(day.carts)
+                for (online, count) in [(1, Int(day.online)), (0, Int(day.carts - day.online))] where count > 0 {
+                    let cell = key * 2 + online
+                    cells[cell, default: (0, 0)].purchases += count
+                    if seen.insert(cell).inserted { cells[cell]!.customers += 1 }
+                }
+            }
+        }
+        for (cell, value) in cells.sorted(by: { $0.key < $1.key }) where shown(value.customers) {
+            let month = cell / 2
+            let label = "\(month / 12)-\(month % 12 < 9 ? "0" : "")\(month % 12 + 1)"
+            try db.execute(sql: "INSERT INTO channel_mix VALUES (?, ?, ?, ?, ?)",
+                           arguments: [label, cell % 2 == 1 ? "online" : "in-store", value.purchases, value.customers,
+                                       round4(Double(value.purchases) / Double(totals[month]!))])
+        }
+    }
+
+    private mutating func sizes(_ people: [CustomerAggregate], _ db: Database) throws {
+        var cells: [String: (purchases: Int, customers: Int)] = [:]
+        var total = 0
+        for person in people {
+            for entry in person.detail.sizes.entries {
+                cells[entry.key, default: (0, 0)].purchases += Int(entry.count)
+                cells[entry.key]!.customers += 1
+                total += Int(entry.count)
+            }
+        }
+        for (size, value) in cells.sorted(by: { $0.key < $1.key }) where shown(value.customers) {
+            try db.execute(sql: "INSERT INTO basket_sizes VALUES (?, ?, ?, ?)",
+                           arguments: [size, value.purchases, value.customers, round4(Double(value.purchases) / Double(total))])
+        }
+    }
+
+    private mutating func categories(_ people: [CustomerAggregate], _ db: Database) throws {
+        var cells: [String: (items: Double, baskets: Int, customers: Int, revenue: Double?)] = [:]
+        var totalItems = 0.0
+        for person in people {
+            var seen: Set<String> = []
+            for basket in person.detail.baskets {
+                var inBasket: Set<String> = []
+                for line in basket.lines {
+                    let category = line.category ?? "uncategorised"
+                    var cell = cells[category] ?? (0, 0, 0, nil)
+                    cell.items += line.quantity
+                    if let amount = line.amount { cell.revenue = (cell.revenue ?? 0) + amount }
+                    if inBasket.insert(category).inserted { cell.baskets += 1 }
+                    if seen.insert(category).inserted { cell.customers += 1 }
+                    cells[category] = cell
+                    totalItems += line.quantity
+                }
+            }
+        }
+        for (category, value) in cells.sorted(by: { $0.key < $1.key }) where shown(value.customers) {
+            try db.execute(sql: "INSERT INTO category_mix VALUES (?, ?, ?, ?, ?, ?)",
+                           arguments: [category, value.items, value.baskets, value.customers,
+                                       value.revenue.map { ($0 * 100).rounded() / 100 }, round4(value.items / totalItems)])
+        }
+    }
+}
