@@ -29,6 +29,13 @@ package enum CivilCalendar {
     }
 
     /// (year, month, day) of the day `z0` days after 1970-01-01 (Howard Hinnant's algorithm).
+    /// The date of a day number, `2026-03-02`.
+    package static func format(days: Int) -> String {
+        let (year, month, day) = civilFromDays(days)
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : String(value) }
+        return "\(year)-\(two(month))-\(two(day))"
+    }
+
     package static func civilFromDays(_ z0: Int) -> (Int, Int, Int) {
         let z = z0 + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097

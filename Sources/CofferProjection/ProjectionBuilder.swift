@@ -117,8 +117,8 @@ final class ProgressReporter: Sendable {
 /// Either way the result is the same as a full build: the same log, policy and
 /// time give the same projections.
 package final class ProjectionBuilder {
-    private let vault: Vault
-    private let policy: Policy
+    let vault: Vault
+    let policy: Policy
     private let engine: PolicyEngine
     private let segments: [SegmentDefinition]
     /// How many threads read the log (nil: one per core, at most 4; one when
@@ -405,7 +405,7 @@ package final class ProjectionBuilder {
     /// Who each purpose may hold at `now`: the people whose consent is in force,
     /// per consent-based purpose, and the people who objected (Art. 21), per purpose
     /// that rests on legitimate interests or a public task.
-    private func consentInForce(at now: Int64) throws -> (granted: [String: Set<SubjectID>], objecting: [String: Set<SubjectID>]) {
+    func consentInForce(at now: Int64) throws -> (granted: [String: Set<SubjectID>], objecting: [String: Set<SubjectID>]) {
         let ledger = try vault.consentLedger()
         var granted: [String: Set<SubjectID>] = [:], objecting: [String: Set<SubjectID>] = [:]
         try vault.database.read { db in

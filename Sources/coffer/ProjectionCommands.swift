@@ -110,11 +110,11 @@ struct ProjectCommand: ParsableCommand {
             }
             Terminal.endProgress()
             Terminal.line(String(format: "Read %d event%@%@ of %d people (log up to seq %lld) and wrote %d projections in %.2f s "
-                                 + "(read %.2f s, files %.2f s).", report.events,
+                                 + "(read %.2f s, analysis %.2f s, files %.2f s).", report.events,
                                  report.events == 1 ? "" : "s",
                                  report.startSeq > 0 ? " (incremental: after seq \(report.startSeq))" : "", report.people,
                                  report.lastSeq, report.projections.count, Date().timeIntervalSince(started),
-                                 report.timings.read, report.timings.write))
+                                 report.timings.read, report.timings.analysis, report.timings.write))
             if report.restricted > 0 {
                 Terminal.line("  \(report.restricted) restricted \(report.restricted == 1 ? "person" : "people") (GDPR Art. 18) left out of every projection")
             }
