@@ -24,6 +24,9 @@ package struct ProjectBenchmark {
         package var buildSeconds: Double
         /// The full build's phases.
         package var buildTimings: BuildTimings
+        /// The same full build without the analysis (models, RFM, recommendations, pattern tables).
+        package var withoutAnalysisSeconds: Double
+        package var withoutAnalysisTimings: BuildTimings
         package var readSeconds: Double
         /// CPU seconds (all threads) spent reading.
         package var readCPUSeconds: Double
@@ -65,6 +68,7 @@ package struct ProjectBenchmark {
             kind = .track
             text = #"{"context":{"channel":"\#(i % 2 == 0 ? "web" : "app")"},"event":"Order Completed","messageId":"m\#(i)","# +
                 #""properties":{"cart_size":\#(1 + i % 4),"channel":"\#(i % 3 == 0 ? "in-store" : "online")","currency":"EUR","# +
+                #""products":[\#(products(i, user: user))],"# +
                 #""revenue":\#(Double(i % 4000) / 100)},"timestamp":"\#(time)","type":"track","userId":"user-\#(user)"}"#
         case 4, 5:
             kind = .page
@@ -82,7 +86,19 @@ package struct ProjectBenchmark {
         return (kind, Array(text.utf8))
     }
 
-    /// Appends the events (and a marketing consent for 60 % of people) to `vault`, then builds every projection.
+    static let menu = [("Flat White", "coffee", 3.4), ("Croissant", "pastries", 2.6), ("Oat Latte", "coffee", 3.8),
+                       ("Banana Bread", "pastries", 3.1), ("Avocado Toast", "lunch", 7.9), ("Beans 250g", "beans", 9.5),
+                       ("Tote Bag", "merchandise", 12.0), ("Espresso", "coffee", 2.2)]
+
+    /// One to three lines of the café's menu, habits differing by person.
+    static func products(_ i: Int, user: Int) -> String {
+        (0..<(1 + i % 3)).map { line in
+            let item = menu[(user + line * (1 + i % 5)) % menu.count]
+            return #"{"category":"\#(item.1)","name":"\#(item.0)","price":\#(item.2),"product_id":"p\#((user + line * (1 + i % 5)) % menu.count)","quantity":1}"#
+        }.joined(separator: ",")
+    }
+
+    /// Appends the events (and a marketing consent for 60 % of people, personalisation for 40 %) to `vault`, then builds every projection.
     package func run(vault: Vault, policy: Policy, segments: [SegmentDefinition], progress: (String) -> Void = { _ in }) throws -> Result {
         let (appendSeconds, subjects) = try populate(vault: vault, policy: policy, progress: progress)
         progress("building projections")
@@ -94,10 +110,18 @@ package struct ProjectBenchmark {
         _ = try builder.aggregates()
         let readSeconds = readClock.elapsed, readCPUSeconds = ResourceUsage.cpuSeconds() - readCPU
         let readPeak = ResourceUsage.peakResidentBytes()
+        // The same full build without the analysis first: what the analysis adds is measured in this run.
+        builder.incremental = false
+        builder.analyse = false
+        let plainClock = Stopwatch()
+        let plain = try builder.build()
+        let plainSeconds = plainClock.elapsed
+        builder.analyse = true
         ResourceUsage.resetPeak()
         let clock = Stopwatch()
         let report = try builder.build()
         let buildSeconds = clock.elapsed
+        builder.incremental = true
         let peak = ResourceUsage.peakResidentBytes()
 
         // 1 % more events of the same people, then an incremental build.
@@ -113,7 +137,7 @@ package struct ProjectBenchmark {
         let again = try builder.build()
         let incrementalSeconds = incrementalClock.elapsed
         return Result(events: report.events, people: report.people, appendSeconds: appendSeconds, buildSeconds: buildSeconds,
-                      buildTimings: report.timings,
+                      buildTimings: report.timings, withoutAnalysisSeconds: plainSeconds, withoutAnalysisTimings: plain.timings,
                       readSeconds: readSeconds, readCPUSeconds: readCPUSeconds, projections: report.projections, rssBeforeBuild: before,
                       peakBuildRSS: peak, peakReadRSS: readPeak, addedEvents: added, incrementalReadEvents: again.events,
                       incrementalSeconds: incrementalSeconds, incrementalTimings: again.timings)
@@ -146,6 +170,10 @@ package struct ProjectBenchmark {
             for (index, subject) in subjects.enumerated() where index % 5 < 3 {
                 consents.append((try desk.makeRecord(purpose: "marketing", status: .granted, effectiveAt: EventLog.now() - 86_400_000,
                                                      source: "bench"), subject))
+                if index % 5 < 2 {
+                    consents.append((try desk.makeRecord(purpose: "personalisation", status: .granted,
+                                                         effectiveAt: EventLog.now() - 86_400_000, source: "bench"), subject))
+                }
             }
             let receipt = try log.append(try consents.map { NewEvent(subject: $0.1, kind: .consent, payload: try $0.0.payload()) }, in: db)
             for (index, (record, subject)) in consents.enumerated() {

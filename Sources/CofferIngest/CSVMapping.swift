@@ -20,6 +20,13 @@ import CofferFormats
 /// timezone: Europe/London     # for timestamps without a zone: +HH:MM, Z, or an IANA zone (summer time applied)
 /// date_format: "%d/%m/%Y %H:%M"   # when timestamps are not ISO-8601 (strptime's %Y %y %m %d %H %M %S)
 /// default_channel: in-store   # properties.channel of rows that give none (a till file)
+/// line_items:                 # one row per product: consecutive rows of a cart are one event
+///   group_by: cart_id         #   with products[] (Segment's e-commerce spec)
+///   name: item_name
+///   product_id: sku
+///   category: category
+///   price: unit_price
+///   quantity: qty
 /// delimiter: ","
 /// ```
 package struct CSVMapping: Codable, Sendable, Equatable {
@@ -37,16 +44,56 @@ package struct CSVMapping: Codable, Sendable, Equatable {
     package var dateFormat: String?
     /// `properties.channel` for rows that give none, e.g. `in-store` for a till's file.
     package var defaultChannel: String?
+    /// A file of one row per product: which column groups rows into one purchase, and
+    /// which columns describe the product (`properties.products[]`).
+    package var lineItems: LineItems?
+
+    /// The columns of a line-item file: rows with the same `group_by` value, one after
+    /// the other, are one event whose `products` lists one entry per row.
+    package struct LineItems: Codable, Sendable, Equatable {
+        package var groupBy: String
+        package var name: String?
+        package var productID: String?
+        package var sku: String?
+        package var category: String?
+        package var price: String?
+        package var quantity: String?
+
+        enum CodingKeys: String, CodingKey {
+            case groupBy = "group_by"
+            case productID = "product_id"
+            case name, sku, category, price, quantity
+        }
+
+        package init(groupBy: String, name: String? = nil, productID: String? = nil, sku: String? = nil, category: String? = nil,
+                     price: String? = nil, quantity: String? = nil) {
+            self.groupBy = groupBy
+            self.name = name
+            self.productID = productID
+            self.sku = sku
+            self.category = category
+            self.price = price
+            self.quantity = quantity
+        }
+
+        /// Product key → column, for the columns given.
+        var columns: [(key: String, column: String)] {
+            [("name", name), ("product_id", productID), ("sku", sku), ("category", category), ("price", price), ("quantity", quantity)]
+                .compactMap { key, column in column.map { (key, $0) } }
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case type, event, fields, traits, properties, numbers, values, timezone, delimiter
         case dateFormat = "date_format"
         case defaultChannel = "default_channel"
+        case lineItems = "line_items"
     }
 
     package init(type: String, event: String? = nil, fields: [String: String], traits: [String: String]? = nil,
                 properties: [String: String]? = nil, numbers: [String]? = nil, values: [String: [String: String]]? = nil,
-                timezone: String? = nil, delimiter: String? = nil, dateFormat: String? = nil, defaultChannel: String? = nil) {
+                timezone: String? = nil, delimiter: String? = nil, dateFormat: String? = nil, defaultChannel: String? = nil,
+                lineItems: LineItems? = nil) {
         self.type = type
         self.event = event
         self.fields = fields
@@ -58,6 +105,7 @@ package struct CSVMapping: Codable, Sendable, Equatable {
         self.delimiter = delimiter
         self.dateFormat = dateFormat
         self.defaultChannel = defaultChannel
+        self.lineItems = lineItems
     }
 
     static let allowedFields: Set<String> = ["userId", "anonymousId", "messageId", "timestamp", "sentAt", "event", "name", "groupId", "previousId"]
@@ -105,6 +153,14 @@ package struct CSVMapping: Codable, Sendable, Equatable {
             throw IngestError.invalidMapping(path: path, reason: "date_format '\(dateFormat)' needs a year, a month and a day, "
                 + "and knows %Y %y %m %d %H %M %S and %%")
         }
+        if let lineItems {
+            guard lineItems.name != nil || lineItems.productID != nil || lineItems.sku != nil else {
+                throw IngestError.invalidMapping(path: path, reason: "line_items needs a name, product_id or sku column to say which product a row is")
+            }
+            guard type.lowercased() == "track" else {
+                throw IngestError.invalidMapping(path: path, reason: "line_items are for track events (a purchase such as Order Completed)")
+            }
+        }
         if let delimiter, delimiter.utf8.count != 1 {
             throw IngestError.invalidMapping(path: path, reason: "delimiter must be one character")
         }
@@ -113,6 +169,7 @@ package struct CSVMapping: Codable, Sendable, Equatable {
     /// Every column the mapping reads.
     package var columns: Set<String> {
         Set(fields.values).union(traits?.values ?? [:].values).union(properties?.values ?? [:].values)
+            .union(lineItems.map { [$0.groupBy] + $0.columns.map(\.column) } ?? [])
     }
 
     var delimiterByte: UInt8 { delimiter?.utf8.first ?? UInt8(ascii: ",") }
@@ -174,6 +231,52 @@ package struct CSVMapping: Codable, Sendable, Equatable {
             properties["channel"] = .string(defaultChannel)
             event["properties"] = .object(properties)
         }
+        return .success(event)
+    }
+
+    /// Turns the rows of one cart of a line-item file into one event: the first
+    /// row gives the event's fields, traits and properties, every row one entry of
+    /// `properties.products`; `revenue` is the sum of price × quantity unless the
+    /// mapping reads it from a column.
+    func event(fromLineItems rows: [[String: String]], zone: LocalZone? = nil) -> Result<JSONObject, Rejection> {
+        guard let lineItems, let first = rows.first else { return .failure(Rejection("no rows in the cart")) }
+        var event: JSONObject
+        switch self.event(from: first, zone: zone) {
+        case let .success(built): event = built
+        case let .failure(rejection): return .failure(rejection)
+        }
+        var products: [JSONValue] = [], revenue = 0.0, priced = false
+        for (index, row) in rows.enumerated() {
+            var product = JSONObject()
+            var price: Double?, quantity = 1.0
+            for (key, column) in lineItems.columns {
+                guard let read = row[column]?.trimmedWhitespace, !read.isEmpty else { continue }
+                if key == "price" || key == "quantity" {
+                    guard let number = Double(read), number.isFinite, let value = JSONNumber(number) else {
+                        return .failure(Rejection("wrong type: column \(column) must be a number (row \(index + 1) of the cart)"))
+                    }
+                    product[key] = .number(value)
+                    if key == "price" { price = number } else { quantity = number }
+                } else {
+                    product[key] = .string(values?[column]?[read] ?? read)
+                }
+            }
+            guard product["name"] != nil || product["product_id"] != nil || product["sku"] != nil else {
+                return .failure(Rejection("row \(index + 1) of the cart names no product (its name, product_id or sku column is empty)"))
+            }
+            if let price {
+                revenue += price * quantity
+                priced = true
+            }
+            products.append(.object(product))
+        }
+        var properties = event["properties"]?.object ?? JSONObject()
+        properties["products"] = .array(products)
+        if priced, properties["revenue"] == nil, properties["spending"] == nil, properties["total"] == nil,
+           let total = JSONNumber((revenue * 100).rounded() / 100) {
+            properties["revenue"] = .number(total)
+        }
+        event["properties"] = .object(properties)
         return .success(event)
     }
 }

@@ -212,14 +212,19 @@ package final class Ingestor {
                 guard let mapping = source.mapping else { throw IngestError.mappingRequired(path: source.file) }
                 var splitter = CSVSplitter(delimiter: mapping.delimiterByte)
                 var header: [String]?
+                var grouper: LineItemGrouper?
                 try split(&splitter) { record in
                     guard header != nil else {
                         header = try Self.header(of: record, mapping: mapping, path: source.file)
                         source.header = header ?? []
+                        if let lineItems = mapping.lineItems, let column = source.header.firstIndex(of: lineItems.groupBy) {
+                            grouper = LineItemGrouper(column: column, delimiter: mapping.delimiterByte)
+                        }
                         return
                     }
-                    try add(record)
+                    if grouper != nil { try grouper!.add(record, emit: add) } else { try add(record) }
                 }
+                try grouper?.finish(emit: add)
                 if header == nil { throw IngestError.emptyCSV(path: source.file) }
             }
             if !pending.isEmpty { try flush() }
@@ -361,6 +366,19 @@ package final class Ingestor {
             guard let mapping = source.mapping else { return .rejected(record, "no mapping for CSV") }
             guard record.bytes.count <= SegmentParser.maxEventBytes else {
                 return .rejected(record, "event larger than 32 KB")
+            }
+            if mapping.lineItems != nil {
+                guard let rows = LineItemGrouper.rows(of: record.bytes, delimiter: mapping.delimiterByte) else {
+                    return .rejected(record, "malformed CSV quoting")
+                }
+                if let short = rows.firstIndex(where: { $0.count != source.header.count }) {
+                    return .rejected(record, "wrong number of columns: \(rows[short].count), the header has \(source.header.count)")
+                }
+                let named = rows.map { Dictionary(zip(source.header, $0), uniquingKeysWith: { first, _ in first }) }
+                switch mapping.event(fromLineItems: named, zone: source.zone).flatMap({ parser.normalise($0) }) {
+                case let .success(event): return .event(record, event)
+                case let .failure(rejection): return .rejected(record, rejection.reason)
+                }
             }
             guard let fields = CSVFields.split(record.bytes, delimiter: mapping.delimiterByte) else {
                 return .rejected(record, "malformed CSV quoting")

@@ -21,9 +21,13 @@ package enum LocalZone: Sendable, Equatable {
         }
     }
 
-    /// The instant (ms since 1970) of an ISO-8601 date and time: its own offset when it has
-    /// one, else this zone's.
+    /// The instant (ms since 1970) of an ISO-8601 date and time (seconds optional): its own
+    /// offset when it has one, else this zone's.
     package func parse(_ text: String) -> Int64? {
+        // Tills often leave the seconds out: `2026-01-05 08:00` is 08:00:00.
+        if text.utf8.count == 16, Timestamp.parse(text + ":00", allowSpace: true, defaultOffsetMinutes: 0) != nil {
+            return parse(text + ":00")
+        }
         if let own = Timestamp.parse(text, allowSpace: true) { return own }
         switch self {
         case let .fixed(minutes):

@@ -34,6 +34,9 @@ struct CustomerAnalysis: Sendable {
     static let minimumBuyers = 20
     static let minimumRepeaters = 5
 
+    /// No analysis: `count` people without scores.
+    init(skipping count: Int) { people = Array(repeating: Person(), count: count) }
+
     /// - Parameter recommendable: who may get recommendations (consent in force), nil: nobody.
     init(people: [(key: SubjectID, value: CustomerAggregate)], now: Int64, settings: AnalysisSettings,
          recommendable: Set<SubjectID>?, minimumGroupSize: Int) {

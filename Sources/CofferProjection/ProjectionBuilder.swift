@@ -143,6 +143,9 @@ package final class ProjectionBuilder {
     var progressEvery = 32_768
     /// Start from the last build's state when it is usable (false: read the whole log).
     package var incremental = true
+    /// Fit the models, score RFM, recommend and write the pattern tables (false: the analysis
+    /// columns are null and the tables empty; `bench project` measures what the analysis adds).
+    package var analyse = true
     /// Write the projection files in parallel (nil: when there are at most `parallelWriteLimit` people).
     package var parallelWrites: Bool?
     /// Above this many people, files are written one at a time to bound memory.
@@ -324,9 +327,11 @@ package final class ProjectionBuilder {
         let consentPurposes = policy.purposes.filter(\.needsConsent).map(\.name)
         let grantedSets = consentPurposes.map { granted[$0] ?? [] }
         timings.read += lap()
-        let analysis = CustomerAnalysis(people: ordered, now: now, settings: policy.analysis,
-                                        recommendable: policy.analysis.recommendationsPurpose.map { granted[$0] ?? [] },
-                                        minimumGroupSize: policy.minimumGroupSize)
+        let analysis = analyse
+            ? CustomerAnalysis(people: ordered, now: now, settings: policy.analysis,
+                               recommendable: policy.analysis.recommendationsPurpose.map { granted[$0] ?? [] },
+                               minimumGroupSize: policy.minimumGroupSize)
+            : CustomerAnalysis(skipping: ordered.count)
         timings.analysis = lap()
         let computeRow: @Sendable (Int) -> [Cell] = { position in
             let (subject, aggregate) = ordered[position]
@@ -357,7 +362,7 @@ package final class ProjectionBuilder {
             + (saveState == nil ? [] : [jobs.count])
         let stateSave = saveState
         let writer = ProjectionWriter(actor: vault.actor, vaultID: vault.vaultID, layout: vault.layout, policy: policy, engine: engine,
-                                      segments: segments)
+                                      segments: segments, patterns: analyse)
         let work = jobs, consent = granted, objections = objecting
         let stateSeconds = Mutex(0.0)   // written by the state task, read after all tasks end
         // Each file being written holds its database and its serialised image (~700 bytes a

@@ -18,6 +18,8 @@ struct ProjectionWriter: Sendable {
     let policy: Policy
     let engine: PolicyEngine
     let segments: [SegmentDefinition]
+    /// Whether to fill the cohort and pattern tables (they are created either way).
+    var patterns = true
 
     func write(purpose: Purpose, role: Role, fileKey: SymmetricKey, people: [(key: SubjectID, value: CustomerAggregate)],
                                  customerKeys: [String],
@@ -116,7 +118,7 @@ struct ProjectionWriter: Sendable {
             }
             number = ids.count
             var patterns = PatternTables(minimumGroupSize: policy.minimumGroupSize)
-            try patterns.write(positions.map { people[$0].value }, affinity: recommends ? analysis.affinity : nil, into: db)
+            try patterns.write(self.patterns ? positions.map { people[$0].value } : [], affinity: recommends ? analysis.affinity : nil, into: db)
             suppressedCells = patterns.suppressed
             for (segment, ids) in zip(usable, members).sorted(by: { $0.0.name.utf8.lexicographicallyPrecedes($1.0.name.utf8) }) {
                 // A group smaller than the policy's minimum is not listed in a file an analyst or
