@@ -15,7 +15,7 @@ import CofferFormats
 struct BuildState {
     /// Bumped whenever `CustomerAggregate` or its folding changes: an older state is not used.
     /// 3: event names matched without case, gender in one spelling, purchase days kept.
-    /// 4: online carts per day, baskets with products, hours and sizes, engagement counts.
+    /// 4: online carts per day, baskets with products, hours and sizes, engagement counts, last times.
     static let format: UInt32 = 4
     static let magic = Array("CBS1".utf8)
 
@@ -197,6 +197,7 @@ extension CustomerAggregate {
         for count in [engagement.reviews, engagement.rated, engagement.likes, engagement.comments, engagement.shares,
                       engagement.pageViews, engagement.appSessions] { writer.int(Int64(count)) }
         writer.double(engagement.ratingSum)
+        for time in lastSeen.all { Self.write(time, &writer) }
     }
 
     init(from reader: inout StateReader) throws {
@@ -253,6 +254,7 @@ extension CustomerAggregate {
         engagement = Engagement(reviews: try count(), rated: try count(), ratingSum: 0, likes: try count(), comments: try count(),
                                 shares: try count(), pageViews: try count(), appSessions: try count())
         engagement.ratingSum = try reader.double()
+        lastSeen = LastSeen(try (0..<7).map { _ in try Self.optional(&reader) })
     }
 }
 

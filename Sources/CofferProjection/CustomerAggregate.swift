@@ -45,6 +45,7 @@ package struct CustomerAggregate: Sendable {
     /// Baskets with products, hours of the week and basket sizes, for patterns and recommendations.
     var detail = PurchaseDetail()
     var engagement = Engagement()
+    var lastSeen = LastSeen()
     var channels = Channels()
     var emailsDelivered = 0
     var emailOpens = 0
@@ -69,8 +70,10 @@ package struct CustomerAggregate: Sendable {
         case .page:
             channels.insert(.web)
             engagement.pageViews += 1
+            lastSeen.pageView = LastSeen.later(lastSeen.pageView, time)
         case .screen:
             channels.insert(.app)
+            lastSeen.appSession = LastSeen.later(lastSeen.appSession, time)
         case .track:
             foldTrack(payload, time: time, rules: rules)
         default:
@@ -117,7 +120,13 @@ package struct CustomerAggregate: Sendable {
             purchases += 1
             totalSpend += amount
             let inStore = properties[.channel]?.string == "in-store"
-            if inStore { instore += 1 } else { online += 1 }
+            if inStore {
+                instore += 1
+                lastSeen.instoreOrder = LastSeen.later(lastSeen.instoreOrder, time)
+            } else {
+                online += 1
+                lastSeen.onlineOrder = LastSeen.later(lastSeen.onlineOrder, time)
+            }
             firstShop = min(firstShop ?? time, time)
             lastShop = max(lastShop ?? time, time)
             let day = PurchaseDay.day(of: time)
@@ -130,10 +139,13 @@ package struct CustomerAggregate: Sendable {
             emailsDelivered += 1
         case .emailOpened?:
             emailOpens += 1
+            lastSeen.emailOpen = LastSeen.later(lastSeen.emailOpen, time)
         case .emailClicked?:
             emailClicks += 1
+            lastSeen.emailClick = LastSeen.later(lastSeen.emailClick, time)
         case .review?:
             engagement.reviews += 1
+            lastSeen.review = LastSeen.later(lastSeen.review, time)
             if let rating = properties[.rating]?.double, rating.isFinite {
                 engagement.rated += 1
                 engagement.ratingSum += rating
@@ -146,6 +158,7 @@ package struct CustomerAggregate: Sendable {
             engagement.shares += 1
         case .appOpened?:
             engagement.appSessions += 1
+            lastSeen.appSession = LastSeen.later(lastSeen.appSession, time)
         case nil:
             break
         }
@@ -205,6 +218,7 @@ package struct CustomerAggregate: Sendable {
         purchaseDays.merge(other.purchaseDays)
         detail.merge(other.detail)
         engagement.merge(other.engagement)
+        lastSeen.merge(other.lastSeen)
         channels.formUnion(other.channels)
         emailsDelivered += other.emailsDelivered
         emailOpens += other.emailOpens

@@ -106,3 +106,30 @@ struct Engagement: Sendable, Equatable {
 
     var averageRating: Double? { rated > 0 ? ratingSum / Double(rated) : nil }
 }
+
+/// When a person last did each thing a time-window segment asks about
+/// ("ordered online in the last 30 days"): ms since 1970, nil if never.
+struct LastSeen: Sendable, Equatable {
+    var onlineOrder: Int64?
+    var instoreOrder: Int64?
+    var emailOpen: Int64?
+    var emailClick: Int64?
+    var appSession: Int64?
+    var pageView: Int64?
+    var review: Int64?
+
+    /// Every time, in column order (`SingleViewColumn` days_since_…).
+    var all: [Int64?] { [onlineOrder, instoreOrder, emailOpen, emailClick, appSession, pageView, review] }
+
+    init() {}
+
+    init(_ times: [Int64?]) {
+        (onlineOrder, instoreOrder, emailOpen, emailClick, appSession, pageView, review) = (times[0], times[1], times[2], times[3], times[4], times[5], times[6])
+    }
+
+    static func later(_ a: Int64?, _ b: Int64?) -> Int64? { a.map { a in b.map { max(a, $0) } ?? a } ?? b }
+
+    mutating func merge(_ other: LastSeen) {
+        self = LastSeen(zip(all, other.all).map { Self.later($0, $1) })
+    }
+}

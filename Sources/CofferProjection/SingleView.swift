@@ -101,6 +101,8 @@ package enum SingleView {
         for count in [engagement.likes, engagement.comments, engagement.shares, engagement.pageViews, engagement.appSessions] {
             row.append(.integer(count))
         }
+        // Days since, for time-window segments; an event dated after `now` counts as today.
+        for time in aggregate.lastSeen.all { row.append(time.map { whole(max(Double(now - $0), 0) / day) } ?? .null) }
         let rfm = analysis?.rfm, value = analysis?.value
         for score in [rfm?.recency, rfm?.frequency, rfm?.monetary] { row.append(score.map { .integer($0) } ?? .null) }
         row.append(rfm.map { .text($0.segment.rawValue) } ?? .null)

@@ -151,3 +151,29 @@ struct AnalysisProjectionTests {
         }
     }
 }
+
+/// Time-window segments: "ordered online in the last 30 days" over the days_since_… columns.
+struct TimeWindowSegmentTests {
+    @Test("days_since_… columns count whole days to the build; a window rule matches inside it and not outside; never is no match")
+    func windows() throws {
+        let fixture = try ProjectionFixture()
+        try fixture.ingest(#"{"type":"track","event":"Order Completed","userId":"u2","timestamp":"2026-02-25T10:00:00Z","properties":{"revenue":4,"channel":"online"}}"# + "\n")
+        let people = try ProjectionBuilder(vault: fixture.owner, policy: fixture.policy, segments: []).aggregates(now: fixture.now).people
+        let rows = people.map { SingleView.row($0.value, subject: $0.key, now: fixture.now, consents: []) }
+        let names = SingleViewColumn.names
+        func rowOf(_ user: String) throws -> [String: Cell] {
+            let row = try #require(rows.first { $0[0] == .text(user) })
+            return Dictionary(uniqueKeysWithValues: zip(names, row))
+        }
+        let ann = try rowOf("u1"), bo = try rowOf("u2"), cy = try rowOf("u3")
+        #expect(ann["days_since_email_open"] == .integer(21), "opened 2026-02-08T10:00Z, built 2026-03-02T09:00Z")
+        #expect(ann["days_since_online_order"] == .integer(60) && ann["days_since_instore_order"] == .integer(30))
+        #expect(bo["days_since_online_order"] == .integer(4))
+        #expect(cy["days_since_email_open"] == .null)
+        let rule = try SegmentRule.parse("days_since_online_order <= 30", knownFields: Set(names))
+        let promo = try SegmentRule.parse("days_since_email_open <= 14", knownFields: Set(names))
+        #expect(rule.matches(bo, currentMonth: 3) && !rule.matches(ann, currentMonth: 3) && !rule.matches(cy, currentMonth: 3))
+        #expect(!promo.matches(ann, currentMonth: 3) && !promo.matches(cy, currentMonth: 3))
+        #expect(try SegmentRule.parse("days_since_email_open <= 21", knownFields: Set(names)).matches(ann, currentMonth: 3))
+    }
+}

@@ -66,8 +66,9 @@ struct SegmentRuleTests {
     @Test func testTheShippedSegmentsLoad() throws {
         let policy = try PolicyLoader.load(path: ScratchVault.defaultPolicyPath)
         let segments = try SegmentCatalog.load(path: ScratchVault.repository.appendingPathComponent("policies/segments.yaml").path, policy: policy, required: true)
-        #expect(segments.map(\.name) == ["loyal_regulars", "birthday_this_month", "lapsing_customers", "online_orderers",
-                                              "app_adopters", "social_advocates", "promo_email_responders"])
+        #expect(segments.map(\.name) == ["champions", "loyal_regulars", "cant_lose_them", "high_value_next_year", "birthday_this_month",
+                                          "lapsing_customers", "online_orderers", "app_adopters", "social_advocates", "happy_reviewers",
+                                          "promo_email_responders", "beans_cross_sell"])
         do { _ = try SegmentCatalog.parse("segments:\n  x:\n    rule: avg_spend >> 3\n", file: "s.yaml",
                                                       fields: SegmentCatalog.fields(for: policy)); Issue.record("expected an error") } catch {
             #expect((error as? PolicyError)?.line == 3)
