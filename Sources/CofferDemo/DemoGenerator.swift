@@ -18,12 +18,12 @@ package struct DemoConfiguration: Sendable {
 
     package init() {}
 
-    /// The first day of the month twelve months before the month of `now`:
-    /// a year that has just ended, so none of it is past the default policy's
-    /// retention (13 months is the shortest) and the demo looks the same on any day.
+    /// The start of the day 365 days before `now`'s: a year that ends today, so the
+    /// customers' latest habits are as fresh as the build that reads them, and none of it is
+    /// past the default policy's retention (13 months is the shortest). Event ids depend only
+    /// on the seed and size, so a demo run on a later day adds nothing new either.
     package static func yearEnding(before now: Int64) -> Int64 {
-        let (year, month, _) = CivilCalendar.civilFromDays(CivilCalendar.days(now))
-        return Int64(CivilCalendar.daysFromCivil(year: year - 1, month: month, day: 1)) * CivilCalendar.dayMillis
+        Int64(CivilCalendar.days(now) - 365) * CivilCalendar.dayMillis
     }
 }
 
@@ -38,6 +38,10 @@ package struct DemoDataSet: Sendable {
     package var retailHeader: [String]
     /// The mapping that reads the retail table.
     package var retailMapping: CSVMapping
+    /// The till's line-item export of loyalty members' carts: one record per cart, its rows one per line.
+    package var tillCarts: [SourceRecord]
+    package var tillHeader: [String]
+    package var tillMapping: CSVMapping
     /// Customers generated.
     package var customers: Int
     /// One customer's email, for trying `coffer subject show`.
@@ -51,6 +55,12 @@ package struct DemoDataSet: Sendable {
             .joined(separator: "\n") + "\n"
     }
 
+    /// The till's line items as CSV text (header + rows).
+    package var tillCSV: String {
+        ([tillHeader.joined(separator: ",")] + tillCarts.map { String(decoding: $0.bytes, as: UTF8.self) })
+            .joined(separator: "\n") + "\n"
+    }
+
     /// The Segment events as JSON Lines text.
     package var segmentJSONL: String {
         segmentLines.map { String(decoding: $0.bytes, as: UTF8.self) }.joined(separator: "\n") + "\n"
@@ -58,8 +68,11 @@ package struct DemoDataSet: Sendable {
 }
 
 /// Generates a café's customer data: customers with age, gender, birthday,
-/// loyalty id, email and phone; in-store purchases (retail table) and online
-/// orders with carts and spend; web and app visits; email opens and clicks;
+/// loyalty id, email and phone; purchases at each person's own pace, some of
+/// whom stop coming, with café baskets (coffee, pastries, lunch, beans,
+/// merchandise) that follow their habits and the time of day: in-store (the
+/// retail table, and the till's line items for loyalty members) and online
+/// orders with products; web and app visits; email opens and clicks;
 /// social likes and shares; reviews; consents given and withdrawn; anonymous
 /// visitors who sign up later, and app users who turn out to be known customers.
 package enum DemoGenerator {
@@ -73,6 +86,27 @@ package enum DemoGenerator {
 
     static let retailHeader = ["customer_id", "customer_age", "customer_gender", "time_shop", "cart_id", "cart_size", "spending", "channel"]
 
+    /// The mapping shipped as `examples/till-items-mapping.yaml`: one row per product, a cart's rows together.
+    package static let tillMapping = CSVMapping(
+        type: "track", event: "Order Completed",
+        fields: ["userId": "customer_id", "messageId": "cart_id", "timestamp": "time_shop"],
+        traits: ["loyaltyId": "loyalty_id"], properties: ["cart_id": "cart_id"],
+        timezone: "+01:00", delimiter: ",", defaultChannel: "in-store",
+        lineItems: .init(groupBy: "cart_id", name: "item", productID: "sku", sku: "sku", category: "category", price: "unit_price",
+                         quantity: "quantity"))
+
+    static let tillHeader = ["loyalty_id", "customer_id", "time_shop", "cart_id", "sku", "item", "category", "unit_price", "quantity"]
+
+    /// One record per cart, its rows one per line (as `ingest` groups a line-item file).
+    static func tillRecords(_ carts: [[[String]]]) -> [SourceRecord] {
+        var line = 2
+        return carts.map { cart in
+            defer { line += cart.count }
+            return SourceRecord(line: line, byteOffset: 0,
+                                bytes: Array(cart.map { $0.map(csvField).joined(separator: ",") }.joined(separator: "\n").utf8))
+        }
+    }
+
     static let firstNames = ["Olivia", "Noah", "Amelia", "Liam", "Isla", "Oliver", "Ava", "Elijah", "Mia", "James", "Sofia",
                              "Lucas", "Chloe", "Mateo", "Emily", "Leo", "Grace", "Hugo", "Zara", "Arjun", "Freya", "Yusuf",
                              "Maya", "Theo", "Ines", "Kofi", "Hana", "Ravi", "Lena", "Omar", "Nora", "Felix", "Aisha", "Jonas",
@@ -81,9 +115,6 @@ package enum DemoGenerator {
                             "Okafor", "Haddad", "Silva", "Kim", "Dubois", "Jensen", "Novak", "Taylor", "Evans", "Khan",
                             "Moreau", "Lopez", "Ivanova", "Wilson", "Ahmed", "Schmidt", "Costa", "Yilmaz", "Murphy", "Sato"]
     static let genders = ["female", "male", "female", "male", "non-binary", "unspecified"]
-    static let menu: [(String, Double)] = [("Flat White", 3.4), ("Cappuccino", 3.2), ("Oat Latte", 3.8), ("Espresso", 2.2),
-                                           ("Croissant", 2.6), ("Banana Bread", 3.1), ("Avocado Toast", 7.9), ("Chai Latte", 3.6),
-                                           ("Granola Bowl", 6.5), ("Beans 250g", 9.5), ("Iced Americano", 3.3), ("Cinnamon Bun", 3.0)]
     static let pages = ["/", "/menu", "/locations", "/order", "/loyalty", "/about", "/gift-cards", "/careers"]
     static let screens = ["Home", "Menu", "Order", "Rewards", "Store Finder", "Profile"]
     static let campaigns = ["autumn-menu", "loyalty-double-points", "birthday-treat", "new-beans", "we-miss-you"]
@@ -94,6 +125,7 @@ package enum DemoGenerator {
         var rng = SeededGenerator(seed: configuration.seed)
         var lines: [[String: Any]] = []
         var rows: [[String]] = []
+        var tillCarts: [[[String]]] = []
         var activity: [String: Int] = [:]
         let year: Int64 = 365 * 86_400_000
         var sampleEmail = ""
@@ -160,30 +192,54 @@ package enum DemoGenerator {
                 activity["consent", default: 0] += 1
             }
 
-            // Purchases: a few regulars shop weekly, most now and then.
+            // Purchases: each person buys at their own pace and may stop coming for good (the
+            // BG/NBD story: a Poisson rate while they are a customer, a chance to drop out after
+            // each purchase), and their baskets follow their habits and the time of day.
             let regular = Double.random(in: 0..<1, using: &rng) < 0.2
-            let purchases = regular ? Int.random(in: 12...40, using: &rng) : Int.random(in: 1...8, using: &rng)
+            let perDay = regular ? Double.random(in: (1.0 / 7)...(1.0 / 2), using: &rng) : Double.random(in: (1.0 / 60)...(1.0 / 10), using: &rng)
+            let dropout = regular ? Double.random(in: 0.005...0.04, using: &rng) : Double.random(in: 0.05...0.3, using: &rng)
             let onlineShare = Double.random(in: 0..<0.6, using: &rng)
+            let habits = CafeHabits(using: &rng)
             let remaining = configuration.start + year - signup
-            for purchase in 0..<purchases {
-                let when = signup + Int64.random(in: 0..<max(remaining, 1), using: &rng)
-                let items = Int.random(in: 1...5, using: &rng)
-                var spend = 0.0
-                for _ in 0..<items { spend += menu.randomElement(using: &rng)!.1 }
-                if Double.random(in: 0..<1, using: &rng) < 0.03 { spend = -spend }  // a refund
+            var when = signup, purchases = 0
+            for purchase in 0..<365 {
+                when += Int64(-log(1 - Double.random(in: 0..<1, using: &rng)) / perDay * 86_400_000)
+                guard when < configuration.start + year else { break }
+                let basket = habits.basket(using: &rng)
+                // The day's daypart, in the shop's time (+01:00): morning, lunch or afternoon.
+                let at = when - when % 86_400_000 + Int64(basket.hour - 1) * 3_600_000 + Int64.random(in: 0..<3_600_000, using: &rng)
+                let spend = basket.lines.reduce(0) { $0 + $1.item.price * Double($1.quantity) }
                 let cartID = "K\(configuration.seed)-\(index)-\(purchase)"
                 if Double.random(in: 0..<1, using: &rng) < onlineShare {
                     lines.append(["type": "track", "event": "Order Completed", "userId": customerID, "messageId": messageID(),
-                                  "timestamp": time(when),
-                                  "properties": ["order_id": cartID, "cart_size": items, "revenue": (spend * 100).rounded() / 100,
-                                                 "currency": "EUR", "channel": "online"],
+                                  "timestamp": time(at),
+                                  "properties": ["order_id": cartID, "revenue": (spend * 100).rounded() / 100, "currency": "EUR",
+                                                 "channel": "online", "products": basket.lines.map { line -> [String: Any] in
+                                                     ["product_id": line.item.sku, "sku": line.item.sku, "name": line.item.name,
+                                                      "category": line.item.category, "price": line.item.price, "quantity": line.quantity]
+                                                 }],
                                   "context": ["channel": Bool.random(using: &rng) ? "web" : "app"]])
                     activity["online order", default: 0] += 1
+                    if Double.random(in: 0..<1, using: &rng) < 0.03 {
+                        lines.append(["type": "track", "event": "Order Refunded", "userId": customerID, "messageId": messageID(),
+                                      "timestamp": time(at + 86_400_000),
+                                      "properties": ["order_id": cartID, "revenue": (spend * 100).rounded() / 100, "currency": "EUR"]])
+                        activity["refund", default: 0] += 1
+                    }
+                } else if let loyalty {
+                    // Loyalty members' cards are scanned: the till exports their carts line by line.
+                    tillCarts.append(basket.lines.map { line in
+                        [loyalty, customerID, localTime(at), cartID, line.item.sku, line.item.name, line.item.category,
+                         String(format: "%.2f", line.item.price), String(line.quantity)]
+                    })
+                    activity["in-store purchase", default: 0] += 1
                 } else {
-                    rows.append([customerID, "\(age)", gender, localTime(when), cartID, "\(items)",
-                                 String(format: "%.2f", spend), "in-store"])
+                    rows.append([customerID, "\(age)", gender, localTime(at), cartID, "\(basket.lines.reduce(0) { $0 + $1.quantity })",
+                                 String(format: "%.2f", Double.random(in: 0..<1, using: &rng) < 0.03 ? -spend : spend), "in-store"])
                     activity["in-store purchase", default: 0] += 1
                 }
+                purchases += 1
+                if Double.random(in: 0..<1, using: &rng) < dropout { break }
             }
 
             // Web and app visits; app users sometimes start anonymous and log in (a merge).
@@ -203,9 +259,13 @@ package enum DemoGenerator {
                               "context": ["channel": "app"]])
                 activity["app login", default: 0] += 1
                 for _ in 0..<Int.random(in: 1...15, using: &rng) {
+                    let opened = installed + Int64.random(in: 60_000..<(30 * 86_400_000), using: &rng)
+                    // Segment's mobile SDKs send Application Opened when a session starts.
+                    lines.append(["type": "track", "event": "Application Opened", "userId": customerID, "anonymousId": device,
+                                  "messageId": messageID(), "timestamp": time(opened - 5_000),
+                                  "context": ["channel": "app"]])
                     lines.append(["type": "screen", "userId": customerID, "anonymousId": device, "messageId": messageID(),
-                                  "name": screens.randomElement(using: &rng)!,
-                                  "timestamp": time(installed + Int64.random(in: 60_000..<(30 * 86_400_000), using: &rng)),
+                                  "name": screens.randomElement(using: &rng)!, "timestamp": time(opened),
                                   "context": ["channel": "app"]])
                     activity["app visit", default: 0] += 1
                 }
@@ -272,7 +332,8 @@ package enum DemoGenerator {
         return DemoDataSet(
             segmentLines: segment.enumerated().map { SourceRecord(line: $0.offset + 1, byteOffset: 0, bytes: $0.element) },
             retailRows: csvLines.enumerated().map { SourceRecord(line: $0.offset + 2, byteOffset: 0, bytes: Array($0.element.utf8)) },
-            retailHeader: retailHeader, retailMapping: retailMapping, customers: configuration.customers,
+            retailHeader: retailHeader, retailMapping: retailMapping,
+            tillCarts: Self.tillRecords(tillCarts), tillHeader: tillHeader, tillMapping: tillMapping, customers: configuration.customers,
             sampleEmail: sampleEmail, activity: activity)
     }
 

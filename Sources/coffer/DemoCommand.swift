@@ -29,7 +29,7 @@ struct DemoCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Random seed: the same seed and size give the same data.", valueName: "SEED"))
     var seed: UInt64 = 2026
 
-    @Option(help: ArgumentHelp("Also write the generated inputs (segment.jsonl, retail.csv) to DIR, in clear.", valueName: "DIR"))
+    @Option(help: ArgumentHelp("Also write the generated inputs (segment.jsonl, retail.csv, till-items.csv) to DIR, in clear.", valueName: "DIR"))
     var writeFiles: String?
 
     func validate() throws {
@@ -54,19 +54,22 @@ struct DemoCommand: ParsableCommand {
         let clock = Stopwatch()
         let data = DemoGenerator.generate(configuration)
         Terminal.line("Generated \(customers) customers of Coffer Café: \(data.segmentLines.count) Segment events, "
-            + "\(data.retailRows.count) till rows (seed \(seed)).")
+            + "\(data.retailRows.count) till rows, \(data.tillCarts.count) loyalty carts as line items (seed \(seed)).")
         if let writeFiles {
             // Personal data in clear: owner-only, like the vault.
             try FileManager.default.createDirectory(atPath: writeFiles, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
             try AtomicFile.write(Data(data.segmentJSONL.utf8), to: URL(fileURLWithPath: writeFiles + "/segment.jsonl"))
             try AtomicFile.write(Data(data.retailCSV.utf8), to: URL(fileURLWithPath: writeFiles + "/retail.csv"))
-            Terminal.line("Wrote \(writeFiles)/segment.jsonl and \(writeFiles)/retail.csv (personal data in clear: delete when done)")
+            try AtomicFile.write(Data(data.tillCSV.utf8), to: URL(fileURLWithPath: writeFiles + "/till-items.csv"))
+            Terminal.line("Wrote \(writeFiles)/segment.jsonl, retail.csv and till-items.csv (personal data in clear: delete when done)")
         }
         let ingestor = try Ingestor(vault: vault, policy: policy)
         let segment = try ingestor.ingest(records: data.segmentLines, file: "demo:segment.jsonl", format: .jsonl)
         let retail = try ingestor.ingest(records: data.retailRows, file: "demo:retail.csv", format: .csv,
                                          mapping: data.retailMapping, header: data.retailHeader)
+        let till = try ingestor.ingest(records: data.tillCarts, file: "demo:till-items.csv", format: .csv,
+                                       mapping: data.tillMapping, header: data.tillHeader)
         // Withdrawals in the data leave projections already built (a second demo run on a built vault).
         try ConsentCommand.takeEffect(segment.withdrawals + retail.withdrawals, vault: vault, policy: policy)
         let seconds = clock.elapsed
@@ -78,8 +81,10 @@ struct DemoCommand: ParsableCommand {
         Terminal.line("")
         Terminal.line("Ingested web/app/email/social events: " + segment.summaryLines.joined(separator: "\n"))
         Terminal.line("Ingested till purchases (CSV mapping): " + retail.summaryLines.joined(separator: "\n"))
+        Terminal.line("Ingested till line items (one cart per event): " + till.summaryLines.joined(separator: "\n"))
         var total = segment
         total.add(retail)
+        total.add(till)
         Terminal.line(String(format: "Total: %d records in %.1f s (%.0f records/s)", total.records, seconds, Double(total.records) / seconds))
 
         let report = try LogVerifier.verify(layout: layout)

@@ -8,6 +8,26 @@ struct CSVIngestTests {
     static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("examples")
 
+    @Test("the till's line items import with the shipped example mapping: one event per cart, a bad price quarantines its cart")
+    func tillExample() throws {
+        let fixture = try IngestFixture()
+        let mappingPath = Self.examples.appendingPathComponent("till-items-mapping.yaml").path
+        let mapping = try CSVMapping.load(path: mappingPath)
+        #expect(mapping == DemoGenerator.tillMapping)
+        let report = try fixture.ingest(Self.examples.appendingPathComponent("till-items.csv").path, mapping: mapping, mappingPath: mappingPath)
+        #expect(report.accepted == 3 && report.quarantined == 1)
+        #expect(try fixture.quarantined().map(\.reason) == ["wrong type: column unit_price must be a number (row 1 of the cart)"])
+        let payloads = try fixture.payloads("user:C100001")
+        #expect(payloads.count == 2)
+        let properties = try #require(payloads[0]["properties"] as? [String: Any])
+        let products = try #require(properties["products"] as? [[String: Any]])
+        #expect(products.map { $0["name"] as? String } == ["Flat White", "Croissant"])
+        #expect(properties["revenue"] as? Double == 6 && properties["channel"] as? String == "in-store")
+        #expect(try fixture.payloads("user:C100002").first.flatMap { ($0["properties"] as? [String: Any])?["revenue"] as? Double } == 15.5)
+        let again = try fixture.ingest(Self.examples.appendingPathComponent("till-items.csv").path, mapping: mapping)
+        #expect(again.accepted == 0 && again.duplicates == 4, "the three carts and the quarantined one, \(again)")
+    }
+
     @Test("the retail table imports with the shipped example mapping")
     func retailExample() throws {
         let fixture = try IngestFixture()
