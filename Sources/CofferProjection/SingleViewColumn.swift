@@ -138,6 +138,11 @@ extension SingleViewColumn {
     /// Every column's name, in table order.
     package static let names = all.map(\.name)
 
+    /// The columns the analysis computes from everyone's purchases (scores, forecasts, recommendations).
+    package static let analysisNames = ["rfm_recency", "rfm_frequency", "rfm_monetary", "rfm_segment", "p_alive",
+                                        "expected_purchases_30d", "expected_purchases_90d", "expected_purchases_365d",
+                                        "expected_avg_spend", "clv_12m", "churn_risk", "recommended_items"]
+
     /// The column named `name`, if the view has one (consent columns are not in the table).
     package static func named(_ name: String) -> SingleViewColumn? { byName[name] }
 

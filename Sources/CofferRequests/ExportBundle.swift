@@ -200,6 +200,25 @@ struct BundleContent {
             ["segment": $0.name, "description": $0.description, "rule": $0.text]
         })))
 
+        // profiling.json: the analysis of the last build (scores, forecasts, recommendations) and its logic.
+        let profiling = try ProfilingRecord.load(customerKey: profile.customerKey, vault: vault, policy: desk.policy)
+        files.append(("profiling.json", try Self.json([
+            "logic": BundleContent.profilingLogic,
+            "projections": profiling.map { record -> [String: Any] in
+                var values: [String: Any] = [:]
+                for (column, cell) in record.values {
+                    switch cell {
+                    case let .integer(value): values[column] = value
+                    case let .real(value): values[column] = value
+                    case let .text(text): values[column] = text
+                    case .null: break
+                    }
+                }
+                return ["purpose": record.purpose, "built_at": record.builtAt ?? "", "values": values,
+                        "models": Dictionary(uniqueKeysWithValues: record.models)]
+            },
+        ])))
+
         // access_log.json: who accessed this person's data, when and why.
         let targets = try PersonProfile.auditTargets(family: family, customerKey: profile.customerKey, vault: vault, policy: desk.policy)
         let entries = try vault.auditEntries(AuditFilter(targets: targets))
@@ -243,6 +262,19 @@ struct BundleContent {
         return text
     }
 
+    /// How the analysis columns are computed, in words for the person (profiling.json's "logic").
+    static let profilingLogic = """
+        Scores are computed from your purchases (days with a purchase, and what was spent) at each build of our \
+        projections. RFM: your recency, frequency (purchases in the last 12 months) and spend are ranked among all \
+        customers' and scored 1 (lowest fifth) to 5 (highest fifth); the segment name follows from the recency and \
+        frequency scores. p_alive and the expected purchases come from the BG/NBD model (Fader, Hardie & Lee 2005), \
+        fitted to all customers' purchase histories: it weighs how often you bought against how long ago you last \
+        did. expected_avg_spend comes from the Gamma-Gamma model (Fader & Hardie 2013); clv_12m is the expected spend \
+        of the next 12 months, discounted. churn_risk is low (p_alive 0.7 or more), medium (0.3 to 0.7) or high. \
+        recommended_items are items often bought together with what you buy, made only while your consent to \
+        personalisation is in force. No decision with legal or similarly significant effect is made from them alone.
+        """
+
     static func readme(request: String, identifier: Identifier, found: Bool, generated: String, policy: Policy) -> String {
         var text = """
             Your data: export \(request)
@@ -281,6 +313,11 @@ struct BundleContent {
                               rates, consent flags), exactly as our analysis starts from it.
             segments.json     The groups ("segments") you are in today and the rule that put
                               you there, e.g. "shop_times >= 10 and avg_spend > 15".
+            profiling.json    What our analysis made of your purchases at its last run, per
+                              purpose: your recency, frequency and spend scores (1-5) and
+                              segment, how likely you are still a customer, the purchases
+                              and spend forecast for you, your churn band and the items
+                              recommended to you, with how each is computed.
             access_log.json   Who in our organisation accessed your data, when, for which
                               purpose and what they did: from our signed audit trail.
                               Analyses that read everyone's data at once (counts, averages)

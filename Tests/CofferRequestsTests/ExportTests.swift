@@ -23,7 +23,7 @@ struct ExportTests {
 
         let files = try BundleVerifier.files(out)
         #expect(Set(files.keys) == ["README.txt", "subject.json", "events.json", "events.csv", "consents.json", "single_view.json",
-                                         "segments.json", "access_log.json", "processing.json", "manifest.json", "manifest.sig"])
+                                         "segments.json", "profiling.json", "access_log.json", "processing.json", "manifest.json", "manifest.sig"])
         let all = files.values.map { String(decoding: $0, as: UTF8.self).lowercased() }.joined(separator: "\n")
         for own in ["ann@example.com", "+447700900123", "annabelle", "wintergreen", "kirkcudbright", "pistachio croissant", "newsletter-winter"] {
             #expect(all.contains(own), "the bundle should hold Ann's \(own)")
@@ -53,11 +53,22 @@ struct ExportTests {
         let segments = try #require(JSONSerialization.jsonObject(with: Data(files["segments.json"]!)) as? [[String: String]])
         #expect(Set(segments.map { $0["segment"]! }) == ["spenders", "browsers"])
         #expect(segments.first { $0["segment"] == "spenders" }?["rule"] == "total_spend >= 20")
+        // Profiling (Art. 15(1)(h)): the last build's scores for Ann, file by file, and how they are computed.
+        let profiling = try #require(JSONSerialization.jsonObject(with: Data(files["profiling.json"]!)) as? [String: Any])
+        #expect((profiling["logic"] as? String)?.contains("BG/NBD") == true)
+        let built = try #require(profiling["projections"] as? [[String: Any]])
+        #expect(Set(built.map { $0["purpose"] as? String }) == ["analytics", "marketing", "support"],
+                "every file that holds Ann's row (personalisation lacks her consent)")
+        for record in built {
+            let values = try #require(record["values"] as? [String: Any])
+            #expect((values["rfm_segment"] as? String).map { !$0.isEmpty } == true, "\(record)")
+            #expect(values["recommended_items"] == nil, "no recommendations outside personalisation")
+        }
 
         // Signed manifest: verifies with the vault's audit key; a changed file or another key fails.
         let auditKey = try fixture.owner.auditPublicKey()
         let manifest = try BundleVerifier.verify(out, publicKey: auditKey)
-        #expect(manifest.files.count == 9)
+        #expect(manifest.files.count == 10)
         #expect(throws: (any Error).self) { try BundleVerifier.verify(out, publicKey: Ed25519.PrivateKey.generate().publicKey) }
         let tampered = fixture.directory.appendingPathComponent("tampered.zip")
         var changed = files
