@@ -9,7 +9,8 @@ import GRDB
 ///
 /// Every cell counts distinct customers, and a cell of fewer than the policy's
 /// minimum group size is left out (its count kept in `projection_info`), for
-/// every role: a small cell singles people out whoever reads it.
+/// every role: a small cell singles people out whoever reads it. Shares are of
+/// the cells shown, so no left-out cell can be worked out by subtraction.
 struct PatternTables {
     let minimum: Int
     /// Cells left out for being below the minimum group size, over all tables.
@@ -94,13 +95,12 @@ struct PatternTables {
 
     private mutating func channels(_ people: [CustomerAggregate], _ db: Database) throws {
         /// (month, online?) → purchases, customers
-        var cells: [Int: (purchases: Int, customers: Int)] = [:], totals: [Int: Int] = [:]
+        var cells: [Int: (purchases: Int, customers: Int)] = [:]
         for person in people {
             var seen: Set<Int> = []
             for day in person.purchaseDays.days {
                 let (year, month, _) = CivilCalendar.civilFromDays(Int(day.day))
                 let key = year * 12 + month - 1
-                totals[key, default: 0] += Int(day.carts)
                 for (online, count) in [(1, Int(day.online)), (0, Int(day.carts - day.online))] where count > 0 {
                     let cell = key * 2 + online
                     cells[cell, default: (0, 0)].purchases += count
@@ -108,7 +108,10 @@ struct PatternTables {
                 }
             }
         }
-        for (cell, value) in cells.sorted(by: { $0.key < $1.key }) where shown(value.customers) {
+        let kept = cells.sorted(by: { $0.key < $1.key }).filter { shown($0.value.customers) }
+        var totals: [Int: Int] = [:]
+        for (cell, value) in kept { totals[cell / 2, default: 0] += value.purchases }
+        for (cell, value) in kept {
             let month = cell / 2
             let label = "\(month / 12)-\(month % 12 < 9 ? "0" : "")\(month % 12 + 1)"
             try db.execute(sql: "INSERT INTO channel_mix VALUES (?, ?, ?, ?, ?)",
@@ -119,15 +122,15 @@ struct PatternTables {
 
     private mutating func sizes(_ people: [CustomerAggregate], _ db: Database) throws {
         var cells: [String: (purchases: Int, customers: Int)] = [:]
-        var total = 0
         for person in people {
             for entry in person.detail.sizes.entries {
                 cells[entry.key, default: (0, 0)].purchases += Int(entry.count)
                 cells[entry.key]!.customers += 1
-                total += Int(entry.count)
             }
         }
-        for (size, value) in cells.sorted(by: { $0.key < $1.key }) where shown(value.customers) {
+        let kept = cells.sorted(by: { $0.key < $1.key }).filter { shown($0.value.customers) }
+        let total = kept.reduce(0) { $0 + $1.value.purchases }
+        for (size, value) in kept {
             try db.execute(sql: "INSERT INTO basket_sizes VALUES (?, ?, ?, ?)",
                            arguments: [size, value.purchases, value.customers, round4(Double(value.purchases) / Double(total))])
         }
@@ -135,7 +138,6 @@ struct PatternTables {
 
     private mutating func categories(_ people: [CustomerAggregate], _ db: Database) throws {
         var cells: [String: (items: Double, baskets: Int, customers: Int, revenue: Double?)] = [:]
-        var totalItems = 0.0
         for person in people {
             var seen: Set<String> = []
             for basket in person.detail.baskets {
@@ -148,11 +150,12 @@ struct PatternTables {
                     if inBasket.insert(category).inserted { cell.baskets += 1 }
                     if seen.insert(category).inserted { cell.customers += 1 }
                     cells[category] = cell
-                    totalItems += line.quantity
                 }
             }
         }
-        for (category, value) in cells.sorted(by: { $0.key < $1.key }) where shown(value.customers) {
+        let kept = cells.sorted(by: { $0.key < $1.key }).filter { shown($0.value.customers) }
+        let totalItems = kept.reduce(0) { $0 + $1.value.items }
+        for (category, value) in kept {
             try db.execute(sql: "INSERT INTO category_mix VALUES (?, ?, ?, ?, ?, ?)",
                            arguments: [category, value.items, value.baskets, value.customers,
                                        value.revenue.map { ($0 * 100).rounded() / 100 }, round4(value.items / totalItems)])

@@ -24,6 +24,23 @@ struct PurchaseModelTests {
         return (value * scale).rounded() == (expected * scale).rounded()
     }
 
+    @Test("per customer, p_alive, expected purchases in 39 weeks and expected spend agree with the lifetimes package (its output, shipped)")
+    func againstLifetimes() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/cdnow/lifetimes_reference.csv")
+        let rows = try String(contentsOf: url, encoding: .utf8).split(whereSeparator: \.isNewline).dropFirst()
+            .map { $0.split(separator: ",", omittingEmptySubsequences: false).map { Double($0) } }
+        #expect(rows.count == 6)
+        let purchases = BGNBD.fit(Self.cdnow).model, spend = GammaGamma.fit(Self.cdnow).model
+        func close(_ value: Double, _ reference: Double) -> Bool { abs(value - reference) <= 2e-3 * abs(reference) }
+        for row in rows {
+            let history = PurchaseHistory(repeatPurchases: Int(row[1]!), recency: row[2]!, age: row[3]!, meanSpend: row[4]!)
+            #expect(close(purchases.probabilityAlive(history), row[5]!), "customer \(row[0]!): p_alive")
+            #expect(close(purchases.expectedPurchases(in: 39, given: history) ?? .nan, row[6]!), "customer \(row[0]!): expected purchases")
+            if let reference = row[7] { #expect(close(spend.expectedMeanSpend(history), reference), "customer \(row[0]!): expected spend") }
+        }
+    }
+
     @Test("BG/NBD on CDNOW: r = 0.243, α = 4.414, a = 0.793, b = 2.426, log-likelihood −9582.4 (Fader, Hardie & Lee 2005)")
     func bgnbdOnCDNOW() {
         #expect(Self.cdnow.count == 2_357)

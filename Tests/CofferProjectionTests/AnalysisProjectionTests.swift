@@ -85,6 +85,10 @@ struct AnalysisProjectionTests {
         let reader = try ProjectionReader(vault: analyst, policy: fixture.policy, purpose: "personalisation", action: .query)
         let mix = try reader.query("SELECT category, items, baskets FROM category_mix ORDER BY category").rows
         #expect(mix.map { $0[0] } == [.text("coffee"), .text("lunch"), .text("pastries")])
+        // Shares are of the cells shown: a left-out cell cannot be worked out as 1 minus the others.
+        for sums in try reader.query("SELECT sum(share) FROM channel_mix GROUP BY month").rows + reader.query("SELECT sum(share) FROM category_mix").rows {
+            #expect(abs((sums[0].double ?? 0) - 1) < 0.001)
+        }
     }
 
     @Test("recommendations go to consenting people in the personalisation file only, and a withdrawal takes them away")
