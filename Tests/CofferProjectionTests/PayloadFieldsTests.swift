@@ -26,6 +26,22 @@ struct PayloadFieldsTests {
         #expect(PayloadFields.scan(Array(#"{"event":"x""#.utf8)) == nil)
     }
 
+    @Test("products[]: each line's name (else product_id, else sku), category, price and quantity; odd shapes are skipped, broken ones refused")
+    func products() throws {
+        let text = #"{"event":"Order Completed","properties":{"products":[{"name":"Flat White","category":"coffee","price":3.4,"quantity":2},"# +
+            #"{"product_id":42,"price":"2.5"},{"sku":"B\"1","extra":{"name":"not this"}},{"category":"no id"},7,"x",[{"name":"nested"}],{}],"revenue":9}}"#
+        let fields = try #require(PayloadFields.scan(Array(text.utf8)))
+        #expect(fields.products == [.init(item: "Flat White", category: "coffee", price: 3.4, quantity: 2),
+                                    .init(item: "42", category: nil, price: 2.5, quantity: nil),
+                                    .init(item: "B\"1", category: nil, price: nil, quantity: nil)])
+        #expect(fields.properties[.revenue] == .number(9), "the properties after products are still read")
+        #expect(try #require(PayloadFields.scan(Array(#"{"properties":{"products":{"name":"x"},"revenue":1}}"#.utf8))).products.isEmpty)
+        #expect(try #require(PayloadFields.scan(Array(#"{"properties":{"products":[],"revenue":1}}"#.utf8))).properties[.revenue] == .number(1))
+        for broken in [#"{"properties":{"products":[{"name":"x"}"#, #"{"properties":{"products":[}]}}"#, #"{"properties":{"products":[{"name":"x"} {"name":"y"}]}}"#] {
+            #expect(PayloadFields.scan(Array(broken.utf8)) == nil, "\(broken)")
+        }
+    }
+
     @Test func testStringsAndNumbersDecodeAsJSONSaysAndMalformedPayloadsAreRefused() throws {
         let text = #"{"traits":{"age":3e2,"loyaltyPoints":-2.5,"city":"x\"y\\z\u00e9\ud83d\ude00","postcode":"","#
             + #""email":true,"gender":null,"zip":0.1}}"#
