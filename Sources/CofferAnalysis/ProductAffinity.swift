@@ -54,14 +54,19 @@ package struct ProductAffinity: Sendable {
     }
 
     /// Up to `limit` items the customer has not bought, best first: each scored by
-    /// its highest lift from an item they have bought (ties by name); only items
-    /// with a lift above 1 from something they bought.
+    /// its highest confidence from an item they have bought (how often the two are
+    /// bought together), among rules with a lift above 1 (together more often than
+    /// by chance); ties by lift, then name. Confidence first, so a rare item that
+    /// happens to sit in a few baskets (a high lift on little evidence) does not
+    /// crowd out what people reliably buy together.
     package func recommendations(for bought: Set<String>, limit: Int = 3) -> [String] {
-        var best: [String: Double] = [:]
+        var best: [String: (confidence: Double, lift: Double)] = [:]
         for rule in rules where bought.contains(rule.item) && !bought.contains(rule.other) && rule.lift > 1 {
-            best[rule.other] = max(best[rule.other] ?? 0, rule.lift)
+            let old = best[rule.other] ?? (0, 0)
+            if (rule.confidence, rule.lift) > old { best[rule.other] = (rule.confidence, rule.lift) }
         }
-        return best.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(limit).map(\.key)
+        return best.sorted { ($0.value.confidence, $0.value.lift, $1.key) > ($1.value.confidence, $1.value.lift, $0.key) }
+            .prefix(limit).map(\.key)
     }
 
     private struct Pair: Hashable {

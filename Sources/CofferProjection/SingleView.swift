@@ -110,7 +110,7 @@ package enum SingleView {
             row.append(number.map { real(round2($0)) } ?? .null)
         }
         row.append(value.map { .text($0.churnRisk.rawValue) } ?? .null)
-        row.append(analysis?.recommendations.map { .text($0.joined(separator: ",")) } ?? .null)
+        row.append(analysis?.recommendations.flatMap { $0.isEmpty ? nil : .text($0.joined(separator: ",")) } ?? .null)
         for granted in consents { row.append(.integer(granted ? 1 : 0)) }
         return row
     }

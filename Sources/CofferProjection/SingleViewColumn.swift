@@ -132,7 +132,7 @@ extension SingleViewColumn {
               "the next 12 months' expected spend, discounted monthly at the policy's analysis: annual_discount_rate"),
         .init("churn_risk", .text, .behavioural, "low (p_alive 0.7 or more), medium (0.3 to 0.7) or high (below 0.3)"),
         .init("recommended_items", .text, unit: .list, .behavioural,
-              "up to 3 items bought with what the person buys and not yet bought by them; only in the recommendations purpose's files"),
+              "up to 3 items often bought with what the person buys (lift above 1, surest first) that they have not bought; only in the recommendations purpose's files"),
     ])
 
     /// Every column's name, in table order.

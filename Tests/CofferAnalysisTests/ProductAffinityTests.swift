@@ -21,7 +21,7 @@ struct ProductAffinityTests {
         #expect(affinity.recommendations(for: ["tea", "muffin"]).isEmpty, "no rule from what they bought")
     }
 
-    @Test("without a minimum, pairs of one customer count; only a lift above 1 is recommended, best first")
+    @Test("without a minimum, pairs of one customer count; only a lift above 1 is recommended, the highest confidence first")
     func everyPair() {
         let affinity = ProductAffinity(baskets: Self.baskets, minimumGroupSize: 1)
         #expect(affinity.rules.count == 10)   // 5 pairs, both ways
@@ -29,7 +29,8 @@ struct ProductAffinityTests {
         let rule = affinity.rules.first { $0.item == "muffin" && $0.other == "coffee" }
         #expect(rule?.lift == 0.625)
         #expect(affinity.recommendations(for: ["tea"]) == ["muffin"])   // tea → muffin: 1·5/(1·2) = 2.5
-        // croissant → juice: 1·5/(3·1) ≈ 1.67; croissant → coffee 1.25: juice first.
-        #expect(affinity.recommendations(for: ["croissant"]) == ["juice", "coffee"])
+        // croissant → coffee: confidence 3/3, lift 1.25; croissant → juice: confidence 1/3, lift 1·5/(3·1) ≈ 1.67.
+        // The surer pairing first.
+        #expect(affinity.recommendations(for: ["croissant"]) == ["coffee", "juice"])
     }
 }
