@@ -110,6 +110,16 @@ struct BundleContent {
         Array(try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]))
     }
 
+    /// A single-view value as JSON writes it; nil for null (left out).
+    static func json(_ cell: Cell) -> Any? {
+        switch cell {
+        case let .integer(value): return value
+        case let .real(value): return value
+        case let .text(text): return text
+        case .null: return nil
+        }
+    }
+
     init(desk: RequestDesk, subject: SubjectID, request: String, now: Int64) throws {
         let vault = desk.vault
         let graph = try vault.identityGraph()
@@ -187,14 +197,7 @@ struct BundleContent {
 
         // single_view.json and segments.json: the profile as Coffer computes it, untransformed.
         var view: [String: Any] = ["computed_at": Timestamp.format(now)]
-        for (column, cell) in profile.fields {
-            switch cell {
-            case let .integer(value): view[column] = value
-            case let .real(value): view[column] = value
-            case let .text(text): view[column] = text
-            case .null: break
-            }
-        }
+        for (column, cell) in profile.fields { view[column] = Self.json(cell) as Any? }
         files.append(("single_view.json", try Self.json(view)))
         files.append(("segments.json", try Self.json(profile.segments.map {
             ["segment": $0.name, "description": $0.description, "rule": $0.text]
@@ -205,15 +208,8 @@ struct BundleContent {
         files.append(("profiling.json", try Self.json([
             "logic": BundleContent.profilingLogic,
             "projections": profiling.map { record -> [String: Any] in
-                var values: [String: Any] = [:]
-                for (column, cell) in record.values {
-                    switch cell {
-                    case let .integer(value): values[column] = value
-                    case let .real(value): values[column] = value
-                    case let .text(text): values[column] = text
-                    case .null: break
-                    }
-                }
+                let values = Dictionary(record.values.compactMap { column, cell in Self.json(cell).map { (column, $0) } },
+                                        uniquingKeysWith: { first, _ in first })
                 return ["purpose": record.purpose, "built_at": record.builtAt ?? "", "values": values,
                         "models": Dictionary(uniqueKeysWithValues: record.models)]
             },
