@@ -38,8 +38,9 @@ struct PatternTables {
 
     static let weekdays = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
-    /// Writes the tables for `people` (the aggregates of the file's people).
-    mutating func write(_ people: [CustomerAggregate], affinity: ProductAffinity?, into db: Database) throws {
+    /// Writes the tables for `people` (the aggregates of the file's people, read in place, not copied).
+    mutating func write<People: Collection>(_ people: People, affinity: ProductAffinity?, into db: Database) throws
+    where People.Element == CustomerAggregate {
         try db.execute(sql: Self.schema)
         try cohorts(people, db)
         try hours(people, db)
@@ -65,7 +66,7 @@ struct PatternTables {
         return false
     }
 
-    private mutating func cohorts(_ people: [CustomerAggregate], _ db: Database) throws {
+    private mutating func cohorts(_ people: some Collection<CustomerAggregate>, _ db: Database) throws {
         var purchases: [Purchase] = []
         for (index, person) in people.enumerated() {
             for day in person.purchaseDays.days { purchases.append(Purchase(customer: String(index), day: Int(day.day), value: day.spend)) }
@@ -79,7 +80,7 @@ struct PatternTables {
         }
     }
 
-    private mutating func hours(_ people: [CustomerAggregate], _ db: Database) throws {
+    private mutating func hours(_ people: some Collection<CustomerAggregate>, _ db: Database) throws {
         var purchases = [Int](repeating: 0, count: 168), customers = [Int](repeating: 0, count: 168)
         for person in people {
             for entry in person.detail.hours.entries {
@@ -93,7 +94,7 @@ struct PatternTables {
         }
     }
 
-    private mutating func channels(_ people: [CustomerAggregate], _ db: Database) throws {
+    private mutating func channels(_ people: some Collection<CustomerAggregate>, _ db: Database) throws {
         /// (month, online?) → purchases, customers
         var cells: [Int: (purchases: Int, customers: Int)] = [:]
         for person in people {
@@ -120,7 +121,7 @@ struct PatternTables {
         }
     }
 
-    private mutating func sizes(_ people: [CustomerAggregate], _ db: Database) throws {
+    private mutating func sizes(_ people: some Collection<CustomerAggregate>, _ db: Database) throws {
         var cells: [String: (purchases: Int, customers: Int)] = [:]
         for person in people {
             for entry in person.detail.sizes.entries {
@@ -136,7 +137,7 @@ struct PatternTables {
         }
     }
 
-    private mutating func categories(_ people: [CustomerAggregate], _ db: Database) throws {
+    private mutating func categories(_ people: some Collection<CustomerAggregate>, _ db: Database) throws {
         var cells: [String: (items: Double, baskets: Int, customers: Int, revenue: Double?)] = [:]
         for person in people {
             var seen: Set<String> = []

@@ -118,7 +118,8 @@ struct ProjectionWriter: Sendable {
             }
             number = ids.count
             var patterns = PatternTables(minimumGroupSize: policy.minimumGroupSize)
-            try patterns.write(self.patterns ? positions.map { people[$0].value } : [], affinity: recommends ? analysis.affinity : nil, into: db)
+            try patterns.write(positions.prefix(self.patterns ? positions.count : 0).lazy.map { people[$0].value },
+                               affinity: recommends ? analysis.affinity : nil, into: db)
             suppressedCells = patterns.suppressed
             for (segment, ids) in zip(usable, members).sorted(by: { $0.0.name.utf8.lexicographicallyPrecedes($1.0.name.utf8) }) {
                 // A group smaller than the policy's minimum is not listed in a file an analyst or
