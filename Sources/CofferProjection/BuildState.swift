@@ -107,7 +107,10 @@ struct StateWriter {
         int(Int64(bytes.count))
         data += bytes
     }
-    mutating func string(_ text: String) { bytes(Array(text.utf8)) }
+    mutating func string(_ text: String) {
+        int(Int64(text.utf8.count))
+        data.append(contentsOf: text.utf8)
+    }
     mutating func flag(_ present: Bool) { data.append(present ? 1 : 0) }
 }
 
@@ -125,14 +128,24 @@ struct StateReader {
     }
 
     mutating func int() throws -> Int64 {
-        let raw = try raw(8)
-        return Int64(littleEndian: raw.withUnsafeBytes { $0.loadUnaligned(as: Int64.self) })
+        guard offset + 8 <= data.count else { throw Damaged() }
+        defer { offset += 8 }
+        return Int64(littleEndian: data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: Int64.self) })
     }
 
     mutating func double() throws -> Double { Double(bitPattern: UInt64(bitPattern: try int())) }
     mutating func bytes() throws -> [UInt8] { try raw(Int(try int())) }
-    mutating func string() throws -> String { String(decoding: try bytes(), as: UTF8.self) }
-    mutating func flag() throws -> Bool { try raw(1)[0] == 1 }
+    mutating func string() throws -> String {
+        let count = Int(try int())
+        guard count >= 0, offset + count <= data.count else { throw Damaged() }
+        defer { offset += count }
+        return String(decoding: data[offset..<(offset + count)], as: UTF8.self)
+    }
+    mutating func flag() throws -> Bool {
+        guard offset < data.count else { throw Damaged() }
+        defer { offset += 1 }
+        return data[offset] == 1
+    }
 }
 
 extension CustomerAggregate {

@@ -1,5 +1,6 @@
 import CofferAnalysis
 import CofferFormats
+import CofferStore
 import GRDB
 
 /// The aggregate tables of one projection file, computed over the people in it
@@ -38,9 +39,15 @@ struct PatternTables {
 
     static let weekdays = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
-    /// Writes the tables for `people` (the aggregates of the file's people, read in place, not copied).
-    mutating func write<People: Collection>(_ people: People, affinity: ProductAffinity?, into db: Database) throws
-    where People.Element == CustomerAggregate {
+    /// The file's people: positions into the build's people, read in place (an aggregate is
+    /// never copied: that cost more than the tables themselves).
+    struct People {
+        let all: [(key: SubjectID, value: CustomerAggregate)]
+        let positions: [Int]
+    }
+
+    /// Writes the tables for the file's people.
+    mutating func write(_ people: People, affinity: ProductAffinity?, into db: Database) throws {
         try db.execute(sql: Self.schema)
         try cohorts(people, db)
         try hours(people, db)
@@ -66,10 +73,12 @@ struct PatternTables {
         return false
     }
 
-    private mutating func cohorts(_ people: some Collection<CustomerAggregate>, _ db: Database) throws {
+    private mutating func cohorts(_ people: People, _ db: Database) throws {
         var purchases: [Purchase] = []
-        for (index, person) in people.enumerated() {
-            for day in person.purchaseDays.days { purchases.append(Purchase(customer: String(index), day: Int(day.day), value: day.spend)) }
+        for position in people.positions {
+            for day in people.all[position].value.purchaseDays.days {
+                purchases.append(Purchase(customer: String(position), day: Int(day.day), value: day.spend))
+            }
         }
         let table = CohortTable(purchases, minimumGroupSize: minimum)
         suppressed += table.suppressed
@@ -80,10 +89,10 @@ struct PatternTables {
         }
     }
 
-    private mutating func hours(_ people: some Collection<CustomerAggregate>, _ db: Database) throws {
+    private mutating func hours(_ people: People, _ db: Database) throws {
         var purchases = [Int](repeating: 0, count: 168), customers = [Int](repeating: 0, count: 168)
-        for person in people {
-            for entry in person.detail.hours.entries {
+        for position in people.positions {
+            for entry in people.all[position].value.detail.hours.entries {
                 purchases[Int(entry.key)] += Int(entry.count)
                 customers[Int(entry.key)] += 1
             }
@@ -94,18 +103,23 @@ struct PatternTables {
         }
     }
 
-    private mutating func channels(_ people: some Collection<CustomerAggregate>, _ db: Database) throws {
+    private mutating func channels(_ people: People, _ db: Database) throws {
         /// (month, online?) → purchases, customers
         var cells: [Int: (purchases: Int, customers: Int)] = [:]
-        for person in people {
-            var seen: Set<Int> = []
-            for day in person.purchaseDays.days {
+        var seen: [Int] = []
+        for position in people.positions {
+            seen.removeAll(keepingCapacity: true)
+            for day in people.all[position].value.purchaseDays.days {
                 let (year, month, _) = CivilCalendar.civilFromDays(Int(day.day))
                 let key = year * 12 + month - 1
                 for (online, count) in [(1, Int(day.online)), (0, Int(day.carts - day.online))] where count > 0 {
                     let cell = key * 2 + online
                     cells[cell, default: (0, 0)].purchases += count
-                    if seen.insert(cell).inserted { cells[cell]!.customers += 1 }
+                    // Days come in order, so a person's cells of one month are the last few seen.
+                    if !seen.suffix(2).contains(cell) {
+                        seen.append(cell)
+                        cells[cell]!.customers += 1
+                    }
                 }
             }
         }
@@ -121,10 +135,10 @@ struct PatternTables {
         }
     }
 
-    private mutating func sizes(_ people: some Collection<CustomerAggregate>, _ db: Database) throws {
+    private mutating func sizes(_ people: People, _ db: Database) throws {
         var cells: [String: (purchases: Int, customers: Int)] = [:]
-        for person in people {
-            for entry in person.detail.sizes.entries {
+        for position in people.positions {
+            for entry in people.all[position].value.detail.sizes.entries {
                 cells[entry.key, default: (0, 0)].purchases += Int(entry.count)
                 cells[entry.key]!.customers += 1
             }
@@ -137,19 +151,26 @@ struct PatternTables {
         }
     }
 
-    private mutating func categories(_ people: some Collection<CustomerAggregate>, _ db: Database) throws {
+    private mutating func categories(_ people: People, _ db: Database) throws {
         var cells: [String: (items: Double, baskets: Int, customers: Int, revenue: Double?)] = [:]
-        for person in people {
-            var seen: Set<String> = []
-            for basket in person.detail.baskets {
-                var inBasket: Set<String> = []
+        var seen: [String] = [], inBasket: [String] = []   // a few categories each: arrays beat sets
+        for position in people.positions {
+            seen.removeAll(keepingCapacity: true)
+            for basket in people.all[position].value.detail.baskets {
+                inBasket.removeAll(keepingCapacity: true)
                 for line in basket.lines {
                     let category = line.category ?? "uncategorised"
                     var cell = cells[category] ?? (0, 0, 0, nil)
                     cell.items += line.quantity
                     if let amount = line.amount { cell.revenue = (cell.revenue ?? 0) + amount }
-                    if inBasket.insert(category).inserted { cell.baskets += 1 }
-                    if seen.insert(category).inserted { cell.customers += 1 }
+                    if !inBasket.contains(category) {
+                        inBasket.append(category)
+                        cell.baskets += 1
+                    }
+                    if !seen.contains(category) {
+                        seen.append(category)
+                        cell.customers += 1
+                    }
                     cells[category] = cell
                 }
             }

@@ -118,7 +118,7 @@ struct ProjectionWriter: Sendable {
             }
             number = ids.count
             var patterns = PatternTables(minimumGroupSize: policy.minimumGroupSize)
-            try patterns.write(positions.prefix(self.patterns ? positions.count : 0).lazy.map { people[$0].value },
+            try patterns.write(PatternTables.People(all: people, positions: self.patterns ? positions : []),
                                affinity: recommends ? analysis.affinity : nil, into: db)
             suppressedCells = patterns.suppressed
             for (segment, ids) in zip(usable, members).sorted(by: { $0.0.name.utf8.lexicographicallyPrecedes($1.0.name.utf8) }) {
