@@ -122,7 +122,7 @@ struct ProjectCommand: ParsableCommand {
                 Terminal.line("  \(summary.purpose).\(summary.role.rawValue): \(summary.subjects) people"
                     + (summary.withoutConsent > 0 ? " (\(summary.withoutConsent) without consent left out)" : "")
                     + ", \(summary.columns.count) columns, \(summary.segments.count) segments, \(summary.bytes / 1024) KiB encrypted"
-                    + (summary.skippedSegments.isEmpty ? "" : "; segments not built (they read a denied field): "
+                    + (summary.skippedSegments.isEmpty ? "" : "; segments left out (they read a field this file does not hold): "
                         + summary.skippedSegments.joined(separator: ", ")))
             }
         }
