@@ -37,6 +37,8 @@ public struct Policy: Sendable {
     public var numericLimits: [String: ClosedRange<Double>] = [:]
     /// Purchase and refund events, the CLV discount rate and the recommendations' purpose (`analysis:`).
     public var analysis = AnalysisSettings()
+    /// Audiences and destinations (`activation:`).
+    public var activation = ActivationSettings()
 
     /// The identifier types the policy adds (`crm`, …).
     public var declaredIdentifierTypes: [IdentifierType] { identifiers.compactMap { IdentifierType(rawValue: $0.type) } }

@@ -103,7 +103,7 @@ struct PolicyReader {
     let file: String
 
     static let topLevelKeys = ["name", "version", "purposes", "field_classes", "field_rules", "access", "retention",
-                               "minimum_group_size", "identifiers", "erasure", "limits", "controller", "data_subjects", "analysis"]
+                               "minimum_group_size", "identifiers", "erasure", "limits", "controller", "data_subjects", "analysis", "activation"]
 
     func error(_ node: Node?, _ message: String) -> PolicyError {
         PolicyError(file: file, line: node?.mark?.line, column: node?.mark?.column, message)
@@ -187,6 +187,7 @@ struct PolicyReader {
         policy.controller = controller
         policy.dataSubjects = dataSubjects
         policy.analysis = try section("analysis").map { try analysis($0, purposes: purposes) } ?? AnalysisSettings()
+        policy.activation = try section("activation").map { try activation($0, purposes: purposes, classes: classes) } ?? ActivationSettings()
         return policy
     }
 
@@ -404,6 +405,63 @@ struct PolicyReader {
         }
         let both = Set(settings.purchaseEvents.map { $0.lowercased() }).intersection(settings.refundEvents.map { $0.lowercased() })
         if let name = both.sorted().first { throw error(node, "analysis: '\(name)' is both a purchase event and a refund event") }
+        return settings
+    }
+
+    func activation(_ node: Node, purposes: [Purpose], classes: [String: Set<FieldClass>]) throws -> ActivationSettings {
+        let fields = try mapping(node, "activation")
+        try checkKeys(fields, allowed: ["purpose", "channels", "frequency_cap", "destinations"], in: "activation")
+        var settings = ActivationSettings()
+        func consentPurpose(_ value: Node, _ what: String) throws -> String {
+            let name = try string(value, what)
+            guard let purpose = purposes.first(where: { $0.name == name }) else {
+                throw error(value, "\(what) '\(name)' is not a declared purpose; declared: \(purposes.map(\.name).joined(separator: ", "))")
+            }
+            guard purpose.needsConsent else { throw error(value, "\(what) '\(name)' rests on \(purpose.lawfulBasis.rawValue); activation needs consent") }
+            return name
+        }
+        for (key, _, value) in fields {
+            switch key {
+            case "purpose":
+                settings.purpose = try consentPurpose(value, "activation purpose")
+            case "channels":
+                for (name, keyNode, channel) in try mapping(value, "activation channels") {
+                    let kind = try oneOf(keyNode, ActivationSettings.Channel.self, "channel")
+                    let options = try mapping(channel, "channel \(name)")
+                    try checkKeys(options, allowed: ["consent"], in: "channel \(name)")
+                    if let consent = options.first(where: { $0.key == "consent" })?.value {
+                        settings.channelConsents[kind] = try consentPurpose(consent, "the consent of channel \(name)")
+                    }
+                }
+            case "frequency_cap":
+                // "2 per 7d": at most 2 messages a person in any 7 days.
+                let text = try string(value, "frequency_cap")
+                let parts = text.split(separator: " ")
+                guard parts.count == 3, parts[1] == "per", let count = Int(parts[0]), count > 0, let window = PolicyDuration(String(parts[2])) else {
+                    throw error(value, "frequency_cap must read like '2 per 7d': at most 2 messages a person in any 7 days")
+                }
+                settings.frequencyCap = count
+                settings.capWindow = window
+            default:
+                for (name, _, destination) in try mapping(value, "activation destinations") {
+                    let options = try mapping(destination, "destination \(name)")
+                    try checkKeys(options, allowed: ["channel", "format", "fields"], in: "destination \(name)")
+                    func option(_ key: String) throws -> Node {
+                        guard let node = options.first(where: { $0.key == key })?.value else {
+                            throw error(destination, "destination \(name) needs \(key):")
+                        }
+                        return node
+                    }
+                    let channel = try oneOf(try option("channel"), ActivationSettings.Channel.self, "channel")
+                    let format = try oneOf(try option("format"), ActivationSettings.Format.self, "format")
+                    let names = try strings(try option("fields"), "fields of destination \(name)")
+                    for (field, fieldNode) in names where classes[field] == nil {
+                        throw error(fieldNode, "destination \(name): '\(field)' is in no field class, so no role may send it")
+                    }
+                    settings.destinations.append(.init(name: name, channel: channel, format: format, fields: names.map(\.0)))
+                }
+            }
+        }
         return settings
     }
 

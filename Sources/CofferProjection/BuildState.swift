@@ -16,7 +16,8 @@ struct BuildState {
     /// Bumped whenever `CustomerAggregate` or its folding changes: an older state is not used.
     /// 3: event names matched without case, gender in one spelling, purchase days kept.
     /// 4: online carts per day, baskets with products, hours and sizes, engagement counts, last times.
-    static let format: UInt32 = 4
+    /// 5: the push token.
+    static let format: UInt32 = 5
     static let magic = Array("CBS1".utf8)
 
     var lastSeq: Int64
@@ -211,6 +212,7 @@ extension CustomerAggregate {
                       engagement.pageViews, engagement.appSessions] { writer.int(Int64(count)) }
         writer.double(engagement.ratingSum)
         for time in lastSeen.all { Self.write(time, &writer) }
+        Self.write(deviceToken, &writer)
     }
 
     init(from reader: inout StateReader) throws {
@@ -268,6 +270,7 @@ extension CustomerAggregate {
                                 shares: try count(), pageViews: try count(), appSessions: try count())
         engagement.ratingSum = try reader.double()
         lastSeen = LastSeen(try (0..<7).map { _ in try Self.optional(&reader) })
+        deviceToken = try Self.text(&reader)
     }
 }
 

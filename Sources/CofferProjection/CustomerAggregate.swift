@@ -31,6 +31,8 @@ package struct CustomerAggregate: Sendable {
     var city: Latest<String>?
     var loyaltyID: Latest<String>?
     var loyaltyPoints: Latest<Double>?
+    /// The latest push token the app sent (`context.device.token`).
+    var deviceToken: Latest<String>?
 
     var purchases = 0
     var refunds = 0
@@ -65,6 +67,7 @@ package struct CustomerAggregate: Sendable {
         if let cutoffs = rules.cutoffs, cutoffs.isExpired(kind, at: time) { return }
         events += 1
         if let channel = payload.contextChannel.flatMap(Channels.init(name:)) { channels.insert(channel) }
+        if let token = payload.deviceToken, !token.isEmpty { deviceToken = .pick(deviceToken, Latest(value: token, time: time)) }
         if !payload.traits.isEmpty { foldTraits(payload.traits, time: time) }
         switch kind {
         case .page:
@@ -208,6 +211,7 @@ package struct CustomerAggregate: Sendable {
         city = .pick(city, other.city)
         loyaltyID = .pick(loyaltyID, other.loyaltyID)
         loyaltyPoints = .pick(loyaltyPoints, other.loyaltyPoints)
+        deviceToken = .pick(deviceToken, other.deviceToken)
         purchases += other.purchases
         refunds += other.refunds
         totalSpend += other.totalSpend

@@ -12,6 +12,8 @@ struct PayloadFields {
     var time: Int64?
     var userID: String?
     var contextChannel: String?
+    /// `context.device.token`: the app's push token.
+    var deviceToken: String?
     /// From `traits` (identify, rectify) or `context.traits` (others).
     var traits = Values<Trait>()
     var properties = Values<Property>()
@@ -90,14 +92,15 @@ struct PayloadFields {
 
     /// JSON keys matched as bytes, without making strings of them.
     static let topKeys = KeyTable(["event", "timestamp", "userId", "traits", "properties", "context"])
-    static let contextKeys = KeyTable(["channel", "traits"])
+    static let contextKeys = KeyTable(["channel", "traits", "device"])
+    static let deviceKeys = KeyTable(["token"])
     static let traitKeys = KeyTable(Trait.keys)
     static let propertyKeys = KeyTable(Property.keys)
     static let productKeys = KeyTable(ProductKey.keys)
 
     /// Extracts the fields; nil when the bytes are not a JSON object.
     static func scan(_ bytes: [UInt8]) -> PayloadFields? {
-        let (top, context, traitKeys, propertyKeys) = (topKeys, contextKeys, traitKeys, propertyKeys)
+        let (top, context, traitKeys, propertyKeys, deviceKeys) = (topKeys, contextKeys, traitKeys, propertyKeys, deviceKeys)
         return bytes.withUnsafeBufferPointer { buffer -> PayloadFields? in
             var scanner = FieldScanner(bytes: buffer)
             scanner.space()
@@ -120,6 +123,12 @@ struct PayloadFields {
                         switch context.index(of: key) {
                         case 0: fields.contextChannel = scanner.stringValue(); return true
                         case 1: return scanner.object { key, scanner in scanner.keep(traitKeys.index(of: key), into: &fields.traits) }
+                        case 2:
+                            return scanner.object { key, scanner in
+                                guard deviceKeys.index(of: key) == 0 else { return scanner.skipValue() }
+                                fields.deviceToken = scanner.stringValue()
+                                return true
+                            }
                         default: return scanner.skipValue()
                         }
                     }

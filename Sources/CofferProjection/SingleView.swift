@@ -81,6 +81,7 @@ package enum SingleView {
         row.append(text(aggregate.postcode))
         row.append(text(aggregate.city))
         row.append(text(aggregate.loyaltyID))
+        row.append(text(aggregate.deviceToken))
         row.append(real(round2(aggregate.totalSpend)))
         row.append(first)
         row.append(last)

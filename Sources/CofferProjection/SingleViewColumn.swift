@@ -89,6 +89,7 @@ extension SingleViewColumn {
         .init("postcode", .text, from: ["postcode", "postalCode", "zip"], rectifiable: true, .quasiIdentifier, "the latest postcode"),
         .init("city", .text, from: ["city"], rectifiable: true, .quasiIdentifier, "the latest city"),
         .init("loyalty_id", .text, from: ["loyaltyId", "loyalty_id"], .directIdentifier, "the loyalty card number"),
+        .init("device_token", .text, .directIdentifier, "the latest push token of the person's app (context.device.token)"),
         .init("total_spend", .real, unit: .currency, .quasiIdentifier, "the sum of all purchases, less refunds"),
         .init("first_time_shop", .text, unit: .timestamp, .quasiIdentifier, "the time of the first purchase"),
         .init("last_time_shop", .text, unit: .timestamp, .quasiIdentifier, "the time of the latest purchase"),

@@ -6,7 +6,11 @@ import Testing
 struct PolicyLoaderTests {
     @Test func testShippedDefaultPolicyLoads() throws {
         let policy = try PolicyLoader.load(path: defaultPolicyPath())
-        #expect(policy.purposes.map(\.name) == ["analytics", "marketing", "personalisation", "support"])
+        #expect(policy.purposes.map(\.name) == ["analytics", "marketing", "personalisation", "support", "email_marketing", "sms_marketing",
+                                                "push_marketing"])
+        #expect(policy.activation.channelConsents == [.email: "email_marketing", .sms: "sms_marketing", .push: "push_marketing", .ads: "marketing"])
+        #expect(policy.activation.frequencyCap == 2 && policy.activation.capWindow == PolicyDuration("7d"))
+        #expect(policy.activation.destination("google_ads")?.format == .ads)
         #expect(policy.purpose("marketing")?.lawfulBasis == .consent)
         #expect(policy.purpose("marketing")?.consentValidFor == PolicyDuration("24m"))
         #expect(policy.purpose("analytics")?.needsConsent == false)
@@ -100,5 +104,28 @@ struct PolicyLoaderTests {
         #expect(PolicyLoader.resolvePath(explicit: "x.yaml", environment: ["COFFER_POLICY": "y.yaml"]) == "x.yaml")
         #expect(PolicyLoader.resolvePath(explicit: nil, environment: ["COFFER_POLICY": "y.yaml"]) == "y.yaml")
         #expect(PolicyLoader.resolvePath(explicit: nil, environment: [:]) == "policies/default.yaml")
+    }
+}
+
+/// Issue 20: the `activation:` section is checked like the rest of the policy.
+struct ActivationPolicyTests {
+    @Test("a bad activation section gets one error naming the line and what was expected")
+    func badActivation() throws {
+        let text = try String(contentsOfFile: defaultPolicyPath(), encoding: .utf8)
+        for (old, new, message) in [
+            ("frequency_cap: 2 per 7d", "frequency_cap: twice a week", "must read like '2 per 7d'"),
+            ("    sms:   { consent: sms_marketing }", "    fax:   { consent: sms_marketing }", "unknown channel 'fax'"),
+            ("    ads:   { consent: marketing }", "    ads:   { consent: analytics }", "rests on legitimate_interests"),
+            ("format: sms, fields: [phone]", "format: sms, fields: [phone, shoe_size]", "'shoe_size' is in no field class"),
+            ("format: email-csv,", "format: pdf,", "unknown format 'pdf'"),
+        ] {
+            #expect(text.contains(old), "\(old)")
+            do {
+                _ = try PolicyLoader.parse(text.replacingOccurrences(of: old, with: new), file: "p.yaml")
+                Issue.record("expected an error for \(new)")
+            } catch let error as PolicyError {
+                #expect(error.line != nil && "\(error)".contains(message), "\(error)")
+            }
+        }
     }
 }

@@ -7,7 +7,8 @@ struct ProcessingRecordTests {
     @Test func testTheRecordIsGeneratedFromThePolicy() throws {
         let policy = try PolicyLoader.load(path: defaultPolicyPath())
         let record = ProcessingRecord(policy: policy, now: Date(timeIntervalSince1970: 1_800_000_000))
-        #expect(record.purposes.map(\.name) == ["analytics", "marketing", "personalisation", "support"])
+        #expect(record.purposes.map(\.name) == ["analytics", "marketing", "personalisation", "support", "email_marketing", "sms_marketing",
+                                                "push_marketing"])
         #expect(record.purposes[1].lawfulBasis == "consent")
         #expect(record.purposes[1].consentValidFor == "24m")
         #expect(record.purposes[1].access["marketing"]?["direct_identifier"] == "allow")
@@ -36,7 +37,7 @@ struct ProcessingRecordTests {
         #expect(markdown.contains("| page | 13m |"))
         #expect(markdown.contains("| auditor | list-actors, read-audit |"))
         let decoded = try JSONSerialization.jsonObject(with: Data(try record.json().utf8)) as? [String: Any]
-        #expect((decoded?["purposes"] as? [[String: Any]])?.count == 4)
+        #expect((decoded?["purposes"] as? [[String: Any]])?.count == 7)
         #expect(decoded?["minimumGroupSize"] as? Int == 5)
     }
 }

@@ -13,7 +13,7 @@ struct SingleViewColumnTests {
         let fixture = try ProjectionFixture()
         try fixture.ingest(#"{"type":"identify","userId":"u1","timestamp":"2026-01-02T00:00:00Z","traits":{"lastName":"Lee","zip":"SW1A 1AA","city":"London"}}"# + "\n"
             + #"{"type":"track","event":"Review Submitted","userId":"u1","timestamp":"2026-01-03T00:00:00Z","properties":{"rating":4}}"# + "\n"
-            + #"{"type":"screen","userId":"u1","name":"Home","timestamp":"2026-01-04T00:00:00Z"}"# + "\n")
+            + #"{"type":"screen","userId":"u1","name":"Home","timestamp":"2026-01-04T00:00:00Z","context":{"device":{"token":"tok-1"}}}"# + "\n")
         let builder = try ProjectionBuilder(vault: fixture.owner, policy: fixture.policy, segments: [])
         let read = try builder.aggregates()
         #expect(read.people.count == 3)
