@@ -148,6 +148,18 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "CofferActivation",
+            dependencies: [
+                "CofferCrypto",
+                "CofferFormats",
+                "CofferStore",
+                "CofferPolicy",
+                "CofferProjection",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "CofferCollector",
             dependencies: [
                 "CofferFormats",
@@ -164,6 +176,7 @@ let package = Package(
         .executableTarget(
             name: "coffer",
             dependencies: [
+                "CofferActivation",
                 "CofferAnalysis",
                 "CofferCollector",
                 "CofferFormats",
@@ -282,6 +295,22 @@ let package = Package(
                 "CofferPolicy",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CofferActivationTests",
+            dependencies: [
+                "CofferActivation",
+                "CofferRequests",
+                "CofferTestSupport",
+                "CofferCrypto",
+                "CofferFormats",
+                "CofferIngest",
+                "CofferPolicy",
+                "CofferProjection",
+                "CofferStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict
         ),

@@ -26,6 +26,8 @@ package struct IngestReport: Sendable, Equatable {
     package var bytes = 0
     /// Consent decisions recorded from the events' `categoryPreferences`.
     package var consents = 0
+    /// Channel opt-outs recorded (unsubscribes, bounces, spam complaints).
+    package var optOuts = 0
     /// Quarantine reasons and how often each occurred.
     package var reasons: [String: Int] = [:]
     /// Withdrawals of consent recorded (from `categoryPreferences` or a consent
@@ -51,6 +53,7 @@ package struct IngestReport: Sendable, Equatable {
         subjectsCreated += other.subjectsCreated
         merges += other.merges
         consents += other.consents
+        optOuts += other.optOuts
         bytes += other.bytes
         unattributed.add(other.unattributed)
         withdrawals += other.withdrawals
@@ -65,6 +68,7 @@ package struct IngestReport: Sendable, Equatable {
     package var auditSummary: String {
         "accepted \(accepted), duplicate \(duplicates), quarantined \(quarantined), suppressed \(suppressed), "
             + (expired > 0 ? "past retention \(expired), " : "") + "merges \(merges), consents \(consents)"
+            + (optOuts > 0 ? ", channel opt-outs \(optOuts)" : "")
     }
 }
 
@@ -469,6 +473,7 @@ package final class Ingestor {
                 var events: [NewEvent] = []
                 var merges: [(absorbed: SubjectID, survivor: SubjectID, index: Int)] = []
                 var consentDecisions = ConsentBatch()
+                var optOuts: [(ChannelOptOut, SubjectID, Int64, Int)] = []
                 let suppressing = try Restrictions.suppressing(in: db)
                 let destroyed = try Vault.destroyedEpochs(in: db)
                 let cutoffs = policy.map { RetentionCutoffs(policy: $0, now: now) }
@@ -518,8 +523,10 @@ package final class Ingestor {
                             merges.append((absorbed, resolution.subject, events.count))
                             events.append(NewEvent(subject: resolution.subject, kind: .merge, payload: payload, recordedAt: now))
                             try consents.merge(absorbed: absorbed, into: resolution.subject, in: db)
+                            try ChannelOptOuts.merge(absorbed: absorbed, into: resolution.subject, in: db)
                             report.merges += 1
                         }
+                        if let optOut = event.channelOptOut { optOuts.append((optOut, resolution.subject, event.timestamp, events.count)) }
                         events.append(NewEvent(subject: resolution.subject, kind: event.kind, payload: event.payload, recordedAt: now,
                                                occurredAt: event.timestamp))
                         report.accepted += 1
@@ -537,6 +544,10 @@ package final class Ingestor {
                 for merge in merges {
                     try identities.recordMerge(absorbed: merge.absorbed, survivor: merge.survivor,
                                                seq: receipt.firstSeq + Int64(merge.index), in: db)
+                }
+                for (optOut, subject, time, index) in optOuts {
+                    try ChannelOptOuts.record(optOut, subject: subject, at: time, seq: receipt.firstSeq + Int64(index), in: db)
+                    report.optOuts += 1
                 }
                 for (record, subject, index) in consentDecisions.appended {
                     try consents.applied(record, subject: subject, seq: receipt.firstSeq + Int64(index), in: db)

@@ -21,6 +21,9 @@ package struct SegmentEvent: Sendable {
     package var consentPreferences: [String: Bool] = [:]
     /// Evidence for that consent: the messageId and the notice version and source the event names.
     package var consentEvidence: [String: String] = [:]
+    /// A channel the person left (an unsubscribe, a hard bounce, a spam complaint): no
+    /// audience for that channel includes them again (`ChannelOptOut`).
+    package var channelOptOut: ChannelOptOut?
     /// The names of the fields in `traits`, `context.traits` and `properties`, for classification.
     package var fieldNames: [String] = []
     /// When the event carried no time and got its receive time: the payload
@@ -217,6 +220,8 @@ package struct SegmentParser: Sendable {
             }
         }
 
+        let optOut = kind == .track ? event["event"]?.string.flatMap { ChannelOptOut(event: $0, channel: properties?["channel"]?.string) } : nil
+
         var unique: [Identifier] = []
         for identifier in identifiers where !unique.contains(identifier) { unique.append(identifier) }
         let timeless = timeFromReceipt ? CanonicalJSON.data(.object(event)) : nil
@@ -225,8 +230,8 @@ package struct SegmentParser: Sendable {
                                      previousID: kind == .alias ? event["previousId"]?.string : nil,
                                      messageID: event["messageId"]?.string.flatMap { $0.isEmpty ? nil : $0 },
                                      timestamp: time, payload: CanonicalJSON.data(.object(event)),
-                                     consentPreferences: preferences, consentEvidence: evidence, fieldNames: fieldNames,
-                                     timelessPayload: timeless))
+                                     consentPreferences: preferences, consentEvidence: evidence, channelOptOut: optOut,
+                                     fieldNames: fieldNames, timelessPayload: timeless))
     }
 
     /// Ids that link records must fit `Identifier.maximumLength`; longer ones are refused, not dropped.

@@ -7,7 +7,8 @@ import GRDBSQLite
 
 /// Takes one person out of the projection files already built (erasure,
 /// restriction), without a rebuild: each file is decrypted in memory, the
-/// person's rows are deleted from `single_view` and `segment_members`
+/// person's rows are deleted from `single_view`, `segment_members` and (in the
+/// files audiences are exported from) `activation_subjects`
 /// (`secure_delete` on, so no freed page or cell keeps them), and the
 /// file is sealed and replaced atomically.
 ///
@@ -122,7 +123,11 @@ package enum ProjectionPurge {
             // secure_delete zeroes the deleted cells and freed pages in the image.
             try db.execute(sql: "PRAGMA secure_delete = ON")
             var removed = 0
+            let activation = try db.tableExists(ActivationSubjects.table)
             for id in ids {
+                if activation {
+                    try db.execute(sql: "DELETE FROM \(ActivationSubjects.table) WHERE customer_id = ?", arguments: [id])
+                }
                 try db.execute(sql: "DELETE FROM single_view WHERE customer_id = ?", arguments: [id])
                 removed += db.changesCount
                 try db.execute(sql: "DELETE FROM segment_members WHERE customer_id = ?", arguments: [id])

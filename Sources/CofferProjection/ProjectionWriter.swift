@@ -117,6 +117,9 @@ struct ProjectionWriter: Sendable {
                 }
             }
             number = ids.count
+            if ActivationSubjects.held(by: role, purpose: purpose.name, policy: policy) {
+                try ActivationSubjects.write(ids: ids, subjects: positions.map { people[$0].key }, into: db)
+            }
             var patterns = PatternTables(minimumGroupSize: policy.minimumGroupSize)
             try patterns.write(PatternTables.People(all: people, positions: self.patterns ? positions : []),
                                affinity: recommends ? analysis.affinity : nil, into: db)

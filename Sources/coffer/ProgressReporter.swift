@@ -44,7 +44,8 @@ extension IngestReport {
         var lines = ["accepted \(accepted), duplicate \(duplicates), quarantined \(quarantined)"
             + (suppressed > 0 ? ", suppressed \(suppressed) (erased identifiers)" : "")
             + (expired > 0 ? ", past retention \(expired) (not stored)" : "")
-            + " (new subjects \(subjectsCreated), merges \(merges)\(consents > 0 ? ", consent decisions \(consents)" : ""))"]
+            + " (new subjects \(subjectsCreated), merges \(merges)\(consents > 0 ? ", consent decisions \(consents)" : "")"
+            + "\(optOuts > 0 ? ", channel opt-outs \(optOuts)" : ""))"]
         for (reason, count) in reasons.sorted(by: { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }) {
             lines.append("  quarantined \(count)× \(reason)")
         }

@@ -203,6 +203,12 @@ public final class ConsentLedger {
 
     /// Subjects whose latest decision for `purpose` is a grant in force at `time`.
     package func subjectsGranted(_ purpose: String, at time: Int64, in db: Database) throws -> Set<SubjectID> {
+        try Self.subjectsGranted(purpose, at: time, in: db)
+    }
+
+    /// The same, from the current-state table alone (no key needed: an audience export
+    /// checks it as the marketing role).
+    package static func subjectsGranted(_ purpose: String, at time: Int64, in db: Database) throws -> Set<SubjectID> {
         let rows = try Data.fetchAll(db, sql: """
             SELECT subject_id FROM consents
             WHERE purpose = ? AND status = 'granted' AND (expires_at IS NULL OR expires_at > ?)

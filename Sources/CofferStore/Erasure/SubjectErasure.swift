@@ -90,6 +90,9 @@ extension Vault {
             let merges = try delete("DELETE FROM merges WHERE absorbed_id IN (\(list)) OR survivor_id IN (\(list))", arguments)
             let consents = try delete("DELETE FROM consents WHERE subject_id IN (\(list))")
             let restrictions = try delete("DELETE FROM restrictions WHERE subject_id IN (\(list))")
+            // Channel opt-outs and sends name the person's random ids only, but are about them: gone too.
+            _ = try delete("DELETE FROM channel_opt_outs WHERE subject_id IN (\(list))")
+            _ = try delete("DELETE FROM activation_sends WHERE subject_id IN (\(list))")
             // Remembered (random ids only, sealed): a build never includes them again, even if a key came back.
             for id in ids {
                 try db.execute(sql: "INSERT OR IGNORE INTO erasures(subject_id, request_id, at) VALUES (?, ?, ?)",

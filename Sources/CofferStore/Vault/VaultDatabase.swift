@@ -86,6 +86,7 @@ enum VaultDatabase {
     static let sealedMigration = "v5: seals on the tables that decide projection membership; erased subjects"
     static let epochMigration = "v6: key epochs (one secret per event kind and month)"
     static let sourcesMigration = "v7: live sources and their write keys; the inbox cursor"
+    static let activationMigration = "v8: channel opt-outs and activation sends"
 
     /// The schema, one migration per format change.
     static func migrator(sealKey: SymmetricKey?) -> DatabaseMigrator {
@@ -260,6 +261,9 @@ enum VaultDatabase {
                     revoked_at  INTEGER
                 );
                 """)
+        }
+        migrator.registerMigration(activationMigration) { db in
+            try db.execute(sql: ChannelOptOuts.migration)
         }
         return migrator
     }

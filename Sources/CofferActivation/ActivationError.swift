@@ -1,0 +1,35 @@
+public import CofferCrypto
+
+/// Why an audience cannot leave the vault.
+package enum ActivationError: CofferError, Equatable {
+    case unknownSegment(String, purpose: String)
+    case noProjection(purpose: String)
+    case belowMinimum(segment: String, members: Int, minimum: Int)
+    case unknownDestination(String, declared: [String])
+    case wrongChannel(destination: String, channel: String, expected: String)
+    case fieldNotInProjection(String, destination: String)
+    case fieldNeeded(String, format: String)
+    case unreadableFile(path: String, reason: String)
+
+    package var description: String {
+        switch self {
+        case let .unknownSegment(name, purpose):
+            return Self.line("no segment '\(name)' in the \(purpose) projection", remedy: "`coffer segment list` shows the segments; run `coffer project build` after adding one")
+        case let .noProjection(purpose):
+            return Self.line("there is no \(purpose) projection for this role", remedy: "the owner runs `coffer project build`")
+        case let .belowMinimum(segment, members, minimum):
+            return Self.line("only \(members) member(s) of '\(segment)' may be contacted now, fewer than the policy's minimum group size \(minimum); nothing was exported",
+                             remedy: "choose a wider segment")
+        case let .unknownDestination(name, declared):
+            return Self.line("no destination '\(name)' in the policy's activation section", remedy: "declared: \(declared.joined(separator: ", "))")
+        case let .wrongChannel(destination, channel, expected):
+            return Self.line("destination \(destination) is for \(expected), not \(channel)", remedy: "pass --channel \(expected), or another destination")
+        case let .fieldNotInProjection(field, destination):
+            return Self.line("destination \(destination) needs '\(field)', which the policy does not let this role hold", remedy: "change the destination's fields or the role's access")
+        case let .fieldNeeded(field, format):
+            return Self.line("the \(format) format needs '\(field)' among the destination's fields", remedy: "add it to the destination in the policy")
+        case let .unreadableFile(path, reason):
+            return "cannot read \(path): \(reason)"
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import CofferCrypto
+import CofferFormats
+package import CofferPolicy
+package import CofferProjection
+package import CofferStore
+package import Foundation
+import GRDB
+
+extension AuditAction {
+    /// `audience export`: an audience left the vault (the entry's reason is its manifest).
+    package static let audienceExport = AuditAction(rawValue: "audience-export")
+}
+
+/// Why a member of a segment was left out of an export: counted, never listed.
+package enum LeftOutReason: String, Sendable, CaseIterable, Comparable {
+    case noConsent = "no consent to the purpose"
+    case noChannelConsent = "no opt-in for the channel"
+    case restricted = "processing restricted"
+    case erased = "erased"
+    case optedOut = "unsubscribed, bounced or complained on the channel"
+    case frequencyCap = "frequency cap reached"
+    case noAddress = "no address for the channel"
+
+    package static func < (a: LeftOutReason, b: LeftOutReason) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+}
+
+/// What one export did: who left (as a count), who was left out and why (as
+/// counts), and the manifest that went into the audit trail.
+package struct AudienceReport: Sendable {
+    package var exportID: String
+    package var segment: String
+    package var channel: ActivationSettings.Channel
+    package var destination: ActivationSettings.Destination
+    package var members: Int
+    package var leftOut: [LeftOutReason: Int]
+    package var sha256: String
+    package var file: URL
+    /// The manifest as written to the audit trail and beside the file.
+    package var manifest: String
+    package var seconds: Double
+}
+
+/// Exports a segment's members for one channel and destination, checking each
+/// member against the vault as it is now: consent to the activation purpose
+/// and to the channel's opt-in, restriction, erasure, the channel's opt-outs and
+/// the frequency cap. Only the destination's fields leave; the file, its
+/// manifest and the audit entry are written together.
+package struct AudienceExporter {
+    let vault: Vault
+    let policy: Policy
+
+    /// - Throws: `VaultError.notPermitted` unless the actor may activate (the marketing role).
+    package init(vault: Vault, policy: Policy) throws {
+        try vault.require(.activate, for: .audienceExport, purpose: policy.activation.purpose)
+        self.vault = vault
+        self.policy = policy
+    }
+
+    package func export(segment: String, channel: ActivationSettings.Channel, destination name: String?, to url: URL,
+                        now: Int64 = EventLog.now()) throws -> AudienceReport {
+        let started = Date()
+        let settings = policy.activation
+        let destination = try resolveDestination(name, channel: channel)
+        let fields = destination.fields
+        guard let file = try ActivationSubjects.members(of: segment, fields: fields, vault: vault, policy: policy) else {
+            throw ActivationError.noProjection(purpose: settings.purpose)
+        }
+        guard file.segmentExists else { throw ActivationError.unknownSegment(segment, purpose: settings.purpose) }
+        if let missing = fields.first(where: { !file.columns.contains($0) }) {
+            throw ActivationError.fieldNotInProjection(missing, destination: destination.name)
+        }
+        var leftOut: [LeftOutReason: Int] = [:]
+        let live = try LiveState(vault: vault, policy: policy, channel: channel, now: now)
+        var kept: [ActivationSubjects.Member] = []
+        for member in file.members {
+            if let reason = live.reason(leaving: member.subject) ?? AudienceFile.missingAddress(member, format: destination.format) {
+                leftOut[reason, default: 0] += 1
+            } else {
+                kept.append(member)
+            }
+        }
+        guard kept.count >= policy.minimumGroupSize else {
+            try vault.audit(.audienceExport, decision: .denied, purpose: settings.purpose, target: "segment:\(segment)", rows: 0,
+                            reason: "\(kept.count) member(s) left after the live checks, below the minimum group size \(policy.minimumGroupSize)")
+            throw ActivationError.belowMinimum(segment: segment, members: kept.count, minimum: policy.minimumGroupSize)
+        }
+        let bytes = try AudienceFile.render(kept, segment: segment, destination: destination)
+        let digest = try SHA256.hash(bytes).hexString
+        let exportID = "AUD-" + (try SecureRandom.bytes(6)).hexString
+        let manifest = try CanonicalJSON.data([
+            "export": exportID, "segment": segment, "purpose": settings.purpose, "channel": channel.rawValue,
+            "destination": destination.name, "format": destination.format.rawValue, "fields": destination.fields.joined(separator: ","),
+            "members": String(kept.count), "left_out": leftOut.sorted { $0.key < $1.key }.map { "\($0.key.rawValue): \($0.value)" }.joined(separator: "; "),
+            "sha256": digest, "policy_sha256": policy.sha256, "at": Timestamp.format(now), "actor": vault.actor,
+        ])
+        let manifestText = String(decoding: manifest, as: UTF8.self)
+        do {
+            try AtomicFile.write(Data(bytes), to: url)
+            try AtomicFile.write(Data(manifest + [0x0a]), to: url.appendingPathExtension("manifest.json"))
+        } catch {
+            throw ActivationError.unreadableFile(path: url.path, reason: "\(error)")
+        }
+        // The sends count against the frequency cap from now on.
+        try vault.database.write { db in
+            try ChannelOptOuts.noteSends(kept.map(\.subject), channel: channel.rawValue, export: exportID, at: now, in: db)
+        }
+        try vault.audit(.audienceExport, purpose: settings.purpose, target: "segment:\(segment)", rows: kept.count, reason: manifestText)
+        return AudienceReport(exportID: exportID, segment: segment, channel: channel, destination: destination, members: kept.count,
+                              leftOut: leftOut, sha256: digest, file: url, manifest: manifestText,
+                              seconds: Date().timeIntervalSince(started))
+    }
+
+    /// The destination named `name`, else the policy's first for `channel`.
+    func resolveDestination(_ name: String?, channel: ActivationSettings.Channel) throws -> ActivationSettings.Destination {
+        let all = policy.activation.destinations
+        guard let name else {
+            guard let first = all.first(where: { $0.channel == channel }) else {
+                throw ActivationError.unknownDestination("for \(channel.rawValue)", declared: all.map(\.name))
+            }
+            return first
+        }
+        guard let destination = policy.activation.destination(name) else {
+            throw ActivationError.unknownDestination(name, declared: all.map(\.name))
+        }
+        guard destination.channel == channel else {
+            throw ActivationError.wrongChannel(destination: name, channel: channel.rawValue, expected: destination.channel.rawValue)
+        }
+        for field in AudienceFile.requiredFields(destination.format) where !destination.fields.contains(field) {
+            throw ActivationError.fieldNeeded(field, format: destination.format.rawValue)
+        }
+        return destination
+    }
+}

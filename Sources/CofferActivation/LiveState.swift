@@ -1,0 +1,57 @@
+import CofferPolicy
+import CofferStore
+import Foundation
+import GRDB
+
+/// The vault's state at the moment an audience leaves it, read once for the
+/// whole export: who may be contacted for the purpose and on the channel now.
+struct LiveState {
+    private let granted: Set<SubjectID>
+    private let channelGranted: Set<SubjectID>?
+    private let restricted: Set<SubjectID>
+    private let erased: Set<SubjectID>
+    private let optedOut: Set<SubjectID>
+    private let sends: [SubjectID: Int]
+    private let cap: Int?
+    private let survivors: [SubjectID: SubjectID]
+
+    init(vault: Vault, policy: Policy, channel: ActivationSettings.Channel, now: Int64) throws {
+        let settings = policy.activation
+        (granted, channelGranted, restricted, erased, optedOut, sends, survivors) = try vault.database.read { db in
+            var survivors: [SubjectID: SubjectID] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT absorbed_id, survivor_id FROM merges") {
+                survivors[try SubjectID(bytes: Array(row[0] as Data))] = try SubjectID(bytes: Array(row[1] as Data))
+            }
+            let window = settings.capWindow.map { $0.subtracting(from: now) } ?? now
+            return (try ConsentLedger.subjectsGranted(settings.purpose, at: now, in: db),
+                    try settings.channelConsents[channel].map { try ConsentLedger.subjectsGranted($0, at: now, in: db) },
+                    try Restrictions.restricted(in: db), try Restrictions.erased(in: db),
+                    try ChannelOptOuts.subjects(leaving: channel.rawValue, in: db),
+                    settings.frequencyCap == nil ? [:] : try ChannelOptOuts.sends(since: window, in: db), survivors)
+        }
+        cap = settings.frequencyCap
+    }
+
+    /// The person a subject is now: merges since the build move them to a survivor.
+    private func person(_ subject: SubjectID) -> SubjectID {
+        var current = subject
+        var steps = 0
+        while let next = survivors[current], steps < 64 {
+            current = next
+            steps += 1
+        }
+        return current
+    }
+
+    /// Why `subject` may not be contacted now; nil when they may.
+    func reason(leaving subject: SubjectID) -> LeftOutReason? {
+        let person = person(subject)
+        if erased.contains(person) || erased.contains(subject) { return .erased }
+        if restricted.contains(person) { return .restricted }
+        if !granted.contains(person) { return .noConsent }
+        if let channelGranted, !channelGranted.contains(person) { return .noChannelConsent }
+        if optedOut.contains(person) { return .optedOut }
+        if let cap, sends[person, default: 0] >= cap { return .frequencyCap }
+        return nil
+    }
+}
