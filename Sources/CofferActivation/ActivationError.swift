@@ -6,7 +6,10 @@ package enum ActivationError: CofferError, Equatable {
     case noProjection(purpose: String)
     case belowMinimum(segment: String, members: Int, minimum: Int)
     case unknownDestination(String, declared: [String])
+    case noDestination(channel: String, format: String?, declared: [String])
     case wrongChannel(destination: String, channel: String, expected: String)
+    case wrongFormat(destination: String, format: String, expected: String)
+    case wrongPurpose(String, expected: String)
     case fieldNotInProjection(String, destination: String)
     case fieldNeeded(String, format: String)
     case unreadableFile(path: String, reason: String)
@@ -22,8 +25,15 @@ package enum ActivationError: CofferError, Equatable {
                              remedy: "choose a wider segment")
         case let .unknownDestination(name, declared):
             return Self.line("no destination '\(name)' in the policy's activation section", remedy: "declared: \(declared.joined(separator: ", "))")
+        case let .noDestination(channel, format, declared):
+            return Self.line("the policy's activation section has no destination for \(channel)" + (format.map { " in the \($0) format" } ?? ""),
+                             remedy: "declared: \(declared.joined(separator: ", "))")
         case let .wrongChannel(destination, channel, expected):
             return Self.line("destination \(destination) is for \(expected), not \(channel)", remedy: "pass --channel \(expected), or another destination")
+        case let .wrongFormat(destination, format, expected):
+            return Self.line("destination \(destination) takes \(expected), not \(format)", remedy: "leave --format out, or pass --format \(expected)")
+        case let .wrongPurpose(purpose, expected):
+            return Self.line("audiences are exported for \(expected) under this policy, not \(purpose)", remedy: "pass --purpose \(expected)")
         case let .fieldNotInProjection(field, destination):
             return Self.line("destination \(destination) needs '\(field)', which the policy does not let this role hold", remedy: "change the destination's fields or the role's access")
         case let .fieldNeeded(field, format):

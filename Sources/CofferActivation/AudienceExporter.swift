@@ -58,11 +58,11 @@ package struct AudienceExporter {
         self.policy = policy
     }
 
-    package func export(segment: String, channel: ActivationSettings.Channel, destination name: String?, to url: URL,
-                        now: Int64 = EventLog.now()) throws -> AudienceReport {
+    package func export(segment: String, channel: ActivationSettings.Channel, destination name: String?,
+                        format: ActivationSettings.Format? = nil, to url: URL, now: Int64 = EventLog.now()) throws -> AudienceReport {
         let started = Date()
         let settings = policy.activation
-        let destination = try resolveDestination(name, channel: channel)
+        let destination = try resolveDestination(name, channel: channel, format: format)
         let fields = destination.fields
         guard let file = try ActivationSubjects.members(of: segment, fields: fields, vault: vault, policy: policy) else {
             throw ActivationError.noProjection(purpose: settings.purpose)
@@ -102,9 +102,11 @@ package struct AudienceExporter {
         } catch {
             throw ActivationError.unreadableFile(path: url.path, reason: "\(error)")
         }
-        // The sends count against the frequency cap from now on.
-        try vault.database.write { db in
-            try ChannelOptOuts.noteSends(kept.map(\.subject), channel: channel.rawValue, export: exportID, at: now, in: db)
+        // Messages count against the frequency cap from now on (an ads audience sends nobody a message).
+        if channel.isMessage {
+            try vault.database.write { db in
+                try ChannelOptOuts.noteSends(kept.map(\.subject), channel: channel.rawValue, export: exportID, at: now, in: db)
+            }
         }
         try vault.audit(.audienceExport, purpose: settings.purpose, target: "segment:\(segment)", rows: kept.count, reason: manifestText)
         return AudienceReport(exportID: exportID, segment: segment, channel: channel, destination: destination, members: kept.count,
@@ -112,12 +114,14 @@ package struct AudienceExporter {
                               seconds: Date().timeIntervalSince(started))
     }
 
-    /// The destination named `name`, else the policy's first for `channel`.
-    func resolveDestination(_ name: String?, channel: ActivationSettings.Channel) throws -> ActivationSettings.Destination {
+    /// The destination named `name`, else the policy's first for `channel` (in `format`, when given).
+    package func resolveDestination(_ name: String?, channel: ActivationSettings.Channel,
+                                    format: ActivationSettings.Format? = nil) throws -> ActivationSettings.Destination {
         let all = policy.activation.destinations
         guard let name else {
-            guard let first = all.first(where: { $0.channel == channel }) else {
-                throw ActivationError.unknownDestination("for \(channel.rawValue)", declared: all.map(\.name))
+            guard let first = all.first(where: { $0.channel == channel && (format == nil || $0.format == format) }) else {
+                throw ActivationError.noDestination(channel: channel.rawValue, format: format?.rawValue,
+                                                    declared: all.map { "\($0.name) (\($0.channel.rawValue), \($0.format.rawValue))" })
             }
             return first
         }
@@ -126,6 +130,9 @@ package struct AudienceExporter {
         }
         guard destination.channel == channel else {
             throw ActivationError.wrongChannel(destination: name, channel: channel.rawValue, expected: destination.channel.rawValue)
+        }
+        if let format, format != destination.format {
+            throw ActivationError.wrongFormat(destination: name, format: format.rawValue, expected: destination.format.rawValue)
         }
         for field in AudienceFile.requiredFields(destination.format) where !destination.fields.contains(field) {
             throw ActivationError.fieldNeeded(field, format: destination.format.rawValue)

@@ -27,7 +27,7 @@ struct LiveState {
                     try settings.channelConsents[channel].map { try ConsentLedger.subjectsGranted($0, at: now, in: db) },
                     try Restrictions.restricted(in: db), try Restrictions.erased(in: db),
                     try ChannelOptOuts.subjects(leaving: channel.rawValue, in: db),
-                    settings.frequencyCap == nil ? [:] : try ChannelOptOuts.sends(since: window, in: db), survivors)
+                    settings.frequencyCap == nil || !channel.isMessage ? [:] : try ChannelOptOuts.sends(since: window, in: db), survivors)
         }
         cap = settings.frequencyCap
     }

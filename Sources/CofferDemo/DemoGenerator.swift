@@ -177,11 +177,15 @@ package enum DemoGenerator {
 
             let marketing = Double.random(in: 0..<1, using: &rng) < 0.7
             let personalisation = Double.random(in: 0..<1, using: &rng) < 0.6
+            // The channel opt-ins of the signup form: email with marketing, SMS and push for some.
+            let sms = marketing && Double.random(in: 0..<1, using: &rng) < 0.4
+            let push = Double.random(in: 0..<1, using: &rng) < 0.5
             lines.append(["type": "track", "event": "Consent Updated", "userId": customerID, "messageId": messageID(),
                           "timestamp": time(signup + 1000),
                           "properties": ["source": "signup-form", "notice_version": "2025-10"],
                           "context": ["consent": ["categoryPreferences": ["analytics": true, "marketing": marketing,
-                                                                          "personalisation": personalisation]]]])
+                                                                          "personalisation": personalisation, "email": marketing,
+                                                                          "sms": sms, "push": push]]]])
             activity["consent", default: 0] += 1
             if marketing && Double.random(in: 0..<1, using: &rng) < 0.12 {
                 lines.append(["type": "track", "event": "Consent Updated", "userId": customerID, "messageId": messageID(),
@@ -253,7 +257,8 @@ package enum DemoGenerator {
                 let device = "app-\(String(rng.next(), radix: 16))"
                 let installed = signup + Int64.random(in: 86_400_000..<max(remaining, 86_400_001), using: &rng)
                 lines.append(["type": "screen", "anonymousId": device, "messageId": messageID(), "name": "Home",
-                              "timestamp": time(installed), "context": ["channel": "app", "device": ["type": "ios"]]])
+                              "timestamp": time(installed),
+                              "context": ["channel": "app", "device": ["type": "ios", "token": "apns-" + device.dropFirst(4)]]])
                 lines.append(["type": "identify", "anonymousId": device, "messageId": messageID(),
                               "timestamp": time(installed + 60_000), "traits": ["email": email],
                               "context": ["channel": "app"]])
@@ -289,6 +294,14 @@ package enum DemoGenerator {
                         activity["email click", default: 0] += 1
                     }
                 }
+            }
+            // The email tool reports some unsubscribes and bounces back (its webhook, imported as events).
+            if marketing && opensRate < 0.15 && Double.random(in: 0..<1, using: &rng) < 0.4 {
+                lines.append(["type": "track", "event": Bool.random(using: &rng) ? "Email Unsubscribed" : "Email Bounced",
+                              "userId": customerID, "messageId": messageID(),
+                              "timestamp": time(signup + Int64.random(in: 0..<max(remaining, 1), using: &rng)),
+                              "properties": ["campaign": campaigns.randomElement(using: &rng)!], "context": ["channel": "email"]])
+                activity["email opt-out", default: 0] += 1
             }
             if Double.random(in: 0..<1, using: &rng) < 0.25 {
                 for _ in 0..<Int.random(in: 1...6, using: &rng) {

@@ -6,6 +6,9 @@ public struct ActivationSettings: Sendable, Equatable {
     /// The channels a message goes out on.
     public enum Channel: String, CaseIterable, Sendable {
         case email, sms, push, ads
+
+        /// Whether an export on it messages people (an ads audience does not: it counts against no cap).
+        public var isMessage: Bool { self != .ads }
     }
 
     /// The file a destination takes.
@@ -34,7 +37,7 @@ public struct ActivationSettings: Sendable, Equatable {
     public var purpose = "marketing"
     /// Per channel, the consent-based purpose whose consent the channel needs too (the opt-in).
     public var channelConsents: [Channel: String] = [:]
-    /// At most this many messages per person in any `capWindow`, across all exports and campaigns.
+    /// At most this many messages (email, SMS, push) per person in any `capWindow`, across all exports and campaigns.
     public var frequencyCap: Int?
     public var capWindow: PolicyDuration?
     public var destinations: [Destination] = []

@@ -8,6 +8,10 @@ import CofferStore
 
 extension Role: ExpressibleByArgument {}
 
+extension ActivationSettings.Channel: ExpressibleByArgument {}
+
+extension ActivationSettings.Format: ExpressibleByArgument {}
+
 extension Action: ExpressibleByArgument {}
 
 extension EventSource.Kind: ExpressibleByArgument {}

@@ -135,3 +135,14 @@ struct ChannelOptOutTests {
         #expect(try count("activation_sends") == 10 && count("channel_opt_outs") == 0)
     }
 }
+
+extension AudienceExportTests {
+    @Test("an ads audience messages nobody: it neither counts against the cap nor is stopped by it")
+    func adsAndTheCap() throws {
+        let fixture = try ActivationFixture()
+        for name in ["1.csv", "2.csv"] { _ = try fixture.export("buyers", channel: .email, name: name) }
+        let ads = try fixture.export("buyers", channel: .ads, destination: "meta_ads", name: "ads.csv").0
+        #expect(ads.members == 12 && ads.leftOut.isEmpty)
+        #expect(throws: ActivationError.self) { try fixture.export("buyers", channel: .email, name: "3.csv") }
+    }
+}
