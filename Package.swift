@@ -136,6 +136,7 @@ let package = Package(
         .target(
             name: "CofferBench",
             dependencies: [
+                "CofferActivation",
                 "CofferFormats", "CofferStore", "CofferCrypto", "CofferPolicy", "CofferIngest", "CofferProjection", "CofferRequests",
                 "CofferDemo", "CofferCollector", "CofferAnalysis",
                 .product(name: "Logging", package: "swift-log"),

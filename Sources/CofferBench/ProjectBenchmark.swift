@@ -14,6 +14,8 @@ package struct ProjectBenchmark {
         package var events = 1_000_000
         /// People the events belong to.
         package var subjects = 100_000
+        /// Share of people who consent to marketing (and its email opt-in, where the policy has one).
+        package var marketingShare = 0.6
         package init() {}
     }
 
@@ -167,12 +169,15 @@ package struct ProjectBenchmark {
         let desk = try ConsentDesk(vault: vault, policy: policy)
         try vault.database.write { db in
             var consents: [(ConsentRecord, SubjectID)] = []
-            for (index, subject) in subjects.enumerated() where index % 5 < 3 {
-                consents.append((try desk.makeRecord(purpose: "marketing", status: .granted, effectiveAt: EventLog.now() - 86_400_000,
-                                                     source: "bench"), subject))
-                if index % 5 < 2 {
-                    consents.append((try desk.makeRecord(purpose: "personalisation", status: .granted,
-                                                         effectiveAt: EventLog.now() - 86_400_000, source: "bench"), subject))
+            let marketing = Int((configuration.marketingShare * 100).rounded())
+            let emailOptIn = policy.activation.channelConsents[.email]
+            let granted = EventLog.now() - 86_400_000
+            for (index, subject) in subjects.enumerated() {
+                var purposes: [String] = []
+                if index % 100 < marketing { purposes += ["marketing"] + (emailOptIn.map { $0 == "marketing" ? [] : [$0] } ?? []) }
+                if index % 5 < 2 { purposes.append("personalisation") }
+                for purpose in purposes where policy.purpose(purpose)?.needsConsent == true {
+                    consents.append((try desk.makeRecord(purpose: purpose, status: .granted, effectiveAt: granted, source: "bench"), subject))
                 }
             }
             let receipt = try log.append(try consents.map { NewEvent(subject: $0.1, kind: .consent, payload: try $0.0.payload()) }, in: db)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CofferActivation
 import CofferAnalysis
 import CofferBench
 import CofferCrypto
@@ -14,7 +15,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure speed and memory (build with -c release for meaningful figures).",
-        subcommands: [BenchAppendCommand.self, BenchIngestCommand.self, BenchProjectCommand.self, BenchRequestCommand.self,
+        subcommands: [BenchAudienceCommand.self, BenchAppendCommand.self, BenchIngestCommand.self, BenchProjectCommand.self, BenchRequestCommand.self,
                       BenchServeCommand.self, BenchClvCommand.self]
     )
 }
@@ -375,5 +376,48 @@ struct BenchClvCommand: ParsableCommand {
                              result.perCustomerEvaluationSeconds / max(result.groupedEvaluationSeconds, 1e-9),
                              result.likelihoodsAgree ? "" : " — THEY DIFFER"))
         if !result.likelihoodsAgree { throw ExitCode(1) }
+    }
+}
+
+/// `coffer bench audience`
+struct BenchAudienceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audience",
+        abstract: "Time to export a large email audience with every member checked against the vault's live state.",
+        discussion: """
+            Fills a throw-away vault with N people who all consent to marketing and to email, builds the \
+            projections with one segment of everyone, and exports it as a marketing actor: each member's \
+            consent, opt-in, restriction, erasure, opt-outs and sends are checked at export time. Beside it, \
+            in the same run: reading the same members' rows from the projection without any check.
+            """
+    )
+
+    @Option(help: ArgumentHelp("People in the audience.", valueName: "N")) var people: Int = 100_000
+    @OptionGroup var policyOption: PolicyOption
+
+    func validate() throws {
+        guard people > 0 else { throw ValidationError("--people must be positive") }
+    }
+
+    func run() throws {
+        let policy = try policyOption.load()
+        var configuration = AudienceBenchmark.Configuration()
+        configuration.people = people
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try AudienceBenchmark(configuration: configuration).run(in: directory, policy: policy) {
+            Terminal.note("bench audience: \($0)…")
+        }
+        let export = result.export
+        Terminal.line(String(format: "setup:             %.1f s (%d people, events appended, projections built)", result.setupSeconds, result.people))
+        Terminal.line(String(format: "export:            %.3f s for %d members (%.0f members/s), live checks included; %@ file",
+                             export.seconds, export.members, Double(export.members) / max(export.seconds, 1e-9),
+                             ResourceUsage.mebibytes(UInt64(result.fileBytes))))
+        Terminal.line(String(format: "reference:         %.3f s to read the same %d rows from the projection, unchecked (export %.1f×)",
+                             result.plainReadSeconds, result.plainRows, export.seconds / max(result.plainReadSeconds, 1e-9)))
+        Terminal.line("left out:          \(export.leftOut.values.reduce(0, +))"
+            + export.leftOut.sorted { $0.key < $1.key }.map { " — \($0.value) \($0.key.rawValue)" }.joined())
+        Terminal.line("peak RSS:          \(ResourceUsage.mebibytes(result.peakRSS)) during the export")
     }
 }
