@@ -66,6 +66,24 @@ package enum ChannelOptOuts {
             PRIMARY KEY (subject_id, export_id)
         ) WITHOUT ROWID;
         CREATE INDEX activation_sends_by_time ON activation_sends(at);
+
+        -- Campaigns: a segment, a channel, a holdout share and variants, and the secret that
+        -- assigns people to groups (HMAC of the person's id: stable and unbiased).
+        CREATE TABLE campaigns (
+            name        TEXT PRIMARY KEY NOT NULL,
+            definition  TEXT NOT NULL,       -- canonical JSON: segment, channel, holdout, variants, window
+            secret      BLOB NOT NULL,
+            created_at  INTEGER NOT NULL
+        ) WITHOUT ROWID;
+
+        -- Who is in which group of a campaign (also a `Campaign Assigned` event in the person's log,
+        -- so it is exported and erased with them). Random subject ids only; erased with the person.
+        CREATE TABLE campaign_assignments (
+            campaign    TEXT NOT NULL,
+            subject_id  BLOB NOT NULL,
+            grp         TEXT NOT NULL,       -- holdout, or a variant's name
+            PRIMARY KEY (campaign, subject_id)
+        ) WITHOUT ROWID;
         """
 
     /// Records that `subject` left `optOut.channel` (the first opt-out of a channel stays).
@@ -82,7 +100,7 @@ package enum ChannelOptOuts {
 
     /// The survivor of a merge takes over the absorbed subject's opt-outs and sends.
     package static func merge(absorbed: SubjectID, into survivor: SubjectID, in db: Database) throws {
-        for table in ["channel_opt_outs", "activation_sends"] {
+        for table in ["channel_opt_outs", "activation_sends", "campaign_assignments"] {
             try db.execute(sql: "UPDATE OR IGNORE \(table) SET subject_id = ? WHERE subject_id = ?",
                            arguments: [Data(survivor.bytes), Data(absorbed.bytes)])
             try db.execute(sql: "DELETE FROM \(table) WHERE subject_id = ?", arguments: [Data(absorbed.bytes)])

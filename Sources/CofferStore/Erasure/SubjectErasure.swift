@@ -93,6 +93,7 @@ extension Vault {
             // Channel opt-outs and sends name the person's random ids only, but are about them: gone too.
             _ = try delete("DELETE FROM channel_opt_outs WHERE subject_id IN (\(list))")
             _ = try delete("DELETE FROM activation_sends WHERE subject_id IN (\(list))")
+            _ = try delete("DELETE FROM campaign_assignments WHERE subject_id IN (\(list))")
             // Remembered (random ids only, sealed): a build never includes them again, even if a key came back.
             for id in ids {
                 try db.execute(sql: "INSERT OR IGNORE INTO erasures(subject_id, request_id, at) VALUES (?, ?, ?)",
