@@ -151,6 +151,7 @@ let package = Package(
         .target(
             name: "CofferActivation",
             dependencies: [
+                "CofferAnalysis",
                 "CofferCrypto",
                 "CofferFormats",
                 "CofferStore",

@@ -13,6 +13,10 @@ package enum ActivationError: CofferError, Equatable {
     case fieldNotInProjection(String, destination: String)
     case fieldNeeded(String, format: String)
     case unreadableFile(path: String, reason: String)
+    case badCampaign(String)
+    case campaignExists(String)
+    case unknownCampaign(String)
+    case outsideWindow(campaign: String, window: String)
 
     package var description: String {
         switch self {
@@ -40,6 +44,14 @@ package enum ActivationError: CofferError, Equatable {
             return Self.line("the \(format) format needs '\(field)' among the destination's fields", remedy: "add it to the destination in the policy")
         case let .unreadableFile(path, reason):
             return "cannot read \(path): \(reason)"
+        case let .badCampaign(reason):
+            return "campaign: \(reason)"
+        case let .campaignExists(name):
+            return Self.line("there is already a campaign \(name)", remedy: "choose another name (`coffer campaign list`)")
+        case let .unknownCampaign(name):
+            return Self.line("no campaign \(name)", remedy: "`coffer campaign list` shows them")
+        case let .outsideWindow(campaign, window):
+            return Self.line("campaign \(campaign) may send only \(window)", remedy: "export inside its window")
         }
     }
 }

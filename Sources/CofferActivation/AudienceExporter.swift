@@ -1,7 +1,7 @@
 import CofferCrypto
 import CofferFormats
 package import CofferPolicy
-package import CofferProjection
+import CofferProjection
 package import CofferStore
 package import Foundation
 import GRDB
@@ -20,6 +20,8 @@ package enum LeftOutReason: String, Sendable, CaseIterable, Comparable {
     case optedOut = "unsubscribed, bounced or complained on the channel"
     case frequencyCap = "frequency cap reached"
     case noAddress = "no address for the channel"
+    case holdout = "in the campaign's holdout"
+    case notInCampaign = "not in the campaign (joined the segment after it was created)"
 
     package static func < (a: LeftOutReason, b: LeftOutReason) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
@@ -58,8 +60,27 @@ package struct AudienceExporter {
         self.policy = policy
     }
 
+    /// Exports a campaign's treatment groups (its holdout stays out), each member with their variant.
+    package func export(campaign name: String, destination: String?, format: ActivationSettings.Format? = nil, to url: URL,
+                        now: Int64 = EventLog.now()) throws -> AudienceReport {
+        let desk = CampaignDesk(vault: vault, policy: policy)
+        let campaign = try desk.show(name).campaign
+        if (campaign.starts.map { now < $0 } ?? false) || (campaign.ends.map { now >= $0 } ?? false) {
+            throw ActivationError.outsideWindow(campaign: name, window: "from \(campaign.starts.map(Timestamp.format) ?? "any time") "
+                                                + "until \(campaign.ends.map(Timestamp.format) ?? "any time")")
+        }
+        return try export(segment: campaign.segment, channel: campaign.channel, destination: destination, format: format, to: url, now: now,
+                          campaign: (campaign, try desk.assignments(of: name)))
+    }
+
     package func export(segment: String, channel: ActivationSettings.Channel, destination name: String?,
                         format: ActivationSettings.Format? = nil, to url: URL, now: Int64 = EventLog.now()) throws -> AudienceReport {
+        try export(segment: segment, channel: channel, destination: name, format: format, to: url, now: now, campaign: nil)
+    }
+
+    private func export(segment: String, channel: ActivationSettings.Channel, destination name: String?,
+                        format: ActivationSettings.Format?, to url: URL, now: Int64,
+                        campaign: (campaign: Campaign, groups: [SubjectID: String])?) throws -> AudienceReport {
         let started = Date()
         let settings = policy.activation
         let destination = try resolveDestination(name, channel: channel, format: format)
@@ -74,7 +95,18 @@ package struct AudienceExporter {
         var leftOut: [LeftOutReason: Int] = [:]
         let live = try LiveState(vault: vault, policy: policy, channel: channel, now: now)
         var kept: [ActivationSubjects.Member] = []
-        for member in file.members {
+        for var member in file.members {
+            if let campaign {
+                guard let group = campaign.groups[live.person(member.subject)] ?? campaign.groups[member.subject] else {
+                    leftOut[.notInCampaign, default: 0] += 1
+                    continue
+                }
+                guard group != Campaign.holdoutGroup else {
+                    leftOut[.holdout, default: 0] += 1
+                    continue
+                }
+                member.variant = group
+            }
             if let reason = live.reason(leaving: member.subject) ?? AudienceFile.missingAddress(member, format: destination.format) {
                 leftOut[reason, default: 0] += 1
             } else {
@@ -86,14 +118,15 @@ package struct AudienceExporter {
                             reason: "\(kept.count) member(s) left after the live checks, below the minimum group size \(policy.minimumGroupSize)")
             throw ActivationError.belowMinimum(segment: segment, members: kept.count, minimum: policy.minimumGroupSize)
         }
-        let bytes = try AudienceFile.render(kept, segment: segment, destination: destination)
+        let bytes = try AudienceFile.render(kept, segment: segment, destination: destination, variants: campaign?.campaign.variants)
         let digest = try SHA256.hash(bytes).hexString
-        let exportID = "AUD-" + (try SecureRandom.bytes(6)).hexString
+        let exportID = (campaign.map { "CMP-\($0.campaign.name)-" } ?? "AUD-") + (try SecureRandom.bytes(6)).hexString
         let manifest = try CanonicalJSON.data([
             "export": exportID, "segment": segment, "purpose": settings.purpose, "channel": channel.rawValue,
             "destination": destination.name, "format": destination.format.rawValue, "fields": destination.fields.joined(separator: ","),
             "members": String(kept.count), "left_out": leftOut.sorted { $0.key < $1.key }.map { "\($0.key.rawValue): \($0.value)" }.joined(separator: "; "),
             "sha256": digest, "policy_sha256": policy.sha256, "at": Timestamp.format(now), "actor": vault.actor,
+            "campaign": campaign?.campaign.name ?? "",
         ])
         let manifestText = String(decoding: manifest, as: UTF8.self)
         do {

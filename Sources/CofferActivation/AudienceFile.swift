@@ -46,8 +46,13 @@ enum AudienceFile {
         return reachable ? nil : .noAddress
     }
 
-    static func render(_ members: [ActivationSubjects.Member], segment: String, destination: ActivationSettings.Destination) throws -> [UInt8] {
+    /// `variants`: a campaign's, whose name and content each member's file line carries.
+    static func render(_ members: [ActivationSubjects.Member], segment: String, destination: ActivationSettings.Destination,
+                       variants: [Campaign.Variant]? = nil) throws -> [UInt8] {
         let fields = destination.fields
+        func content(_ member: ActivationSubjects.Member) -> String {
+            variants?.first { $0.name == member.variant }?.content ?? ""
+        }
         var lines: [String] = []
         switch destination.format {
         case .emailCSV:
@@ -55,10 +60,11 @@ enum AudienceFile {
             let named: [(field: String, header: String)] = [("email", "Email Address"), ("first_name", "First Name"), ("last_name", "Last Name")]
                 .filter { fields.contains($0.0) }
             let merge = fields.filter { field in !named.contains { $0.field == field } }
-            lines.append((named.map(\.header) + merge.map { $0.uppercased() } + ["Tags"]).map(csv).joined(separator: ","))
+            let campaign = variants == nil ? [] : ["VARIANT", "OFFER"]
+            lines.append((named.map(\.header) + merge.map { $0.uppercased() } + campaign + ["Tags"]).map(csv).joined(separator: ","))
             for member in members {
                 let values = named.map { $0.field == "email" ? email(member) ?? "" : text(member, $0.field) ?? "" }
-                    + merge.map { text(member, $0) ?? "" } + [segment]
+                    + merge.map { text(member, $0) ?? "" } + (variants == nil ? [] : [member.variant ?? "", content(member)]) + [segment]
                 lines.append(values.map(csv).joined(separator: ","))
             }
         case .sms:
@@ -81,6 +87,10 @@ enum AudienceFile {
             let objects: [[String: Any]] = members.map { member in
                 var object: [String: Any] = [:]
                 for field in fields { if let value = text(member, field) { object[field] = value } }
+                if let variant = member.variant {
+                    object["variant"] = variant
+                    object["offer"] = content(member)
+                }
                 return object
             }
             return try CanonicalJSON.data(["segment": segment, "destination": destination.name, "members": objects] as [String: Any]) + [0x0a]

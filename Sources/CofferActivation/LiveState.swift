@@ -33,7 +33,7 @@ struct LiveState {
     }
 
     /// The person a subject is now: merges since the build move them to a survivor.
-    private func person(_ subject: SubjectID) -> SubjectID {
+    func person(_ subject: SubjectID) -> SubjectID {
         var current = subject
         var steps = 0
         while let next = survivors[current], steps < 64 {

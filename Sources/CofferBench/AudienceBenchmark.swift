@@ -1,8 +1,8 @@
 package import CofferActivation
 import CofferCrypto
 package import CofferPolicy
-package import CofferProjection
-package import CofferStore
+import CofferProjection
+import CofferStore
 package import Foundation
 
 /// `coffer bench audience`: the time to export a large audience with every

@@ -29,13 +29,16 @@ extension ActivationSubjects {
         package var subject: SubjectID
         /// The requested single-view fields, as the file holds them (already transformed for the role).
         package var values: [String: Cell]
+        /// The campaign variant the member is to get (campaign exports only).
+        package var variant: String?
     }
 
     /// What the actor's file says of `segment`: the fields it holds, and each member with `fields`.
     /// - Throws: `VaultError.notPermitted` unless the actor may activate; `nil` file → `fileMissing`.
-    package static func members(of segment: String, fields: [String], vault: Vault, policy: Policy)
+    /// `role`: whose file (default the actor's; the owner reads the marketing role's to plan a campaign).
+    package static func members(of segment: String, fields: [String], vault: Vault, policy: Policy, role: Role? = nil)
         throws -> (segmentExists: Bool, columns: Set<String>, members: [Member])? {
-        let purpose = policy.activation.purpose, role = vault.role
+        let purpose = policy.activation.purpose, role = role ?? vault.role
         let url = ProjectionFile.url(vault.layout, purpose: purpose, role: role)
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         let key = try ProjectionFile.fileKey(vault.projectionKey(for: role), purpose: purpose)

@@ -19,6 +19,8 @@ final class ActivationFixture {
     let segments: [SegmentDefinition]
     /// 2026-03-02T09:00:00Z: "now" for ingest, builds and exports.
     let now: Int64 = Timestamp.parse("2026-03-02T09:00:00Z")!
+    /// When later ingests are received (default `now`).
+    var ingestNow: Int64?
     static let marketingPassphrase = "marketing passphrase"
     static let compliancePassphrase = "compliance passphrase"
 
@@ -52,7 +54,7 @@ final class ActivationFixture {
         let input = directory.appendingPathComponent("input-\(UUID().uuidString).jsonl")
         try lines.write(to: input, atomically: true, encoding: .utf8)
         let ingestor = try Ingestor(vault: owner, policy: policy)
-        let now = now
+        let now = ingestNow ?? now
         ingestor.clock = { now }
         return try ingestor.ingest(path: input.path)
     }
