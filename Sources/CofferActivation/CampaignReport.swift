@@ -42,13 +42,14 @@ package struct CampaignReport: Sendable {
 }
 
 extension CampaignDesk {
-    /// The campaign's reach and uplift over `window` from its start (its `--starts`, else its creation),
-    /// up to `now` at most. Owner: it reads the people's events.
+    /// The campaign's reach and uplift over `window` from its start (its `--starts`, but not before its
+    /// creation), up to `now` at most. Owner: it reads the people's events.
     package func report(_ name: String, window: PolicyDuration = PolicyDuration("14d")!, now: Int64 = EventLog.now()) throws -> CampaignReport {
         try vault.require(.buildProjections, for: .campaignReport, purpose: policy.activation.purpose, target: "campaign:\(name)")
         let (campaign, _) = try show(name)
         let assignments = try assignments(of: name)
-        let start = campaign.starts ?? campaign.createdAt
+        // Nothing before the assignment can be the campaign's doing: a start given earlier counts from the creation.
+        let start = max(campaign.starts ?? campaign.createdAt, campaign.createdAt)
         let end = min(window.adding(to: start), now)
         let purchases = Set(policy.analysis.purchaseEvents.map { $0.lowercased() })
         let graph = try vault.identityGraph()
