@@ -1,4 +1,4 @@
-public import CofferCrypto
+import CofferCrypto
 
 /// Why an audience cannot leave the vault.
 package enum ActivationError: CofferError, Equatable {
