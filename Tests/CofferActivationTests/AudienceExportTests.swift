@@ -1,6 +1,7 @@
 @testable import CofferActivation
 import CofferCrypto
 import CofferFormats
+import CofferIngest
 import CofferPolicy
 import CofferProjection
 import CofferRequests
@@ -144,5 +145,26 @@ extension AudienceExportTests {
         let ads = try fixture.export("buyers", channel: .ads, destination: "meta_ads", name: "ads.csv").0
         #expect(ads.members == 12 && ads.leftOut.isEmpty)
         #expect(throws: ActivationError.self) { try fixture.export("buyers", channel: .email, name: "3.csv") }
+    }
+}
+
+extension ChannelOptOutTests {
+    @Test("an email tool's unsubscribes and bounces, imported with the shipped mapping, keep those people out of email audiences")
+    func espExport() throws {
+        let fixture = try ActivationFixture()
+        let csv = fixture.directory.appendingPathComponent("esp.csv")
+        try """
+            email,event,timestamp,campaign
+            PERSON3@example.com,Email Unsubscribed,2026-03-01T10:02:11Z,autumn-menu
+            person4@example.com,Email Bounced,2026-03-01T08:15:00Z,we-miss-you
+            """.write(to: csv, atomically: true, encoding: .utf8)
+        let mappingPath = ScratchVault.repository.appendingPathComponent("examples/esp-events-mapping.yaml").path
+        let ingestor = try Ingestor(vault: fixture.owner, policy: fixture.policy)
+        ingestor.clock = { [now = fixture.now] in now }
+        let report = try ingestor.ingest(path: csv.path, mapping: try CSVMapping.load(path: mappingPath), mappingPath: mappingPath)
+        #expect(report.accepted == 2 && report.optOuts == 2 && report.subjectsCreated == 0, "linked to the known people by email")
+        let (export, text) = try fixture.export("buyers", channel: .email, name: "after.csv")
+        #expect(export.leftOut[.optedOut] == 2 && !text.contains("person3@") && !text.contains("person4@"))
+        #expect(try fixture.export("buyers", channel: .sms, name: "sms.txt").0.leftOut[.optedOut] == nil, "an email opt-out leaves SMS alone")
     }
 }
