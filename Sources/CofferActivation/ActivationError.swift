@@ -13,6 +13,8 @@ package enum ActivationError: CofferError, Equatable {
     case fieldNotInProjection(String, destination: String)
     case fieldNeeded(String, format: String)
     case unreadableFile(path: String, reason: String)
+    case webhookSecretMissing(String)
+    case webhookFailed(url: String, status: Int?, tries: Int, file: String)
     case badCampaign(String)
     case campaignExists(String)
     case unknownCampaign(String)
@@ -44,6 +46,11 @@ package enum ActivationError: CofferError, Equatable {
             return Self.line("the \(format) format needs '\(field)' among the destination's fields", remedy: "add it to the destination in the policy")
         case let .unreadableFile(path, reason):
             return "cannot read \(path): \(reason)"
+        case let .webhookSecretMissing(variable):
+            return Self.line("the destination's webhook secret is not set", remedy: "set the environment variable \(variable) to the secret the receiver checks signatures with")
+        case let .webhookFailed(url, status, tries, file):
+            return Self.line("\(url) did not accept the audience (\(status.map { "HTTP \($0)" } ?? "no answer") after \(tries) tries)",
+                             remedy: "the file is at \(file) and the attempt is in the audit trail; run the export again once the receiver is back")
         case let .badCampaign(reason):
             return "campaign: \(reason)"
         case let .campaignExists(name):

@@ -52,6 +52,10 @@ package struct AudienceReport: Sendable {
 package struct AudienceExporter {
     let vault: Vault
     let policy: Policy
+    /// Where webhook secrets are read from (`secret_env` of a destination).
+    package var environment = ProcessInfo.processInfo.environment
+    /// Seconds before a webhook's first retry (doubled before each next one).
+    package var webhookBackoff = 0.5
 
     /// - Throws: `VaultError.notPermitted` unless the actor may activate (the marketing role).
     package init(vault: Vault, policy: Policy) throws {
@@ -84,6 +88,13 @@ package struct AudienceExporter {
         let started = Date()
         let settings = policy.activation
         let destination = try resolveDestination(name, channel: channel, format: format)
+        var webhook: WebhookDelivery?
+        if let address = destination.url, let url = URL(string: address) {
+            let variable = destination.secretEnvironment ?? ""
+            guard let secret = environment[variable], !secret.isEmpty else { throw ActivationError.webhookSecretMissing(variable) }
+            webhook = WebhookDelivery(url: url, secret: Array(secret.utf8))
+            webhook?.backoff = webhookBackoff
+        }
         let fields = destination.fields
         guard let file = try ActivationSubjects.members(of: segment, fields: fields, vault: vault, policy: policy) else {
             throw ActivationError.noProjection(purpose: settings.purpose)
@@ -121,12 +132,15 @@ package struct AudienceExporter {
         let bytes = try AudienceFile.render(kept, segment: segment, destination: destination, variants: campaign?.campaign.variants)
         let digest = try SHA256.hash(bytes).hexString
         let exportID = (campaign.map { "CMP-\($0.campaign.name)-" } ?? "AUD-") + (try SecureRandom.bytes(6)).hexString
+        let delivery = webhook?.send(bytes, idempotencyKey: exportID)
         let manifest = try CanonicalJSON.data([
             "export": exportID, "segment": segment, "purpose": settings.purpose, "channel": channel.rawValue,
             "destination": destination.name, "format": destination.format.rawValue, "fields": destination.fields.joined(separator: ","),
             "members": String(kept.count), "left_out": leftOut.sorted { $0.key < $1.key }.map { "\($0.key.rawValue): \($0.value)" }.joined(separator: "; "),
             "sha256": digest, "policy_sha256": policy.sha256, "at": Timestamp.format(now), "actor": vault.actor,
             "campaign": campaign?.campaign.name ?? "",
+            "webhook": delivery.map { "\($0.delivered ? "delivered" : "NOT delivered") (\($0.status.map { "HTTP \($0)" } ?? "no answer")) "
+                + "after \($0.tries) tr\($0.tries == 1 ? "y" : "ies") to \(destination.url ?? "")" } ?? "",
         ])
         let manifestText = String(decoding: manifest, as: UTF8.self)
         do {
@@ -136,12 +150,15 @@ package struct AudienceExporter {
             throw ActivationError.unreadableFile(path: url.path, reason: "\(error)")
         }
         // Messages count against the frequency cap from now on (an ads audience sends nobody a message).
-        if channel.isMessage {
+        if channel.isMessage, delivery?.delivered ?? true {
             try vault.database.write { db in
                 try ChannelOptOuts.noteSends(kept.map(\.subject), channel: channel.rawValue, export: exportID, at: now, in: db)
             }
         }
         try vault.audit(.audienceExport, purpose: settings.purpose, target: "segment:\(segment)", rows: kept.count, reason: manifestText)
+        if let delivery, !delivery.delivered {
+            throw ActivationError.webhookFailed(url: destination.url ?? "", status: delivery.status, tries: delivery.tries, file: url.path)
+        }
         return AudienceReport(exportID: exportID, segment: segment, channel: channel, destination: destination, members: kept.count,
                               leftOut: leftOut, sha256: digest, file: url, manifest: manifestText,
                               seconds: Date().timeIntervalSince(started))

@@ -31,6 +31,10 @@ public struct ActivationSettings: Sendable, Equatable {
         public var channel: Channel
         public var format: Format
         public var fields: [String]
+        /// Where the audience is posted as signed JSON (format `json`), if anywhere.
+        public var url: String?
+        /// The environment variable that holds the webhook's signing secret.
+        public var secretEnvironment: String?
     }
 
     /// The purpose audiences are exported for (consent to it is checked for every member).

@@ -445,7 +445,7 @@ struct PolicyReader {
             default:
                 for (name, _, destination) in try mapping(value, "activation destinations") {
                     let options = try mapping(destination, "destination \(name)")
-                    try checkKeys(options, allowed: ["channel", "format", "fields"], in: "destination \(name)")
+                    try checkKeys(options, allowed: ["channel", "format", "fields", "url", "secret_env"], in: "destination \(name)")
                     func option(_ key: String) throws -> Node {
                         guard let node = options.first(where: { $0.key == key })?.value else {
                             throw error(destination, "destination \(name) needs \(key):")
@@ -458,7 +458,20 @@ struct PolicyReader {
                     for (field, fieldNode) in names where classes[field] == nil {
                         throw error(fieldNode, "destination \(name): '\(field)' is in no field class, so no role may send it")
                     }
-                    settings.destinations.append(.init(name: name, channel: channel, format: format, fields: names.map(\.0)))
+                    var url: String?, secret: String?
+                    if let node = options.first(where: { $0.key == "url" })?.value {
+                        let text = try string(node, "url of destination \(name)")
+                        guard format == .json, let parsed = URL(string: text), ["https", "http"].contains(parsed.scheme ?? "") else {
+                            throw error(node, "destination \(name): url must be an https:// (or http://) address, with format: json")
+                        }
+                        guard let env = options.first(where: { $0.key == "secret_env" })?.value else {
+                            throw error(node, "destination \(name): a webhook needs secret_env: naming the variable that holds its signing secret")
+                        }
+                        url = text
+                        secret = try string(env, "secret_env of destination \(name)")
+                    }
+                    settings.destinations.append(.init(name: name, channel: channel, format: format, fields: names.map(\.0),
+                                                       url: url, secretEnvironment: secret))
                 }
             }
         }
