@@ -118,10 +118,14 @@ package struct AudienceExporter {
                 }
                 member.variant = group
             }
-            if let reason = live.reason(leaving: member.subject) ?? AudienceFile.missingAddress(member, format: destination.format) {
+            if let reason = live.reason(leaving: member.subject) {
                 leftOut[reason, default: 0] += 1
+                continue
+            }
+            if let prepared = AudienceFile.prepared(member, format: destination.format) {
+                kept.append(prepared)
             } else {
-                kept.append(member)
+                leftOut[.noAddress, default: 0] += 1
             }
         }
         guard kept.count >= policy.minimumGroupSize else {

@@ -24,17 +24,14 @@ enum AudienceFile {
         return text.isEmpty ? nil : text
     }
 
-    static func email(_ member: ActivationSubjects.Member) -> String? {
-        text(member, "email").flatMap { Identifier(type: .email, raw: $0)?.value }
-    }
-
-    /// E.164, `+` and digits.
-    static func phone(_ member: ActivationSubjects.Member) -> String? {
-        text(member, "phone").flatMap { Identifier(type: .phone, raw: $0)?.value }
-    }
-
-    /// `.noAddress` when the member has nothing this format can reach them at.
-    static func missingAddress(_ member: ActivationSubjects.Member, format: ActivationSettings.Format) -> LeftOutReason? {
+    /// The member with their email and phone in normalised form (trimmed and lower-cased;
+    /// E.164), done once before the file is written; nil when nothing this format can
+    /// reach them at is left (`.noAddress`).
+    static func prepared(_ member: ActivationSubjects.Member, format: ActivationSettings.Format) -> ActivationSubjects.Member? {
+        var member = member
+        for (field, type) in [("email", IdentifierType.email), ("phone", IdentifierType.phone)] where member.values[field] != nil {
+            member.values[field] = text(member, field).flatMap { Identifier(type: type, raw: $0)?.value }.map(Cell.text) ?? .null
+        }
         let reachable: Bool
         switch format {
         case .emailCSV: reachable = email(member) != nil
@@ -43,10 +40,13 @@ enum AudienceFile {
         case .ads: reachable = email(member) != nil || phone(member) != nil
         case .json: reachable = true
         }
-        return reachable ? nil : .noAddress
+        return reachable ? member : nil
     }
 
-    /// `variants`: a campaign's, whose name and content each member's file line carries.
+    /// A prepared member's email and phone (E.164, `+` and digits).
+    static func email(_ member: ActivationSubjects.Member) -> String? { text(member, "email") }
+    static func phone(_ member: ActivationSubjects.Member) -> String? { text(member, "phone") }
+
     static func render(_ members: [ActivationSubjects.Member], segment: String, destination: ActivationSettings.Destination,
                        variants: [Campaign.Variant]? = nil) throws -> [UInt8] {
         let fields = destination.fields

@@ -50,17 +50,26 @@ struct CampaignReportPrinter {
             }
             let uplift = report.uplift.map { entry -> [String: Any] in
                 guard let value = entry.uplift else { return ["variant": entry.variant] }
-                func interval(_ i: Uplift.Interval) -> [String: Double] { ["estimate": i.estimate, "ci95_low": i.low, "ci95_high": i.high] }
+                func interval(_ i: Uplift.Interval) -> [String: Any] {
+                    ["estimate": finite(i.estimate), "ci95_low": finite(i.low), "ci95_high": finite(i.high)]
+                }
                 var object: [String: Any] = ["variant": entry.variant, "conversion": interval(value.conversion), "revenue": interval(value.revenue),
-                                             "welch_df": value.degreesOfFreedom]
+                                             "welch_df": finite(value.degreesOfFreedom)]
                 if let relative = value.relativeConversion { object["relative_conversion"] = interval(relative) }
                 return object
             }
             let object: [String: Any] = ["campaign": report.campaign.name, "window_start": Timestamp.format(report.windowStart),
                                          "window_end": Timestamp.format(report.windowEnd), "groups": groups, "uplift": uplift]
-            if let data = try? CanonicalJSON.data(object) { Terminal.line(String(decoding: data, as: UTF8.self)) }
+            do {
+                Terminal.line(String(decoding: try CanonicalJSON.data(object), as: UTF8.self))
+            } catch {
+                Terminal.error("the report could not be written as JSON: \(error)")
+            }
         }
     }
+
+    /// JSON has no infinity (Welch's degrees of freedom when neither group's revenue varies): null.
+    func finite(_ value: Double) -> Any { value.isFinite ? value : NSNull() }
 
     func table(_ rows: [[String]]) {
         let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
