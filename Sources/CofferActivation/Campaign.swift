@@ -34,6 +34,9 @@ package struct Campaign: Sendable, Equatable {
     /// When its messages may go out (ms; nil: any time). An offer is valid in this window.
     package var starts: Int64?
     package var ends: Int64?
+    /// A birthday campaign: only members whose birthday month falls in the window (months are
+    /// what the marketing projection holds of a birthday).
+    package var birthdaysInWindow = false
     package var createdAt: Int64 = 0
 
     /// The holdout group's name.
@@ -64,10 +67,24 @@ package struct Campaign: Sendable, Equatable {
         return variants[index].name
     }
 
+    /// The calendar months (1–12) an instant range touches, `to` excluded.
+    static func months(from start: Int64, to end: Int64) -> Set<Int> {
+        var months: Set<Int> = []
+        var day = CivilCalendar.days(start)
+        let last = CivilCalendar.days(end - 1)
+        while day <= last, months.count < 12 {
+            months.insert(CivilCalendar.civilFromDays(day).1)
+            day += 28
+        }
+        months.insert(CivilCalendar.civilFromDays(last).1)
+        return months
+    }
+
     /// The campaign as stored (canonical JSON).
     func definition() throws -> String {
         var object: [String: Any] = ["segment": segment, "channel": channel.rawValue, "holdout": holdout,
                                      "variants": variants.map { ["name": $0.name, "content": $0.content] }]
+        if birthdaysInWindow { object["birthdays_in_window"] = true }
         if let starts { object["starts"] = Timestamp.format(starts) }
         if let ends { object["ends"] = Timestamp.format(ends) }
         return String(decoding: try CanonicalJSON.data(object), as: UTF8.self)
@@ -84,6 +101,7 @@ package struct Campaign: Sendable, Equatable {
                   variants: variants.map { Variant(name: $0["name"] ?? "A", content: $0["content"] ?? "") },
                   starts: (object["starts"] as? String).flatMap { Timestamp.parse($0) },
                   ends: (object["ends"] as? String).flatMap { Timestamp.parse($0) })
+        self.birthdaysInWindow = object["birthdays_in_window"] as? Bool ?? false
         self.createdAt = createdAt
     }
 }
@@ -120,19 +138,29 @@ package struct CampaignDesk {
         if let starts = campaign.starts, let ends = campaign.ends, ends <= starts {
             throw ActivationError.badCampaign("--ends must come after --starts")
         }
+        if campaign.birthdaysInWindow, campaign.starts == nil || campaign.ends == nil {
+            throw ActivationError.badCampaign("a birthday campaign needs --starts and --ends: the window whose birthdays it reaches")
+        }
         guard let role = Role.allCases.first(where: { ActivationSubjects.held(by: $0, purpose: policy.activation.purpose, policy: policy) }),
-              let file = try ActivationSubjects.members(of: campaign.segment, fields: [], vault: vault, policy: policy, role: role) else {
+              let file = try ActivationSubjects.members(of: campaign.segment, fields: campaign.birthdaysInWindow ? ["birthday_month"] : [],
+                                                        vault: vault, policy: policy, role: role) else {
             throw ActivationError.noProjection(purpose: policy.activation.purpose)
         }
         guard file.segmentExists else { throw ActivationError.unknownSegment(campaign.segment, purpose: policy.activation.purpose) }
-        guard file.members.count >= policy.minimumGroupSize else {
-            throw ActivationError.belowMinimum(segment: campaign.segment, members: file.members.count, minimum: policy.minimumGroupSize)
+        var members = file.members
+        if campaign.birthdaysInWindow, let starts = campaign.starts, let ends = campaign.ends {
+            guard file.columns.contains("birthday_month") else { throw ActivationError.fieldNotInProjection("birthday_month", destination: campaign.name) }
+            let months = Campaign.months(from: starts, to: ends)
+            members = members.filter { member in member.values["birthday_month"]?.double.map { months.contains(Int($0)) } ?? false }
+        }
+        guard members.count >= policy.minimumGroupSize else {
+            throw ActivationError.belowMinimum(segment: campaign.segment, members: members.count, minimum: policy.minimumGroupSize)
         }
         let secret = try SecureRandom.bytes(32)
         var stored = campaign
         stored.createdAt = now
         var groups: [String: Int] = [:]
-        let assigned = try file.members.map { member -> (SubjectID, String) in
+        let assigned = try members.map { member -> (SubjectID, String) in
             let group = try campaign.group(of: member.subject, secret: secret)
             groups[group, default: 0] += 1
             return (member.subject, group)

@@ -34,6 +34,8 @@ struct CampaignCommand: ParsableCommand {
         var variant: [String] = []
         @Option(help: ArgumentHelp("When messages may start (ISO-8601 with a zone).", valueName: "TIME")) var starts: String?
         @Option(help: ArgumentHelp("When the offer ends (ISO-8601 with a zone).", valueName: "TIME")) var ends: String?
+        @Flag(help: "A birthday campaign: only members whose birthday month falls between --starts and --ends.")
+        var birthdaysInWindow = false
 
         func validate() throws {
             guard Self.share(holdout) != nil else { throw ValidationError("--holdout must be a percentage like 10% (0% to 99%)") }
@@ -55,8 +57,9 @@ struct CampaignCommand: ParsableCommand {
                 let parts = text.split(separator: "=", maxSplits: 1)
                 return Campaign.Variant(name: String(parts[0]), content: parts.count > 1 ? String(parts[1]) : "")
             }
-            let campaign = Campaign(name: name, segment: segment, channel: channel, holdout: Self.share(holdout)!, variants: variants,
+            var campaign = Campaign(name: name, segment: segment, channel: channel, holdout: Self.share(holdout)!, variants: variants,
                                     starts: starts.flatMap { Timestamp.parse($0) }, ends: ends.flatMap { Timestamp.parse($0) })
+            campaign.birthdaysInWindow = birthdaysInWindow
             let created = try CampaignDesk(vault: vault, policy: policy).create(campaign)
             Terminal.line("Created campaign \(name) on '\(segment)' (\(channel.rawValue)): "
                 + created.groups.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ".")

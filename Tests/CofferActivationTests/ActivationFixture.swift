@@ -39,7 +39,7 @@ final class ActivationFixture {
         var lines: [String] = []
         for index in 0..<people {
             let user = "p\(index)"
-            lines.append(#"{"type":"identify","userId":"\#(user)","timestamp":"2026-01-0\#(1 + index % 9)T10:00:00Z","traits":{"email":" Person\#(index)@Example.com ","phone":"+44 7700 9001\#(String(format: "%02d", index))","firstName":"P\#(index)"},"context":{"device":{"token":"tok-\#(index)"}}}"#)
+            lines.append(#"{"type":"identify","userId":"\#(user)","timestamp":"2026-01-0\#(1 + index % 9)T10:00:00Z","traits":{"email":" Person\#(index)@Example.com ","phone":"+44 7700 9001\#(String(format: "%02d", index))","firstName":"P\#(index)","birthday":"1990-0\#(1 + index % 9)-15"},"context":{"device":{"token":"tok-\#(index)"}}}"#)
             lines.append(#"{"type":"track","event":"Consent Updated","userId":"\#(user)","timestamp":"2026-01-10T10:00:00Z","context":{"consent":{"categoryPreferences":{"marketing":true,"email":true,"sms":\#(index % 2 == 0),"push":true}}}}"#)
             lines.append(#"{"type":"track","event":"Order Completed","userId":"\#(user)","timestamp":"2026-02-0\#(1 + index % 9)T10:00:00Z","properties":{"revenue":\#(5 + index)}}"#)
         }

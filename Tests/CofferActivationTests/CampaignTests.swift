@@ -68,6 +68,30 @@ struct CampaignTests {
                 "the key that opened the assignment event is gone")
     }
 
+    @Test("a birthday campaign reaches only members whose birthday month falls in its window")
+    func birthdays() throws {
+        let fixture = try ActivationFixture(people: 40)
+        #expect(Campaign.months(from: Timestamp.parse("2026-03-01T00:00:00Z")!, to: Timestamp.parse("2026-05-01T00:00:00Z")!) == [3, 4])
+        #expect(Campaign.months(from: Timestamp.parse("2026-12-20T00:00:00Z")!, to: Timestamp.parse("2027-01-10T00:00:00Z")!) == [12, 1])
+        var campaign = Campaign(name: "birthdays", segment: "buyers", channel: .email, holdout: 0, variants: [.init(name: "A", content: "A treat")],
+                                starts: Timestamp.parse("2026-03-01T00:00:00Z"), ends: Timestamp.parse("2026-05-01T00:00:00Z"))
+        campaign.birthdaysInWindow = true
+        let desk = CampaignDesk(vault: fixture.owner, policy: fixture.policy)
+        let created = try desk.create(campaign, now: fixture.now)
+        // Birthdays in March and April: people 2, 3, 11, 12, 20, 21, 29, 30, 38, 39.
+        #expect(created.groups == ["A": 10])
+        var people: Set<String> = []
+        for (subject, _) in try desk.assignments(of: "birthdays") {
+            for index in 0..<40 where try fixture.owner.subjectSummary(for: Identifier(type: .userID, raw: "p\(index)")!)?.subject == subject {
+                people.insert("p\(index)")
+            }
+        }
+        #expect(people == ["p2", "p3", "p11", "p12", "p20", "p21", "p29", "p30", "p38", "p39"])
+        campaign.name = "no-window"
+        campaign.ends = nil
+        #expect(throws: ActivationError.self) { try desk.create(campaign, now: fixture.now) }
+    }
+
     @Test("the report counts each group's reach and purchases in the window, and its uplift is the variants' against the holdout")
     func report() throws {
         let fixture = try ActivationFixture(people: 40)
