@@ -12,7 +12,7 @@ extension AuditAction {
 
 /// What a campaign reached and what it changed: per group (each variant and the
 /// holdout), messages sent, delivered, opened and clicked (email events carrying
-/// the campaign), conversions (purchases in the window after the start) and
+/// the campaign in `properties.campaign` or Segment's UTM `context.campaign.name`), conversions (purchases in the window after the start) and
 /// revenue per member; and each variant's uplift over the holdout with 95 %
 /// intervals. A group of fewer people than the minimum group size shows its
 /// size as "< k" and nothing else.
@@ -76,7 +76,9 @@ extension CampaignDesk {
                             revenue += amount
                         }
                     }
-                    guard properties["campaign"] as? String == name, time >= start else { continue }
+                    // The campaign an email event belongs to: its `campaign` property, or Segment's UTM context.
+                    let utm = ((object["context"] as? [String: Any])?["campaign"] as? [String: Any])?["name"] as? String
+                    guard properties["campaign"] as? String == name || utm == name, time >= start else { continue }
                     switch eventName {
                     case "email delivered", "email sent": delivered = true
                     case "email opened": opened = true

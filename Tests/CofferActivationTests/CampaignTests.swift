@@ -116,7 +116,10 @@ struct CampaignTests {
                 lines.append(#"{"type":"track","event":"Order Completed","userId":"p\#(index)","timestamp":"2026-03-22T09:00:00Z","properties":{"revenue":99}}"#)
             }
             if index % 2 == 0 {
-                lines.append(#"{"type":"track","event":"Email Opened","userId":"p\#(index)","timestamp":"2026-03-03T09:00:00Z","properties":{"campaign":"spring"}}"#)
+                // Half name the campaign in properties, half in Segment's UTM context.
+                lines.append(index % 4 == 0
+                    ? #"{"type":"track","event":"Email Opened","userId":"p\#(index)","timestamp":"2026-03-03T09:00:00Z","properties":{"campaign":"spring"}}"#
+                    : #"{"type":"track","event":"Email Opened","userId":"p\#(index)","timestamp":"2026-03-03T09:00:00Z","context":{"campaign":{"name":"spring","source":"newsletter"}}}"#)
                 entry.opened += 1
             }
             expected[group] = entry
