@@ -1,3 +1,5 @@
+import CofferFormats
+
 /// Recency, frequency and monetary scores (1–5, by quintile) and the usual named
 /// segments, for customers who bought.
 package enum RFM {
@@ -80,18 +82,5 @@ package enum RFM {
             let worse = sorted.partitioningIndex { $0 >= value }
             return 1 + min(4, Int(5 * Double(worse) / n))
         }
-    }
-}
-
-extension Array where Element == Double {
-    /// The index of the first element for which `belongs` holds, in a sorted array
-    /// where it holds for a suffix (binary search).
-    func partitioningIndex(where belongs: (Double) -> Bool) -> Int {
-        var low = 0, high = count
-        while low < high {
-            let middle = (low + high) / 2
-            if belongs(self[middle]) { high = middle } else { low = middle + 1 }
-        }
-        return low
     }
 }

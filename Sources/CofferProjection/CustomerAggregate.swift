@@ -283,12 +283,7 @@ struct PurchaseDays: Sendable, Equatable {
     }
 
     private func firstIndex(atOrAfter day: Int32) -> Int {
-        var low = 0, high = days.count
-        while low < high {
-            let middle = (low + high) / 2
-            if days[middle].day < day { low = middle + 1 } else { high = middle }
-        }
-        return low
+        days.partitioningIndex { $0.day >= day }
     }
 }
 

@@ -1,3 +1,4 @@
+import CofferFormats
 import CofferPolicy
 import Foundation
 
@@ -41,12 +42,9 @@ struct FoldRules: Sendable {
 
     /// The hour of the week (0 Monday 00:00 … 167 Sunday 23:00) of an instant, in the shop's zone.
     func hourOfWeek(_ time: Int64) -> UInt8 {
-        var low = 0, high = offsets.count
-        while low < high {
-            let middle = (low + high) / 2
-            if offsets[middle].from <= time { low = middle + 1 } else { high = middle }
-        }
-        let local = time + offsets[max(low - 1, 0)].offset
+        // The last transition at or before `time` (the first entry starts at Int64.min).
+        let after = offsets.partitioningIndex { $0.from > time }
+        let local = time + offsets[max(after - 1, 0)].offset
         let hours = local >= 0 ? local / 3_600_000 : (local - 3_599_999) / 3_600_000
         // 1970-01-01 was a Thursday: hour 0 of day 0 is hour 72 of its week.
         let week = (hours + 72) % 168

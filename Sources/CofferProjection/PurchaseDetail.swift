@@ -1,3 +1,5 @@
+import CofferFormats
+
 /// One purchase's products: the day, and each line's item, category, quantity and amount.
 struct Basket: Sendable, Equatable {
     struct Line: Sendable, Equatable {
@@ -22,11 +24,7 @@ struct SmallCounts<Key: Comparable & Sendable>: Sendable, Equatable {
     private(set) var entries: [(key: Key, count: Int32)] = []
 
     mutating func add(_ key: Key, _ count: Int32 = 1) {
-        var low = 0, high = entries.count
-        while low < high {
-            let middle = (low + high) / 2
-            if entries[middle].key < key { low = middle + 1 } else { high = middle }
-        }
+        let low = entries.partitioningIndex { $0.key >= key }
         if low < entries.count, entries[low].key == key { entries[low].count += count } else { entries.insert((key, count), at: low) }
     }
 

@@ -1,4 +1,5 @@
 @testable import CofferAnalysis
+import CofferFormats
 import Testing
 
 /// Issue 19, item 3: RFM quintile scores and segments, against a hand-computed fixture.
@@ -40,5 +41,21 @@ struct RFMTests {
         #expect(same.allSatisfy { $0.recency == 1 && $0.frequency == 1 && $0.monetary == 1 && $0.segment == .lost })
         #expect(RFM.scores([RFM.Input(recencyDays: 1, frequency: 1, monetary: 1)]).first?.recency == 1)
         #expect(RFM.scores([]).isEmpty)
+    }
+}
+
+/// The one binary search the analysis and the projections share.
+struct PartitioningIndexTests {
+    @Test("the first index where a suffix predicate holds; the end when none does; empty and one-element collections")
+    func search() {
+        let sorted = [1.0, 2, 2, 2, 5, 9]
+        #expect(sorted.partitioningIndex { $0 >= 2 } == 1 && sorted.partitioningIndex { $0 > 2 } == 4)
+        #expect(sorted.partitioningIndex { $0 >= 10 } == 6 && sorted.partitioningIndex { $0 >= 0 } == 0)
+        #expect([Double]().partitioningIndex { _ in true } == 0 && [3.0].partitioningIndex { $0 > 3 } == 1)
+        #expect(sorted[2...].partitioningIndex { $0 >= 5 } == 4, "indices are the slice's own")
+        for count in 0..<20 {
+            let values = Array(0..<count)
+            for split in 0...count { #expect(values.partitioningIndex { $0 >= split } == split) }
+        }
     }
 }
