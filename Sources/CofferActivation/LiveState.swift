@@ -18,10 +18,7 @@ struct LiveState {
     init(vault: Vault, policy: Policy, channel: ActivationSettings.Channel, now: Int64) throws {
         let settings = policy.activation
         (granted, channelGranted, restricted, erased, optedOut, sends, survivors) = try vault.database.read { db in
-            var survivors: [SubjectID: SubjectID] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT absorbed_id, survivor_id FROM merges") {
-                survivors[try SubjectID(bytes: Array(row[0] as Data))] = try SubjectID(bytes: Array(row[1] as Data))
-            }
+            let survivors = try IdentityGraph.survivors(in: db)
             let window = settings.capWindow.map { $0.subtracting(from: now) } ?? now
             return (try ConsentLedger.subjectsGranted(settings.purpose, at: now, in: db),
                     try settings.channelConsents[channel].map { try ConsentLedger.subjectsGranted($0, at: now, in: db) },
@@ -32,16 +29,8 @@ struct LiveState {
         cap = settings.frequencyCap
     }
 
-    /// The person a subject is now: merges since the build move them to a survivor.
-    func person(_ subject: SubjectID) -> SubjectID {
-        var current = subject
-        var steps = 0
-        while let next = survivors[current], steps < 64 {
-            current = next
-            steps += 1
-        }
-        return current
-    }
+    /// The person a subject is now: a merge since the build moves them to a survivor.
+    func person(_ subject: SubjectID) -> SubjectID { survivors[subject] ?? subject }
 
     /// Why `subject` may not be contacted now; nil when they may.
     func reason(leaving subject: SubjectID) -> LeftOutReason? {

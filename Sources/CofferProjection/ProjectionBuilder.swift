@@ -202,11 +202,7 @@ package final class ProjectionBuilder {
         let (survivors, lastSeq, lastMerge, subjects) = try vault.database.read { db -> ([SubjectID: SubjectID], Int64, Int64, Int) in
             // Every table that decides who is in a projection must be as the vault wrote it.
             try StateSeals.verify(key: sealKey, in: db, path: vault.layout.database.path)
-            var survivors: [SubjectID: SubjectID] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT absorbed_id, survivor_id FROM merges") {
-                survivors[try SubjectID(bytes: Array(row[0] as Data))] = try SubjectID(bytes: Array(row[1] as Data))
-            }
-            return (survivors, try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0,
+            return (try IdentityGraph.survivors(in: db), try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0,
                     try Int64.fetchOne(db, sql: "SELECT max(seq) FROM merges") ?? 0,
                     try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT DISTINCT subject_id FROM keyring)") ?? 0)
         }

@@ -97,6 +97,16 @@ public final class IdentityGraph {
         try Restrictions.merge(absorbed: absorbed, into: survivor, in: db)
     }
 
+    /// Every absorbed subject and the survivor that stands for it now (merges are kept
+    /// flat, so one lookup is enough): what a build folds together and an export follows.
+    package static func survivors(in db: Database) throws -> [SubjectID: SubjectID] {
+        var survivors: [SubjectID: SubjectID] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT absorbed_id, survivor_id FROM merges") {
+            survivors[try SubjectID(bytes: Array(row[0] as Data))] = try SubjectID(bytes: Array(row[1] as Data))
+        }
+        return survivors
+    }
+
     /// The subject that stands for `subject` now: itself, or the survivor it was
     /// merged into (merges are kept flat: an absorbed id points at the survivor).
     package func survivor(of subject: SubjectID, in db: Database) throws -> SubjectID? {
