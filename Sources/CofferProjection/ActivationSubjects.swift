@@ -55,16 +55,7 @@ extension ActivationSubjects {
                 """, arguments: [segment])
             let members = try rows.map { row -> Member in
                 var values: [String: Cell] = [:]
-                for (offset, field) in wanted.enumerated() {
-                    let value: DatabaseValue = row[offset + 1]
-                    switch value.storage {
-                    case .null: values[field] = .null
-                    case let .int64(number): values[field] = .integer(Int(number))
-                    case let .double(number): values[field] = .real(number)
-                    case let .string(text): values[field] = .text(text)
-                    case .blob: values[field] = .null
-                    }
-                }
+                for (offset, field) in wanted.enumerated() { values[field] = Cell(row[offset + 1] as DatabaseValue) }
                 return Member(subject: try SubjectID(bytes: Array(row[0] as Data)), values: values)
             }
             return (exists, columns, members)

@@ -176,17 +176,7 @@ package struct ProjectionInspector {
     /// The rows of a read-only statement on the file (for checks and tests).
     package func rows(sql: String) throws -> [[Cell]] {
         try queue.inDatabase { db in
-            try Row.fetchAll(db, sql: sql).map { row in
-                row.databaseValues.map { value -> Cell in
-                    switch value.storage {
-                    case .null: return .null
-                    case let .int64(number): return .integer(Int(number))
-                    case let .double(number): return .real(number)
-                    case let .string(text): return .text(text)
-                    case .blob: return .text("(blob)")
-                    }
-                }
-            }
+            try Row.fetchAll(db, sql: sql).map { row in row.databaseValues.map(Cell.init) }
         }
     }
 
@@ -199,6 +189,19 @@ package struct ProjectionInspector {
             }
             defer { sqlite3_free(pointer) }
             return Array(UnsafeBufferPointer(start: pointer, count: Int(size)))
+        }
+    }
+}
+
+extension Cell {
+    /// A value as a projection file holds it (single-view columns hold no blobs; one shows as "(blob)").
+    init(_ value: DatabaseValue) {
+        switch value.storage {
+        case .null: self = .null
+        case let .int64(number): self = .integer(Int(number))
+        case let .double(number): self = .real(number)
+        case let .string(text): self = .text(text)
+        case .blob: self = .text("(blob)")
         }
     }
 }
