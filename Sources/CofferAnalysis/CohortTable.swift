@@ -24,11 +24,7 @@ package struct CohortTable: Sendable {
     package var suppressed: Int
 
     package init(_ purchases: [Purchase], minimumGroupSize: Int) {
-        /// Months since year 0 of a day number.
-        func month(_ day: Int) -> Int {
-            let (year, month, _) = CivilCalendar.civilFromDays(day)
-            return year * 12 + month - 1
-        }
+        let month = CivilCalendar.monthIndex(ofDay:)
         var first: [String: Int] = [:]
         for purchase in purchases { first[purchase.customer] = min(first[purchase.customer] ?? purchase.day, purchase.day) }
         var sizes: [Int: Int] = [:]
@@ -42,7 +38,7 @@ package struct CohortTable: Sendable {
         var cells: [Cell] = [], suppressed = 0
         for (cohort, months) in buyers.sorted(by: { $0.key < $1.key }) {
             let size = sizes[cohort] ?? 0
-            let label = "\(cohort / 12)-\(cohort % 12 < 9 ? "0" : "")\(cohort % 12 + 1)"
+            let label = CivilCalendar.monthLabel(cohort)
             for (since, customers) in months.sorted(by: { $0.key < $1.key }) {
                 guard size >= minimumGroupSize, customers.count >= minimumGroupSize else {
                     suppressed += 1

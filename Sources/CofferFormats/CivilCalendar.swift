@@ -29,6 +29,18 @@ package enum CivilCalendar {
     }
 
     /// (year, month, day) of the day `z0` days after 1970-01-01 (Howard Hinnant's algorithm).
+    /// The calendar month of a day number, counted in months since January of year 0
+    /// (consecutive months differ by one, across years too).
+    package static func monthIndex(ofDay day: Int) -> Int {
+        let (year, month, _) = civilFromDays(day)
+        return year * 12 + month - 1
+    }
+
+    /// The `YYYY-MM` of a `monthIndex(ofDay:)`.
+    package static func monthLabel(_ index: Int) -> String {
+        "\(index / 12)-\(index % 12 < 9 ? "0" : "")\(index % 12 + 1)"
+    }
+
     /// The date of a day number, `2026-03-02`.
     package static func format(days: Int) -> String {
         let (year, month, day) = civilFromDays(days)

@@ -110,8 +110,7 @@ struct PatternTables {
         for position in people.positions {
             seen.removeAll(keepingCapacity: true)
             for day in people.all[position].value.purchaseDays.days {
-                let (year, month, _) = CivilCalendar.civilFromDays(Int(day.day))
-                let key = year * 12 + month - 1
+                let key = CivilCalendar.monthIndex(ofDay: Int(day.day))
                 for (online, count) in [(1, Int(day.online)), (0, Int(day.carts - day.online))] where count > 0 {
                     let cell = key * 2 + online
                     cells[cell, default: (0, 0)].purchases += count
@@ -128,7 +127,7 @@ struct PatternTables {
         for (cell, value) in kept { totals[cell / 2, default: 0] += value.purchases }
         for (cell, value) in kept {
             let month = cell / 2
-            let label = "\(month / 12)-\(month % 12 < 9 ? "0" : "")\(month % 12 + 1)"
+            let label = CivilCalendar.monthLabel(month)
             try db.execute(sql: "INSERT INTO channel_mix VALUES (?, ?, ?, ?, ?)",
                            arguments: [label, cell % 2 == 1 ? "online" : "in-store", value.purchases, value.customers,
                                        round4(Double(value.purchases) / Double(totals[month]!))])
