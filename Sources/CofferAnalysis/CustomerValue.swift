@@ -35,17 +35,22 @@ package struct CustomerValue: Sendable, Equatable {
     /// nil where a forecast is undefined (see `BGNBD.expectedPurchases`).
     package init?(history: PurchaseHistory, unit: TimeUnit, purchases: BGNBD, spend: GammaGamma, monthlyDiscount: Double) {
         func expected(days: Double) -> Double? { purchases.expectedPurchases(in: days / unit.days, given: history) }
-        guard let in30 = expected(days: 30), let in90 = expected(days: 90), let in365 = expected(days: 365) else { return nil }
+        // Expected purchases by the end of each 30-day month: the first and third are the 30- and 90-day figures.
+        var byMonth: [Double] = []
+        for month in 1...12 {
+            guard let through = expected(days: 30 * Double(month)) else { return nil }
+            byMonth.append(through)
+        }
+        guard let in365 = expected(days: 365) else { return nil }
         probabilityAlive = purchases.probabilityAlive(history)
-        purchases30 = in30
-        purchases90 = in90
+        purchases30 = byMonth[0]
+        purchases90 = byMonth[2]
         purchases365 = in365
         expectedSpend = history.repeatPurchases > 0 && history.meanSpend > 0
             ? spend.expectedMeanSpend(history) : spend.p * spend.gamma / (spend.q - 1)
         var value = 0.0, before = 0.0
-        for month in 1...12 {
-            guard let through = expected(days: 30 * Double(month)) else { return nil }
-            value += expectedSpend * (through - before) / pow(1 + monthlyDiscount, Double(month))
+        for (month, through) in byMonth.enumerated() {
+            value += expectedSpend * (through - before) / pow(1 + monthlyDiscount, Double(month + 1))
             before = through
         }
         clv12m = value

@@ -190,11 +190,17 @@ package struct CustomerAggregate: Sendable {
         if let size { detail.sizes.add(size) }
     }
 
-    /// Purchases (carts) on the days of the analysis window ending at `now`: the
-    /// last 365 days up to and including today (UTC), which is 12 months on average.
+    /// The purchase days of the analysis window ending at `now`: the last 365 days
+    /// up to and including today (UTC), which is 12 months on average. The single
+    /// view's `frequency` and the RFM scores both count over it.
+    func analysisWindow(endingAt now: Int64) -> ArraySlice<PurchaseDay> {
+        let today = PurchaseDay.day(of: now)
+        return purchaseDays.days(from: today - 364, through: today)
+    }
+
+    /// Purchases (carts) in the analysis window ending at `now`.
     func purchases(inWindowEndingAt now: Int64) -> Int {
-        let today = PurchaseDay.day(of: now), first = today - 364
-        return purchaseDays.carts(from: first, through: today)
+        analysisWindow(endingAt: now).reduce(0) { $0 + Int($1.carts) }
     }
 
     /// Combines another person's aggregate into this one (a merge).
@@ -275,11 +281,14 @@ struct PurchaseDays: Sendable, Equatable {
         for day in other.days { add(day) }
     }
 
+    /// The entries of the days `first` to `last`, both included.
+    func days(from first: Int32, through last: Int32) -> ArraySlice<PurchaseDay> {
+        days[firstIndex(atOrAfter: first)..<firstIndex(atOrAfter: last &+ 1)]
+    }
+
     /// Carts on the days `first` to `last`, both included.
     func carts(from first: Int32, through last: Int32) -> Int {
-        var carts = 0
-        for index in firstIndex(atOrAfter: first)..<firstIndex(atOrAfter: last &+ 1) { carts += Int(days[index].carts) }
-        return carts
+        days(from: first, through: last).reduce(0) { $0 + Int($1.carts) }
     }
 
     private func firstIndex(atOrAfter day: Int32) -> Int {

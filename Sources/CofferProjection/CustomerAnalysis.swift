@@ -55,7 +55,7 @@ struct CustomerAnalysis: Sendable {
             histories.append(PurchaseHistory(repeatPurchases: repeats.count, recency: Double(last.day - first.day),
                                              age: Double(today - first.day),
                                              meanSpend: repeats.isEmpty ? 0 : repeatSpend / Double(repeats.count)))
-            let window = days.filter { $0.day > today - 365 }
+            let window = person.value.analysisWindow(endingAt: now)
             inputs.append(RFM.Input(recencyDays: Double(today - last.day), frequency: Double(window.reduce(0) { $0 + Int($1.carts) }),
                                     monetary: window.reduce(0) { $0 + $1.spend }))
             buyerIndex.append(index)
