@@ -1,5 +1,6 @@
 package import CofferAnalysis
 import CofferFormats
+import CofferProjection
 package import CofferPolicy
 package import CofferStore
 import Foundation
@@ -51,7 +52,8 @@ extension CampaignDesk {
         // Nothing before the assignment can be the campaign's doing: a start given earlier counts from the creation.
         let start = max(campaign.starts ?? campaign.createdAt, campaign.createdAt)
         let end = min(window.adding(to: start), now)
-        let purchases = Set(policy.analysis.purchaseEvents.map { $0.lowercased() })
+        // Purchase and email events are named as the single view reads them (the policy's purchase events, Segment's email spec).
+        let events = TrackEvents(policy.analysis)
         let graph = try vault.identityGraph()
         var outcomes: [String: (members: Int, sent: Int, delivered: Int, opened: Int, clicked: Int, conversions: Int, revenue: [Double])] = [:]
         try vault.database.read { db in
@@ -66,10 +68,10 @@ extension CampaignDesk {
                 var delivered = false, opened = false, clicked = false, revenue = 0.0, converted = false
                 for event in try graph.events(ofPerson: subject, kinds: [.track], in: db) {
                     guard let object = try? JSONSerialization.jsonObject(with: Data(event.payload)) as? [String: Any],
-                          let eventName = (object["event"] as? String)?.lowercased(),
+                          let meaning = (object["event"] as? String).flatMap(events.meaning),
                           let time = (object["timestamp"] as? String).flatMap({ Timestamp.parse($0) }) else { continue }
                     let properties = object["properties"] as? [String: Any] ?? [:]
-                    if purchases.contains(eventName), time >= start, time < end {
+                    if meaning == .order, time >= start, time < end {
                         let amount = ["revenue", "spending", "total"].lazy.compactMap { (properties[$0] as? NSNumber)?.doubleValue }.first ?? 0
                         if amount >= 0 {
                             converted = true
@@ -79,10 +81,10 @@ extension CampaignDesk {
                     // The campaign an email event belongs to: its `campaign` property, or Segment's UTM context.
                     let utm = ((object["context"] as? [String: Any])?["campaign"] as? [String: Any])?["name"] as? String
                     guard properties["campaign"] as? String == name || utm == name, time >= start else { continue }
-                    switch eventName {
-                    case "email delivered", "email sent": delivered = true
-                    case "email opened": opened = true
-                    case "email link clicked", "email clicked": clicked = true
+                    switch meaning {
+                    case .emailDelivered: delivered = true
+                    case .emailOpened: opened = true
+                    case .emailClicked: clicked = true
                     default: break
                     }
                 }

@@ -1,11 +1,11 @@
-import CofferPolicy
+package import CofferPolicy
 
 /// What the single view makes of a track event, by its name: purchases and
 /// refunds as the policy names them (`analysis: purchase_events`), email,
 /// review, social and app events as Segment's specs name them. Names are
 /// matched without case ("order completed" is a purchase too).
-struct TrackEvents: Sendable {
-    enum Meaning: Sendable {
+package struct TrackEvents: Sendable {
+    package enum Meaning: Sendable {
         case order, refund, emailDelivered, emailOpened, emailClicked
         case review, like, comment, share, appOpened
     }
@@ -31,10 +31,10 @@ struct TrackEvents: Sendable {
         folded = Dictionary(exact.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { first, _ in first })
     }
 
-    init(_ settings: AnalysisSettings) { self.init(purchases: settings.purchaseEvents, refunds: settings.refundEvents) }
+    package init(_ settings: AnalysisSettings) { self.init(purchases: settings.purchaseEvents, refunds: settings.refundEvents) }
 
     /// The shipped names: `Order Completed` and `Order Refunded`.
     static let standard = TrackEvents(AnalysisSettings())
 
-    func meaning(of name: String) -> Meaning? { exact[name] ?? folded[name.lowercased()] }
+    package func meaning(of name: String) -> Meaning? { exact[name] ?? folded[name.lowercased()] }
 }
