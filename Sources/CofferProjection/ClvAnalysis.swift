@@ -64,10 +64,9 @@ extension ProjectionBuilder {
         let today = Int(PurchaseDay.day(of: now))
         if let calibrationEnd, calibrationEnd >= today { throw AnalysisError.calibrationAfterNow(CivilCalendar.format(days: calibrationEnd)) }
         let people = try aggregates(now: now).people
-        let excluded = try vault.database.read { try Restrictions.restricted(in: $0).union(Restrictions.erased(in: $0)) }
+        let excluded = try leftOutEverywhere()
         let (granted, objecting) = try consentInForce(at: now)
-        let included: (SubjectID) -> Bool = purpose.needsConsent
-            ? { granted[name]?.contains($0) ?? false } : { !(objecting[name]?.contains($0) ?? false) }
+        let included = Self.holds(purpose, granted: granted, objecting: objecting)
         var purchases: [Purchase] = []
         for (subject, aggregate) in people where !excluded.contains(subject) && included(subject) {
             for day in aggregate.purchaseDays.days where Int(day.day) <= today {

@@ -304,7 +304,7 @@ package final class ProjectionBuilder {
         // The state keeps everyone read (restricted people too): saved while the files are written.
         var saveState = try stateSaver(read.people, lastSeq: lastSeq, cutoffs: cutoffs)
         // Restricted people (GDPR Art. 18) are kept in the log but left out of every projection.
-        let restricted = try vault.database.read { try Restrictions.restricted(in: $0).union(Restrictions.erased(in: $0)) }
+        let restricted = try leftOutEverywhere()
         let before = read.people.count
         if !restricted.isEmpty {
             // Saved first here: leaving people out while the state still holds them would copy them all.
@@ -375,9 +375,9 @@ package final class ProjectionBuilder {
                     return nil
                 }
                 let (purpose, role, key) = (work[index].purpose, work[index].role, work[index].key)
-                let consenting = consent[purpose.name] ?? [], objected = objections[purpose.name] ?? []
+                let includes = Self.holds(purpose, granted: consent, objecting: objections)
                 let summary = try writer.write(purpose: purpose, role: role, fileKey: key, people: ordered, customerKeys: customerKeys,
-                                               including: { purpose.needsConsent ? consenting.contains($0) : !objected.contains($0) },
+                                               including: includes,
                                                rows: rows, columns: allColumns, analysis: analysis, now: now, lastSeq: lastSeq,
                                                currentMonth: currentMonth)
                 reporter.wrote(purpose: purpose.name, role: role, total: work.count)
@@ -419,6 +419,24 @@ package final class ProjectionBuilder {
             }
         }
         return (granted, objecting)
+    }
+
+    /// Whether `purpose` may hold a person, given `consentInForce`: their consent is in
+    /// force, or (for a purpose on another lawful basis) they did not object. The one
+    /// rule the files of a build and `analyze clv` both apply.
+    static func holds(_ purpose: Purpose, granted: [String: Set<SubjectID>],
+                      objecting: [String: Set<SubjectID>]) -> @Sendable (SubjectID) -> Bool {
+        if purpose.needsConsent {
+            let consenting = granted[purpose.name] ?? []
+            return { consenting.contains($0) }
+        }
+        let objected = objecting[purpose.name] ?? []
+        return { !objected.contains($0) }
+    }
+
+    /// Restricted (Art. 18) and erased people: in no projection and no analysis.
+    func leftOutEverywhere() throws -> Set<SubjectID> {
+        try vault.database.read { try Restrictions.restricted(in: $0).union(Restrictions.erased(in: $0)) }
     }
 
     /// One file to write: a purpose, for a role, and its file key.
