@@ -32,7 +32,12 @@ struct FoldRules: Sendable {
 
     /// The rules of `policy` on the day of `now`.
     init(policy: Policy, now: Int64) {
-        self.init(cutoffs: RetentionCutoffs(policy: policy, now: now), events: TrackEvents(policy.analysis),
+        self.init(policy: policy, cutoffs: RetentionCutoffs(policy: policy, now: now))
+    }
+
+    /// The rules of `policy` with retention `cutoffs` (of the policy, on some day).
+    init(policy: Policy, cutoffs: RetentionCutoffs) {
+        self.init(cutoffs: cutoffs, events: TrackEvents(policy.analysis),
                   zone: policy.analysis.timeZone.flatMap(TimeZone.init(identifier:)) ?? Self.utc)
     }
 

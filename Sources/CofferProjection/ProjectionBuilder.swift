@@ -177,7 +177,7 @@ package final class ProjectionBuilder {
     /// Reads the log into one aggregate per person (merged subjects combined),
     /// starting from the saved state when `incremental` and it is usable.
     package func aggregates(now: Int64 = EventLog.now(), progress: @escaping @Sendable (BuildProgress) -> Void = { _ in }) throws -> Aggregates {
-        let read = try read(progress: ProgressReporter(progress), rules: FoldRules(policy: policy, now: now))
+        let read = try read(progress: ProgressReporter(progress), cutoffs: RetentionCutoffs(policy: policy, now: now))
         return Aggregates(people: Dictionary(uniqueKeysWithValues: read.people.lazy.map { ($0.key, $0.value) }), events: read.events,
                           startSeq: read.startSeq, lastSeq: read.lastSeq)
     }
@@ -196,8 +196,8 @@ package final class ProjectionBuilder {
     /// combined in log order after), by people beyond (each thread folds only
     /// its share of subject ids, so each aggregate exists once and memory stays
     /// at one aggregate per person).
-    func read(progress: ProgressReporter, rules: FoldRules) throws -> Read {
-        let cutoffs = rules.cutoffs ?? RetentionCutoffs(policy: policy, now: EventLog.now())
+    func read(progress: ProgressReporter, cutoffs: RetentionCutoffs) throws -> Read {
+        let rules = FoldRules(policy: policy, cutoffs: cutoffs)
         let sealKey = try vault.keys().stateSeal
         let (survivors, lastSeq, lastMerge, subjects) = try vault.database.read { db -> ([SubjectID: SubjectID], Int64, Int64, Int) in
             // Every table that decides who is in a projection must be as the vault wrote it.
@@ -296,9 +296,8 @@ package final class ProjectionBuilder {
             return Date().timeIntervalSince(phase)
         }
         var timings = BuildTimings()
-        let rules = FoldRules(policy: policy, now: now)
-        let cutoffs = rules.cutoffs!
-        var read = try read(progress: reporter, rules: rules)
+        let cutoffs = RetentionCutoffs(policy: policy, now: now)
+        var read = try read(progress: reporter, cutoffs: cutoffs)
         timings.read = lap()
         let events = read.events, lastSeq = read.lastSeq
         // The state keeps everyone read (restricted people too): saved while the files are written.
