@@ -371,27 +371,18 @@ package final class Ingestor {
             guard record.bytes.count <= SegmentParser.maxEventBytes else {
                 return .rejected(record, "event larger than 32 KB")
             }
-            if mapping.lineItems != nil {
-                guard let rows = LineItemGrouper.rows(of: record.bytes, delimiter: mapping.delimiterByte) else {
-                    return .rejected(record, "malformed CSV quoting")
-                }
-                if let short = rows.firstIndex(where: { $0.count != source.header.count }) {
-                    return .rejected(record, "wrong number of columns: \(rows[short].count), the header has \(source.header.count)")
-                }
-                let named = rows.map { Dictionary(zip(source.header, $0), uniquingKeysWith: { first, _ in first }) }
-                switch mapping.event(fromLineItems: named, zone: source.zone).flatMap({ parser.normalise($0) }) {
-                case let .success(event): return .event(record, event)
-                case let .failure(rejection): return .rejected(record, rejection.reason)
-                }
+            // A line-item file's record is a cart: its rows, one a line (`LineItemGrouper`); any other, one row.
+            let split = mapping.lineItems != nil
+                ? LineItemGrouper.rows(of: record.bytes, delimiter: mapping.delimiterByte)
+                : CSVFields.split(record.bytes, delimiter: mapping.delimiterByte).map { [$0] }
+            guard let rows = split else { return .rejected(record, "malformed CSV quoting") }
+            if let short = rows.first(where: { $0.count != source.header.count }) {
+                return .rejected(record, "wrong number of columns: \(short.count), the header has \(source.header.count)")
             }
-            guard let fields = CSVFields.split(record.bytes, delimiter: mapping.delimiterByte) else {
-                return .rejected(record, "malformed CSV quoting")
-            }
-            guard fields.count == source.header.count else {
-                return .rejected(record, "wrong number of columns: \(fields.count), the header has \(source.header.count)")
-            }
-            let row = Dictionary(zip(source.header, fields), uniquingKeysWith: { first, _ in first })
-            switch mapping.event(from: row, zone: source.zone).flatMap({ parser.normalise($0) }) {
+            let named = rows.map { Dictionary(zip(source.header, $0), uniquingKeysWith: { first, _ in first }) }
+            let event = mapping.lineItems != nil ? mapping.event(fromLineItems: named, zone: source.zone)
+                                                 : mapping.event(from: named[0], zone: source.zone)
+            switch event.flatMap({ parser.normalise($0) }) {
             case let .success(event): return .event(record, event)
             case let .failure(rejection): return .rejected(record, rejection.reason)
             }
