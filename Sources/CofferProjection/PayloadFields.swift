@@ -294,7 +294,7 @@ struct FieldScanner {
             func text(_ key: PayloadFields.ProductKey) -> String? {
                 switch values[key.rawValue] {
                 case let .text(text)?: return text.isEmpty ? nil : text
-                case let .number(number)?: return number == number.rounded() && abs(number) < 1e15 ? String(Int64(number)) : String(number)
+                case let .number(number)?: return Cell.real(number).description   // 42, not 42.0
                 case nil: return nil
                 }
             }
