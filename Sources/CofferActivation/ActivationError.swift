@@ -11,7 +11,6 @@ package enum ActivationError: CofferError, Equatable {
     case wrongFormat(destination: String, format: String, expected: String)
     case wrongPurpose(String, expected: String)
     case fieldNotInProjection(String, destination: String)
-    case fieldNeeded(String, format: String)
     case unreadableFile(path: String, reason: String)
     case webhookSecretMissing(String)
     case webhookFailed(url: String, status: Int?, tries: Int, file: String)
@@ -42,8 +41,6 @@ package enum ActivationError: CofferError, Equatable {
             return Self.line("audiences are exported for \(expected) under this policy, not \(purpose)", remedy: "pass --purpose \(expected)")
         case let .fieldNotInProjection(field, destination):
             return Self.line("destination \(destination) needs '\(field)', which the policy does not let this role hold", remedy: "change the destination's fields or the role's access")
-        case let .fieldNeeded(field, format):
-            return Self.line("the \(format) format needs '\(field)' among the destination's fields", remedy: "add it to the destination in the policy")
         case let .unreadableFile(path, reason):
             return "cannot read \(path): \(reason)"
         case let .webhookSecretMissing(variable):

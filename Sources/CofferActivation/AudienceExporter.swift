@@ -188,9 +188,6 @@ package struct AudienceExporter {
         if let format, format != destination.format {
             throw ActivationError.wrongFormat(destination: name, format: format.rawValue, expected: destination.format.rawValue)
         }
-        for field in AudienceFile.requiredFields(destination.format) where !destination.fields.contains(field) {
-            throw ActivationError.fieldNeeded(field, format: destination.format.rawValue)
-        }
         return destination
     }
 }

@@ -8,16 +8,6 @@ import Foundation
 /// The files receiving tools take, as they document them. Only the
 /// destination's fields are written.
 enum AudienceFile {
-    /// Fields a format cannot do without.
-    static func requiredFields(_ format: ActivationSettings.Format) -> [String] {
-        switch format {
-        case .emailCSV: return ["email"]
-        case .sms: return ["phone"]
-        case .push: return ["device_token"]
-        case .ads, .json: return []
-        }
-    }
-
     static func text(_ member: ActivationSubjects.Member, _ field: String) -> String? {
         guard let cell = member.values[field], cell != .null else { return nil }
         let text = cell.description

@@ -23,6 +23,16 @@ public struct ActivationSettings: Sendable, Equatable {
         case ads
         /// JSON members, for a signed webhook.
         case json
+
+        /// The fields a file of this format cannot do without.
+        public var requiredFields: [String] {
+            switch self {
+            case .emailCSV: return ["email"]
+            case .sms: return ["phone"]
+            case .push: return ["device_token"]
+            case .ads, .json: return []
+            }
+        }
     }
 
     /// A receiving tool: its channel, its format and the single-view fields it may receive.

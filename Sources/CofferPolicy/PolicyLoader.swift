@@ -455,6 +455,9 @@ struct PolicyReader {
                     let channel = try oneOf(try option("channel"), ActivationSettings.Channel.self, "channel")
                     let format = try oneOf(try option("format"), ActivationSettings.Format.self, "format")
                     let names = try strings(try option("fields"), "fields of destination \(name)")
+                    for field in format.requiredFields where !names.contains(where: { $0.0 == field }) {
+                        throw error(destination, "destination \(name): the \(format.rawValue) format needs '\(field)' among its fields")
+                    }
                     for (field, fieldNode) in names where classes[field] == nil {
                         throw error(fieldNode, "destination \(name): '\(field)' is in no field class, so no role may send it")
                     }

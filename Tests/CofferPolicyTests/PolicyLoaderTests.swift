@@ -118,6 +118,7 @@ struct ActivationPolicyTests {
             ("    ads:   { consent: marketing }", "    ads:   { consent: analytics }", "rests on legitimate_interests"),
             ("format: sms, fields: [phone]", "format: sms, fields: [phone, shoe_size]", "'shoe_size' is in no field class"),
             ("format: email-csv,", "format: pdf,", "unknown format 'pdf'"),
+            ("format: sms, fields: [phone]", "format: sms, fields: [email]", "the sms format needs 'phone'"),
         ] {
             #expect(text.contains(old), "\(old)")
             do {
