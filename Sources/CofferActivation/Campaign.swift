@@ -58,7 +58,12 @@ package struct Campaign: Sendable, Equatable {
     /// one of the variants in equal parts. The same on every run; independent of anything
     /// known about the person.
     package func group(of subject: SubjectID, secret: [UInt8]) throws -> String {
-        let mac = try HMACSHA256(key: secret).authenticate(Array(name.utf8) + [0] + subject.bytes)
+        try group(of: subject, mac: HMACSHA256(key: secret))
+    }
+
+    /// The same, with the secret's HMAC context made once for every member of the campaign.
+    func group(of subject: SubjectID, mac context: HMACSHA256) throws -> String {
+        let mac = try context.authenticate(Array(name.utf8) + [0] + subject.bytes)
         var value: UInt64 = 0
         for byte in mac.prefix(8) { value = value << 8 | UInt64(byte) }
         let u = Double(value >> 11) / Double(1 << 53)
@@ -160,8 +165,9 @@ package struct CampaignDesk {
         var stored = campaign
         stored.createdAt = now
         var groups: [String: Int] = [:]
+        let mac = try HMACSHA256(key: secret)
         let assigned = try members.map { member -> (SubjectID, String) in
-            let group = try campaign.group(of: member.subject, secret: secret)
+            let group = try campaign.group(of: member.subject, mac: mac)
             groups[group, default: 0] += 1
             return (member.subject, group)
         }
