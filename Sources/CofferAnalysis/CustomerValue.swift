@@ -46,7 +46,7 @@ package struct CustomerValue: Sendable, Equatable {
         purchases30 = byMonth[0]
         purchases90 = byMonth[2]
         purchases365 = in365
-        expectedSpend = history.repeatPurchases > 0 && history.meanSpend > 0
+        expectedSpend = history.hasRepeatSpend
             ? spend.expectedMeanSpend(history) : spend.p * spend.gamma / (spend.q - 1)
         var value = 0.0, before = 0.0
         for (month, through) in byMonth.enumerated() {

@@ -50,7 +50,7 @@ struct Buyers {
     let buyers: [(x: Int, spend: Double, logSpend: Double, logCount: Double)]
 
     init(_ histories: [PurchaseHistory]) {
-        let chosen = histories.filter { $0.repeatPurchases > 0 && $0.meanSpend > 0 }
+        let chosen = histories.filter(\.hasRepeatSpend)
         let distinct = Set(chosen.map(\.repeatPurchases)).sorted()
         let index = Dictionary(uniqueKeysWithValues: distinct.enumerated().map { ($1, $0) })
         counts = distinct.map(Double.init)

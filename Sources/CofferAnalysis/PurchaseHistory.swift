@@ -10,6 +10,9 @@ package struct PurchaseHistory: Sendable, Hashable {
     /// The mean value of the repeat purchases (Gamma-Gamma); 0 without repeats.
     package var meanSpend: Double
 
+    /// Whether Gamma-Gamma can learn from this customer: they bought again, and spent something.
+    package var hasRepeatSpend: Bool { repeatPurchases > 0 && meanSpend > 0 }
+
     package init(repeatPurchases: Int, recency: Double, age: Double, meanSpend: Double = 0) {
         self.repeatPurchases = repeatPurchases
         self.recency = recency

@@ -79,7 +79,7 @@ extension ProjectionBuilder {
             throw AnalysisError.tooFewBuyers(purpose: name, buyers: split.histories.count, needed: CustomerAnalysis.minimumBuyers)
         }
         let fit = BGNBD.fit(split.histories)
-        let repeaters = split.histories.filter { $0.repeatPurchases > 0 && $0.meanSpend > 0 }.count
+        let repeaters = split.histories.count(where: \.hasRepeatSpend)
         let spend = repeaters >= CustomerAnalysis.minimumRepeaters ? GammaGamma.fit(split.histories) : nil
         var report = ClvAnalysisReport(purpose: name, unit: unit, calibrationEnd: end, holdoutEnd: today, customers: split.histories.count,
                                        repeatCustomers: repeaters, purchases: fit, spend: spend, holdout: nil,

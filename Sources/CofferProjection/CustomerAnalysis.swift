@@ -65,7 +65,7 @@ struct CustomerAnalysis: Sendable {
 
         let fitted = histories.compactMap { $0 }
         buyers = fitted.count
-        let repeaters = fitted.filter { $0.repeatPurchases > 0 && $0.meanSpend > 0 }.count
+        let repeaters = fitted.count(where: \.hasRepeatSpend)
         if fitted.count >= Self.minimumBuyers, repeaters >= Self.minimumRepeaters {
             let purchases = BGNBD.fit(fitted), spend = GammaGamma.fit(fitted)
             if purchases.converged, spend.converged, spend.model.q > 1 {
