@@ -106,6 +106,7 @@ package struct AudienceExporter {
         var leftOut: [LeftOutReason: Int] = [:]
         let live = try LiveState(vault: vault, policy: policy, channel: channel, now: now)
         var kept: [ActivationSubjects.Member] = []
+        let recommendations = AnalysisSettings.recommendationsField
         for var member in file.members {
             if let campaign {
                 guard let group = campaign.groups[live.person(member.subject)] ?? campaign.groups[member.subject] else {
@@ -121,6 +122,9 @@ package struct AudienceExporter {
             if let reason = live.reason(leaving: member.subject) {
                 leftOut[reason, default: 0] += 1
                 continue
+            }
+            if member.values[recommendations] != nil, !live.mayReceiveRecommendations(member.subject) {
+                member.values[recommendations] = .null
             }
             if let prepared = AudienceFile.prepared(member, format: destination.format) {
                 kept.append(prepared)

@@ -14,6 +14,8 @@ struct LiveState {
     private let sends: [SubjectID: Int]
     private let cap: Int?
     private let survivors: [SubjectID: SubjectID]
+    /// Who consents to the recommendations purpose now (nil: no such purpose).
+    private let recommendable: Set<SubjectID>?
 
     init(vault: Vault, policy: Policy, channel: ActivationSettings.Channel, now: Int64) throws {
         let settings = policy.activation
@@ -27,6 +29,15 @@ struct LiveState {
                     settings.frequencyCap == nil || !channel.isMessage ? [:] : try ChannelOptOuts.sends(since: window, in: db), survivors)
         }
         cap = settings.frequencyCap
+        recommendable = try policy.analysis.recommendationsPurpose.map { purpose in
+            try vault.database.read { db in try ConsentLedger.subjectsGranted(purpose, at: now, in: db) }
+        }
+    }
+
+    /// Whether `subject`'s recommendations may go out with them: consent to the recommendations
+    /// purpose in force now (the projection's values were made while it was).
+    func mayReceiveRecommendations(_ subject: SubjectID) -> Bool {
+        recommendable?.contains(person(subject)) ?? false
     }
 
     /// The person a subject is now: a merge since the build moves them to a survivor.

@@ -46,6 +46,15 @@ public struct Policy: Sendable {
     /// The purpose named `name`.
     public func purpose(_ name: String) -> Purpose? { purposes.first { $0.name == name } }
 
+    /// Whether `role`'s projection of `purpose` may hold `recommended_items`: the
+    /// recommendations purpose's files, and (as a merge field of personalised messages)
+    /// the activation purpose's file of a role that may activate. The values exist only for
+    /// people who consent to the recommendations purpose; an export re-checks that consent.
+    public func carriesRecommendations(purpose: String, role: Role) -> Bool {
+        guard let recommendations = analysis.recommendationsPurpose else { return false }
+        return purpose == recommendations || (purpose == activation.purpose && role.permissions.contains(.activate))
+    }
+
     /// Purposes whose consent category (in Segment's `categoryPreferences`) is `category`.
     public func purposes(forConsentCategory category: String) -> [Purpose] {
         purposes.filter { $0.consentCategories.contains(category) }

@@ -67,8 +67,9 @@ public struct PolicyEngine: Sendable {
         if access.denyFields.contains(field) {
             return .deny("deny_fields of role \(role.rawValue) lists '\(field)'")
         }
-        if field == AnalysisSettings.recommendationsField, policy.analysis.recommendationsPurpose != purpose {
-            return .deny("recommendations are made only for the analysis: recommendations_purpose (\(policy.analysis.recommendationsPurpose ?? "none"))")
+        if field == AnalysisSettings.recommendationsField, !policy.carriesRecommendations(purpose: purpose, role: role) {
+            return .deny("recommendations are made only for the analysis: recommendations_purpose (\(policy.analysis.recommendationsPurpose ?? "none")), "
+                + "and go out as a merge field of the activation purpose's audiences (\(policy.activation.purpose), a role that may activate)")
         }
         guard let classes = policy.fieldClasses[field], !classes.isEmpty else {
             return .deny("'\(field)' is in no field class")

@@ -21,7 +21,10 @@ package enum ConsentEffects {
     @discardableResult
     package static func apply(_ changes: [ConsentChange], vault: Vault, policy: Policy) throws -> [ProjectionPurge.Outcome] {
         let built = Set(ProjectionPurge.files(vault.layout).map(\.purpose))
-        let relevant = changes.filter { built.contains($0.purpose) }
+        // The recommendations purpose reaches the activation purpose's files too (recommended_items).
+        let relevant = changes.filter {
+            built.contains($0.purpose) || ($0.purpose == policy.analysis.recommendationsPurpose && built.contains(policy.activation.purpose))
+        }
         guard !relevant.isEmpty else { return [] }
         let graph = try vault.identityGraph()
         let ledger = try vault.consentLedger()
@@ -44,6 +47,16 @@ package enum ConsentEffects {
             try vault.audit(.projectionPurge, purpose: purpose, rows: done.map(\.rowsRemoved).reduce(0, +),
                             reason: "\(people.count) person(s) withdrew consent or objected: out of \(done.count) file(s) at once")
             outcomes += done
+            // Recommendations also go out as a merge field in the activation purpose's files: taken out there too.
+            let activation = policy.activation.purpose
+            if purpose == policy.analysis.recommendationsPurpose, purpose != activation, built.contains(activation) {
+                let cleared = try ProjectionPurge.removeRecommendations(customerKeys: people.sorted(), from: [activation], vault: vault,
+                                                                        policy: policy, reconciled: head)
+                try vault.audit(.projectionPurge, purpose: activation, rows: cleared.map(\.rowsRemoved).reduce(0, +),
+                                reason: "\(people.count) person(s) withdrew consent to \(purpose) or objected: their recommended_items "
+                                    + "out of \(cleared.count) \(activation) file(s) at once")
+                outcomes += cleared
+            }
         }
         return outcomes
     }

@@ -85,6 +85,21 @@ package enum ProjectionPurge {
     /// those files as reconciled through `reconciled`.
     package static func remove(customerKeys keys: [String], from purposes: Set<String>?, vault: Vault, policy: Policy,
                               reconciled: Int64) throws -> [Outcome] {
+        try purge(customerKeys: keys, from: purposes, vault: vault, policy: policy, reconciled: reconciled, recommendationsOnly: false)
+    }
+
+    /// Takes the recommendations of the people whose untransformed customer keys are
+    /// `keys` out of the files of `purposes` (they withdrew consent to the
+    /// recommendations purpose, but still consent to these): `recommended_items`
+    /// becomes NULL and they leave the segments whose rule reads it; the rest of
+    /// their rows stay.
+    package static func removeRecommendations(customerKeys keys: [String], from purposes: Set<String>, vault: Vault, policy: Policy,
+                                              reconciled: Int64) throws -> [Outcome] {
+        try purge(customerKeys: keys, from: purposes, vault: vault, policy: policy, reconciled: reconciled, recommendationsOnly: true)
+    }
+
+    private static func purge(customerKeys keys: [String], from purposes: Set<String>?, vault: Vault, policy: Policy,
+                              reconciled: Int64, recommendationsOnly: Bool) throws -> [Outcome] {
         // Keys and ids first, on this thread (the vault is not thread-safe); then the files.
         var jobs: [Job] = []
         for (purpose, role, url) in files(vault.layout) where purposes?.contains(purpose) ?? true {
@@ -103,7 +118,7 @@ package enum ProjectionPurge {
             let job = work[index]
             guard let ids = job.ids, let key = job.key else { return 0 }
             return try purge(job.url, customerIDs: ids, key: key, vaultID: vaultID, purpose: job.purpose, role: job.role,
-                             reconciled: reconciled)
+                             reconciled: reconciled, recommendationsOnly: recommendationsOnly)
         }
         return try zip(jobs, removed).map { job, result in
             Outcome(file: job.url.lastPathComponent, rowsRemoved: try result.get(), fileDeleted: job.ids == nil)
@@ -115,13 +130,17 @@ package enum ProjectionPurge {
         let url: URL, purpose: String, role: Role, ids: [String]?, key: SymmetricKey?
     }
 
-    /// Deletes the rows of `customerIDs` from one file and re-seals it; returns the rows removed.
+    /// Deletes the rows of `customerIDs` from one file (or only their recommendations) and
+    /// re-seals it; returns the rows removed or changed.
     private static func purge(_ url: URL, customerIDs ids: [String], key: SymmetricKey, vaultID: [UInt8], purpose: String,
-                              role: Role, reconciled: Int64) throws -> Int {
+                              role: Role, reconciled: Int64, recommendationsOnly: Bool) throws -> Int {
         let queue = try ProjectionFile.open(url, key: key, vaultID: vaultID, purpose: purpose, role: role)
         let removed = try queue.inDatabase { db -> Int in
             // secure_delete zeroes the deleted cells and freed pages in the image.
             try db.execute(sql: "PRAGMA secure_delete = ON")
+            if recommendationsOnly {
+                return try clearRecommendations(of: ids, in: db, reconciled: reconciled)
+            }
             var removed = 0
             let activation = try db.tableExists(ActivationSubjects.table)
             for id in ids {
@@ -140,6 +159,33 @@ package enum ProjectionPurge {
         // Re-sealed even when the person was not in it: the stamp says the file is current.
         _ = try ProjectionFile.write(queue, to: url, key: key, vaultID: vaultID, purpose: purpose, role: role)
         return removed
+    }
+
+    /// `recommended_items` to NULL for `ids`, and their memberships of segments whose rule reads it deleted.
+    private static func clearRecommendations(of ids: [String], in db: Database, reconciled: Int64) throws -> Int {
+        let field = AnalysisSettings.recommendationsField
+        var changed = 0
+        if try db.columns(in: "single_view").contains(where: { $0.name == field }) {
+            let columns = Set(try db.columns(in: "single_view").map(\.name))
+            let reading = try Row.fetchAll(db, sql: "SELECT name, rule FROM segments").compactMap { row -> String? in
+                let rule: String = row[1]
+                // A rule the file cannot parse any more is treated as reading the field: over-removal is the safe side.
+                let fields = (try? SegmentRule.parse(rule, knownFields: columns))?.fields ?? [field]
+                return fields.contains(field) ? row[0] : nil
+            }
+            for id in ids {
+                try db.execute(sql: "UPDATE single_view SET \"\(field)\" = NULL WHERE customer_id = ? AND \"\(field)\" IS NOT NULL",
+                               arguments: [id])
+                changed += db.changesCount
+                for segment in reading {
+                    try db.execute(sql: "DELETE FROM segment_members WHERE segment = ? AND customer_id = ?", arguments: [segment, id])
+                    changed += db.changesCount
+                }
+            }
+        }
+        try db.execute(sql: "INSERT OR REPLACE INTO projection_info VALUES (?, ?)",
+                       arguments: [ProjectionFile.reconciledKey, String(reconciled)])
+        return changed
     }
 
     private static func deleteFile(_ url: URL) throws {

@@ -35,6 +35,8 @@ final class ActivationFixture {
                 rule: shop_times >= 1
               big_spenders:
                 rule: total_spend >= 10
+              beans_cross_sell:
+                rule: recommended_items contains 'Beans 250g'
             """, file: "segments.yaml", fields: SegmentCatalog.fields(for: policy))
         var lines: [String] = []
         for index in 0..<people {

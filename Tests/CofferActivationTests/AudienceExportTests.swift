@@ -33,7 +33,7 @@ struct AudienceExportTests {
         for gone in ["person1@", "person2@", "person3@", "person4@", "person5@"] { #expect(!text.contains(gone), "\(gone)") }
         #expect(text.contains("person0@example.com"), "emails trimmed and lower-cased")
         let header = text.split(separator: "\n").first.map(String.init)
-        #expect(header == "Email Address,First Name,Last Name,BIRTHDAY_MONTH,RFM_SEGMENT,Tags")
+        #expect(header == "Email Address,First Name,Last Name,BIRTHDAY_MONTH,RFM_SEGMENT,RECOMMENDED_ITEMS,Tags")
         #expect(!text.contains("+44"), "no field the destination does not take")
     }
 
@@ -166,5 +166,56 @@ extension ChannelOptOutTests {
         let (export, text) = try fixture.export("buyers", channel: .email, name: "after.csv")
         #expect(export.leftOut[.optedOut] == 2 && !text.contains("person3@") && !text.contains("person4@"))
         #expect(try fixture.export("buyers", channel: .sms, name: "sms.txt").0.leftOut[.optedOut] == nil, "an email opt-out leaves SMS alone")
+    }
+}
+
+extension AudienceExportTests {
+    @Test("recommended items go out only for people who consent to personalisation now; a withdrawal clears them from the marketing file at once")
+    func recommendedItems() throws {
+        let fixture = try ActivationFixture()
+        // Everyone buys a latte; p0 … p5 take beans home with it, p6 … p11 have tea and a scone another day.
+        // All but p7 consent to personalisation.
+        var lines: [String] = []
+        for index in 0..<12 {
+            if index != 7 {
+                lines.append(#"{"type":"track","event":"Consent Updated","userId":"p\#(index)","timestamp":"2026-01-10T11:00:00Z","context":{"consent":{"categoryPreferences":{"personalisation":true}}}}"#)
+            }
+            let items = index < 6 ? ["Latte", "Beans 250g"] : ["Latte"]
+            let products = items.map { #"{"name":"\#($0)","price":4,"quantity":1}"# }.joined(separator: ",")
+            lines.append(#"{"type":"track","event":"Order Completed","userId":"p\#(index)","timestamp":"2026-02-20T10:00:00Z","properties":{"order_id":"o\#(index)","revenue":\#(4 * items.count),"products":[\#(products)]}}"#)
+            if index >= 6 {   // baskets without a latte, so that latte and beans go together more often than by chance
+                lines.append(#"{"type":"track","event":"Order Completed","userId":"p\#(index)","timestamp":"2026-02-21T10:00:00Z","properties":{"order_id":"t\#(index)","revenue":6,"products":[{"name":"Tea","price":3},{"name":"Scone","price":3}]}}"#)
+            }
+        }
+        try fixture.ingest(lines.joined(separator: "\n") + "\n")
+        try fixture.build()
+        func recommended(_ text: String) -> [String: String] {
+            // Email Address,First Name,Last Name,BIRTHDAY_MONTH,RFM_SEGMENT,RECOMMENDED_ITEMS,Tags (no commas in these values)
+            Dictionary(uniqueKeysWithValues: text.split(separator: "\n").dropFirst().map { line in
+                let cells = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+                return (cells[0], cells[5])
+            })
+        }
+        let before = recommended(try fixture.export("buyers", channel: .email, name: "before.csv").1)
+        #expect(before["person6@example.com"] == "Beans 250g" && before["person8@example.com"] == "Beans 250g", "\(before)")
+        #expect(before["person7@example.com"] == "", "no personalisation consent: no recommendations made")
+        #expect(before["person0@example.com"]?.contains("Beans") == false, "not what they already buy")
+
+        // p8 withdraws after the build: the export leaves their recommendations out before the file knows.
+        let withdrawal = try fixture.ingest(#"{"type":"track","event":"Consent Updated","userId":"p8","timestamp":"2026-03-01T10:00:00Z","context":{"consent":{"categoryPreferences":{"personalisation":false}}}}"# + "\n")
+        let after = recommended(try fixture.export("buyers", channel: .email, name: "after.csv").1)
+        #expect(after["person8@example.com"] == "" && after["person6@example.com"] == "Beans 250g")
+
+        // Taking effect: recommended_items cleared in the marketing file, and p8 out of the segment that reads it; the rest stays.
+        let file = try ProjectionInspector(vault: fixture.owner, purpose: "marketing", role: .marketing)
+        #expect(try file.rows(sql: "SELECT count(*) FROM segment_members WHERE segment = 'beans_cross_sell' AND customer_id = 'p8'") == [[.integer(1)]])
+        try ConsentEffects.apply(withdrawal.withdrawals, vault: fixture.owner, policy: fixture.policy)
+        let purged = try ProjectionInspector(vault: fixture.owner, purpose: "marketing", role: .marketing)
+        #expect(try purged.rows(sql: "SELECT recommended_items, shop_times FROM single_view WHERE customer_id = 'p8'") == [[.null, .integer(3)]])
+        #expect(try purged.rows(sql: "SELECT customer_id FROM segment_members WHERE segment = 'beans_cross_sell' AND customer_id IN ('p6', 'p8')")
+                == [[.text("p6")]])
+        // Only the role that activates gets them in the marketing purpose: the analyst's marketing file has no such column.
+        let analyst = try ProjectionInspector(vault: fixture.owner, purpose: "marketing", role: .analyst)
+        #expect(try analyst.rows(sql: "SELECT count(*) FROM pragma_table_info('single_view') WHERE name = 'recommended_items'") == [[.integer(0)]])
     }
 }

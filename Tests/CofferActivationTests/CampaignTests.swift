@@ -52,7 +52,7 @@ struct CampaignTests {
         let holdout = created.groups["holdout"] ?? 0
         #expect(report.members == 40 - holdout && report.leftOut[.holdout] == holdout)
         let lines = try String(contentsOf: url, encoding: .utf8).split(separator: "\n")
-        #expect(lines[0] == "Email Address,First Name,Last Name,BIRTHDAY_MONTH,RFM_SEGMENT,VARIANT,OFFER,Tags")
+        #expect(lines[0] == "Email Address,First Name,Last Name,BIRTHDAY_MONTH,RFM_SEGMENT,RECOMMENDED_ITEMS,VARIANT,OFFER,Tags")
         #expect(lines.dropFirst().allSatisfy { $0.contains(",A,Free pastry,") || $0.contains(",B,10 % off,") })
         #expect(report.exportID.hasPrefix("CMP-spring-"))
 
