@@ -130,7 +130,7 @@ let package = Package(
         ),
         .target(
             name: "CofferDemo",
-            dependencies: ["CofferFormats", "CofferIngest", "CofferStore"],
+            dependencies: ["CofferCrypto", "CofferFormats", "CofferIngest", "CofferStore", "CofferPolicy", "CofferProjection", "CofferActivation"],
             swiftSettings: strict
         ),
         .target(
@@ -304,6 +304,7 @@ let package = Package(
             name: "CofferActivationTests",
             dependencies: [
                 "CofferActivation",
+                "CofferDemo",
                 "CofferRequests",
                 "CofferTestSupport",
                 "CofferCrypto",

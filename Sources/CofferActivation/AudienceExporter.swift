@@ -21,7 +21,7 @@ package enum LeftOutReason: String, Sendable, CaseIterable, Comparable {
     case frequencyCap = "frequency cap reached"
     case noAddress = "no address for the channel"
     case holdout = "in the campaign's holdout"
-    case notInCampaign = "not in the campaign (joined the segment after it was created)"
+    case notInCampaign = "not in the campaign (joined the segment after it was created, or a birthday outside its window)"
 
     package static func < (a: LeftOutReason, b: LeftOutReason) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CofferActivation
 import CofferBench
 import CofferCrypto
 import CofferDemo
@@ -9,11 +10,21 @@ import CofferStore
 import Foundation
 import CofferFormats
 
-/// `coffer demo`: generate a café's data, ingest it, summarise.
+/// `coffer demo [generate]` and `coffer demo campaigns`.
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Generate a realistic café data set, ingest it into the vault, and summarise.",
+        abstract: "Generate a realistic café data set and ingest it; replay the café's campaigns of the last weeks.",
+        subcommands: [Generate.self, Campaigns.self],
+        defaultSubcommand: Generate.self
+    )
+}
+
+extension DemoCommand {
+/// `coffer demo generate`: generate a café's data, ingest it, summarise.
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate a realistic café data set, ingest it into the vault, and summarise (the default).",
         discussion: """
             Creates the vault first if there is none (passphrase as for `coffer init`). The data set is \
             deterministic for a seed and size, so running the demo twice adds nothing the second time \
@@ -108,4 +119,78 @@ struct DemoCommand: ParsableCommand {
         Terminal.line("      coffer request export --subject email:\(data.sampleEmail) --out customer.zip --actor dpo   (a compliance actor)")
         Terminal.line("      coffer verify && coffer audit verify")
     }
+}
+
+/// `coffer demo campaigns`: the café's use cases as campaigns of the last weeks, exported and answered.
+struct Campaigns: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replay the café's marketing of the last weeks: one campaign per use case, exported and answered.",
+        discussion: """
+            For the demo vault, after `coffer project build`. Each use case of the café (loyalty rewards, \
+            birthday offers, online-ordering and app-adoption offers, a social-advocacy reward, review \
+            requests, a personalised email with recommended items, a time-sensitive promo to frequent \
+            openers) is a segment of the shipped segments.yaml and a campaign with a 20 % holdout, created \
+            (owner) and exported (--marketer) as of the day it went out, days apart over the last \
+            seven weeks, with that day's consent and frequency-cap checks. Then the customers answer: the \
+            email tool's delivered, opened, clicked, bounced and unsubscribed events (as its CSV export) \
+            and purchases, app sessions, shares and reviews (as Segment events) come in; the holdout gets \
+            nothing. `coffer campaign report NAME` then measures each against its holdout. A simulation: \
+            members come from today's projection. Use cases that ran before are left alone.
+            """
+    )
+
+    @OptionGroup var options: VaultOptions
+
+    @Option(help: ArgumentHelp("The actor who exports (a marketing role); its passphrase as for --actor.", valueName: "NAME"))
+    var marketer: String
+
+    @Option(help: ArgumentHelp("Read the marketer's passphrase from FILE (else $COFFER_PASSPHRASE, else a prompt).", valueName: "FILE"))
+    var marketerPassphraseFile: String?
+
+    @Option(help: ArgumentHelp("Where the exported audiences and their manifests go.", valueName: "DIR"))
+    var out: String
+
+    @Option(help: ArgumentHelp("Random seed of the answers.", valueName: "SEED"))
+    var seed: UInt64 = 2026
+
+    func run() throws {
+        let policy = try options.policy()
+        let owner = try options.unlock()
+        let marketer = try options.layout.unlockAsking(actor: self.marketer, passphraseFile: marketerPassphraseFile)
+        try VaultPolicy.verify(marketer)
+        do {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw CommandFailure(message: "cannot create \(out): \(error.localizedDescription)")
+        }
+        let simulation = CafeCampaignSimulation(owner: owner, marketer: marketer, policy: policy, seed: seed,
+                                                directory: URL(fileURLWithPath: out))
+        let run = try simulation.run { outcome in
+            let useCase = outcome.useCase
+            Terminal.line("\(useCase.title): campaign \(useCase.campaign), segment \(useCase.segment), \(useCase.channel.rawValue), "
+                + "\(useCase.daysAgo) days ago" + (useCase.validDays.map { ", valid \($0) days" } ?? ""))
+            if let skipped = outcome.skipped {
+                Terminal.line("  not run now: \(skipped)")
+                return
+            }
+            Terminal.line("  groups: " + outcome.groups.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            if let export = outcome.exported {
+                let leftOut = export.leftOut.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key.rawValue)" }.joined(separator: ", ")
+                Terminal.line("  exported by \(self.marketer): \(export.members) to \(export.file.path) (\(export.destination.name))"
+                    + (leftOut.isEmpty ? "" : "; left out: \(leftOut)"))
+            }
+            Terminal.line("  answers: \(outcome.toolEvents) email-tool event(s), \(outcome.customerEvents) customer event(s)")
+        }
+        for (name, report) in [("email tool's events (CSV)", run.toolEvents), ("customers' answers (Segment)", run.customerEvents)] {
+            guard let report else { continue }
+            Terminal.line("Ingested the \(name): " + report.summaryLines.joined(separator: "\n"))
+        }
+        let ran = run.outcomes.filter { $0.skipped == nil }
+        Terminal.line("")
+        Terminal.line(ran.isEmpty ? "Nothing new to run." : "Next, each measured against its holdout:")
+        for outcome in run.outcomes where outcome.exported != nil || outcome.skipped?.hasPrefix("ran before") == true {
+            Terminal.line("  coffer campaign report \(outcome.useCase.campaign) --window \(outcome.useCase.reportWindow)")
+        }
+    }
+}
 }

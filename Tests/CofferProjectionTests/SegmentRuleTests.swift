@@ -68,7 +68,8 @@ struct SegmentRuleTests {
         let segments = try SegmentCatalog.load(path: ScratchVault.repository.appendingPathComponent("policies/segments.yaml").path, policy: policy, required: true)
         #expect(segments.map(\.name) == ["champions", "loyal_regulars", "cant_lose_them", "high_value_next_year", "birthday_this_month",
                                           "lapsing_customers", "online_orderers", "app_adopters", "social_advocates", "happy_reviewers",
-                                          "promo_email_responders", "beans_cross_sell"])
+                                          "promo_email_responders", "beans_cross_sell", "told_us_birthday", "instore_only", "app_prospects",
+                                          "review_prospects"])
         do { _ = try SegmentCatalog.parse("segments:\n  x:\n    rule: avg_spend >> 3\n", file: "s.yaml",
                                                       fields: SegmentCatalog.fields(for: policy)); Issue.record("expected an error") } catch {
             #expect((error as? PolicyError)?.line == 3)
