@@ -65,6 +65,9 @@ package struct CafeCampaignSimulation {
         let desk = CampaignDesk(vault: owner, policy: policy)
         let existing = Set(try desk.list().map(\.name))
         let exporter = try AudienceExporter(vault: marketer, policy: policy)
+        guard FileManager.default.fileExists(atPath: ProjectionFile.url(owner.layout, purpose: policy.activation.purpose, role: marketer.role).path) else {
+            throw ActivationError.noProjection(purpose: policy.activation.purpose)
+        }
         var outcomes: [Outcome] = []
         var toolRows: [[String]] = [], customerLines: [[String: Any]] = []
         for useCase in useCases.sorted(by: { $0.daysAgo > $1.daysAgo }) {
