@@ -175,10 +175,25 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "CofferDashboard",
+            dependencies: [
+                "CofferFormats",
+                "CofferCrypto",
+                "CofferStore",
+                "CofferPolicy",
+                "CofferProjection",
+                "CofferRequests",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "coffer",
             dependencies: [
                 "CofferActivation",
+                "CofferDashboard",
                 "CofferAnalysis",
                 "CofferCollector",
                 "CofferFormats",
@@ -198,6 +213,23 @@ let package = Package(
             name: "CofferTestSupport",
             dependencies: ["CofferCrypto", "CofferStore"],
             path: "Tests/CofferTestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CofferDashboardTests",
+            dependencies: [
+                "CofferDashboard",
+                "CofferDemo",
+                "CofferTestSupport",
+                "CofferCrypto",
+                "CofferFormats",
+                "CofferIngest",
+                "CofferPolicy",
+                "CofferProjection",
+                "CofferRequests",
+                "CofferStore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

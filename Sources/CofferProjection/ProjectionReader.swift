@@ -116,6 +116,17 @@ package final class ProjectionReader {
         }
     }
 
+    /// Runs one of Coffer's own read-only statements under the same limits and authorizer, without an
+    /// audit entry of its own: for callers that audit what they show once (a dashboard page view).
+    package func aggregate(_ sql: String, limit: Int = 200_000) throws -> QueryResult {
+        try run(sql, limit: limit)
+    }
+
+    /// The tables of this file (a file of a purpose without recommendations has no `product_affinity`).
+    package func hasTable(_ name: String) -> Bool {
+        (try? run("SELECT 1 FROM \(name) LIMIT 0", limit: 1)) != nil
+    }
+
     /// What the progress handler reads: when the statement must stop.
     private final class Deadline {
         let end: DispatchTime
