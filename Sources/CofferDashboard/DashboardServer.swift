@@ -77,7 +77,7 @@ public final class DashboardServer: Sendable {
         let idle = configuration.idleTimeout
         Task.detached { [weak self] in
             while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(5))
+                try? await Task.sleep(for: min(.seconds(5), idle / 2))
                 guard let self else { return }
                 self.sessions.expire(idleFor: idle)
             }
@@ -232,7 +232,7 @@ public final class DashboardServer: Sendable {
 
     func session(of request: Request) -> Session? {
         guard let token = Self.cookies(request)[Self.sessionCookie], !token.isEmpty else { return nil }
-        return sessions.touch(token)
+        return sessions.touch(token, idleLimit: configuration.idleTimeout)
     }
 
     func html() -> HTTPFields { [.contentType: "text/html; charset=utf-8"] }

@@ -53,8 +53,15 @@ final class SessionStore: Sendable {
         return session
     }
 
-    /// The session of `token`, if it is open.
-    func touch(_ token: String) -> Session? { sessions.withLock { $0[token] } }
+    /// The session of `token`, if it is open and was used within `limit` (else it ends now).
+    func touch(_ token: String, idleLimit limit: Duration) -> Session? {
+        guard let session = sessions.withLock({ $0[token] }) else { return nil }
+        guard session.idle < limit else {
+            end(token)
+            return nil
+        }
+        return session
+    }
 
     func end(_ token: String) {
         let session = sessions.withLock { $0.removeValue(forKey: token) }
