@@ -126,7 +126,7 @@ package struct InsightPages {
             let labels = edges.indices.map { index in
                 index + 1 < edges.count ? "\(SVGChart.number(edges[index]))–\(SVGChart.number(min(edges[index + 1], 1e9)))"
                     : "\(SVGChart.number(edges[index])) +"
-            }.map { $0.replacingOccurrences(of: "1.000", with: "1") }
+            }.map { $0.replacingOccurrences(of: "1.0001", with: "1").replacingOccurrences(of: "–1.000", with: "–1") }
             let shown = field == "p_alive" ? Array(labels.prefix(edges.count - 1)) : labels
             let used = Array(counts.prefix(shown.count))
             page.sections.append(.init(

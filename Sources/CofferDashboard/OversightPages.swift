@@ -81,8 +81,14 @@ package struct OversightPages {
         let labels = instants.dropLast().map { String(Timestamp.format($0).prefix(7)) } + ["now"]
         let (subjects, granted) = try vault.database.read { db -> (Int, [[Int]]) in
             let people = try Int.fetchOne(db, sql: "SELECT count(DISTINCT subject_id) FROM identities") ?? 0
+            // From the current decisions (the state table; the history is in the encrypted log, which no page reads):
+            // a grant counts from when it took effect until it lapses.
+            let statement = try db.makeStatement(sql: """
+                SELECT count(*) FROM consents WHERE purpose = ? AND status = 'granted' AND effective_at <= ?
+                AND (expires_at IS NULL OR expires_at > ?)
+                """)
             let rates = try purposes.map { purpose in
-                try instants.map { try ConsentLedger.subjectsGranted(purpose, at: $0, in: db).count }
+                try instants.map { try Int.fetchOne(statement, arguments: [purpose, $0, $0]) ?? 0 }
             }
             return (people, rates)
         }
@@ -96,7 +102,9 @@ package struct OversightPages {
             table: DataTable(columns: ["purpose"] + labels, rows: zip(purposes, granted).map { purpose, counts in
                 [purpose] + counts.map { $0 < minimum ? "< \(minimum)" : String(format: "%.3f", Double($0) / Double(max(subjects, 1))) }
             }),
-            note: "Shares are of everyone in the vault now; a month's count of fewer than \(minimum) people is withheld."))
+            note: "From each person's current decision: a grant counts from when it took effect until it lapses; someone who "
+                + "withdrew since counts in no month (the history of decisions is in the encrypted log, which no page reads). "
+                + "Shares are of everyone in the vault now; a count of fewer than \(minimum) people is withheld."))
     }
 
     func retention(_ page: inout RenderedPage) throws {

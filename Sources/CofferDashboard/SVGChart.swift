@@ -174,8 +174,10 @@ package enum SVGChart {
     /// A value as axes and tooltips show it: integers plain, others to 2 significant decimals.
     package static func number(_ value: Double) -> String {
         if value == value.rounded(), abs(value) < 1e12 { return String(Int(value)) }
-        if abs(value) >= 100 { return String(format: "%.0f", value) }
-        if abs(value) >= 1 { return String(format: "%.2f", value) }
-        return String(format: "%.3f", value)
+        let text = abs(value) >= 100 ? String(format: "%.0f", value) : String(format: abs(value) >= 1 ? "%.2f" : "%.3f", value)
+        // 12.50 → 12.5, 0.200 → 0.2
+        guard text.contains(".") else { return text }
+        let trimmed = text.reversed().drop { $0 == "0" }
+        return String((trimmed.first == "." ? trimmed.dropFirst() : trimmed).reversed())
     }
 }
