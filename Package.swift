@@ -138,7 +138,7 @@ let package = Package(
             dependencies: [
                 "CofferActivation",
                 "CofferFormats", "CofferStore", "CofferCrypto", "CofferPolicy", "CofferIngest", "CofferProjection", "CofferRequests",
-                "CofferDemo", "CofferCollector", "CofferAnalysis",
+                "CofferDemo", "CofferCollector", "CofferAnalysis", "CofferDashboard",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -2,6 +2,7 @@ import ArgumentParser
 import CofferActivation
 import CofferAnalysis
 import CofferBench
+import CofferDashboard
 import CofferCrypto
 import CofferIngest
 import CofferPolicy
@@ -15,7 +16,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure speed and memory (build with -c release for meaningful figures).",
-        subcommands: [BenchAudienceCommand.self, BenchAppendCommand.self, BenchIngestCommand.self, BenchProjectCommand.self, BenchRequestCommand.self,
+        subcommands: [BenchAudienceCommand.self, BenchDashboardCommand.self, BenchAppendCommand.self, BenchIngestCommand.self, BenchProjectCommand.self, BenchRequestCommand.self,
                       BenchServeCommand.self, BenchClvCommand.self]
     )
 }
@@ -419,5 +420,48 @@ struct BenchAudienceCommand: ParsableCommand {
         Terminal.line("left out:          \(export.leftOut.values.reduce(0, +))"
             + export.leftOut.sorted { $0.key < $1.key }.map { " — \($0.value) \($0.key.rawValue)" }.joined())
         Terminal.line("peak RSS:          \(ResourceUsage.mebibytes(result.peakRSS)) during the export")
+    }
+}
+
+/// `coffer bench dashboard`
+struct BenchDashboardCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dashboard",
+        abstract: "Time to render each analyst page of the dashboard from a large projection.",
+        discussion: """
+            Fills a throw-away vault with N people (5 events each: identifies, purchases with products, \
+            pages, screens, email events), builds the projections, and renders each analyst page as the \
+            server does (queries, SVG charts, tables, HTML), each several times. Beside it, in the same \
+            run: opening (decrypting) the analyst's projection, which a session does once at its first \
+            page, and a plain count on it.
+            """
+    )
+
+    @Option(help: ArgumentHelp("People in the projection.", valueName: "N")) var people: Int = 100_000
+    @OptionGroup var policyOption: PolicyOption
+
+    func validate() throws {
+        guard people > 0 else { throw ValidationError("--people must be positive") }
+    }
+
+    func run() throws {
+        let policy = try policyOption.load()
+        var configuration = DashboardBenchmark.Configuration()
+        configuration.people = people
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try DashboardBenchmark(configuration: configuration).run(in: directory, policy: policy) {
+            Terminal.note("bench dashboard: \($0)…")
+        }
+        Terminal.line(String(format: "setup:      %.1f s (%d people, events appended, projections built)", result.setupSeconds, result.people))
+        Terminal.line(String(format: "reference:  %.3f s to open (decrypt) the analyst's projection, once a session; %.4f s for count(*) on it",
+                             result.openSeconds, result.countSeconds))
+        for page in result.pages {
+            Terminal.line("page " + page.page.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)
+                + String(format: "median %6.1f ms (first %6.1f ms), %d KiB of HTML", page.median * 1000, page.first * 1000, page.bytes / 1024))
+        }
+        let slowest = result.pages.map(\.median).max() ?? 0
+        Terminal.line(String(format: "slowest page: %.1f ms (target < 200 ms); peak RSS %@", slowest * 1000, ResourceUsage.mebibytes(result.peakRSS)))
     }
 }
