@@ -93,6 +93,21 @@ package struct InsightPages {
             table: DataTable(columns: ["segment", "people", "description"], rows: zip(sizes, values).map { row, value in
                 [row[0].description, value.map { String(Int($0)) } ?? withheld, row[1].description]
             })))
+        // One point per build; a segment below k at a build has no point there.
+        let history = reader.hasTable("segment_history") ? try rows("SELECT built, segment, people FROM segment_history ORDER BY built, segment") : []
+        let builds = Array(Set(history.map(\.[0].description))).sorted()
+        let names = Array(Set(history.map(\.[1].description))).sorted()
+        page.sections.append(.init(
+            id: "history", title: "Segment sizes over time",
+            chart: builds.count < 2 ? nil : SVGChart.lines(title: "Segment sizes by build", xLabels: builds, series: names.map { name in
+                .init(name: name, values: builds.map { built in
+                    history.first { $0[0].description == built && $0[1].description == name }?[2].double.flatMap { $0 >= Double(minimum) ? $0 : nil }
+                })
+            }, yLabel: "people"),
+            table: DataTable(columns: ["built", "segment", "people"], rows: history.map { row in
+                [row[0].description, row[1].description, (row[2].double ?? 0) >= Double(minimum) ? row[2].description : withheld]
+            }),
+            note: builds.count < 2 ? "One point per `coffer project build`: the chart appears from the second build on." : nil))
     }
 
     func value(_ page: inout RenderedPage) throws {

@@ -18,7 +18,8 @@ package enum SVGChart {
     static let width = 680.0, height = 300.0
     static let left = 64.0, right = 16.0, top = 28.0, bottom = 64.0
     /// Distinguishable on screen and in greyscale print (Okabe–Ito).
-    static let palette = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+    static let palette = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#999933",
+                          "#882255", "#44AA99", "#332288", "#AA4499", "#117733", "#88CCEE", "#DDCC77", "#661100"]
 
     /// Grouped vertical bars: one group per category, one bar per series.
     package static func bars(title: String, categories: [String], series: [Series], yLabel: String, xLabel: String = "") -> String {
@@ -138,19 +139,31 @@ package enum SVGChart {
         return "<text x=\"\(f(x))\" y=\"\(f(y))\" text-anchor=\"middle\">\(HTML.escape(label))</text>"
     }
 
+    /// The series' keys, in as many rows as they need below the chart (each row adds `legendRow` to its height).
     static func legend(_ names: [String]) -> String {
         guard names.count > 1 else { return "" }
-        var out = "", x = left
+        var out = "", x = left, row = 0.0
         for (index, name) in names.enumerated() {
-            out += "<rect x=\"\(f(x))\" y=\"\(f(height - 18))\" width=\"10\" height=\"10\" fill=\"\(palette[index % palette.count])\"/>"
-                + "<text x=\"\(f(x + 14))\" y=\"\(f(height - 9))\">\(HTML.escape(name))</text>"
-            x += 24 + Double(name.count) * 7
+            let step = 24 + Double(name.count) * 6.5
+            if x + step > width - right, x > left {
+                x = left
+                row += 1
+            }
+            let y = height - 18 + row * legendRow
+            out += "<rect x=\"\(f(x))\" y=\"\(f(y))\" width=\"10\" height=\"10\" fill=\"\(palette[index % palette.count])\"/>"
+                + "<text x=\"\(f(x + 14))\" y=\"\(f(y + 9))\">\(HTML.escape(name))</text>"
+            x += step
         }
         return out
     }
 
+    static let legendRow = 15.0
+
     static func close(_ body: String, title: String) -> String {
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"\(HTML.escape(title))\">"
+        // Legend rows past the first extend the picture downwards.
+        let lowest = body.components(separatedBy: "y=\"").dropFirst().compactMap { Double($0.prefix { $0 != "\"" }) }.max() ?? 0
+        let total = max(height, lowest + 14)
+        return "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(Int(width)) \(Int(total))\" role=\"img\" aria-label=\"\(HTML.escape(title))\">"
             + "<title>\(HTML.escape(title))</title>" + body + "</svg>"
     }
 

@@ -25,6 +25,8 @@ package struct ProjectionSummary: Sendable, Equatable {
     package var segments: [String]
     package var skippedSegments: [String]
     package var bytes: Int
+    /// The sizes of the segments the file lists (for `segment_history`).
+    package var segmentSizes: [String: Int] = [:]
 }
 
 /// What `build` did.
@@ -359,6 +361,9 @@ package final class ProjectionBuilder {
         let writer = ProjectionWriter(actor: vault.actor, vaultID: vault.vaultID, layout: vault.layout, policy: policy, engine: engine,
                                       segments: segments, patterns: analyse)
         let work = jobs, consent = granted, objections = objecting
+        let histories = try vault.database.read { db in
+            try jobs.map { try SegmentHistory.load(purpose: $0.purpose.name, role: $0.role, in: db) }
+        }
         let stateSeconds = Mutex(0.0)   // written by the state task, read after all tasks end
         // Each file being written holds its database and its serialised image (~700 bytes a
         // person together): files go in parallel while that stays small, one at a time beyond.
@@ -378,7 +383,7 @@ package final class ProjectionBuilder {
                 let summary = try writer.write(purpose: purpose, role: role, fileKey: key, people: ordered, customerKeys: customerKeys,
                                                including: includes,
                                                rows: rows, columns: allColumns, analysis: analysis, now: now, lastSeq: lastSeq,
-                                               currentMonth: currentMonth)
+                                               currentMonth: currentMonth, history: histories[index])
                 reporter.wrote(purpose: purpose.name, role: role, total: work.count)
                 return summary
             }
@@ -388,7 +393,7 @@ package final class ProjectionBuilder {
         report.timings = timings
         var results = [Result<ProjectionSummary?, any Error>?](repeating: nil, count: schedule.count)
         for (step, index) in schedule.enumerated() { results[index] = outcomes[step] }
-        try audit(results, of: jobs, stateSaved: stateSave != nil, into: &report)
+        try audit(results, of: jobs, stateSaved: stateSave != nil, builtAt: now, into: &report)
         return report
     }
 
@@ -460,13 +465,16 @@ package final class ProjectionBuilder {
 
     /// Audits every file written, in policy order, then reports the first failure (a file's,
     /// else the state save's, the last result): a failure never hides what was written.
-    private func audit(_ results: [Result<ProjectionSummary?, any Error>?], of jobs: [FileJob], stateSaved: Bool,
+    private func audit(_ results: [Result<ProjectionSummary?, any Error>?], of jobs: [FileJob], stateSaved: Bool, builtAt: Int64,
                        into report: inout BuildReport) throws {
         var failure: (any Error)?
         for (index, job) in jobs.enumerated() {
             switch results[index]! {
             case let .success(summary?):
                 report.projections.append(summary)
+                try vault.database.write { db in
+                    try SegmentHistory.save(summary.segmentSizes, purpose: job.purpose.name, role: job.role, builtAt: builtAt, in: db)
+                }
                 try vault.audit(.projectBuild, purpose: job.purpose.name, target: "projection:\(job.purpose.name).\(job.role.rawValue)",
                                 rows: summary.subjects, reason: "\(report.events) events read up to seq \(report.lastSeq)")
             case let .failure(error):

@@ -50,7 +50,8 @@ package struct QueryLimits: Sendable, Equatable {
 package final class ProjectionReader {
     /// Tables analyst SQL may read.
     package static let tables: Set<String> = ["single_view", "segments", "segment_members", "projection_info", "columns",
-                                              "cohorts", "purchase_hours", "channel_mix", "basket_sizes", "category_mix", "product_affinity"]
+                                              "cohorts", "purchase_hours", "channel_mix", "basket_sizes", "category_mix", "product_affinity",
+                                              "segment_history"]
     /// Functions analyst SQL may call (nothing that reaches files or loads code).
     package static let functions: Set<String> = [
         "count", "sum", "total", "avg", "min", "max", "group_concat", "abs", "round", "length", "lower", "upper", "substr",

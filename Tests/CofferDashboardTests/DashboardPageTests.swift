@@ -6,6 +6,7 @@ import CofferProjection
 import CofferStore
 import Foundation
 import Testing
+import CofferTestSupport
 
 /// Issue 21: each role's pages show what its projections and keys hold, the
 /// same numbers `coffer query` gives, with small cells withheld; other roles' pages are refused and audited.
@@ -34,6 +35,22 @@ struct DashboardPageTests {
         let grid = try reader.query("SELECT count(*) FROM single_view WHERE rfm_recency = 5 AND rfm_frequency = 5").rows[0][0].double ?? -1
         let shown = value.section("rfm")?.table.rows.first { $0[0] == "5" && $0[1] == "5" }?[2]
         #expect(shown == (grid < 5 ? "< 5" : String(Int(grid))))
+    }
+
+    @Test("segment sizes over time: one point per build, from the file's own segment_history")
+    func segmentHistory() throws {
+        let fixture = try Self.fixture.get()
+        let segments = try SegmentCatalog.load(path: ScratchVault.repository.appendingPathComponent("policies/segments.yaml").path,
+                                               policy: fixture.policy, required: true)
+        _ = try ProjectionBuilder(vault: fixture.owner, policy: fixture.policy, segments: segments).build(now: EventLog.now() + 60_000)
+        let page = try fixture.desk("ana").render(.segments)
+        let history = try #require(page.section("history"))
+        let builds = Set(history.table.rows.map(\.[0]))
+        #expect(builds.count >= 2 && history.chart?.contains("<polyline") == true)
+        let sizes = Dictionary(uniqueKeysWithValues: page.section("sizes")!.table.rows.map { ($0[0], $0[1]) })
+        let latest = history.table.rows.filter { $0[0] == builds.max() }
+        #expect(!latest.isEmpty && latest.allSatisfy { sizes[$0[1]] == $0[2] }, "the last build's sizes are the current ones")
+        #expect(history.table.rows.allSatisfy { (Int($0[2]) ?? 0) >= 5 }, "no size below k is kept")
     }
 
     @Test("no cell the dashboard shows counts fewer people than the minimum group size")

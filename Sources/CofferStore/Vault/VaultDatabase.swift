@@ -87,6 +87,7 @@ enum VaultDatabase {
     static let epochMigration = "v6: key epochs (one secret per event kind and month)"
     static let sourcesMigration = "v7: live sources and their write keys; the inbox cursor"
     static let activationMigration = "v8: channel opt-outs and activation sends"
+    static let segmentSizesMigration = "v9: segment sizes per projection build"
 
     /// The schema, one migration per format change.
     static func migrator(sealKey: SymmetricKey?) -> DatabaseMigrator {
@@ -264,6 +265,13 @@ enum VaultDatabase {
         }
         migrator.registerMigration(activationMigration) { db in
             try db.execute(sql: ChannelOptOuts.migration)
+        }
+        migrator.registerMigration(segmentSizesMigration) { db in
+            // Counts only (a projection file's segment sizes at each build), for sizes over time.
+            try db.execute(sql: """
+                CREATE TABLE segment_sizes (purpose TEXT NOT NULL, role TEXT NOT NULL, built_at INTEGER NOT NULL, segment TEXT NOT NULL,
+                    people INTEGER NOT NULL, PRIMARY KEY (purpose, role, built_at, segment)) WITHOUT ROWID;
+                """)
         }
         return migrator
     }
