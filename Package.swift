@@ -336,6 +336,7 @@ let package = Package(
             name: "CofferActivationTests",
             dependencies: [
                 "CofferActivation",
+                "CofferAnalysis",
                 "CofferDemo",
                 "CofferRequests",
                 "CofferTestSupport",

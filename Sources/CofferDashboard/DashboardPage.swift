@@ -4,7 +4,7 @@ package import CofferStore
 /// role's page gets 403.
 package enum DashboardPage: String, CaseIterable, Sendable {
     // Analyst and marketing: from the role's projections.
-    case overview, segments, value, cohorts, hours, affinity
+    case overview, segments, value, cohorts, hours, affinity, campaigns
     // Compliance: the request register, consent, erasures, retention.
     case requests, consents, erasures, retention
     // Auditor: the audit trail, integrity, denials.
@@ -18,6 +18,7 @@ package enum DashboardPage: String, CaseIterable, Sendable {
         case .cohorts: return "Cohort retention"
         case .hours: return "When customers buy"
         case .affinity: return "Product affinity"
+        case .campaigns: return "Campaigns"
         case .requests: return "Request register"
         case .consents: return "Consent rates"
         case .erasures: return "Erasure receipts"
@@ -31,14 +32,14 @@ package enum DashboardPage: String, CaseIterable, Sendable {
     /// Whether the page reads a projection (and so has a purpose).
     package var readsProjections: Bool {
         switch self {
-        case .overview, .segments, .value, .cohorts, .hours, .affinity: return true
+        case .overview, .segments, .value, .cohorts, .hours, .affinity, .campaigns: return true
         default: return false
         }
     }
 
     package var roles: Set<Role> {
         switch self {
-        case .overview, .segments, .value, .cohorts, .hours, .affinity: return [.analyst, .marketing, .owner]
+        case .overview, .segments, .value, .cohorts, .hours, .affinity, .campaigns: return [.analyst, .marketing, .owner]
         case .requests, .consents, .erasures, .retention: return [.compliance, .owner]
         case .audit, .integrity, .denials: return [.auditor, .owner]
         }

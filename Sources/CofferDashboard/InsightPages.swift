@@ -35,6 +35,7 @@ package struct InsightPages {
         case .cohorts: try cohorts(&rendered)
         case .hours: try hours(&rendered)
         case .affinity: try affinity(&rendered)
+        case .campaigns: try campaigns(&rendered)
         default: break
         }
         return rendered
@@ -217,5 +218,47 @@ package struct InsightPages {
             table: DataTable(columns: ["item", "also buys", "baskets", "customers", "support", "confidence", "lift"],
                              rows: rules.map { $0.map(\.description) }),
             note: "Pairs bought by fewer than \(minimum) customers are not in the projection."))
+    }
+
+    func campaigns(_ page: inout RenderedPage) throws {
+        guard reader.hasTable("campaign_results") else {
+            page.notice = "Campaign results are written into the activation purpose's projection by `coffer project build`; "
+                + "this projection (\(reader.purpose)) has none."
+            return
+        }
+        let rows = try rows("""
+            SELECT campaign, grp, window_start, window_end, members, sent, delivered, opened, clicked, conversions, conversion_rate,
+                   revenue_per_member, conversion_uplift, conversion_ci_low, conversion_ci_high, revenue_uplift, revenue_ci_low, revenue_ci_high
+            FROM campaign_results ORDER BY window_start, campaign, grp = 'holdout', grp
+            """)
+        let names = rows.map(\.[0].description).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        page.figures = [.init(label: "campaigns measured", value: String(names.count))]
+        func cell(_ value: Cell) -> String {
+            switch value {
+            case .null: return withheld
+            case let .real(number): return String(format: "%.4f", number)
+            default: return value.description
+            }
+        }
+        func percent(_ value: Cell) -> String { value.double.map { String(format: "%+.1f", $0 * 100) } ?? "" }
+        // The uplift in conversion of each variant, with its 95 % interval as the table gives it.
+        let variants = rows.filter { $0[1].description != "holdout" && $0[12] != .null }
+        page.sections.append(.init(
+            id: "uplift", title: "Uplift in conversion against the holdout",
+            chart: variants.isEmpty ? nil : SVGChart.intervals(
+                title: "Conversion uplift against the holdout, with 95 % intervals (percentage points)",
+                categories: variants.map { "\($0[0].description.replacingOccurrences(of: "demo-", with: "")) \($0[1])" },
+                estimates: variants.map { ($0[12].double ?? 0) * 100 }, lows: variants.map { ($0[13].double ?? 0) * 100 },
+                highs: variants.map { ($0[14].double ?? 0) * 100 }, yLabel: "points"),
+            table: DataTable(columns: ["campaign", "variant", "uplift (points)", "95 % low", "95 % high", "revenue uplift", "95 % low", "95 % high"],
+                             rows: variants.map { [$0[0].description, $0[1].description, percent($0[12]), percent($0[13]), percent($0[14]),
+                                                   cell($0[15]), cell($0[16]), cell($0[17])] }),
+            note: "Green: the whole interval is above zero; red: below; blue: it includes zero. Groups below \(minimum) people show no uplift."))
+        page.sections.append(.init(
+            id: "groups", title: "Reach and conversions per group", chart: nil,
+            table: DataTable(columns: ["campaign", "group", "from", "to", "members", "sent", "delivered", "opened", "clicked", "conversions",
+                                       "conversion rate", "revenue per member"],
+                             rows: rows.map { row in [row[0].description, row[1].description, String(row[2].description.prefix(10)),
+                                                      String(row[3].description.prefix(10))] + row[4...11].map(cell) })))
     }
 }

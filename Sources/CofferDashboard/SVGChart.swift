@@ -36,9 +36,46 @@ package enum SVGChart {
                 body += "<rect x=\"\(f(x))\" y=\"\(f(top + plotHeight - barHeight))\" width=\"\(f(barWidth))\" height=\"\(f(barHeight))\" "
                     + "fill=\"\(palette[s % palette.count])\"><title>\(HTML.escape(category)) · \(HTML.escape(line.name)): \(number(value))</title></rect>"
             }
-            body += categoryLabel(category, x: left + (Double(c) + 0.5) * group, count: categories.count)
+            body += categoryLabel(category, x: left + (Double(c) + 0.5) * group, count: categories.count,
+                                  longest: categories.map(\.count).max() ?? 0)
         }
         return close(body + legend(series.map(\.name)), title: title)
+    }
+
+    /// Estimates with their intervals (a dot and a whisker per category) around a zero line:
+    /// uplifts, which may be negative.
+    package static func intervals(title: String, categories: [String], estimates: [Double], lows: [Double], highs: [Double],
+                                  yLabel: String) -> String {
+        let all = estimates + lows + highs
+        // Ticks a round step apart, zero among them.
+        let highest = max(all.max() ?? 0, 0), lowest = min(all.min() ?? 0, 0)
+        let tick = niceMaximum(max(highest - lowest, 1e-9) / 4)
+        let top = (highest / tick).rounded(.up) * tick, bottom = (lowest / tick).rounded(.down) * tick
+        let ticks = Int(((top - bottom) / tick).rounded())
+        let plotWidth = width - left - right, plotHeight = height - Self.top - Self.bottom
+        func y(_ value: Double) -> Double { Self.top + plotHeight * (top - value) / max(top - bottom, 1e-9) }
+        var body = "<text x=\"\(f(width / 2))\" y=\"18\" class=\"t\" text-anchor=\"middle\">\(HTML.escape(title))</text>"
+        body += "<line x1=\"\(f(left))\" y1=\"\(f(Self.top))\" x2=\"\(f(left))\" y2=\"\(f(Self.top + plotHeight))\" class=\"axis\"/>"
+        for step in 0...ticks {
+            let value = bottom + tick * Double(step)
+            body += "<line x1=\"\(f(left - 4))\" y1=\"\(f(y(value)))\" x2=\"\(f(width - right))\" y2=\"\(f(y(value)))\" class=\"grid\"/>"
+                + "<text x=\"\(f(left - 7))\" y=\"\(f(y(value) + 4))\" text-anchor=\"end\">\(number(value))</text>"
+        }
+        body += "<line x1=\"\(f(left))\" y1=\"\(f(y(0)))\" x2=\"\(f(width - right))\" y2=\"\(f(y(0)))\" class=\"axis\"/>"
+        body += "<text transform=\"translate(14,\(f(Self.top + plotHeight / 2))) rotate(-90)\" text-anchor=\"middle\">\(HTML.escape(yLabel))</text>"
+        let step = plotWidth / Double(max(categories.count, 1))
+        let longest = categories.map(\.count).max() ?? 0
+        for (index, category) in categories.enumerated() where index < estimates.count {
+            let x = left + (Double(index) + 0.5) * step
+            let color = lows[index] > 0 ? palette[2] : highs[index] < 0 ? palette[5] : palette[0]
+            body += "<line x1=\"\(f(x))\" y1=\"\(f(y(lows[index])))\" x2=\"\(f(x))\" y2=\"\(f(y(highs[index])))\" stroke=\"\(color)\" stroke-width=\"2\"/>"
+                + "<line x1=\"\(f(x - 6))\" y1=\"\(f(y(lows[index])))\" x2=\"\(f(x + 6))\" y2=\"\(f(y(lows[index])))\" stroke=\"\(color)\" stroke-width=\"2\"/>"
+                + "<line x1=\"\(f(x - 6))\" y1=\"\(f(y(highs[index])))\" x2=\"\(f(x + 6))\" y2=\"\(f(y(highs[index])))\" stroke=\"\(color)\" stroke-width=\"2\"/>"
+                + "<circle cx=\"\(f(x))\" cy=\"\(f(y(estimates[index])))\" r=\"4\" fill=\"\(color)\"><title>\(HTML.escape(category)): "
+                + "\(number(estimates[index])) (95 %: \(number(lows[index])) to \(number(highs[index])))</title></circle>"
+            body += categoryLabel(category, x: x, count: categories.count, longest: longest)
+        }
+        return close(body, title: title)
     }
 
     /// Lines over ordered x labels (months, days), one per series, with a dot at each value.
@@ -68,7 +105,10 @@ package enum SVGChart {
                     + "\(HTML.escape(line.name)): \(number(value))</title></circle>"
             }
         }
-        for (index, label) in xLabels.enumerated() { body += categoryLabel(label, x: left + (Double(index) + 0.5) * step, count: xLabels.count) }
+        let longest = xLabels.map(\.count).max() ?? 0
+        for (index, label) in xLabels.enumerated() {
+            body += categoryLabel(label, x: left + (Double(index) + 0.5) * step, count: xLabels.count, longest: longest)
+        }
         return close(body + legend(series.map(\.name)), title: title)
     }
 
@@ -130,11 +170,14 @@ package enum SVGChart {
         return out
     }
 
-    static func categoryLabel(_ label: String, x: Double, count: Int) -> String {
+    static func categoryLabel(_ label: String, x: Double, count: Int, longest: Int = 0) -> String {
         let y = height - bottom + 16
-        // Many labels: slanted, and only every few when they would overlap.
-        if count > 12 {
-            return "<text x=\"\(f(x))\" y=\"\(f(y))\" text-anchor=\"end\" transform=\"rotate(-40 \(f(x)) \(f(y)))\">\(HTML.escape(label))</text>"
+        // Many or long labels: slanted, so that they do not run into each other.
+        if count > 12 || Double(count * max(longest, label.count)) * 6.2 > width - left - right {
+            // Cut to what fits below the axis; the whole label is its tooltip (and in the table).
+            let shown = label.count > 16 ? String(label.prefix(15)) + "…" : label
+            return "<text x=\"\(f(x))\" y=\"\(f(y))\" text-anchor=\"end\" transform=\"rotate(-40 \(f(x)) \(f(y)))\">"
+                + "<title>\(HTML.escape(label))</title>\(HTML.escape(shown))</text>"
         }
         return "<text x=\"\(f(x))\" y=\"\(f(y))\" text-anchor=\"middle\">\(HTML.escape(label))</text>"
     }
@@ -162,7 +205,8 @@ package enum SVGChart {
     static func close(_ body: String, title: String) -> String {
         // Legend rows past the first extend the picture downwards.
         let lowest = body.components(separatedBy: "y=\"").dropFirst().compactMap { Double($0.prefix { $0 != "\"" }) }.max() ?? 0
-        let total = max(height, lowest + 14)
+        // Slanted labels reach about 60 below where they hang.
+        let total = max(height, lowest + 14) + (body.contains("rotate(-40") ? 60 : 0)
         return "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(Int(width)) \(Int(total))\" role=\"img\" aria-label=\"\(HTML.escape(title))\">"
             + "<title>\(HTML.escape(title))</title>" + body + "</svg>"
     }

@@ -2,7 +2,7 @@ import CofferCrypto
 package import CofferPolicy
 package import CofferStore
 package import Foundation
-import GRDB
+package import GRDB
 import GRDBSQLite
 
 /// Takes one person out of the projection files already built (erasure,
@@ -249,5 +249,24 @@ extension Cell {
         case let .string(text): self = .text(text)
         case .blob: self = .text("(blob)")
         }
+    }
+}
+
+/// Adds to projection files already built (the owner, who holds every role's
+/// projection key): each file of `purpose` is decrypted in memory, changed by
+/// `change`, and sealed and replaced atomically, as a purge does.
+package enum ProjectionAmend {
+    /// Changes every built file of `purpose`; returns the roles whose files were changed.
+    @discardableResult
+    package static func files(of purpose: String, vault: Vault, change: (Role, Database) throws -> Void) throws -> [Role] {
+        var changed: [Role] = []
+        for file in ProjectionPurge.files(vault.layout) where file.purpose == purpose {
+            let key = try ProjectionFile.fileKey(vault.projectionKey(for: file.role), purpose: purpose)
+            let queue = try ProjectionFile.open(file.url, key: key, vaultID: vault.vaultID, purpose: purpose, role: file.role)
+            try queue.inDatabase { db in try change(file.role, db) }
+            _ = try ProjectionFile.write(queue, to: file.url, key: key, vaultID: vault.vaultID, purpose: purpose, role: file.role)
+            changed.append(file.role)
+        }
+        return changed
     }
 }

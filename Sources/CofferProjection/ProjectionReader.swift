@@ -51,7 +51,7 @@ package final class ProjectionReader {
     /// Tables analyst SQL may read.
     package static let tables: Set<String> = ["single_view", "segments", "segment_members", "projection_info", "columns",
                                               "cohorts", "purchase_hours", "channel_mix", "basket_sizes", "category_mix", "product_affinity",
-                                              "segment_history"]
+                                              "segment_history", "campaign_results"]
     /// Functions analyst SQL may call (nothing that reaches files or loads code).
     package static let functions: Set<String> = [
         "count", "sum", "total", "avg", "min", "max", "group_concat", "abs", "round", "length", "lower", "upper", "substr",

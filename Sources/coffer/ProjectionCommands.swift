@@ -1,4 +1,5 @@
 import ArgumentParser
+import CofferActivation
 import CofferIngest
 import CofferPolicy
 import CofferProjection
@@ -124,6 +125,13 @@ struct ProjectCommand: ParsableCommand {
                     + ", \(summary.columns.count) columns, \(summary.segments.count) segments, \(summary.bytes / 1024) KiB encrypted"
                     + (summary.skippedSegments.isEmpty ? "" : "; segments left out (they read a field this file does not hold): "
                         + summary.skippedSegments.joined(separator: ", ")))
+            }
+            // The campaigns' reach and uplift, into the activation purpose's files (analysts and marketers read them there).
+            if purpose == nil || purpose == policy.activation.purpose {
+                let campaigns = try CampaignResults.publish(vault: vault, policy: policy)
+                if campaigns > 0 {
+                    Terminal.line("  campaign_results: \(campaigns) campaign(s) measured against their holdouts, in the \(policy.activation.purpose) files")
+                }
             }
         }
     }

@@ -1,4 +1,5 @@
 import CofferActivation
+import CofferAnalysis
 import CofferCrypto
 import CofferDemo
 import CofferFormats
@@ -73,6 +74,19 @@ struct CafeCampaignTests {
         let beans = try String(contentsOf: out.appendingPathComponent("demo-beans-for-home.csv"), encoding: .utf8)
         #expect(beans.hasPrefix("Email Address,First Name,Last Name,BIRTHDAY_MONTH,RFM_SEGMENT,RECOMMENDED_ITEMS,VARIANT,OFFER,Tags"))
         #expect(beans.contains("Beans 250g"))
+
+        // Published into the marketing files, the results read as the report gives them, small groups withheld.
+        #expect(try CampaignResults.publish(vault: owner, policy: policy, now: now) == CafeUseCase.all.count)
+        let reader = try ProjectionReader(vault: mia, policy: policy, purpose: "marketing", action: .query)
+        let loyalty = try desk.report("demo-loyalty-rewards", now: now)
+        let published = try reader.query("SELECT grp, members, conversions, conversion_uplift FROM campaign_results WHERE campaign = 'demo-loyalty-rewards' ORDER BY grp").rows
+        #expect(published.map(\.[0].description) == loyalty.rows.map(\.group).sorted())
+        for row in loyalty.rows {
+            let shown = try #require(published.first { $0[0].description == row.group })
+            #expect(shown[1] == (row.suppressed ? .null : .integer(row.members)) && shown[2] == (row.suppressed ? .null : .integer(row.conversions)))
+            let uplift = loyalty.uplift.first { $0.variant == row.group }?.uplift?.conversion.estimate
+            #expect(shown[3].double == uplift)
+        }
 
         // A second run leaves what ran alone.
         let head = try owner.logHead()
