@@ -212,7 +212,11 @@ public final class DashboardServer: Sendable {
             return Response(status: .ok, headers: html(), body: .init(byteBuffer: ByteBuffer(string: PageHTML.page(
                 rendered, actor: session.actor, role: session.role, purposes: session.purposes, csrf: session.csrf, filters: filters))))
         } catch let error as DashboardError {
-            return message(.forbidden, "Forbidden", error.message)
+            return message(error == .sessionEnded ? .unauthorized : .forbidden, error == .sessionEnded ? "Signed out" : "Forbidden", error.message)
+        } catch {
+            // One line for the page, the details for the server's log only.
+            logger.error("a dashboard page failed", metadata: ["page": "\(page.rawValue)", "error": "\(error)"])
+            return message(.internalServerError, "This page could not be shown", "The server's log says why.")
         }
     }
 

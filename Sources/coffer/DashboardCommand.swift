@@ -47,17 +47,8 @@ struct DashboardCommand: ParsableCommand {
         logger.logLevel = .warning
         let server = try DashboardServer(layout: options.layout, policy: try options.policy(), configuration: configuration, logger: logger)
         let host = configuration.host
-        let done = DispatchSemaphore(value: 0)
-        let failure = Failure()
-        Task {
-            do {
-                try await server.run { port in Terminal.note("coffer dashboard: listening on http://\(host):\(port)") }
-            } catch { failure.error = error }
-            done.signal()
+        try AsyncBridge.wait {
+            try await server.run { port in Terminal.note("coffer dashboard: listening on http://\(host):\(port)") }
         }
-        done.wait()
-        if let error = failure.error { throw error }
     }
-
-    private final class Failure: @unchecked Sendable { var error: (any Error)? }
 }

@@ -65,18 +65,11 @@ struct ServeCommand: ParsableCommand {
         let collector = try Collector(layout: options.layout, configuration: configuration, logger: logger)
         let drainer = job.map { job in DrainThread { job.pass(collector: collector) } }
         let host = configuration.host
-        let done = DispatchSemaphore(value: 0)
-        let failure = Failure()
-        Task {
-            do {
-                try await collector.run { port in Terminal.note("coffer serve: listening on \(host):\(port)") }
-            } catch { failure.error = error }
-            done.signal()
+        // When the server stopped and committed what it accepted, drain that too before exiting.
+        defer { drainer?.stop() }
+        try AsyncBridge.wait {
+            try await collector.run { port in Terminal.note("coffer serve: listening on \(host):\(port)") }
         }
-        done.wait()
-        // The server stopped and committed what it accepted; drain that too before exiting.
-        drainer?.stop()
-        if let error = failure.error { throw error }
     }
 
     /// What `--drain` works with: this process's unlocked vault.
@@ -131,5 +124,4 @@ struct ServeCommand: ParsableCommand {
         }
     }
 
-    private final class Failure: @unchecked Sendable { var error: (any Error)? }
 }
