@@ -140,10 +140,13 @@ public final class DashboardServer: Sendable {
         }
         let passphrase = SecureBytes(Array((form["passphrase"] ?? "").utf8))
         let layout = self.layout, policy = self.policy
-        // Off the server's threads: the passphrase's key derivation takes a while on purpose.
-        let unlocked: Result<Unlocked, any Error> = await Task.detached {
-            Result { Unlocked(vault: try Vault.unlock(layout: layout, actor: actor, passphrase: passphrase)) }
-        }.value
+        // On a GCD thread, off the concurrency pool the server answers from: the passphrase's key
+        // derivation takes a while on purpose, and the pool has as many threads as cores.
+        let unlocked: Result<Unlocked, any Error> = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(returning: Result { Unlocked(vault: try Vault.unlock(layout: layout, actor: actor, passphrase: passphrase)) })
+            }
+        }
         switch unlocked.map(\.vault) {
         case .failure:
             limiter.failed(client: client, actor: actor)

@@ -54,32 +54,48 @@ final class Browser: @unchecked Sendable {
 
     /// One WebDriver command. Through curl: chromedriver writes headers without a space after the
     /// colon ("Content-Length:918"), which FoundationNetworking refuses ("Failed writing header").
+    /// curl runs on a GCD thread, never on the concurrency pool: the dashboard server answering the
+    /// browser needs that pool's (two, on two cores) threads while the command waits.
     @discardableResult
     func call(_ method: String, _ path: String, _ body: [String: Any]? = nil) async throws -> [String: Any] {
-        let curl = Process()
-        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
         var arguments = ["-sS", "--max-time", "60", "-X", method, base + path]
         if let body {
             arguments += ["-H", "Content-Type: application/json", "--data-binary",
                           String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self)]
         }
-        curl.arguments = arguments
-        let pipe = Pipe()
-        curl.standardOutput = pipe
-        curl.standardError = FileHandle.nullDevice
-        let exited = AsyncStream<Void>.makeStream()
-        curl.terminationHandler = { _ in exited.continuation.finish() }
-        try curl.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        for await _ in exited.stream {}
-        guard curl.terminationStatus == 0 else {
-            throw NSError(domain: "webdriver", code: Int(curl.terminationStatus), userInfo: [NSLocalizedDescriptionKey: "curl \(method) \(path) failed"])
-        }
+        let data = try await Self.curl(arguments)
         let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
         if let value = object["value"] as? [String: Any], let error = value["error"] as? String {
             throw NSError(domain: "webdriver", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(error): \(value["message"] ?? "")"])
         }
         return object
+    }
+
+    static func curl(_ arguments: [String]) async throws -> Data {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                let curl = Process()
+                curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+                curl.arguments = arguments
+                let pipe = Pipe()
+                curl.standardOutput = pipe
+                curl.standardError = FileHandle.nullDevice
+                do {
+                    try curl.run()
+                } catch {
+                    continuation.resume(throwing: error)
+                    return
+                }
+                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                while curl.isRunning { usleep(1000) }
+                if curl.terminationStatus == 0 {
+                    continuation.resume(returning: data)
+                } else {
+                    continuation.resume(throwing: NSError(domain: "webdriver", code: Int(curl.terminationStatus),
+                                                          userInfo: [NSLocalizedDescriptionKey: "curl \(arguments.dropFirst(4).prefix(2)) failed"]))
+                }
+            }
+        }
     }
 
     func open(_ url: String) async throws { try await call("POST", "/session/\(session)/url", ["url": url]) }
@@ -132,7 +148,7 @@ struct BrowserTests {
 
     @Test("each role signs in, opens each of its pages (numbers as analyst SQL gives them), is refused the others, signs out; nothing is fetched from off the machine")
     func everyRole() async throws {
-        let fixture = try DashboardFixture()
+        let fixture = try await DashboardFixture.make()
         let running = try await RunningDashboard(fixture)
         let browser = try await Browser()
         try FileManager.default.createDirectory(at: Self.output, withIntermediateDirectories: true)

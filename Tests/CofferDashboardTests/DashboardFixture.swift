@@ -47,4 +47,19 @@ final class DashboardFixture: @unchecked Sendable {
     }
 
     func desk(_ actor: String) throws -> DashboardDesk { DashboardDesk(vault: try unlock(actor), policy: policy) }
+
+    /// One fixture for a suite, made on a GCD thread: async tests must not hold one of the
+    /// concurrency pool's few threads for the seconds it takes (the servers under test answer from that pool).
+    static func shared(_ made: @escaping @Sendable () -> Result<DashboardFixture, any Error>) async throws -> DashboardFixture {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: made()) }
+        }
+    }
+
+    /// A new fixture, made on a GCD thread (see `shared`).
+    static func make() async throws -> DashboardFixture {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try DashboardFixture() }) }
+        }
+    }
 }

@@ -106,7 +106,7 @@ struct DashboardServerTests {
 
     @Test("sign-in sets an HttpOnly SameSite=Strict session cookie; pages carry a strict CSP; another role's page is 403; sign-out ends the session")
     func session() async throws {
-        let fixture = try Self.fixture.get()
+        let fixture = try await DashboardFixture.shared { Self.fixture }
         let running = try await RunningDashboard(fixture)
         defer { Task { await running.stop() } }
         let client = DashboardClient(port: running.port)
@@ -141,7 +141,7 @@ struct DashboardServerTests {
 
     @Test("a sign-in form posted without its token is refused; failed sign-ins are limited, then audited by the next one that succeeds")
     func signInLimits() async throws {
-        let fixture = try Self.fixture.get()
+        let fixture = try await DashboardFixture.shared { Self.fixture }
         let running = try await RunningDashboard(fixture)
         defer { Task { await running.stop() } }
         let forged = DashboardClient(port: running.port)
@@ -164,7 +164,7 @@ struct DashboardServerTests {
 
     @Test("a session unused for the idle timeout ends, and its keys with it")
     func idleTimeout() async throws {
-        let fixture = try Self.fixture.get()
+        let fixture = try await DashboardFixture.shared { Self.fixture }
         let running = try await RunningDashboard(fixture, idleTimeout: .milliseconds(300))
         defer { Task { await running.stop() } }
         let client = DashboardClient(port: running.port)
