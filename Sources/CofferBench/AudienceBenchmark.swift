@@ -34,15 +34,12 @@ package struct AudienceBenchmark {
     /// built with one segment of everyone, then an email export as a marketing actor.
     package func run(in directory: URL, policy: Policy, progress: (String) -> Void = { _ in }) throws -> Result {
         let clock = Date()
-        let layout = VaultLayout(directory: directory.appendingPathComponent("vault"))
-        let passphrase = SecureBytes(Array("bench audience owner passphrase".utf8))
-        let owner = try Vault.create(layout: layout, ownerPassphrase: passphrase, kdf: Scrypt.Parameters(logN: 10, r: 8, p: 1))
         var project = ProjectBenchmark.Configuration()
         project.subjects = configuration.people
         project.events = configuration.people * configuration.eventsPerPerson
         project.marketingShare = 1
-        progress("appending \(project.events) events for \(project.subjects) people")
-        let subjects = try ProjectBenchmark(configuration: project).populate(vault: owner, policy: policy, progress: progress).subjects
+        let (layout, owner, subjects) = try ProjectBenchmark(configuration: project)
+            .populatedVault(in: directory, passphrase: "bench audience owner passphrase", policy: policy, progress: progress)
         // Everyone gets an identify with an email and a phone (the log's own identifies reach a tenth of people).
         let log = try owner.eventLog()
         for start in stride(from: 0, to: subjects.count, by: 10_000) {
@@ -56,7 +53,7 @@ package struct AudienceBenchmark {
         progress("building projections")
         _ = try ProjectionBuilder(vault: owner, policy: policy, segments: segments).build()
         let marketingPassphrase = SecureBytes(Array("bench audience marketing passphrase".utf8))
-        try owner.addActor("bench-marketing", role: .marketing, passphrase: marketingPassphrase, kdf: Scrypt.Parameters(logN: 10, r: 8, p: 1))
+        try owner.addActor("bench-marketing", role: .marketing, passphrase: marketingPassphrase, kdf: ProjectBenchmark.benchKDF)
         let marketer = try Vault.unlock(layout: layout, actor: "bench-marketing", passphrase: marketingPassphrase)
         let setup = Date().timeIntervalSince(clock)
 

@@ -40,14 +40,11 @@ package struct DashboardBenchmark {
 
     package func run(in directory: URL, policy: Policy, progress: (String) -> Void = { _ in }) throws -> Result {
         let clock = Date()
-        let layout = VaultLayout(directory: directory.appendingPathComponent("vault"))
-        let kdf = Scrypt.Parameters(logN: 10, r: 8, p: 1)
-        let owner = try Vault.create(layout: layout, ownerPassphrase: SecureBytes(Array("bench dashboard owner passphrase".utf8)), kdf: kdf)
         var project = ProjectBenchmark.Configuration()
         project.subjects = configuration.people
         project.events = configuration.people * configuration.eventsPerPerson
-        progress("appending \(project.events) events for \(project.subjects) people")
-        _ = try ProjectBenchmark(configuration: project).populate(vault: owner, policy: policy, progress: progress)
+        let (layout, owner, _) = try ProjectBenchmark(configuration: project)
+            .populatedVault(in: directory, passphrase: "bench dashboard owner passphrase", policy: policy, progress: progress)
         let segments = try SegmentCatalog.parse("""
             segments:
               buyers:
@@ -60,7 +57,7 @@ package struct DashboardBenchmark {
         progress("building projections")
         _ = try ProjectionBuilder(vault: owner, policy: policy, segments: segments).build()
         let passphrase = SecureBytes(Array("bench dashboard analyst passphrase".utf8))
-        try owner.addActor("bench-analyst", role: .analyst, passphrase: passphrase, kdf: kdf)
+        try owner.addActor("bench-analyst", role: .analyst, passphrase: passphrase, kdf: ProjectBenchmark.benchKDF)
         let analyst = try Vault.unlock(layout: layout, actor: "bench-analyst", passphrase: passphrase)
         let setup = Date().timeIntervalSince(clock)
 

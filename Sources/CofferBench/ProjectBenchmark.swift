@@ -147,6 +147,19 @@ package struct ProjectBenchmark {
 
     /// Appends the events and consents; returns the seconds it took and the
     /// subjects (person `user` of `payload(_:user:)` is `subjects[user]`).
+    /// A throw-away vault in `directory` (fast scrypt: a benchmark's), populated as `populate` does.
+    func populatedVault(in directory: URL, passphrase: String, policy: Policy,
+                        progress: (String) -> Void) throws -> (layout: VaultLayout, owner: Vault, subjects: [SubjectID]) {
+        let layout = VaultLayout(directory: directory.appendingPathComponent("vault"))
+        let owner = try Vault.create(layout: layout, ownerPassphrase: SecureBytes(Array(passphrase.utf8)), kdf: Self.benchKDF)
+        progress("appending \(configuration.events) events for \(configuration.subjects) people")
+        let subjects = try populate(vault: owner, policy: policy, progress: progress).subjects
+        return (layout, owner, subjects)
+    }
+
+    /// Scrypt parameters of the benchmarks' throw-away vaults and actors.
+    static let benchKDF = Scrypt.Parameters(logN: 10, r: 8, p: 1)
+
     package func populate(vault: Vault, policy: Policy, progress: (String) -> Void = { _ in }) throws -> (seconds: Double, subjects: [SubjectID]) {
         let log = try vault.eventLog()
         let subjects = try (0..<max(1, configuration.subjects)).map { _ in try SubjectID.random() }
