@@ -14,6 +14,9 @@ package struct IngestBenchmark {
         package var users = 100_000
         /// Records per transaction.
         package var batchSize = Ingestor.defaultBatchSize
+        /// The curve's step: the rate is reported for each of these many events (a million; a tenth
+        /// of the input when that is smaller, so that a short run shows a curve too).
+        package var curveStep: Int { max(1, min(1_000_000, events / 10)) }
 
         package init() {}
     }
@@ -30,6 +33,18 @@ package struct IngestBenchmark {
         /// Peak RSS sampled during the first 10 % of the input: compare with
         /// `peakIngestRSS` to see whether memory grows with the input.
         package var earlyPeakRSS: UInt64
+        /// The rate over each `curveStep` of records, in order: does the cost per event grow with the vault?
+        package var curve: [CurvePoint]
+    }
+
+    /// Ingest over one step of the input.
+    package struct CurvePoint: Sendable {
+        /// Records ingested before the step, and at its end.
+        package var from: Int
+        package var to: Int
+        package var eventsPerSecond: Double
+        /// Resident memory at the step's end.
+        package var rss: UInt64
     }
 
     package let configuration: Configuration
@@ -79,19 +94,33 @@ package struct IngestBenchmark {
     }
 
     /// Ingests `input` into `vault` under `policy` (as `coffer ingest` does), sampling memory after every batch.
-    package func run(vault: Vault, input: URL, policy: Policy?, progress: (IngestProgress) -> Void = { _ in }) throws -> Result {
+    /// `step` is called as each step of the curve completes.
+    package func run(vault: Vault, input: URL, policy: Policy?, progress: (IngestProgress) -> Void = { _ in },
+                     step: (CurvePoint) -> Void = { _ in }) throws -> Result {
         let ingestor = try Ingestor(vault: vault, policy: policy)
         ingestor.batchSize = configuration.batchSize
         let start = ResourceUsage.residentBytes()
         var peak = start, early = start
         let clock = Stopwatch()
+        var curve: [CurvePoint] = []
+        var stepStart = (records: 0, seconds: 0.0)
+        let size = configuration.curveStep
         let report = try ingestor.ingest(path: input.path, format: .jsonl) { update in
             let rss = ResourceUsage.residentBytes()
             peak = max(peak, rss)
             if update.totalBytes > 0 && update.bytesRead * 10 <= update.totalBytes { early = max(early, rss) }
+            let records = update.report.records
+            if records - stepStart.records >= size || (records == configuration.events && records > stepStart.records) {
+                let now = clock.elapsed
+                let point = CurvePoint(from: stepStart.records, to: records,
+                                       eventsPerSecond: Double(records - stepStart.records) / max(now - stepStart.seconds, 1e-9), rss: rss)
+                curve.append(point)
+                step(point)
+                stepStart = (records, now)
+            }
             progress(update)
         }
         return Result(report: report, inputBytes: report.bytes, seconds: clock.elapsed, peakIngestRSS: peak,
-                      startRSS: start, earlyPeakRSS: early)
+                      startRSS: start, earlyPeakRSS: early, curve: curve)
     }
 }

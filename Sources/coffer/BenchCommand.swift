@@ -155,7 +155,11 @@ struct BenchIngestCommand: ParsableCommand {
         let vault = try Vault.create(layout: VaultLayout(directory: directory.appendingPathComponent("vault")),
                                      ownerPassphrase: SecureBytes.random(count: 32))
         let reporter = ProgressReporter(label: "ingest")
-        let result = try benchmark.run(vault: vault, input: input, policy: policy, progress: reporter.update)
+        let result = try benchmark.run(vault: vault, input: input, policy: policy, progress: reporter.update) { point in
+            Terminal.endProgress()
+            Terminal.note(String(format: "bench ingest: events %@–%@: %.0f events/s, RSS %@", Self.count(point.from), Self.count(point.to),
+                                 point.eventsPerSecond, ResourceUsage.mebibytes(point.rss)))
+        }
         reporter.finish()
         Terminal.line("records:           \(result.report.records) (accepted \(result.report.accepted), duplicate \(result.report.duplicates), quarantined \(result.report.quarantined))")
         Terminal.line("input:             \(ResourceUsage.mebibytes(UInt64(result.inputBytes))) (\(result.inputBytes / max(result.report.records, 1)) B/event)")
@@ -164,6 +168,20 @@ struct BenchIngestCommand: ParsableCommand {
         Terminal.line("RSS at start:      \(ResourceUsage.mebibytes(result.startRSS))")
         Terminal.line("peak RSS, first 10%: \(ResourceUsage.mebibytes(result.earlyPeakRSS))")
         Terminal.line("peak RSS, whole run: \(ResourceUsage.mebibytes(result.peakIngestRSS))")
+        if let first = result.curve.first, let last = result.curve.last, result.curve.count > 1 {
+            Terminal.line("curve (events/s):  " + result.curve.map {
+                "\(Self.count($0.to)) \(String(format: "%.0f", $0.eventsPerSecond))"
+            }.joined(separator: ", "))
+            Terminal.line(String(format: "last step / first step: %.2f", last.eventsPerSecond / max(first.eventsPerSecond, 1e-9)))
+        }
+    }
+
+    /// 1000000 → "1M", 250000 → "250k".
+    static func count(_ value: Int) -> String {
+        if value == 0 { return "0" }
+        if value % 1_000_000 == 0 { return "\(value / 1_000_000)M" }
+        if value % 1000 == 0 { return "\(value / 1000)k" }
+        return String(value)
     }
 }
 
