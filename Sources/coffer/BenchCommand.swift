@@ -199,15 +199,24 @@ struct BenchProjectCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("Events in the log.", valueName: "N")) var events: Int = 1_000_000
     @Option(help: ArgumentHelp("People (default: events / 10).", valueName: "N")) var people: Int?
+    @Option(help: ArgumentHelp("Instead of generated events: a till CSV (e.g. the seed's table 1), ingested with --mapping; "
+                               + "its last 10,000 rows are held back for the incremental build.", valueName: "FILE"))
+    var csv: String?
+    @Option(help: ArgumentHelp("The column mapping of --csv.", valueName: "FILE")) var mapping: String?
     @OptionGroup var policyOption: PolicyOption
 
     func validate() throws {
         guard events > 0, (people ?? 1) > 0 else { throw ValidationError("--events and --people must be positive") }
+        guard (csv == nil) == (mapping == nil) else { throw ValidationError("--csv and --mapping go together") }
     }
 
     func run() throws {
         let policy = try policyOption.load()
         let segments = try SegmentCatalog.load(path: SegmentCatalog.resolvePath(explicit: nil, policyPath: policy.file), policy: policy)
+        if let csv, let mapping {
+            try runCSV(csv, mapping: try CSVMapping.load(path: mapping), policy: policy, segments: segments)
+            return
+        }
         var configuration = ProjectBenchmark.Configuration()
         configuration.events = events
         configuration.subjects = min(people ?? max(events / 10, 1), events)
@@ -238,6 +247,21 @@ struct BenchProjectCommand: ParsableCommand {
         Terminal.line("RSS before build:  \(ResourceUsage.mebibytes(result.rssBeforeBuild))")
         Terminal.line("peak RSS in read:  \(ResourceUsage.mebibytes(result.peakReadRSS))")
         Terminal.line("peak RSS in build: \(ResourceUsage.mebibytes(result.peakBuildRSS))")
+    }
+
+    func runCSV(_ csv: String, mapping: CSVMapping, policy: Policy, segments: [SegmentDefinition]) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try CSVProjectBenchmark(csv: URL(fileURLWithPath: csv), mapping: mapping)
+            .run(in: directory, policy: policy, segments: segments) { Terminal.note("bench project: \($0)…") }
+        Terminal.line("rows:              \(result.rows) (\(result.people) people)")
+        Terminal.line(String(format: "ingest:            %.1f s (%.0f rows/s)", result.ingestSeconds,
+                             Double(result.rows - result.heldBack) / max(result.ingestSeconds, 1e-9)))
+        Terminal.line(String(format: "full build:        %.2f s: %@", result.fullSeconds, Self.phases(result.fullTimings)))
+        Terminal.line("peak RSS in build: \(ResourceUsage.mebibytes(result.peakBuildRSS))")
+        Terminal.line(String(format: "incremental build: %.2f s after %d more rows (%d events read): %@", result.incrementalSeconds,
+                             result.heldBack, result.incrementalReadEvents, Self.phases(result.incrementalTimings)))
     }
 
     static func phases(_ timings: BuildTimings) -> String {
