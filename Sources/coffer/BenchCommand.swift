@@ -145,22 +145,21 @@ struct BenchIngestCommand: ParsableCommand {
         configuration.events = events
         configuration.users = min(users, events)
         configuration.batchSize = batch
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let input = directory.appendingPathComponent("events.jsonl")
         let benchmark = IngestBenchmark(configuration: configuration)
-        Terminal.note("bench ingest: writing \(events) Segment events for \(configuration.users) users…")
-        try benchmark.writeInput(to: input)
-        let vault = try Vault.create(layout: VaultLayout(directory: directory.appendingPathComponent("vault")),
-                                     ownerPassphrase: SecureBytes.random(count: 32))
-        let reporter = ProgressReporter(label: "ingest")
-        let result = try benchmark.run(vault: vault, input: input, policy: policy, progress: reporter.update) { point in
-            Terminal.endProgress()
-            Terminal.note(String(format: "bench ingest: events %@–%@: %.0f events/s, RSS %@", Self.count(point.from), Self.count(point.to),
-                                 point.eventsPerSecond, ResourceUsage.mebibytes(point.rss)))
+        let result = try BenchScratch.run { directory in
+            let input = directory.appendingPathComponent("events.jsonl")
+            Terminal.note("bench ingest: writing \(events) Segment events for \(configuration.users) users…")
+            try benchmark.writeInput(to: input)
+            let vault = try Vault.create(layout: VaultLayout(directory: directory.appendingPathComponent("vault")),
+                                         ownerPassphrase: SecureBytes.random(count: 32))
+            let reporter = ProgressReporter(label: "ingest")
+            defer { reporter.finish() }
+            return try benchmark.run(vault: vault, input: input, policy: policy, progress: reporter.update) { point in
+                Terminal.endProgress()
+                Terminal.note(String(format: "bench ingest: events %@–%@: %.0f events/s, RSS %@", Self.count(point.from), Self.count(point.to),
+                                     point.eventsPerSecond, ResourceUsage.mebibytes(point.rss)))
+            }
         }
-        reporter.finish()
         Terminal.line("records:           \(result.report.records) (accepted \(result.report.accepted), duplicate \(result.report.duplicates), quarantined \(result.report.quarantined))")
         Terminal.line("input:             \(ResourceUsage.mebibytes(UInt64(result.inputBytes))) (\(result.inputBytes / max(result.report.records, 1)) B/event)")
         Terminal.line(String(format: "time:              %.2f s", result.seconds))
@@ -253,11 +252,10 @@ struct BenchProjectCommand: ParsableCommand {
     }
 
     func runCSV(_ csv: String, mapping: CSVMapping, policy: Policy, segments: [SegmentDefinition]) throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let result = try CSVProjectBenchmark(csv: URL(fileURLWithPath: csv), mapping: mapping)
-            .run(in: directory, policy: policy, segments: segments) { Terminal.note("bench project: \($0)…") }
+        let result = try BenchScratch.run { directory in
+            try CSVProjectBenchmark(csv: URL(fileURLWithPath: csv), mapping: mapping)
+                .run(in: directory, policy: policy, segments: segments) { Terminal.note("bench project: \($0)…") }
+        }
         Terminal.line("rows:              \(result.rows) (\(result.people) people)")
         Terminal.line(String(format: "ingest:            %.1f s (%.0f rows/s)", result.ingestSeconds,
                              Double(result.rows - result.heldBack) / max(result.ingestSeconds, 1e-9)))
@@ -357,11 +355,8 @@ struct BenchServeCommand: ParsableCommand {
         configuration.batchSize = batch
         configuration.clients = clients
         configuration.users = max(1, min(events / 10, 20_000))
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let result = try ServeBenchmark(configuration: configuration).run(directory: directory, policy: policy) {
-            Terminal.note("bench serve: \($0)")
+        let result = try BenchScratch.run { directory in
+            try ServeBenchmark(configuration: configuration).run(directory: directory, policy: policy) { Terminal.note("bench serve: \($0)") }
         }
         let refused = result.refusals.sorted { $0.key < $1.key }.map { "\($0.value)×\($0.key)" }.joined(separator: ", ")
         Terminal.line("requests:          \(result.requests) of \(batch) events from \(clients) clients"
@@ -449,11 +444,8 @@ struct BenchAudienceCommand: ParsableCommand {
         let policy = try policyOption.load()
         var configuration = AudienceBenchmark.Configuration()
         configuration.people = people
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let result = try AudienceBenchmark(configuration: configuration).run(in: directory, policy: policy) {
-            Terminal.note("bench audience: \($0)…")
+        let result = try BenchScratch.run { directory in
+            try AudienceBenchmark(configuration: configuration).run(in: directory, policy: policy) { Terminal.note("bench audience: \($0)…") }
         }
         let export = result.export
         Terminal.line(String(format: "setup:             %.1f s (%d people, events appended, projections built)", result.setupSeconds, result.people))
@@ -493,11 +485,8 @@ struct BenchDashboardCommand: ParsableCommand {
         let policy = try policyOption.load()
         var configuration = DashboardBenchmark.Configuration()
         configuration.people = people
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let result = try DashboardBenchmark(configuration: configuration).run(in: directory, policy: policy) {
-            Terminal.note("bench dashboard: \($0)…")
+        let result = try BenchScratch.run { directory in
+            try DashboardBenchmark(configuration: configuration).run(in: directory, policy: policy) { Terminal.note("bench dashboard: \($0)…") }
         }
         Terminal.line(String(format: "setup:      %.1f s (%d people, events appended, projections built)", result.setupSeconds, result.people))
         Terminal.line(String(format: "reference:  %.3f s to open (decrypt) the analyst's projection, once a session; %.4f s for count(*) on it",
@@ -508,5 +497,15 @@ struct BenchDashboardCommand: ParsableCommand {
         }
         let slowest = result.pages.map(\.median).max() ?? 0
         Terminal.line(String(format: "slowest page: %.1f ms (target < 200 ms); peak RSS %@", slowest * 1000, ResourceUsage.mebibytes(result.peakRSS)))
+    }
+}
+
+/// A throw-away directory for one benchmark's vault and files, removed when `body` returns.
+enum BenchScratch {
+    static func run<T>(_ body: (URL) throws -> T) throws -> T {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        return try body(directory)
     }
 }
