@@ -104,9 +104,9 @@ package struct AudienceExporter {
             throw ActivationError.fieldNotInProjection(missing, destination: destination.name)
         }
         var leftOut: [LeftOutReason: Int] = [:]
-        let live = try LiveState(vault: vault, policy: policy, channel: channel, now: now)
-        var kept: [ActivationSubjects.Member] = []
         let recommendations = AnalysisSettings.recommendationsField
+        let live = try LiveState(vault: vault, policy: policy, channel: channel, now: now, recommendations: fields.contains(recommendations))
+        var kept: [ActivationSubjects.Member] = []
         for var member in file.members {
             if let campaign {
                 guard let group = campaign.groups[live.person(member.subject)] ?? campaign.groups[member.subject] else {

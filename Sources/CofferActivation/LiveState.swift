@@ -14,24 +14,25 @@ struct LiveState {
     private let sends: [SubjectID: Int]
     private let cap: Int?
     private let survivors: [SubjectID: SubjectID]
-    /// Who consents to the recommendations purpose now (nil: no such purpose).
+    /// Who consents to the recommendations purpose now (nil: not read, or no such purpose).
     private let recommendable: Set<SubjectID>?
 
-    init(vault: Vault, policy: Policy, channel: ActivationSettings.Channel, now: Int64) throws {
+    /// `recommendations`: the export carries `recommended_items`, so consent to the recommendations
+    /// purpose is read too (in the same read as the rest: one state for the whole export).
+    init(vault: Vault, policy: Policy, channel: ActivationSettings.Channel, now: Int64, recommendations: Bool = false) throws {
         let settings = policy.activation
-        (granted, channelGranted, restricted, erased, optedOut, sends, survivors) = try vault.database.read { db in
+        let purpose = recommendations ? policy.analysis.recommendationsPurpose : nil
+        (granted, channelGranted, restricted, erased, optedOut, sends, survivors, recommendable) = try vault.database.read { db in
             let survivors = try IdentityGraph.survivors(in: db)
             let window = settings.capWindow.map { $0.subtracting(from: now) } ?? now
             return (try ConsentLedger.subjectsGranted(settings.purpose, at: now, in: db),
                     try settings.channelConsents[channel].map { try ConsentLedger.subjectsGranted($0, at: now, in: db) },
                     try Restrictions.restricted(in: db), try Restrictions.erased(in: db),
                     try ChannelOptOuts.subjects(leaving: channel.rawValue, in: db),
-                    settings.frequencyCap == nil || !channel.isMessage ? [:] : try ChannelOptOuts.sends(since: window, in: db), survivors)
+                    settings.frequencyCap == nil || !channel.isMessage ? [:] : try ChannelOptOuts.sends(since: window, in: db), survivors,
+                    try purpose.map { try ConsentLedger.subjectsGranted($0, at: now, in: db) })
         }
         cap = settings.frequencyCap
-        recommendable = try policy.analysis.recommendationsPurpose.map { purpose in
-            try vault.database.read { db in try ConsentLedger.subjectsGranted(purpose, at: now, in: db) }
-        }
     }
 
     /// Whether `subject`'s recommendations may go out with them: consent to the recommendations
