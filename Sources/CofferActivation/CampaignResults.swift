@@ -28,6 +28,8 @@ package enum CampaignResults {
                                 now: Int64 = EventLog.now()) throws -> Int {
         let desk = CampaignDesk(vault: vault, policy: policy)
         let reports = try desk.list().suffix(limit).map { try desk.report($0.name, window: window, now: now) }
+        // No campaign yet: nothing to add, and the files are not opened and sealed again for nothing.
+        guard !reports.isEmpty else { return 0 }
         try ProjectionAmend.files(of: policy.activation.purpose, vault: vault) { _, db in
             try db.execute(sql: "DROP TABLE IF EXISTS campaign_results")
             try db.execute(sql: schema)
