@@ -1,3 +1,4 @@
+import CofferFormats
 import CofferStore
 import Foundation
 import GRDB
@@ -52,12 +53,8 @@ package enum SegmentHistory {
         for (segment, people) in sizes { try insert.execute(arguments: [Self.label(builtAt), segment, people]) }
     }
 
-    /// A build's time as the table shows it (to the second, UTC).
+    /// A build's time as the table shows it: "2026-11-30 23:45:06" (UTC, to the second).
     static func label(_ millis: Int64) -> String {
-        let date = Date(timeIntervalSince1970: Double(millis) / 1000)
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        return String(format: "%04d-%02d-%02d %02d:%02d:%02d", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+        String(Timestamp.format(millis).prefix(19)).replacingOccurrences(of: "T", with: " ")
     }
 }
