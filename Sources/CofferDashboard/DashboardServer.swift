@@ -155,14 +155,12 @@ public final class DashboardServer: Sendable {
         case let .success(vault):
             let failures = limiter.succeeded(client: client, actor: actor)
             let desk = DashboardDesk(vault: vault, policy: policy)
-            try desk.audited { vault in
-                if !failures.isEmpty {
-                    try vault.audit(.dashboardSignIn, decision: .denied, rows: failures.count,
-                                    reason: "\(failures.count) failed sign-in(s) before this one: "
-                                        + failures.map { "'\($0.actor)' from \($0.client) at \(Timestamp.format($0.at))" }.joined(separator: "; "))
-                }
-                try vault.audit(.dashboardSignIn, reason: "from \(client)")
+            if !failures.isEmpty {
+                try vault.audit(.dashboardSignIn, decision: .denied, rows: failures.count,
+                                reason: "\(failures.count) failed sign-in(s) before this one: "
+                                    + failures.map { "'\($0.actor)' from \($0.client) at \(Timestamp.format($0.at))" }.joined(separator: "; "))
             }
+            try vault.audit(.dashboardSignIn, reason: "from \(client)")
             let session = try sessions.open(desk)
             var headers = HTTPFields()
             headers[.location] = "/p/" + (DashboardPage.pages(for: vault.role).first?.rawValue ?? "overview")

@@ -142,8 +142,3 @@ final class SignInLimiter: Sendable {
         }
     }
 }
-
-extension DashboardDesk {
-    /// Runs `body` with the vault (for the server's own audit entries).
-    func audited(_ body: (Vault) throws -> Void) throws { try body(vault) }
-}
