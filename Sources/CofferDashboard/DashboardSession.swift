@@ -98,7 +98,7 @@ package final class DashboardDesk {
             }
         }
         let html = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-            + "<meta http-equiv=\"Content-Security-Policy\" content=\"\(DashboardHeaders.contentSecurityPolicy.replacingOccurrences(of: "style-src 'self'", with: "style-src 'unsafe-inline'"))\">"
+            + "<meta http-equiv=\"Content-Security-Policy\" content=\"\(DashboardHeaders.staticReportPolicy)\">"
             + "<title>Coffer dashboard · \(HTML.escape(vault.actor)) · \(Timestamp.format(now).prefix(10))</title><style>\(PageHTML.stylesheet)</style></head><body>"
             + "<header><strong>Coffer</strong><span class=\"who\">\(HTML.escape(vault.actor)) (\(vault.role.rawValue)), "
             + "\(Timestamp.format(now))</span></header><main>\(body)</main></body></html>\n"
@@ -128,4 +128,6 @@ package enum DashboardHeaders {
     /// Nothing but this server's own stylesheet, forms posted back to it, no framing, no scripts.
     package static let contentSecurityPolicy =
         "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    /// The static report's: its one stylesheet is inline, and it has no form and no server.
+    package static let staticReportPolicy = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'"
 }
