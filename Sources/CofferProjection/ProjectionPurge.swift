@@ -165,8 +165,8 @@ package enum ProjectionPurge {
     private static func clearRecommendations(of ids: [String], in db: Database, reconciled: Int64) throws -> Int {
         let field = AnalysisSettings.recommendationsField
         var changed = 0
-        if try db.columns(in: "single_view").contains(where: { $0.name == field }) {
-            let columns = Set(try db.columns(in: "single_view").map(\.name))
+        let columns = Set(try db.columns(in: "single_view").map(\.name))
+        if columns.contains(field) {
             let reading = try Row.fetchAll(db, sql: "SELECT name, rule FROM segments").compactMap { row -> String? in
                 let rule: String = row[1]
                 // A rule the file cannot parse any more is treated as reading the field: over-removal is the safe side.
