@@ -26,6 +26,9 @@ package struct InsightPages {
     /// A count as shown: withheld below the minimum group size.
     func count(_ value: Int) -> String { value < minimum ? withheld : String(value) }
 
+    /// A count as a chart draws it: nil (no mark) when missing or below the minimum group size.
+    func drawn(_ value: Cell?) -> Double? { value?.double.flatMap { $0 >= Double(minimum) ? $0 : nil } }
+
     package func render(_ page: DashboardPage) throws -> RenderedPage {
         var rendered = RenderedPage(page: page, purpose: reader.purpose)
         switch page {
@@ -86,7 +89,7 @@ package struct InsightPages {
             SELECT s.name, s.description, (SELECT count(*) FROM segment_members m WHERE m.segment = s.name) FROM segments s ORDER BY s.name
             """)
         // segment_members holds only segments of at least k people: an empty one may be small, not empty.
-        let values = sizes.map { row -> Double? in row[2].double.flatMap { $0 >= Double(minimum) ? $0 : nil } }
+        let values = sizes.map { drawn($0[2]) }
         page.sections.append(.init(
             id: "sizes", title: "Segment sizes",
             chart: sizes.isEmpty ? nil : SVGChart.bars(title: "Segment sizes (this build)", categories: sizes.map(\.[0].description),
@@ -102,11 +105,11 @@ package struct InsightPages {
             id: "history", title: "Segment sizes over time",
             chart: builds.count < 2 ? nil : SVGChart.lines(title: "Segment sizes by build", xLabels: builds, series: names.map { name in
                 .init(name: name, values: builds.map { built in
-                    history.first { $0[0].description == built && $0[1].description == name }?[2].double.flatMap { $0 >= Double(minimum) ? $0 : nil }
+                    drawn(history.first { $0[0].description == built && $0[1].description == name }?[2])
                 })
             }, yLabel: "people"),
             table: DataTable(columns: ["built", "segment", "people"], rows: history.map { row in
-                [row[0].description, row[1].description, (row[2].double ?? 0) >= Double(minimum) ? row[2].description : withheld]
+                [row[0].description, row[1].description, drawn(row[2]) == nil ? withheld : row[2].description]
             }),
             note: builds.count < 2 ? "One point per `coffer project build`: the chart appears from the second build on." : nil))
     }
@@ -119,7 +122,7 @@ package struct InsightPages {
                 GROUP BY 1, 2 ORDER BY 1, 2
                 """)
             let cell: (Int, Int) -> Double? = { r, f in
-                grid.first { $0[0].double == Double(r) && $0[1].double == Double(f) }?[2].double.flatMap { $0 >= Double(self.minimum) ? $0 : nil }
+                self.drawn(grid.first { $0[0].double == Double(r) && $0[1].double == Double(f) }?[2])
             }
             page.sections.append(.init(
                 id: "rfm", title: "RFM grid",
@@ -139,10 +142,11 @@ package struct InsightPages {
                 let bin = edges.lastIndex { value >= $0 } ?? 0
                 counts[bin] += 1
             }
+            // SVGChart.number writes p_alive's top edge 1.0001 (which holds p_alive = 1 in the last bin) as 1.
             let labels = edges.indices.map { index in
-                index + 1 < edges.count ? "\(SVGChart.number(edges[index]))–\(SVGChart.number(min(edges[index + 1], 1e9)))"
+                index + 1 < edges.count ? "\(SVGChart.number(edges[index]))–\(SVGChart.number(edges[index + 1]))"
                     : "\(SVGChart.number(edges[index])) +"
-            }.map { $0.replacingOccurrences(of: "1.0001", with: "1").replacingOccurrences(of: "–1.000", with: "–1") }
+            }
             let shown = field == "p_alive" ? Array(labels.prefix(edges.count - 1)) : labels
             let used = Array(counts.prefix(shown.count))
             page.sections.append(.init(
@@ -159,10 +163,10 @@ package struct InsightPages {
             page.sections.append(.init(
                 id: "rfm-segments", title: "RFM segments",
                 chart: SVGChart.bars(title: "Customers per RFM segment", categories: named.map(\.[0].description),
-                                     series: [.init(name: "customers", values: named.map { $0[1].double.flatMap { $0 >= Double(minimum) ? $0 : nil } })],
+                                     series: [.init(name: "customers", values: named.map { drawn($0[1]) })],
                                      yLabel: "customers"),
                 table: DataTable(columns: ["rfm_segment", "customers", "avg clv_12m", "avg p_alive"], rows: named.map { row in
-                    let small = (row[1].double ?? 0) < Double(minimum)
+                    let small = drawn(row[1]) == nil
                     return [row[0].description, small ? withheld : row[1].description, small ? withheld : row[2].description,
                             small ? withheld : row[3].description]
                 })))
