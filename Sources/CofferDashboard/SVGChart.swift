@@ -28,6 +28,7 @@ package enum SVGChart {
         let plotWidth = width - left - right, plotHeight = height - top - bottom
         let group = plotWidth / Double(max(categories.count, 1))
         let barWidth = max(1, group * 0.8 / Double(max(series.count, 1)))
+        let slanted = slants(categories)
         for (c, category) in categories.enumerated() {
             for (s, line) in series.enumerated() {
                 guard c < line.values.count, let value = line.values[c] else { continue }
@@ -36,10 +37,10 @@ package enum SVGChart {
                 body += "<rect x=\"\(f(x))\" y=\"\(f(top + plotHeight - barHeight))\" width=\"\(f(barWidth))\" height=\"\(f(barHeight))\" "
                     + "fill=\"\(palette[s % palette.count])\"><title>\(HTML.escape(category)) · \(HTML.escape(line.name)): \(number(value))</title></rect>"
             }
-            body += categoryLabel(category, x: left + (Double(c) + 0.5) * group, count: categories.count,
-                                  longest: categories.map(\.count).max() ?? 0)
+            body += categoryLabel(category, x: left + (Double(c) + 0.5) * group, slanted: slanted)
         }
-        return close(body + legend(series.map(\.name)), title: title)
+        let keys = legend(series.map(\.name))
+        return close(body + keys.svg, title: title, lowest: lowestBelowPlot(xLabel: xLabel, legendRows: keys.rows), slanted: slanted)
     }
 
     /// Estimates with their intervals (a dot and a whisker per category) around a zero line:
@@ -64,7 +65,7 @@ package enum SVGChart {
         body += "<line x1=\"\(f(left))\" y1=\"\(f(y(0)))\" x2=\"\(f(width - right))\" y2=\"\(f(y(0)))\" class=\"axis\"/>"
         body += "<text transform=\"translate(14,\(f(Self.top + plotHeight / 2))) rotate(-90)\" text-anchor=\"middle\">\(HTML.escape(yLabel))</text>"
         let step = plotWidth / Double(max(categories.count, 1))
-        let longest = categories.map(\.count).max() ?? 0
+        let slanted = slants(categories)
         for (index, category) in categories.enumerated() where index < estimates.count {
             let x = left + (Double(index) + 0.5) * step
             let color = lows[index] > 0 ? palette[2] : highs[index] < 0 ? palette[5] : palette[0]
@@ -73,9 +74,9 @@ package enum SVGChart {
                 + "<line x1=\"\(f(x - 6))\" y1=\"\(f(y(highs[index])))\" x2=\"\(f(x + 6))\" y2=\"\(f(y(highs[index])))\" stroke=\"\(color)\" stroke-width=\"2\"/>"
                 + "<circle cx=\"\(f(x))\" cy=\"\(f(y(estimates[index])))\" r=\"4\" fill=\"\(color)\"><title>\(HTML.escape(category)): "
                 + "\(number(estimates[index])) (95 %: \(number(lows[index])) to \(number(highs[index])))</title></circle>"
-            body += categoryLabel(category, x: x, count: categories.count, longest: longest)
+            body += categoryLabel(category, x: x, slanted: slanted)
         }
-        return close(body, title: title)
+        return close(body, title: title, lowest: height - bottom + 16, slanted: slanted)
     }
 
     /// Lines over ordered x labels (months, days), one per series, with a dot at each value.
@@ -105,11 +106,12 @@ package enum SVGChart {
                     + "\(HTML.escape(line.name)): \(number(value))</title></circle>"
             }
         }
-        let longest = xLabels.map(\.count).max() ?? 0
+        let slanted = slants(xLabels)
         for (index, label) in xLabels.enumerated() {
-            body += categoryLabel(label, x: left + (Double(index) + 0.5) * step, count: xLabels.count, longest: longest)
+            body += categoryLabel(label, x: left + (Double(index) + 0.5) * step, slanted: slanted)
         }
-        return close(body + legend(series.map(\.name)), title: title)
+        let keys = legend(series.map(\.name))
+        return close(body + keys.svg, title: title, lowest: lowestBelowPlot(xLabel: xLabel, legendRows: keys.rows), slanted: slanted)
     }
 
     /// A grid of cells shaded by value (rows × columns), with a scale; a withheld cell is hatched.
@@ -148,7 +150,7 @@ package enum SVGChart {
         }
         body += "<rect x=\"\(f(scaleX))\" y=\"\(f(top + 116))\" width=\"16\" height=\"18\" fill=\"url(#withheld)\" stroke=\"#bbb\"/>"
             + "<text x=\"\(f(scaleX + 22))\" y=\"\(f(top + 129))\">&lt; k</text>"
-        return close(body, title: title)
+        return close(body, title: title, lowest: max(top + plotHeight + 16, top + 129), slanted: false)
     }
 
     // MARK: Parts
@@ -170,10 +172,14 @@ package enum SVGChart {
         return out
     }
 
-    static func categoryLabel(_ label: String, x: Double, count: Int, longest: Int = 0) -> String {
+    /// Whether a chart's category labels are slanted: many or long ones would run into each other.
+    static func slants(_ labels: [String]) -> Bool {
+        labels.count > 12 || Double(labels.count * (labels.map(\.count).max() ?? 0)) * 6.2 > width - left - right
+    }
+
+    static func categoryLabel(_ label: String, x: Double, slanted: Bool) -> String {
         let y = height - bottom + 16
-        // Many or long labels: slanted, so that they do not run into each other.
-        if count > 12 || Double(count * max(longest, label.count)) * 6.2 > width - left - right {
+        if slanted {
             // Cut to what fits below the axis; the whole label is its tooltip (and in the table).
             let shown = label.count > 16 ? String(label.prefix(15)) + "…" : label
             return "<text x=\"\(f(x))\" y=\"\(f(y))\" text-anchor=\"end\" transform=\"rotate(-40 \(f(x)) \(f(y)))\">"
@@ -183,8 +189,8 @@ package enum SVGChart {
     }
 
     /// The series' keys, in as many rows as they need below the chart (each row adds `legendRow` to its height).
-    static func legend(_ names: [String]) -> String {
-        guard names.count > 1 else { return "" }
+    static func legend(_ names: [String]) -> (svg: String, rows: Int) {
+        guard names.count > 1 else { return ("", 0) }
         var out = "", x = left, row = 0.0
         for (index, name) in names.enumerated() {
             let step = 24 + Double(name.count) * 6.5
@@ -197,16 +203,20 @@ package enum SVGChart {
                 + "<text x=\"\(f(x + 14))\" y=\"\(f(y + 9))\">\(HTML.escape(name))</text>"
             x += step
         }
-        return out
+        return (out, Int(row) + 1)
     }
 
     static let legendRow = 15.0
 
-    static func close(_ body: String, title: String) -> String {
-        // Legend rows past the first extend the picture downwards.
-        let lowest = body.components(separatedBy: "y=\"").dropFirst().compactMap { Double($0.prefix { $0 != "\"" }) }.max() ?? 0
-        // Slanted labels reach about 60 below where they hang.
-        let total = max(height, lowest + 14) + (body.contains("rotate(-40") ? 60 : 0)
+    /// How far below the plot a bar or line chart draws: its category labels, its x-axis title and its legend's rows.
+    static func lowestBelowPlot(xLabel: String, legendRows: Int) -> Double {
+        max(height - bottom + 16, xLabel.isEmpty ? 0 : height - 6, legendRows > 0 ? height - 9 + Double(legendRows - 1) * legendRow : 0)
+    }
+
+    /// The picture: tall enough for the lowest line of text (`lowest`, its baseline), and for
+    /// slanted labels, which reach about 60 below where they hang.
+    static func close(_ body: String, title: String, lowest: Double, slanted: Bool) -> String {
+        let total = max(height, lowest + 14) + (slanted ? 60 : 0)
         return "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(Int(width)) \(Int(total))\" role=\"img\" aria-label=\"\(HTML.escape(title))\">"
             + "<title>\(HTML.escape(title))</title>" + body + "</svg>"
     }
