@@ -42,6 +42,11 @@ package struct AudienceReport: Sendable {
     /// The manifest as written to the audit trail and beside the file.
     package var manifest: String
     package var seconds: Double
+
+    /// Who was left out, as the commands print it: "7 unsubscribed, …, 22 in the campaign's holdout" (empty: nobody).
+    package var leftOutSummary: String {
+        leftOut.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key.rawValue)" }.joined(separator: ", ")
+    }
 }
 
 /// Exports a segment's members for one channel and destination, checking each

@@ -52,7 +52,7 @@ struct AudienceCommand: ParsableCommand {
                                  report.destination.name, report.seconds, report.exportID, String(report.sha256.prefix(16)) + "…"))
             let total = report.leftOut.values.reduce(0, +)
             Terminal.line("Left out: \(total)" + (total == 0 ? "" : " — ")
-                + report.leftOut.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key.rawValue)" }.joined(separator: ", "))
+                + report.leftOutSummary)
             Terminal.line("Fields written: \(report.destination.fields.joined(separator: ", ")). Manifest: \(out).manifest.json")
         }
     }

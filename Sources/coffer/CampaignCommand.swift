@@ -121,7 +121,7 @@ struct CampaignCommand: ParsableCommand {
             let report = try AudienceExporter(vault: vault, policy: policy).export(campaign: name, destination: destination, to: URL(fileURLWithPath: out))
             Terminal.line(String(format: "Exported %d member(s) of campaign %@ to %@ (%@, destination %@); export %@.", report.members, name, out,
                                  report.destination.format.rawValue, report.destination.name, report.exportID))
-            Terminal.line("Left out: " + report.leftOut.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key.rawValue)" }.joined(separator: ", "))
+            Terminal.line("Left out: " + report.leftOutSummary)
         }
     }
 

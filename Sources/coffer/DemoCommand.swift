@@ -175,7 +175,7 @@ struct Campaigns: ParsableCommand {
             }
             Terminal.line("  groups: " + outcome.groups.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
             if let export = outcome.exported {
-                let leftOut = export.leftOut.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key.rawValue)" }.joined(separator: ", ")
+                let leftOut = export.leftOutSummary
                 Terminal.line("  exported by \(self.marketer): \(export.members) to \(export.file.path) (\(export.destination.name))"
                     + (leftOut.isEmpty ? "" : "; left out: \(leftOut)"))
             }
