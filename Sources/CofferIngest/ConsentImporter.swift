@@ -137,7 +137,7 @@ package final class ConsentImporter {
                 var decisions: [(ConsentRecord, SubjectID)] = []
                 for (record, result) in parsed {
                     // A released row was keyed when it was quarantined: not a duplicate of itself.
-                    let isNew = try dedup.insert(dedup.key(messageID: nil, content: Array("consent-csv:".utf8) + record.bytes), in: db)
+                    let isNew = try dedup.insert(dedup.key(messageID: nil, content: Array("consent-csv:".utf8) + record.bytes, occurredAt: nil), in: db)
                     guard isNew || quarantineID != nil else {
                         report.duplicates += 1
                         continue

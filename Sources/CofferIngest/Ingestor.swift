@@ -472,7 +472,7 @@ package final class Ingestor {
                     switch item {
                     case let .rejected(record, reason):
                         // The same bad record imported again is not quarantined twice.
-                        let rejectedKey = try dedup.key(messageID: nil, content: Self.rejectedContent(record))
+                        let rejectedKey = try dedup.key(messageID: nil, content: Self.rejectedContent(record), occurredAt: nil)
                         guard try quarantineID != nil || dedup.insert(rejectedKey, in: db) else {
                             report.duplicates += 1
                             continue
@@ -495,7 +495,7 @@ package final class Ingestor {
                             report.expired += 1
                             continue
                         }
-                        guard try dedup.insert(dedup.key(messageID: event.messageID, content: event.dedupContent), in: db) else {
+                        guard try dedup.insert(dedup.key(messageID: event.messageID, content: event.dedupContent, occurredAt: event.timestamp), in: db) else {
                             report.duplicates += 1
                             continue
                         }

@@ -321,9 +321,10 @@ struct CollectorKillTests {
         let layout = VaultLayout(directory: URL(fileURLWithPath: coffer.vault))
         let owner = try Vault.unlock(layout: layout, passphrase: SecureBytes(Array(coffer.environment["COFFER_PASSPHRASE"]!.utf8)))
         let dedup = try owner.dedupIndex()
-        let keys = try acked.map { Data(try dedup.key(messageID: $0, content: [])) }
+        // The events' time (CollectorTests.event): 2026-11-01T10:00:00Z.
+        let keys = try acked.map { Data(try dedup.key(messageID: $0, content: [], occurredAt: 1_793_527_200_000).stored) }
         let found = try await owner.database.read { db in
-            try keys.filter { try Int.fetchOne(db, sql: "SELECT count(*) FROM dedup WHERE key = ?", arguments: [$0]) == 1 }.count
+            try keys.filter { try Int.fetchOne(db, sql: "SELECT count(*) FROM dedup_days WHERE key = ?", arguments: [$0]) == 1 }.count
         }
         #expect(found == acked.count, "every acknowledged event is in the vault: \(found) of \(acked.count)")
         #expect(try Inbox(layout: layout).depth() == 0)

@@ -64,12 +64,12 @@ extension Vault {
             let ids = family.map { Data($0.bytes) }
             let list = ids.map { _ in "?" }.joined(separator: ", ")
             let arguments = StatementArguments(ids)
-            func count(_ sql: String) throws -> Int { try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0 }
             func delete(_ sql: String, _ extra: StatementArguments = []) throws -> Int {
                 try db.execute(sql: sql, arguments: arguments + extra)
                 return db.changesCount
             }
-            let events = try count("SELECT count(*) FROM events WHERE subject_id IN (\(list))")
+            // Their events stay in the append-only log, unreadable once the keys go, and leave the index.
+            let events = try SubjectIndex.remove(family, in: db)
             let tokens = try Data.fetchAll(db, sql: "SELECT token FROM identities WHERE subject_id IN (\(list))", arguments: arguments)
             var suppressed = 0
             if suppress {

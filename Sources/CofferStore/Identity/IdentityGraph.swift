@@ -16,6 +16,8 @@ public final class IdentityGraph {
     private let hmac: HMACSHA256
     private let cipher: AESGCMContext
     private let random = RandomPool()
+    /// Token → subject across this graph's transactions (an ingest's batches).
+    let tokens = TokenCache()
 
     init(vaultID: [UInt8], keys: VaultKeys, log: EventLog) throws {
         self.vaultID = vaultID
@@ -34,13 +36,17 @@ public final class IdentityGraph {
         try subject(forToken: token(identifier), in: db)
     }
 
-    func subject(forToken token: [UInt8], in db: Database) throws -> SubjectID? {
+    /// - Parameter cached: look in (and fill) the token cache; only inside a write transaction.
+    func subject(forToken token: [UInt8], in db: Database, cached: Bool = false) throws -> SubjectID? {
+        if cached, let known = try tokens.subject(forToken: token, in: db) { return known }
         let select = RawStatement(try db.cachedStatement(sql: "SELECT subject_id FROM identities WHERE token = ?"))
         select.reset()
         defer { select.reset() }
         try select.bind(1, blob: token)
         guard try select.step("looking up an identifier") else { return nil }
-        return try SubjectID(bytes: select.blob(0))
+        let subject = try SubjectID(bytes: select.blob(0))
+        if cached { tokens.remember(token, subject, in: db) }
+        return subject
     }
 
     /// What resolving one record's identifiers decided.
@@ -64,7 +70,7 @@ public final class IdentityGraph {
         var unknown: [(Identifier, [UInt8])] = []
         for identifier in identifiers {
             let token = try token(identifier)
-            if let subject = try subject(forToken: token, in: db) {
+            if let subject = try subject(forToken: token, in: db, cached: true) {
                 if !known.contains(subject) { known.append(subject) }
             } else if !unknown.contains(where: { $0.1 == token }) {
                 unknown.append((identifier, token))
@@ -207,6 +213,7 @@ public final class IdentityGraph {
         for row in rows {
             try link(row.identifier, token: row.token, to: survivor, at: row.createdAt, in: db)
         }
+        tokens.moved(rows.map(\.token), to: survivor)
     }
 
     private func oldest(of subjects: [SubjectID], in db: Database) throws -> SubjectID {

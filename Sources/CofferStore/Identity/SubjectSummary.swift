@@ -30,14 +30,14 @@ extension Vault {
             let all = try graph.mergedSubjects(of: subject, in: db)
             var counts: [EventKind: Int] = [:]
             var first: Int64?, last: Int64?
+            let select = try db.cachedStatement(sql: "SELECT kind, recorded_at FROM events WHERE seq = ?")
             for id in all {
-                for row in try Row.fetchAll(db, sql: """
-                    SELECT kind, count(*), min(recorded_at), max(recorded_at) FROM events WHERE subject_id = ? GROUP BY kind
-                    """, arguments: [Data(id.bytes)]) {
-                    if let kind = EventKind(rawValue: row[0]) { counts[kind, default: 0] += row[1] }
-                    let lo: Int64 = row[2], hi: Int64 = row[3]
-                    first = min(first ?? lo, lo)
-                    last = max(last ?? hi, hi)
+                for seq in try SubjectIndex.seqs(of: id, in: db) {
+                    guard let row = try Row.fetchOne(select, arguments: [seq]) else { continue }
+                    if let kind = EventKind(rawValue: row[0]) { counts[kind, default: 0] += 1 }
+                    let at: Int64 = row[1]
+                    first = min(first ?? at, at)
+                    last = max(last ?? at, at)
                 }
             }
             return SubjectSummary(subject: subject, merged: Array(all.dropFirst()), identifiers: try graph.identifiers(of: subject, in: db),

@@ -146,6 +146,8 @@ public final class EventLog {
             """))
         var checkpoints = 0
         var sinceCheckpoint = 0
+        var subjects: [[UInt8]] = []
+        subjects.reserveCapacity(events.count)
         for event in events {
             seq += 1
             let version = sealsUnderLegacyKeys ? KeyEpoch.legacyVersion : event.keyVersion
@@ -170,6 +172,7 @@ public final class EventLog {
             try insert.bind(9, blob: hash)
             _ = try insert.step("appending an event")
             previous = hash
+            subjects.append(subjectBytes)
             sinceCheckpoint += 1
             if sinceCheckpoint >= checkpointInterval {
                 try signCheckpoint(db, seq: seq, hash: hash)
@@ -181,6 +184,7 @@ public final class EventLog {
             try signCheckpoint(db, seq: seq, hash: previous)
             checkpoints += 1
         }
+        try SubjectIndex.record(subjects: subjects, firstSeq: firstSeq, in: db)
         return AppendReceipt(firstSeq: firstSeq, lastSeq: seq, headHash: previous, checkpoints: checkpoints)
     }
 
@@ -519,15 +523,17 @@ public final class EventLog {
             record = .some(loaded)
             return loaded
         }
-        var sql = "SELECT seq, recorded_at, kind, key_version, nonce, ciphertext FROM events WHERE subject_id = ?"
-        var arguments: StatementArguments = [Data(subject.bytes)]
-        if let kinds {
-            sql += " AND kind IN (\(kinds.map { _ in "?" }.joined(separator: ", ")))"
-            for kind in kinds.map(\.rawValue).sorted() { arguments += [kind] }
-        }
-        let rows = try Row.fetchAll(db, sql: sql + " ORDER BY seq", arguments: arguments)
+        // The subject's positions from the index, then each row by its position.
+        let select = try db.cachedStatement(sql: """
+            SELECT seq, recorded_at, kind, key_version, nonce, ciphertext, subject_id FROM events WHERE seq = ?
+            """)
         var out: [StoredEvent] = []
-        for row in rows {
+        for seq in try SubjectIndex.seqs(of: subject, in: db) {
+            guard let row = try Row.fetchOne(select, arguments: [seq]), (row[6] as Data).elementsEqual(subject.bytes) else {
+                throw VaultError.corruptFile(path: VaultLayout.databaseName,
+                                             reason: "the subject index names event \(seq), which is not the subject's; run `coffer verify`")
+            }
+            if let kinds, !kinds.contains(where: { $0.rawValue == row[2] as String }) { continue }
             guard let version = UInt32(exactly: row[3] as Int64) else {
                 throw VaultError.corruptFile(path: VaultLayout.databaseName, reason: "event \(row[0] as Int64) has an impossible key version; run `coffer verify`")
             }

@@ -72,33 +72,6 @@ public final class QuarantineStore {
     }
 }
 
-/// Recognises records already ingested, by a keyed hash of their messageId
-/// (or, without one, of their normalised content).
-public final class DedupIndex {
-    private let hmac: HMACSHA256
-
-    init(keys: VaultKeys) throws {
-        hmac = try HMACSHA256(key: keys.dedup)
-    }
-
-    /// The dedup key of a record.
-    public func key(messageID: String?, content: [UInt8]) throws -> [UInt8] {
-        if let messageID, !messageID.isEmpty {
-            return try hmac.authenticate(Array("m:\(messageID)".utf8))
-        }
-        return try hmac.authenticate(Array("c:".utf8) + content)
-    }
-
-    /// Records `key`; `false` if it was already there (a duplicate).
-    package func insert(_ key: [UInt8], in db: Database) throws -> Bool {
-        let insert = RawStatement(try db.cachedStatement(sql: "INSERT OR IGNORE INTO dedup(key) VALUES (?)"))
-        insert.reset()
-        try insert.bind(1, blob: key)
-        _ = try insert.step("recording a dedup key")
-        return db.changesCount > 0
-    }
-}
-
 extension Vault {
     /// Every quarantined record, decrypted (they may hold personal data): needs
     /// `read-subjects`, and the read is audited.

@@ -88,6 +88,7 @@ enum VaultDatabase {
     static let sourcesMigration = "v7: live sources and their write keys; the inbox cursor"
     static let activationMigration = "v8: channel opt-outs and activation sends"
     static let segmentSizesMigration = "v9: segment sizes per projection build"
+    static let scaleMigration = "v10: the subject index as sorted runs; dedup keys by event day"
 
     /// The schema, one migration per format change.
     static func migrator(sealKey: SymmetricKey?) -> DatabaseMigrator {
@@ -272,6 +273,11 @@ enum VaultDatabase {
                 CREATE TABLE segment_sizes (purpose TEXT NOT NULL, role TEXT NOT NULL, built_at INTEGER NOT NULL, segment TEXT NOT NULL,
                     people INTEGER NOT NULL, PRIMARY KEY (purpose, role, built_at, segment)) WITHOUT ROWID;
                 """)
+        }
+        migrator.registerMigration(scaleMigration) { db in
+            // Both took random inserts all over their B-trees in every batch (see `SubjectIndex`, `DedupIndex`).
+            try SubjectIndex.migrate(db)
+            try db.execute(sql: DedupIndex.schema)
         }
         return migrator
     }
