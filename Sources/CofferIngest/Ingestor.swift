@@ -495,7 +495,7 @@ package final class Ingestor {
                             report.expired += 1
                             continue
                         }
-                        guard try dedup.insert(dedup.key(messageID: event.messageID, content: event.dedupContent, occurredAt: event.timestamp), in: db) else {
+                        guard try dedup.insert(dedup.key(messageID: event.messageID, content: event.dedupContent, occurredAt: event.dedupTime), in: db) else {
                             report.duplicates += 1
                             continue
                         }

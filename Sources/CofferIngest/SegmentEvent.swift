@@ -34,6 +34,10 @@ package struct SegmentEvent: Sendable {
     /// What dedup keys the event by when it has no messageId: the payload,
     /// without a receive time that differs on every import.
     package var dedupContent: [UInt8] { timelessPayload ?? payload }
+
+    /// The time dedup files the event under (its day, `DedupKey`): its own time, or
+    /// none when that is only the receive time, which differs on every import.
+    package var dedupTime: Int64? { timelessPayload == nil ? timestamp : nil }
 }
 
 /// Validates and normalises Segment Spec events (https://segment.com/docs/connections/spec/).

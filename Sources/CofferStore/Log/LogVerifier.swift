@@ -122,6 +122,8 @@ public enum LogVerifier {
             SELECT seq, recorded_at, subject_id, kind, key_version, nonce, ciphertext, prev_hash, hash
             FROM events ORDER BY seq
             """))
+        // Each subject's positions, to check the subject index against the log after.
+        var subjects: [[UInt8]: SubjectIndex.Digest] = [:]
         func fail(_ seq: Int64, _ reason: String) -> VerificationReport {
             report.failure = VerificationFailure(seq: seq, reason: reason)
             return report
@@ -163,6 +165,7 @@ public enum LogVerifier {
                 }
                 expectedHeadSeen = true
             }
+            subjects[row.subjectID, default: SubjectIndex.Digest()].add(seq)
             previous = hash
             expected = seq + 1
             report.eventCount += 1
@@ -180,6 +183,9 @@ public enum LogVerifier {
         }
         if !expectedHeadSeen, let expectedHead {
             return fail(lastSeq + 1, "truncated: the head recorded earlier is event \(expectedHead.seq) but the log ends at \(lastSeq)")
+        }
+        if let mismatch = try SubjectIndex.mismatch(withLog: subjects, in: db) {
+            return fail(lastSeq, mismatch)
         }
         return report
     }

@@ -194,30 +194,74 @@ package enum SubjectIndex {
         guard shift == 0 else { throw VaultError.corruptFile(path: VaultLayout.databaseName, reason: "the subject index holds a cut entry") }
     }
 
-    /// Where the index and the log disagree: nil when every indexed subject's
-    /// positions are exactly its events in the log, else the first difference.
-    /// Subjects in `erased` are expected to be absent. Reads the whole log (tests, audits).
-    package static func mismatch(in db: Database, erased: Set<SubjectID> = []) throws -> String? {
-        var fromLog: [[UInt8]: [Int64]] = [:]
-        let rows = try Row.fetchCursor(db, sql: "SELECT subject_id, seq FROM events ORDER BY seq")
-        while let row = try rows.next() {
-            let subject = Array(row[0] as Data)
-            if erased.contains(try SubjectID(bytes: subject)) { continue }
-            fromLog[subject, default: []].append(row[1])
+    /// A subject's positions, summed up so two lists can be compared without keeping them.
+    package struct Digest: Equatable, Sendable {
+        var count = 0
+        var sum: UInt64 = 0
+        var mixed: UInt64 = 0
+
+        package init() {}
+
+        package mutating func add(_ seq: Int64) {
+            count += 1
+            sum &+= UInt64(bitPattern: seq)
+            // A multiply-xorshift of the position, so two lists with the same count and sum still differ.
+            var mix = UInt64(bitPattern: seq) &* 0x9E37_79B9_7F4A_7C15
+            mix ^= mix >> 29
+            mixed &+= mix &* 0xBF58_476D_1CE4_E5B9
         }
-        var fromIndex: [[UInt8]: [Int64]] = [:]
+    }
+
+    /// Compares the index with `fromLog` (each subject's digest, from reading the
+    /// whole log; erased subjects are expected to be absent): nil when they agree,
+    /// else what differs. Nil, too, for a vault not yet migrated to the index.
+    package static func mismatch(withLog fromLog: [[UInt8]: Digest], in db: Database) throws -> String? {
+        guard try db.tableExists("subject_run_list") else { return nil }
+        let erased = Set(try Data.fetchAll(db, sql: "SELECT subject_id FROM erasures").map { Array($0) })
+        var fromIndex: [[UInt8]: Digest] = [:]
+        var seqs: [Int64] = []
         for run in try runs(in: db) {
             let rows = try Row.fetchCursor(db, sql: "SELECT subject_id, seqs FROM subject_runs WHERE run = ?", arguments: [run])
-            while let row = try rows.next() { try decode(Array(row[1] as Data), run: run, into: &fromIndex[Array(row[0] as Data), default: []]) }
+            while let row = try rows.next() {
+                seqs.removeAll(keepingCapacity: true)
+                try decode(Array(row[1] as Data), run: run, into: &seqs)
+                let subject = Array(row[0] as Data)
+                for seq in seqs { fromIndex[subject, default: Digest()].add(seq) }
+            }
         }
-        for (subject, seqs) in fromLog where fromIndex[subject]?.sorted() != seqs {
-            return "subject \(subject.hexString.prefix(8))… has \(seqs.count) events in the log, \(fromIndex[subject]?.count ?? 0) in the index"
+        for (subject, digest) in fromLog where !erased.contains(subject) && fromIndex[subject] != digest {
+            return "the subject index lists \(fromIndex[subject]?.count ?? 0) events of subject \(subject.hexString.prefix(8))…, "
+                + "the log holds \(digest.count) (an index entry was altered or removed)"
         }
-        if let extra = fromIndex.keys.first(where: { fromLog[$0] == nil }) {
-            return "the index lists subject \(extra.hexString.prefix(8))…, which has no (unerased) event in the log"
+        if let extra = fromIndex.keys.first(where: { fromLog[$0] == nil || erased.contains($0) }) {
+            return "the subject index lists events of subject \(extra.hexString.prefix(8))…, which has none in the log or was erased"
         }
+        return nil
+    }
+
+    /// Where the index and the log disagree (nil: nowhere), reading the whole log: `coffer verify` does the
+    /// same on its way through the chain.
+    package static func mismatch(in db: Database) throws -> String? {
+        var fromLog: [[UInt8]: Digest] = [:]
+        let rows = try Row.fetchCursor(db, sql: "SELECT subject_id, seq FROM events ORDER BY seq")
+        while let row = try rows.next() { fromLog[Array(row[0] as Data), default: Digest()].add(row[1]) }
+        if let mismatch = try mismatch(withLog: fromLog, in: db) { return mismatch }
         let listed = try Int.fetchOne(db, sql: "SELECT coalesce(sum(events), 0) FROM subject_run_list") ?? 0
-        let indexed = fromIndex.values.reduce(0) { $0 + $1.count }
+        let indexed = try indexedEntries(in: db)
         return listed == indexed ? nil : "the run list counts \(listed) entries, the runs hold \(indexed)"
+    }
+
+    /// How many positions the runs hold.
+    private static func indexedEntries(in db: Database) throws -> Int {
+        var count = 0, seqs: [Int64] = []
+        for run in try runs(in: db) {
+            let rows = try Row.fetchCursor(db, sql: "SELECT seqs FROM subject_runs WHERE run = ?", arguments: [run])
+            while let row = try rows.next() {
+                seqs.removeAll(keepingCapacity: true)
+                try decode(Array(row[0] as Data), run: run, into: &seqs)
+                count += seqs.count
+            }
+        }
+        return count
     }
 }
