@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferFormats
 package import CofferIngest
 package import CofferPolicy
 package import CofferStore
@@ -74,11 +75,12 @@ package struct IngestBenchmark {
 
     /// Event number `i` of the input, one JSON object of ~400 bytes: every tenth an
     /// identify call with email and phone, the others track calls (`bench serve` posts the same).
+    /// Events come in time order, one every 3 seconds from 2025-11-01 (10M events span 347 days),
+    /// as a live stream or a sorted export delivers them.
     package static func event(_ i: Int, users: Int) -> String {
         let names = ["Product Viewed", "Order Completed", "Cart Updated", "Email Opened", "Coupon Applied"]
         let user = (i &* 7919) % users
-        let day = 1 + i % 28, minute = i % 60
-        let time = "2026-10-\(day < 10 ? "0" : "")\(day)T09:\(minute < 10 ? "0" : "")\(minute):00.000+01:00"
+        let time = Timestamp.format(1_761_955_200_000 + Int64(i) * 3_000)
         if i % 10 == 0 {
             return #"{"type":"identify","messageId":"bench-\#(i)","userId":"user-\#(user)","timestamp":"\#(time)","#
                 + #""traits":{"email":"Customer.\#(user)@Example.com","phone":"+44 7700 \#(100_000 + user)","firstName":"Alex","#

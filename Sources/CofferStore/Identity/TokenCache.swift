@@ -1,6 +1,5 @@
 import Foundation
 import GRDB
-import Synchronization
 
 /// Identifier token → subject, remembered across the batches of one ingest, so
 /// a returning customer costs a dictionary lookup instead of a B-tree seek.
@@ -22,8 +21,8 @@ final class TokenCache {
     private var dataVersion: Int64?
     private var erasureEpoch: Int64?
     private var mergeState: [Int64]?
-    /// Set while a transaction that looked tokens up is open; reports its rollback.
-    private let transaction = TransactionWatch()
+    /// Armed by the first lookup of each transaction; reports its rollback.
+    private let transaction = RollbackSignal()
     /// Beyond this many entries the cache starts again (≈100 bytes an entry).
     let limit: Int
 
@@ -33,7 +32,7 @@ final class TokenCache {
     /// Only inside write transactions (`IdentityGraph.resolve`); outside a transaction the cache is not used (nil).
     func subject(forToken token: [UInt8], in db: Database) throws -> SubjectID? {
         guard db.isInsideTransaction else { return nil }
-        if transaction.begin(db) { try revalidate(db) }
+        if transaction.arm(db) { try revalidate(db) }
         return subjects[token]
     }
 
@@ -53,7 +52,7 @@ final class TokenCache {
     var count: Int { subjects.count }
 
     private func revalidate(_ db: Database) throws {
-        if transaction.rolledBack() { subjects.removeAll(keepingCapacity: true) }
+        if transaction.consume() { subjects.removeAll(keepingCapacity: true) }
         let epoch = try KeyDestructions.count(db)
         if epoch != erasureEpoch {
             subjects.removeAll(keepingCapacity: true)
@@ -67,44 +66,6 @@ final class TokenCache {
             // The first check after this cache's own merges lands here too: forgetting is always safe.
             if mergeState != nil { subjects.removeAll(keepingCapacity: true) }
             mergeState = merges
-        }
-    }
-}
-
-/// Whether a transaction is open for the cache, and whether the last one rolled back.
-private final class TransactionWatch: Sendable {
-    private struct State {
-        var open = false
-        var rolledBack = false
-    }
-
-    private let state = Mutex(State())
-
-    /// `true` at the first call in a transaction (the caller then revalidates).
-    func begin(_ db: Database) -> Bool {
-        let first = state.withLock { state -> Bool in
-            defer { state.open = true }
-            return !state.open
-        }
-        if first {
-            db.afterNextTransaction(onCommit: { [self] _ in end(rolledBack: false) },
-                                    onRollback: { [self] _ in end(rolledBack: true) })
-        }
-        return first
-    }
-
-    /// `true` once after a watched transaction rolled back.
-    func rolledBack() -> Bool {
-        state.withLock { state in
-            defer { state.rolledBack = false }
-            return state.rolledBack
-        }
-    }
-
-    private func end(rolledBack: Bool) {
-        state.withLock { state in
-            state.open = false
-            if rolledBack { state.rolledBack = true }
         }
     }
 }

@@ -616,14 +616,17 @@ final class RollbackSignal: Sendable {
     private let state = Mutex(State())
 
     /// Watches `db`'s current transaction; registers once per transaction.
-    func arm(_ db: Database) {
+    /// - Returns: whether this was the first call in the transaction.
+    @discardableResult
+    func arm(_ db: Database) -> Bool {
         let first = state.withLock { state -> Bool in
             defer { state.armed = true }
             return !state.armed
         }
-        guard first else { return }
+        guard first else { return false }
         db.afterNextTransaction(onCommit: { [self] _ in finish(rolledBack: false) },
                                 onRollback: { [self] _ in finish(rolledBack: true) })
+        return true
     }
 
     /// `true` once after a watched transaction rolled back.
