@@ -24,12 +24,18 @@ package struct CohortTable: Sendable {
     package var suppressed: Int
 
     package init(_ purchases: [Purchase], minimumGroupSize: Int) {
+        self.init(purchases.map { (customer: $0.customer, day: $0.day, value: $0.value) }, minimumGroupSize: minimumGroupSize)
+    }
+
+    /// The same table, customers named by any hashable id (a projection's people by their position:
+    /// integers hash and compare far cheaper than the strings of `Purchase`).
+    package init<Customer: Hashable>(_ purchases: [(customer: Customer, day: Int, value: Double)], minimumGroupSize: Int) {
         let month = CivilCalendar.monthIndex(ofDay:)
-        var first: [String: Int] = [:]
+        var first: [Customer: Int] = [:]
         for purchase in purchases { first[purchase.customer] = min(first[purchase.customer] ?? purchase.day, purchase.day) }
         var sizes: [Int: Int] = [:]
         for day in first.values { sizes[month(day), default: 0] += 1 }
-        var buyers: [Int: [Int: Set<String>]] = [:], revenue: [Int: [Int: Double]] = [:]
+        var buyers: [Int: [Int: Set<Customer>]] = [:], revenue: [Int: [Int: Double]] = [:]
         for purchase in purchases {
             let cohort = month(first[purchase.customer]!), since = month(purchase.day) - cohort
             buyers[cohort, default: [:]][since, default: []].insert(purchase.customer)

@@ -46,6 +46,8 @@ package struct IngestBenchmark {
         package var eventsPerSecond: Double
         /// Resident memory at the step's end.
         package var rss: UInt64
+        /// Of which SQLite's own heap (page caches, statements).
+        package var sqliteHeap: Int64 = 0
     }
 
     package let configuration: Configuration
@@ -115,7 +117,8 @@ package struct IngestBenchmark {
             if records - stepStart.records >= size || (records == configuration.events && records > stepStart.records) {
                 let now = clock.elapsed
                 let point = CurvePoint(from: stepStart.records, to: records,
-                                       eventsPerSecond: Double(records - stepStart.records) / max(now - stepStart.seconds, 1e-9), rss: rss)
+                                       eventsPerSecond: Double(records - stepStart.records) / max(now - stepStart.seconds, 1e-9), rss: rss,
+                                       sqliteHeap: sqliteHeapBytes())
                 curve.append(point)
                 step(point)
                 stepStart = (records, now)

@@ -2,6 +2,7 @@ import CofferAnalysis
 import CofferFormats
 import CofferStore
 import GRDB
+import Synchronization
 
 /// The aggregate tables of one projection file, computed over the people in it
 /// (so a purpose sees only the purchases of people it may hold): acquisition
@@ -12,10 +13,12 @@ import GRDB
 /// minimum group size is left out (its count kept in `projection_info`), for
 /// every role: a small cell singles people out whoever reads it. Shares are of
 /// the cells shown, so no left-out cell can be worked out by subtraction.
-struct PatternTables {
+struct PatternTables: Sendable {
     let minimum: Int
     /// Cells left out for being below the minimum group size, over all tables.
     private(set) var suppressed = 0
+    /// The rows of each table, in insertion order, once computed (`compute`).
+    private var rows: [(table: String, values: [DatabaseValue])] = []
 
     init(minimumGroupSize: Int) { minimum = minimumGroupSize }
 
@@ -46,14 +49,27 @@ struct PatternTables {
         let positions: [Int]
     }
 
-    /// Writes the tables for the file's people.
-    mutating func write(_ people: People, affinity: ProductAffinity?, into db: Database) throws {
+    /// The tables of the file's people (files of the same people share them: `PatternCache`).
+    static func compute(_ people: People, minimumGroupSize: Int) -> PatternTables {
+        var tables = PatternTables(minimumGroupSize: minimumGroupSize)
+        tables.cohorts(people)
+        tables.hours(people)
+        tables.channels(people)
+        tables.sizes(people)
+        tables.categories(people)
+        return tables
+    }
+
+    /// Writes the computed tables, and `affinity` in the recommendations purpose's files.
+    func write(affinity: ProductAffinity?, into db: Database) throws {
         try db.execute(sql: Self.schema)
-        try cohorts(people, db)
-        try hours(people, db)
-        try channels(people, db)
-        try sizes(people, db)
-        try categories(people, db)
+        var statements: [String: Statement] = [:]
+        for row in rows {
+            let statement = try statements[row.table] ?? db.makeStatement(
+                sql: "INSERT INTO \(row.table) VALUES (\(Array(repeating: "?", count: row.values.count).joined(separator: ", ")))")
+            statements[row.table] = statement
+            try statement.execute(arguments: StatementArguments(row.values))
+        }
         if let affinity {
             try db.execute(sql: Self.affinitySchema)
             for rule in affinity.rules {
@@ -62,6 +78,10 @@ struct PatternTables {
                                            round4(rule.confidence), round4(rule.lift)])
             }
         }
+    }
+
+    private mutating func add(_ table: String, _ values: [(any DatabaseValueConvertible)?]) {
+        rows.append((table, values.map { $0?.databaseValue ?? .null }))
     }
 
     private func round4(_ value: Double) -> Double { (value * 10_000).rounded() / 10_000 }
@@ -73,23 +93,20 @@ struct PatternTables {
         return false
     }
 
-    private mutating func cohorts(_ people: People, _ db: Database) throws {
-        var purchases: [Purchase] = []
+    private mutating func cohorts(_ people: People) {
+        var purchases: [(customer: Int, day: Int, value: Double)] = []
         for position in people.positions {
-            for day in people.all[position].value.purchaseDays.days {
-                purchases.append(Purchase(customer: String(position), day: Int(day.day), value: day.spend))
-            }
+            for day in people.all[position].value.purchaseDays.days { purchases.append((position, Int(day.day), day.spend)) }
         }
         let table = CohortTable(purchases, minimumGroupSize: minimum)
         suppressed += table.suppressed
         for cell in table.cells {
-            try db.execute(sql: "INSERT INTO cohorts VALUES (?, ?, ?, ?, ?, ?)",
-                           arguments: [cell.cohort, cell.monthsSince, cell.cohortSize, cell.customers, round4(cell.retention),
+            add("cohorts", [cell.cohort, cell.monthsSince, cell.cohortSize, cell.customers, round4(cell.retention),
                                        (cell.revenue * 100).rounded() / 100])
         }
     }
 
-    private mutating func hours(_ people: People, _ db: Database) throws {
+    private mutating func hours(_ people: People) {
         var purchases = [Int](repeating: 0, count: 168), customers = [Int](repeating: 0, count: 168)
         for position in people.positions {
             for entry in people.all[position].value.detail.hours.entries {
@@ -98,12 +115,11 @@ struct PatternTables {
             }
         }
         for hour in 0..<168 where purchases[hour] > 0 && shown(customers[hour]) {
-            try db.execute(sql: "INSERT INTO purchase_hours VALUES (?, ?, ?, ?)",
-                           arguments: [Self.weekdays[hour / 24], hour % 24, purchases[hour], customers[hour]])
+            add("purchase_hours", [Self.weekdays[hour / 24], hour % 24, purchases[hour], customers[hour]])
         }
     }
 
-    private mutating func channels(_ people: People, _ db: Database) throws {
+    private mutating func channels(_ people: People) {
         /// (month, online?) → purchases, customers
         var cells: [Int: (purchases: Int, customers: Int)] = [:]
         var seen: [Int] = []
@@ -128,13 +144,12 @@ struct PatternTables {
         for (cell, value) in kept {
             let month = cell / 2
             let label = CivilCalendar.monthLabel(month)
-            try db.execute(sql: "INSERT INTO channel_mix VALUES (?, ?, ?, ?, ?)",
-                           arguments: [label, cell % 2 == 1 ? "online" : "in-store", value.purchases, value.customers,
+            add("channel_mix", [label, cell % 2 == 1 ? "online" : "in-store", value.purchases, value.customers,
                                        round4(Double(value.purchases) / Double(totals[month]!))])
         }
     }
 
-    private mutating func sizes(_ people: People, _ db: Database) throws {
+    private mutating func sizes(_ people: People) {
         var cells: [String: (purchases: Int, customers: Int)] = [:]
         for position in people.positions {
             for entry in people.all[position].value.detail.sizes.entries {
@@ -145,12 +160,11 @@ struct PatternTables {
         let kept = cells.sorted(by: { $0.key < $1.key }).filter { shown($0.value.customers) }
         let total = kept.reduce(0) { $0 + $1.value.purchases }
         for (size, value) in kept {
-            try db.execute(sql: "INSERT INTO basket_sizes VALUES (?, ?, ?, ?)",
-                           arguments: [size, value.purchases, value.customers, round4(Double(value.purchases) / Double(total))])
+            add("basket_sizes", [size, value.purchases, value.customers, round4(Double(value.purchases) / Double(total))])
         }
     }
 
-    private mutating func categories(_ people: People, _ db: Database) throws {
+    private mutating func categories(_ people: People) {
         var cells: [String: (items: Double, baskets: Int, customers: Int, revenue: Double?)] = [:]
         var seen: [String] = [], inBasket: [String] = []   // a few categories each: arrays beat sets
         for position in people.positions {
@@ -177,9 +191,27 @@ struct PatternTables {
         let kept = cells.sorted(by: { $0.key < $1.key }).filter { shown($0.value.customers) }
         let totalItems = kept.reduce(0) { $0 + $1.value.items }
         for (category, value) in kept {
-            try db.execute(sql: "INSERT INTO category_mix VALUES (?, ?, ?, ?, ?, ?)",
-                           arguments: [category, value.items, value.baskets, value.customers,
+            add("category_mix", [category, value.items, value.baskets, value.customers,
                                        value.revenue.map { ($0 * 100).rounded() / 100 }, round4(value.items / totalItems)])
         }
+    }
+}
+
+/// The pattern tables computed in one build, by the people they cover: files of
+/// the same people (an owner's and an analyst's file of one purpose, every
+/// purpose of the same lawful basis) compute them once. Shared by the threads
+/// that write the files.
+final class PatternCache: Sendable {
+    private let tables = Mutex<[[Int]: PatternTables]>([:])
+    let minimumGroupSize: Int
+
+    init(minimumGroupSize: Int) { self.minimumGroupSize = minimumGroupSize }
+
+    /// The tables of `people`, computed on first request (two threads asking at once may both compute them).
+    func tables(for people: PatternTables.People) -> PatternTables {
+        if let known = tables.withLock({ $0[people.positions] }) { return known }
+        let computed = PatternTables.compute(people, minimumGroupSize: minimumGroupSize)
+        tables.withLock { $0[people.positions] = computed }
+        return computed
     }
 }

@@ -359,7 +359,8 @@ package final class ProjectionBuilder {
             + (saveState == nil ? [] : [jobs.count])
         let stateSave = saveState
         let writer = ProjectionWriter(actor: vault.actor, vaultID: vault.vaultID, layout: vault.layout, policy: policy, engine: engine,
-                                      segments: segments, patterns: analyse)
+                                      segments: segments, patterns: analyse,
+                                      patternCache: PatternCache(minimumGroupSize: policy.minimumGroupSize))
         let work = jobs, consent = granted, objections = objecting
         let histories = try vault.database.read { db in
             try jobs.map { try SegmentHistory.load(purpose: $0.purpose.name, role: $0.role, in: db) }

@@ -20,6 +20,8 @@ struct ProjectionWriter: Sendable {
     let segments: [SegmentDefinition]
     /// Whether to fill the cohort and pattern tables (they are created either way).
     var patterns = true
+    /// The build's pattern tables, shared by files of the same people.
+    let patternCache: PatternCache
 
     func write(purpose: Purpose, role: Role, fileKey: SymmetricKey, people: [(key: SubjectID, value: CustomerAggregate)],
                                  customerKeys: [String],
@@ -121,9 +123,8 @@ struct ProjectionWriter: Sendable {
             if ActivationSubjects.held(by: role, purpose: purpose.name, policy: policy) {
                 try ActivationSubjects.write(ids: ids, subjects: positions.map { people[$0].key }, into: db)
             }
-            var patterns = PatternTables(minimumGroupSize: policy.minimumGroupSize)
-            try patterns.write(PatternTables.People(all: people, positions: self.patterns ? positions : []),
-                               affinity: recommends ? analysis.affinity : nil, into: db)
+            let patterns = patternCache.tables(for: PatternTables.People(all: people, positions: self.patterns ? positions : []))
+            try patterns.write(affinity: recommends ? analysis.affinity : nil, into: db)
             suppressedCells = patterns.suppressed
             for (segment, ids) in zip(usable, members).sorted(by: { $0.0.name.utf8.lexicographicallyPrecedes($1.0.name.utf8) }) {
                 // A group smaller than the policy's minimum is not listed in a file an analyst or

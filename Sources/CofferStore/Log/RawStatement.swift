@@ -77,3 +77,7 @@ struct RawStatement {
 
     func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
 }
+
+/// What SQLite has allocated in this process (its page caches, statements,
+/// schemas), for benchmarks that tell it apart from the rest of the heap.
+package func sqliteHeapBytes() -> Int64 { sqlite3_memory_used() }
