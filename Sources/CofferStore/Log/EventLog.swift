@@ -100,6 +100,11 @@ public final class EventLog {
     /// The vault's count of key destructions when the caches were last checked (`KeyDestructions`).
     private var destructionsSeen: Int64?
     private let subjectKeyCacheLimit = 250_000
+    /// Event keys (a subject's key of one kind and month) cost one keyed HMAC to derive again
+    /// (0.4 µs), a record key an unwrap: few event keys are kept. Refilling 250,000 of them each
+    /// month of a time-ordered ingest scattered long-lived entries over the heap, which then
+    /// grew with the input (1.96 GiB after 10M events; see `bench ingest`).
+    private let eventKeyCacheLimit = 16_384
     /// Fires when a transaction that created subject keys rolls back, so the
     /// cache never keeps a key whose keyring row was undone.
     private let keyRollback = RollbackSignal()
@@ -242,7 +247,7 @@ public final class EventLog {
             throw VaultError.epochRetired(kind: epoch.kind.rawValue, month: epoch.monthLabel)
         }
         let key = try eventKey(record: record, secret: secret, slot)
-        if eventKeys.count >= subjectKeyCacheLimit { eventKeys.removeAll(keepingCapacity: true) }
+        if eventKeys.count >= eventKeyCacheLimit { eventKeys.removeAll(keepingCapacity: true) }
         eventKeys[slot] = key
         return key
     }
