@@ -207,7 +207,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict
+            swiftSettings: strict,
+            // jemalloc instead of glibc's malloc: with glibc, an ingest's heap grew with its input (freed
+            // memory kept, fragmented, in the arenas: 1.66–1.96 GiB after 10M events, with SQLite's
+            // own heap flat at 66 MiB); with jemalloc it stays near 250 MiB at the same rate (`bench ingest`).
+            linkerSettings: [.linkedLibrary("jemalloc", .when(platforms: [.linux]))]
         ),
         .target(
             name: "CofferTestSupport",

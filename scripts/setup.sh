@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what Coffer needs to build on Debian/Ubuntu: the OpenSSL and SQLite
 # development packages, zlib (ZIPFoundation for export bundles; the collector for gzip bodies),
-# and curl (the demo posts events to `coffer serve`). Sourced by scripts/demo and scripts/test.
+# curl (the demo posts events to `coffer serve`), and jemalloc (the coffer binary's allocator: with glibc's,
+# a long ingest's heap grew with its input). Sourced by scripts/demo and scripts/test.
 set -euo pipefail
 
 missing=()
-for pkg in libssl-dev libsqlite3-dev zlib1g-dev curl; do
+for pkg in libssl-dev libsqlite3-dev zlib1g-dev libjemalloc-dev curl; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

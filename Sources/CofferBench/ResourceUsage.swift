@@ -35,6 +35,15 @@ package enum ResourceUsage {
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
+    /// The process's allocator: "jemalloc" when it is linked in (the `coffer` binary), else "glibc malloc".
+    package static var allocator: String {
+        #if canImport(Glibc)
+        return dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallctl") != nil ? "jemalloc" : "glibc malloc"
+        #else
+        return "system malloc"
+        #endif
+    }
+
     /// Bytes as MiB with one decimal.
     package static func mebibytes(_ bytes: UInt64) -> String {
         String(format: "%.1f MiB", Double(bytes) / 1_048_576)

@@ -171,10 +171,8 @@ package final class Ingestor {
         let task = ReadTask(reader: reader, source: source, parser: parser, batchSize: batchSize)
         return try BatchQueue<ParsedBatch>.pipeline(capacity: 2, produce: task.read(into:)) { batches in
             var report = IngestReport()
-            var trim = HeapTrim()
             while let batch = try batches.take() {
                 report.add(try process(parsed: batch.parsed, source: batch.source))
-                trim.afterBatch()
                 progress(IngestProgress(bytesRead: batch.bytesRead, totalBytes: total, report: report))
             }
             report.bytes = batches.bytesRead
@@ -334,12 +332,10 @@ package final class Ingestor {
             }
         }) { batches in
             var report = IngestReport()
-            var trim = HeapTrim()
             while let batch = try batches.take() {
                 var done = try process(parsed: batch.parsed, source: batch.source, lastly: batch.lastly)
                 done.bytes = batch.bytesRead
                 report.add(done)
-                trim.afterBatch()
                 try committed(batch.mark, report)
             }
             return report

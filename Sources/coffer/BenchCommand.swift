@@ -165,6 +165,7 @@ struct BenchIngestCommand: ParsableCommand {
         Terminal.line("input:             \(ResourceUsage.mebibytes(UInt64(result.inputBytes))) (\(result.inputBytes / max(result.report.records, 1)) B/event)")
         Terminal.line(String(format: "time:              %.2f s", result.seconds))
         Terminal.line(String(format: "throughput:        %.0f events/s", result.eventsPerSecond))
+        Terminal.line("allocator:         \(ResourceUsage.allocator)")
         Terminal.line("RSS at start:      \(ResourceUsage.mebibytes(result.startRSS))")
         Terminal.line("peak RSS, first 10%: \(ResourceUsage.mebibytes(result.earlyPeakRSS))")
         Terminal.line("peak RSS, whole run: \(ResourceUsage.mebibytes(result.peakIngestRSS))")
