@@ -134,13 +134,7 @@ package enum SubjectIndex {
     /// Replaces `runs` by one run of `level` holding the union of their entries.
     private static func merge(_ runs: [Int64], lastSeq: Int64, events: Int, into level: Int, in db: Database) throws {
         var positions: [[UInt8]: [Int64]] = [:]
-        for run in runs {
-            let rows = try Row.fetchCursor(db, sql: "SELECT subject_id, seqs FROM subject_runs WHERE run = ?", arguments: [run])
-            while let row = try rows.next() {
-                let subject = Array(row[0] as Data)
-                try decode(Array(row[1] as Data), run: run, into: &positions[subject, default: []])
-            }
-        }
+        try forEachEntry(of: runs, in: db) { subject, seqs in positions[subject, default: []].append(contentsOf: seqs) }
         let list = runs.map(String.init).joined(separator: ", ")
         try db.execute(sql: "DELETE FROM subject_runs WHERE run IN (\(list))")
         try db.execute(sql: "DELETE FROM subject_run_list WHERE run IN (\(list))")
@@ -219,16 +213,7 @@ package enum SubjectIndex {
         guard try db.tableExists("subject_run_list") else { return nil }
         let erased = Set(try Data.fetchAll(db, sql: "SELECT subject_id FROM erasures").map { Array($0) })
         var fromIndex: [[UInt8]: Digest] = [:]
-        var seqs: [Int64] = []
-        for run in try runs(in: db) {
-            let rows = try Row.fetchCursor(db, sql: "SELECT subject_id, seqs FROM subject_runs WHERE run = ?", arguments: [run])
-            while let row = try rows.next() {
-                seqs.removeAll(keepingCapacity: true)
-                try decode(Array(row[1] as Data), run: run, into: &seqs)
-                let subject = Array(row[0] as Data)
-                for seq in seqs { fromIndex[subject, default: Digest()].add(seq) }
-            }
-        }
+        try forEachEntry(of: runs(in: db), in: db) { subject, seqs in for seq in seqs { fromIndex[subject, default: Digest()].add(seq) } }
         for (subject, digest) in fromLog where !erased.contains(subject) && fromIndex[subject] != digest {
             return "the subject index lists \(fromIndex[subject]?.count ?? 0) events of subject \(subject.hexString.prefix(8))…, "
                 + "the log holds \(digest.count) (an index entry was altered or removed)"
@@ -247,21 +232,21 @@ package enum SubjectIndex {
         while let row = try rows.next() { fromLog[Array(row[0] as Data), default: Digest()].add(row[1]) }
         if let mismatch = try mismatch(withLog: fromLog, in: db) { return mismatch }
         let listed = try Int.fetchOne(db, sql: "SELECT coalesce(sum(events), 0) FROM subject_run_list") ?? 0
-        let indexed = try indexedEntries(in: db)
+        var indexed = 0
+        try forEachEntry(of: runs(in: db), in: db) { _, seqs in indexed += seqs.count }
         return listed == indexed ? nil : "the run list counts \(listed) entries, the runs hold \(indexed)"
     }
 
-    /// How many positions the runs hold.
-    private static func indexedEntries(in db: Database) throws -> Int {
-        var count = 0, seqs: [Int64] = []
-        for run in try runs(in: db) {
-            let rows = try Row.fetchCursor(db, sql: "SELECT seqs FROM subject_runs WHERE run = ?", arguments: [run])
+    /// Every entry of `runs`, run by run: the subject and its positions in that run.
+    private static func forEachEntry(of runs: [Int64], in db: Database, _ body: ([UInt8], [Int64]) throws -> Void) throws {
+        var seqs: [Int64] = []
+        for run in runs {
+            let rows = try Row.fetchCursor(db, sql: "SELECT subject_id, seqs FROM subject_runs WHERE run = ?", arguments: [run])
             while let row = try rows.next() {
                 seqs.removeAll(keepingCapacity: true)
-                try decode(Array(row[0] as Data), run: run, into: &seqs)
-                count += seqs.count
+                try decode(Array(row[1] as Data), run: run, into: &seqs)
+                try body(Array(row[0] as Data), seqs)
             }
         }
-        return count
     }
 }
