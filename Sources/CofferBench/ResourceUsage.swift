@@ -35,10 +35,16 @@ package enum ResourceUsage {
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
-    /// The process's allocator: "jemalloc" when it is linked in (the `coffer` binary), else "glibc malloc".
+    /// The process's allocator: "jemalloc" when it is linked in (the `coffer` binary), with ", freed pages kept"
+    /// when its decay is off (`Allocator.keepFreedPages`), else "glibc malloc".
     package static var allocator: String {
         #if canImport(Glibc)
-        return dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallctl") != nil ? "jemalloc" : "glibc malloc"
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallctl") else { return "glibc malloc" }
+        typealias Mallctl = @convention(c) (UnsafePointer<CChar>?, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int>?,
+                                            UnsafeMutableRawPointer?, Int) -> Int32
+        var decay = 0, size = MemoryLayout<Int>.size
+        let read = withUnsafeMutablePointer(to: &decay) { unsafeBitCast(symbol, to: Mallctl.self)("arenas.dirty_decay_ms", $0, &size, nil, 0) }
+        return read == 0 && decay == -1 ? "jemalloc, freed pages kept" : "jemalloc"
         #else
         return "system malloc"
         #endif

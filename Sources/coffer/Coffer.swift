@@ -30,6 +30,7 @@ struct Coffer: ParsableCommand {
 
     /// Runs the command; every error becomes one line on stderr and a non-zero exit, never a stack trace.
     static func main() {
+        Allocator.keepFreedPages()
         do {
             var command = try parseAsRoot()
             try command.run()
