@@ -38,7 +38,7 @@ package struct AudienceBenchmark {
         project.subjects = configuration.people
         project.events = configuration.people * configuration.eventsPerPerson
         project.marketingShare = 1
-        let (layout, owner, subjects) = try ProjectBenchmark(configuration: project)
+        let (_, owner, subjects) = try ProjectBenchmark(configuration: project)
             .populatedVault(in: directory, passphrase: "bench audience owner passphrase", policy: policy, progress: progress)
         // Everyone gets an identify with an email and a phone (the log's own identifies reach a tenth of people).
         let log = try owner.eventLog()
@@ -50,11 +50,10 @@ package struct AudienceBenchmark {
         }
         let segments = try SegmentCatalog.parse("segments:\n  everyone:\n    rule: shop_times >= 0\n", file: "bench.yaml",
                                                 fields: SegmentCatalog.fields(for: policy))
-        progress("building projections")
-        _ = try ProjectionBuilder(vault: owner, policy: policy, segments: segments).build()
-        let marketingPassphrase = SecureBytes(Array("bench audience marketing passphrase".utf8))
-        try owner.addActor("bench-marketing", role: .marketing, passphrase: marketingPassphrase, kdf: ProjectBenchmark.benchKDF)
-        let marketer = try Vault.unlock(layout: layout, actor: "bench-marketing", passphrase: marketingPassphrase)
+        let marketer = try ProjectBenchmark.buildProjections(of: owner, policy: policy, segments: segments, thenUnlock: "bench-marketing",
+                                                             role: .marketing,
+                                                             passphrase: SecureBytes(Array("bench audience marketing passphrase".utf8)),
+                                                             progress: progress)
         let setup = Date().timeIntervalSince(clock)
 
         progress("exporting")

@@ -43,7 +43,7 @@ package struct DashboardBenchmark {
         var project = ProjectBenchmark.Configuration()
         project.subjects = configuration.people
         project.events = configuration.people * configuration.eventsPerPerson
-        let (layout, owner, _) = try ProjectBenchmark(configuration: project)
+        let (_, owner, _) = try ProjectBenchmark(configuration: project)
             .populatedVault(in: directory, passphrase: "bench dashboard owner passphrase", policy: policy, progress: progress)
         let segments = try SegmentCatalog.parse("""
             segments:
@@ -54,11 +54,9 @@ package struct DashboardBenchmark {
               online:
                 rule: online_share > 0.5
             """, file: "bench.yaml", fields: SegmentCatalog.fields(for: policy))
-        progress("building projections")
-        _ = try ProjectionBuilder(vault: owner, policy: policy, segments: segments).build()
-        let passphrase = SecureBytes(Array("bench dashboard analyst passphrase".utf8))
-        try owner.addActor("bench-analyst", role: .analyst, passphrase: passphrase, kdf: ProjectBenchmark.benchKDF)
-        let analyst = try Vault.unlock(layout: layout, actor: "bench-analyst", passphrase: passphrase)
+        let analyst = try ProjectBenchmark.buildProjections(of: owner, policy: policy, segments: segments, thenUnlock: "bench-analyst",
+                                                            role: .analyst, passphrase: SecureBytes(Array("bench dashboard analyst passphrase".utf8)),
+                                                            progress: progress)
         let setup = Date().timeIntervalSince(clock)
 
         progress("rendering pages")

@@ -145,8 +145,6 @@ package struct ProjectBenchmark {
                       incrementalSeconds: incrementalSeconds, incrementalTimings: again.timings)
     }
 
-    /// Appends the events and consents; returns the seconds it took and the
-    /// subjects (person `user` of `payload(_:user:)` is `subjects[user]`).
     /// A throw-away vault in `directory` (fast scrypt: a benchmark's), populated as `populate` does.
     func populatedVault(in directory: URL, passphrase: String, policy: Policy,
                         progress: (String) -> Void) throws -> (layout: VaultLayout, owner: Vault, subjects: [SubjectID]) {
@@ -160,6 +158,19 @@ package struct ProjectBenchmark {
     /// Scrypt parameters of the benchmarks' throw-away vaults and actors.
     static let benchKDF = Scrypt.Parameters(logN: 10, r: 8, p: 1)
 
+    /// Builds `owner`'s projections with `segments`, then adds the actor `name` in `role` (fast
+    /// scrypt) and returns the vault unlocked as that actor: what every benchmark that reads as
+    /// someone other than the owner sets up.
+    static func buildProjections(of owner: Vault, policy: Policy, segments: [SegmentDefinition], thenUnlock name: String,
+                                 role: Role, passphrase: SecureBytes, progress: (String) -> Void) throws -> Vault {
+        progress("building projections")
+        _ = try ProjectionBuilder(vault: owner, policy: policy, segments: segments).build()
+        try owner.addActor(name, role: role, passphrase: passphrase, kdf: benchKDF)
+        return try Vault.unlock(layout: owner.layout, actor: name, passphrase: passphrase)
+    }
+
+    /// Appends the events and consents; returns the seconds it took and the
+    /// subjects (person `user` of `payload(_:user:)` is `subjects[user]`).
     package func populate(vault: Vault, policy: Policy, progress: (String) -> Void = { _ in }) throws -> (seconds: Double, subjects: [SubjectID]) {
         let log = try vault.eventLog()
         let subjects = try (0..<max(1, configuration.subjects)).map { _ in try SubjectID.random() }

@@ -68,12 +68,10 @@ package struct RequestBenchmark {
             }
             _ = try log.append(events, in: db)
         }
-        progress("building projections")
-        _ = try ProjectionBuilder(vault: owner, policy: policy, segments: segments).build()
-        try owner.addActor("bench-compliance", role: .compliance, passphrase: compliancePass)
+        let vault = try ProjectBenchmark.buildProjections(of: owner, policy: policy, segments: segments, thenUnlock: "bench-compliance",
+                                                          role: .compliance, passphrase: compliancePass, progress: progress)
         let setupSeconds = setup.elapsed
 
-        let vault = try Vault.unlock(layout: layout, actor: "bench-compliance", passphrase: compliancePass)
         let desk = RequestDesk(vault: vault, policy: policy, segments: segments)
         let person = Identifier(type: .email, raw: Self.email)!
         let headBefore = try vault.eventLog().head().seq
