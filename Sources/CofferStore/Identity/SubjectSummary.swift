@@ -30,12 +30,10 @@ extension Vault {
             let all = try graph.mergedSubjects(of: subject, in: db)
             var counts: [EventKind: Int] = [:]
             var first: Int64?, last: Int64?
-            let select = try db.cachedStatement(sql: "SELECT kind, recorded_at FROM events WHERE seq = ?")
             for id in all {
-                for seq in try SubjectIndex.seqs(of: id, in: db) {
-                    guard let row = try Row.fetchOne(select, arguments: [seq]) else { continue }
-                    if let kind = EventKind(rawValue: row[0]) { counts[kind, default: 0] += 1 }
-                    let at: Int64 = row[1]
+                for row in try SubjectIndex.rows(of: id, columns: "seq, subject_id, kind, recorded_at", in: db) {
+                    if let kind = EventKind(rawValue: row["kind"]) { counts[kind, default: 0] += 1 }
+                    let at: Int64 = row["recorded_at"]
                     first = min(first ?? at, at)
                     last = max(last ?? at, at)
                 }

@@ -528,26 +528,8 @@ public final class EventLog {
             record = .some(loaded)
             return loaded
         }
-        // The subject's positions from the index, then their rows, 500 positions a query.
-        let seqs = try SubjectIndex.seqs(of: subject, in: db)
-        var rows: [Row] = []
-        for start in stride(from: 0, to: seqs.count, by: 500) {
-            let chunk = seqs[start..<min(start + 500, seqs.count)]
-            rows += try Row.fetchAll(db, sql: """
-                SELECT seq, recorded_at, kind, key_version, nonce, ciphertext, subject_id FROM events
-                WHERE seq IN (\(chunk.map { _ in "?" }.joined(separator: ", "))) ORDER BY seq
-                """, arguments: StatementArguments(Array(chunk)))
-        }
-        guard rows.count == seqs.count else {
-            throw VaultError.corruptFile(path: VaultLayout.databaseName,
-                                         reason: "the subject index names events the log does not hold; run `coffer verify`")
-        }
         var out: [StoredEvent] = []
-        for (seq, row) in zip(seqs, rows) {
-            guard row[0] as Int64 == seq, (row[6] as Data).elementsEqual(subject.bytes) else {
-                throw VaultError.corruptFile(path: VaultLayout.databaseName,
-                                             reason: "the subject index names event \(seq), which is not the subject's; run `coffer verify`")
-            }
+        for row in try SubjectIndex.rows(of: subject, columns: "seq, recorded_at, kind, key_version, nonce, ciphertext, subject_id", in: db) {
             if let kinds, !kinds.contains(where: { $0.rawValue == row[2] as String }) { continue }
             guard let version = UInt32(exactly: row[3] as Int64) else {
                 throw VaultError.corruptFile(path: VaultLayout.databaseName, reason: "event \(row[0] as Int64) has an impossible key version; run `coffer verify`")

@@ -95,6 +95,29 @@ package enum SubjectIndex {
         return out.sorted()
     }
 
+    /// The log rows of `subject`'s events, in log order: `columns` of `events` (they must
+    /// include `seq` and `subject_id`), read 500 positions a query.
+    ///
+    /// - Throws: `VaultError.corruptFile` when the index names a position the log does not
+    ///   hold, or an event of another subject.
+    package static func rows(of subject: SubjectID, columns: String, in db: Database) throws -> [Row] {
+        let seqs = try seqs(of: subject, in: db)
+        var rows: [Row] = []
+        rows.reserveCapacity(seqs.count)
+        for start in stride(from: 0, to: seqs.count, by: 500) {
+            let chunk = seqs[start..<min(start + 500, seqs.count)]
+            rows += try Row.fetchAll(db, sql: """
+                SELECT \(columns) FROM events WHERE seq IN (\(chunk.map { _ in "?" }.joined(separator: ", "))) ORDER BY seq
+                """, arguments: StatementArguments(Array(chunk)))
+        }
+        guard rows.count == seqs.count,
+              zip(seqs, rows).allSatisfy({ $0 == $1["seq"] as Int64 && ($1["subject_id"] as Data).elementsEqual(subject.bytes) }) else {
+            throw VaultError.corruptFile(path: VaultLayout.databaseName,
+                                         reason: "the subject index names events that are not the subject's in the log; run `coffer verify`")
+        }
+        return rows
+    }
+
     /// Removes `subjects` from every run (erasure). Returns how many entries went.
     @discardableResult
     package static func remove(_ subjects: [SubjectID], in db: Database) throws -> Int {

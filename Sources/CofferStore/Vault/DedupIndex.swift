@@ -63,12 +63,6 @@ public final class DedupIndex {
         return db.changesCount > 0
     }
 
-    /// Whether `key` was recorded.
-    package func contains(_ key: DedupKey, in db: Database) throws -> Bool {
-        if try isLegacy(key, in: db) { return true }
-        return try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM dedup_days WHERE key = ?)", arguments: [Data(key.stored)]) ?? false
-    }
-
     /// Whether the key was recorded before migration v10 (keyed hash only).
     private func isLegacy(_ key: DedupKey, in db: Database) throws -> Bool {
         if legacyKeys == nil { legacyKeys = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM dedup)") ?? false }
