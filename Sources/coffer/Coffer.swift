@@ -1,4 +1,5 @@
 import ArgumentParser
+import CofferBench
 import CofferCrypto
 import CofferIngest
 import CofferPolicy
@@ -30,7 +31,7 @@ struct Coffer: ParsableCommand {
 
     /// Runs the command; every error becomes one line on stderr and a non-zero exit, never a stack trace.
     static func main() {
-        Allocator.keepFreedPages()
+        Jemalloc.keepFreedPages()
         do {
             var command = try parseAsRoot()
             try command.run()
