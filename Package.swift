@@ -11,7 +11,8 @@ import PackageDescription
 /// `CofferIngest` (Segment/CSV collect and transform) → `CofferAnalysis` (purchase models:
 /// BG/NBD, Gamma-Gamma, RFM, cohorts, product affinity; on plain values) → `CofferProjection`
 /// (single view with the analysis, segments, encrypted per-purpose databases, analyst SQL) → `CofferRequests`
-/// (data-subject requests: export, erasure, restriction, rectification) → `CofferCollector`
+/// (data-subject requests: export, erasure, restriction, rectification) → `CofferPublish` (consented
+/// projections published to ClickHouse, with the deletes they are owed) → `CofferCollector`
 /// (`coffer serve`: the Segment HTTP API into the sealed inbox, on Hummingbird) → `CofferDemo`
 /// (generated data) → `CofferBench` (measurements) → `coffer` (thin CLI).
 /// Upcoming language features every Coffer target is built with (as hummingbird's Package.swift does):
@@ -162,6 +163,19 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "CofferPublish",
+            dependencies: [
+                "CofferCrypto",
+                "CofferFormats",
+                "CofferStore",
+                "CofferPolicy",
+                "CofferProjection",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "CofferCollector",
             dependencies: [
                 "CofferFormats",
@@ -204,6 +218,7 @@ let package = Package(
                 "CofferIngest",
                 "CofferDemo",
                 "CofferBench",
+                "CofferPublish",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

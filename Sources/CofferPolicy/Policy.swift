@@ -28,6 +28,10 @@ public struct Policy: Sendable {
     /// (`erasure: suppress_returning_identifiers: true`) instead of starting a
     /// new subject for them.
     public var suppressReturningIdentifiers = false
+    /// How long a delete owed to a published copy (`coffer publish`) may stay unverified before
+    /// `publish status` warns (`erasure: remote_delete_deadline:`, default 1d).
+    public var remoteDeleteDeadline = Policy.defaultRemoteDeleteDeadline
+    public static let defaultRemoteDeleteDeadline = PolicyDuration("1d")!
     /// The controller and its DPO (`controller:`), for the Art. 30 record.
     public var controller = Controller()
     /// Categories of data subjects (`data_subjects:`), for the Art. 30 record.

@@ -164,9 +164,16 @@ struct PolicyReader {
         }
         let identifiers = try section("identifiers").map(self.identifiers) ?? []
         var suppress = false
+        var remoteDeadline = Policy.defaultRemoteDeleteDeadline
         if let node = section("erasure") {
             let fields = try mapping(node, "erasure")
-            try checkKeys(fields, allowed: ["suppress_returning_identifiers"], in: "erasure")
+            try checkKeys(fields, allowed: ["suppress_returning_identifiers", "remote_delete_deadline"], in: "erasure")
+            if let value = fields.first(where: { $0.key == "remote_delete_deadline" })?.value {
+                guard let duration = PolicyDuration(try string(value, "remote_delete_deadline")), duration.amount > 0 else {
+                    throw error(value, "remote_delete_deadline must be a duration like 1d, 2w or 1m")
+                }
+                remoteDeadline = duration
+            }
             if let flag = fields.first(where: { $0.key == "suppress_returning_identifiers" })?.value {
                 guard let value = flag.bool else {
                     throw error(flag, "suppress_returning_identifiers must be true or false")
@@ -183,6 +190,7 @@ struct PolicyReader {
                       purposes: purposes, fieldClasses: classes, fieldRules: rules, access: access,
                       retention: retention, minimumGroupSize: minimum, identifiers: identifiers)
         policy.suppressReturningIdentifiers = suppress
+        policy.remoteDeleteDeadline = remoteDeadline
         policy.numericLimits = limits
         policy.controller = controller
         policy.dataSubjects = dataSubjects

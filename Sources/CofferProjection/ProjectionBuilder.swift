@@ -203,7 +203,7 @@ package final class ProjectionBuilder {
         let sealKey = try vault.keys().stateSeal
         let (survivors, lastSeq, lastMerge, subjects) = try vault.database.read { db -> ([SubjectID: SubjectID], Int64, Int64, Int) in
             // Every table that decides who is in a projection must be as the vault wrote it.
-            try StateSeals.verify(key: sealKey, in: db, path: vault.layout.database.path)
+            try StateSeals.verify(StateSeals.membershipTables.map(\.name), key: sealKey, in: db, path: vault.layout.database.path)
             return (try IdentityGraph.survivors(in: db), try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0,
                     try Int64.fetchOne(db, sql: "SELECT max(seq) FROM merges") ?? 0,
                     try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT DISTINCT subject_id FROM keyring)") ?? 0)
@@ -360,7 +360,8 @@ package final class ProjectionBuilder {
         let stateSave = saveState
         let writer = ProjectionWriter(actor: vault.actor, vaultID: vault.vaultID, layout: vault.layout, policy: policy, engine: engine,
                                       segments: segments, patterns: analyse,
-                                      patternCache: PatternCache(minimumGroupSize: policy.minimumGroupSize))
+                                      patternCache: PatternCache(minimumGroupSize: policy.minimumGroupSize),
+                                      subjectMapKey: try vault.keys().projectionState())
         let work = jobs, consent = granted, objections = objecting
         let histories = try vault.database.read { db in
             try jobs.map { try SegmentHistory.load(purpose: $0.purpose.name, role: $0.role, in: db) }
@@ -412,10 +413,15 @@ package final class ProjectionBuilder {
     /// per consent-based purpose, and the people who objected (Art. 21), per purpose
     /// that rests on legitimate interests or a public task.
     func consentInForce(at now: Int64) throws -> (granted: [String: Set<SubjectID>], objecting: [String: Set<SubjectID>]) {
+        try Self.consentInForce(at: now, purposes: policy.purposes, vault: vault)
+    }
+
+    static func consentInForce(at now: Int64, purposes: [Purpose],
+                               vault: Vault) throws -> (granted: [String: Set<SubjectID>], objecting: [String: Set<SubjectID>]) {
         let ledger = try vault.consentLedger()
         var granted: [String: Set<SubjectID>] = [:], objecting: [String: Set<SubjectID>] = [:]
         try vault.database.read { db in
-            for purpose in policy.purposes {
+            for purpose in purposes {
                 if purpose.needsConsent {
                     granted[purpose.name] = try ledger.subjectsGranted(purpose.name, at: now, in: db)
                 } else {
@@ -441,7 +447,19 @@ package final class ProjectionBuilder {
 
     /// Restricted (Art. 18) and erased people: in no projection and no analysis.
     func leftOutEverywhere() throws -> Set<SubjectID> {
+        try Self.leftOutEverywhere(vault)
+    }
+
+    static func leftOutEverywhere(_ vault: Vault) throws -> Set<SubjectID> {
         try vault.database.read { try Restrictions.restricted(in: $0).union(Restrictions.erased(in: $0)) }
+    }
+
+    /// Whether `purpose` may hold a person at `now`, by the vault's state now (consent, objection,
+    /// restriction, erasure): the rule a build applies, for a file built earlier (`coffer publish`).
+    package static func holder(of purpose: Purpose, vault: Vault, at now: Int64) throws -> @Sendable (SubjectID) -> Bool {
+        let (granted, objecting) = try consentInForce(at: now, purposes: [purpose], vault: vault)
+        let holds = holds(purpose, granted: granted, objecting: objecting), excluded = try leftOutEverywhere(vault)
+        return { holds($0) && !excluded.contains($0) }
     }
 
     /// One file to write: a purpose, for a role, and its file key.

@@ -1,7 +1,7 @@
 import CofferCrypto
 package import CofferStore
 package import Foundation
-import GRDB
+package import GRDB
 import GRDBSQLite
 import CofferFormats
 
@@ -57,6 +57,21 @@ package enum ProjectionFile {
         try queue.close()
         return try SealedFile.write(UnsafeRawBufferPointer(start: pointer, count: size), magic: magic, key: key,
                                     authenticating: associatedData(vaultID: vaultID, purpose: purpose, role: role), to: url)
+    }
+
+    /// The file of `purpose` for `role`, decrypted into a memory database for the vault itself
+    /// (`coffer publish`), refused as readers refuse it when it predates the latest erasure or restriction.
+    package static func openCurrent(purpose: String, role: Role, vault: Vault) throws -> DatabaseQueue {
+        let url = url(vault.layout, purpose: purpose, role: role)
+        let queue = try open(url, key: fileKey(vault.projectionKey(for: role), purpose: purpose), vaultID: vault.vaultID,
+                             purpose: purpose, role: role)
+        let latestPurge = try vault.database.read(Restrictions.latestPurgingEvent)
+        let stamp = try queue.read { db in
+            try Int64.fetchOne(db, sql: "SELECT max(CAST(value AS INTEGER)) FROM projection_info WHERE key IN ('last_seq', ?)",
+                               arguments: [reconciledKey]) ?? 0
+        }
+        guard stamp >= latestPurge else { throw ProjectionError.stale(file: url.lastPathComponent, seq: latestPurge) }
+        return queue
     }
 
     /// Decrypts the file into a fresh in-memory database.

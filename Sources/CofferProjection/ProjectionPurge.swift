@@ -113,6 +113,10 @@ package enum ProjectionPurge {
             jobs.append(Job(url: url, purpose: purpose, role: role, ids: ids.compactMap { $0 },
                             key: try ProjectionFile.fileKey(vault.projectionKey(for: role), purpose: purpose)))
         }
+        if !recommendationsOnly {
+            // A map naming someone the file no longer holds would outlive them: gone, until the next build.
+            for job in jobs { try SubjectMap.remove(besides: job.url) }
+        }
         let vaultID = vault.vaultID, work = jobs
         let removed = parallelMap(work.count, parallel: true) { index -> Int in
             let job = work[index]

@@ -22,6 +22,8 @@ struct ProjectionWriter: Sendable {
     var patterns = true
     /// The build's pattern tables, shared by files of the same people.
     let patternCache: PatternCache
+    /// Seals each file's `SubjectMap` (the vault's build-state key).
+    let subjectMapKey: SymmetricKey
 
     func write(purpose: Purpose, role: Role, fileKey: SymmetricKey, people: [(key: SubjectID, value: CustomerAggregate)],
                                  customerKeys: [String],
@@ -44,6 +46,7 @@ struct ProjectionWriter: Sendable {
 
         let steps = kept.map { FieldTransformer.Step(decisions[$0], field: allColumns[$0]) }
         var number = 0, suppressed = 0, suppressedCells = 0
+        var ids: [String] = [], subjects: [SubjectID] = []
         var sizes: [String: Int] = [:]
         let queue = try DatabaseQueue()
         // 16 KiB pages: a third fewer page splits and allocations than SQLite's 4 KiB for these
@@ -75,7 +78,7 @@ struct ProjectionWriter: Sendable {
             // the members segment by segment after them: both keys then grow at their end instead of
             // at random places (analysts' ids are tokens), which halves the cost of the inserts.
             let idStep = FieldTransformer.Step(idDecision, field: "customer_id")
-            var ids: [String] = [], positions: [Int] = []
+            var positions: [Int] = []
             for position in people.indices where including(people[position].key) {
                 ids.append(idDecision.isDenied ? "row-\(ids.count + 1)" : try transformer.apply(idStep, to: .text(customerKeys[position])).description)
                 positions.append(position)
@@ -120,8 +123,9 @@ struct ProjectionWriter: Sendable {
                 }
             }
             number = ids.count
+            subjects = positions.map { people[$0].key }
             if ActivationSubjects.held(by: role, purpose: purpose.name, policy: policy) {
-                try ActivationSubjects.write(ids: ids, subjects: positions.map { people[$0].key }, into: db)
+                try ActivationSubjects.write(ids: ids, subjects: subjects, into: db)
             }
             let patterns = patternCache.tables(for: PatternTables.People(all: people, positions: self.patterns ? positions : []))
             try patterns.write(affinity: recommends ? analysis.affinity : nil, into: db)
@@ -154,8 +158,12 @@ struct ProjectionWriter: Sendable {
             }
             for (key, value) in info { try db.execute(sql: "INSERT INTO projection_info VALUES (?, ?)", arguments: [key, value]) }
         }
-        let bytes = try ProjectionFile.write(queue, to: ProjectionFile.url(layout, purpose: purpose.name, role: role),
-                                             key: fileKey, vaultID: vaultID, purpose: purpose.name, role: role)
+        let url = ProjectionFile.url(layout, purpose: purpose.name, role: role)
+        // The map first: after a kill between the two, the old file is read with the new map, and a row
+        // the map has no subject for makes `publish` ask for a build (never the other way round).
+        try SubjectMap.write(ids: ids, subjects: subjects, besides: url, key: subjectMapKey, vaultID: vaultID,
+                             purpose: purpose.name, role: role)
+        let bytes = try ProjectionFile.write(queue, to: url, key: fileKey, vaultID: vaultID, purpose: purpose.name, role: role)
         return ProjectionSummary(purpose: purpose.name, role: role, subjects: number, withoutConsent: people.count - number,
                                  columns: ["customer_id"] + columns, segments: usable.map(\.name), skippedSegments: skipped, bytes: bytes,
                                  segmentSizes: sizes)

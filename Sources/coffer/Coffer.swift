@@ -26,7 +26,7 @@ struct Coffer: ParsableCommand {
             Exit status: 0 success; 1 error (message on stderr); 2 verification found damage.
             """,
         subcommands: [InitCommand.self, DemoCommand.self, IngestCommand.self, SubjectCommand.self, QuarantineCommand.self,
-                      ConsentCommand.self, PolicyCommand.self, ProjectCommand.self, ViewCommand.self, QueryCommand.self, SegmentCommand.self, AnalyzeCommand.self, AudienceCommand.self, CampaignCommand.self, ActorCommand.self, RequestCommand.self, AuditCommand.self, ReportCommand.self, VerifyCommand.self, BackupCommand.self, RetentionCommand.self, SourceCommand.self, ServeCommand.self, DashboardCommand.self, BenchCommand.self]
+                      ConsentCommand.self, PolicyCommand.self, ProjectCommand.self, ViewCommand.self, QueryCommand.self, SegmentCommand.self, AnalyzeCommand.self, AudienceCommand.self, CampaignCommand.self, ActorCommand.self, RequestCommand.self, AuditCommand.self, ReportCommand.self, VerifyCommand.self, BackupCommand.self, RetentionCommand.self, SourceCommand.self, PublishCommand.self, ServeCommand.self, DashboardCommand.self, BenchCommand.self]
     )
 
     /// Runs the command; every error becomes one line on stderr and a non-zero exit, never a stack trace.

@@ -26,6 +26,8 @@ public enum Permission: String, CaseIterable, Sendable {
     case handleRequests = "handle-requests"
     /// Add, list and revoke the sources that send events live (`source …`).
     case manageSources = "manage-sources"
+    /// Publish a purpose's projection to a remote store and send the deletes it is owed (`publish …`).
+    case publish
 
     /// The roles granted this permission.
     public var roles: [Role] { Role.allCases.filter { $0.permissions.contains(self) } }
@@ -37,7 +39,7 @@ extension Role {
         switch self {
         case .owner:
             return [.ingest, .readSubjects, .manageConsent, .readConsent, .manageActors, .listActors,
-                    .buildProjections, .readProjections, .readAudit, .manageSources]
+                    .buildProjections, .readProjections, .readAudit, .manageSources, .publish]
         case .compliance:
             // Projections too: a DPO checks that a rectification or a restriction took effect.
             return [.readSubjects, .manageConsent, .readConsent, .listActors, .readAudit, .handleRequests, .readProjections]

@@ -19,14 +19,17 @@ import Synchronization
 /// same vault (a rollback) is caught only as far as the log's checkpoint head
 /// is pinned with `verify --expect-head`.
 public enum StateSeals {
-    /// The sealed tables and their columns, in the order the row MAC reads them.
-    public static let tables: [(name: String, columns: [String])] = [
+    /// The tables that decide who is in a projection, and their columns in the order the row MAC reads them.
+    public static let membershipTables: [(name: String, columns: [String])] = [
         ("consents", ["subject_id", "purpose", "status", "effective_at", "expires_at", "seq"]),
         ("restrictions", ["subject_id", "request_id", "since"]),
         ("suppressions", ["token", "request_id", "since"]),
         ("merges", ["absorbed_id", "survivor_id", "seq"]),
         ("erasures", ["subject_id", "request_id", "at"]),
     ]
+
+    /// Every sealed table: those above, and what decides which remote copies must forget whom (`RemoteCopies`).
+    public static let tables = membershipTables + RemoteCopies.sealedTables
 
     static let functionName = "coffer_seal"
 
@@ -53,8 +56,14 @@ public enum StateSeals {
                 digest  BLOB NOT NULL              -- Σ HMAC(seal key, table ‖ row), 4 × 64-bit lanes
             ) WITHOUT ROWID;
             """)
+        try seal(membershipTables, key: key, in: db)
+    }
+
+    /// Seals `sealed` (tables that exist): each one's digest from its rows as they are, and the
+    /// triggers that keep it up to date.
+    static func seal(_ sealed: [(name: String, columns: [String])], key: SymmetricKey, in db: Database) throws {
         let mac = try HMACSHA256(key: key)
-        for (name, columns) in tables {
+        for (name, columns) in sealed {
             try db.execute(sql: "INSERT INTO seals(name, digest) VALUES (?, ?)",
                            arguments: [name, Data(try compute(name, columns: columns, mac: mac, in: db))])
             func values(_ prefix: String) -> String { columns.map { "\(prefix).\($0)" }.joined(separator: ", ") }

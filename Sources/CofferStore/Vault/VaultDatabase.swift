@@ -89,6 +89,7 @@ enum VaultDatabase {
     static let activationMigration = "v8: channel opt-outs and activation sends"
     static let segmentSizesMigration = "v9: segment sizes per projection build"
     static let scaleMigration = "v10: the subject index as sorted runs; dedup keys by event day"
+    static let publishMigration = "v11: published copies, who they hold, and the deletes they are owed"
 
     /// The schema, one migration per format change.
     static func migrator(sealKey: SymmetricKey?) -> DatabaseMigrator {
@@ -278,6 +279,10 @@ enum VaultDatabase {
             // Both took random inserts all over their B-trees in every batch (see `SubjectIndex`, `DedupIndex`).
             try SubjectIndex.migrate(db)
             try db.execute(sql: DedupIndex.schema)
+        }
+        migrator.registerMigration(publishMigration) { db in
+            guard let sealKey else { throw VaultError.storage(operation: "sealing the publish tables", detail: "needs the master key") }
+            try RemoteCopies.migrate(db, key: sealKey)
         }
         return migrator
     }

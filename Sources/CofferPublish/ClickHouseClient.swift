@@ -1,0 +1,182 @@
+package import Foundation
+import FoundationNetworking
+import Yams
+
+/// Who Coffer is on the ClickHouse servers: from a file (`--credentials FILE`,
+/// `user:` and `password:` lines) or the environment (`COFFER_CLICKHOUSE_USER`,
+/// `COFFER_CLICKHOUSE_PASSWORD`), never from the command line, where `ps` and
+/// the shell's history would show them. Neither: ClickHouse's `default` user.
+package struct ClickHouseCredentials: Sendable, Equatable {
+    package var user: String
+    package var password: String
+
+    package static let userVariable = "COFFER_CLICKHOUSE_USER"
+    package static let passwordVariable = "COFFER_CLICKHOUSE_PASSWORD"
+
+    package init(user: String = "default", password: String = "") {
+        self.user = user
+        self.password = password
+    }
+
+    /// From `file` when given, else from `environment`.
+    package static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Self {
+        guard let file else {
+            return Self(user: environment[userVariable] ?? "default", password: environment[passwordVariable] ?? "")
+        }
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw PublishError.badCredentials(path: file, reason: "no such file, or not readable")
+        }
+        guard let text = String(data: data, encoding: .utf8),
+              let fields = try? Yams.load(yaml: text) as? [String: Any], let user = fields["user"] as? String else {
+            throw PublishError.badCredentials(path: file, reason: "expected `user:` and `password:`")
+        }
+        let password = fields["password"].map { "\($0)" } ?? ""
+        return Self(user: user, password: password)
+    }
+}
+
+/// One ClickHouse server over its HTTP interface: statements in the request
+/// body, data inserted as TabSeparated bodies, credentials in headers (never in
+/// the URL, which servers and proxies log).
+package final class ClickHouseClient {
+    /// The server's base URL as given (no credentials in it).
+    package let base: URL
+    private let credentials: ClickHouseCredentials
+    private let session: URLSession
+    private let timeout: TimeInterval
+
+    package init(base: URL, credentials: ClickHouseCredentials, timeout: TimeInterval = 120) {
+        self.base = base
+        self.credentials = credentials
+        self.timeout = timeout
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = timeout
+        session = URLSession(configuration: configuration)
+    }
+
+    deinit { session.finishTasksAndInvalidate() }
+
+    /// Checks `text` is an http(s) base URL without credentials, and returns it.
+    package static func baseURL(_ text: String) throws -> URL {
+        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
+              scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty, let url = components.url else {
+            throw PublishError.badURL(text, reason: "expected http://HOST:PORT or https://HOST:PORT")
+        }
+        guard components.user == nil, components.password == nil else {
+            throw PublishError.badURL(text, reason: "credentials do not go on the command line: use --credentials FILE or "
+                + "\(ClickHouseCredentials.userVariable) and \(ClickHouseCredentials.passwordVariable)")
+        }
+        guard components.query == nil, components.fragment == nil else { throw PublishError.badURL(text, reason: "no query or fragment") }
+        return url
+    }
+
+    /// Runs one statement; returns what the server printed (trailing newline removed).
+    @discardableResult
+    package func execute(_ sql: String, settings: [String: String] = [:]) throws -> String {
+        let text = String(decoding: try send(body: Data(sql.utf8), parameters: settings), as: UTF8.self)
+        return text.hasSuffix("\n") ? String(text.dropLast()) : text
+    }
+
+    /// Rows of a query, each as its tab-separated fields (ClickHouse's escaping undone for \t, \n and \\).
+    package func rows(_ sql: String) throws -> [[String]] {
+        try execute(sql + " FORMAT TabSeparated").split(separator: "\n", omittingEmptySubsequences: true).map { line in
+            line.split(separator: "\t", omittingEmptySubsequences: false).map { TabSeparated.unescape(String($0)) }
+        }
+    }
+
+    /// One integer the query returns.
+    package func integer(_ sql: String) throws -> Int {
+        let text = try execute(sql)
+        guard let value = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw PublishError.verificationFailed(shard: base.absoluteString, detail: "expected a number, got '\(text.prefix(80))'")
+        }
+        return value
+    }
+
+    /// Inserts `rows` (TabSeparated, one row a line) into `table`.
+    package func insert(into table: String, rows: [UInt8], settings: [String: String] = [:]) throws {
+        var parameters = settings
+        parameters["query"] = "INSERT INTO \(table) FORMAT TabSeparated"
+        _ = try send(body: Data(rows), parameters: parameters)
+    }
+
+    private func send(body: Data, parameters: [String: String]) throws -> Data {
+        var components = URLComponents(url: base, resolvingAgainstBaseURL: false)!
+        if !parameters.isEmpty { components.queryItems = parameters.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) } }
+        // URLComponents leaves '+' as it is, which ClickHouse reads as a space.
+        components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
+        var request = URLRequest(url: components.url!, timeoutInterval: timeout)
+        request.httpMethod = "POST"
+        request.httpBody = body
+        request.setValue(credentials.user, forHTTPHeaderField: "X-ClickHouse-User")
+        request.setValue(credentials.password, forHTTPHeaderField: "X-ClickHouse-Key")
+        let done = DispatchSemaphore(value: 0)
+        let box = ResponseBox()
+        session.dataTask(with: request) { data, response, error in
+            box.data = data
+            box.status = (response as? HTTPURLResponse)?.statusCode
+            box.error = error
+            done.signal()
+        }.resume()
+        done.wait()
+        let shard = base.absoluteString
+        guard let status = box.status else {
+            throw PublishError.unreachable(shard: shard, detail: box.error.map { $0.localizedDescription } ?? "no response")
+        }
+        let data = box.data ?? Data()
+        guard status == 200 else {
+            let message = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw PublishError.remote(shard: shard, status: status, message: String(message.prefix(400)))
+        }
+        return data
+    }
+}
+
+/// A completion handler's results, read after it signalled.
+private final class ResponseBox: @unchecked Sendable {   // written once before the semaphore is signalled, read after the wait
+    var data: Data?
+    var status: Int?
+    var error: (any Error)?
+}
+
+/// ClickHouse's TabSeparated format: `\N` for NULL; backslash, tab, newline and carriage return escaped.
+package enum TabSeparated {
+    /// Appends `text` escaped.
+    package static func append(_ text: String, to out: inout [UInt8]) {
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+            case UInt8(ascii: "\t"): out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case UInt8(ascii: "\n"): out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+            case UInt8(ascii: "\r"): out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+            case 0: out += [UInt8(ascii: "\\"), UInt8(ascii: "0")]
+            default: out.append(byte)
+            }
+        }
+    }
+
+    static let null: [UInt8] = [UInt8(ascii: "\\"), UInt8(ascii: "N")]
+
+    /// One field of a TabSeparated result, unescaped (`\N` stays as it is).
+    package static func unescape(_ field: String) -> String {
+        guard field.contains("\\"), field != "\\N" else { return field }
+        var out = "", escaped = false
+        for character in field {
+            if escaped {
+                switch character {
+                case "t": out.append("\t")
+                case "n": out.append("\n")
+                case "r": out.append("\r")
+                case "0": out.append("\0")
+                default: out.append(character)
+                }
+                escaped = false
+            } else if character == "\\" {
+                escaped = true
+            } else {
+                out.append(character)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,138 @@
+import CofferFormats
+package import CofferStore
+import Foundation
+import GRDB
+
+extension AuditAction {
+    /// `publish`: a purpose's projection sent to a remote copy (the manifest is the entry's reason).
+    package static let publish = AuditAction(rawValue: "publish")
+    /// `publish sync`: deletes owed to remote copies sent and verified.
+    package static let publishSync = AuditAction(rawValue: "publish-sync")
+    /// `publish status` (recorded only when refused).
+    package static let publishStatus = AuditAction(rawValue: "publish-status")
+}
+
+/// Sends the deletes remote copies are owed, shard by shard, to each shard's
+/// local tables (`ALTER … DELETE` does not pass through a `Distributed`
+/// table), waits for ClickHouse's mutations to finish, and checks that every
+/// shard shows none of the people's rows. Only then is a delete marked
+/// verified (and the person's `customer_id` forgotten); a shard that is down or
+/// fails leaves the delete queued, counted, with the error, for the next sync.
+package struct DeleteSync {
+    package struct Failure: Sendable, Equatable {
+        package var copy: String
+        package var shard: String
+        package var error: String
+    }
+
+    package struct Report: Sendable {
+        /// Deletes verified gone on every shard, and copies they were in.
+        package var verified = 0
+        package var copies = 0
+        package var failures: [Failure] = []
+        /// Still pending after this sync (failed, or copy-wide retention entries waiting for a publish).
+        package var pending = 0
+        /// Requests whose deletes are now all verified.
+        package var requestsCompleted: [String] = []
+    }
+
+    let vault: Vault
+    let credentials: ClickHouseCredentials
+    /// How long to wait for a shard's mutations before counting the try as failed.
+    var mutationTimeout: TimeInterval = 60
+    /// Ids a statement names at most (ClickHouse's `max_query_size` is 256 KiB by default).
+    static let idsPerStatement = 2000
+
+    package init(vault: Vault, credentials: ClickHouseCredentials) {
+        self.vault = vault
+        self.credentials = credentials
+    }
+
+    /// Sends every pending delete of `copies` (every copy when nil).
+    package func run(copies only: Set<String>? = nil, now: () -> Int64 = EventLog.now) throws -> Report {
+        try vault.require(.publish, for: .publishSync)
+        let (copies, pending) = try vault.database.read { db in
+            (try RemoteCopies.copies(in: db), try RemoteCopies.pending(in: db))
+        }
+        var report = Report()
+        var touched: Set<String> = []
+        for copy in copies where only?.contains(copy.id) ?? true {
+            let owed = pending.filter { $0.copyID == copy.id && $0.customerID != nil }
+            guard !owed.isEmpty else { continue }
+            report.copies += 1
+            let ids = owed.compactMap(\.customerID)
+            do {
+                for shard in copy.shards {
+                    do {
+                        try delete(ids, from: copy, shard: shard)
+                    } catch let error as PublishError {
+                        report.failures.append(Failure(copy: copy.id, shard: shard, error: error.description))
+                        throw error
+                    }
+                }
+                let at = now()
+                try vault.database.write { db in
+                    try RemoteCopies.verified(owed.map(\.id), at: at, removalDue: at + Int64(copy.partsLifetime) * 1000, in: db)
+                }
+                report.verified += owed.count
+                touched.formUnion(owed.compactMap(\.requestID))
+            } catch let error as PublishError {
+                try vault.database.write { try RemoteCopies.failed(owed.map(\.id), error: error.description, in: $0) }
+            }
+        }
+        let still = try vault.database.read { try RemoteCopies.pending(in: $0) }
+        report.pending = still.count
+        let open = Set(still.compactMap(\.requestID))
+        report.requestsCompleted = touched.subtracting(open).sorted()
+        if report.copies > 0 {
+            try vault.audit(.publishSync, rows: report.verified, reason: "\(report.verified) remote deletes verified on every shard"
+                + (report.failures.isEmpty ? "" : ", \(report.failures.count) shard(s) failed, their deletes stay queued")
+                + (report.requestsCompleted.isEmpty ? "" : "; requests with every remote copy verified gone: "
+                    + report.requestsCompleted.joined(separator: ", ")))
+        }
+        return report
+    }
+
+    /// Deletes `ids` from the copy's person tables on one shard, waits for the mutations, and checks none is left.
+    func delete(_ ids: [String], from copy: RemoteCopy, shard: String) throws {
+        let client = ClickHouseClient(base: try ClickHouseClient.baseURL(shard), credentials: credentials)
+        for table in RemoteSchema.personTables {
+            let name = "\(copy.purpose)_\(table)" + (copy.shards.count > 1 ? "_local" : "")
+            guard try client.integer("EXISTS TABLE `\(copy.database)`.`\(name)`") == 1 else { continue }
+            for batch in stride(from: 0, to: ids.count, by: Self.idsPerStatement) {
+                let list = Self.literalList(ids[batch..<min(batch + Self.idsPerStatement, ids.count)])
+                try client.execute("ALTER TABLE `\(copy.database)`.`\(name)` DELETE WHERE customer_id IN (\(list))")
+            }
+            try waitForMutations(client, database: copy.database, table: name, shard: shard)
+            var left = 0
+            for batch in stride(from: 0, to: ids.count, by: Self.idsPerStatement) {
+                let list = Self.literalList(ids[batch..<min(batch + Self.idsPerStatement, ids.count)])
+                left += try client.integer("SELECT count() FROM `\(copy.database)`.`\(name)` WHERE customer_id IN (\(list))")
+            }
+            guard left == 0 else {
+                throw PublishError.verificationFailed(shard: shard, detail: "\(left) row(s) of \(name) still there after the delete")
+            }
+        }
+    }
+
+    /// Polls `system.mutations` until the table has none unfinished.
+    func waitForMutations(_ client: ClickHouseClient, database: String, table: String, shard: String) throws {
+        let deadline = Date().addingTimeInterval(mutationTimeout)
+        var pause = 0.005
+        while try client.integer("SELECT count() FROM system.mutations WHERE database = \(Self.literal(database)) "
+            + "AND table = \(Self.literal(table)) AND is_done = 0") > 0 {
+            guard Date() < deadline else {
+                throw PublishError.verificationFailed(shard: shard, detail: "the delete on \(table) had not finished after \(Int(mutationTimeout)) s")
+            }
+            Thread.sleep(forTimeInterval: pause)
+            pause = min(pause * 2, 0.2)
+        }
+    }
+
+    /// A ClickHouse string literal.
+    static func literal(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+    }
+
+    static func literalList(_ ids: ArraySlice<String>) -> String { ids.map(literal).joined(separator: ", ") }
+}

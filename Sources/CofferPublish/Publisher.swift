@@ -1,0 +1,251 @@
+import CofferCrypto
+import CofferFormats
+package import CofferPolicy
+import CofferProjection
+package import CofferStore
+import Foundation
+import GRDB
+
+/// What a publish sent, signed into the audit trail as the `publish` entry's reason.
+package struct PublishManifest: Codable, Sendable, Equatable {
+    package var format = "coffer-publish-manifest/1"
+    package var copy: String
+    package var purpose: String
+    package var role: String
+    package var database: String
+    package var cluster: String?
+    package var shards: [String]
+    /// Rows each remote table holds after the publish (person tables summed over the shards).
+    package var tables: [String: Int]
+    package var people: Int
+    /// People whose rows were sent for the first time, sent again (changed), and deleted (no longer held).
+    package var added: Int
+    package var replaced: Int
+    package var removed: Int
+    /// The tables were (re)created: a first publish, or the file's columns changed.
+    package var full: Bool
+    package var policySHA256: String
+    /// The log's head when publishing, and the position the projection was built through.
+    package var logHeadSeq: Int64
+    package var logHeadHash: String
+    package var builtThroughSeq: Int64
+    package var publishedAt: String
+    /// Seconds ClickHouse keeps replaced parts on disk (`old_parts_lifetime`).
+    package var partsLifetime: Int
+}
+
+/// What `publish` did.
+package struct PublishReport: Sendable {
+    package var manifest: PublishManifest
+    /// People in the file whom the purpose may no longer hold (consent lapsed or withdrawn, restricted, erased since the build).
+    package var leftOutNow: Int
+    package var sync: DeleteSync.Report
+    package var seconds: Double
+}
+
+/// `coffer publish`: sends a purpose's projection, exactly as the policy
+/// transforms it for a role (the role's file, built by `project build`), to
+/// ClickHouse, and records in the vault whom each copy holds.
+///
+/// The first publish (or one after the file's columns changed) creates the
+/// tables; later ones replace only the people whose rows changed, delete the
+/// people the purpose no longer holds, and leave the rest alone. The vault
+/// records a person as published *before* their rows are sent, so an erasure
+/// that lands mid-publish still queues its delete; a publish killed midway is
+/// completed by the next (a person whose rows may or may not have arrived is
+/// deleted and sent again). Every publish ends with a sync of the deletes owed
+/// and a check of the row counts.
+package struct Publisher {
+    let vault: Vault
+    let policy: Policy
+    /// Rows sent per INSERT (memory stays bounded by one chunk, whatever the projection's size).
+    package var chunkRows = 25_000
+
+    package init(vault: Vault, policy: Policy) {
+        self.vault = vault
+        self.policy = policy
+    }
+
+    package func publish(purpose name: String, role: Role, to target: PublishTarget, now: () -> Int64 = EventLog.now) throws -> PublishReport {
+        let clock = Date()
+        try vault.require(.publish, for: .publish, purpose: name)
+        try vault.usePolicy(sha256: policy.sha256, name: policy.name)
+        guard let purpose = policy.purpose(name) else { throw ConsentError.unknownPurpose(name, declared: policy.purposes.map(\.name)) }
+        guard RemoteSchema.isIdentifier(name) else { throw PublishError.badName(what: "purpose", name: name) }
+        guard policy.access[role]?.purposes[name] != nil else { throw ProjectionError.noAccess(role: role.rawValue, purpose: name) }
+        guard try ProjectionPurge.customerID(of: "probe", vault: vault, policy: policy, purpose: name, role: role) != nil else {
+            throw PublishError.unstableKey(purpose: name, role: role.rawValue)
+        }
+        var copy = RemoteCopy(purpose: name, role: role.rawValue, database: target.database, cluster: target.cluster,
+                              shards: target.shardNames, publishedAt: now(), lastSeq: 0, partsLifetime: target.partsLifetime)
+        let known = try vault.database.read { try RemoteCopies.copies(in: $0) }
+        if let other = known.first(where: { $0.purpose == name && $0.database == copy.database && $0.shards == copy.shards && $0.role != copy.role }) {
+            throw PublishError.otherRole(purpose: name, role: other.role, database: other.database)
+        }
+        let file = try ProjectionFile.openCurrent(purpose: name, role: role, vault: vault)
+        guard let map = try SubjectMap.read(purpose: name, role: role, vault: vault) else {
+            throw PublishError.noSubjectMap(purpose: name, role: role.rawValue)
+        }
+        let holds = try ProjectionBuilder.holder(of: purpose, vault: vault, at: now())
+        let clients = target.shards.map { ClickHouseClient(base: $0, credentials: target.credentials) }
+
+        // Whom the copy is to hold, and each one's digest.
+        let schema = try file.read { try RemoteSchema(database: target.database, purpose: name, sharded: clients.count > 1, file: $0) }
+        let rows = PersonRows(schema: schema)
+        var current: [SubjectID: PublishedPerson] = [:], memberRows: [SubjectID: Int] = [:]
+        var leftOut = 0
+        let builtThrough = try file.read { db in
+            try rows.forEach(in: db) { person in
+                guard let subject = map[person.customerID] else { throw PublishError.noSubjectMap(purpose: name, role: role.rawValue) }
+                guard holds(subject) else {
+                    leftOut += 1
+                    return
+                }
+                current[subject] = PublishedPerson(customerID: person.customerID, digest: try person.digest())
+                memberRows[subject] = person.members.count { $0 == UInt8(ascii: "\n") }
+            }
+            return try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM projection_info WHERE key = 'last_seq'") ?? 0
+        }
+        let previous = try vault.database.read { try RemoteCopies.people(of: copy.id, in: $0) }
+        let full = try !known.contains { $0.id == copy.id } || !matches(schema, on: clients)
+        let gone = previous.filter { current[$0.key] == nil }
+        let changed = current.filter { previous[$0.key]?.digest != $0.value.digest }
+        let replaced = full ? [] : changed.keys.filter { previous[$0] != nil }.compactMap { previous[$0]?.customerID }
+
+        // Recorded before anything is sent: whoever may be on a shard from now on is in `published_people`.
+        copy.lastSeq = known.first { $0.id == copy.id }?.lastSeq ?? 0
+        try vault.database.write { db in
+            try RemoteCopies.save(copy, in: db)
+            try RemoteCopies.queue(copy.id, customerIDs: gone.map(\.value.customerID), reason: .departure, at: now(), in: db)
+            try RemoteCopies.record(copy.id, upserts: changed.map { ($0.key, PublishedPerson(customerID: $0.value.customerID, digest: [])) },
+                                    removals: Array(gone.keys), in: db)
+        }
+
+        if full { try create(schema, on: clients, cluster: target.cluster, partsLifetime: target.partsLifetime) }
+        for table in schema.tables where table.perPerson && !replaced.isEmpty {
+            for client in clients {
+                for batch in stride(from: 0, to: replaced.count, by: DeleteSync.idsPerStatement) {
+                    let list = DeleteSync.literalList(replaced[batch..<min(batch + DeleteSync.idsPerStatement, replaced.count)])
+                    try client.execute("ALTER TABLE \(schema.storageName(table)) DELETE WHERE customer_id IN (\(list))")
+                }
+            }
+        }
+        try send(changed: Set(changed.keys.compactMap { current[$0]?.customerID }), from: file, schema: schema, rows: rows, clients: clients)
+        try replaceShared(schema, from: file, on: clients[0], partsLifetime: target.partsLifetime)
+
+        copy.publishedAt = now()
+        copy.lastSeq = builtThrough
+        try vault.database.write { db in
+            try RemoteCopies.save(copy, in: db)
+            // Those erased or restricted while their rows were sent are no longer recorded: not put back.
+            let still = try RemoteCopies.people(of: copy.id, in: db)
+            try RemoteCopies.record(copy.id, upserts: changed.filter { still[$0.key] != nil }.map { ($0.key, $0.value) }, removals: [], in: db)
+        }
+        var sync = try DeleteSync(vault: vault, credentials: target.credentials).run(copies: [copy.id], now: now)
+        for table in schema.tables where table.perPerson { _ = try waitAll(clients, schema: schema, table: table) }
+
+        // What the shards hold now, against what the vault says they hold.
+        let held = try vault.database.read { try RemoteCopies.people(of: copy.id, in: $0) }
+        var counts: [String: Int] = [:]
+        for table in schema.tables {
+            let shards = table.perPerson ? clients : [clients[0]]
+            counts["\(name)_\(table.source)"] = try shards.reduce(0) { $0 + (try $1.integer("SELECT count() FROM \(schema.storageName(table))")) }
+        }
+        let expected = ["single_view": held.count, "segment_members": held.keys.reduce(0) { $0 + (memberRows[$1] ?? 0) }]
+        for (table, rows) in expected where schema.tables.contains(where: { $0.source == table }) && counts["\(name)_\(table)"] != rows {
+            throw PublishError.verificationFailed(shard: target.shardNames.joined(separator: ", "),
+                                                  detail: "\(name)_\(table) holds \(counts["\(name)_\(table)"] ?? 0) rows, the vault expected \(rows)")
+        }
+        let head = try vault.eventLog().head()
+        let manifest = PublishManifest(copy: copy.id, purpose: name, role: role.rawValue, database: target.database, cluster: target.cluster,
+                                       shards: target.shardNames, tables: counts, people: held.count,
+                                       added: changed.count - (full ? 0 : replaced.count), replaced: full ? 0 : replaced.count,
+                                       removed: gone.count, full: full, policySHA256: policy.sha256, logHeadSeq: head.seq,
+                                       logHeadHash: head.hash.hexString, builtThroughSeq: builtThrough,
+                                       publishedAt: Timestamp.format(copy.publishedAt), partsLifetime: target.partsLifetime)
+        try vault.audit(.publish, purpose: name, target: "copy:\(copy.id)", rows: held.count, reason: try Self.encode(manifest))
+        sync.pending = try vault.database.read { try RemoteCopies.pending(in: $0).count }
+        return PublishReport(manifest: manifest, leftOutNow: leftOut, sync: sync, seconds: Date().timeIntervalSince(clock))
+    }
+
+    /// The manifest as the audit entry holds it: sorted-key JSON.
+    package static func encode(_ manifest: PublishManifest) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(manifest), as: UTF8.self)
+    }
+
+    /// Whether every shard has the person tables with exactly the file's columns.
+    private func matches(_ schema: RemoteSchema, on clients: [ClickHouseClient]) throws -> Bool {
+        for client in clients {
+            for table in schema.tables where table.perPerson {
+                guard try client.integer("EXISTS TABLE \(schema.storageName(table))") == 1 else { return false }
+                let columns = try client.rows("DESCRIBE TABLE \(schema.storageName(table))").map {
+                    RemoteSchema.Column(name: $0[0], type: $0.count > 1 ? $0[1] : "")
+                }
+                guard columns == table.columns else { return false }
+            }
+        }
+        return true
+    }
+
+    /// Creates the database and the person tables afresh on every shard (dropping what was there).
+    private func create(_ schema: RemoteSchema, on clients: [ClickHouseClient], cluster: String?, partsLifetime: Int) throws {
+        for client in clients {
+            try client.execute("CREATE DATABASE IF NOT EXISTS `\(schema.database)`")
+            for table in schema.tables where table.perPerson {
+                try client.execute("DROP TABLE IF EXISTS \(schema.name(table))")
+                try client.execute("DROP TABLE IF EXISTS \(schema.storageName(table))")
+                try client.execute(schema.createStorage(table, partsLifetime: partsLifetime))
+                if let cluster, schema.sharded { try client.execute(schema.createDistributed(table, cluster: cluster)) }
+            }
+        }
+    }
+
+    /// Sends the rows of the people in `changed`, a chunk at a time: through the Distributed
+    /// table (synchronously, so a failed shard fails the publish) on several shards.
+    private func send(changed: Set<String>, from file: DatabaseQueue, schema: RemoteSchema, rows: PersonRows,
+                      clients: [ClickHouseClient]) throws {
+        guard !changed.isEmpty else { return }
+        let settings = schema.sharded ? ["insert_distributed_sync": "1"] : [:]
+        let view = schema.tables.first { $0.source == "single_view" }!, members = schema.tables.first { $0.source == "segment_members" }
+        var viewChunk: [UInt8] = [], memberChunk: [UInt8] = [], count = 0
+        func flush() throws {
+            if !viewChunk.isEmpty { try clients[0].insert(into: schema.name(view), rows: viewChunk, settings: settings) }
+            if let members, !memberChunk.isEmpty { try clients[0].insert(into: schema.name(members), rows: memberChunk, settings: settings) }
+            viewChunk.removeAll(keepingCapacity: true)
+            memberChunk.removeAll(keepingCapacity: true)
+            count = 0
+        }
+        try file.read { db in
+            try rows.forEach(in: db) { person in
+                guard changed.contains(person.customerID) else { return }
+                viewChunk += person.view
+                memberChunk += person.members
+                count += 1
+                if count >= chunkRows { try flush() }
+            }
+        }
+        try flush()
+    }
+
+    /// Replaces the shared tables (no person in them) on the first shard.
+    private func replaceShared(_ schema: RemoteSchema, from file: DatabaseQueue, on client: ClickHouseClient, partsLifetime: Int) throws {
+        try client.execute("CREATE DATABASE IF NOT EXISTS `\(schema.database)`")
+        for table in schema.tables where !table.perPerson {
+            try client.execute("DROP TABLE IF EXISTS \(schema.name(table))")
+            try client.execute(schema.createStorage(table, partsLifetime: partsLifetime))
+            let lines = try file.read { try PersonRows.lines(of: table, in: $0) }
+            if !lines.isEmpty { try client.insert(into: schema.name(table), rows: lines) }
+        }
+    }
+
+    /// Waits for the replacement deletes on every shard to finish (their rows would otherwise still count).
+    private func waitAll(_ clients: [ClickHouseClient], schema: RemoteSchema, table: RemoteSchema.Table) throws -> Bool {
+        let sync = DeleteSync(vault: vault, credentials: ClickHouseCredentials())
+        for client in clients {
+            try sync.waitForMutations(client, database: schema.database, table: schema.storageTable(table), shard: client.base.absoluteString)
+        }
+        return true
+    }
+}

@@ -1,0 +1,84 @@
+import GRDB
+
+/// The tables a purpose's copy has on ClickHouse, and their columns as the
+/// projection file declares them (the policy's transforms already applied: a
+/// column the role is denied is not in the file, so it is never created remotely).
+///
+/// Person tables (`single_view`, `segment_members`) live on every shard as
+/// `PURPOSE_TABLE_local` (MergeTree ordered by `customer_id`), with a
+/// `Distributed` table `PURPOSE_TABLE` over them keyed by
+/// `cityHash64(customer_id)`: one person's rows are on one shard. Shared tables
+/// (counts of groups of at least the policy's minimum size, segment
+/// definitions, column meanings) hold no person and live on the first shard.
+struct RemoteSchema {
+    struct Column: Equatable {
+        var name: String
+        /// ClickHouse's type: `String`, `Int64`, `Float64`, or `Nullable` of one.
+        var type: String
+    }
+
+    struct Table {
+        /// The projection file's table name.
+        var source: String
+        var columns: [Column]
+        var perPerson: Bool
+    }
+
+    static let personTables = ["single_view", "segment_members"]
+    /// The file's other tables that may be published; `activation_subjects` (subject ids) never is.
+    static let sharedTables = ["segments", "columns", "projection_info", "segment_history", "cohorts", "purchase_hours",
+                               "channel_mix", "basket_sizes", "category_mix", "product_affinity"]
+
+    let database: String
+    let purpose: String
+    /// Several shards: person tables are stored in `_local` tables under a `Distributed` one.
+    let sharded: Bool
+    var tables: [Table] = []
+
+    /// The tables of the file open in `db`, in publishing order.
+    init(database: String, purpose: String, sharded: Bool, file db: Database) throws {
+        self.database = database
+        self.purpose = purpose
+        self.sharded = sharded
+        for name in Self.personTables + Self.sharedTables where try db.tableExists(name) {
+            let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(\"\(name)\")").map { row -> Column in
+                let declared = (row["type"] as String? ?? "").uppercased()
+                let notNull = (row["notnull"] as Int? ?? 0) != 0 || (row["pk"] as Int? ?? 0) != 0
+                let base = declared.contains("INT") ? "Int64"
+                    : declared.contains("REAL") || declared.contains("FLOA") || declared.contains("DOUB") ? "Float64" : "String"
+                return Column(name: row["name"], type: notNull ? base : "Nullable(\(base))")
+            }
+            tables.append(Table(source: name, columns: columns, perPerson: Self.personTables.contains(name)))
+        }
+    }
+
+    /// `database`.`PURPOSE_TABLE`: what analysts query (the Distributed table for person tables on several shards).
+    func name(_ table: Table) -> String { "`\(database)`.`\(purpose)_\(table.source)`" }
+
+    /// The table a person table's rows are stored in on each shard (the queried one itself on one shard).
+    func storageName(_ table: Table) -> String { "`\(database)`.`\(storageTable(table))`" }
+
+    /// The bare name of `storageName`.
+    func storageTable(_ table: Table) -> String { "\(purpose)_\(table.source)" + (sharded && table.perPerson ? "_local" : "") }
+
+    func columnsSQL(_ table: Table) -> String {
+        table.columns.map { "`\($0.name)` \($0.type)" }.joined(separator: ", ")
+    }
+
+    /// The local MergeTree of `table`: person tables ordered by `customer_id`; replaced parts dropped after `lifetime` s.
+    func createStorage(_ table: Table, partsLifetime: Int) -> String {
+        "CREATE TABLE \(storageName(table)) (\(columnsSQL(table))) ENGINE = MergeTree() ORDER BY \(table.perPerson ? "customer_id" : "tuple()") "
+            + "SETTINGS old_parts_lifetime = \(partsLifetime)"
+    }
+
+    func createDistributed(_ table: Table, cluster: String) -> String {
+        "CREATE TABLE \(name(table)) AS \(storageName(table)) "
+            + "ENGINE = Distributed(`\(cluster)`, `\(database)`, `\(storageTable(table))`, cityHash64(customer_id))"
+    }
+
+    /// Whether `name` can be used unquoted-safe inside backticks: letters, digits and _, starting with a letter.
+    static func isIdentifier(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, first.properties.isAlphabetic, first.isASCII else { return false }
+        return name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_") }
+    }
+}
