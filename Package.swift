@@ -230,7 +230,7 @@ let package = Package(
         ),
         .target(
             name: "CofferTestSupport",
-            dependencies: ["CofferCrypto", "CofferStore"],
+            dependencies: ["CofferCrypto", "CofferStore", "CofferPublish"],
             path: "Tests/CofferTestSupport",
             swiftSettings: strict
         ),
@@ -248,6 +248,23 @@ let package = Package(
                 "CofferRequests",
                 "CofferStore",
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CofferPublishTests",
+            dependencies: [
+                "CofferPublish",
+                "CofferDemo",
+                "CofferTestSupport",
+                "CofferCrypto",
+                "CofferFormats",
+                "CofferIngest",
+                "CofferPolicy",
+                "CofferProjection",
+                "CofferRequests",
+                "CofferStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict
         ),
@@ -346,6 +363,7 @@ let package = Package(
                 "CofferCollector",
                 "CofferIngest",
                 "CofferPolicy",
+                "CofferPublish",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],

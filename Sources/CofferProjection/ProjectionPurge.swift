@@ -114,8 +114,12 @@ package enum ProjectionPurge {
                             key: try ProjectionFile.fileKey(vault.projectionKey(for: role), purpose: purpose)))
         }
         if !recommendationsOnly {
-            // A map naming someone the file no longer holds would outlive them: gone, until the next build.
-            for job in jobs { try SubjectMap.remove(besides: job.url) }
+            // A map naming someone the file no longer holds would outlive them.
+            for job in jobs {
+                if let ids = job.ids { try SubjectMap.remove(ids, purpose: job.purpose, role: job.role, vault: vault) } else {
+                    try SubjectMap.remove(besides: job.url)
+                }
+            }
         }
         let vaultID = vault.vaultID, work = jobs
         let removed = parallelMap(work.count, parallel: true) { index -> Int in

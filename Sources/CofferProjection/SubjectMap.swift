@@ -10,9 +10,9 @@ package import Foundation
 /// remote copy holds, so that an erasure, a restriction or a withdrawal can
 /// queue the deletes that copy is owed.
 ///
-/// Written by every build; deleted whenever people are purged from the file
-/// (the next build writes it again), so it never names someone the file no
-/// longer holds.
+/// Written by every build; people purged from the file (erasure, restriction)
+/// are taken out of it at once, so it never names someone the file no longer
+/// holds.
 package enum SubjectMap {
     static let magic = Array("CSM1".utf8)
 
@@ -60,7 +60,20 @@ package enum SubjectMap {
         return map
     }
 
-    /// Deletes the map beside `file` (people were purged from it).
+    /// Takes `ids` out of the map of the file of `purpose` for `role` (they were purged from the file);
+    /// deletes the map when this actor cannot re-seal it.
+    static func remove(_ ids: [String], purpose: String, role: Role, vault: Vault) throws {
+        let file = ProjectionFile.url(vault.layout, purpose: purpose, role: role)
+        guard let key = try? vault.keys().projectionState(), var map = try read(purpose: purpose, role: role, vault: vault) else {
+            return try remove(besides: file)
+        }
+        for id in ids { map[id] = nil }
+        let entries = map.sorted { $0.key < $1.key }
+        try write(ids: entries.map(\.key), subjects: entries.map(\.value), besides: file, key: key, vaultID: vault.vaultID,
+                  purpose: purpose, role: role)
+    }
+
+    /// Deletes the map beside `file`.
     static func remove(besides file: URL) throws {
         let map = url(besides: file)
         guard FileManager.default.fileExists(atPath: map.path) else { return }

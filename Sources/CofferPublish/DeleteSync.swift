@@ -51,6 +51,8 @@ package struct DeleteSync {
     /// Sends every pending delete of `copies` (every copy when nil).
     package func run(copies only: Set<String>? = nil, now: () -> Int64 = EventLog.now) throws -> Report {
         try vault.require(.publish, for: .publishSync)
+        // A delete removed from the queue outside Coffer would never be sent: refused, not trusted.
+        try vault.verifySeals(RemoteCopies.sealedTableNames)
         let (copies, pending) = try vault.database.read { db in
             (try RemoteCopies.copies(in: db), try RemoteCopies.pending(in: db))
         }

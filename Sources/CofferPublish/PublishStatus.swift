@@ -23,6 +23,7 @@ package struct PublishStatus: Sendable {
     /// - Parameter deadline: ms a delete may stay unverified (`Policy.remoteDeleteDeadline`).
     package static func load(vault: Vault, deadline: Int64, now: Int64) throws -> PublishStatus {
         try vault.require(.publish, for: .publishStatus)
+        try vault.verifySeals(RemoteCopies.sealedTableNames)
         return try vault.database.read { db in
             let copies = try RemoteCopies.copies(in: db)
             let people = try copies.map { Copy(copy: $0, people: try RemoteCopies.people(of: $0.id, in: db).count) }

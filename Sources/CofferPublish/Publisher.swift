@@ -60,6 +60,8 @@ package struct Publisher {
     let policy: Policy
     /// Rows sent per INSERT (memory stays bounded by one chunk, whatever the projection's size).
     package var chunkRows = 25_000
+    /// Fault injection for tests: called after each step ("recorded", "sent") and may throw, as a kill there would stop it.
+    package var afterStep: (String) throws -> Void = { _ in }
 
     package init(vault: Vault, policy: Policy) {
         self.vault = vault
@@ -70,6 +72,7 @@ package struct Publisher {
         let clock = Date()
         try vault.require(.publish, for: .publish, purpose: name)
         try vault.usePolicy(sha256: policy.sha256, name: policy.name)
+        try vault.verifySeals(RemoteCopies.sealedTableNames + ["consents", "restrictions", "erasures"])
         guard let purpose = policy.purpose(name) else { throw ConsentError.unknownPurpose(name, declared: policy.purposes.map(\.name)) }
         guard RemoteSchema.isIdentifier(name) else { throw PublishError.badName(what: "purpose", name: name) }
         guard policy.access[role]?.purposes[name] != nil else { throw ProjectionError.noAccess(role: role.rawValue, purpose: name) }
@@ -121,6 +124,7 @@ package struct Publisher {
                                     removals: Array(gone.keys), in: db)
         }
 
+        try afterStep("recorded")
         if full { try create(schema, on: clients, cluster: target.cluster, partsLifetime: target.partsLifetime) }
         for table in schema.tables where table.perPerson && !replaced.isEmpty {
             for client in clients {
@@ -132,6 +136,7 @@ package struct Publisher {
         }
         try send(changed: Set(changed.keys.compactMap { current[$0]?.customerID }), from: file, schema: schema, rows: rows, clients: clients)
         try replaceShared(schema, from: file, on: clients[0], partsLifetime: target.partsLifetime)
+        try afterStep("sent")
 
         copy.publishedAt = now()
         copy.lastSeq = builtThrough

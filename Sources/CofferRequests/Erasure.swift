@@ -28,6 +28,55 @@ package struct ErasureReceipt: Codable, Sendable, Equatable {
     package var purgeMillis: Int
     package var traceCheckMillis: Int
     package var policySHA256: String
+    /// The published copies (`coffer publish`) that held the person, and whether each is verified
+    /// rid of them yet (absent from receipts of vaults that never published).
+    package var remoteCopies: [RemoteCopyState]?
+}
+
+/// Where an erasure (or restriction) stands on one published copy.
+package struct RemoteCopyState: Codable, Sendable, Equatable {
+    /// `purpose|role|database|shard URLs`.
+    package var copy: String
+    /// `verified gone` (0 rows on every shard) or `pending` (queued; `coffer publish sync` sends it).
+    package var status: String
+    package var queuedAt: String
+    package var verifiedAt: String?
+    /// When ClickHouse drops the parts that held the rows (verified + `old_parts_lifetime`).
+    package var physicalRemovalBy: String?
+    package var attempts: Int
+
+    package var isVerified: Bool { verifiedAt != nil }
+
+    /// The states of the deletes `request` caused, one per copy.
+    package static func of(request: String, vault: Vault) throws -> [RemoteCopyState] {
+        try vault.database.read { try RemoteCopies.deletes(ofRequest: request, in: $0) }.map { delete in
+            RemoteCopyState(copy: delete.copyID, status: delete.isPending ? "pending" : "verified gone",
+                            queuedAt: Timestamp.format(delete.queuedAt), verifiedAt: delete.verifiedAt.map(Timestamp.format),
+                            physicalRemovalBy: delete.removalDueAt.map(Timestamp.format), attempts: delete.attempts)
+        }
+    }
+}
+
+/// `request receipt ID`: a signed statement of where a request's remote deletes stand, issued after
+/// the erasure receipt (whose copies may still have been pending when it was signed).
+package struct RemoteStatement: Codable, Sendable, Equatable {
+    package var format = "coffer-remote-erasure-statement/1"
+    package var request: String
+    package var type: String
+    package var vaultID: String
+    package var at: String
+    package var copies: [RemoteCopyState]
+    /// Every copy that held the person is verified rid of them.
+    package var allVerified: Bool
+}
+
+/// A remote statement with its Ed25519 signature (over its sorted-key JSON).
+package struct SignedRemoteStatement: Codable, Sendable {
+    package var statement: RemoteStatement
+    package var signature: String
+    package var signingKey: String
+
+    package func encoded() throws -> Data { try BundleContent.encoder.encode(self) }
 }
 
 /// A receipt with its Ed25519 signature (over the receipt's sorted-key JSON),
@@ -176,7 +225,8 @@ extension RequestDesk {
                                      tombstoneSeq: shred.tombstoneSeq, logHeadHash: head.hash.hexString, shred: shred,
                                      projections: pending.projections, suppressReturningIdentifiers: policy.suppressReturningIdentifiers,
                                      traceCheck: check, shredMillis: pending.shredMillis, purgeMillis: pending.purgeMillis,
-                                     traceCheckMillis: checkMillis, policySHA256: policy.sha256)
+                                     traceCheckMillis: checkMillis, policySHA256: policy.sha256,
+                                     remoteCopies: try remoteCopies(of: done.id))
         let (signature, signingKey) = try SignedReceipt.sign(receipt, vault: vault)
         let signed = SignedReceipt(receipt: receipt, signature: signature, signingKey: signingKey)
         try vault.audit(.requestErase, target: shred.subjects.first.flatMap(SubjectID.init(hex:)).map(Vault.auditTarget),
@@ -315,6 +365,35 @@ extension RequestDesk {
         }
         checks += ["identity graph", "event log", "keyring"]
         return TraceCheck(filesScanned: urls.count, bytesScanned: bytes, valuesSearched: raw.count, decryptedChecks: checks, findings: findings)
+    }
+
+    /// The remote copies a request reached, nil when the vault never published.
+    func remoteCopies(of request: String) throws -> [RemoteCopyState]? {
+        let published = try vault.database.read { try RemoteCopies.copies(in: $0) }
+        return published.isEmpty ? nil : try RemoteCopyState.of(request: request, vault: vault)
+    }
+
+    /// `request receipt ID`: where the request's remote deletes stand now, signed.
+    package func remoteStatement(_ id: String) throws -> SignedRemoteStatement {
+        let register = try self.register(for: .requestReceipt)
+        let record = try vault.database.read { try register.record(id, in: $0) }
+        let copies = try RemoteCopyState.of(request: record.id, vault: vault)
+        let statement = RemoteStatement(request: record.id, type: record.type.rawValue, vaultID: vault.vaultID.hexString,
+                                        at: Timestamp.format(now()), copies: copies, allVerified: copies.allSatisfy(\.isVerified))
+        let (signature, signingKey) = try SignedReceipt.sign(statement, vault: vault)
+        try vault.audit(.requestReceipt, reason: "\(record.id): \(copies.count) remote copies, "
+            + (statement.allVerified ? "all verified gone" : "\(copies.count(where: { !$0.isVerified })) pending"))
+        return SignedRemoteStatement(statement: statement, signature: signature, signingKey: signingKey)
+    }
+
+    /// Verifies a signed remote statement against `publicKey` (else the key inside it).
+    package static func verify(_ signed: SignedRemoteStatement, publicKey: Ed25519.PublicKey?) throws -> RemoteStatement {
+        guard let key = publicKey ?? (try? Ed25519.PublicKey(rawRepresentation: [UInt8](hexString: signed.signingKey) ?? [])),
+              let signature = [UInt8](hexString: signed.signature),
+              key.isValidSignature(signature, for: try SignedReceipt.canonical(signed.statement)) else {
+            throw RequestError.verificationFailed("the statement's signature does not match its content and key")
+        }
+        return signed.statement
     }
 
     /// Verifies a signed receipt: the signature over its content by `publicKey`

@@ -16,6 +16,7 @@ extension AuditAction {
     package static let requestRectify = AuditAction(rawValue: "request-rectify")
     package static let requestExtend = AuditAction(rawValue: "request-extend")
     package static let requestRefuse = AuditAction(rawValue: "request-refuse")
+    package static let requestReceipt = AuditAction(rawValue: "request-receipt")
 
     static func request(_ type: RequestType) -> AuditAction {
         switch type {

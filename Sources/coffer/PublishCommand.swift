@@ -40,6 +40,8 @@ struct PublishCommand: ParsableCommand {
         @Option(help: ArgumentHelp("A file with `user:` and `password:` lines.", valueName: "FILE")) var credentials: String?
         @Option(help: ArgumentHelp("Seconds ClickHouse keeps replaced parts on disk (old_parts_lifetime).", valueName: "SECONDS"))
         var partsLifetime = PublishTarget.defaultPartsLifetime
+        @Option(help: ArgumentHelp("Rows sent per INSERT: memory stays bounded by one chunk.", valueName: "N"))
+        var chunkRows = 25_000
 
         func run() throws {
             let policy = try options.policy()
@@ -49,7 +51,9 @@ struct PublishCommand: ParsableCommand {
                                            partsLifetime: partsLifetime)
             let vault = try options.unlock()
             Terminal.progress("publishing \(purpose) for role \(role.rawValue)…")
-            let report = try Publisher(vault: vault, policy: policy).publish(purpose: purpose, role: role, to: target)
+            var publisher = Publisher(vault: vault, policy: policy)
+            publisher.chunkRows = max(chunkRows, 1)
+            let report = try publisher.publish(purpose: purpose, role: role, to: target)
             Terminal.endProgress()
             let manifest = report.manifest
             Terminal.line(String(format: "Published %@ (role %@) to %d shard%@ in %.2f s: %d people (%@).", purpose, role.rawValue,

@@ -31,7 +31,7 @@ struct RequestCommand: ParsableCommand {
             `verify` needs no vault: it checks an export bundle or an erasure receipt.
             """,
         subcommands: [List.self, Open.self, Export.self, Erase.self, Restrict.self, Lift.self, Rectify.self, Extend.self,
-                      Refuse.self, Verify.self]
+                      Refuse.self, Receipt.self, Verify.self]
     )
 
     /// Options shared by the commands that handle a request about one person.
@@ -224,6 +224,10 @@ struct RequestCommand: ParsableCommand {
                 + "\(check.bytesScanned / 1024) KiB, \(check.valuesSearched) values searched; decrypted: \(check.decryptedChecks.joined(separator: ", ")).")
             for finding in check.findings { Terminal.line("  \(finding)") }
             Terminal.line("Times: shred \(result.shredMillis) ms, projection purge \(result.purgeMillis) ms, no-trace check \(result.traceCheckMillis) ms.")
+            if let copies = result.remoteCopies, !copies.isEmpty {
+                Terminal.line("Published copies holding the person: \(copies.count), their deletes queued (pending): "
+                    + "`coffer publish sync` sends and verifies them, then `coffer request receipt \(result.request)` states it, signed.")
+            }
             let data = try signed.encoded()
             if let receipt {
                 try RequestCommand.write(data, to: receipt)
@@ -304,6 +308,40 @@ struct RequestCommand: ParsableCommand {
         }
     }
 
+    struct Receipt: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Issue a signed statement of where a request's deletes on published copies stand (`coffer publish`).",
+            discussion: """
+                An erasure receipt says, for each published copy that held the person, whether the delete was \
+                verified on every shard when it was signed, or still pending. Once `coffer publish sync` has \
+                verified them, this statement says so: when each copy showed 0 rows of the person, and when \
+                ClickHouse drops the parts that held them. Exit status 1 while any is pending.
+                """)
+        @OptionGroup var options: VaultOptions
+        @Argument(help: "The request id (DSR-0001).") var id: String
+        @Option(help: ArgumentHelp("Write the signed statement (JSON) to FILE.", valueName: "FILE")) var receipt: String?
+
+        func run() throws {
+            let signed = try options.requestDesk().remoteStatement(id)
+            let statement = signed.statement
+            if statement.copies.isEmpty {
+                Terminal.line("\(id): no published copy held the person: nothing was owed remotely.")
+            }
+            for copy in statement.copies {
+                Terminal.line("  \(copy.copy): \(copy.status)" + (copy.verifiedAt.map { " at \($0)" } ?? " since \(copy.queuedAt)")
+                    + (copy.physicalRemovalBy.map { ", physical removal by \($0)" } ?? ""))
+            }
+            let data = try signed.encoded()
+            if let receipt {
+                try RequestCommand.write(data, to: receipt)
+                Terminal.line("Signed statement written to \(receipt) (check it with `coffer request verify \(receipt)`).")
+            } else {
+                Terminal.line(String(decoding: data, as: UTF8.self))
+            }
+            if !statement.allVerified { throw ExitCode(1) }
+        }
+    }
+
     struct Refuse: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Refuse an open request, with the reason given to the data subject.")
         @OptionGroup var options: VaultOptions
@@ -340,6 +378,13 @@ struct RequestCommand: ParsableCommand {
                     guard let data = FileManager.default.contents(atPath: file) else {
                         throw VaultError.io(path: file, detail: "cannot be read")
                     }
+                    if let statement = try? JSONDecoder().decode(SignedRemoteStatement.self, from: data) {
+                        let checked = try RequestDesk.verify(statement, publicKey: key)
+                        Terminal.line("OK: remote statement for \(checked.request) of \(checked.at): \(checked.copies.count) copies, "
+                            + (checked.allVerified ? "all verified gone" : "\(checked.copies.count(where: { !$0.isVerified })) pending")
+                            + ", signed by key \(RequestCommand.fingerprint(hex: statement.signingKey))\(pinned)")
+                        return
+                    }
                     let signed: SignedReceipt
                     do {
                         signed = try JSONDecoder().decode(SignedReceipt.self, from: data)
@@ -349,6 +394,11 @@ struct RequestCommand: ParsableCommand {
                     let receipt = try RequestDesk.verify(signed, publicKey: key)
                     Terminal.line("OK: erasure receipt \(receipt.request) of \(receipt.completedAt), tombstone at seq \(receipt.tombstoneSeq), "
                         + "no-trace check \(receipt.traceCheck.clean ? "clean" : "NOT clean"), signed by key \(RequestCommand.fingerprint(hex: signed.signingKey))\(pinned)")
+                    if let copies = receipt.remoteCopies, !copies.isEmpty {
+                        let pending = copies.count(where: { !$0.isVerified })
+                        Terminal.line("  published copies: \(copies.count), " + (pending == 0 ? "all verified gone"
+                            : "\(pending) pending when signed (`coffer request receipt \(receipt.request)` states where they stand now)"))
+                    }
                 }
             } catch let error as RequestError {
                 Terminal.line(error.description)

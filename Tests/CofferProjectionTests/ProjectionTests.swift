@@ -370,7 +370,8 @@ struct ProjectionTests {
         let fixture = try ProjectionFixture()
         _ = try fixture.build()
         let files = try FileManager.default.contentsOfDirectory(at: fixture.layout.projections, includingPropertiesForKeys: nil)
-        #expect(files.count == 7, "six projections (compliance reads the owner's support file) and the sealed build state")
+        #expect(files.count == 13, "six projections (compliance reads the owner's support file), their six subject maps and the sealed build state")
+        #expect(files.filter { $0.lastPathComponent.hasSuffix(".subjects.enc") }.count == 6)
         for file in files {
             let bytes = try Data(contentsOf: file)
             for secret in ["ann@example.com", "+447700900123", "\"Ann\"", "SQLite format", "single_view", "1989-05-17"] {

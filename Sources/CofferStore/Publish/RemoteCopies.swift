@@ -88,6 +88,9 @@ package struct PublishedPerson: Sendable, Equatable {
 /// trigger, in the transaction that records them, whichever command or import
 /// records them.
 package enum RemoteCopies {
+    /// The sealed tables' names: `publish`, `publish sync` and `publish status` check their seals before trusting them.
+    package static var sealedTableNames: [String] { sealedTables.map(\.name) }
+
     static let sealedTables: [(name: String, columns: [String])] = [
         ("published_copies", ["copy_id", "purpose", "role", "database", "shards"]),
         ("published_people", ["copy_id", "subject_id", "customer_id", "digest"]),

@@ -1,0 +1,249 @@
+import CofferCrypto
+import CofferFormats
+import CofferPolicy
+import CofferProjection
+import CofferPublish
+import CofferRequests
+import CofferStore
+import CofferTestSupport
+import Foundation
+import GRDB
+import Testing
+
+/// `coffer publish` against real ClickHouse servers (two shards on loopback).
+@Suite(.serialized)
+struct PublishTests {
+    @Test("published rows, queried through the Distributed table, match the analyst's projection; one person's rows on one shard")
+    func publishedMatchesProjection() throws {
+        let fixture = try PublishFixture()
+        let report = try fixture.publish(database: "match")
+        #expect(report.manifest.full)
+        #expect(report.manifest.people > 20)
+        let reader = try ProjectionReader(vault: fixture.analyst(), policy: fixture.policy, purpose: "marketing", action: .query)
+        let shard = fixture.servers.client(1)   // any shard answers through the Distributed tables
+
+        let localIDs = try reader.query("SELECT customer_id FROM single_view ORDER BY customer_id").rows.map(\.[0].description)
+        let remoteIDs = try shard.rows("SELECT customer_id FROM match.marketing_single_view ORDER BY customer_id").map(\.[0])
+        #expect(remoteIDs == localIDs)
+        let localMembers = try reader.query("SELECT segment, count(*) FROM segment_members GROUP BY segment ORDER BY segment").rows
+            .map { [$0[0].description, $0[1].description] }
+        let remoteMembers = try shard.rows("SELECT segment, count() FROM match.marketing_segment_members GROUP BY segment ORDER BY segment")
+        #expect(remoteMembers == localMembers)
+        // Every numeric column sums the same on both sides.
+        let numeric = try reader.query("SELECT name FROM columns WHERE type IN ('INTEGER', 'REAL')").rows.map(\.[0].description)
+        #expect(numeric.count > 5)
+        for column in numeric {
+            let local = try reader.query("SELECT total(\"\(column)\") FROM single_view").rows[0][0].double ?? 0
+            let remote = Double(try shard.execute("SELECT sum(`\(column)`) FROM match.marketing_single_view")) ?? .nan
+            #expect(abs(local - remote) <= 1e-6 * max(1, abs(local)), "\(column): \(local) vs \(remote)")
+        }
+        // Each person on exactly one shard, the one cityHash64 picks.
+        let first = Set(try fixture.servers.client(0).rows("SELECT customer_id FROM match.marketing_single_view_local").map(\.[0]))
+        let second = Set(try fixture.servers.client(1).rows("SELECT customer_id FROM match.marketing_single_view_local").map(\.[0]))
+        #expect(first.isDisjoint(with: second))
+        #expect(!first.isEmpty && !second.isEmpty)
+        #expect(first.union(second) == Set(localIDs))
+        for index in 0..<2 {
+            let misplaced = try fixture.servers.client(index).integer(
+                "SELECT count() FROM match.marketing_single_view_local WHERE cityHash64(customer_id) % 2 <> \(index)")
+            #expect(misplaced == 0)
+        }
+    }
+
+    @Test("only the columns the policy gives the role exist remotely; activation subject ids never leave")
+    func onlyAllowedColumns() throws {
+        let fixture = try PublishFixture(customers: 60)
+        _ = try fixture.publish(database: "cols")
+        _ = try fixture.publish(role: .marketing, database: "colsmkt")
+        let engine = PolicyEngine(policy: fixture.policy)
+        for (database, role) in [("cols", Role.analyst), ("colsmkt", Role.marketing)] {
+            let remote = try fixture.servers.client(0).rows("DESCRIBE TABLE \(database).marketing_single_view_local").map(\.[0])
+            let allColumns = SingleViewColumn.names + fixture.policy.purposes.filter(\.needsConsent).map { SingleView.consentColumn($0.name) }
+            let allowed = allColumns.filter { !engine.decide(actor: "owner", role: role, purpose: "marketing", action: .query, field: $0).isDenied }
+            #expect(Set(remote) == Set(allowed), "\(role)")
+            #expect(!remote.contains("address") && !remote.contains("subject_id"))
+            let tables = try fixture.servers.servers.indices.flatMap { index in
+                try fixture.servers.client(index).rows("SELECT name FROM system.tables WHERE database = '\(database)'").map(\.[0])
+            }
+            #expect(!tables.contains { $0.contains("activation") }, "\(tables)")
+            let columns = try fixture.servers.client(0).rows("SELECT table, name FROM system.columns WHERE database = '\(database)'")
+            #expect(!columns.contains { $0[1].contains("subject") }, "\(columns)")
+        }
+        // The analyst's copy holds tokens, the marketer's the email the policy lets marketing see.
+        let analystIDs = try fixture.servers.client(0).rows("SELECT customer_id FROM cols.marketing_single_view LIMIT 5").map(\.[0])
+        #expect(analystIDs.allSatisfy { !$0.contains("@") && $0.count >= 16 })
+    }
+
+    @Test("erasure, withdrawal and restriction reach every shard: 0 rows, and the receipt and statement say verified")
+    func propagation() throws {
+        let fixture = try PublishFixture()
+        _ = try fixture.publish(database: "prop")
+        let people = try fixture.people().sorted { $0.key < $1.key }
+        let (erased, withdrawn, restricted) = (people[0], people[1], people[2])
+        for person in [erased, withdrawn, restricted] {
+            #expect(try fixture.rows(of: person.key, in: "marketing_single_view", database: "prop").reduce(0, +) == 1)
+        }
+
+        let desk = try fixture.dpo()
+        let receipt = try desk.erase(subject: try fixture.email(of: erased.value))
+        let copies = try #require(receipt.receipt.remoteCopies)
+        #expect(copies.count == 1 && copies[0].status == "pending")
+        _ = try desk.restrict(subject: try fixture.email(of: restricted.value))
+        _ = try fixture.owner.database.write { db in
+            try fixture.owner.consentLedger().record(ConsentRecord(purpose: "marketing", status: .withdrawn, source: "test",
+                                                                    effectiveAt: fixture.now), for: withdrawn.value, in: db)
+        }
+        let pending = try fixture.owner.database.read { try RemoteCopies.pending(in: $0) }
+        #expect(Set(pending.map(\.reason)) == [.erasure, .restriction, .withdrawal])
+        #expect(Set(pending.compactMap(\.customerID)) == [erased.key, withdrawn.key, restricted.key])
+
+        // The erased and the restricted are out of the file's subject map at once; no analyst can read the map.
+        let map = try fixture.people()
+        #expect(map[erased.key] == nil && map[restricted.key] == nil && map[withdrawn.key] != nil)
+        #expect(try SubjectMap.read(purpose: "marketing", role: .analyst, vault: fixture.analyst()) == nil)
+
+        let sync = try DeleteSync(vault: fixture.owner, credentials: ClickHouseServers.credentials).run()
+        #expect(sync.verified == 3 && sync.failures.isEmpty && sync.pending == 0)
+        for person in [erased, withdrawn, restricted] {
+            #expect(try fixture.rows(of: person.key, in: "marketing_single_view", database: "prop") == [0, 0])
+            #expect(try fixture.rows(of: person.key, in: "marketing_segment_members", database: "prop") == [0, 0])
+        }
+        // Once verified, the vault forgets which customer_id the person had.
+        let verified = try fixture.owner.database.read { try RemoteCopies.deletes(ofRequest: receipt.receipt.request, in: $0) }
+        #expect(verified.count == 1 && verified[0].customerID == nil && verified[0].verifiedAt != nil)
+        #expect(verified[0].removalDueAt == verified[0].verifiedAt! + 30_000)
+        let statement = try desk.remoteStatement(receipt.receipt.request)
+        #expect(statement.statement.allVerified)
+        #expect(try RequestDesk.verify(statement, publicKey: nil).copies[0].status == "verified gone")
+        // The next publish does not send them back.
+        let again = try fixture.publish(database: "prop")
+        #expect(!again.manifest.full && again.manifest.added == 0)
+        for person in [erased, withdrawn, restricted] {
+            #expect(try fixture.rows(of: person.key, in: "marketing_single_view", database: "prop") == [0, 0])
+        }
+    }
+
+    @Test("a shard that is down keeps its deletes queued, retried until it is back")
+    func downShardIsRetried() throws {
+        let fixture = try PublishFixture(customers: 80)
+        _ = try fixture.publish(database: "down")
+        let (id, subject) = try #require(try fixture.people().min { $0.key < $1.key })
+        let shard = try #require(fixture.rows(of: id, in: "marketing_single_view", database: "down").firstIndex(of: 1))
+        fixture.servers.stop(shard)
+        let receipt = try fixture.dpo().erase(subject: try fixture.email(of: subject))
+        let sync = DeleteSync(vault: fixture.owner, credentials: ClickHouseServers.credentials)
+        let first = try sync.run()
+        #expect(first.verified == 0 && first.failures.count == 1 && first.pending == 1)
+        let second = try sync.run()
+        #expect(second.verified == 0 && second.pending == 1)
+        let owed = try fixture.owner.database.read { try RemoteCopies.pending(in: $0) }
+        #expect(owed.count == 1 && owed[0].attempts == 2 && owed[0].lastError?.contains("did not answer") == true)
+        let status = try PublishStatus.load(vault: fixture.owner, deadline: 1, now: EventLog.now() + 10)
+        #expect(status.pending.count == 1 && status.overdue == 1)
+
+        try fixture.servers.start(shard)
+        let third = try sync.run()
+        #expect(third.verified == 1 && third.pending == 0 && third.requestsCompleted == [receipt.receipt.request])
+        #expect(try fixture.rows(of: id, in: "marketing_single_view", database: "down") == [0, 0])
+    }
+
+    @Test("a publish stopped after recording or after sending is completed by the next: the shards hold each person once")
+    func interruptedPublishIsCompleted() throws {
+        struct Killed: Error {}
+        let fixture = try PublishFixture(customers: 80)
+        for step in ["recorded", "sent"] {
+            let database = "killed_\(step)"
+            #expect(throws: Killed.self) {
+                try fixture.publish(database: database) { $0.afterStep = { if $0 == step { throw Killed() } } }
+            }
+            // A second stop in the same place, after a first publish completed the tables.
+            _ = try fixture.publish(database: database)
+            #expect(throws: Killed.self) {
+                try fixture.publish(database: database) { $0.afterStep = { if $0 == step { throw Killed() } } }
+            }
+            let report = try fixture.publish(database: database)
+            let client = fixture.servers.client(0)
+            let rows = try client.integer("SELECT count() FROM \(database).marketing_single_view")
+            let distinct = try client.integer("SELECT uniqExact(customer_id) FROM \(database).marketing_single_view")
+            #expect(rows == report.manifest.people && distinct == rows, "\(step)")
+            #expect(report.manifest.tables["marketing_segment_members"]
+                == (try client.integer("SELECT count() FROM (SELECT DISTINCT segment, customer_id FROM \(database).marketing_segment_members)")))
+            let recorded = try fixture.owner.database.read { db in
+                try RemoteCopies.people(of: report.manifest.copy, in: db)
+            }
+            #expect(recorded.count == rows && recorded.values.allSatisfy { !$0.digest.isEmpty })
+        }
+    }
+
+    @Test("an unchanged projection sends nothing; a person who left is deleted; the manifest is signed and matches the shards")
+    func incrementalAndManifest() throws {
+        let fixture = try PublishFixture(customers: 80)
+        let first = try fixture.publish(database: "incr")
+        let same = try fixture.publish(database: "incr")
+        #expect(!same.manifest.full && same.manifest.added == 0 && same.manifest.replaced == 0 && same.manifest.removed == 0)
+        // Someone withdraws; the file still has them until the next build: left out now, and deleted.
+        let (id, subject) = try #require(try fixture.people().min { $0.key < $1.key })
+        _ = try fixture.owner.database.write { db in
+            try fixture.owner.consentLedger().record(ConsentRecord(purpose: "marketing", status: .withdrawn, source: "test",
+                                                                    effectiveAt: fixture.now), for: subject, in: db)
+        }
+        let after = try fixture.publish(database: "incr")
+        #expect(after.leftOutNow == 1 && after.manifest.people == first.manifest.people - 1)
+        #expect(after.sync.verified == 1)
+        #expect(try fixture.rows(of: id, in: "marketing_single_view", database: "incr") == [0, 0])
+
+        // The manifest: in a signed audit entry, with the counts the shards show.
+        let verification = try AuditVerifier.verify(layout: fixture.owner.layout)
+        #expect(verification.isValid && verification.unsignedTail == 0)
+        let entry = try #require(try fixture.owner.auditEntries(AuditFilter(action: .publish)).last)
+        #expect(entry.signed)
+        let manifest = try JSONDecoder().decode(PublishManifest.self, from: Data((entry.details.reason ?? "").utf8))
+        #expect(manifest == after.manifest)
+        #expect(manifest.policySHA256 == fixture.policy.sha256)
+        for (table, rows) in manifest.tables {
+            let stored = ["marketing_single_view", "marketing_segment_members"].contains(table) ? "\(table)_local" : table
+            let shards = stored.hasSuffix("_local") ? fixture.servers.servers.indices.map { $0 } : [0]
+            let remote = try shards.reduce(0) { $0 + (try fixture.servers.client($1).integer("SELECT count() FROM incr.`\(stored)`")) }
+            #expect(remote == rows, "\(table)")
+        }
+    }
+
+    @Test("a delete taken off the queue, or a person taken off a copy's list, outside Coffer is refused, not trusted")
+    func tamperedQueue() throws {
+        let fixture = try PublishFixture(customers: 40, shards: 1)
+        _ = try fixture.publish(database: "tamper")
+        let (_, subject) = try #require(try fixture.people().min { $0.key < $1.key })
+        _ = try fixture.dpo().erase(subject: try fixture.email(of: subject))
+        for (table, sql) in [("remote_deletes", "DELETE FROM remote_deletes"), ("published_people", "DELETE FROM published_people")] {
+            let queue = try DatabaseQueue(path: fixture.owner.layout.database.path)
+            try queue.write { db in
+                for name in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '\(table)_seal_%'") {
+                    try db.execute(sql: "DROP TRIGGER \(name)")
+                }
+                try db.execute(sql: sql)
+                #expect(db.changesCount > 0)
+            }
+            try queue.close()
+            let owner = try fixture.scratch.unlock()
+            #expect {
+                try DeleteSync(vault: owner, credentials: ClickHouseServers.credentials).run()
+            } throws: { error in
+                guard case let .tamperedTable(_, name)? = error as? VaultError else { return false }
+                return name == table
+            }
+            #expect(throws: VaultError.self) {
+                try Publisher(vault: owner, policy: fixture.policy).publish(purpose: "marketing", role: .analyst, to: fixture.target("tamper"))
+            }
+        }
+    }
+
+    @Test("one shard: plain MergeTree tables, no cluster needed")
+    func singleShard() throws {
+        let fixture = try PublishFixture(customers: 40, shards: 1)
+        let report = try fixture.publish(database: "one")
+        let rows = try fixture.servers.client(0).integer("SELECT count() FROM one.marketing_single_view")
+        #expect(rows == report.manifest.people)
+        let engine = try fixture.servers.client(0).execute("SELECT engine FROM system.tables WHERE database = 'one' AND name = 'marketing_single_view'")
+        #expect(engine == "MergeTree")
+    }
+}
