@@ -97,7 +97,7 @@ package struct Publisher {
         let rows = PersonRows(schema: schema)
         var current: [SubjectID: PublishedPerson] = [:], memberRows: [SubjectID: Int] = [:]
         var leftOut = 0
-        let builtThrough = try file.read { db in
+        let (builtThrough, builtAt) = try file.read { db in
             try rows.forEach(in: db) { person in
                 guard let subject = map[person.customerID] else { throw PublishError.noSubjectMap(purpose: name, role: role.rawValue) }
                 guard holds(subject) else {
@@ -107,7 +107,8 @@ package struct Publisher {
                 current[subject] = PublishedPerson(customerID: person.customerID, digest: try person.digest())
                 memberRows[subject] = person.members.count { $0 == UInt8(ascii: "\n") }
             }
-            return try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM projection_info WHERE key = 'last_seq'") ?? 0
+            return (try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM projection_info WHERE key = 'last_seq'") ?? 0,
+                    try String.fetchOne(db, sql: "SELECT value FROM projection_info WHERE key = 'built_at'").flatMap { Timestamp.parse($0) } ?? 0)
         }
         let previous = try vault.database.read { try RemoteCopies.people(of: copy.id, in: $0) }
         let full = try !known.contains { $0.id == copy.id } || !matches(schema, on: clients)
@@ -145,6 +146,9 @@ package struct Publisher {
             // Those erased or restricted while their rows were sent are no longer recorded: not put back.
             let still = try RemoteCopies.people(of: copy.id, in: db)
             try RemoteCopies.record(copy.id, upserts: changed.filter { still[$0.key] != nil }.map { ($0.key, $0.value) }, removals: [], in: db)
+            // Rows from a build after a retention run: the copy no longer holds what that run destroyed.
+            try RemoteCopies.resolveRetention(of: copy.id, builtAt: builtAt, at: copy.publishedAt,
+                                              removalDue: copy.publishedAt + Int64(target.partsLifetime) * 1000, in: db)
         }
         var sync = try DeleteSync(vault: vault, credentials: target.credentials).run(copies: [copy.id], now: now)
         for table in schema.tables where table.perPerson { _ = try waitAll(clients, schema: schema, table: table) }

@@ -31,6 +31,9 @@ package struct RetentionReport: Codable, Sendable, Equatable {
     /// The quarantine's cutoff, and the records older than it that were (or would be) deleted.
     package var quarantineCutoff: String?
     package var quarantineDeleted: Int
+    /// Published copies (`coffer publish`) holding rows folded from the destroyed events: each must be
+    /// published again from a later build (`publish status` shows them until it is).
+    package var remoteCopiesToRepublish: Int?
     package var note = "Collected events (identify, track, page, screen, alias, group, rectify) are destroyed by month once their "
         + "retention has passed. Consent, merge, restriction and erasure records are evidence, kept until the person is erased."
 }
@@ -75,9 +78,15 @@ package enum RetentionRun {
         let destroyed = epochs.reduce(0) { $0 + $1.eventsUnreadable } + (legacy?.eventsDropped ?? 0)
         // The saved build state was folded from events that are gone now: the next build reads the log afresh.
         if !dryRun, destroyed > 0 || (legacy?.subjects ?? 0) > 0 { try ProjectionBuilder.forgetState(vault.layout) }
+        // Published copies hold rows folded from those events: each owes a publish from a build after this run.
+        var remoteCopies: Int?
+        if !dryRun, destroyed > 0 {
+            remoteCopies = try vault.database.write { try RemoteCopies.queueRetention(at: now, in: $0) }
+        }
         let report = RetentionReport(vaultID: vault.vaultID.hexString, at: Timestamp.format(now), dryRun: dryRun, policySHA256: policy.sha256,
                                      readCutoffs: readCutoffs, epochs: epochs, eventsDestroyed: destroyed, legacyReseal: legacy,
-                                     quarantineCutoff: quarantineCutoff.map(Timestamp.format), quarantineDeleted: deleted)
+                                     quarantineCutoff: quarantineCutoff.map(Timestamp.format), quarantineDeleted: deleted,
+                                     remoteCopiesToRepublish: remoteCopies == 0 ? nil : remoteCopies)
         let (signature, signingKey) = try SignedReceipt.sign(report, vault: vault)
         let signed = SignedRetentionReport(report: report, signature: signature, signingKey: signingKey)
         var reason = (dryRun ? "dry run: " : "") + "key epochs past retention \(epochs.count), events unreadable \(destroyed), "

@@ -112,6 +112,7 @@ struct PublishCommand: ParsableCommand {
                     Terminal.line("  #\(entry.delete.id) \(entry.delete.reason.rawValue)\(entry.delete.requestID.map { " (\($0))" } ?? "") "
                         + "for \(entry.purpose), queued \(age) ago, \(entry.delete.attempts) tr\(entry.delete.attempts == 1 ? "y" : "ies")"
                         + (entry.delete.lastError.map { "; last error: \($0)" } ?? "")
+                        + (entry.delete.reason == .retention ? "; met by a publish from a build after the retention run" : "")
                         + (entry.overdue ? "  OVERDUE (past the policy's remote_delete_deadline of \(policy.remoteDeleteDeadline))" : ""))
                 }
             }

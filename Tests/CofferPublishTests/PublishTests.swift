@@ -237,6 +237,30 @@ struct PublishTests {
         }
     }
 
+    @Test("a retention run leaves every copy owing a publish from a later build; that publish meets it")
+    func retention() throws {
+        let fixture = try PublishFixture(customers: 40, shards: 1)
+        let first = try fixture.publish(database: "kept")
+        let later = fixture.now + 3 * 365 * 86_400_000   // everything collected is past retention then
+        let run = try RetentionRun.apply(vault: fixture.owner, policy: fixture.policy, now: later, dryRun: false)
+        #expect(run.report.eventsDestroyed > 0 && run.report.remoteCopiesToRepublish == 1)
+        func owed() throws -> [RemoteDelete] { try fixture.owner.database.read { try RemoteCopies.pending(in: $0) } }
+        #expect(try owed().map(\.reason) == [.retention])
+        _ = try DeleteSync(vault: fixture.owner, credentials: ClickHouseServers.credentials).run()
+        #expect(try owed().count == 1, "a sync cannot meet it: only rows from a later build can")
+        _ = try fixture.publish(database: "kept")
+        #expect(try owed().count == 1, "the file was built before the run")
+
+        _ = try ProjectionBuilder(vault: fixture.owner, policy: fixture.policy, segments: fixture.segments).build(now: later)
+        var publisher = Publisher(vault: fixture.owner, policy: fixture.policy)
+        publisher.chunkRows = 7
+        let after = try publisher.publish(purpose: "marketing", role: .analyst, to: fixture.target("kept"), now: { later })
+        #expect(try owed().isEmpty)
+        #expect(after.manifest.people < first.manifest.people && after.manifest.removed > 0)
+        let rows = try fixture.servers.client(0).integer("SELECT count() FROM kept.marketing_single_view")
+        #expect(rows == after.manifest.people)
+    }
+
     @Test("one shard: plain MergeTree tables, no cluster needed")
     func singleShard() throws {
         let fixture = try PublishFixture(customers: 40, shards: 1)

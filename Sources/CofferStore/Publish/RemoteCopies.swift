@@ -230,6 +230,23 @@ package enum RemoteCopies {
         for id in customerIDs { try insert.execute(arguments: [copy, id, reason.rawValue, request, time]) }
     }
 
+    /// A retention run destroyed events: every copy owes a publish from a build after `time`
+    /// (one copy-wide entry each, resolved by `resolveRetention`). Returns the copies.
+    @discardableResult
+    package static func queueRetention(at time: Int64, in db: Database) throws -> Int {
+        let ids = try String.fetchAll(db, sql: "SELECT copy_id FROM published_copies ORDER BY copy_id")
+        for id in ids { try queue(id, customerIDs: [nil], reason: .retention, at: time, in: db) }
+        return ids.count
+    }
+
+    /// `copy` was published from a build made at `builtAt`: the retention entries queued before it are met.
+    package static func resolveRetention(of copy: String, builtAt: Int64, at time: Int64, removalDue: Int64, in db: Database) throws {
+        let ids = try Int64.fetchAll(db, sql: """
+            SELECT id FROM remote_deletes WHERE copy_id = ? AND reason = 'retention' AND verified_at IS NULL AND queued_at <= ?
+            """, arguments: [copy, builtAt])
+        try verified(ids, at: time, removalDue: removalDue, in: db)
+    }
+
     private static let columns = "id, copy_id, customer_id, reason, request_id, queued_at, attempts, last_error, verified_at, removal_due_at"
 
     private static func delete(_ row: Row) -> RemoteDelete {
