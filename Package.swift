@@ -139,7 +139,7 @@ let package = Package(
             dependencies: [
                 "CofferActivation",
                 "CofferFormats", "CofferStore", "CofferCrypto", "CofferPolicy", "CofferIngest", "CofferProjection", "CofferRequests",
-                "CofferDemo", "CofferCollector", "CofferAnalysis", "CofferDashboard",
+                "CofferDemo", "CofferCollector", "CofferAnalysis", "CofferDashboard", "CofferPublish",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -230,7 +230,7 @@ let package = Package(
         ),
         .target(
             name: "CofferTestSupport",
-            dependencies: ["CofferCrypto", "CofferStore", "CofferPublish"],
+            dependencies: ["CofferCrypto", "CofferStore"],
             path: "Tests/CofferTestSupport",
             swiftSettings: strict
         ),

@@ -8,6 +8,7 @@ import CofferIngest
 import CofferPolicy
 import CofferProjection
 import CofferRequests
+import CofferPublish
 import CofferStore
 import Foundation
 
@@ -16,7 +17,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure speed and memory (build with -c release for meaningful figures).",
-        subcommands: [BenchAudienceCommand.self, BenchDashboardCommand.self, BenchAppendCommand.self, BenchIngestCommand.self, BenchProjectCommand.self, BenchRequestCommand.self,
+        subcommands: [BenchAudienceCommand.self, BenchDashboardCommand.self, BenchAppendCommand.self, BenchIngestCommand.self, BenchProjectCommand.self, BenchPublishCommand.self, BenchRequestCommand.self,
                       BenchServeCommand.self, BenchClvCommand.self]
     )
 }
@@ -323,6 +324,68 @@ struct BenchRequestCommand: ParsableCommand {
         for finding in receipt.traceCheck.findings { Terminal.line("    \(finding)") }
         Terminal.line(String(format: "log verify after:  %.2f s, %@", result.verifySeconds, result.logIntact ? "intact" : "BROKEN"))
         Terminal.line("peak RSS (export + erase): \(ResourceUsage.mebibytes(result.peakRSS))")
+    }
+}
+
+/// `coffer bench publish`
+struct BenchPublishCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "publish",
+        abstract: "Time to publish a purpose's projection to two ClickHouse shards, to publish again after more events, "
+            + "and from an erasure to its verified invisibility.",
+        discussion: """
+            Fills a throw-away vault with café events of N people, builds the projections, and publishes \
+            the purpose (default analytics, everyone in it) for the analyst role: in full, then again after \
+            --added more events (incremental build, then publish), then erases one person and syncs until \
+            every shard shows them gone. Beside it, in the same run, ClickHouse takes 2M plain rows through \
+            the same client (the reference). Two servers are started on loopback (Debian's \
+            clickhouse-server) unless --to and --shard name a cluster `coffer`.
+            """
+    )
+
+    @Option(help: ArgumentHelp("People in the projection.", valueName: "N")) var subjects = 100_000
+    @Option(help: ArgumentHelp("Events in the log.", valueName: "N")) var events = 1_000_000
+    @Option(help: ArgumentHelp("Events added before the incremental publish.", valueName: "N")) var added = 10_000
+    @Option(help: ArgumentHelp("The purpose published.", valueName: "PURPOSE")) var purpose = "analytics"
+    @Option(help: ArgumentHelp("An existing first shard (with --shard; credentials from the environment).", valueName: "URL")) var to: String?
+    @Option(name: .customLong("shard"), help: ArgumentHelp("A further existing shard.", valueName: "URL")) var shards: [String] = []
+    @OptionGroup var policyOption: PolicyOption
+
+    func validate() throws {
+        guard subjects > 0, events > 0, added > 0 else { throw ValidationError("--subjects, --events and --added must be positive") }
+    }
+
+    func run() throws {
+        let policy = try policyOption.load()
+        let segments = try SegmentCatalog.load(path: SegmentCatalog.resolvePath(explicit: nil, policyPath: policy.file), policy: policy)
+        var configuration = PublishBenchmark.Configuration()
+        configuration.subjects = subjects
+        configuration.events = events
+        configuration.added = added
+        configuration.purpose = purpose
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-bench-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        Terminal.note("bench publish: building a vault of \(events) events of \(subjects) people…")
+        let credentials = try ClickHouseCredentials.load(file: nil, environment: CommandContext.current.environment)
+        let result = try PublishBenchmark(configuration: configuration).run(
+            directory: directory, policy: policy, segments: segments, shards: to.map { [$0] + shards }, credentials: credentials) {
+            Terminal.note("bench publish: \($0)…")
+        }
+        func tables(_ manifest: PublishManifest) -> String {
+            manifest.tables.sorted { $0.key < $1.key }.map { "\($0.key.dropFirst(purpose.count + 1)) \($0.value)" }.joined(separator: ", ")
+        }
+        Terminal.line(String(format: "setup:        %.1f s (append, projections)", result.setupSeconds))
+        Terminal.line(String(format: "full publish: %.2f s, %d people to %d shards (%@)", result.fullSeconds, result.full.people,
+                             result.shards, tables(result.full)))
+        Terminal.line(String(format: "incremental:  %.2f s after %d events (build %.2f s first): %d added, %d replaced, %d removed",
+                             result.incrementalSeconds, result.addedEvents, result.incrementalBuildSeconds, result.incremental.added,
+                             result.incremental.replaced, result.incremental.removed))
+        Terminal.line(String(format: "erasure → verified gone: %.2f s (erasure %.2f s, sync %.2f s): %@",
+                             result.eraseSeconds + result.syncSeconds, result.eraseSeconds, result.syncSeconds, result.remoteStatus))
+        Terminal.line(String(format: "reference:    %.2f s for %d plain rows through the same client (%.0f rows/s); full publish %.0f people/s",
+                             result.referenceSeconds, result.referenceRows, Double(result.referenceRows) / result.referenceSeconds,
+                             Double(result.full.people) / result.fullSeconds))
+        Terminal.line("peak RSS (publishes, erasure, sync): \(ResourceUsage.mebibytes(result.peakRSS))")
     }
 }
 

@@ -11,11 +11,11 @@ import Glibc
 struct PublishKillTests {
     @Test("SIGKILL mid-publish leaves a state the next publish completes")
     func killedPublish() throws {
-        let servers = try ClickHouseServers(count: 2)
+        let servers = try LocalClickHouse(count: 2)
         var coffer = try CofferProcess()
         defer { coffer.cleanup() }
-        coffer.environment[ClickHouseCredentials.userVariable] = ClickHouseServers.user
-        coffer.environment[ClickHouseCredentials.passwordVariable] = ClickHouseServers.password
+        coffer.environment[ClickHouseCredentials.userVariable] = LocalClickHouse.user
+        coffer.environment[ClickHouseCredentials.passwordVariable] = LocalClickHouse.password
         #expect(try coffer.run(["demo", "--vault", coffer.vault, "--customers", "400"]).status == 0)
         #expect(try coffer.run(["project", "build", "--vault", coffer.vault, "--purpose", "marketing"]).status == 0)
         let arguments = ["publish", "--vault", coffer.vault, "--to", servers.urls[0], "--shard", servers.urls[1],

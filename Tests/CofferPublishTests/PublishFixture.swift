@@ -18,13 +18,13 @@ final class PublishFixture {
     let owner: Vault
     let policy: Policy
     let segments: [SegmentDefinition]
-    let servers: ClickHouseServers
+    let servers: LocalClickHouse
     let now = EventLog.now()
     static let dpoPassphrase = "publish dpo passphrase"
     static let analystPassphrase = "publish analyst passphrase"
 
     init(customers: Int = 150, shards: Int = 2) throws {
-        servers = try ClickHouseServers(count: shards)
+        servers = try LocalClickHouse(count: shards)
         scratch = try ScratchVault("publish")
         owner = try scratch.create()
         policy = try PolicyLoader.load(path: ScratchVault.defaultPolicyPath)
@@ -50,7 +50,7 @@ final class PublishFixture {
     func target(_ database: String, shards: Int? = nil) throws -> PublishTarget {
         let urls = Array(servers.urls.prefix(shards ?? servers.urls.count))
         return try PublishTarget(to: urls[0], shards: Array(urls.dropFirst()), database: database, cluster: urls.count > 1 ? "coffer" : nil,
-                                 credentials: ClickHouseServers.credentials, partsLifetime: 30)
+                                 credentials: LocalClickHouse.credentials, partsLifetime: 30)
     }
 
     func publish(_ purpose: String = "marketing", role: Role = .analyst, database: String,
@@ -89,6 +89,6 @@ final class PublishFixture {
 
 /// `#require` for use outside a test function's body (a fixture's helpers).
 func require_<T>(_ value: T?, _ what: String = "value") throws -> T {
-    guard let value else { throw ClickHouseServers.Failure("missing \(what)") }
+    guard let value else { throw LocalClickHouse.Failure("missing \(what)") }
     return value
 }

@@ -102,7 +102,7 @@ struct PublishTests {
         #expect(map[erased.key] == nil && map[restricted.key] == nil && map[withdrawn.key] != nil)
         #expect(try SubjectMap.read(purpose: "marketing", role: .analyst, vault: fixture.analyst()) == nil)
 
-        let sync = try DeleteSync(vault: fixture.owner, credentials: ClickHouseServers.credentials).run()
+        let sync = try DeleteSync(vault: fixture.owner, credentials: LocalClickHouse.credentials).run()
         #expect(sync.verified == 3 && sync.failures.isEmpty && sync.pending == 0)
         for person in [erased, withdrawn, restricted] {
             #expect(try fixture.rows(of: person.key, in: "marketing_single_view", database: "prop") == [0, 0])
@@ -131,7 +131,7 @@ struct PublishTests {
         let shard = try #require(fixture.rows(of: id, in: "marketing_single_view", database: "down").firstIndex(of: 1))
         fixture.servers.stop(shard)
         let receipt = try fixture.dpo().erase(subject: try fixture.email(of: subject))
-        let sync = DeleteSync(vault: fixture.owner, credentials: ClickHouseServers.credentials)
+        let sync = DeleteSync(vault: fixture.owner, credentials: LocalClickHouse.credentials)
         let first = try sync.run()
         #expect(first.verified == 0 && first.failures.count == 1 && first.pending == 1)
         let second = try sync.run()
@@ -226,7 +226,7 @@ struct PublishTests {
             try queue.close()
             let owner = try fixture.scratch.unlock()
             #expect {
-                try DeleteSync(vault: owner, credentials: ClickHouseServers.credentials).run()
+                try DeleteSync(vault: owner, credentials: LocalClickHouse.credentials).run()
             } throws: { error in
                 guard case let .tamperedTable(_, name)? = error as? VaultError else { return false }
                 return name == table
@@ -246,7 +246,7 @@ struct PublishTests {
         #expect(run.report.eventsDestroyed > 0 && run.report.remoteCopiesToRepublish == 1)
         func owed() throws -> [RemoteDelete] { try fixture.owner.database.read { try RemoteCopies.pending(in: $0) } }
         #expect(try owed().map(\.reason) == [.retention])
-        _ = try DeleteSync(vault: fixture.owner, credentials: ClickHouseServers.credentials).run()
+        _ = try DeleteSync(vault: fixture.owner, credentials: LocalClickHouse.credentials).run()
         #expect(try owed().count == 1, "a sync cannot meet it: only rows from a later build can")
         _ = try fixture.publish(database: "kept")
         #expect(try owed().count == 1, "the file was built before the run")

@@ -1,15 +1,15 @@
-package import CofferPublish
 package import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Real ClickHouse servers on loopback for `coffer publish`'s tests: each a
-/// child process (no systemd) with its own config, users and data directory
-/// under a scratch directory, on free ports, in one cluster named `coffer`
-/// whose shards are the servers in order. Stopped (SIGKILL) and removed when
-/// released; `.ci/run` and `scripts/test` install Debian's clickhouse-server.
-package final class ClickHouseServers: @unchecked Sendable {   // one test owns it; `processes` changes only through its calls
+/// Throw-away ClickHouse servers on loopback, for `coffer publish`'s tests and
+/// `coffer bench publish`: each a child process (no systemd) with its own
+/// config, users and data directory under a scratch directory, on free ports,
+/// in one cluster named `coffer` whose shards are the servers in order.
+/// Stopped (SIGKILL) and removed when released; `scripts/test` installs
+/// Debian's clickhouse-server.
+package final class LocalClickHouse: @unchecked Sendable {   // one test owns it; `processes` changes only through its calls
     package struct Server: Sendable {
         package var httpPort: UInt16
         package var tcpPort: UInt16
@@ -58,7 +58,7 @@ package final class ClickHouseServers: @unchecked Sendable {   // one test owns 
     package var urls: [String] { servers.map(\.url) }
 
     /// (Re)starts server `index` and waits until it answers.
-    package func start(_ index: Int, binary: String? = ClickHouseServers.binary) throws {
+    package func start(_ index: Int, binary: String? = LocalClickHouse.binary) throws {
         guard processes[index] == nil, let binary else { return }
         let server = servers[index]
         // posix_spawn and waitpid rather than Foundation's Process, which reaps its children one at a

@@ -1,0 +1,157 @@
+import CofferCrypto
+package import CofferPolicy
+package import CofferProjection
+package import CofferPublish
+import CofferRequests
+import GRDB
+package import CofferStore
+package import Foundation
+
+/// `coffer bench publish`: a purpose's projection of N people published to
+/// two ClickHouse shards (started on loopback unless given), then an
+/// incremental publish after more events, then the time from an erasure to
+/// its verified invisibility on every shard; beside them, in the same run,
+/// ClickHouse taking plain rows through the same HTTP client (the reference).
+package struct PublishBenchmark {
+    package struct Configuration: Sendable {
+        package var subjects = 100_000
+        package var events = 1_000_000
+        /// Events added before the incremental publish.
+        package var added = 10_000
+        /// The purpose published (analytics rests on legitimate interests: everyone is in it).
+        package var purpose = "analytics"
+        package var role = Role.analyst
+        /// Plain purchase-shaped rows the reference inserts.
+        package var referenceRows = 2_000_000
+        package init() {}
+    }
+
+    package struct Result: Sendable {
+        package var shards: Int
+        package var setupSeconds: Double
+        package var full: PublishManifest
+        package var fullSeconds: Double
+        package var addedEvents: Int
+        package var incrementalBuildSeconds: Double
+        package var incremental: PublishManifest
+        package var incrementalSeconds: Double
+        package var eraseSeconds: Double
+        package var syncSeconds: Double
+        package var remoteStatus: String
+        package var referenceRows: Int
+        package var referenceSeconds: Double
+        package var peakRSS: UInt64
+    }
+
+    let configuration: Configuration
+    package init(configuration: Configuration) { self.configuration = configuration }
+
+    static let email = "published.customer@example.com"
+
+    /// - Parameter shards: ClickHouse HTTP URLs (first, then the others, in the cluster `coffer`'s order); nil starts two locally.
+    package func run(directory: URL, policy: Policy, segments: [SegmentDefinition], shards given: [String]?,
+                     credentials: ClickHouseCredentials, progress: (String) -> Void = { _ in }) throws -> Result {
+        var local: LocalClickHouse?
+        if given == nil {
+            progress("starting two ClickHouse servers on loopback")
+            local = try LocalClickHouse(count: 2)
+        }
+        let urls = given ?? local!.urls
+        let credentials = local == nil ? credentials : LocalClickHouse.credentials
+        let target = try PublishTarget(to: urls[0], shards: Array(urls.dropFirst()), database: "coffer_bench",
+                                       cluster: urls.count > 1 ? "coffer" : nil, credentials: credentials)
+
+        let setup = Stopwatch()
+        let layout = VaultLayout(directory: directory.appendingPathComponent("vault"))
+        let ownerPass = try SecureBytes.random(count: 32), compliancePass = try SecureBytes.random(count: 32)
+        let owner = try Vault.create(layout: layout, ownerPassphrase: ownerPass, kdf: ProjectBenchmark.benchKDF)
+        var population = ProjectBenchmark.Configuration()
+        population.subjects = configuration.subjects
+        population.events = configuration.events
+        let bench = ProjectBenchmark(configuration: population)
+        let subjects = try bench.populate(vault: owner, policy: policy, progress: progress).subjects
+        // One person found by email, for the erasure.
+        let graph = try owner.identityGraph(), log = try owner.eventLog()
+        try owner.database.write { db in
+            let subject = try graph.resolve([Identifier(type: .email, raw: Self.email)!], at: EventLog.now(), in: db).subject
+            let identify = #"{"timestamp":"2026-01-02T10:00:00Z","traits":{"email":"\#(Self.email)"},"type":"identify","userId":"published-1"}"#
+            _ = try log.append([NewEvent(subject: subject, kind: .identify, payload: Array(identify.utf8))]
+                + (1..<20).map { i in NewEvent(subject: subject, kind: .track, payload: ProjectBenchmark.payload(i * 10 + 1, user: 1).1) }, in: db)
+        }
+        let dpo = try ProjectBenchmark.buildProjections(of: owner, policy: policy, segments: segments, thenUnlock: "bench-dpo",
+                                                        role: .compliance, passphrase: compliancePass, progress: progress)
+        let setupSeconds = setup.elapsed
+        ResourceUsage.resetPeak()
+
+        progress("publishing \(configuration.purpose) in full")
+        let publisher = Publisher(vault: owner, policy: policy)
+        let fullClock = Stopwatch()
+        let full = try publisher.publish(purpose: configuration.purpose, role: configuration.role, to: target)
+        let fullSeconds = fullClock.elapsed
+
+        progress("adding \(configuration.added) events, building, publishing again")
+        var batch: [NewEvent] = []
+        for i in 0..<configuration.added {
+            let n = configuration.events + i, user = (n &* 7919) % subjects.count
+            let (kind, payload) = ProjectBenchmark.payload(n, user: user)
+            batch.append(NewEvent(subject: subjects[user], kind: kind, payload: payload, occurredAt: ProjectBenchmark.time(n)))
+        }
+        _ = try log.append(batch)
+        let buildClock = Stopwatch()
+        _ = try ProjectionBuilder(vault: owner, policy: policy, segments: segments).build(purposes: [configuration.purpose])
+        let incrementalBuildSeconds = buildClock.elapsed
+        let incrementalClock = Stopwatch()
+        let incremental = try publisher.publish(purpose: configuration.purpose, role: configuration.role, to: target)
+        let incrementalSeconds = incrementalClock.elapsed
+
+        progress("erasing one person, then syncing")
+        let eraseClock = Stopwatch()
+        let receipt = try RequestDesk(vault: dpo, policy: policy, segments: segments).erase(subject: Identifier(type: .email, raw: Self.email)!)
+        let eraseSeconds = eraseClock.elapsed
+        let syncClock = Stopwatch()
+        _ = try DeleteSync(vault: owner, credentials: credentials).run()
+        let syncSeconds = syncClock.elapsed
+        let states = try RemoteCopyState.of(request: receipt.receipt.request, vault: owner)
+        let status = states.isEmpty ? "the person was in no copy" : states.map(\.status).joined(separator: ", ")
+
+        progress("reference: \(configuration.referenceRows) plain rows through the same client")
+        let referenceSeconds = try reference(urls: urls, credentials: credentials)
+        return Result(shards: urls.count, setupSeconds: setupSeconds, full: full.manifest, fullSeconds: fullSeconds,
+                      addedEvents: configuration.added, incrementalBuildSeconds: incrementalBuildSeconds, incremental: incremental.manifest,
+                      incrementalSeconds: incrementalSeconds, eraseSeconds: eraseSeconds, syncSeconds: syncSeconds, remoteStatus: status,
+                      referenceRows: configuration.referenceRows, referenceSeconds: referenceSeconds, peakRSS: ResourceUsage.peakResidentBytes())
+    }
+
+    /// Purchase-shaped rows (customer, day, amount, channel) into a MergeTree through the Distributed
+    /// table, in the same chunks a publish sends: what ClickHouse and the HTTP path cost on their own.
+    private func reference(urls: [String], credentials: ClickHouseCredentials) throws -> Double {
+        let clients = try urls.map { ClickHouseClient(base: try ClickHouseClient.baseURL($0), credentials: credentials) }
+        let sharded = clients.count > 1
+        for client in clients {
+            try client.execute("DROP TABLE IF EXISTS coffer_bench.reference")
+            try client.execute("DROP TABLE IF EXISTS coffer_bench.reference_local")
+            try client.execute("CREATE TABLE coffer_bench.reference\(sharded ? "_local" : "") (customer_id String, day Date, amount Float64, "
+                + "channel String) ENGINE = MergeTree() ORDER BY customer_id")
+            if sharded {
+                try client.execute("CREATE TABLE coffer_bench.reference AS coffer_bench.reference_local "
+                    + "ENGINE = Distributed(coffer, coffer_bench, reference_local, cityHash64(customer_id))")
+            }
+        }
+        let clock = Stopwatch()
+        var chunk: [UInt8] = []
+        let channels = ["online", "in-store"]
+        for row in 0..<configuration.referenceRows {
+            let line = "c\((row &* 7919) % configuration.subjects)\t2026-\(String(format: "%02d", 1 + row % 10))-\(String(format: "%02d", 1 + row % 28))\t"
+                + "\(Double(row % 4000) / 100)\t\(channels[row % 2])\n"
+            chunk += line.utf8
+            if (row + 1) % 25_000 == 0 {
+                try clients[0].insert(into: "coffer_bench.reference", rows: chunk, settings: sharded ? ["insert_distributed_sync": "1"] : [:])
+                chunk.removeAll(keepingCapacity: true)
+            }
+        }
+        if !chunk.isEmpty {
+            try clients[0].insert(into: "coffer_bench.reference", rows: chunk, settings: sharded ? ["insert_distributed_sync": "1"] : [:])
+        }
+        return clock.elapsed
+    }
+}
