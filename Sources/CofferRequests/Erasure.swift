@@ -207,6 +207,9 @@ extension RequestDesk {
     private func finishErasure(_ record: RequestRecord, pending: PendingErasure, register: RequestRegister,
                                resumed: Bool) throws -> SignedReceipt {
         let shred = pending.shred!
+        if let sync = syncRemoteCopies, try !(remoteCopies(of: record.id) ?? []).isEmpty {
+            do { try sync() } catch { vault.warn("the published copies could not be reached now (\(error)): their deletes stay queued") }
+        }
         let start = Date()
         let check = try noTraceCheck(pending.trace, subjects: shred.subjects.compactMap(SubjectID.init(hex:)))
         let checkMillis = Int((Date().timeIntervalSince(start) * 1000).rounded())

@@ -42,6 +42,10 @@ package final class RequestDesk {
     /// Fault injection for tests: called after each step of an erasure
     /// ("purged", "shredded") and may throw, as a crash there would stop it.
     var afterErasureStep: (String) throws -> Void = { _ in }
+    /// Sends the remote deletes an erasure queued (`coffer publish`'s sync), before its receipt is
+    /// signed, so that the receipt can say the copies are verified gone; nil: they stay pending.
+    /// A failure leaves them pending and the erasure goes on.
+    package var syncRemoteCopies: (() throws -> Void)?
 
     package init(vault: Vault, policy: Policy, segments: [SegmentDefinition]) {
         self.vault = vault

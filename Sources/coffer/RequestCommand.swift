@@ -3,6 +3,7 @@ import CofferCrypto
 import CofferIngest
 import CofferPolicy
 import CofferProjection
+import CofferPublish
 import CofferRequests
 import CofferStore
 import Foundation
@@ -201,6 +202,10 @@ struct RequestCommand: ParsableCommand {
                     throw CommandFailure(message: "not confirmed; nothing was erased")
                 }
             }
+            // Deletes owed to published copies (`coffer publish`) are sent before the receipt is signed, when the
+            // shards answer (credentials from COFFER_CLICKHOUSE_USER / _PASSWORD): the receipt then says verified.
+            let credentials = try ClickHouseCredentials.load(file: nil, environment: CommandContext.current.environment)
+            desk.syncRemoteCopies = { [vault = desk.vault] in _ = try DeleteSync(vault: vault, credentials: credentials).run() }
             let signed = try desk.erase(subject: identifier, request: options.request, receivedAt: received)
             let result = signed.receipt
             if result.subjects.isEmpty {
@@ -225,8 +230,11 @@ struct RequestCommand: ParsableCommand {
             for finding in check.findings { Terminal.line("  \(finding)") }
             Terminal.line("Times: shred \(result.shredMillis) ms, projection purge \(result.purgeMillis) ms, no-trace check \(result.traceCheckMillis) ms.")
             if let copies = result.remoteCopies, !copies.isEmpty {
-                Terminal.line("Published copies holding the person: \(copies.count), their deletes queued (pending): "
-                    + "`coffer publish sync` sends and verifies them, then `coffer request receipt \(result.request)` states it, signed.")
+                let pending = copies.count(where: { !$0.isVerified })
+                Terminal.line("Published copies holding the person: \(copies.count), "
+                    + (pending == 0 ? "verified gone on every shard."
+                        : "\(pending) not reached yet (pending): `coffer publish sync` sends and verifies them, "
+                            + "then `coffer request receipt \(result.request)` states it, signed."))
             }
             let data = try signed.encoded()
             if let receipt {

@@ -123,6 +123,28 @@ struct PublishTests {
         }
     }
 
+    @Test("an erasure sends its remote deletes before signing: the receipt says verified gone; an analyst may not publish")
+    func receiptSaysVerified() throws {
+        let fixture = try PublishFixture(customers: 60)
+        _ = try fixture.publish(database: "receipt")
+        let (id, subject) = try #require(try fixture.people().min { $0.key < $1.key })
+        let desk = try fixture.dpo()
+        desk.syncRemoteCopies = { _ = try DeleteSync(vault: desk.vault, credentials: LocalClickHouse.credentials).run() }
+        let receipt = try desk.erase(subject: try fixture.email(of: subject))
+        let copy = try #require(receipt.receipt.remoteCopies?.first)
+        #expect(copy.status == "verified gone" && copy.verifiedAt != nil && copy.physicalRemovalBy != nil)
+        #expect(try RequestDesk.verify(receipt, publicKey: nil).remoteCopies == [copy])
+        #expect(try fixture.rows(of: id, in: "marketing_single_view", database: "receipt") == [0, 0])
+
+        let analyst = try fixture.analyst()
+        #expect(throws: VaultError.self) {
+            try Publisher(vault: analyst, policy: fixture.policy).publish(purpose: "marketing", role: .analyst, to: fixture.target("receipt"))
+        }
+        #expect(throws: VaultError.self) { try DeleteSync(vault: analyst, credentials: LocalClickHouse.credentials).run() }
+        let denials = try fixture.owner.auditEntries(AuditFilter(decision: .denied)).map(\.action)
+        #expect(denials.contains(.publish) && denials.contains(.publishSync))
+    }
+
     @Test("a shard that is down keeps its deletes queued, retried until it is back")
     func downShardIsRetried() throws {
         let fixture = try PublishFixture(customers: 80)
