@@ -85,8 +85,8 @@ package final class ClickHouseClient {
     }
 
     /// One integer the query returns.
-    package func integer(_ sql: String) throws -> Int {
-        let text = try execute(sql)
+    package func integer(_ sql: String, settings: [String: String] = [:]) throws -> Int {
+        let text = try execute(sql, settings: settings)
         guard let value = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw PublishError.verificationFailed(shard: base.absoluteString, detail: "expected a number, got '\(text.prefix(80))'")
         }

@@ -131,7 +131,8 @@ package struct Publisher {
             for client in clients {
                 for batch in stride(from: 0, to: replaced.count, by: DeleteSync.idsPerStatement) {
                     let list = DeleteSync.literalList(replaced[batch..<min(batch + DeleteSync.idsPerStatement, replaced.count)])
-                    try client.execute("ALTER TABLE \(schema.storageName(table)) DELETE WHERE customer_id IN (\(list))")
+                    let sql = "ALTER TABLE \(schema.storageName(table)) DELETE WHERE customer_id IN (\(list))"
+                    try client.execute(sql, settings: DeleteSync.sized(sql.utf8.count))
                 }
             }
         }
