@@ -31,11 +31,16 @@ package struct PublishBenchmark {
         package var setupSeconds: Double
         package var full: PublishManifest
         package var fullSeconds: Double
+        package var fullTimings: [String: Double]
+        package var fullPeakRSS: UInt64
+        package var incrementalTimings: [String: Double]
         package var addedEvents: Int
         package var incrementalBuildSeconds: Double
         package var incremental: PublishManifest
         package var incrementalSeconds: Double
+        /// The whole erasure (with its no-trace check and receipt), and when every shard showed the person gone.
         package var eraseSeconds: Double
+        package var invisibleAfter: Double
         package var syncSeconds: Double
         package var remoteStatus: String
         package var referenceRows: Int
@@ -88,6 +93,7 @@ package struct PublishBenchmark {
         let fullClock = Stopwatch()
         let full = try publisher.publish(purpose: configuration.purpose, role: configuration.role, to: target)
         let fullSeconds = fullClock.elapsed
+        let fullPeak = ResourceUsage.peakResidentBytes()
 
         progress("adding \(configuration.added) events, building, publishing again")
         var batch: [NewEvent] = []
@@ -104,21 +110,28 @@ package struct PublishBenchmark {
         let incremental = try publisher.publish(purpose: configuration.purpose, role: configuration.role, to: target)
         let incrementalSeconds = incrementalClock.elapsed
 
-        progress("erasing one person, then syncing")
+        progress("erasing one person (its remote deletes sent before the receipt, as `request erase` does)")
+        let desk = RequestDesk(vault: dpo, policy: policy, segments: segments)
         let eraseClock = Stopwatch()
-        let receipt = try RequestDesk(vault: dpo, policy: policy, segments: segments).erase(subject: Identifier(type: .email, raw: Self.email)!)
+        var invisibleAfter = 0.0, syncSeconds = 0.0
+        desk.syncRemoteCopies = {
+            let syncClock = Stopwatch()
+            _ = try DeleteSync(vault: dpo, credentials: credentials).run()
+            syncSeconds = syncClock.elapsed
+            invisibleAfter = eraseClock.elapsed
+        }
+        let receipt = try desk.erase(subject: Identifier(type: .email, raw: Self.email)!)
         let eraseSeconds = eraseClock.elapsed
-        let syncClock = Stopwatch()
-        _ = try DeleteSync(vault: owner, credentials: credentials).run()
-        let syncSeconds = syncClock.elapsed
         let states = try RemoteCopyState.of(request: receipt.receipt.request, vault: owner)
         let status = states.isEmpty ? "the person was in no copy" : states.map(\.status).joined(separator: ", ")
 
         progress("reference: \(configuration.referenceRows) plain rows through the same client")
         let referenceSeconds = try reference(urls: urls, credentials: credentials)
-        return Result(shards: urls.count, setupSeconds: setupSeconds, full: full.manifest, fullSeconds: fullSeconds,
+        return Result(shards: urls.count, setupSeconds: setupSeconds, full: full.manifest, fullSeconds: fullSeconds, fullTimings: full.timings,
+                      fullPeakRSS: fullPeak, incrementalTimings: incremental.timings,
                       addedEvents: configuration.added, incrementalBuildSeconds: incrementalBuildSeconds, incremental: incremental.manifest,
-                      incrementalSeconds: incrementalSeconds, eraseSeconds: eraseSeconds, syncSeconds: syncSeconds, remoteStatus: status,
+                      incrementalSeconds: incrementalSeconds, eraseSeconds: eraseSeconds, invisibleAfter: invisibleAfter,
+                      syncSeconds: syncSeconds, remoteStatus: status,
                       referenceRows: configuration.referenceRows, referenceSeconds: referenceSeconds, peakRSS: ResourceUsage.peakResidentBytes())
     }
 

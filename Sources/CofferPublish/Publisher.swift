@@ -41,6 +41,9 @@ package struct PublishReport: Sendable {
     package var leftOutNow: Int
     package var sync: DeleteSync.Report
     package var seconds: Double
+    /// Seconds per phase: read (the file, digests), record (the vault's transactions), delete (replaced
+    /// people's old rows), send (rows, shared tables), sync (owed deletes), verify (mutations done, counts), manifest.
+    package var timings: [String: Double] = [:]
 }
 
 /// `coffer publish`: sends a purpose's projection, exactly as the policy
@@ -70,6 +73,11 @@ package struct Publisher {
 
     package func publish(purpose name: String, role: Role, to target: PublishTarget, now: () -> Int64 = EventLog.now) throws -> PublishReport {
         let clock = Date()
+        var phase = Date(), timings: [String: Double] = [:]
+        func lap(_ name: String) {
+            timings[name, default: 0] += Date().timeIntervalSince(phase)
+            phase = Date()
+        }
         try vault.require(.publish, for: .publish, purpose: name)
         try vault.usePolicy(sha256: policy.sha256, name: policy.name)
         try vault.verifySeals(RemoteCopies.sealedTableNames + ["consents", "restrictions", "erasures"])
@@ -110,6 +118,7 @@ package struct Publisher {
             return (try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM projection_info WHERE key = 'last_seq'") ?? 0,
                     try String.fetchOne(db, sql: "SELECT value FROM projection_info WHERE key = 'built_at'").flatMap { Timestamp.parse($0) } ?? 0)
         }
+        lap("read")
         let previous = try vault.database.read { try RemoteCopies.people(of: copy.id, in: $0) }
         let full = try !known.contains { $0.id == copy.id } || !matches(schema, on: clients)
         let gone = previous.filter { current[$0.key] == nil }
@@ -125,6 +134,7 @@ package struct Publisher {
                                     removals: Array(gone.keys), in: db)
         }
 
+        lap("record")
         try afterStep("recorded")
         if full { try create(schema, on: clients, cluster: target.cluster, partsLifetime: target.partsLifetime) }
         for table in schema.tables where table.perPerson && !replaced.isEmpty {
@@ -136,8 +146,10 @@ package struct Publisher {
                 }
             }
         }
+        lap("delete")
         try send(changed: Set(changed.keys.compactMap { current[$0]?.customerID }), from: file, schema: schema, rows: rows, clients: clients)
         try replaceShared(schema, from: file, on: clients[0], partsLifetime: target.partsLifetime)
+        lap("send")
         try afterStep("sent")
 
         copy.publishedAt = now()
@@ -151,7 +163,9 @@ package struct Publisher {
             try RemoteCopies.resolveRetention(of: copy.id, builtAt: builtAt, at: copy.publishedAt,
                                               removalDue: copy.publishedAt + Int64(target.partsLifetime) * 1000, in: db)
         }
+        lap("record")
         var sync = try DeleteSync(vault: vault, credentials: target.credentials).run(copies: [copy.id], now: now)
+        lap("sync")
         for table in schema.tables where table.perPerson { _ = try waitAll(clients, schema: schema, table: table) }
 
         // What the shards hold now, against what the vault says they hold.
@@ -166,6 +180,7 @@ package struct Publisher {
             throw PublishError.verificationFailed(shard: target.shardNames.joined(separator: ", "),
                                                   detail: "\(name)_\(table) holds \(counts["\(name)_\(table)"] ?? 0) rows, the vault expected \(rows)")
         }
+        lap("verify")
         let head = try vault.eventLog().head()
         let manifest = PublishManifest(copy: copy.id, purpose: name, role: role.rawValue, database: target.database, cluster: target.cluster,
                                        shards: target.shardNames, tables: counts, people: held.count,
@@ -175,7 +190,8 @@ package struct Publisher {
                                        publishedAt: Timestamp.format(copy.publishedAt), partsLifetime: target.partsLifetime)
         try vault.audit(.publish, purpose: name, target: "copy:\(copy.id)", rows: held.count, reason: try Self.encode(manifest))
         sync.pending = try vault.database.read { try RemoteCopies.pending(in: $0).count }
-        return PublishReport(manifest: manifest, leftOutNow: leftOut, sync: sync, seconds: Date().timeIntervalSince(clock))
+        lap("manifest")
+        return PublishReport(manifest: manifest, leftOutNow: leftOut, sync: sync, seconds: Date().timeIntervalSince(clock), timings: timings)
     }
 
     /// The manifest as the audit entry holds it: sorted-key JSON.

@@ -374,18 +374,26 @@ struct BenchPublishCommand: ParsableCommand {
         func tables(_ manifest: PublishManifest) -> String {
             manifest.tables.sorted { $0.key < $1.key }.map { "\($0.key.dropFirst(purpose.count + 1)) \($0.value)" }.joined(separator: ", ")
         }
+        func phases(_ timings: [String: Double]) -> String {
+            ["read", "record", "delete", "send", "sync", "verify", "manifest"].compactMap { name in
+                timings[name].map { String(format: "%@ %.2f", name, $0) }
+            }.joined(separator: ", ")
+        }
         Terminal.line(String(format: "setup:        %.1f s (append, projections)", result.setupSeconds))
         Terminal.line(String(format: "full publish: %.2f s, %d people to %d shards (%@)", result.fullSeconds, result.full.people,
                              result.shards, tables(result.full)))
+        Terminal.line("  phases: \(phases(result.fullTimings)); peak RSS \(ResourceUsage.mebibytes(result.fullPeakRSS))")
         Terminal.line(String(format: "incremental:  %.2f s after %d events (build %.2f s first): %d added, %d replaced, %d removed",
                              result.incrementalSeconds, result.addedEvents, result.incrementalBuildSeconds, result.incremental.added,
                              result.incremental.replaced, result.incremental.removed))
-        Terminal.line(String(format: "erasure → verified gone: %.2f s (erasure %.2f s, sync %.2f s): %@",
-                             result.eraseSeconds + result.syncSeconds, result.eraseSeconds, result.syncSeconds, result.remoteStatus))
+        Terminal.line("  phases: \(phases(result.incrementalTimings))")
+        Terminal.line(String(format: "erasure → verified gone on every shard: %.2f s (the remote sync %.2f s of it); "
+                             + "the whole erasure with its no-trace check and receipt %.2f s: %@",
+                             result.invisibleAfter, result.syncSeconds, result.eraseSeconds, result.remoteStatus))
         Terminal.line(String(format: "reference:    %.2f s for %d plain rows through the same client (%.0f rows/s); full publish %.0f people/s",
                              result.referenceSeconds, result.referenceRows, Double(result.referenceRows) / result.referenceSeconds,
                              Double(result.full.people) / result.fullSeconds))
-        Terminal.line("peak RSS (publishes, erasure, sync): \(ResourceUsage.mebibytes(result.peakRSS))")
+        Terminal.line("peak RSS from the full publish to the end (the incremental build included): \(ResourceUsage.mebibytes(result.peakRSS))")
     }
 }
 
