@@ -54,10 +54,9 @@ package struct PublishReport: Sendable {
 /// tables; later ones replace only the people whose rows changed, delete the
 /// people the purpose no longer holds, and leave the rest alone. The vault
 /// records a person as published *before* their rows are sent, so an erasure
-/// that lands mid-publish still queues its delete; a publish killed midway is
-/// completed by the next (a person whose rows may or may not have arrived is
-/// deleted and sent again). Every publish ends with a sync of the deletes owed
-/// and a check of the row counts.
+/// that lands mid-publish still queues its delete; a publish killed midway
+/// leaves the copy marked, and the next one rewrites it whole. Every publish
+/// ends with a sync of the deletes owed and a check of the row counts.
 package struct Publisher {
     let vault: Vault
     let policy: Policy
@@ -112,26 +111,43 @@ package struct Publisher {
                     leftOut += 1
                     return
                 }
-                current[subject] = PublishedPerson(customerID: person.customerID, digest: try person.digest())
-                memberRows[subject] = person.members.count { $0 == UInt8(ascii: "\n") }
+                current[subject] = PublishedPerson(customerID: person.customerID, digest: person.digest)
+                memberRows[subject] = person.memberRows
             }
             return (try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM projection_info WHERE key = 'last_seq'") ?? 0,
                     try String.fetchOne(db, sql: "SELECT value FROM projection_info WHERE key = 'built_at'").flatMap { Timestamp.parse($0) } ?? 0)
         }
         lap("read")
-        let previous = try vault.database.read { try RemoteCopies.people(of: copy.id, in: $0) }
-        let full = try !known.contains { $0.id == copy.id } || !matches(schema, on: clients)
+        let (previous, interrupted) = try vault.database.read { db in
+            (try RemoteCopies.people(of: copy.id, in: db), try RemoteCopies.wasInterrupted(copy.id, in: db))
+        }
+        // A first publish, new columns, or a publish cut off midway (which rows arrived is unknown): tables made afresh.
+        let full = try interrupted || !known.contains { $0.id == copy.id } || !matches(schema, on: clients)
         let gone = previous.filter { current[$0.key] == nil }
-        let changed = current.filter { previous[$0.key]?.digest != $0.value.digest }
-        let replaced = full ? [] : changed.keys.filter { previous[$0] != nil }.compactMap { previous[$0]?.customerID }
+        var changed = full ? current : current.filter { previous[$0.key]?.digest != $0.value.digest }
+        var replaced = full ? [] : changed.keys.compactMap { previous[$0]?.customerID }
+        // Many people changed (a refit moves everyone's scores): new tables filled and swapped in cost less
+        // than deleting that many rows (a delete is a mutation rewriting every part it touches).
+        let rewrite = !full && replaced.count * Self.rewriteShare > current.count
+        let replacedCount = replaced.count
+        if rewrite { replaced = [] }
 
-        // Recorded before anything is sent: whoever may be on a shard from now on is in `published_people`.
+        // Recorded before anything is sent, with the copy marked as being published: whoever may be on
+        // a shard from now on is in `published_people`, so an erasure in the meantime still finds them.
         copy.lastSeq = known.first { $0.id == copy.id }?.lastSeq ?? 0
+        var leaving: Set<SubjectID> = []
         try vault.database.write { db in
             try RemoteCopies.save(copy, in: db)
+            try RemoteCopies.publishing(copy.id, since: now(), in: db)
             try RemoteCopies.queue(copy.id, customerIDs: gone.map(\.value.customerID), reason: .departure, at: now(), in: db)
-            try RemoteCopies.record(copy.id, upserts: changed.map { ($0.key, PublishedPerson(customerID: $0.value.customerID, digest: [])) },
-                                    removals: Array(gone.keys), in: db)
+            // Erased, restricted or withdrawn since `holds` was read: not recorded, so not sent (their trigger ran before).
+            leaving = try RemoteCopies.leaving(changed.keys, purpose: name, in: db)
+            try RemoteCopies.record(copy.id, upserts: changed.filter { !leaving.contains($0.key) }.map { ($0.key, $0.value) },
+                                    removals: Array(gone.keys) + leaving, in: db)
+        }
+        for subject in leaving {
+            current[subject] = nil
+            changed[subject] = nil
         }
 
         lap("record")
@@ -147,7 +163,14 @@ package struct Publisher {
             }
         }
         lap("delete")
-        try send(changed: Set(changed.keys.compactMap { current[$0]?.customerID }), from: file, schema: schema, rows: rows, clients: clients)
+        if rewrite {
+            try create(schema, on: clients, cluster: target.cluster, partsLifetime: target.partsLifetime, suffix: Self.nextSuffix)
+            try send(changed: Set(current.values.map(\.customerID)), from: file, schema: schema, rows: rows, clients: clients,
+                     suffix: Self.nextSuffix)
+            try swap(schema, on: clients)
+        } else {
+            try send(changed: Set(changed.keys.compactMap { current[$0]?.customerID }), from: file, schema: schema, rows: rows, clients: clients)
+        }
         try replaceShared(schema, from: file, on: clients[0], partsLifetime: target.partsLifetime)
         lap("send")
         try afterStep("sent")
@@ -156,9 +179,7 @@ package struct Publisher {
         copy.lastSeq = builtThrough
         try vault.database.write { db in
             try RemoteCopies.save(copy, in: db)
-            // Those erased or restricted while their rows were sent are no longer recorded: not put back.
-            let still = try RemoteCopies.people(of: copy.id, in: db)
-            try RemoteCopies.record(copy.id, upserts: changed.filter { still[$0.key] != nil }.map { ($0.key, $0.value) }, removals: [], in: db)
+            try RemoteCopies.publishing(copy.id, since: nil, in: db)
             // Rows from a build after a retention run: the copy no longer holds what that run destroyed.
             try RemoteCopies.resolveRetention(of: copy.id, builtAt: builtAt, at: copy.publishedAt,
                                               removalDue: copy.publishedAt + Int64(target.partsLifetime) * 1000, in: db)
@@ -184,7 +205,7 @@ package struct Publisher {
         let head = try vault.eventLog().head()
         let manifest = PublishManifest(copy: copy.id, purpose: name, role: role.rawValue, database: target.database, cluster: target.cluster,
                                        shards: target.shardNames, tables: counts, people: held.count,
-                                       added: changed.count - (full ? 0 : replaced.count), replaced: full ? 0 : replaced.count,
+                                       added: changed.count - (full ? 0 : replacedCount), replaced: full ? 0 : replacedCount,
                                        removed: gone.count, full: full, policySHA256: policy.sha256, logHeadSeq: head.seq,
                                        logHeadHash: head.hash.hexString, builtThroughSeq: builtThrough,
                                        publishedAt: Timestamp.format(copy.publishedAt), partsLifetime: target.partsLifetime)
@@ -215,15 +236,37 @@ package struct Publisher {
         return true
     }
 
-    /// Creates the database and the person tables afresh on every shard (dropping what was there).
-    private func create(_ schema: RemoteSchema, on clients: [ClickHouseClient], cluster: String?, partsLifetime: Int) throws {
+    /// Above this share of people changed (1 in `rewriteShare`), the person tables are rewritten and swapped in.
+    package static let rewriteShare = 5
+    static let nextSuffix = "_next"
+
+    /// Creates the database and the person tables afresh on every shard (dropping what was there), or,
+    /// with `suffix`, the tables a rewrite fills.
+    private func create(_ schema: RemoteSchema, on clients: [ClickHouseClient], cluster: String?, partsLifetime: Int,
+                        suffix: String = "") throws {
         for client in clients {
             try client.execute("CREATE DATABASE IF NOT EXISTS `\(schema.database)`")
             for table in schema.tables where table.perPerson {
-                try client.execute("DROP TABLE IF EXISTS \(schema.name(table))")
-                try client.execute("DROP TABLE IF EXISTS \(schema.storageName(table))")
-                try client.execute(schema.createStorage(table, partsLifetime: partsLifetime))
-                if let cluster, schema.sharded { try client.execute(schema.createDistributed(table, cluster: cluster)) }
+                try client.execute("DROP TABLE IF EXISTS \(schema.name(table, suffix: suffix))")
+                try client.execute("DROP TABLE IF EXISTS \(schema.storageName(table, suffix: suffix))")
+                try client.execute(schema.createStorage(table, partsLifetime: partsLifetime, suffix: suffix))
+                if let cluster, schema.sharded { try client.execute(schema.createDistributed(table, cluster: cluster, suffix: suffix)) }
+            }
+        }
+    }
+
+    /// Puts the rewritten tables in the place of the old ones on every shard (one RENAME each: a query sees
+    /// the old table or the new one), and drops the old ones. The Distributed tables name the local
+    /// tables, so they read the new ones from then on.
+    private func swap(_ schema: RemoteSchema, on clients: [ClickHouseClient]) throws {
+        for client in clients {
+            for table in schema.tables where table.perPerson {
+                let current = schema.storageName(table), next = schema.storageName(table, suffix: Self.nextSuffix)
+                let old = schema.storageName(table, suffix: "_old")
+                try client.execute("DROP TABLE IF EXISTS \(old)")
+                try client.execute("RENAME TABLE \(current) TO \(old), \(next) TO \(current)")
+                try client.execute("DROP TABLE \(old)")
+                if schema.sharded { try client.execute("DROP TABLE IF EXISTS \(schema.name(table, suffix: Self.nextSuffix))") }
             }
         }
     }
@@ -231,20 +274,22 @@ package struct Publisher {
     /// Sends the rows of the people in `changed`, a chunk at a time: through the Distributed
     /// table (synchronously, so a failed shard fails the publish) on several shards.
     private func send(changed: Set<String>, from file: DatabaseQueue, schema: RemoteSchema, rows: PersonRows,
-                      clients: [ClickHouseClient]) throws {
+                      clients: [ClickHouseClient], suffix: String = "") throws {
         guard !changed.isEmpty else { return }
         let settings = schema.sharded ? ["insert_distributed_sync": "1"] : [:]
         let view = schema.tables.first { $0.source == "single_view" }!, members = schema.tables.first { $0.source == "segment_members" }
         var viewChunk: [UInt8] = [], memberChunk: [UInt8] = [], count = 0
         func flush() throws {
-            if !viewChunk.isEmpty { try clients[0].insert(into: schema.name(view), rows: viewChunk, settings: settings) }
-            if let members, !memberChunk.isEmpty { try clients[0].insert(into: schema.name(members), rows: memberChunk, settings: settings) }
+            if !viewChunk.isEmpty { try clients[0].insert(into: schema.name(view, suffix: suffix), rows: viewChunk, settings: settings) }
+            if let members, !memberChunk.isEmpty {
+                try clients[0].insert(into: schema.name(members, suffix: suffix), rows: memberChunk, settings: settings)
+            }
             viewChunk.removeAll(keepingCapacity: true)
             memberChunk.removeAll(keepingCapacity: true)
             count = 0
         }
         try file.read { db in
-            try rows.forEach(in: db) { person in
+            try rows.forEach(in: db, lines: changed.contains) { person in
                 guard changed.contains(person.customerID) else { return }
                 viewChunk += person.view
                 memberChunk += person.members

@@ -53,27 +53,30 @@ struct RemoteSchema {
     }
 
     /// `database`.`PURPOSE_TABLE`: what analysts query (the Distributed table for person tables on several shards).
-    func name(_ table: Table) -> String { "`\(database)`.`\(purpose)_\(table.source)`" }
+    /// `suffix` names the table a rewrite fills before it takes the place of this one.
+    func name(_ table: Table, suffix: String = "") -> String { "`\(database)`.`\(purpose)_\(table.source)\(suffix)`" }
 
     /// The table a person table's rows are stored in on each shard (the queried one itself on one shard).
-    func storageName(_ table: Table) -> String { "`\(database)`.`\(storageTable(table))`" }
+    func storageName(_ table: Table, suffix: String = "") -> String { "`\(database)`.`\(storageTable(table, suffix: suffix))`" }
 
     /// The bare name of `storageName`.
-    func storageTable(_ table: Table) -> String { "\(purpose)_\(table.source)" + (sharded && table.perPerson ? "_local" : "") }
+    func storageTable(_ table: Table, suffix: String = "") -> String {
+        "\(purpose)_\(table.source)" + (sharded && table.perPerson ? "_local" : "") + suffix
+    }
 
     func columnsSQL(_ table: Table) -> String {
         table.columns.map { "`\($0.name)` \($0.type)" }.joined(separator: ", ")
     }
 
     /// The local MergeTree of `table`: person tables ordered by `customer_id`; replaced parts dropped after `lifetime` s.
-    func createStorage(_ table: Table, partsLifetime: Int) -> String {
-        "CREATE TABLE \(storageName(table)) (\(columnsSQL(table))) ENGINE = MergeTree() ORDER BY \(table.perPerson ? "customer_id" : "tuple()") "
-            + "SETTINGS old_parts_lifetime = \(partsLifetime)"
+    func createStorage(_ table: Table, partsLifetime: Int, suffix: String = "") -> String {
+        "CREATE TABLE \(storageName(table, suffix: suffix)) (\(columnsSQL(table))) ENGINE = MergeTree() "
+            + "ORDER BY \(table.perPerson ? "customer_id" : "tuple()") SETTINGS old_parts_lifetime = \(partsLifetime)"
     }
 
-    func createDistributed(_ table: Table, cluster: String) -> String {
-        "CREATE TABLE \(name(table)) AS \(storageName(table)) "
-            + "ENGINE = Distributed(`\(cluster)`, `\(database)`, `\(storageTable(table))`, cityHash64(customer_id))"
+    func createDistributed(_ table: Table, cluster: String, suffix: String = "") -> String {
+        "CREATE TABLE \(name(table, suffix: suffix)) AS \(storageName(table, suffix: suffix)) "
+            + "ENGINE = Distributed(`\(cluster)`, `\(database)`, `\(storageTable(table, suffix: suffix))`, cityHash64(customer_id))"
     }
 
     /// Whether `name` can be used unquoted-safe inside backticks: letters, digits and _, starting with a letter.

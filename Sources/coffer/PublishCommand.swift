@@ -102,6 +102,10 @@ struct PublishCommand: ParsableCommand {
                 Terminal.line("\(copy.copy.purpose) (role \(copy.copy.role)) → \(copy.copy.database) on \(copy.copy.shards.joined(separator: ", "))")
                 Terminal.line("  \(copy.people) people, last published \(Timestamp.format(copy.copy.publishedAt)) "
                     + "(built through seq \(copy.copy.lastSeq)); old parts kept \(copy.copy.partsLifetime) s")
+                if let since = copy.copy.publishingSince {
+                    Terminal.line("  a publish started \(Timestamp.format(since)) is under way or was cut off: its deletes wait for it; "
+                        + "if none is running, publish again (the copy is rewritten)")
+                }
             }
             if status.pending.isEmpty {
                 Terminal.line("No remote deletes are owed.")
@@ -134,6 +138,10 @@ struct PublishCommand: ParsableCommand {
         if !sync.requestsCompleted.isEmpty {
             Terminal.line("  every remote copy verified gone for \(sync.requestsCompleted.joined(separator: ", ")) "
                 + "(`coffer request receipt ID` issues the signed statement)")
+        }
+        if sync.waiting > 0 {
+            Terminal.line("  \(sync.waiting) delete\(sync.waiting == 1 ? "" : "s") wait for a publish of their copy that is under way "
+                + "or was cut off (`coffer publish status`)")
         }
         if sync.pending > 0 { Terminal.line("  \(sync.pending) remote delete\(sync.pending == 1 ? "" : "s") still owed (`coffer publish status`)") }
     }

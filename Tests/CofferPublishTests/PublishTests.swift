@@ -173,7 +173,8 @@ struct PublishTests {
     func interruptedPublishIsCompleted() throws {
         struct Killed: Error {}
         let fixture = try PublishFixture(customers: 80)
-        for step in ["recorded", "sent"] {
+        let people = try fixture.people().sorted { $0.key < $1.key }
+        for (round, step) in ["recorded", "sent"].enumerated() {
             let database = "killed_\(step)"
             #expect(throws: Killed.self) {
                 try fixture.publish(database: database) { $0.afterStep = { if $0 == step { throw Killed() } } }
@@ -183,7 +184,19 @@ struct PublishTests {
             #expect(throws: Killed.self) {
                 try fixture.publish(database: database) { $0.afterStep = { if $0 == step { throw Killed() } } }
             }
+            // Deletes wait while the copy is marked as being published: rows still on their way could land after them.
+            let subject = people[round].value
+            _ = try fixture.owner.database.write { db in
+                try fixture.owner.consentLedger().record(ConsentRecord(purpose: "marketing", status: .withdrawn, source: "test",
+                                                                        effectiveAt: fixture.now), for: subject, in: db)
+            }
+            let copies = try fixture.owner.database.read { try RemoteCopies.copies(in: $0) }.filter { $0.database == database }
+            #expect(copies.count == 1 && copies[0].publishingSince != nil)
+            let waiting = try DeleteSync(vault: fixture.owner, credentials: LocalClickHouse.credentials).run(copies: Set(copies.map(\.id)))
+            #expect(waiting.verified == 0 && waiting.waiting == 1, "\(waiting)")
             let report = try fixture.publish(database: database)
+            #expect(report.sync.verified >= 1)
+            #expect(try fixture.owner.database.read { try RemoteCopies.pending(of: copies[0].id, in: $0) }.isEmpty)
             let client = fixture.servers.client(0)
             let rows = try client.integer("SELECT count() FROM \(database).marketing_single_view")
             let distinct = try client.integer("SELECT uniqExact(customer_id) FROM \(database).marketing_single_view")
@@ -214,13 +227,28 @@ struct PublishTests {
         #expect(after.sync.verified == 1)
         #expect(try fixture.rows(of: id, in: "marketing_single_view", database: "incr") == [0, 0])
 
+        // A build days later moves everyone's recency: the person tables are rewritten and swapped in.
+        _ = try ProjectionBuilder(vault: fixture.owner, policy: fixture.policy, segments: fixture.segments).build(now: fixture.now + 9 * 86_400_000)
+        let moved = try fixture.publish(database: "incr")
+        #expect(!moved.manifest.full && moved.manifest.replaced * Publisher.rewriteShare > moved.manifest.people)
+        let reader = try ProjectionReader(vault: fixture.analyst(), policy: fixture.policy, purpose: "marketing", action: .query)
+        let recency = try reader.query("SELECT customer_id, recency FROM single_view WHERE recency IS NOT NULL ORDER BY customer_id").rows
+            .map { "\($0[0])\t\($0[1])" }
+        let remote = try fixture.servers.client(1).rows("SELECT customer_id, recency FROM incr.marketing_single_view "
+            + "WHERE recency IS NOT NULL ORDER BY customer_id").map { $0.joined(separator: "\t") }
+        #expect(remote == recency && !remote.isEmpty)
+        let leftovers = try fixture.servers.servers.indices.flatMap { index in
+            try fixture.servers.client(index).rows("SELECT name FROM system.tables WHERE database = 'incr' AND (name LIKE '%_next' OR name LIKE '%_old')")
+        }
+        #expect(leftovers.isEmpty)
+
         // The manifest: in a signed audit entry, with the counts the shards show.
         let verification = try AuditVerifier.verify(layout: fixture.owner.layout)
         #expect(verification.isValid && verification.unsignedTail == 0)
         let entry = try #require(try fixture.owner.auditEntries(AuditFilter(action: .publish)).last)
         #expect(entry.signed)
         let manifest = try JSONDecoder().decode(PublishManifest.self, from: Data((entry.details.reason ?? "").utf8))
-        #expect(manifest == after.manifest)
+        #expect(manifest == moved.manifest)
         #expect(manifest.policySHA256 == fixture.policy.sha256)
         for (table, rows) in manifest.tables {
             let stored = ["marketing_single_view", "marketing_segment_members"].contains(table) ? "\(table)_local" : table

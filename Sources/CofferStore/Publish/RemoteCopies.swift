@@ -19,6 +19,8 @@ public struct RemoteCopy: Sendable, Equatable {
     public var lastSeq: Int64
     /// Seconds ClickHouse keeps a replaced part on disk (`old_parts_lifetime`, set on every table).
     public var partsLifetime: Int
+    /// A publish under way since then (ms), or cut off: deletes wait for it, the next publish rewrites the copy.
+    public var publishingSince: Int64?
 
     public init(purpose: String, role: String, database: String, cluster: String?, shards: [String], publishedAt: Int64,
                 lastSeq: Int64, partsLifetime: Int) {
@@ -112,7 +114,8 @@ package enum RemoteCopies {
                 shards          TEXT NOT NULL,               -- base URLs, one a line, no credentials
                 published_at    INTEGER NOT NULL,            -- ms
                 last_seq        INTEGER NOT NULL,
-                parts_lifetime  INTEGER NOT NULL             -- s: old_parts_lifetime on the remote tables
+                parts_lifetime  INTEGER NOT NULL,            -- s: old_parts_lifetime on the remote tables
+                publishing_since INTEGER                     -- ms: a publish under way (or killed): the next one rewrites the copy
             ) WITHOUT ROWID;
 
             -- Who each copy holds (the survivor subject id), under which customer_id, and a digest of their rows.
@@ -175,12 +178,36 @@ package enum RemoteCopies {
 
     package static func copies(in db: Database) throws -> [RemoteCopy] {
         try Row.fetchAll(db, sql: """
-            SELECT purpose, role, database, cluster, shards, published_at, last_seq, parts_lifetime FROM published_copies ORDER BY copy_id
+            SELECT purpose, role, database, cluster, shards, published_at, last_seq, parts_lifetime, publishing_since
+            FROM published_copies ORDER BY copy_id
             """).map { row in
-            RemoteCopy(purpose: row[0], role: row[1], database: row[2], cluster: row[3],
-                       shards: (row[4] as String).split(separator: "\n").map(String.init), publishedAt: row[5], lastSeq: row[6],
-                       partsLifetime: row[7])
+            var copy = RemoteCopy(purpose: row[0], role: row[1], database: row[2], cluster: row[3],
+                                  shards: (row[4] as String).split(separator: "\n").map(String.init), publishedAt: row[5], lastSeq: row[6],
+                                  partsLifetime: row[7])
+            copy.publishingSince = row[8]
+            return copy
         }
+    }
+
+    /// Marks `copy` as being published since `time` (nil: done). A copy still marked when the next publish
+    /// starts was cut off midway: which of its rows arrived is unknown, so the next one rewrites it.
+    package static func publishing(_ copy: String, since time: Int64?, in db: Database) throws {
+        try db.execute(sql: "UPDATE published_copies SET publishing_since = ? WHERE copy_id = ?", arguments: [time, copy])
+    }
+
+    /// Whether a publish of `copy` was cut off (marked and never finished).
+    package static func wasInterrupted(_ copy: String, in db: Database) throws -> Bool {
+        try Int64.fetchOne(db, sql: "SELECT publishing_since FROM published_copies WHERE copy_id = ?", arguments: [copy]) != nil
+    }
+
+    /// Of `subjects`, those `purpose` may not hold by the state as it is in this transaction: erased,
+    /// restricted, or withdrawn or objecting for the purpose (what the triggers queue deletes for).
+    package static func leaving(_ subjects: some Sequence<SubjectID>, purpose: String, in db: Database) throws -> Set<SubjectID> {
+        let out = try Set(Data.fetchAll(db, sql: """
+            SELECT subject_id FROM erasures UNION SELECT subject_id FROM restrictions
+            UNION SELECT subject_id FROM consents WHERE purpose = ? AND status IN ('withdrawn', 'objected')
+            """, arguments: [purpose]).map { try SubjectID(bytes: Array($0)) })
+        return Set(subjects.filter(out.contains))
     }
 
     package static func save(_ copy: RemoteCopy, in db: Database) throws {
