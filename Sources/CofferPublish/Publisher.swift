@@ -279,13 +279,13 @@ package struct Publisher {
         let settings = schema.sharded ? ["insert_distributed_sync": "1"] : [:]
         let view = schema.tables.first { $0.source == "single_view" }!, members = schema.tables.first { $0.source == "segment_members" }
         var viewChunk: [UInt8] = [], memberChunk: [UInt8] = [], count = 0
-        // One chunk is sent while the next is written: at most two chunks in memory.
-        let sender = ChunkSender(client: clients[0], view: schema.name(view, suffix: suffix),
-                                 members: members.map { schema.name($0, suffix: suffix) }, settings: settings)
         func flush() throws {
-            try sender.send(view: viewChunk, members: memberChunk)
-            viewChunk = []
-            memberChunk = []
+            if !viewChunk.isEmpty { try clients[0].insert(into: schema.name(view, suffix: suffix), rows: viewChunk, settings: settings) }
+            if let members, !memberChunk.isEmpty {
+                try clients[0].insert(into: schema.name(members, suffix: suffix), rows: memberChunk, settings: settings)
+            }
+            viewChunk.removeAll(keepingCapacity: true)
+            memberChunk.removeAll(keepingCapacity: true)
             count = 0
         }
         try file.read { db in
@@ -298,7 +298,6 @@ package struct Publisher {
             }
         }
         try flush()
-        try sender.finish()
     }
 
     /// Replaces the shared tables (no person in them) on the first shard.
@@ -319,44 +318,5 @@ package struct Publisher {
             try sync.waitForMutations(client, database: schema.database, table: schema.storageTable(table), shard: client.base.absoluteString)
         }
         return true
-    }
-}
-
-/// Sends chunks of rows on a thread of its own, one at a time: the caller writes the next chunk meanwhile.
-private final class ChunkSender: @unchecked Sendable {   // `failure` is written on `queue` and read after `group.wait()`
-    private let client: ClickHouseClient
-    private let view: String, members: String?
-    private let settings: [String: String]
-    private let queue = DispatchQueue(label: "coffer.publish.send")
-    private let group = DispatchGroup()
-    private var failure: (any Error)?
-
-    init(client: ClickHouseClient, view: String, members: String?, settings: [String: String]) {
-        self.client = client
-        self.view = view
-        self.members = members
-        self.settings = settings
-    }
-
-    /// Waits for the chunk in flight (rethrowing its failure), then starts sending this one.
-    func send(view rows: [UInt8], members memberRows: [UInt8]) throws {
-        try finish()
-        guard !rows.isEmpty || !memberRows.isEmpty else { return }
-        group.enter()
-        queue.async { [self] in
-            defer { group.leave() }
-            do {
-                if !rows.isEmpty { try client.insert(into: view, rows: rows, settings: settings) }
-                if let members, !memberRows.isEmpty { try client.insert(into: members, rows: memberRows, settings: settings) }
-            } catch {
-                failure = error
-            }
-        }
-    }
-
-    /// Waits for the chunk in flight; rethrows its failure.
-    func finish() throws {
-        group.wait()
-        if let failure { throw failure }
     }
 }
