@@ -33,6 +33,8 @@ package struct PublishBenchmark {
         package var fullSeconds: Double
         package var fullTimings: [String: Double]
         package var fullPeakRSS: UInt64
+        /// RSS when the full publish started (the build's pages, which jemalloc keeps for reuse, included).
+        package var rssBefore: UInt64
         package var incrementalTimings: [String: Double]
         package var addedEvents: Int
         package var incrementalBuildSeconds: Double
@@ -87,6 +89,7 @@ package struct PublishBenchmark {
                                                         role: .compliance, passphrase: compliancePass, progress: progress)
         let setupSeconds = setup.elapsed
         ResourceUsage.resetPeak()
+        let rssBefore = ResourceUsage.residentBytes()
 
         progress("publishing \(configuration.purpose) in full")
         let publisher = Publisher(vault: owner, policy: policy)
@@ -128,7 +131,7 @@ package struct PublishBenchmark {
         progress("reference: \(configuration.referenceRows) plain rows through the same client")
         let referenceSeconds = try reference(urls: urls, credentials: credentials)
         return Result(shards: urls.count, setupSeconds: setupSeconds, full: full.manifest, fullSeconds: fullSeconds, fullTimings: full.timings,
-                      fullPeakRSS: fullPeak, incrementalTimings: incremental.timings,
+                      fullPeakRSS: fullPeak, rssBefore: rssBefore, incrementalTimings: incremental.timings,
                       addedEvents: configuration.added, incrementalBuildSeconds: incrementalBuildSeconds, incremental: incremental.manifest,
                       incrementalSeconds: incrementalSeconds, eraseSeconds: eraseSeconds, invisibleAfter: invisibleAfter,
                       syncSeconds: syncSeconds, remoteStatus: status,

@@ -382,7 +382,8 @@ struct BenchPublishCommand: ParsableCommand {
         Terminal.line(String(format: "setup:        %.1f s (append, projections)", result.setupSeconds))
         Terminal.line(String(format: "full publish: %.2f s, %d people to %d shards (%@)", result.fullSeconds, result.full.people,
                              result.shards, tables(result.full)))
-        Terminal.line("  phases: \(phases(result.fullTimings)); peak RSS \(ResourceUsage.mebibytes(result.fullPeakRSS))")
+        Terminal.line("  phases: \(phases(result.fullTimings)); RSS \(ResourceUsage.mebibytes(result.rssBefore)) before it "
+            + "(the build's, kept by the allocator), peak \(ResourceUsage.mebibytes(result.fullPeakRSS)) during it")
         Terminal.line(String(format: "incremental:  %.2f s after %d events (build %.2f s first): %d added, %d replaced, %d removed",
                              result.incrementalSeconds, result.addedEvents, result.incrementalBuildSeconds, result.incremental.added,
                              result.incremental.replaced, result.incremental.removed))
