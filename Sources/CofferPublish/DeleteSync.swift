@@ -32,7 +32,7 @@ package struct DeleteSync {
         package var failures: [Failure] = []
         /// Still pending after this sync (failed, waiting for a publish under way, or copy-wide retention entries).
         package var pending = 0
-        /// Deletes left for a publish of their copy that is under way, or was cut off.
+        /// Deletes left for the publish under way (its own sync sends them).
         package var waiting = 0
         /// Requests whose deletes are now all verified.
         package var requestsCompleted: [String] = []
@@ -54,8 +54,9 @@ package struct DeleteSync {
         self.credentials = credentials
     }
 
-    /// Sends every pending delete of `copies` (every copy when nil).
-    package func run(copies only: Set<String>? = nil, now: () -> Int64 = EventLog.now) throws -> Report {
+    /// Sends every pending delete of `copies` (every copy when nil). `duringPublish`: called by the
+    /// publish that holds the `PublishLock` (anyone else leaves the deletes to it while it runs).
+    package func run(copies only: Set<String>? = nil, duringPublish: Bool = false, now: () -> Int64 = EventLog.now) throws -> Report {
         // The publisher, or compliance (an erasure's deletes are part of answering the request).
         if !vault.role.permissions.contains(.handleRequests) { try vault.require(.publish, for: .publishSync) }
         // A delete removed from the queue outside Coffer would never be sent: refused, not trusted.
@@ -65,12 +66,13 @@ package struct DeleteSync {
         }
         var report = Report()
         var touched: Set<String> = []
+        let publishing = !duringPublish && PublishLock.isHeld(vault.layout)
         for copy in copies where only?.contains(copy.id) ?? true {
             let owed = pending.filter { $0.copyID == copy.id && $0.customerID != nil }
             guard !owed.isEmpty else { continue }
-            // A publish of the copy is under way (or was cut off): rows it sends could land after this delete and
-            // be taken as verified gone. Left for that publish's own sync (or the next publish's).
-            if copy.publishingSince != nil {
+            // A publish is under way: rows it sends could land after this delete, which would be taken
+            // as verified gone. Left for that publish's own sync.
+            if publishing {
                 report.waiting += owed.count
                 continue
             }
@@ -134,10 +136,15 @@ package struct DeleteSync {
 
     /// Polls `system.mutations` until the table has none unfinished.
     func waitForMutations(_ client: ClickHouseClient, database: String, table: String, shard: String) throws {
+        try Self.waitForMutations(client, database: database, table: table, shard: shard, timeout: mutationTimeout)
+    }
+
+    static func waitForMutations(_ client: ClickHouseClient, database: String, table: String, shard: String,
+                                 timeout mutationTimeout: TimeInterval = 60) throws {
         let deadline = Date().addingTimeInterval(mutationTimeout)
         var pause = 0.005
-        while try client.integer("SELECT count() FROM system.mutations WHERE database = \(Self.literal(database)) "
-            + "AND table = \(Self.literal(table)) AND is_done = 0") > 0 {
+        while try client.integer("SELECT count() FROM system.mutations WHERE database = \(literal(database)) "
+            + "AND table = \(literal(table)) AND is_done = 0") > 0 {
             guard Date() < deadline else {
                 throw PublishError.verificationFailed(shard: shard, detail: "the delete on \(table) had not finished after \(Int(mutationTimeout)) s")
             }

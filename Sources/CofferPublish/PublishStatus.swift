@@ -18,6 +18,8 @@ package struct PublishStatus: Sendable {
 
     package var copies: [Copy]
     package var pending: [Pending]
+    /// A publish holds the vault's `PublishLock` now (its deletes wait for it).
+    package var publishRunning = false
     package var overdue: Int { pending.count(where: \.overdue) }
 
     /// - Parameter deadline: ms a delete may stay unverified (`Policy.remoteDeleteDeadline`).
@@ -32,7 +34,7 @@ package struct PublishStatus: Sendable {
                 Pending(delete: delete, purpose: purposes[delete.copyID] ?? "?", ageMillis: now - delete.queuedAt,
                         overdue: now - delete.queuedAt > deadline)
             }
-            return PublishStatus(copies: people, pending: pending)
+            return PublishStatus(copies: people, pending: pending, publishRunning: PublishLock.isHeld(vault.layout))
         }
     }
 

@@ -54,7 +54,7 @@ package struct PublishReport: Sendable {
 /// tables; later ones replace only the people whose rows changed, delete the
 /// people the purpose no longer holds, and leave the rest alone. The vault
 /// records a person as published *before* their rows are sent, so an erasure
-/// that lands mid-publish still queues its delete; a publish killed midway
+/// that lands mid-publish still queues its delete; a publish cut off midway
 /// leaves the copy marked, and the next one rewrites it whole. Every publish
 /// ends with a sync of the deletes owed and a check of the row counts.
 package struct Publisher {
@@ -79,6 +79,9 @@ package struct Publisher {
         }
         try vault.require(.publish, for: .publish, purpose: name)
         try vault.usePolicy(sha256: policy.sha256, name: policy.name)
+        // One publish at a time; `publish sync` leaves deletes to this one while it runs.
+        let lock = try PublishLock(vault.layout)
+        defer { withExtendedLifetime(lock) {} }
         try vault.verifySeals(RemoteCopies.sealedTableNames + ["consents", "restrictions", "erasures"])
         guard let purpose = policy.purpose(name) else { throw ConsentError.unknownPurpose(name, declared: policy.purposes.map(\.name)) }
         guard RemoteSchema.isIdentifier(name) else { throw PublishError.badName(what: "purpose", name: name) }
@@ -185,9 +188,14 @@ package struct Publisher {
                                               removalDue: copy.publishedAt + Int64(target.partsLifetime) * 1000, in: db)
         }
         lap("record")
-        var sync = try DeleteSync(vault: vault, credentials: target.credentials).run(copies: [copy.id], now: now)
+        var sync = try DeleteSync(vault: vault, credentials: target.credentials).run(copies: [copy.id], duringPublish: true, now: now)
         lap("sync")
-        for table in schema.tables where table.perPerson { _ = try waitAll(clients, schema: schema, table: table) }
+        // The replacement deletes' mutations done, or their rows would still count.
+        for table in schema.tables where table.perPerson {
+            for client in clients {
+                try DeleteSync.waitForMutations(client, database: schema.database, table: schema.storageTable(table), shard: client.base.absoluteString)
+            }
+        }
 
         // What the shards hold now, against what the vault says they hold.
         let held = try vault.database.read { try RemoteCopies.people(of: copy.id, in: $0) }
@@ -309,14 +317,5 @@ package struct Publisher {
             let lines = try file.read { try PersonRows.lines(of: table, in: $0) }
             if !lines.isEmpty { try client.insert(into: schema.name(table), rows: lines) }
         }
-    }
-
-    /// Waits for the replacement deletes on every shard to finish (their rows would otherwise still count).
-    private func waitAll(_ clients: [ClickHouseClient], schema: RemoteSchema, table: RemoteSchema.Table) throws -> Bool {
-        let sync = DeleteSync(vault: vault, credentials: ClickHouseCredentials())
-        for client in clients {
-            try sync.waitForMutations(client, database: schema.database, table: schema.storageTable(table), shard: client.base.absoluteString)
-        }
-        return true
     }
 }

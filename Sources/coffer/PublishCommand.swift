@@ -103,8 +103,8 @@ struct PublishCommand: ParsableCommand {
                 Terminal.line("  \(copy.people) people, last published \(Timestamp.format(copy.copy.publishedAt)) "
                     + "(built through seq \(copy.copy.lastSeq)); old parts kept \(copy.copy.partsLifetime) s")
                 if let since = copy.copy.publishingSince {
-                    Terminal.line("  a publish started \(Timestamp.format(since)) is under way or was cut off: its deletes wait for it; "
-                        + "if none is running, publish again (the copy is rewritten)")
+                    Terminal.line(status.publishRunning ? "  a publish started \(Timestamp.format(since)) is under way"
+                        : "  the publish started \(Timestamp.format(since)) did not finish: the next publish rewrites the copy")
                 }
             }
             if status.pending.isEmpty {
@@ -140,8 +140,8 @@ struct PublishCommand: ParsableCommand {
                 + "(`coffer request receipt ID` issues the signed statement)")
         }
         if sync.waiting > 0 {
-            Terminal.line("  \(sync.waiting) delete\(sync.waiting == 1 ? "" : "s") wait for a publish of their copy that is under way "
-                + "or was cut off (`coffer publish status`)")
+            Terminal.line("  \(sync.waiting) delete\(sync.waiting == 1 ? "" : "s") left to the publish under way, which sends them when "
+                + "its rows are in (rows still on their way could otherwise land after a delete)")
         }
         if sync.pending > 0 { Terminal.line("  \(sync.pending) remote delete\(sync.pending == 1 ? "" : "s") still owed (`coffer publish status`)") }
     }

@@ -80,6 +80,13 @@ struct RequestCommand: ParsableCommand {
         ([UInt8](hexString: hex).flatMap { try? Ed25519.PublicKey(rawRepresentation: $0).fingerprint() }) ?? "(not a public key)"
     }
 
+    /// Writes a signed document to `path` (saying how to check it), or prints it when there is no path.
+    static func deliver(_ data: Data, to path: String?, what: String) throws {
+        guard let path else { return Terminal.line(String(decoding: data, as: UTF8.self)) }
+        try write(data, to: path)
+        Terminal.line("Signed \(what) written to \(path) (check it with `coffer request verify \(path)`).")
+    }
+
     static func write(_ data: Data, to path: String) throws {
         do {
             try data.write(to: URL(fileURLWithPath: path), options: .atomic)
@@ -236,13 +243,7 @@ struct RequestCommand: ParsableCommand {
                         : "\(pending) not reached yet (pending): `coffer publish sync` sends and verifies them, "
                             + "then `coffer request receipt \(result.request)` states it, signed."))
             }
-            let data = try signed.encoded()
-            if let receipt {
-                try RequestCommand.write(data, to: receipt)
-                Terminal.line("Signed receipt written to \(receipt) (check it with `coffer request verify \(receipt)`).")
-            } else {
-                Terminal.line(String(decoding: data, as: UTF8.self))
-            }
+            try RequestCommand.deliver(try signed.encoded(), to: receipt, what: "receipt")
             if !check.clean { throw ExitCode(2) }
         }
     }
@@ -339,13 +340,7 @@ struct RequestCommand: ParsableCommand {
                 Terminal.line("  \(copy.copy): \(copy.status)" + (copy.verifiedAt.map { " at \($0)" } ?? " since \(copy.queuedAt)")
                     + (copy.physicalRemovalBy.map { ", physical removal by \($0)" } ?? ""))
             }
-            let data = try signed.encoded()
-            if let receipt {
-                try RequestCommand.write(data, to: receipt)
-                Terminal.line("Signed statement written to \(receipt) (check it with `coffer request verify \(receipt)`).")
-            } else {
-                Terminal.line(String(decoding: data, as: UTF8.self))
-            }
+            try RequestCommand.deliver(try signed.encoded(), to: receipt, what: "statement")
             if !statement.allVerified { throw ExitCode(1) }
         }
     }

@@ -28,8 +28,7 @@ struct CafeCampaignTests {
         let data = DemoGenerator.generate(configuration)
         let ingestor = try Ingestor(vault: owner, policy: policy)
         ingestor.clock = { now }
-        _ = try ingestor.ingest(records: data.segmentLines, file: "demo:segment.jsonl", format: .jsonl)
-        _ = try ingestor.ingest(records: data.tillCarts, file: "demo:till-items.csv", format: .csv, mapping: data.tillMapping, header: data.tillHeader)
+        try data.ingestEventsAndCarts(with: ingestor)
         _ = try ProjectionBuilder(vault: owner, policy: policy, segments: segments).build(now: now)
         // Every use case's segment is shipped.
         let shipped = Set(segments.map(\.name))

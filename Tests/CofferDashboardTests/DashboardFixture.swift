@@ -32,8 +32,7 @@ final class DashboardFixture: @unchecked Sendable {
         configuration.start = DemoConfiguration.yearEnding(before: now)
         let data = DemoGenerator.generate(configuration)
         let ingestor = try Ingestor(vault: owner, policy: policy)
-        _ = try ingestor.ingest(records: data.segmentLines, file: "demo:segment.jsonl", format: .jsonl)
-        _ = try ingestor.ingest(records: data.tillCarts, file: "demo:till-items.csv", format: .csv, mapping: data.tillMapping, header: data.tillHeader)
+        try data.ingestEventsAndCarts(with: ingestor)
         let segments = try SegmentCatalog.load(path: ScratchVault.repository.appendingPathComponent("policies/segments.yaml").path,
                                                policy: policy, required: true)
         _ = try ProjectionBuilder(vault: owner, policy: policy, segments: segments).build(now: now)

@@ -33,8 +33,7 @@ final class PublishFixture {
         configuration.start = DemoConfiguration.yearEnding(before: now)
         let data = DemoGenerator.generate(configuration)
         let ingestor = try Ingestor(vault: owner, policy: policy)
-        _ = try ingestor.ingest(records: data.segmentLines, file: "demo:segment.jsonl", format: .jsonl)
-        _ = try ingestor.ingest(records: data.tillCarts, file: "demo:till-items.csv", format: .csv, mapping: data.tillMapping, header: data.tillHeader)
+        try data.ingestEventsAndCarts(with: ingestor)
         segments = try SegmentCatalog.load(path: ScratchVault.repository.appendingPathComponent("policies/segments.yaml").path,
                                            policy: policy, required: true)
         try build()
