@@ -77,18 +77,10 @@ package struct Publisher {
             timings[name, default: 0] += Date().timeIntervalSince(phase)
             phase = Date()
         }
-        try vault.require(.publish, for: .publish, purpose: name)
-        try vault.usePolicy(sha256: policy.sha256, name: policy.name)
+        let purpose = try checkAllowed(purpose: name, role: role)
         // One publish at a time; `publish sync` leaves deletes to this one while it runs.
         let lock = try PublishLock(vault.layout)
         defer { withExtendedLifetime(lock) {} }
-        try vault.verifySeals(RemoteCopies.sealedTableNames + ["consents", "restrictions", "erasures"])
-        guard let purpose = policy.purpose(name) else { throw ConsentError.unknownPurpose(name, declared: policy.purposes.map(\.name)) }
-        guard RemoteSchema.isIdentifier(name) else { throw PublishError.badName(what: "purpose", name: name) }
-        guard policy.access[role]?.purposes[name] != nil else { throw ProjectionError.noAccess(role: role.rawValue, purpose: name) }
-        guard try ProjectionPurge.customerID(of: "probe", vault: vault, policy: policy, purpose: name, role: role) != nil else {
-            throw PublishError.unstableKey(purpose: name, role: role.rawValue)
-        }
         var copy = RemoteCopy(purpose: name, role: role.rawValue, database: target.database, cluster: target.cluster,
                               shards: target.shardNames, publishedAt: now(), lastSeq: 0, partsLifetime: target.partsLifetime)
         let known = try vault.database.read { try RemoteCopies.copies(in: $0) }
@@ -96,66 +88,156 @@ package struct Publisher {
             throw PublishError.otherRole(purpose: name, role: other.role, database: other.database)
         }
         let file = try ProjectionFile.openCurrent(purpose: name, role: role, vault: vault)
-        guard let map = try SubjectMap.read(purpose: name, role: role, vault: vault) else {
-            throw PublishError.noSubjectMap(purpose: name, role: role.rawValue)
-        }
-        let holds = try ProjectionBuilder.holder(of: purpose, vault: vault, at: now())
         let clients = target.shards.map { ClickHouseClient(base: $0, credentials: target.credentials) }
-
-        // Whom the copy is to hold, and each one's digest.
         let schema = try file.read { try RemoteSchema(database: target.database, purpose: name, sharded: clients.count > 1, file: $0) }
         let rows = PersonRows(schema: schema)
-        var current: [SubjectID: PublishedPerson] = [:], memberRows: [SubjectID: Int] = [:]
-        var leftOut = 0
-        let (builtThrough, builtAt) = try file.read { db in
-            try rows.forEach(in: db) { person in
-                guard let subject = map[person.customerID] else { throw PublishError.noSubjectMap(purpose: name, role: role.rawValue) }
-                guard holds(subject) else {
-                    leftOut += 1
-                    return
-                }
-                current[subject] = PublishedPerson(customerID: person.customerID, digest: person.digest)
-                memberRows[subject] = person.memberRows
-            }
-            return (try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM projection_info WHERE key = 'last_seq'") ?? 0,
-                    try String.fetchOne(db, sql: "SELECT value FROM projection_info WHERE key = 'built_at'").flatMap { Timestamp.parse($0) } ?? 0)
-        }
+        let snapshot = try read(file, rows: rows, purpose: purpose, role: role, now: now())
         lap("read")
-        let (previous, interrupted) = try vault.database.read { db in
-            (try RemoteCopies.people(of: copy.id, in: db), try RemoteCopies.wasInterrupted(copy.id, in: db))
-        }
-        // A first publish, new columns, or a publish cut off midway (which rows arrived is unknown): tables made afresh.
-        let full = try interrupted || !known.contains { $0.id == copy.id } || !matches(schema, on: clients)
-        let gone = previous.filter { current[$0.key] == nil }
-        var changed = full ? current : current.filter { previous[$0.key]?.digest != $0.value.digest }
-        var replaced = full ? [] : changed.keys.compactMap { previous[$0]?.customerID }
-        // Many people changed (a refit moves everyone's scores): new tables filled and swapped in cost less
-        // than deleting that many rows (a delete is a mutation rewriting every part it touches).
-        let rewrite = !full && replaced.count * Self.rewriteShare > current.count
-        let replacedCount = replaced.count
-        if rewrite { replaced = [] }
 
+        var plan = try self.plan(snapshot, copy: copy.id, isNew: !known.contains { $0.id == copy.id }, schema: schema, clients: clients)
         // Recorded before anything is sent, with the copy marked as being published: whoever may be on
         // a shard from now on is in `published_people`, so an erasure in the meantime still finds them.
         copy.lastSeq = known.first { $0.id == copy.id }?.lastSeq ?? 0
-        var leaving: Set<SubjectID> = []
-        try vault.database.write { db in
-            try RemoteCopies.save(copy, in: db)
-            try RemoteCopies.publishing(copy.id, since: now(), in: db)
-            try RemoteCopies.queue(copy.id, customerIDs: gone.map(\.value.customerID), reason: .departure, at: now(), in: db)
-            // Erased, restricted or withdrawn since `holds` was read: not recorded, so not sent (their trigger ran before).
-            leaving = try RemoteCopies.leaving(changed.keys, purpose: name, in: db)
-            try RemoteCopies.record(copy.id, upserts: changed.filter { !leaving.contains($0.key) }.map { ($0.key, $0.value) },
-                                    removals: Array(gone.keys) + leaving, in: db)
-        }
-        for subject in leaving {
-            current[subject] = nil
-            changed[subject] = nil
-        }
-
+        try record(&plan, copy: copy, now: now())
         lap("record")
         try afterStep("recorded")
-        if full { try create(schema, on: clients, cluster: target.cluster, partsLifetime: target.partsLifetime) }
+
+        try transfer(plan, from: file, schema: schema, rows: rows, clients: clients, target: target)
+        lap("send")
+        try afterStep("sent")
+
+        copy.publishedAt = now()
+        copy.lastSeq = snapshot.builtThrough
+        try vault.database.write { db in
+            try RemoteCopies.save(copy, in: db)
+            try RemoteCopies.publishing(copy.id, since: nil, in: db)
+            // Rows from a build after a retention run: the copy no longer holds what that run destroyed.
+            try RemoteCopies.resolveRetention(of: copy.id, builtAt: snapshot.builtAt, at: copy.publishedAt,
+                                              removalDue: copy.publishedAt + Int64(target.partsLifetime) * 1000, in: db)
+        }
+        lap("record")
+        var sync = try DeleteSync(vault: vault, credentials: target.credentials).run(copies: [copy.id], duringPublish: true, now: now)
+        lap("sync")
+        let (people, counts) = try verify(copy: copy.id, schema: schema, clients: clients, memberRows: snapshot.memberRows, target: target)
+        lap("verify")
+
+        let head = try vault.eventLog().head()
+        let manifest = PublishManifest(copy: copy.id, purpose: name, role: role.rawValue, database: target.database, cluster: target.cluster,
+                                       shards: target.shardNames, tables: counts, people: people,
+                                       added: plan.changed.count - plan.replacedCount, replaced: plan.replacedCount,
+                                       removed: plan.gone.count, full: plan.full, policySHA256: policy.sha256, logHeadSeq: head.seq,
+                                       logHeadHash: head.hash.hexString, builtThroughSeq: snapshot.builtThrough,
+                                       publishedAt: Timestamp.format(copy.publishedAt), partsLifetime: target.partsLifetime)
+        try vault.audit(.publish, purpose: name, target: "copy:\(copy.id)", rows: people, reason: try Self.encode(manifest))
+        sync.pending = try vault.database.read { try RemoteCopies.pending(in: $0).count }
+        lap("manifest")
+        return PublishReport(manifest: manifest, leftOutNow: snapshot.leftOut, sync: sync, seconds: Date().timeIntervalSince(clock),
+                             timings: timings)
+    }
+
+    /// The checks before anything is read: the permission (audited when refused), the seals of the tables
+    /// a publish trusts, and a purpose the role may read and a `customer_id` a delete can find again.
+    private func checkAllowed(purpose name: String, role: Role) throws -> Purpose {
+        try vault.require(.publish, for: .publish, purpose: name)
+        try vault.usePolicy(sha256: policy.sha256, name: policy.name)
+        try vault.verifySeals(RemoteCopies.sealedTableNames + ["consents", "restrictions", "erasures"])
+        guard let purpose = policy.purpose(name) else { throw ConsentError.unknownPurpose(name, declared: policy.purposes.map(\.name)) }
+        guard RemoteSchema.isIdentifier(name) else { throw PublishError.badName(what: "purpose", name: name) }
+        guard policy.access[role]?.purposes[name] != nil else { throw ProjectionError.noAccess(role: role.rawValue, purpose: name) }
+        guard try ProjectionPurge.customerID(of: "probe", vault: vault, policy: policy, purpose: name, role: role) != nil else {
+            throw PublishError.unstableKey(purpose: name, role: role.rawValue)
+        }
+        return purpose
+    }
+
+    /// Whom the file holds that the purpose may still hold now, with each one's digest.
+    private struct Snapshot {
+        var current: [SubjectID: PublishedPerson] = [:]
+        var memberRows: [SubjectID: Int] = [:]
+        /// People in the file the purpose may no longer hold (consent lapsed or withdrawn, restricted, erased since the build).
+        var leftOut = 0
+        var builtThrough: Int64 = 0
+        var builtAt: Int64 = 0
+    }
+
+    private func read(_ file: DatabaseQueue, rows: PersonRows, purpose: Purpose, role: Role, now: Int64) throws -> Snapshot {
+        guard let map = try SubjectMap.read(purpose: purpose.name, role: role, vault: vault) else {
+            throw PublishError.noSubjectMap(purpose: purpose.name, role: role.rawValue)
+        }
+        let holds = try ProjectionBuilder.holder(of: purpose, vault: vault, at: now)
+        var snapshot = Snapshot()
+        try file.read { db in
+            try rows.forEach(in: db) { person in
+                guard let subject = map[person.customerID] else { throw PublishError.noSubjectMap(purpose: purpose.name, role: role.rawValue) }
+                guard holds(subject) else {
+                    snapshot.leftOut += 1
+                    return
+                }
+                snapshot.current[subject] = PublishedPerson(customerID: person.customerID, digest: person.digest)
+                snapshot.memberRows[subject] = person.memberRows
+            }
+            snapshot.builtThrough = try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM projection_info WHERE key = 'last_seq'") ?? 0
+            snapshot.builtAt = try String.fetchOne(db, sql: "SELECT value FROM projection_info WHERE key = 'built_at'")
+                .flatMap { Timestamp.parse($0) } ?? 0
+        }
+        return snapshot
+    }
+
+    /// What a publish changes on the shards.
+    private struct Plan {
+        /// The person tables are made afresh (a first publish, new columns, or one cut off midway: which rows arrived is unknown).
+        var full: Bool
+        /// So many people changed that the person tables are rewritten and swapped in.
+        var rewrite: Bool
+        /// Whom the copy is to hold, and who changed (everyone when `full`).
+        var current: [SubjectID: PublishedPerson]
+        var changed: [SubjectID: PublishedPerson]
+        /// Those the copy held and no longer may.
+        var gone: [SubjectID: PublishedPerson]
+        /// The `customer_id`s whose old rows are deleted before their new ones are sent (none when full or rewritten).
+        var replaced: [String]
+        var replacedCount: Int
+    }
+
+    private func plan(_ snapshot: Snapshot, copy: String, isNew: Bool, schema: RemoteSchema, clients: [ClickHouseClient]) throws -> Plan {
+        let (previous, interrupted) = try vault.database.read { db in
+            (try RemoteCopies.people(of: copy, in: db), try RemoteCopies.wasInterrupted(copy, in: db))
+        }
+        let current = snapshot.current
+        let full = try interrupted || isNew || !matches(schema, on: clients)
+        let changed = full ? current : current.filter { previous[$0.key]?.digest != $0.value.digest }
+        let replaced = full ? [] : changed.keys.compactMap { previous[$0]?.customerID }
+        // Many people changed (a refit moves everyone's scores): new tables filled and swapped in cost less
+        // than deleting that many rows (a delete is a mutation rewriting every part it touches).
+        let rewrite = !full && replaced.count * Self.rewriteShare > current.count
+        return Plan(full: full, rewrite: rewrite, current: current, changed: changed, gone: previous.filter { current[$0.key] == nil },
+                    replaced: rewrite ? [] : replaced, replacedCount: replaced.count)
+    }
+
+    /// Marks the copy as being published, queues the departures, and records who it is to hold
+    /// (those erased, restricted or withdrawn since the snapshot was read are left out: their trigger ran before).
+    private func record(_ plan: inout Plan, copy: RemoteCopy, now: Int64) throws {
+        let changed = plan.changed, gone = plan.gone
+        let leaving = try vault.database.write { db -> Set<SubjectID> in
+            try RemoteCopies.save(copy, in: db)
+            try RemoteCopies.publishing(copy.id, since: now, in: db)
+            try RemoteCopies.queue(copy.id, customerIDs: gone.map(\.value.customerID), reason: .departure, at: now, in: db)
+            let leaving = try RemoteCopies.leaving(changed.keys, purpose: copy.purpose, in: db)
+            try RemoteCopies.record(copy.id, upserts: changed.filter { !leaving.contains($0.key) }.map { ($0.key, $0.value) },
+                                    removals: Array(gone.keys) + leaving, in: db)
+            return leaving
+        }
+        for subject in leaving {
+            plan.current[subject] = nil
+            plan.changed[subject] = nil
+        }
+    }
+
+    /// Creates, deletes, sends and swaps what the plan says, then replaces the shared tables.
+    private func transfer(_ plan: Plan, from file: DatabaseQueue, schema: RemoteSchema, rows: PersonRows, clients: [ClickHouseClient],
+                          target: PublishTarget) throws {
+        if plan.full { try create(schema, on: clients, cluster: target.cluster, partsLifetime: target.partsLifetime) }
+        let replaced = plan.replaced
         for table in schema.tables where table.perPerson && !replaced.isEmpty {
             for client in clients {
                 for batch in stride(from: 0, to: replaced.count, by: DeleteSync.idsPerStatement) {
@@ -165,62 +247,43 @@ package struct Publisher {
                 }
             }
         }
-        lap("delete")
-        if rewrite {
+        if plan.rewrite {
             try create(schema, on: clients, cluster: target.cluster, partsLifetime: target.partsLifetime, suffix: Self.nextSuffix)
-            try send(changed: Set(current.values.map(\.customerID)), from: file, schema: schema, rows: rows, clients: clients,
+            try send(changed: Set(plan.current.values.map(\.customerID)), from: file, schema: schema, rows: rows, clients: clients,
                      suffix: Self.nextSuffix)
             try swap(schema, on: clients)
         } else {
-            try send(changed: Set(changed.keys.compactMap { current[$0]?.customerID }), from: file, schema: schema, rows: rows, clients: clients)
+            try send(changed: Set(plan.changed.values.map(\.customerID)), from: file, schema: schema, rows: rows, clients: clients)
         }
         try replaceShared(schema, from: file, on: clients[0], partsLifetime: target.partsLifetime)
-        lap("send")
-        try afterStep("sent")
+    }
 
-        copy.publishedAt = now()
-        copy.lastSeq = builtThrough
-        try vault.database.write { db in
-            try RemoteCopies.save(copy, in: db)
-            try RemoteCopies.publishing(copy.id, since: nil, in: db)
-            // Rows from a build after a retention run: the copy no longer holds what that run destroyed.
-            try RemoteCopies.resolveRetention(of: copy.id, builtAt: builtAt, at: copy.publishedAt,
-                                              removalDue: copy.publishedAt + Int64(target.partsLifetime) * 1000, in: db)
-        }
-        lap("record")
-        var sync = try DeleteSync(vault: vault, credentials: target.credentials).run(copies: [copy.id], duringPublish: true, now: now)
-        lap("sync")
-        // The replacement deletes' mutations done, or their rows would still count.
+    /// Waits for the replacement deletes, then checks the shards hold the rows the vault says the copy
+    /// holds. Returns the people and every table's row count (person tables summed over the shards).
+    private func verify(copy: String, schema: RemoteSchema, clients: [ClickHouseClient], memberRows: [SubjectID: Int],
+                        target: PublishTarget) throws -> (people: Int, counts: [String: Int]) {
         for table in schema.tables where table.perPerson {
             for client in clients {
                 try DeleteSync.waitForMutations(client, database: schema.database, table: schema.storageTable(table), shard: client.base.absoluteString)
             }
         }
-
-        // What the shards hold now, against what the vault says they hold.
-        let held = try vault.database.read { try RemoteCopies.people(of: copy.id, in: $0) }
+        let held = try vault.database.read { try RemoteCopies.people(of: copy, in: $0) }
         var counts: [String: Int] = [:]
         for table in schema.tables {
             let shards = table.perPerson ? clients : [clients[0]]
-            counts["\(name)_\(table.source)"] = try shards.reduce(0) { $0 + (try $1.integer("SELECT count() FROM \(schema.storageName(table))")) }
+            counts["\(schema.purpose)_\(table.source)"] = try shards.reduce(0) {
+                $0 + (try $1.integer("SELECT count() FROM \(schema.storageName(table))"))
+            }
         }
         let expected = ["single_view": held.count, "segment_members": held.keys.reduce(0) { $0 + (memberRows[$1] ?? 0) }]
-        for (table, rows) in expected where schema.tables.contains(where: { $0.source == table }) && counts["\(name)_\(table)"] != rows {
-            throw PublishError.verificationFailed(shard: target.shardNames.joined(separator: ", "),
-                                                  detail: "\(name)_\(table) holds \(counts["\(name)_\(table)"] ?? 0) rows, the vault expected \(rows)")
+        for (table, rows) in expected where schema.tables.contains(where: { $0.source == table }) {
+            let name = "\(schema.purpose)_\(table)"
+            guard counts[name] == rows else {
+                throw PublishError.verificationFailed(shard: target.shardNames.joined(separator: ", "),
+                                                      detail: "\(name) holds \(counts[name] ?? 0) rows, the vault expected \(rows)")
+            }
         }
-        lap("verify")
-        let head = try vault.eventLog().head()
-        let manifest = PublishManifest(copy: copy.id, purpose: name, role: role.rawValue, database: target.database, cluster: target.cluster,
-                                       shards: target.shardNames, tables: counts, people: held.count,
-                                       added: changed.count - (full ? 0 : replacedCount), replaced: full ? 0 : replacedCount,
-                                       removed: gone.count, full: full, policySHA256: policy.sha256, logHeadSeq: head.seq,
-                                       logHeadHash: head.hash.hexString, builtThroughSeq: builtThrough,
-                                       publishedAt: Timestamp.format(copy.publishedAt), partsLifetime: target.partsLifetime)
-        try vault.audit(.publish, purpose: name, target: "copy:\(copy.id)", rows: held.count, reason: try Self.encode(manifest))
-        sync.pending = try vault.database.read { try RemoteCopies.pending(in: $0).count }
-        lap("manifest")
-        return PublishReport(manifest: manifest, leftOutNow: leftOut, sync: sync, seconds: Date().timeIntervalSince(clock), timings: timings)
+        return (held.count, counts)
     }
 
     /// The manifest as the audit entry holds it: sorted-key JSON.
