@@ -51,7 +51,7 @@ package final class ClickHouseClient {
         self.timeout = timeout
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = timeout
-        session = URLSession(configuration: configuration)
+        session = URLSession(configuration: configuration, delegate: NoChallenges(), delegateQueue: nil)
     }
 
     deinit { session.finishTasksAndInvalidate() }
@@ -120,6 +120,9 @@ package final class ClickHouseClient {
         }.resume()
         done.wait()
         let shard = base.absoluteString
+        if let error = box.error as? URLError, error.code == .cancelled || error.code == .userAuthenticationRequired {
+            throw PublishError.remote(shard: shard, status: 401, message: "the user and password were refused")
+        }
         guard let status = box.status else {
             throw PublishError.unreachable(shard: shard, detail: box.error.map { $0.localizedDescription } ?? "no response")
         }
@@ -129,6 +132,16 @@ package final class ClickHouseClient {
             throw PublishError.remote(shard: shard, status: status, message: String(message.prefix(400)))
         }
         return data
+    }
+}
+
+/// Credentials go in ClickHouse's headers, never through HTTP authentication: a 401 (a wrong password,
+/// with ClickHouse's `WWW-Authenticate: Basic`) is cancelled at once rather than answered, which
+/// Foundation on Linux would otherwise wait on for ever.
+private final class NoChallenges: NSObject, URLSessionTaskDelegate {
+    func urlSession(_ session: URLSession, task: URLSessionTask, didReceive challenge: URLAuthenticationChallenge,
+                    completionHandler: @escaping @Sendable (URLSession.AuthChallengeDisposition, URLCredential?) -> Void) {
+        completionHandler(.cancelAuthenticationChallenge, nil)
     }
 }
 

@@ -33,7 +33,7 @@ package enum PublishError: CofferError, Equatable {
                              remedy: "the file holds `user: NAME` and `password: SECRET` lines (mode 600)")
         case let .unreachable(shard, detail):
             return Self.line("ClickHouse at \(shard) did not answer (\(detail))",
-                             remedy: "what was owed stays queued; `coffer publish sync` sends it when the shard is back")
+                             remedy: "check the address and that the server runs; deletes owed to it stay queued until it answers")
         case let .remote(shard, status, message):
             return "ClickHouse at \(shard) refused the request (HTTP \(status)): \(message)"
         case let .unstableKey(purpose, role):

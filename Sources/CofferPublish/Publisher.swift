@@ -89,6 +89,8 @@ package struct Publisher {
         }
         let file = try ProjectionFile.openCurrent(purpose: name, role: role, vault: vault)
         let clients = target.shards.map { ClickHouseClient(base: $0, credentials: target.credentials) }
+        // Every shard answers, and takes the credentials, before anything is recorded.
+        for client in clients { try client.execute("SELECT 1") }
         let schema = try file.read { try RemoteSchema(database: target.database, purpose: name, sharded: clients.count > 1, file: $0) }
         let rows = PersonRows(schema: schema)
         let snapshot = try read(file, rows: rows, purpose: purpose, role: role, now: now())

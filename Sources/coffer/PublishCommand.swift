@@ -9,7 +9,7 @@ import Foundation
 struct PublishCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "publish",
-        abstract: "Publish a purpose's projection to ClickHouse, and send the deletes published copies are owed (owner only).",
+        abstract: "Publish a purpose's projection to ClickHouse (owner), and send the deletes published copies are owed (owner or compliance).",
         discussion: """
             `coffer publish --to URL --purpose P` sends the projection of P exactly as the policy transforms it for \
             a role (default analyst), built by `coffer project build`: the single view and segment membership \

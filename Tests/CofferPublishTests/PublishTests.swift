@@ -317,6 +317,23 @@ struct PublishTests {
         #expect(rows == after.manifest.people)
     }
 
+    @Test("a refused password or a shard that does not answer fails the publish at once, with nothing recorded")
+    func refusedBeforeAnythingIsRecorded() throws {
+        let fixture = try PublishFixture(customers: 30, shards: 1)
+        let wrong = try PublishTarget(to: fixture.servers.urls[0], credentials: ClickHouseCredentials(user: LocalClickHouse.user, password: "wrong"))
+        #expect(throws: PublishError.remote(shard: fixture.servers.urls[0], status: 401, message: "the user and password were refused")) {
+            try Publisher(vault: fixture.owner, policy: fixture.policy).publish(purpose: "marketing", role: .analyst, to: wrong)
+        }
+        let down = try PublishTarget(to: "http://127.0.0.1:1", credentials: LocalClickHouse.credentials)
+        #expect {
+            try Publisher(vault: fixture.owner, policy: fixture.policy).publish(purpose: "marketing", role: .analyst, to: down)
+        } throws: { error in
+            guard case .unreachable? = error as? PublishError else { return false }
+            return true
+        }
+        #expect(try fixture.owner.database.read { try RemoteCopies.copies(in: $0) }.isEmpty)
+    }
+
     @Test("one shard: plain MergeTree tables, no cluster needed")
     func singleShard() throws {
         let fixture = try PublishFixture(customers: 40, shards: 1)
