@@ -46,8 +46,7 @@ package struct DeleteSync {
     /// so few large ones (with `max_query_size` raised to fit) beat many small ones.
     static let idsPerStatement = 100_000
 
-    /// Settings for a statement of `length` bytes (ClickHouse's `max_query_size` is 256 KiB by default).
-    static func sized(_ length: Int) -> [String: String] { ["max_query_size": String(max(length + 4096, 262_144))] }
+
 
     package init(vault: Vault, credentials: ClickHouseCredentials) {
         self.vault = vault
@@ -116,18 +115,10 @@ package struct DeleteSync {
         for table in RemoteSchema.personTables {
             let name = "\(copy.purpose)_\(table)" + (copy.shards.count > 1 ? "_local" : "")
             guard try client.integer("EXISTS TABLE `\(copy.database)`.`\(name)`") == 1 else { continue }
-            for batch in stride(from: 0, to: ids.count, by: Self.idsPerStatement) {
-                let list = Self.literalList(ids[batch..<min(batch + Self.idsPerStatement, ids.count)])
-                let sql = "ALTER TABLE `\(copy.database)`.`\(name)` DELETE WHERE customer_id IN (\(list))"
-                try client.execute(sql, settings: Self.sized(sql.utf8.count))
-            }
+            try client.run(for: ids) { "ALTER TABLE `\(copy.database)`.`\(name)` DELETE WHERE customer_id IN (\($0))" }
             try waitForMutations(client, database: copy.database, table: name, shard: shard)
-            var left = 0
-            for batch in stride(from: 0, to: ids.count, by: Self.idsPerStatement) {
-                let list = Self.literalList(ids[batch..<min(batch + Self.idsPerStatement, ids.count)])
-                let sql = "SELECT count() FROM `\(copy.database)`.`\(name)` WHERE customer_id IN (\(list))"
-                left += try client.integer(sql, settings: Self.sized(sql.utf8.count))
-            }
+            let left = try client.run(for: ids) { "SELECT count() FROM `\(copy.database)`.`\(name)` WHERE customer_id IN (\($0))" }
+                .reduce(0) { $0 + (Int($1) ?? 1) }   // an answer that is not a count is not taken for 0
             guard left == 0 else {
                 throw PublishError.verificationFailed(shard: shard, detail: "\(left) row(s) of \(name) still there after the delete")
             }
@@ -158,5 +149,20 @@ package struct DeleteSync {
         "'" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
     }
 
-    static func literalList(_ ids: ArraySlice<String>) -> String { ids.map(literal).joined(separator: ", ") }
+}
+
+extension ClickHouseClient {
+    /// Runs `statement(list)` for each batch of `ids` (at most `DeleteSync.idsPerStatement`), `list` being
+    /// their SQL literals, with ClickHouse's limits raised to fit (its defaults: `max_query_size` 256 KiB,
+    /// `max_ast_elements` 50,000). Returns each statement's answer.
+    @discardableResult
+    func run(for ids: [String], _ statement: (String) -> String) throws -> [String] {
+        try stride(from: 0, to: ids.count, by: DeleteSync.idsPerStatement).map { start in
+            let batch = ids[start..<min(start + DeleteSync.idsPerStatement, ids.count)]
+            let sql = statement(batch.map(DeleteSync.literal).joined(separator: ", "))
+            let elements = String(max(2 * batch.count + 10_000, 50_000))
+            return try execute(sql, settings: ["max_query_size": String(max(sql.utf8.count + 4096, 262_144)),
+                                               "max_ast_elements": elements, "max_expanded_ast_elements": elements])
+        }
+    }
 }

@@ -241,13 +241,7 @@ package struct Publisher {
         if plan.full { try create(schema, on: clients, cluster: target.cluster, partsLifetime: target.partsLifetime) }
         let replaced = plan.replaced
         for table in schema.tables where table.perPerson && !replaced.isEmpty {
-            for client in clients {
-                for batch in stride(from: 0, to: replaced.count, by: DeleteSync.idsPerStatement) {
-                    let list = DeleteSync.literalList(replaced[batch..<min(batch + DeleteSync.idsPerStatement, replaced.count)])
-                    let sql = "ALTER TABLE \(schema.storageName(table)) DELETE WHERE customer_id IN (\(list))"
-                    try client.execute(sql, settings: DeleteSync.sized(sql.utf8.count))
-                }
-            }
+            for client in clients { try client.run(for: replaced) { "ALTER TABLE \(schema.storageName(table)) DELETE WHERE customer_id IN (\($0))" } }
         }
         if plan.rewrite {
             try create(schema, on: clients, cluster: target.cluster, partsLifetime: target.partsLifetime, suffix: Self.nextSuffix)
@@ -256,11 +250,8 @@ package struct Publisher {
             let unchanged = plan.current.filter { plan.changed[$0.key] == nil }.map(\.value.customerID)
             for table in schema.tables where table.perPerson && !unchanged.isEmpty {
                 for client in clients {
-                    for batch in stride(from: 0, to: unchanged.count, by: DeleteSync.idsPerStatement) {
-                        let list = DeleteSync.literalList(unchanged[batch..<min(batch + DeleteSync.idsPerStatement, unchanged.count)])
-                        let sql = "INSERT INTO \(schema.storageName(table, suffix: Self.nextSuffix)) SELECT * FROM \(schema.storageName(table)) "
-                            + "WHERE customer_id IN (\(list))"
-                        try client.execute(sql, settings: DeleteSync.sized(sql.utf8.count))
+                    try client.run(for: unchanged) {
+                        "INSERT INTO \(schema.storageName(table, suffix: Self.nextSuffix)) SELECT * FROM \(schema.storageName(table)) WHERE customer_id IN (\($0))"
                     }
                 }
             }
