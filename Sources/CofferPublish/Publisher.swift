@@ -245,17 +245,9 @@ package struct Publisher {
         }
         if plan.rewrite {
             try create(schema, on: clients, cluster: target.cluster, partsLifetime: target.partsLifetime, suffix: Self.nextSuffix)
-            // The unchanged people's rows are copied by each shard from its own table (no re-sending, no re-parsing);
-            // the changed ones are sent.
-            let unchanged = plan.current.filter { plan.changed[$0.key] == nil }.map(\.value.customerID)
-            for table in schema.tables where table.perPerson && !unchanged.isEmpty {
-                for client in clients {
-                    try client.run(for: unchanged) {
-                        "INSERT INTO \(schema.storageName(table, suffix: Self.nextSuffix)) SELECT * FROM \(schema.storageName(table)) WHERE customer_id IN (\($0))"
-                    }
-                }
-            }
-            try send(changed: Set(plan.changed.values.map(\.customerID)), from: file, schema: schema, rows: rows, clients: clients,
+            // Everyone's rows sent again: copying the unchanged ones shard-side (INSERT … SELECT … WHERE customer_id IN
+            // a list of 65,000) took longer here (send 3.79 s against 2.50–2.97 s for 100,000 people, 35,000 changed).
+            try send(changed: Set(plan.current.values.map(\.customerID)), from: file, schema: schema, rows: rows, clients: clients,
                      suffix: Self.nextSuffix)
             try swap(schema, on: clients)
         } else {
@@ -313,8 +305,7 @@ package struct Publisher {
         return true
     }
 
-    /// Above this share of people changed (1 in `rewriteShare`), the person tables are rewritten (unchanged rows copied
-    /// shard-side, changed ones sent) and swapped in.
+    /// Above this share of people changed (1 in `rewriteShare`), the person tables are rewritten and swapped in.
     package static let rewriteShare = 5
     static let nextSuffix = "_next"
 
