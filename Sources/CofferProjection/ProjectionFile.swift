@@ -33,12 +33,13 @@ package enum ProjectionFile {
     /// The `projection_info` key of the log position a file is current through:
     /// its build's last event, or the erasure or restriction it was last purged for.
     static let reconciledKey = "reconciled_seq"
+    /// The log position a file is current through (`?` is `reconciledKey`).
+    static let currentThroughSQL = "SELECT max(CAST(value AS INTEGER)) FROM projection_info WHERE key IN ('last_seq', ?)"
 
     /// Refuses a file that is not reconciled through the latest erasure or
     /// restriction change in the log (`ProjectionPurge`).
     static func checkCurrent(_ database: AnalystDatabase, url: URL, latestPurge: Int64) throws {
-        let stamp = try database.integer("SELECT max(CAST(value AS INTEGER)) FROM projection_info WHERE key IN ('last_seq', ?)",
-                                         binding: reconciledKey) ?? 0
+        let stamp = try database.integer(currentThroughSQL, binding: reconciledKey) ?? 0
         guard stamp >= latestPurge else { throw ProjectionError.stale(file: url.lastPathComponent, seq: latestPurge) }
     }
 
@@ -66,10 +67,7 @@ package enum ProjectionFile {
         let queue = try open(url, key: fileKey(vault.projectionKey(for: role), purpose: purpose), vaultID: vault.vaultID,
                              purpose: purpose, role: role)
         let latestPurge = try vault.database.read(Restrictions.latestPurgingEvent)
-        let stamp = try queue.read { db in
-            try Int64.fetchOne(db, sql: "SELECT max(CAST(value AS INTEGER)) FROM projection_info WHERE key IN ('last_seq', ?)",
-                               arguments: [reconciledKey]) ?? 0
-        }
+        let stamp = try queue.read { try Int64.fetchOne($0, sql: currentThroughSQL, arguments: [reconciledKey]) ?? 0 }
         guard stamp >= latestPurge else { throw ProjectionError.stale(file: url.lastPathComponent, seq: latestPurge) }
         return queue
     }

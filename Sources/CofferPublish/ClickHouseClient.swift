@@ -93,10 +93,10 @@ package final class ClickHouseClient {
         return value
     }
 
-    /// Inserts `rows` (TabSeparated, one row a line) into `table`.
+    /// Inserts `rows` (ClickHouse's RowBinary format) into `table`.
     package func insert(into table: String, rows: [UInt8], settings: [String: String] = [:]) throws {
         var parameters = settings
-        parameters["query"] = "INSERT INTO \(table) FORMAT TabSeparated"
+        parameters["query"] = "INSERT INTO \(table) FORMAT RowBinary"
         _ = try send(body: Data(rows), parameters: parameters)
     }
 
@@ -152,24 +152,8 @@ private final class ResponseBox: @unchecked Sendable {   // written once before 
     var error: (any Error)?
 }
 
-/// ClickHouse's TabSeparated format: `\N` for NULL; backslash, tab, newline and carriage return escaped.
+/// ClickHouse's TabSeparated format, as query results come back in it.
 package enum TabSeparated {
-    /// Appends `text` escaped.
-    package static func append(_ text: String, to out: inout [UInt8]) {
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-            case UInt8(ascii: "\t"): out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-            case UInt8(ascii: "\n"): out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-            case UInt8(ascii: "\r"): out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-            case 0: out += [UInt8(ascii: "\\"), UInt8(ascii: "0")]
-            default: out.append(byte)
-            }
-        }
-    }
-
-    static let null: [UInt8] = [UInt8(ascii: "\\"), UInt8(ascii: "N")]
-
     /// One field of a TabSeparated result, unescaped (`\N` stays as it is).
     package static func unescape(_ field: String) -> String {
         guard field.contains("\\"), field != "\\N" else { return field }

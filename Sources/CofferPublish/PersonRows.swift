@@ -1,12 +1,12 @@
 import CofferCrypto
-import GRDB
+package import GRDB
 
 /// A projection file's person tables read person by person, in `customer_id`
 /// order: each person's digest (what tells an incremental publish whose rows
-/// changed) and, for those to be sent, the TabSeparated lines ClickHouse takes.
-struct PersonRows {
+/// changed) and, for those to be sent, their rows in ClickHouse's RowBinary format.
+package struct PersonRows {
     /// One person: their digest (over their rows' values), how many segment rows they have, and, when
-    /// asked for, their lines: their `single_view` row and their `segment_members` rows.
+    /// asked for, their `single_view` row and their `segment_members` rows (RowBinary).
     struct Person {
         var customerID: String
         var digest: [UInt8] = []
@@ -20,8 +20,8 @@ struct PersonRows {
     private var view: RemoteSchema.Table? { schema.tables.first { $0.source == "single_view" } }
     private var members: RemoteSchema.Table? { schema.tables.first { $0.source == "segment_members" } }
 
-    /// Calls `body` for each person of the file, in `customer_id` (byte) order, with their lines
-    /// when `lines` says so for their id (writing lines costs more than the digest).
+    /// Calls `body` for each person of the file, in `customer_id` (byte) order, with their rows
+    /// when `lines` says so for their id (encoding costs more than the digest).
     func forEach(in db: Database, lines: (String) -> Bool = { _ in false }, _ body: (Person) throws -> Void) throws {
         guard let view else { return }
         let viewColumns = view.columns
@@ -41,7 +41,7 @@ struct PersonRows {
             var person = Person(customerID: id)
             try hasher.reset()
             try Self.hash(row, into: hasher)
-            if encode { person.view = Self.line(row, viewColumns) }
+            if encode { Self.append(row, viewColumns, to: &person.view) }
             // Members of ids before this one have no row (cannot happen in a file a build wrote): skipped.
             while let member = pending, let memberID = member[idColumn] as String?, memberID.utf8.lexicographicallyPrecedes(id.utf8) {
                 pending = try memberRows?.next()
@@ -50,7 +50,7 @@ struct PersonRows {
             while let member = pending, (member[idColumn] as String?) == id {
                 try Self.hash(member, into: hasher)
                 person.memberRows += 1
-                if encode { person.members += Self.line(member, memberColumns) }
+                if encode { Self.append(member, memberColumns, to: &person.members) }
                 pending = try memberRows?.next()
             }
             person.digest = try hasher.finalize()
@@ -85,37 +85,60 @@ struct PersonRows {
         try hasher.update(bytes)
     }
 
-    /// All rows of a shared table, as TabSeparated lines.
-    static func lines(of table: RemoteSchema.Table, in db: Database) throws -> [UInt8] {
+    /// All rows of a shared table, in ClickHouse's RowBinary format.
+    static func rows(of table: RemoteSchema.Table, in db: Database) throws -> [UInt8] {
         var out: [UInt8] = []
         let cursor = try Row.fetchCursor(db, sql: "SELECT \(table.columns.map { "\"\($0.name)\"" }.joined(separator: ", ")) FROM \"\(table.source)\"")
-        while let row = try cursor.next() { out += line(row, table.columns) }
+        while let row = try cursor.next() { append(row, table.columns, to: &out) }
         return out
     }
 
-    /// One row as a TabSeparated line, each value written as its column's ClickHouse type reads it.
-    static func line(_ row: Row, _ columns: [RemoteSchema.Column]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(columns.count * 8)
+    /// One row in ClickHouse's RowBinary format, each value as its column's type reads it: a null flag byte
+    /// before a `Nullable` value, 8 little-endian bytes for `Int64` and `Float64`, a LEB128 length before a `String`.
+    package static func append(_ row: Row, _ columns: [RemoteSchema.Column], to out: inout [UInt8]) {
         for (index, column) in columns.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: "\t")) }
             let value: DatabaseValue = row[index]
-            let base = column.type.hasPrefix("Nullable(") ? String(column.type.dropFirst(9).dropLast()) : column.type
-            switch (value.storage, base) {
-            case (.null, _):
-                // A NULL in a column declared NOT NULL would be refused remotely: written as the type's empty value.
-                if column.type.hasPrefix("Nullable(") { out += TabSeparated.null } else if base != "String" { out.append(UInt8(ascii: "0")) }
-            case let (.int64(number), "Float64"): out += Array(String(Double(number)).utf8)
-            case let (.int64(number), _): out += Array(String(number).utf8)
-            case let (.double(number), "Int64") where number.rounded() == number && abs(number) < 9.2e18:
-                out += Array(String(Int64(number)).utf8)
-            case let (.double(number), "String"): TabSeparated.append(String(number), to: &out)
-            case let (.double(number), _): out += Array(String(number).utf8)
-            case let (.string(text), _): TabSeparated.append(text, to: &out)
-            case let (.blob(data), _): TabSeparated.append(String(decoding: data, as: UTF8.self), to: &out)
+            if column.nullable {
+                if value.isNull {
+                    out.append(1)
+                    continue
+                }
+                out.append(0)
+            }
+            switch column.base {
+            case .int64:
+                let number: Int64
+                switch value.storage {
+                case let .int64(integer): number = integer
+                // The builder writes INTEGER columns as integers; a real that strays here is cut to its whole part.
+                case let .double(real): number = Int64(exactly: real.rounded(.towardZero)) ?? 0
+                default: number = 0
+                }
+                withUnsafeBytes(of: number.littleEndian) { out += $0 }
+            case .float64:
+                let number: Double
+                switch value.storage {
+                case let .int64(integer): number = Double(integer)
+                case let .double(real): number = real
+                default: number = 0
+                }
+                withUnsafeBytes(of: number.bitPattern.littleEndian) { out += $0 }
+            case .string:
+                let bytes: [UInt8]
+                switch value.storage {
+                case let .string(text): bytes = Array(text.utf8)
+                case let .int64(integer): bytes = Array(String(integer).utf8)
+                case let .double(real): bytes = Array(String(real).utf8)
+                case let .blob(data): bytes = Array(data)
+                case .null: bytes = []
+                }
+                var length = UInt64(bytes.count)
+                repeat {
+                    out.append(UInt8(length & 0x7F) | (length > 0x7F ? 0x80 : 0))
+                    length >>= 7
+                } while length > 0
+                out += bytes
             }
         }
-        out.append(UInt8(ascii: "\n"))
-        return out
     }
 }

@@ -299,7 +299,8 @@ package struct Publisher {
                 let columns = try client.rows("DESCRIBE TABLE \(schema.storageName(table))").map {
                     RemoteSchema.Column(name: $0[0], type: $0.count > 1 ? $0[1] : "")
                 }
-                guard columns == table.columns else { return false }
+                guard !columns.contains(nil) else { return false }
+                guard columns.compactMap({ $0 }) == table.columns else { return false }
             }
         }
         return true
@@ -375,8 +376,8 @@ package struct Publisher {
         for table in schema.tables where !table.perPerson {
             try client.execute("DROP TABLE IF EXISTS \(schema.name(table))")
             try client.execute(schema.createStorage(table, partsLifetime: partsLifetime))
-            let lines = try file.read { try PersonRows.lines(of: table, in: $0) }
-            if !lines.isEmpty { try client.insert(into: schema.name(table), rows: lines) }
+            let rows = try file.read { try PersonRows.rows(of: table, in: $0) }
+            if !rows.isEmpty { try client.insert(into: schema.name(table), rows: rows) }
         }
     }
 }

@@ -1,4 +1,4 @@
-import GRDB
+package import GRDB
 
 /// The tables a purpose's copy has on ClickHouse, and their columns as the
 /// projection file declares them (the policy's transforms already applied: a
@@ -10,18 +10,36 @@ import GRDB
 /// `cityHash64(customer_id)`: one person's rows are on one shard. Shared tables
 /// (counts of groups of at least the policy's minimum size, segment
 /// definitions, column meanings) hold no person and live on the first shard.
-struct RemoteSchema {
-    struct Column: Equatable {
-        var name: String
+package struct RemoteSchema {
+    package struct Column: Equatable {
+        package enum Base: String { case string = "String", int64 = "Int64", float64 = "Float64" }
+
+        package var name: String
+        package var base: Base
+        package var nullable: Bool
+
         /// ClickHouse's type: `String`, `Int64`, `Float64`, or `Nullable` of one.
-        var type: String
+        package var type: String { nullable ? "Nullable(\(base.rawValue))" : base.rawValue }
+
+        init(name: String, base: Base, nullable: Bool) {
+            self.name = name
+            self.base = base
+            self.nullable = nullable
+        }
+
+        /// A column as `DESCRIBE TABLE` shows it (nil for a type Coffer does not create).
+        init?(name: String, type: String) {
+            let nullable = type.hasPrefix("Nullable(") && type.hasSuffix(")")
+            guard let base = Base(rawValue: nullable ? String(type.dropFirst(9).dropLast()) : type) else { return nil }
+            self.init(name: name, base: base, nullable: nullable)
+        }
     }
 
-    struct Table {
+    package struct Table {
         /// The projection file's table name.
-        var source: String
-        var columns: [Column]
-        var perPerson: Bool
+        package var source: String
+        package var columns: [Column]
+        package var perPerson: Bool
     }
 
     static let personTables = ["single_view", "segment_members"]
@@ -33,10 +51,10 @@ struct RemoteSchema {
     let purpose: String
     /// Several shards: person tables are stored in `_local` tables under a `Distributed` one.
     let sharded: Bool
-    var tables: [Table] = []
+    package var tables: [Table] = []
 
     /// The tables of the file open in `db`, in publishing order.
-    init(database: String, purpose: String, sharded: Bool, file db: Database) throws {
+    package init(database: String, purpose: String, sharded: Bool, file db: Database) throws {
         self.database = database
         self.purpose = purpose
         self.sharded = sharded
@@ -44,9 +62,9 @@ struct RemoteSchema {
             let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(\"\(name)\")").map { row -> Column in
                 let declared = (row["type"] as String? ?? "").uppercased()
                 let notNull = (row["notnull"] as Int? ?? 0) != 0 || (row["pk"] as Int? ?? 0) != 0
-                let base = declared.contains("INT") ? "Int64"
-                    : declared.contains("REAL") || declared.contains("FLOA") || declared.contains("DOUB") ? "Float64" : "String"
-                return Column(name: row["name"], type: notNull ? base : "Nullable(\(base))")
+                let base: Column.Base = declared.contains("INT") ? .int64
+                    : declared.contains("REAL") || declared.contains("FLOA") || declared.contains("DOUB") ? .float64 : .string
+                return Column(name: row["name"], base: base, nullable: !notNull)
             }
             tables.append(Table(source: name, columns: columns, perPerson: Self.personTables.contains(name)))
         }
@@ -54,7 +72,7 @@ struct RemoteSchema {
 
     /// `database`.`PURPOSE_TABLE`: what analysts query (the Distributed table for person tables on several shards).
     /// `suffix` names the table a rewrite fills before it takes the place of this one.
-    func name(_ table: Table, suffix: String = "") -> String { "`\(database)`.`\(purpose)_\(table.source)\(suffix)`" }
+    package func name(_ table: Table, suffix: String = "") -> String { "`\(database)`.`\(purpose)_\(table.source)\(suffix)`" }
 
     /// The table a person table's rows are stored in on each shard (the queried one itself on one shard).
     func storageName(_ table: Table, suffix: String = "") -> String { "`\(database)`.`\(storageTable(table, suffix: suffix))`" }
@@ -69,7 +87,7 @@ struct RemoteSchema {
     }
 
     /// The local MergeTree of `table`: person tables ordered by `customer_id`; replaced parts dropped after `lifetime` s.
-    func createStorage(_ table: Table, partsLifetime: Int, suffix: String = "") -> String {
+    package func createStorage(_ table: Table, partsLifetime: Int, suffix: String = "") -> String {
         "CREATE TABLE \(storageName(table, suffix: suffix)) (\(columnsSQL(table))) ENGINE = MergeTree() "
             + "ORDER BY \(table.perPerson ? "customer_id" : "tuple()") SETTINGS old_parts_lifetime = \(partsLifetime)"
     }

@@ -160,7 +160,12 @@ struct BrowserTests {
                 try await browser.type("#actor", actor)
                 try await browser.type("#passphrase", DashboardFixture.passphrase(actor))
                 try await browser.click("button[type=submit]")
-                let cookie = try await browser.cookies().first { $0["name"] as? String == "coffer_session" }
+                // The sign-in's answer sets the cookie: on a loaded machine the click returns before it is in.
+                var cookie: [String: Any]?
+                for _ in 0..<50 where cookie == nil {
+                    cookie = try await browser.cookies().first { $0["name"] as? String == "coffer_session" }
+                    if cookie == nil { try await Task.sleep(nanoseconds: 100_000_000) }
+                }
                 #expect(cookie?["httpOnly"] as? Bool == true && cookie?["sameSite"] as? String == "Strict", "\(actor)")
                 for page in DashboardPage.allCases {
                     FileHandle.standardError.write(Data("browser: \(actor) \(page)\n".utf8))

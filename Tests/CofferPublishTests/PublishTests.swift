@@ -334,6 +334,32 @@ struct PublishTests {
         #expect(try fixture.owner.database.read { try RemoteCopies.copies(in: $0) }.isEmpty)
     }
 
+    @Test("RowBinary as ClickHouse reads it: NULLs, long and awkward strings, integers and reals, each as the column's type")
+    func rowBinary() throws {
+        let servers = try LocalClickHouse(count: 1)
+        let file = try DatabaseQueue()
+        let long = String(repeating: "é\t\n\\'x", count: 40)   // 240+ bytes: a two-byte length
+        try file.write { db in
+            try db.execute(sql: """
+                CREATE TABLE single_view (customer_id TEXT PRIMARY KEY NOT NULL, note TEXT, visits INTEGER, spend REAL, score REAL NOT NULL);
+                INSERT INTO single_view VALUES ('a', ?, 3, 2.5, 1), ('b', NULL, NULL, NULL, 0.125), ('c', '', -7, 1e-7, 42);
+                """, arguments: [long])
+        }
+        let schema = try file.read { try RemoteSchema(database: "bin", purpose: "p", sharded: false, file: $0) }
+        let table = try #require(schema.tables.first)
+        #expect(table.columns.map(\.type) == ["String", "Nullable(String)", "Nullable(Int64)", "Nullable(Float64)", "Float64"])
+        let client = servers.client(0)
+        try client.execute("CREATE DATABASE bin")
+        try client.execute(schema.createStorage(table, partsLifetime: 30))
+        var rows: [UInt8] = []
+        try file.read { db in
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM single_view ORDER BY customer_id") { PersonRows.append(row, table.columns, to: &rows) }
+        }
+        try client.insert(into: schema.name(table), rows: rows)
+        let back = try client.rows("SELECT customer_id, note, visits, spend, score FROM bin.p_single_view ORDER BY customer_id")
+        #expect(back == [["a", long, "3", "2.5", "1"], ["b", "\\N", "\\N", "\\N", "0.125"], ["c", "", "-7", "1e-7", "42"]])
+    }
+
     @Test("one shard: plain MergeTree tables, no cluster needed")
     func singleShard() throws {
         let fixture = try PublishFixture(customers: 40, shards: 1)
