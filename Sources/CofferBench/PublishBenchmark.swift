@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferFormats
 package import CofferPolicy
 package import CofferProjection
 package import CofferPublish
@@ -139,7 +140,7 @@ package struct PublishBenchmark {
     }
 
     /// Purchase-shaped rows (customer, day, amount, channel) into a MergeTree through the Distributed
-    /// table, in the same chunks a publish sends: what ClickHouse and the HTTP path cost on their own.
+    /// table, in RowBinary and the same chunks a publish sends: what ClickHouse and the HTTP path cost on their own.
     private func reference(urls: [String], credentials: ClickHouseCredentials) throws -> Double {
         let clients = try urls.map { ClickHouseClient(base: try ClickHouseClient.baseURL($0), credentials: credentials) }
         let sharded = clients.count > 1
@@ -156,10 +157,17 @@ package struct PublishBenchmark {
         let clock = Stopwatch()
         var chunk: [UInt8] = []
         let channels = ["online", "in-store"]
+        let january2026 = CivilCalendar.daysFromCivil(year: 2026, month: 1, day: 1)
+        func string(_ text: String) {
+            chunk.append(UInt8(text.utf8.count))   // all shorter than 128 bytes: a one-byte length
+            chunk += text.utf8
+        }
+        // RowBinary, as a publish sends: customer_id, day (days since 1970, 2 bytes), amount, channel.
         for row in 0..<configuration.referenceRows {
-            let line = "c\((row &* 7919) % configuration.subjects)\t2026-\(String(format: "%02d", 1 + row % 10))-\(String(format: "%02d", 1 + row % 28))\t"
-                + "\(Double(row % 4000) / 100)\t\(channels[row % 2])\n"
-            chunk += line.utf8
+            string("c\((row &* 7919) % configuration.subjects)")
+            withUnsafeBytes(of: UInt16(january2026 + row % 300).littleEndian) { chunk += $0 }
+            withUnsafeBytes(of: (Double(row % 4000) / 100).bitPattern.littleEndian) { chunk += $0 }
+            string(channels[row % 2])
             if (row + 1) % 25_000 == 0 {
                 try clients[0].insert(into: "coffer_bench.reference", rows: chunk, settings: sharded ? ["insert_distributed_sync": "1"] : [:])
                 chunk.removeAll(keepingCapacity: true)
