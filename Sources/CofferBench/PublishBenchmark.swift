@@ -41,6 +41,10 @@ package struct PublishBenchmark {
         package var incrementalBuildSeconds: Double
         package var incremental: PublishManifest
         package var incrementalSeconds: Double
+        /// The incremental publish again, with builds that leave the analysis columns out.
+        package var steady: PublishManifest
+        package var steadySeconds: Double
+        package var steadyTimings: [String: Double]
         /// The whole erasure (with its no-trace check and receipt), and when every shard showed the person gone.
         package var eraseSeconds: Double
         package var invisibleAfter: Double
@@ -100,19 +104,37 @@ package struct PublishBenchmark {
         let fullPeak = ResourceUsage.peakResidentBytes()
 
         progress("adding \(configuration.added) events, building, publishing again")
-        var batch: [NewEvent] = []
-        for i in 0..<configuration.added {
-            let n = configuration.events + i, user = (n &* 7919) % subjects.count
-            let (kind, payload) = ProjectBenchmark.payload(n, user: user)
-            batch.append(NewEvent(subject: subjects[user], kind: kind, payload: payload, occurredAt: ProjectBenchmark.time(n)))
+        /// `added` more café events of the same people, from event number `offset` on.
+        func events(from offset: Int) -> [NewEvent] {
+            (offset..<(offset + configuration.added)).map { n in
+                let user = (n &* 7919) % subjects.count
+                let (kind, payload) = ProjectBenchmark.payload(n, user: user)
+                return NewEvent(subject: subjects[user], kind: kind, payload: payload, occurredAt: ProjectBenchmark.time(n))
+            }
         }
-        _ = try log.append(batch)
+        _ = try log.append(events(from: configuration.events))
         let buildClock = Stopwatch()
         _ = try ProjectionBuilder(vault: owner, policy: policy, segments: segments).build(purposes: [configuration.purpose])
         let incrementalBuildSeconds = buildClock.elapsed
         let incrementalClock = Stopwatch()
         let incremental = try publisher.publish(purpose: configuration.purpose, role: configuration.role, to: target)
         let incrementalSeconds = incrementalClock.elapsed
+
+        // The same again with the analysis columns off (a build whose refit moves nobody's scores): what the publish
+        // itself costs when only the people the new events touched change.
+        progress("again without the analysis columns: a build, a publish, \(configuration.added) more events, a build, a publish")
+        func build(adding offset: Int) throws {
+            if offset > 0 { _ = try log.append(events(from: offset)) }
+            let builder = try ProjectionBuilder(vault: owner, policy: policy, segments: segments)
+            builder.analyse = false
+            _ = try builder.build(purposes: [configuration.purpose])
+        }
+        try build(adding: 0)
+        _ = try publisher.publish(purpose: configuration.purpose, role: configuration.role, to: target)
+        try build(adding: configuration.events + configuration.added)
+        let steadyClock = Stopwatch()
+        let steady = try publisher.publish(purpose: configuration.purpose, role: configuration.role, to: target)
+        let steadySeconds = steadyClock.elapsed
 
         progress("erasing one person (its remote deletes sent before the receipt, as `request erase` does)")
         let desk = RequestDesk(vault: dpo, policy: policy, segments: segments)
@@ -134,7 +156,8 @@ package struct PublishBenchmark {
         return Result(shards: urls.count, setupSeconds: setupSeconds, full: full.manifest, fullSeconds: fullSeconds, fullTimings: full.timings,
                       fullPeakRSS: fullPeak, rssBefore: rssBefore, incrementalTimings: incremental.timings,
                       addedEvents: configuration.added, incrementalBuildSeconds: incrementalBuildSeconds, incremental: incremental.manifest,
-                      incrementalSeconds: incrementalSeconds, eraseSeconds: eraseSeconds, invisibleAfter: invisibleAfter,
+                      incrementalSeconds: incrementalSeconds, steady: steady.manifest, steadySeconds: steadySeconds,
+                      steadyTimings: steady.timings, eraseSeconds: eraseSeconds, invisibleAfter: invisibleAfter,
                       syncSeconds: syncSeconds, remoteStatus: status,
                       referenceRows: configuration.referenceRows, referenceSeconds: referenceSeconds, peakRSS: ResourceUsage.peakResidentBytes())
     }

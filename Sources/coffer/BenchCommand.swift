@@ -336,8 +336,9 @@ struct BenchPublishCommand: ParsableCommand {
         discussion: """
             Fills a throw-away vault with café events of N people, builds the projections, and publishes \
             the purpose (default analytics, everyone in it) for the analyst role: in full, then again after \
-            --added more events (incremental build, then publish), then erases one person and syncs until \
-            every shard shows them gone. Beside it, in the same run, ClickHouse takes 2M plain rows through \
+            --added more events (incremental build, then publish), then the same with builds that leave the \
+            analysis columns out (their refit changes most people's rows), then erases one person and syncs \
+            until every shard shows them gone. Beside it, in the same run, ClickHouse takes 2M plain rows through \
             the same client (the reference). Two servers are started on loopback (Debian's \
             clickhouse-server) unless --to and --shard name a cluster `coffer`.
             """
@@ -388,6 +389,10 @@ struct BenchPublishCommand: ParsableCommand {
                              result.incrementalSeconds, result.addedEvents, result.incrementalBuildSeconds, result.incremental.added,
                              result.incremental.replaced, result.incremental.removed))
         Terminal.line("  phases: \(phases(result.incrementalTimings))")
+        Terminal.line(String(format: "incremental, builds without the analysis columns (no refit moving everyone's scores): %.2f s after %d events: "
+                             + "%d added, %d replaced, %d removed", result.steadySeconds, result.addedEvents, result.steady.added,
+                             result.steady.replaced, result.steady.removed))
+        Terminal.line("  phases: \(phases(result.steadyTimings))")
         Terminal.line(String(format: "erasure → verified gone on every shard: %.2f s (the remote sync %.2f s of it); "
                              + "the whole erasure with its no-trace check and receipt %.2f s: %@",
                              result.invisibleAfter, result.syncSeconds, result.eraseSeconds, result.remoteStatus))
