@@ -307,7 +307,9 @@ package struct Publisher {
     }
 
     /// Above this share of people changed (1 in `rewriteShare`), the person tables are rewritten and swapped in.
-    package static let rewriteShare = 5
+    /// Measured at 100,000 people on two loopback shards: replacing 8,343 people by delete and insert took 1.83 s,
+    /// rewriting all 100,000 rows 1.53 s (an 18.16 mutation rewrites every part holding one of the people).
+    package static let rewriteShare = 20
     static let nextSuffix = "_next"
 
     /// Creates the database and the person tables afresh on every shard (dropping what was there), or,

@@ -334,6 +334,26 @@ struct PublishTests {
         #expect(try fixture.owner.database.read { try RemoteCopies.copies(in: $0) }.isEmpty)
     }
 
+    @Test("one person rectified: only their rows are deleted and sent again, the others left alone")
+    func onePersonReplaced() throws {
+        let fixture = try PublishFixture(customers: 120)
+        _ = try fixture.publish(database: "one_changed")
+        let (id, subject) = try #require(try fixture.people().min { $0.key < $1.key })
+        _ = try fixture.dpo().rectify(subject: try fixture.email(of: subject), set: ["first_name": "Rectified", "city": "Elsewhere"])
+        try fixture.build()
+        let report = try fixture.publish(database: "one_changed")
+        #expect(!report.manifest.full && report.manifest.replaced == 1 && report.manifest.added == 0 && report.manifest.removed == 0)
+        let reader = try ProjectionReader(vault: fixture.analyst(), policy: fixture.policy, purpose: "marketing", action: .query)
+        let columns = try reader.query("SELECT name FROM columns WHERE type = 'TEXT' AND name <> 'customer_id'").rows.map(\.[0].description)
+        let local = try reader.query("SELECT \(columns.map { "\"\($0)\"" }.joined(separator: ", ")) FROM single_view WHERE customer_id = '\(id)'")
+            .rows[0].map { $0 == .null ? "\\N" : $0.description }
+        let remote = try fixture.servers.client(0).rows("SELECT \(columns.map { "`\($0)`" }.joined(separator: ", ")) "
+            + "FROM one_changed.marketing_single_view WHERE customer_id = '\(id)'")
+        #expect(remote == [local])
+        #expect(try fixture.rows(of: id, in: "marketing_single_view", database: "one_changed").reduce(0, +) == 1)
+        #expect(try fixture.servers.client(1).integer("SELECT count() FROM one_changed.marketing_single_view") == report.manifest.people)
+    }
+
     @Test("RowBinary as ClickHouse reads it: NULLs, long and awkward strings, integers and reals, each as the column's type")
     func rowBinary() throws {
         let servers = try LocalClickHouse(count: 1)
