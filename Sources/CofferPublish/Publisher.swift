@@ -41,8 +41,9 @@ package struct PublishReport: Sendable {
     package var leftOutNow: Int
     package var sync: DeleteSync.Report
     package var seconds: Double
-    /// Seconds per phase: read (the file, digests), record (the vault's transactions), delete (replaced
-    /// people's old rows), send (rows, shared tables), sync (owed deletes), verify (mutations done, counts), manifest.
+    /// Seconds per phase: read (the file, digests), record (the vault's transactions), send (the tables made,
+    /// replaced people's old rows deleted, rows sent, a rewrite swapped in, the shared tables), sync (owed
+    /// deletes), verify (mutations done, counts), manifest.
     package var timings: [String: Double] = [:]
 }
 

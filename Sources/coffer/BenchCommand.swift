@@ -376,7 +376,7 @@ struct BenchPublishCommand: ParsableCommand {
             manifest.tables.sorted { $0.key < $1.key }.map { "\($0.key.dropFirst(purpose.count + 1)) \($0.value)" }.joined(separator: ", ")
         }
         func phases(_ timings: [String: Double]) -> String {
-            ["read", "record", "delete", "send", "sync", "verify", "manifest"].compactMap { name in
+            ["read", "record", "send", "sync", "verify", "manifest"].compactMap { name in
                 timings[name].map { String(format: "%@ %.2f", name, $0) }
             }.joined(separator: ", ")
         }
