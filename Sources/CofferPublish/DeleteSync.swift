@@ -8,6 +8,8 @@ extension AuditAction {
     package static let publish = AuditAction(rawValue: "publish")
     /// `publish sync`: deletes owed to remote copies sent and verified.
     package static let publishSync = AuditAction(rawValue: "publish-sync")
+    /// `publish retire`: a copy's tables dropped and the copy forgotten.
+    package static let publishRetire = AuditAction(rawValue: "publish-retire")
     /// `publish status` (recorded only when refused).
     package static let publishStatus = AuditAction(rawValue: "publish-status")
 }

@@ -21,6 +21,8 @@ package enum PublishError: CofferError, Equatable {
     case verificationFailed(shard: String, detail: String)
     /// More than one shard without a cluster name for the `Distributed` tables.
     case noCluster
+    /// No copy of the purpose for the role in that database on those shards.
+    case noSuchCopy(purpose: String, role: String, database: String)
 
     package var description: String {
         switch self {
@@ -47,6 +49,9 @@ package enum PublishError: CofferError, Equatable {
                 + "publish this role to another --database"
         case let .verificationFailed(shard, detail):
             return "ClickHouse at \(shard) did not show what was expected: \(detail)"
+        case let .noSuchCopy(purpose, role, database):
+            return Self.line("no published copy of '\(purpose)' for role \(role) in database '\(database)' on those shards",
+                             remedy: "`coffer publish status` lists the copies, with their shards")
         case .noCluster:
             return "with more than one shard, --cluster names the cluster (in the servers' remote_servers) the Distributed tables use"
         }

@@ -138,6 +138,42 @@ package struct Publisher {
                              timings: timings)
     }
 
+    /// `publish retire`: drops the copy's tables from every shard, checks none is left, then forgets the copy
+    /// (whom it held, and the deletes it was owed: nothing of it is left to delete). Returns the people it held.
+    package func retire(purpose name: String, role: Role, from target: PublishTarget, now: () -> Int64 = EventLog.now) throws -> Int {
+        try vault.require(.publish, for: .publishRetire, purpose: name)
+        try vault.verifySeals(RemoteCopies.sealedTableNames)
+        let lock = try PublishLock(vault.layout)
+        defer { withExtendedLifetime(lock) {} }
+        let id = RemoteCopy(purpose: name, role: role.rawValue, database: target.database, cluster: target.cluster, shards: target.shardNames,
+                            publishedAt: 0, lastSeq: 0, partsLifetime: target.partsLifetime).id
+        guard let copy = try vault.database.read({ try RemoteCopies.copies(in: $0) }).first(where: { $0.id == id }) else {
+            throw PublishError.noSuchCopy(purpose: name, role: role.rawValue, database: target.database)
+        }
+        let clients = target.shards.map { ClickHouseClient(base: $0, credentials: target.credentials) }
+        for client in clients { try client.execute("SELECT 1") }
+        let tables = RemoteSchema.personTables + RemoteSchema.sharedTables
+        for client in clients {
+            for table in tables {
+                for suffix in ["", "_local", Self.nextSuffix, "_local" + Self.nextSuffix, "_old", "_local_old"] {
+                    try client.execute("DROP TABLE IF EXISTS `\(copy.database)`.`\(name)_\(table)\(suffix)`")
+                }
+            }
+            let names = Set(tables.map { "\(name)_\($0)" })
+            let left = try client.rows("SELECT name FROM system.tables WHERE database = \(DeleteSync.literal(copy.database))").map(\.[0])
+                .filter { table in names.contains { table.hasPrefix($0) } }
+            guard left.isEmpty else {
+                throw PublishError.verificationFailed(shard: client.base.absoluteString, detail: "still there: \(left.joined(separator: ", "))")
+            }
+        }
+        let people = try vault.database.read { try RemoteCopies.people(of: copy.id, in: $0).count }
+        let at = now()
+        try vault.database.write { try RemoteCopies.retire(copy.id, at: at, removalDue: at + Int64(copy.partsLifetime) * 1000, in: $0) }
+        try vault.audit(.publishRetire, purpose: name, target: "copy:\(copy.id)", rows: people,
+                        reason: "tables dropped from \(clients.count) shard(s); the copy and whom it held forgotten")
+        return people
+    }
+
     /// The checks before anything is read: the permission (audited when refused), the seals of the tables
     /// a publish trusts, and a purpose the role may read and a `customer_id` a delete can find again.
     private func checkAllowed(purpose name: String, role: Role) throws -> Purpose {

@@ -20,7 +20,7 @@ struct PublishCommand: ParsableCommand {
             person is gone. Credentials: --credentials FILE (user: / password:) or COFFER_CLICKHOUSE_USER and \
             COFFER_CLICKHOUSE_PASSWORD, never on the command line.
             """,
-        subcommands: [Push.self, Sync.self, Status.self],
+        subcommands: [Push.self, Sync.self, Status.self, Retire.self],
         defaultSubcommand: Push.self
     )
 
@@ -125,6 +125,34 @@ struct PublishCommand: ParsableCommand {
                     + "(\(policy.remoteDeleteDeadline)): run `coffer publish sync` once the shards are reachable")
                 throw ExitCode(1)
             }
+        }
+    }
+
+    struct Retire: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stop publishing a purpose to a cluster: drop its tables from every shard, check, and forget the copy.",
+            discussion: """
+                Names the copy as `publish` did (--to, --shard, --purpose, --role, --database). Every shard must \
+                answer: the copy is forgotten (with whom it held and the deletes it was owed) only once no table \
+                of it is left on any shard.
+                """)
+        @OptionGroup var options: VaultOptions
+        @Option(help: ArgumentHelp("The first shard's ClickHouse HTTP address.", valueName: "URL")) var to: String
+        @Option(name: .customLong("shard"), help: ArgumentHelp("A further shard, as when publishing (repeatable).", valueName: "URL"))
+        var shards: [String] = []
+        @Option(help: ArgumentHelp("The purpose.", valueName: "PURPOSE")) var purpose: String
+        @Option(help: "The role it was published for.") var role: Role = .analyst
+        @Option(help: "The ClickHouse database.") var database = PublishTarget.defaultDatabase
+        @Option(help: ArgumentHelp("A file with `user:` and `password:` lines.", valueName: "FILE")) var credentials: String?
+
+        func run() throws {
+            let policy = try options.policy()
+            let target = try PublishTarget(to: to, shards: shards, database: database, cluster: shards.isEmpty ? nil : "coffer",
+                                           credentials: try ClickHouseCredentials.load(file: credentials,
+                                                                                     environment: CommandContext.current.environment))
+            let people = try Publisher(vault: try options.unlock(), policy: policy).retire(purpose: purpose, role: role, from: target)
+            Terminal.line("Retired \(purpose) (role \(role.rawValue)) from \(target.shards.count) shard\(target.shards.count == 1 ? "" : "s"): "
+                + "its tables dropped, and the copy of \(people) people forgotten.")
         }
     }
 

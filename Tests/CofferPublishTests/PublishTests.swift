@@ -354,6 +354,24 @@ struct PublishTests {
         #expect(try fixture.servers.client(1).integer("SELECT count() FROM one_changed.marketing_single_view") == report.manifest.people)
     }
 
+    @Test("a retired copy's tables are gone from every shard, and the vault forgets it and the deletes it was owed")
+    func retire() throws {
+        let fixture = try PublishFixture(customers: 60)
+        _ = try fixture.publish(database: "old")
+        let (_, subject) = try #require(try fixture.people().min { $0.key < $1.key })
+        _ = try fixture.dpo().erase(subject: try fixture.email(of: subject))   // owed, never sent
+        let publisher = Publisher(vault: fixture.owner, policy: fixture.policy)
+        let people = try publisher.retire(purpose: "marketing", role: .analyst, from: fixture.target("old"))
+        #expect(people > 0)
+        for index in fixture.servers.servers.indices {
+            #expect(try fixture.servers.client(index).integer("SELECT count() FROM system.tables WHERE database = 'old'") == 0)
+        }
+        let (copies, pending) = try fixture.owner.database.read { (try RemoteCopies.copies(in: $0), try RemoteCopies.pending(in: $0)) }
+        #expect(copies.isEmpty && pending.isEmpty)
+        #expect(throws: PublishError.self) { try publisher.retire(purpose: "marketing", role: .analyst, from: fixture.target("old")) }
+        #expect(try fixture.owner.auditEntries(AuditFilter(action: .publishRetire)).count == 1)
+    }
+
     @Test("RowBinary as ClickHouse reads it: NULLs, long and awkward strings, integers and reals, each as the column's type")
     func rowBinary() throws {
         let servers = try LocalClickHouse(count: 1)

@@ -220,6 +220,15 @@ package enum RemoteCopies {
                              copy.publishedAt, copy.lastSeq, copy.partsLifetime])
     }
 
+    /// Forgets `copy` once its tables are dropped from every shard: whom it held, and its pending deletes
+    /// (met: nothing of the copy is left), verified at `time`.
+    package static func retire(_ copy: String, at time: Int64, removalDue: Int64, in db: Database) throws {
+        let pending = try Int64.fetchAll(db, sql: "SELECT id FROM remote_deletes WHERE copy_id = ? AND verified_at IS NULL", arguments: [copy])
+        try verified(pending, at: time, removalDue: removalDue, in: db)
+        try db.execute(sql: "DELETE FROM published_people WHERE copy_id = ?", arguments: [copy])
+        try db.execute(sql: "DELETE FROM published_copies WHERE copy_id = ?", arguments: [copy])
+    }
+
     // MARK: People
 
     /// Who `copy` holds, by survivor subject id.
