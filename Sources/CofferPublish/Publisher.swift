@@ -65,6 +65,8 @@ package struct Publisher {
     package var chunkRows = 25_000
     /// Fault injection for tests: called after each step ("recorded", "sent") and may throw, as a kill there would stop it.
     package var afterStep: (String) throws -> Void = { _ in }
+    /// What the publish is doing, for progress displays ("reading …", "sent N of M people", "syncing deletes").
+    package var progress: (String) -> Void = { _ in }
 
     package init(vault: Vault, policy: Policy) {
         self.vault = vault
@@ -94,6 +96,7 @@ package struct Publisher {
         for client in clients { try client.execute("SELECT 1") }
         let schema = try file.read { try RemoteSchema(database: target.database, purpose: name, sharded: clients.count > 1, file: $0) }
         let rows = PersonRows(schema: schema)
+        progress("reading projections/\(name).\(role.rawValue).enc")
         let snapshot = try read(file, rows: rows, purpose: purpose, role: role, now: now())
         lap("read")
 
@@ -119,6 +122,7 @@ package struct Publisher {
                                               removalDue: copy.publishedAt + Int64(target.partsLifetime) * 1000, in: db)
         }
         lap("record")
+        progress("sending the deletes owed, checking the shards")
         var sync = try DeleteSync(vault: vault, credentials: target.credentials).run(copies: [copy.id], duringPublish: true, now: now)
         lap("sync")
         let (people, counts) = try verify(copy: copy.id, schema: schema, clients: clients, memberRows: snapshot.memberRows, target: target)
@@ -387,7 +391,7 @@ package struct Publisher {
         guard !changed.isEmpty else { return }
         let settings = schema.sharded ? ["insert_distributed_sync": "1"] : [:]
         let view = schema.tables.first { $0.source == "single_view" }!, members = schema.tables.first { $0.source == "segment_members" }
-        var viewChunk: [UInt8] = [], memberChunk: [UInt8] = [], count = 0
+        var viewChunk: [UInt8] = [], memberChunk: [UInt8] = [], count = 0, sent = 0
         func flush() throws {
             if !viewChunk.isEmpty { try clients[0].insert(into: schema.name(view, suffix: suffix), rows: viewChunk, settings: settings) }
             if let members, !memberChunk.isEmpty {
@@ -395,7 +399,9 @@ package struct Publisher {
             }
             viewChunk.removeAll(keepingCapacity: true)
             memberChunk.removeAll(keepingCapacity: true)
+            sent += count
             count = 0
+            progress("sent \(sent) of \(changed.count) people")
         }
         try file.read { db in
             try rows.forEach(in: db, lines: changed.contains) { person in

@@ -50,9 +50,9 @@ struct PublishCommand: ParsableCommand {
                                                                                      environment: CommandContext.current.environment),
                                            partsLifetime: partsLifetime)
             let vault = try options.unlock()
-            Terminal.progress("publishing \(purpose) for role \(role.rawValue)…")
             var publisher = Publisher(vault: vault, policy: policy)
             publisher.chunkRows = max(chunkRows, 1)
+            publisher.progress = { Terminal.progress("publishing \(purpose): \($0)…") }
             let report = try publisher.publish(purpose: purpose, role: role, to: target)
             Terminal.endProgress()
             let manifest = report.manifest
