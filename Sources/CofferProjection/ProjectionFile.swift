@@ -39,7 +39,11 @@ package enum ProjectionFile {
     /// Refuses a file that is not reconciled through the latest erasure or
     /// restriction change in the log (`ProjectionPurge`).
     static func checkCurrent(_ database: AnalystDatabase, url: URL, latestPurge: Int64) throws {
-        let stamp = try database.integer(currentThroughSQL, binding: reconciledKey) ?? 0
+        try checkCurrent(stamp: try database.integer(currentThroughSQL, binding: reconciledKey) ?? 0, url: url, latestPurge: latestPurge)
+    }
+
+    /// Refuses the file at `url`, current through `stamp`, when that is before `latestPurge`.
+    private static func checkCurrent(stamp: Int64, url: URL, latestPurge: Int64) throws {
         guard stamp >= latestPurge else { throw ProjectionError.stale(file: url.lastPathComponent, seq: latestPurge) }
     }
 
@@ -66,9 +70,8 @@ package enum ProjectionFile {
         let url = url(vault.layout, purpose: purpose, role: role)
         let queue = try open(url, key: fileKey(vault.projectionKey(for: role), purpose: purpose), vaultID: vault.vaultID,
                              purpose: purpose, role: role)
-        let latestPurge = try vault.database.read(Restrictions.latestPurgingEvent)
-        let stamp = try queue.read { try Int64.fetchOne($0, sql: currentThroughSQL, arguments: [reconciledKey]) ?? 0 }
-        guard stamp >= latestPurge else { throw ProjectionError.stale(file: url.lastPathComponent, seq: latestPurge) }
+        try checkCurrent(stamp: try queue.read { try Int64.fetchOne($0, sql: currentThroughSQL, arguments: [reconciledKey]) ?? 0 },
+                         url: url, latestPurge: try vault.database.read(Restrictions.latestPurgingEvent))
         return queue
     }
 

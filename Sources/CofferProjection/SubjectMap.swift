@@ -41,7 +41,7 @@ package enum SubjectMap {
     }
 
     /// `customer_id` → subject id for the file of `purpose` for `role`; nil when there is no usable map
-    /// (never built, or people were purged from the file since its build).
+    /// (never built, or deleted by a purge run by an actor who could not re-seal it).
     package static func read(purpose: String, role: Role, vault: Vault) throws -> [String: SubjectID]? {
         let file = ProjectionFile.url(vault.layout, purpose: purpose, role: role)
         guard var plain = try? SealedFile.read(url(besides: file), magic: magic, key: vault.keys().projectionState(),

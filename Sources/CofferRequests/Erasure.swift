@@ -389,24 +389,25 @@ extension RequestDesk {
         return SignedRemoteStatement(statement: statement, signature: signature, signingKey: signingKey)
     }
 
-    /// Verifies a signed remote statement against `publicKey` (else the key inside it).
+    /// Verifies a signed remote statement against `publicKey` (else the key inside it), as receipts are.
     package static func verify(_ signed: SignedRemoteStatement, publicKey: Ed25519.PublicKey?) throws -> RemoteStatement {
-        guard let key = publicKey ?? (try? Ed25519.PublicKey(rawRepresentation: [UInt8](hexString: signed.signingKey) ?? [])),
-              let signature = [UInt8](hexString: signed.signature),
-              key.isValidSignature(signature, for: try SignedReceipt.canonical(signed.statement)) else {
-            throw RequestError.verificationFailed("the statement's signature does not match its content and key")
-        }
+        try checkSignature(signed.signature, by: signed.signingKey, over: signed.statement, publicKey: publicKey, of: "statement")
         return signed.statement
     }
 
     /// Verifies a signed receipt: the signature over its content by `publicKey`
     /// (default: the key the receipt names, which proves integrity only).
     package static func verify(_ signed: SignedReceipt, publicKey: Ed25519.PublicKey?) throws -> ErasureReceipt {
-        let key = try publicKey ?? Ed25519.PublicKey(rawRepresentation: [UInt8](hexString: signed.signingKey) ?? [])
-        guard let signature = [UInt8](hexString: signed.signature),
-              key.isValidSignature(signature, for: try SignedReceipt.canonical(signed.receipt)) else {
-            throw RequestError.verificationFailed("the receipt's signature does not match its content and key")
-        }
+        try checkSignature(signed.signature, by: signed.signingKey, over: signed.receipt, publicKey: publicKey, of: "receipt")
         return signed.receipt
+    }
+
+    /// `signature` (hex) over `content`'s sorted-key JSON, by `publicKey`, else by the key the document names (hex).
+    private static func checkSignature(_ signature: String, by signingKey: String, over content: some Encodable,
+                                       publicKey: Ed25519.PublicKey?, of what: String) throws {
+        let key = try publicKey ?? Ed25519.PublicKey(rawRepresentation: [UInt8](hexString: signingKey) ?? [])
+        guard let signature = [UInt8](hexString: signature), key.isValidSignature(signature, for: try SignedReceipt.canonical(content)) else {
+            throw RequestError.verificationFailed("the \(what)'s signature does not match its content and key")
+        }
     }
 }
