@@ -74,14 +74,11 @@ package struct PublishBenchmark {
                                        cluster: urls.count > 1 ? "coffer" : nil, credentials: credentials)
 
         let setup = Stopwatch()
-        let layout = VaultLayout(directory: directory.appendingPathComponent("vault"))
-        let ownerPass = try SecureBytes.random(count: 32), compliancePass = try SecureBytes.random(count: 32)
-        let owner = try Vault.create(layout: layout, ownerPassphrase: ownerPass, kdf: ProjectBenchmark.benchKDF)
         var population = ProjectBenchmark.Configuration()
         population.subjects = configuration.subjects
         population.events = configuration.events
-        let bench = ProjectBenchmark(configuration: population)
-        let subjects = try bench.populate(vault: owner, policy: policy, progress: progress).subjects
+        let (_, owner, subjects) = try ProjectBenchmark(configuration: population)
+            .populatedVault(in: directory, passphrase: "bench publish owner passphrase", policy: policy, progress: progress)
         // One person found by email, for the erasure.
         let graph = try owner.identityGraph(), log = try owner.eventLog()
         try owner.database.write { db in
@@ -91,7 +88,8 @@ package struct PublishBenchmark {
                 + (1..<20).map { i in NewEvent(subject: subject, kind: .track, payload: ProjectBenchmark.payload(i * 10 + 1, user: 1).1) }, in: db)
         }
         let dpo = try ProjectBenchmark.buildProjections(of: owner, policy: policy, segments: segments, thenUnlock: "bench-dpo",
-                                                        role: .compliance, passphrase: compliancePass, progress: progress)
+                                                        role: .compliance, passphrase: SecureBytes(Array("bench publish dpo passphrase".utf8)),
+                                                        progress: progress)
         let setupSeconds = setup.elapsed
         ResourceUsage.resetPeak()
         let rssBefore = ResourceUsage.residentBytes()
@@ -166,7 +164,7 @@ package struct PublishBenchmark {
     /// table, in RowBinary and the same chunks a publish sends: what ClickHouse and the HTTP path cost on their own.
     private func reference(urls: [String], credentials: ClickHouseCredentials) throws -> Double {
         let clients = try urls.map { ClickHouseClient(base: try ClickHouseClient.baseURL($0), credentials: credentials) }
-        let sharded = clients.count > 1
+        let sharded = clients.count > 1, settings = sharded ? ["insert_distributed_sync": "1"] : [:]
         for client in clients {
             try client.execute("DROP TABLE IF EXISTS coffer_bench.reference")
             try client.execute("DROP TABLE IF EXISTS coffer_bench.reference_local")
@@ -192,12 +190,12 @@ package struct PublishBenchmark {
             withUnsafeBytes(of: (Double(row % 4000) / 100).bitPattern.littleEndian) { chunk += $0 }
             string(channels[row % 2])
             if (row + 1) % 25_000 == 0 {
-                try clients[0].insert(into: "coffer_bench.reference", rows: chunk, settings: sharded ? ["insert_distributed_sync": "1"] : [:])
+                try clients[0].insert(into: "coffer_bench.reference", rows: chunk, settings: settings)
                 chunk.removeAll(keepingCapacity: true)
             }
         }
         if !chunk.isEmpty {
-            try clients[0].insert(into: "coffer_bench.reference", rows: chunk, settings: sharded ? ["insert_distributed_sync": "1"] : [:])
+            try clients[0].insert(into: "coffer_bench.reference", rows: chunk, settings: settings)
         }
         return clock.elapsed
     }

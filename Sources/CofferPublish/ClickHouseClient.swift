@@ -93,6 +93,44 @@ package final class ClickHouseClient {
         return value
     }
 
+    /// Ids a statement names at most: each `ALTER … DELETE` is a mutation that rewrites the parts it touches,
+    /// so few large statements (with ClickHouse's limits raised to fit) beat many small ones.
+    static let idsPerStatement = 100_000
+
+    /// Runs `statement(list)` for each batch of `ids` (at most `idsPerStatement`), `list` being their SQL
+    /// literals, with ClickHouse's limits raised to fit (its defaults: `max_query_size` 256 KiB,
+    /// `max_ast_elements` 50,000). Returns each statement's answer.
+    @discardableResult
+    func run(for ids: [String], _ statement: (String) -> String) throws -> [String] {
+        try stride(from: 0, to: ids.count, by: Self.idsPerStatement).map { start in
+            let batch = ids[start..<min(start + Self.idsPerStatement, ids.count)]
+            let sql = statement(batch.map(Self.literal).joined(separator: ", "))
+            let elements = String(max(2 * batch.count + 10_000, 50_000))
+            return try execute(sql, settings: ["max_query_size": String(max(sql.utf8.count + 4096, 262_144)),
+                                               "max_ast_elements": elements, "max_expanded_ast_elements": elements])
+        }
+    }
+
+    /// Polls `system.mutations` until `table` has none unfinished (deletes done), for at most `timeout` seconds.
+    func waitForMutations(database: String, table: String, timeout: TimeInterval = 60) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        var pause = 0.005
+        while try integer("SELECT count() FROM system.mutations WHERE database = \(Self.literal(database)) "
+            + "AND table = \(Self.literal(table)) AND is_done = 0") > 0 {
+            guard Date() < deadline else {
+                throw PublishError.verificationFailed(shard: base.absoluteString,
+                                                      detail: "the delete on \(table) had not finished after \(Int(timeout)) s")
+            }
+            Thread.sleep(forTimeInterval: pause)
+            pause = min(pause * 2, 0.2)
+        }
+    }
+
+    /// A ClickHouse string literal.
+    static func literal(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+    }
+
     /// Inserts `rows` (ClickHouse's RowBinary format) into `table`.
     package func insert(into table: String, rows: [UInt8], settings: [String: String] = [:]) throws {
         var parameters = settings

@@ -42,13 +42,6 @@ package struct DeleteSync {
 
     let vault: Vault
     let credentials: ClickHouseCredentials
-    /// How long to wait for a shard's mutations before counting the try as failed.
-    var mutationTimeout: TimeInterval = 60
-    /// Ids a statement names at most: each statement is a mutation that rewrites the parts it touches,
-    /// so few large ones (with `max_query_size` raised to fit) beat many small ones.
-    static let idsPerStatement = 100_000
-
-
 
     package init(vault: Vault, credentials: ClickHouseCredentials) {
         self.vault = vault
@@ -115,56 +108,15 @@ package struct DeleteSync {
     func delete(_ ids: [String], from copy: RemoteCopy, shard: String) throws {
         let client = ClickHouseClient(base: try ClickHouseClient.baseURL(shard), credentials: credentials)
         for table in RemoteSchema.personTables {
-            let name = "\(copy.purpose)_\(table)" + (copy.shards.count > 1 ? "_local" : "")
+            let name = RemoteSchema.storageTable(of: table, purpose: copy.purpose, sharded: copy.shards.count > 1)
             guard try client.integer("EXISTS TABLE `\(copy.database)`.`\(name)`") == 1 else { continue }
             try client.run(for: ids) { "ALTER TABLE `\(copy.database)`.`\(name)` DELETE WHERE customer_id IN (\($0))" }
-            try waitForMutations(client, database: copy.database, table: name, shard: shard)
+            try client.waitForMutations(database: copy.database, table: name)
             let left = try client.run(for: ids) { "SELECT count() FROM `\(copy.database)`.`\(name)` WHERE customer_id IN (\($0))" }
                 .reduce(0) { $0 + (Int($1) ?? 1) }   // an answer that is not a count is not taken for 0
             guard left == 0 else {
                 throw PublishError.verificationFailed(shard: shard, detail: "\(left) row(s) of \(name) still there after the delete")
             }
-        }
-    }
-
-    /// Polls `system.mutations` until the table has none unfinished.
-    func waitForMutations(_ client: ClickHouseClient, database: String, table: String, shard: String) throws {
-        try Self.waitForMutations(client, database: database, table: table, shard: shard, timeout: mutationTimeout)
-    }
-
-    static func waitForMutations(_ client: ClickHouseClient, database: String, table: String, shard: String,
-                                 timeout mutationTimeout: TimeInterval = 60) throws {
-        let deadline = Date().addingTimeInterval(mutationTimeout)
-        var pause = 0.005
-        while try client.integer("SELECT count() FROM system.mutations WHERE database = \(literal(database)) "
-            + "AND table = \(literal(table)) AND is_done = 0") > 0 {
-            guard Date() < deadline else {
-                throw PublishError.verificationFailed(shard: shard, detail: "the delete on \(table) had not finished after \(Int(mutationTimeout)) s")
-            }
-            Thread.sleep(forTimeInterval: pause)
-            pause = min(pause * 2, 0.2)
-        }
-    }
-
-    /// A ClickHouse string literal.
-    static func literal(_ text: String) -> String {
-        "'" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
-    }
-
-}
-
-extension ClickHouseClient {
-    /// Runs `statement(list)` for each batch of `ids` (at most `DeleteSync.idsPerStatement`), `list` being
-    /// their SQL literals, with ClickHouse's limits raised to fit (its defaults: `max_query_size` 256 KiB,
-    /// `max_ast_elements` 50,000). Returns each statement's answer.
-    @discardableResult
-    func run(for ids: [String], _ statement: (String) -> String) throws -> [String] {
-        try stride(from: 0, to: ids.count, by: DeleteSync.idsPerStatement).map { start in
-            let batch = ids[start..<min(start + DeleteSync.idsPerStatement, ids.count)]
-            let sql = statement(batch.map(DeleteSync.literal).joined(separator: ", "))
-            let elements = String(max(2 * batch.count + 10_000, 50_000))
-            return try execute(sql, settings: ["max_query_size": String(max(sql.utf8.count + 4096, 262_144)),
-                                               "max_ast_elements": elements, "max_expanded_ast_elements": elements])
         }
     }
 }

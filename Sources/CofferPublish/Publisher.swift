@@ -100,10 +100,11 @@ package struct Publisher {
         let snapshot = try read(file, rows: rows, purpose: purpose, role: role, now: now())
         lap("read")
 
-        var plan = try self.plan(snapshot, copy: copy.id, isNew: !known.contains { $0.id == copy.id }, schema: schema, clients: clients)
+        let previous = known.first { $0.id == copy.id }
+        var plan = try self.plan(snapshot, previous: previous, copy: copy.id, schema: schema, clients: clients)
         // Recorded before anything is sent, with the copy marked as being published: whoever may be on
         // a shard from now on is in `published_people`, so an erasure in the meantime still finds them.
-        copy.lastSeq = known.first { $0.id == copy.id }?.lastSeq ?? 0
+        copy.lastSeq = previous?.lastSeq ?? 0
         try record(&plan, copy: copy, now: now())
         lap("record")
         try afterStep("recorded")
@@ -123,7 +124,7 @@ package struct Publisher {
         }
         lap("record")
         progress("sending the deletes owed, checking the shards")
-        var sync = try DeleteSync(vault: vault, credentials: target.credentials).run(copies: [copy.id], duringPublish: true, now: now)
+        let sync = try DeleteSync(vault: vault, credentials: target.credentials).run(copies: [copy.id], duringPublish: true, now: now)
         lap("sync")
         let (people, counts) = try verify(copy: copy.id, schema: schema, clients: clients, memberRows: snapshot.memberRows, target: target)
         lap("verify")
@@ -136,7 +137,6 @@ package struct Publisher {
                                        logHeadHash: head.hash.hexString, builtThroughSeq: snapshot.builtThrough,
                                        publishedAt: Timestamp.format(copy.publishedAt), partsLifetime: target.partsLifetime)
         try vault.audit(.publish, purpose: name, target: "copy:\(copy.id)", rows: people, reason: try Self.encode(manifest))
-        sync.pending = try vault.database.read { try RemoteCopies.pending(in: $0).count }
         lap("manifest")
         return PublishReport(manifest: manifest, leftOutNow: snapshot.leftOut, sync: sync, seconds: Date().timeIntervalSince(clock),
                              timings: timings)
@@ -164,7 +164,7 @@ package struct Publisher {
                 }
             }
             let names = Set(tables.map { "\(name)_\($0)" })
-            let left = try client.rows("SELECT name FROM system.tables WHERE database = \(DeleteSync.literal(copy.database))").map(\.[0])
+            let left = try client.rows("SELECT name FROM system.tables WHERE database = \(ClickHouseClient.literal(copy.database))").map(\.[0])
                 .filter { table in names.contains { table.hasPrefix($0) } }
             guard left.isEmpty else {
                 throw PublishError.verificationFailed(shard: client.base.absoluteString, detail: "still there: \(left.joined(separator: ", "))")
@@ -242,12 +242,13 @@ package struct Publisher {
         var replacedCount: Int
     }
 
-    private func plan(_ snapshot: Snapshot, copy: String, isNew: Bool, schema: RemoteSchema, clients: [ClickHouseClient]) throws -> Plan {
-        let (previous, interrupted) = try vault.database.read { db in
-            (try RemoteCopies.people(of: copy, in: db), try RemoteCopies.wasInterrupted(copy, in: db))
-        }
+    /// - Parameter previous: the copy as the vault knows it (nil: never published); marked as being published
+    ///   when a publish of it was cut off.
+    private func plan(_ snapshot: Snapshot, previous copyBefore: RemoteCopy?, copy: String, schema: RemoteSchema,
+                      clients: [ClickHouseClient]) throws -> Plan {
+        let previous = try vault.database.read { try RemoteCopies.people(of: copy, in: $0) }
         let current = snapshot.current
-        let full = try interrupted || isNew || !matches(schema, on: clients)
+        let full = try copyBefore == nil || copyBefore?.publishingSince != nil || !matches(schema, on: clients)
         let changed = full ? current : current.filter { previous[$0.key]?.digest != $0.value.digest }
         let replaced = full ? [] : changed.keys.compactMap { previous[$0]?.customerID }
         // Many people changed (a refit moves everyone's scores): new tables filled and swapped in cost less
@@ -302,9 +303,7 @@ package struct Publisher {
     private func verify(copy: String, schema: RemoteSchema, clients: [ClickHouseClient], memberRows: [SubjectID: Int],
                         target: PublishTarget) throws -> (people: Int, counts: [String: Int]) {
         for table in schema.tables where table.perPerson {
-            for client in clients {
-                try DeleteSync.waitForMutations(client, database: schema.database, table: schema.storageTable(table), shard: client.base.absoluteString)
-            }
+            for client in clients { try client.waitForMutations(database: schema.database, table: schema.storageTable(table)) }
         }
         let held = try vault.database.read { try RemoteCopies.people(of: copy, in: $0) }
         var counts: [String: Int] = [:]
@@ -340,8 +339,7 @@ package struct Publisher {
                 let columns = try client.rows("DESCRIBE TABLE \(schema.storageName(table))").map {
                     RemoteSchema.Column(name: $0[0], type: $0.count > 1 ? $0[1] : "")
                 }
-                guard !columns.contains(nil) else { return false }
-                guard columns.compactMap({ $0 }) == table.columns else { return false }
+                guard columns == table.columns.map(Optional.some) else { return false }
             }
         }
         return true

@@ -79,7 +79,12 @@ package struct RemoteSchema {
 
     /// The bare name of `storageName`.
     func storageTable(_ table: Table, suffix: String = "") -> String {
-        "\(purpose)_\(table.source)" + (sharded && table.perPerson ? "_local" : "") + suffix
+        Self.storageTable(of: table.source, purpose: purpose, sharded: sharded && table.perPerson) + suffix
+    }
+
+    /// The bare name of the table that stores the purpose's `source` table: `_local` under a Distributed table when sharded.
+    static func storageTable(of source: String, purpose: String, sharded: Bool) -> String {
+        "\(purpose)_\(source)" + (sharded ? "_local" : "")
     }
 
     func columnsSQL(_ table: Table) -> String {

@@ -195,11 +195,6 @@ package enum RemoteCopies {
         try db.execute(sql: "UPDATE published_copies SET publishing_since = ? WHERE copy_id = ?", arguments: [time, copy])
     }
 
-    /// Whether a publish of `copy` was cut off (marked and never finished).
-    package static func wasInterrupted(_ copy: String, in db: Database) throws -> Bool {
-        try Int64.fetchOne(db, sql: "SELECT publishing_since FROM published_copies WHERE copy_id = ?", arguments: [copy]) != nil
-    }
-
     /// Of `subjects`, those `purpose` may not hold by the state as it is in this transaction: erased,
     /// restricted, or withdrawn or objecting for the purpose (what the triggers queue deletes for).
     package static func leaving(_ subjects: some Sequence<SubjectID>, purpose: String, in db: Database) throws -> Set<SubjectID> {
