@@ -24,10 +24,17 @@ struct PublishCommand: ParsableCommand {
         defaultSubcommand: Push.self
     )
 
-    struct Push: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            commandName: "push", abstract: "Publish a purpose's projection (the default: `coffer publish --to URL --purpose P`).")
-        @OptionGroup var options: VaultOptions
+    /// `--credentials FILE`, else the environment: who Coffer is on the servers.
+    struct CredentialsOption: ParsableArguments {
+        @Option(help: ArgumentHelp("A file with `user:` and `password:` lines.", valueName: "FILE")) var credentials: String?
+
+        func load() throws -> ClickHouseCredentials {
+            try ClickHouseCredentials.load(file: credentials, environment: CommandContext.current.environment)
+        }
+    }
+
+    /// The copy a command names: where (shards, database), what (purpose, role), and as whom.
+    struct CopyOptions: ParsableArguments {
         @Option(help: ArgumentHelp("The first shard's ClickHouse HTTP address (it also holds the shared tables).", valueName: "URL"))
         var to: String
         @Option(name: .customLong("shard"), help: ArgumentHelp("A further shard, in the cluster's shard order (repeatable).", valueName: "URL"))
@@ -35,9 +42,22 @@ struct PublishCommand: ParsableCommand {
         @Option(help: ArgumentHelp("The purpose whose projection is published.", valueName: "PURPOSE")) var purpose: String
         @Option(help: "The role whose file is published: what that role may see is what leaves.") var role: Role = .analyst
         @Option(help: "The ClickHouse database.") var database = PublishTarget.defaultDatabase
+        @OptionGroup var credentials: CredentialsOption
+
+        /// The target, with `cluster` (default `coffer` with several shards).
+        func target(cluster: String? = nil, partsLifetime: Int = PublishTarget.defaultPartsLifetime) throws -> PublishTarget {
+            try PublishTarget(to: to, shards: shards, database: database, cluster: cluster ?? (shards.isEmpty ? nil : "coffer"),
+                              credentials: try credentials.load(), partsLifetime: partsLifetime)
+        }
+    }
+
+    struct Push: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "push", abstract: "Publish a purpose's projection (the default: `coffer publish --to URL --purpose P`).")
+        @OptionGroup var options: VaultOptions
+        @OptionGroup var copy: CopyOptions
         @Option(help: ArgumentHelp("The cluster (remote_servers) of the Distributed tables, with --shard.", valueName: "NAME"))
         var cluster: String?
-        @Option(help: ArgumentHelp("A file with `user:` and `password:` lines.", valueName: "FILE")) var credentials: String?
         @Option(help: ArgumentHelp("Seconds ClickHouse keeps replaced parts on disk (old_parts_lifetime).", valueName: "SECONDS"))
         var partsLifetime = PublishTarget.defaultPartsLifetime
         @Option(help: ArgumentHelp("Rows sent per INSERT: memory stays bounded by one chunk.", valueName: "N"))
@@ -45,10 +65,8 @@ struct PublishCommand: ParsableCommand {
 
         func run() throws {
             let policy = try options.policy()
-            let target = try PublishTarget(to: to, shards: shards, database: database, cluster: cluster ?? (shards.isEmpty ? nil : "coffer"),
-                                           credentials: try ClickHouseCredentials.load(file: credentials,
-                                                                                     environment: CommandContext.current.environment),
-                                           partsLifetime: partsLifetime)
+            let target = try copy.target(cluster: cluster, partsLifetime: partsLifetime)
+            let (purpose, role) = (copy.purpose, copy.role)
             let vault = try options.unlock()
             var publisher = Publisher(vault: vault, policy: policy)
             publisher.chunkRows = max(chunkRows, 1)
@@ -76,10 +94,10 @@ struct PublishCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Send every queued remote delete to each shard, wait for it, and verify the person is gone.")
         @OptionGroup var options: VaultOptions
-        @Option(help: ArgumentHelp("A file with `user:` and `password:` lines.", valueName: "FILE")) var credentials: String?
+        @OptionGroup var credentials: CredentialsOption
 
         func run() throws {
-            let credentials = try ClickHouseCredentials.load(file: credentials, environment: CommandContext.current.environment)
+            let credentials = try credentials.load()
             let vault = try options.unlock()
             let report = try DeleteSync(vault: vault, credentials: credentials).run()
             if report.copies == 0 && report.pending == 0 { return Terminal.line("No remote deletes are owed.") }
@@ -137,21 +155,13 @@ struct PublishCommand: ParsableCommand {
                 of it is left on any shard.
                 """)
         @OptionGroup var options: VaultOptions
-        @Option(help: ArgumentHelp("The first shard's ClickHouse HTTP address.", valueName: "URL")) var to: String
-        @Option(name: .customLong("shard"), help: ArgumentHelp("A further shard, as when publishing (repeatable).", valueName: "URL"))
-        var shards: [String] = []
-        @Option(help: ArgumentHelp("The purpose.", valueName: "PURPOSE")) var purpose: String
-        @Option(help: "The role it was published for.") var role: Role = .analyst
-        @Option(help: "The ClickHouse database.") var database = PublishTarget.defaultDatabase
-        @Option(help: ArgumentHelp("A file with `user:` and `password:` lines.", valueName: "FILE")) var credentials: String?
+        @OptionGroup var copy: CopyOptions
 
         func run() throws {
             let policy = try options.policy()
-            let target = try PublishTarget(to: to, shards: shards, database: database, cluster: shards.isEmpty ? nil : "coffer",
-                                           credentials: try ClickHouseCredentials.load(file: credentials,
-                                                                                     environment: CommandContext.current.environment))
-            let people = try Publisher(vault: try options.unlock(), policy: policy).retire(purpose: purpose, role: role, from: target)
-            Terminal.line("Retired \(purpose) (role \(role.rawValue)) from \(target.shards.count) shard\(target.shards.count == 1 ? "" : "s"): "
+            let target = try copy.target()
+            let people = try Publisher(vault: try options.unlock(), policy: policy).retire(purpose: copy.purpose, role: copy.role, from: target)
+            Terminal.line("Retired \(copy.purpose) (role \(copy.role.rawValue)) from \(target.shards.count) shard\(target.shards.count == 1 ? "" : "s"): "
                 + "its tables dropped, and the copy of \(people) people forgotten.")
         }
     }
