@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferStore
 package import GRDB
 
 /// A projection file's person tables read person by person, in `customer_id`
@@ -40,7 +41,7 @@ package struct PersonRows {
             let encode = lines(id)
             var person = Person(customerID: id)
             try hasher.reset()
-            try Self.hash(row, into: hasher)
+            try Self.hash(row, of: "single_view", into: hasher)
             if encode { Self.append(row, viewColumns, to: &person.view) }
             // Members of ids before this one have no row (cannot happen in a file a build wrote): skipped.
             while let member = pending, let memberID = member[idColumn] as String?, memberID.utf8.lexicographicallyPrecedes(id.utf8) {
@@ -48,7 +49,7 @@ package struct PersonRows {
             }
             try hasher.update([0xFF])
             while let member = pending, (member[idColumn] as String?) == id {
-                try Self.hash(member, into: hasher)
+                try Self.hash(member, of: "segment_members", into: hasher)
                 person.memberRows += 1
                 if encode { Self.append(member, memberColumns, to: &person.members) }
                 pending = try memberRows?.next()
@@ -58,31 +59,9 @@ package struct PersonRows {
         }
     }
 
-    /// Feeds a row's values to `hasher`, each with its type and length.
-    private static func hash(_ row: Row, into hasher: SHA256) throws {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(row.count * 10)
-        for index in 0..<row.count {
-            let value: DatabaseValue = row[index]
-            switch value.storage {
-            case .null: bytes.append(0)
-            case let .int64(number):
-                bytes.append(1)
-                withUnsafeBytes(of: number.littleEndian) { bytes += $0 }
-            case let .double(number):
-                bytes.append(2)
-                withUnsafeBytes(of: number.bitPattern.littleEndian) { bytes += $0 }
-            case let .string(text):
-                bytes.append(3)
-                withUnsafeBytes(of: UInt32(text.utf8.count).littleEndian) { bytes += $0 }
-                bytes += text.utf8
-            case let .blob(data):
-                bytes.append(4)
-                withUnsafeBytes(of: UInt32(data.count).littleEndian) { bytes += $0 }
-                bytes += data
-            }
-        }
-        try hasher.update(bytes)
+    /// Feeds a row of `table` to `hasher`: its values, each with its type and length (as the vault's seals read a row).
+    private static func hash(_ row: Row, of table: String, into hasher: SHA256) throws {
+        try hasher.update(StateSeals.rowBytes(table: table, values: (0..<row.count).map { row[$0] as DatabaseValue }[...]))
     }
 
     /// All rows of a shared table, in ClickHouse's RowBinary format.

@@ -103,8 +103,9 @@ public enum StateSeals {
         db.add(function: function)
     }
 
-    /// The bytes a row's MAC covers: the table name and each value with its type and length.
-    static func rowBytes(table: String, values: ArraySlice<DatabaseValue>) -> [UInt8] {
+    /// The bytes a row's MAC covers: the table name and each value with its type and length
+    /// (also what `coffer publish` digests a published row over).
+    package static func rowBytes(table: String, values: ArraySlice<DatabaseValue>) -> [UInt8] {
         var out = [UInt8]()
         func length(_ count: Int) { withUnsafeBytes(of: UInt32(count).littleEndian) { out.append(contentsOf: $0) } }
         length(table.utf8.count)
