@@ -22,7 +22,7 @@ package final class LocalClickHouse: @unchecked Sendable {   // one test owns it
     package static let credentials = ClickHouseCredentials(user: user, password: password)
 
     package let directory: URL
-    package let servers: [Server]
+    package private(set) var servers: [Server]
     private var processes: [pid_t?]
 
     /// The server binary, or nil when ClickHouse is not installed.
@@ -42,13 +42,28 @@ package final class LocalClickHouse: @unchecked Sendable {   // one test owns it
         for index in 0..<count {
             let folder = directory.appendingPathComponent("shard\(index + 1)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            servers.append(Server(httpPort: try Self.freePort(), tcpPort: try Self.freePort(), directory: folder))
+            servers.append(Server(httpPort: 0, tcpPort: 0, directory: folder))
         }
         self.servers = servers
         processes = Array(repeating: nil, count: count)
-        for server in servers { try Self.writeConfig(for: server, cluster: servers) }
-        for index in servers.indices { try start(index, binary: binary) }
+        // A port free when picked may be taken before the server binds it (by a server another test starts at
+        // the same time): then all start again on other ports.
+        for attempt in 1...Self.attempts {
+            do {
+                for index in servers.indices {
+                    self.servers[index].httpPort = try Self.freePort()
+                    self.servers[index].tcpPort = try Self.freePort()
+                }
+                for server in self.servers { try Self.writeConfig(for: server, cluster: self.servers) }
+                for index in servers.indices { try start(index, binary: binary) }
+                return
+            } catch let failure as Failure where failure.description.contains("Address already in use") && attempt < Self.attempts {
+                for index in servers.indices { stop(index) }
+            }
+        }
     }
+
+    private static let attempts = 4
 
     deinit {
         for index in processes.indices { stop(index) }
@@ -145,21 +160,25 @@ package final class LocalClickHouse: @unchecked Sendable {   // one test owns it
         try users.write(to: server.directory.appendingPathComponent("users.xml"), atomically: true, encoding: .utf8)
     }
 
-    /// A loopback port nobody listens on now (the kernel's pick for port 0).
+    /// A loopback port nobody listens on now, picked at random below Linux's ephemeral range (32768 on):
+    /// the kernel's own pick for port 0 is an ephemeral port, which any outgoing connection (this process's
+    /// HTTP clients among them) may take before the server binds it.
     private static func freePort() throws -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure("socket() failed") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        for _ in 0..<200 {
+            let port = UInt16.random(in: 20_000..<32_000)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { throw Failure("socket() failed") }
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = port.bigEndian
+            let bound = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            }
+            if bound { return port }
         }
-        guard bound else { throw Failure("no free port") }
-        return UInt16(bigEndian: address.sin_port)
+        throw Failure("no free port between 20000 and 32000")
     }
 
     package struct Failure: Error, CustomStringConvertible {
