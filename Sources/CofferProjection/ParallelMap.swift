@@ -4,7 +4,7 @@ import Synchronization
 /// Runs `body` for each index in `0..<count` — on every core when `parallel`,
 /// else in order on this thread — and returns each outcome in index order, so
 /// the caller decides what a failure means for the others.
-func parallelMap<T: Sendable>(_ count: Int, parallel: Bool, _ body: @Sendable (Int) throws -> T) -> [Result<T, any Error>] {
+package func parallelMap<T: Sendable>(_ count: Int, parallel: Bool = true, _ body: @Sendable (Int) throws -> T) -> [Result<T, any Error>] {
     let results = IndexedResults<T>(count: count)
     if parallel {
         DispatchQueue.concurrentPerform(iterations: count) { index in results.store(index, Result { try body(index) }) }

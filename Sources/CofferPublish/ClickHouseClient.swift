@@ -1,3 +1,4 @@
+import CofferProjection
 package import Foundation
 import FoundationNetworking
 import Yams
@@ -38,7 +39,7 @@ package struct ClickHouseCredentials: Sendable, Equatable {
 /// One ClickHouse server over its HTTP interface: statements in the request
 /// body, data inserted as TabSeparated bodies, credentials in headers (never in
 /// the URL, which servers and proxies log).
-package final class ClickHouseClient {
+package final class ClickHouseClient: Sendable {
     /// The server's base URL as given (no credentials in it).
     package let base: URL
     private let credentials: ClickHouseCredentials
@@ -111,19 +112,26 @@ package final class ClickHouseClient {
         }
     }
 
-    /// Polls `system.mutations` until `table` has none unfinished (deletes done), for at most `timeout` seconds.
-    func waitForMutations(database: String, table: String, timeout: TimeInterval = 60) throws {
+    /// Polls `system.mutations` until `tables` have none unfinished (deletes done), for at most `timeout` seconds.
+    func waitForMutations(database: String, tables: [String], timeout: TimeInterval = 60) throws {
+        guard !tables.isEmpty else { return }
         let deadline = Date().addingTimeInterval(timeout)
         var pause = 0.005
         while try integer("SELECT count() FROM system.mutations WHERE database = \(Self.literal(database)) "
-            + "AND table = \(Self.literal(table)) AND is_done = 0") > 0 {
+            + "AND table IN (\(tables.map(Self.literal).joined(separator: ", "))) AND is_done = 0") > 0 {
             guard Date() < deadline else {
                 throw PublishError.verificationFailed(shard: base.absoluteString,
-                                                      detail: "the delete on \(table) had not finished after \(Int(timeout)) s")
+                                                      detail: "the delete on \(tables.joined(separator: ", ")) had not finished after \(Int(timeout)) s")
             }
             Thread.sleep(forTimeInterval: pause)
             pause = min(pause * 2, 0.2)
         }
+    }
+
+    /// Runs `body` for every client at once (each shard's work is its own, and each waits on its server),
+    /// then throws the first failure in the clients' order, if any.
+    static func onEach(_ clients: [ClickHouseClient], _ body: @Sendable (ClickHouseClient) throws -> Void) throws {
+        for result in parallelMap(clients.count, { try body(clients[$0]) }) { try result.get() }
     }
 
     /// A ClickHouse string literal.

@@ -1,5 +1,6 @@
 import CofferFormats
 package import CofferStore
+import CofferProjection
 import Foundation
 import GRDB
 
@@ -73,14 +74,17 @@ package struct DeleteSync {
             report.copies += 1
             let ids = owed.compactMap(\.customerID)
             do {
-                for shard in copy.shards {
-                    do {
-                        try delete(ids, from: copy, shard: shard)
-                    } catch let error as PublishError {
-                        report.failures.append(Failure(copy: copy.id, shard: shard, error: error.description))
-                        throw error
-                    }
+                let credentials = credentials
+                // Every shard at once; each one's failure reported.
+                let results = parallelMap(copy.shards.count) { try Self.delete(ids, from: copy, shard: copy.shards[$0], credentials: credentials) }
+                let failed = results.indices.compactMap { index -> (String, any Error)? in
+                    guard case let .failure(error) = results[index] else { return nil }
+                    return (copy.shards[index], error)
                 }
+                for (shard, error) in failed {
+                    report.failures.append(Failure(copy: copy.id, shard: shard, error: (error as? PublishError)?.description ?? "\(error)"))
+                }
+                if let (shard, error) = failed.first { throw error as? PublishError ?? .unreachable(shard: shard, detail: "\(error)") }
                 let at = now()
                 try vault.database.write { db in
                     try RemoteCopies.verified(owed.map(\.id), at: at, removalDue: at + Int64(copy.partsLifetime) * 1000, in: db)
@@ -104,14 +108,23 @@ package struct DeleteSync {
         return report
     }
 
-    /// Deletes `ids` from the copy's person tables on one shard, waits for the mutations, and checks none is left.
-    func delete(_ ids: [String], from copy: RemoteCopy, shard: String) throws {
+    /// Deletes `ids` from the copy's person tables on one shard (and from a rewrite's tables left there), the
+    /// tables' mutations running together; waits for
+    /// the mutations, and checks none is left.
+    static func delete(_ ids: [String], from copy: RemoteCopy, shard: String, credentials: ClickHouseCredentials) throws {
         let client = ClickHouseClient(base: try ClickHouseClient.baseURL(shard), credentials: credentials)
-        for table in RemoteSchema.personTables {
-            let name = RemoteSchema.storageTable(of: table, purpose: copy.purpose, sharded: copy.shards.count > 1)
-            guard try client.integer("EXISTS TABLE `\(copy.database)`.`\(name)`") == 1 else { continue }
+        // The tables a rewrite fills and drops too: a publish cut off midway may have left them.
+        let names = RemoteSchema.personTables.flatMap { table in
+            RemoteSchema.rewriteSuffixes.map { RemoteSchema.storageTable(of: table, purpose: copy.purpose, sharded: copy.shards.count > 1) + $0 }
+        }
+        let present = Set(try client.rows("SELECT name FROM system.tables WHERE database = \(ClickHouseClient.literal(copy.database)) "
+            + "AND name IN (\(names.map(ClickHouseClient.literal).joined(separator: ", ")))").map(\.[0]))
+        let tables = names.filter(present.contains)
+        for name in tables {
             try client.run(for: ids) { "ALTER TABLE `\(copy.database)`.`\(name)` DELETE WHERE customer_id IN (\($0))" }
-            try client.waitForMutations(database: copy.database, table: name)
+        }
+        try client.waitForMutations(database: copy.database, tables: tables)
+        for name in tables {
             let left = try client.run(for: ids) { "SELECT count() FROM `\(copy.database)`.`\(name)` WHERE customer_id IN (\($0))" }
                 .reduce(0) { $0 + (Int($1) ?? 1) }   // an answer that is not a count is not taken for 0
             guard left == 0 else {

@@ -10,9 +10,9 @@ package import GRDB
 /// `cityHash64(customer_id)`: one person's rows are on one shard. Shared tables
 /// (counts of groups of at least the policy's minimum size, segment
 /// definitions, column meanings) hold no person and live on the first shard.
-package struct RemoteSchema {
-    package struct Column: Equatable {
-        package enum Base: String { case string = "String", int64 = "Int64", float64 = "Float64" }
+package struct RemoteSchema: Sendable {
+    package struct Column: Equatable, Sendable {
+        package enum Base: String, Sendable { case string = "String", int64 = "Int64", float64 = "Float64" }
 
         package var name: String
         package var base: Base
@@ -35,7 +35,7 @@ package struct RemoteSchema {
         }
     }
 
-    package struct Table {
+    package struct Table: Sendable {
         /// The projection file's table name.
         package var source: String
         package var columns: [Column]
@@ -76,6 +76,14 @@ package struct RemoteSchema {
 
     /// The table a person table's rows are stored in on each shard (the queried one itself on one shard).
     func storageName(_ table: Table, suffix: String = "") -> String { "`\(database)`.`\(storageTable(table, suffix: suffix))`" }
+
+    /// A person table's own name, and those of the tables a rewrite fills (`_next`) and drops (`_old`).
+    static let rewriteSuffixes = ["", "_next", "_old"]
+
+    /// The table on each shard that lists, during a rewrite, whose rows are not copied into the new tables.
+    var leavingTable: String { Self.leavingTable(database: database, purpose: purpose) }
+
+    static func leavingTable(database: String, purpose: String) -> String { "`\(database)`.`\(purpose)_leaving`" }
 
     /// The bare name of `storageName`.
     func storageTable(_ table: Table, suffix: String = "") -> String {

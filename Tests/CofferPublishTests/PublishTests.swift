@@ -233,12 +233,22 @@ struct PublishTests {
         #expect(after.sync.verified == 1)
         #expect(try fixture.rows(of: id, in: "marketing_single_view", database: "incr") == [0, 0])
 
-        // A build days later moves everyone's recency: the person tables are rewritten and swapped in.
+        // A build days later moves everyone's recency: the person tables are rewritten (the unchanged rows copied
+        // shard-side) and swapped in. One more person withdraws: they are not copied, and their delete is verified.
         _ = try ProjectionBuilder(vault: fixture.owner, policy: fixture.policy, segments: fixture.segments).build(now: fixture.now + 9 * 86_400_000)
-        let moved = try fixture.publish(database: "incr")
-        #expect(!moved.manifest.full && moved.manifest.replaced * Publisher.rewriteShare > moved.manifest.people)
+        let (leaving, leavingSubject) = try #require(try fixture.people().filter { $0.key != id }.min { $0.key < $1.key })
+        _ = try fixture.owner.database.write { db in
+            try fixture.owner.consentLedger().record(ConsentRecord(purpose: "marketing", status: .withdrawn, source: "test",
+                                                                    effectiveAt: fixture.now), for: leavingSubject, in: db)
+        }
+        // The changed rows read again from the file to be sent (none kept from the read).
+        let moved = try fixture.publish(database: "incr") { $0.rewriteAbove = 5; $0.keptBytes = 0 }
+        #expect(moved.rewritten && !moved.manifest.full && moved.manifest.replaced >= 5 && moved.leftOutNow == 1)
+        #expect(moved.manifest.people == after.manifest.people - 1 && moved.sync.verified == 1)
+        #expect(try fixture.rows(of: leaving, in: "marketing_single_view", database: "incr") == [0, 0])
         let reader = try ProjectionReader(vault: fixture.analyst(), policy: fixture.policy, purpose: "marketing", action: .query)
-        let recency = try reader.query("SELECT customer_id, recency FROM single_view WHERE recency IS NOT NULL ORDER BY customer_id").rows
+        let recency = try reader.query("SELECT customer_id, recency FROM single_view WHERE recency IS NOT NULL "
+            + "AND customer_id NOT IN ('\(id)', '\(leaving)') ORDER BY customer_id").rows
             .map { "\($0[0])\t\($0[1])" }
         let remote = try fixture.servers.client(1).rows("SELECT customer_id, recency FROM incr.marketing_single_view "
             + "WHERE recency IS NOT NULL ORDER BY customer_id").map { $0.joined(separator: "\t") }
@@ -354,6 +364,49 @@ struct PublishTests {
         #expect(try fixture.servers.client(1).integer("SELECT count() FROM one_changed.marketing_single_view") == report.manifest.people)
     }
 
+    @Test("a rewrite stopped midway leaves new tables that deletes still reach; the next publish drops them")
+    func interruptedRewrite() throws {
+        struct Killed: Error {}
+        let fixture = try PublishFixture(customers: 60)
+        _ = try fixture.publish(database: "half")
+        let people = try fixture.people().sorted { $0.key < $1.key }
+        _ = try fixture.dpo().rectify(subject: try fixture.email(of: people[0].value), set: ["city": "Elsewhere"])
+        try fixture.build()
+        // One person changed, a rewrite asked for: the shards copy the other 59 into `_next` tables, then the publish stops.
+        #expect(throws: Killed.self) {
+            try fixture.publish(database: "half") { publisher in
+                publisher.rewriteAbove = 1
+                publisher.afterStep = { if $0 == "recorded" { throw Killed() } }
+            }
+        }
+        let (id, subject) = people[1]
+        func copied(_ table: String) throws -> Int {
+            try fixture.servers.servers.indices.reduce(0) {
+                $0 + (try fixture.servers.client($1).integer("SELECT count() FROM half.`\(table)` WHERE customer_id = '\(id)'"))
+            }
+        }
+        #expect(try copied("marketing_single_view_local_next") == 1, "the copy ran before the stop")
+
+        _ = try fixture.owner.database.write { db in
+            try fixture.owner.consentLedger().record(ConsentRecord(purpose: "marketing", status: .withdrawn, source: "test",
+                                                                    effectiveAt: fixture.now), for: subject, in: db)
+        }
+        let sync = try DeleteSync(vault: fixture.owner, credentials: LocalClickHouse.credentials).run()
+        #expect(sync.verified == 1 && sync.failures.isEmpty)
+        for table in ["marketing_single_view_local", "marketing_single_view_local_next", "marketing_segment_members_local",
+                      "marketing_segment_members_local_next"] {
+            #expect(try copied(table) == 0, "\(table)")
+        }
+
+        let next = try fixture.publish(database: "half")
+        #expect(next.manifest.full)
+        let leftovers = try fixture.servers.servers.indices.flatMap { index in
+            try fixture.servers.client(index).rows("SELECT name FROM system.tables WHERE database = 'half' AND (name LIKE '%_next' OR name LIKE '%_old')")
+        }
+        #expect(leftovers.isEmpty)
+        #expect(try fixture.servers.client(0).integer("SELECT count() FROM half.marketing_single_view") == next.manifest.people)
+    }
+
     @Test("a retired copy's tables are gone from every shard, and the vault forgets it and the deletes it was owed")
     func retire() throws {
         let fixture = try PublishFixture(customers: 60)
@@ -389,10 +442,7 @@ struct PublishTests {
         let client = servers.client(0)
         try client.execute("CREATE DATABASE bin")
         try client.execute(schema.createStorage(table, partsLifetime: 30))
-        var rows: [UInt8] = []
-        try file.read { db in
-            for row in try Row.fetchAll(db, sql: "SELECT * FROM single_view ORDER BY customer_id") { PersonRows.append(row, table.columns, to: &rows) }
-        }
+        let rows = try file.read { try PersonRows.rows(of: table, in: $0) }
         try client.insert(into: schema.name(table), rows: rows)
         let back = try client.rows("SELECT customer_id, note, visits, spend, score FROM bin.p_single_view ORDER BY customer_id")
         #expect(back == [["a", long, "3", "2.5", "1"], ["b", "\\N", "\\N", "\\N", "0.125"], ["c", "", "-7", "1e-7", "42"]])

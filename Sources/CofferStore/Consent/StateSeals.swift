@@ -106,30 +106,69 @@ public enum StateSeals {
     /// The bytes a row's MAC covers: the table name and each value with its type and length
     /// (also what `coffer publish` digests a published row over).
     package static func rowBytes(table: String, values: ArraySlice<DatabaseValue>) -> [UInt8] {
-        var out = [UInt8]()
-        func length(_ count: Int) { withUnsafeBytes(of: UInt32(count).littleEndian) { out.append(contentsOf: $0) } }
-        length(table.utf8.count)
-        out.append(contentsOf: table.utf8)
+        var out = RowBytes(table: table)
         for value in values {
             switch value.storage {
-            case .null: out.append(0)
-            case let .int64(number):
-                out.append(1)
-                withUnsafeBytes(of: number.littleEndian) { out.append(contentsOf: $0) }
-            case let .double(number):
-                out.append(2)
-                withUnsafeBytes(of: number.bitPattern.littleEndian) { out.append(contentsOf: $0) }
-            case let .string(text):
-                out.append(3)
-                length(text.utf8.count)
-                out.append(contentsOf: text.utf8)
-            case let .blob(data):
-                out.append(4)
-                length(data.count)
-                out.append(contentsOf: data)
+            case .null: out.null()
+            case let .int64(number): out.integer(number)
+            case let .double(number): out.real(number)
+            case let .string(text): out.text(Array(text.utf8))
+            case let .blob(data): out.blob(Array(data))
             }
         }
-        return out
+        return out.bytes
+    }
+
+    /// `rowBytes` of the row `rows` stands on, read through SQLite's own calls, into `out` (emptied first).
+    static func rowBytes(table: String, row rows: RawStatement, columns: Int, into out: inout RowBytes) {
+        out.start(table)
+        for column in 0..<Int32(columns) {
+            switch rows.storage(column) {
+            case .null: out.null()
+            case .integer: out.integer(rows.int64(column))
+            case .real: out.real(rows.double(column))
+            case .text: rows.withText(column) { out.text($0) }
+            case .blob: rows.withBlob(column) { out.blob($0) }
+            }
+        }
+    }
+
+    /// The bytes a row's MAC reads: the table's name, then each value with its type and, for text and blobs, its length.
+    struct RowBytes {
+        private(set) var bytes: [UInt8] = []
+
+        init(table: String) { start(table) }
+
+        mutating func start(_ table: String) {
+            bytes.removeAll(keepingCapacity: true)
+            length(table.utf8.count)
+            bytes.append(contentsOf: table.utf8)
+        }
+
+        private mutating func length(_ count: Int) { withUnsafeBytes(of: UInt32(count).littleEndian) { bytes.append(contentsOf: $0) } }
+        mutating func null() { bytes.append(0) }
+
+        mutating func integer(_ number: Int64) {
+            bytes.append(1)
+            withUnsafeBytes(of: number.littleEndian) { bytes.append(contentsOf: $0) }
+        }
+
+        mutating func real(_ number: Double) {
+            bytes.append(2)
+            withUnsafeBytes(of: number.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+        }
+
+        mutating func text<C: Collection>(_ utf8: C) where C.Element == UInt8 {
+            bytes.append(3)
+            length(utf8.count)
+            bytes.append(contentsOf: utf8)
+        }
+
+        mutating func blob<C: Collection>(_ data: C) where C.Element == UInt8 {
+            bytes.append(4)
+            length(data.count)
+            bytes.append(contentsOf: data)
+        }
     }
 
     /// `digest` ± `mac`, lane by lane (4 × UInt64, wrapping).
@@ -147,14 +186,20 @@ public enum StateSeals {
         return out
     }
 
-    /// The digest of `table` as its rows are now.
+    /// The digest of `table` as its rows are now (read through SQLite's own calls, the lanes summed in place:
+    /// GRDB's boxing of each value and an array per row cost more than the MACs).
     static func compute(_ table: String, columns: [String], mac: HMACSHA256, in db: Database) throws -> [UInt8] {
-        var digest = [UInt8](repeating: 0, count: 32)
-        let cursor = try Row.fetchCursor(db, sql: "SELECT \(columns.joined(separator: ", ")) FROM \(table)")
-        while let row = try cursor.next() {
-            let values = (0..<columns.count).map { row[$0] as DatabaseValue }
-            digest = combine(digest, try mac.authenticate(rowBytes(table: table, values: values[...])), sign: 1)
+        var lanes: [UInt64] = [0, 0, 0, 0], row = RowBytes(table: table), tag = [UInt8](repeating: 0, count: 32)
+        let rows = RawStatement(try db.makeStatement(sql: "SELECT \(columns.joined(separator: ", ")) FROM \(table)"))
+        while try rows.step("reading \(table)") {
+            rowBytes(table: table, row: rows, columns: columns.count, into: &row)
+            try row.bytes.withUnsafeBytes { bytes in try tag.withUnsafeMutableBytes { try mac.authenticate(bytes, into: $0) } }
+            tag.withUnsafeBytes { tag in
+                for lane in 0..<4 { lanes[lane] &+= UInt64(littleEndian: tag.loadUnaligned(fromByteOffset: lane * 8, as: UInt64.self)) }
+            }
         }
+        var digest: [UInt8] = []
+        for lane in lanes { withUnsafeBytes(of: lane.littleEndian) { digest.append(contentsOf: $0) } }
         return digest
     }
 

@@ -1,14 +1,15 @@
-import GRDB
+package import GRDB
 import GRDBSQLite
 
 /// Direct SQLite C API access to a statement GRDB prepared, for the hot loops
-/// (appending and verifying the log) where GRDB's value boxing costs ~40 %.
-struct RawStatement {
+/// (appending and verifying the log, reading a projection to publish) where
+/// GRDB's value boxing costs ~40 %.
+package struct RawStatement {
     /// Kept so GRDB does not finalize the statement while it is in use.
     private let statement: Statement
     let handle: OpaquePointer
 
-    init(_ statement: Statement) {
+    package init(_ statement: Statement) {
         self.statement = statement
         handle = statement.sqliteStatement
     }
@@ -34,7 +35,7 @@ struct RawStatement {
         try check(subject.withUnsafeBytes { sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), Self.transient) }, binding: index)
     }
 
-    func bind(_ index: Int32, text: String) throws {
+    package func bind(_ index: Int32, text: String) throws {
         try check(text.withCString { sqlite3_bind_text(handle, index, $0, -1, Self.transient) }, binding: index)
     }
 
@@ -46,7 +47,7 @@ struct RawStatement {
     }
 
     /// Steps once: `true` when a row is available, `false` when done.
-    func step(_ operation: String) throws -> Bool {
+    package func step(_ operation: String) throws -> Bool {
         switch sqlite3_step(handle) {
         case SQLITE_ROW: return true
         case SQLITE_DONE: return false
@@ -56,7 +57,29 @@ struct RawStatement {
         }
     }
 
-    func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+    package func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+
+    package func double(_ column: Int32) -> Double { sqlite3_column_double(handle, column) }
+
+    /// How SQLite stores a column's value in the current row.
+    package enum Storage { case null, integer, real, text, blob }
+
+    package func storage(_ column: Int32) -> Storage {
+        switch sqlite3_column_type(handle, column) {
+        case SQLITE_INTEGER: .integer
+        case SQLITE_FLOAT: .real
+        case SQLITE_TEXT: .text
+        case SQLITE_BLOB: .blob
+        default: .null
+        }
+    }
+
+    /// Calls `body` with a text column's UTF-8 bytes where SQLite holds them (valid until the next step).
+    package func withText<R>(_ column: Int32, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let start = sqlite3_column_text(handle, column)
+        let count = Int(sqlite3_column_bytes(handle, column))
+        return try body(UnsafeRawBufferPointer(start: count > 0 ? start : nil, count: count))
+    }
 
     func blob(_ column: Int32) -> [UInt8] {
         let count = Int(sqlite3_column_bytes(handle, column))
@@ -65,12 +88,12 @@ struct RawStatement {
     }
 
     /// Calls `body` with a blob column's bytes where SQLite holds them (valid until the next step).
-    func withBlob<R>(_ column: Int32, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    package func withBlob<R>(_ column: Int32, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         let count = Int(sqlite3_column_bytes(handle, column))
         return try body(UnsafeRawBufferPointer(start: count > 0 ? sqlite3_column_blob(handle, column) : nil, count: count))
     }
 
-    func text(_ column: Int32) -> String {
+    package func text(_ column: Int32) -> String {
         guard let cString = sqlite3_column_text(handle, column) else { return "" }
         return String(cString: cString)
     }
