@@ -170,7 +170,11 @@ package final class ClickHouseClient: Sendable {
             throw PublishError.remote(shard: shard, status: 401, message: "the user and password were refused")
         }
         guard let status = box.status else {
-            throw PublishError.unreachable(shard: shard, detail: box.error.map { $0.localizedDescription } ?? "no response")
+            let detail = box.error.map { $0.localizedDescription } ?? "no response"
+            if base.scheme?.lowercased() == "https", detail.contains("SSL") || detail.contains("certificate") {
+                throw PublishError.untrusted(shard: shard, detail: detail)
+            }
+            throw PublishError.unreachable(shard: shard, detail: detail)
         }
         let data = box.data ?? Data()
         guard status == 200 else {

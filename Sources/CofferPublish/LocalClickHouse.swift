@@ -13,8 +13,21 @@ package final class LocalClickHouse: @unchecked Sendable {   // one test owns it
     package struct Server: Sendable {
         package var httpPort: UInt16
         package var tcpPort: UInt16
+        /// Serves `https://` too (0: not).
+        package var httpsPort: UInt16 = 0
         package var directory: URL
         package var url: String { "http://127.0.0.1:\(httpPort)" }
+        package var httpsURL: String { "https://127.0.0.1:\(httpsPort)" }
+    }
+
+    /// A certificate and its key (PEM files) for the servers' `https_port`.
+    package struct TLSFiles: Sendable {
+        package var certificate: String
+        package var key: String
+        package init(certificate: String, key: String) {
+            self.certificate = certificate
+            self.key = key
+        }
     }
 
     package static let user = "coffer"
@@ -32,8 +45,11 @@ package final class LocalClickHouse: @unchecked Sendable {   // one test owns it
         return places.map { "\($0)/clickhouse-server" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }()
 
-    /// Starts `count` servers (a cluster of `count` shards).
-    package init(count: Int = 2) throws {
+    private let tls: TLSFiles?
+
+    /// Starts `count` servers (a cluster of `count` shards), serving `https://` too with `tls`.
+    package init(count: Int = 2, tls: TLSFiles? = nil) throws {
+        self.tls = tls
         guard let binary = Self.binary else {
             throw Failure("clickhouse-server is not installed: `apt-get install clickhouse-server clickhouse-client` (scripts/test does)")
         }
@@ -53,8 +69,9 @@ package final class LocalClickHouse: @unchecked Sendable {   // one test owns it
                 for index in servers.indices {
                     self.servers[index].httpPort = try Self.freePort()
                     self.servers[index].tcpPort = try Self.freePort()
+                    if tls != nil { self.servers[index].httpsPort = try Self.freePort() }
                 }
-                for server in self.servers { try Self.writeConfig(for: server, cluster: self.servers) }
+                for server in self.servers { try Self.writeConfig(for: server, cluster: self.servers, tls: tls) }
                 for index in servers.indices { try start(index, binary: binary) }
                 return
             } catch let failure as Failure where failure.description.contains("Address already in use") && attempt < Self.attempts {
@@ -120,8 +137,16 @@ package final class LocalClickHouse: @unchecked Sendable {   // one test owns it
         ClickHouseClient(base: URL(string: servers[index].url)!, credentials: Self.credentials)
     }
 
-    private static func writeConfig(for server: Server, cluster: [Server]) throws {
+    private static func writeConfig(for server: Server, cluster: [Server], tls: TLSFiles?) throws {
         let path = server.directory.path
+        let https = tls.map { files in
+            """
+            <https_port>\(server.httpsPort)</https_port>
+              <openSSL><server><certificateFile>\(files.certificate)</certificateFile><privateKeyFile>\(files.key)</privateKeyFile>
+                <verificationMode>none</verificationMode><loadDefaultCAFile>false</loadDefaultCAFile>
+                <disableProtocols>sslv2,sslv3</disableProtocols></server></openSSL>
+            """
+        } ?? ""
         let shards = cluster.map { "<shard><replica><host>127.0.0.1</host><port>\($0.tcpPort)</port></replica></shard>" }.joined()
         let config = """
             <?xml version="1.0"?>
@@ -129,6 +154,7 @@ package final class LocalClickHouse: @unchecked Sendable {   // one test owns it
               <logger><level>warning</level><log>\(path)/server.log</log><errorlog>\(path)/server.err.log</errorlog></logger>
               <http_port>\(server.httpPort)</http_port>
               <tcp_port>\(server.tcpPort)</tcp_port>
+              \(https)
               <listen_host>127.0.0.1</listen_host>
               <path>\(path)/data/</path>
               <tmp_path>\(path)/tmp/</tmp_path>

@@ -9,6 +9,8 @@ package enum PublishError: CofferError, Equatable {
     case badCredentials(path: String, reason: String)
     /// The shard did not answer (down, refused, timed out).
     case unreachable(shard: String, detail: String)
+    /// An `https://` shard whose certificate this machine does not trust (or a TLS handshake that failed).
+    case untrusted(shard: String, detail: String)
     /// The shard answered with an error.
     case remote(shard: String, status: Int, message: String)
     /// The projection's `customer_id` is not a stable key for `role`, so a person's rows could not be found again to delete.
@@ -36,6 +38,10 @@ package enum PublishError: CofferError, Equatable {
         case let .unreachable(shard, detail):
             return Self.line("ClickHouse at \(shard) did not answer (\(detail))",
                              remedy: "check the address and that the server runs; deletes owed to it stay queued until it answers")
+        case let .untrusted(shard, detail):
+            return Self.line("the TLS connection to ClickHouse at \(shard) failed (\(detail))",
+                             remedy: "its certificate must name the host and chain to a CA this machine trusts "
+                                + "(/etc/ssl/certs; add an internal CA with update-ca-certificates)")
         case let .remote(shard, status, message):
             return "ClickHouse at \(shard) refused the request (HTTP \(status)): \(message)"
         case let .unstableKey(purpose, role):

@@ -42,9 +42,13 @@ struct CofferProcess {
 
     var vault: String { directory.appendingPathComponent("vault").path }
 
-    /// Runs `coffer args…` to completion with stdin closed.
-    func run(_ args: [String], environment extra: [String: String] = [:]) throws -> Output {
+    /// Runs `coffer args…` to completion with stdin closed; with a `launcher`, runs `launcher… coffer args…`.
+    func run(_ args: [String], environment extra: [String: String] = [:], launcher: [String] = []) throws -> Output {
         let process = makeProcess(args, extra)
+        if let program = launcher.first {
+            process.executableURL = URL(fileURLWithPath: program)
+            process.arguments = launcher.dropFirst() + [Self.binary.path] + args
+        }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
