@@ -1,3 +1,4 @@
+import CofferCrypto
 import CofferIngest
 import CofferProjection
 import CofferRequests
@@ -78,5 +79,34 @@ struct SealedStateTests {
         #expect(throws: DatabaseError.self) { try queue.write { try $0.execute(sql: "DELETE FROM consents") } }
         try queue.close()
         try third.build()
+    }
+
+    @Test("odd text (an embedded NUL, invalid UTF-8) is sealed as GRDB reads it: the vault's writes verify, the digest is an older vault's")
+    func oddText() throws {
+        let fixture = try RequestFixture()
+        let vault = fixture.owner
+        // Through the vault's own connection: the seal trigger's function runs.
+        try vault.database.write { db in
+            try db.execute(sql: """
+                INSERT INTO suppressions(token, request_id, since) VALUES
+                    (X'01', CAST(X'4453522D00312D32' AS TEXT), 1), (X'02', CAST(X'FF4453522D33' AS TEXT), 2), (X'03', 'DSR-4', 3.5)
+                """)
+        }
+        try vault.verifySeals(["suppressions"])
+        // The digest as the seals were computed before (GRDB's values: text up to a NUL, invalid UTF-8 repaired).
+        let mac = try HMACSHA256(key: try vault.keys().stateSeal)
+        let (stored, rows) = try vault.database.read { db in
+            (Array(try #require(try Data.fetchOne(db, sql: "SELECT digest FROM seals WHERE name = 'suppressions'"))),
+             try Row.fetchAll(db, sql: "SELECT token, request_id, since FROM suppressions"))
+        }
+        var lanes = [UInt64](repeating: 0, count: 4)
+        for row in rows {
+            let tag = try mac.authenticate(StateSeals.rowBytes(table: "suppressions", values: (0..<3).map { row[$0] as DatabaseValue }[...]))
+            for lane in 0..<4 {
+                lanes[lane] &+= (0..<8).reduce(UInt64(0)) { $0 | UInt64(tag[lane * 8 + $1]) << (8 * UInt64($1)) }
+            }
+        }
+        let expected = lanes.flatMap { lane in (0..<8).map { UInt8(truncatingIfNeeded: lane >> (8 * UInt64($0))) } }
+        #expect(rows.count == 3 && stored == expected)
     }
 }

@@ -1,7 +1,7 @@
 package import CofferCrypto
 import Foundation
 package import GRDB
-import Synchronization
+import GRDBSQLite
 
 /// Seals on the clear tables that decide who is in a projection: consent
 /// state, restrictions, the suppression list, merges and erased subjects.
@@ -85,22 +85,15 @@ public enum StateSeals {
 
     /// Registers `coffer_seal` on a connection: with the seal key it updates
     /// digests; without it, a write to a sealed table fails with a clear error.
+    /// Registered through SQLite's own call (each call reads its arguments in
+    /// place): through GRDB, boxing the arguments cost most of a publish's record.
     static func register(on db: Database, key: SymmetricKey?) throws {
-        let mac = try key.map { try SealMAC(key: $0) }
-        let function = DatabaseFunction(functionName, argumentCount: nil, pure: true) { values -> (any DatabaseValueConvertible)? in
-            guard values.count >= 3, let sign = Int.fromDatabaseValue(values[1]), let table = String.fromDatabaseValue(values[2]) else {
-                throw DatabaseError(message: "coffer_seal: bad arguments")
-            }
-            guard let mac else {
-                throw DatabaseError(message: "the \(table) table is sealed: only an actor holding the vault's master key may change it")
-            }
-            guard let digest = Data.fromDatabaseValue(values[0]) else {
-                throw DatabaseError(message: "the seal of the \(table) table is missing: the vault was changed outside Coffer; run `coffer verify`")
-            }
-            let rowMAC = try mac.authenticate(rowBytes(table: table, values: values[3...]))
-            return Data(combine(Array(digest), rowMAC, sign: sign))
+        let function = SealFunction(mac: try key.map { try HMACSHA256(key: $0) })
+        let code = sqlite3_create_function_v2(db.sqliteConnection, functionName, -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                              Unmanaged.passRetained(function).toOpaque(), sealFunctionCall, nil, nil, releaseSealFunction)
+        guard code == SQLITE_OK else {
+            throw VaultError.storage(operation: "registering \(functionName)", detail: String(cString: sqlite3_errstr(code)))
         }
-        db.add(function: function)
     }
 
     /// The bytes a row's MAC covers: the table name and each value with its type and length
@@ -120,6 +113,7 @@ public enum StateSeals {
     }
 
     /// `rowBytes` of the row `rows` stands on, read through SQLite's own calls, into `out` (emptied first).
+    /// Text reads as GRDB reads it (up to a NUL, invalid UTF-8 repaired), as the seals always have.
     static func rowBytes(table: String, row rows: RawStatement, columns: Int, into out: inout RowBytes) {
         out.start(table)
         for column in 0..<Int32(columns) {
@@ -127,7 +121,7 @@ public enum StateSeals {
             case .null: out.null()
             case .integer: out.integer(rows.int64(column))
             case .real: out.real(rows.double(column))
-            case .text: rows.withText(column) { out.text($0) }
+            case .text: out.text(rows.text(column).utf8)
             case .blob: rows.withBlob(column) { out.blob($0) }
             }
         }
@@ -171,21 +165,6 @@ public enum StateSeals {
         }
     }
 
-    /// `digest` ± `mac`, lane by lane (4 × UInt64, wrapping).
-    static func combine(_ digest: [UInt8], _ mac: [UInt8], sign: Int) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: 32)
-        for lane in 0..<4 {
-            var a: UInt64 = 0, b: UInt64 = 0
-            for i in 0..<8 where lane * 8 + i < digest.count {
-                a |= UInt64(digest[lane * 8 + i]) << (8 * UInt64(i))
-            }
-            for i in 0..<8 { b |= UInt64(mac[lane * 8 + i]) << (8 * UInt64(i)) }
-            let sum = sign >= 0 ? a &+ b : a &- b
-            for i in 0..<8 { out[lane * 8 + i] = UInt8(truncatingIfNeeded: sum >> (8 * UInt64(i))) }
-        }
-        return out
-    }
-
     /// The digest of `table` as its rows are now (read through SQLite's own calls, the lanes summed in place:
     /// GRDB's boxing of each value and an array per row cost more than the MACs).
     static func compute(_ table: String, columns: [String], mac: HMACSHA256, in db: Database) throws -> [UInt8] {
@@ -218,16 +197,74 @@ public enum StateSeals {
     }
 }
 
-/// The seal key's HMAC context for the SQL function, which GRDB requires to be
-/// Sendable: OpenSSL contexts are not thread-safe, so every use holds the mutex.
-private final class SealMAC: Sendable {
-    private let mac: Mutex<HMACSHA256>
+/// `coffer_seal(digest, sign, table, values…)`, one per connection (SQLite runs a connection's calls one
+/// at a time, so its HMAC context and buffers need no lock): the digest plus or minus, lane by lane, the
+/// HMAC of the row's bytes. Without the seal key (an actor other than the owner), it refuses.
+private final class SealFunction {
+    let mac: HMACSHA256?
+    var row = StateSeals.RowBytes(table: "")
+    var tag = [UInt8](repeating: 0, count: 32)
 
-    init(key: SymmetricKey) throws { mac = Mutex(try HMACSHA256(key: key)) }
+    init(mac: HMACSHA256?) { self.mac = mac }
 
-    func authenticate(_ bytes: [UInt8]) throws -> [UInt8] {
-        try mac.withLock { try $0.authenticate(bytes) }
+    func call(_ context: OpaquePointer?, _ count: Int32, _ arguments: UnsafeMutablePointer<OpaquePointer?>?) {
+        guard count >= 3, let arguments, sqlite3_value_type(arguments[1]) == SQLITE_INTEGER,
+              sqlite3_value_type(arguments[2]) == SQLITE_TEXT, let name = sqlite3_value_text(arguments[2]) else {
+            return sqlite3_result_error(context, "coffer_seal: bad arguments", -1)
+        }
+        let table = String(cString: name), sign = sqlite3_value_int64(arguments[1])
+        guard let mac else {
+            return sqlite3_result_error(context, "the \(table) table is sealed: only an actor holding the vault's master key may change it", -1)
+        }
+        let digest = arguments[0]
+        guard sqlite3_value_type(digest) == SQLITE_BLOB else {
+            return sqlite3_result_error(context, "the seal of the \(table) table is missing: the vault was changed outside Coffer; run `coffer verify`", -1)
+        }
+        row.start(table)
+        for index in 3..<Int(count) {
+            let value = arguments[index]
+            switch sqlite3_value_type(value) {
+            case SQLITE_INTEGER: row.integer(sqlite3_value_int64(value))
+            case SQLITE_FLOAT: row.real(sqlite3_value_double(value))
+            // As GRDB reads text (up to a NUL, invalid UTF-8 repaired): the seals were always computed so.
+            case SQLITE_TEXT: row.text(String(cString: sqlite3_value_text(value)).utf8)
+            case SQLITE_BLOB:
+                let bytes = Int(sqlite3_value_bytes(value))
+                row.blob(UnsafeRawBufferPointer(start: bytes > 0 ? sqlite3_value_blob(value) : nil, count: bytes))
+            default: row.null()
+            }
+        }
+        do {
+            try row.bytes.withUnsafeBytes { bytes in try tag.withUnsafeMutableBytes { try mac.authenticate(bytes, into: $0) } }
+        } catch {
+            return sqlite3_result_error(context, "coffer_seal: \(error)", -1)
+        }
+        // The digest's lanes (missing bytes read as 0), plus or minus the tag's, little-endian, wrapping.
+        var out = [UInt8](repeating: 0, count: 32)
+        let stored = Int(sqlite3_value_bytes(digest)), base = sqlite3_value_blob(digest)
+        tag.withUnsafeBytes { tag in
+            for lane in 0..<4 {
+                var value: UInt64 = 0
+                for byte in 0..<8 where lane * 8 + byte < stored {
+                    value |= UInt64(base!.load(fromByteOffset: lane * 8 + byte, as: UInt8.self)) << (8 * UInt64(byte))
+                }
+                let mac = UInt64(littleEndian: tag.loadUnaligned(fromByteOffset: lane * 8, as: UInt64.self))
+                let sum = sign >= 0 ? value &+ mac : value &- mac
+                withUnsafeBytes(of: sum.littleEndian) { out.replaceSubrange((lane * 8)..<(lane * 8 + 8), with: $0) }
+            }
+        }
+        out.withUnsafeBytes { sqlite3_result_blob(context, $0.baseAddress, 32, sqliteTransient) }
     }
+}
+
+private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+private let sealFunctionCall: @convention(c) (OpaquePointer?, Int32, UnsafeMutablePointer<OpaquePointer?>?) -> Void = { context, count, arguments in
+    Unmanaged<SealFunction>.fromOpaque(sqlite3_user_data(context)!).takeUnretainedValue().call(context, count, arguments)
+}
+
+private let releaseSealFunction: @convention(c) (UnsafeMutableRawPointer?) -> Void = { pointer in
+    if let pointer { Unmanaged<SealFunction>.fromOpaque(pointer).release() }
 }
 
 extension Vault {
