@@ -65,7 +65,7 @@ package struct PersonRows: Sendable {
         let hasher = try SHA256()
         var pending = try memberRows?.step("reading segment_members") ?? false
         while try people.step("reading single_view") {
-            var person = Person(customerID: people.text(viewID))
+            var person = Person(customerID: people.withText(viewID) { String(decoding: $0, as: UTF8.self) })
             let id = Array(person.customerID.utf8)
             Self.append(people, viewColumns, to: &person.view)
             if let memberRows {

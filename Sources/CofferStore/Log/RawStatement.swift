@@ -16,7 +16,7 @@ package struct RawStatement {
 
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
-    func reset() {
+    package func reset() {
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
     }
@@ -35,8 +35,15 @@ package struct RawStatement {
         try check(subject.withUnsafeBytes { sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), Self.transient) }, binding: index)
     }
 
+    /// Binds all of `text`'s UTF-8 bytes (a NUL inside included, as GRDB binds a string; '' stays '', not NULL).
     package func bind(_ index: Int32, text: String) throws {
-        try check(text.withCString { sqlite3_bind_text(handle, index, $0, -1, Self.transient) }, binding: index)
+        var text = text
+        try check(text.withUTF8 { bytes in
+            guard let base = bytes.baseAddress, !bytes.isEmpty else { return sqlite3_bind_text(handle, index, "", 0, Self.transient) }
+            return base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+                sqlite3_bind_text(handle, index, $0, Int32(bytes.count), Self.transient)
+            }
+        }, binding: index)
     }
 
     /// A bind that SQLite refused (out of memory, a value over its length limit) is an error, with SQLite's words.

@@ -239,13 +239,20 @@ package enum RemoteCopies {
 
     /// Records that `copy` now holds `upserts` (new or changed rows) and no longer holds `removals`.
     package static func record(_ copy: String, upserts: [(SubjectID, PublishedPerson)], removals: [SubjectID], in db: Database) throws {
-        let upsert = try db.cachedStatement(sql: """
+        // Bound through SQLite's own calls: a publish after a refit records most people again.
+        let upsert = RawStatement(try db.cachedStatement(sql: """
             INSERT INTO published_people(copy_id, subject_id, customer_id, digest) VALUES (?, ?, ?, ?)
             ON CONFLICT(copy_id, subject_id) DO UPDATE SET customer_id = excluded.customer_id, digest = excluded.digest
-            """)
+            """))
         for (subject, person) in upserts {
-            try upsert.execute(arguments: [copy, Data(subject.bytes), person.customerID, Data(person.digest)])
+            upsert.reset()
+            try upsert.bind(1, text: copy)
+            try upsert.bind(2, subject: subject)
+            try upsert.bind(3, text: person.customerID)
+            try upsert.bind(4, blob: person.digest)
+            _ = try upsert.step("recording a published person")
         }
+        upsert.reset()
         let remove = try db.cachedStatement(sql: "DELETE FROM published_people WHERE copy_id = ? AND subject_id = ?")
         for subject in removals { try remove.execute(arguments: [copy, Data(subject.bytes)]) }
     }
