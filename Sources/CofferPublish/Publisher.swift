@@ -73,7 +73,8 @@ package struct Publisher {
     package var rewriteAbove = 2_500
     /// Bytes of changed people's rows kept from the read to be sent (beyond them, the file is read again to send).
     package var keptBytes = 256 << 20
-    /// Fault injection for tests: called after each step ("recorded", "sent") and may throw, as a kill there would stop it.
+    /// Fault injection for tests: called after each step ("copying" when a rewrite's copy started, "recorded", "sent")
+    /// and may throw, as a kill there would stop it.
     package var afterStep: (String) throws -> Void = { _ in }
     /// What the publish is doing, for progress displays ("reading …", "sent N of M people", "syncing deletes").
     package var progress: (String) -> Void = { _ in }
@@ -116,13 +117,16 @@ package struct Publisher {
         lap("read")
 
         var plan = self.plan(snapshot, published: published, full: full)
+        copy.lastSeq = previous?.lastSeq ?? 0
         // A rewrite: the shards start copying the unchanged rows into new tables now. No row leaves the vault
-        // for it, so it need not wait for the record, and it runs while the vault records and sends.
+        // for it, so it need not wait for the record, and it runs while the vault records and sends. The copy
+        // is marked as being published first: stopped from here on, the next publish recreates its tables.
+        if plan.rewrite { try vault.database.write { try RemoteCopies.publishing(copy.id, since: now(), in: $0) } }
         let unchanged = try plan.rewrite ? startCopy(plan, copy: copy.id, schema: schema, clients: clients, target: target) : nil
         defer { try? unchanged?.wait() }
+        if unchanged != nil { try afterStep("copying") }
         // Recorded before anything is sent, with the copy marked as being published: whoever may be on
         // a shard from now on is in `published_people`, so an erasure in the meantime still finds them.
-        copy.lastSeq = previous?.lastSeq ?? 0
         try record(&plan, copy: copy, now: now())
         lap("record")
         try afterStep("recorded")
