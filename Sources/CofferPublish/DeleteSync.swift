@@ -109,8 +109,7 @@ package struct DeleteSync {
     }
 
     /// Deletes `ids` from the copy's person tables on one shard (and from a rewrite's tables left there), the
-    /// tables' mutations running together; waits for
-    /// the mutations, and checks none is left.
+    /// tables' mutations running together; waits for them, and checks none of the people is left.
     static func delete(_ ids: [String], from copy: RemoteCopy, shard: String, credentials: ClickHouseCredentials) throws {
         let client = ClickHouseClient(base: try ClickHouseClient.baseURL(shard), credentials: credentials)
         // The tables a rewrite fills and drops too: a publish cut off midway may have left them.
