@@ -71,6 +71,9 @@ package struct Publisher {
     /// insert 0.18 s for 808 people, 0.54 s for 2,673, 0.85 s for 8,343, 4.17 s for 35,001; a rewrite 0.45–0.64 s
     /// whatever the number (an 18.16 delete is a mutation that rewrites every part holding one of the people).
     package var rewriteAbove = 2_500
+    /// Up to this many people in the file, two threads read it, each from its own decrypted copy (beyond, one:
+    /// memory stays at one copy, as the builder writes files one at a time beyond the same number).
+    package var twoReadersUpTo = ProjectionBuilder.parallelWriteLimit
     /// Bytes of changed people's rows kept from the read to be sent (beyond them, the file is read again to send).
     package var keptBytes = 256 << 20
     /// Fault injection for tests: called after each step ("copying" when a rewrite's copy started, "recorded", "sent")
@@ -111,8 +114,10 @@ package struct Publisher {
         let full = try previous == nil || previous?.publishingSince != nil || !matches(schema, on: clients)
         let published = full ? [:] : try vault.database.read { try RemoteCopies.people(of: copy.id, in: $0) }
         progress("reading projections/\(name).\(role.rawValue).enc")
-        // A second copy of the file, for a second thread to read half of the people.
-        let files = [file, try ProjectionFile.openCurrent(purpose: name, role: role, vault: vault)]
+        // A second copy of the file, for a second thread to read half of the people, while two copies are small.
+        let inFile = try file.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM single_view") ?? 0 }
+        let files = inFile <= twoReadersUpTo
+            ? [file, try ProjectionFile.openCurrent(purpose: name, role: role, vault: vault)] : [file]
         let snapshot = try read(files, rows: rows, purpose: purpose, role: role, now: now(), published: full ? nil : published)
         lap("read")
 

@@ -351,7 +351,8 @@ struct PublishTests {
         let (id, subject) = try #require(try fixture.people().min { $0.key < $1.key })
         _ = try fixture.dpo().rectify(subject: try fixture.email(of: subject), set: ["first_name": "Rectified", "city": "Elsewhere"])
         try fixture.build()
-        let report = try fixture.publish(database: "one_changed")
+        // Read by one thread, as a file of more people than `twoReadersUpTo` is.
+        let report = try fixture.publish(database: "one_changed") { $0.twoReadersUpTo = 0 }
         #expect(!report.manifest.full && report.manifest.replaced == 1 && report.manifest.added == 0 && report.manifest.removed == 0)
         let reader = try ProjectionReader(vault: fixture.analyst(), policy: fixture.policy, purpose: "marketing", action: .query)
         let columns = try reader.query("SELECT name FROM columns WHERE type = 'TEXT' AND name <> 'customer_id'").rows.map(\.[0].description)
