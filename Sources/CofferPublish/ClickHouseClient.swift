@@ -43,19 +43,22 @@ package final class ClickHouseClient: Sendable {
     /// The server's base URL as given (no credentials in it).
     package let base: URL
     private let credentials: ClickHouseCredentials
-    private let session: URLSession
     private let timeout: TimeInterval
+
+    /// One session for every client, for the life of the process: a session is meant to live long (its
+    /// connections are reused), and a client per shard and call, each making and invalidating its own, is
+    /// the pattern Foundation on Linux handles worst (a test process crashed in its dispatch code once).
+    private static let session: URLSession = {
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = 120
+        return URLSession(configuration: configuration, delegate: NoChallenges(), delegateQueue: nil)
+    }()
 
     package init(base: URL, credentials: ClickHouseCredentials, timeout: TimeInterval = 120) {
         self.base = base
         self.credentials = credentials
         self.timeout = timeout
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = timeout
-        session = URLSession(configuration: configuration, delegate: NoChallenges(), delegateQueue: nil)
     }
-
-    deinit { session.finishTasksAndInvalidate() }
 
     /// Checks `text` is an http(s) base URL without credentials, and returns it.
     package static func baseURL(_ text: String) throws -> URL {
@@ -158,7 +161,7 @@ package final class ClickHouseClient: Sendable {
         request.setValue(credentials.password, forHTTPHeaderField: "X-ClickHouse-Key")
         let done = DispatchSemaphore(value: 0)
         let box = ResponseBox()
-        session.dataTask(with: request) { data, response, error in
+        Self.session.dataTask(with: request) { data, response, error in
             box.data = data
             box.status = (response as? HTTPURLResponse)?.statusCode
             box.error = error
