@@ -32,11 +32,10 @@ package struct PersonRows: Sendable {
 
         static let all = Range()
 
-        /// `from..<middle` and `middle..<below`, halving the people of `db` (one range when there are too few to halve).
-        static func halves(in db: Database) throws -> [Range] {
-            guard let middle = try String.fetchOne(db, sql: """
-                SELECT customer_id FROM single_view ORDER BY customer_id LIMIT 1 OFFSET (SELECT count(*) / 2 FROM single_view)
-                """) else { return [.all] }
+        /// `from..<middle` and `middle..<below`, halving the `people` of `db` (one range when there is nobody to halve).
+        static func halves(of people: Int, in db: Database) throws -> [Range] {
+            guard let middle = try String.fetchOne(db, sql: "SELECT customer_id FROM single_view ORDER BY customer_id LIMIT 1 OFFSET ?",
+                                                   arguments: [people / 2]) else { return [.all] }
             return [Range(below: middle), Range(from: middle)]
         }
 

@@ -118,7 +118,8 @@ package struct Publisher {
         let inFile = try file.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM single_view") ?? 0 }
         let files = inFile <= twoReadersUpTo
             ? [file, try ProjectionFile.openCurrent(purpose: name, role: role, vault: vault)] : [file]
-        let snapshot = try read(files, rows: rows, purpose: purpose, role: role, now: now(), published: full ? nil : published)
+        let ranges = files.count > 1 ? try file.read { try PersonRows.Range.halves(of: inFile, in: $0) } : [.all]
+        let snapshot = try read(files, ranges: ranges, rows: rows, purpose: purpose, role: role, now: now(), published: full ? nil : published)
         lap("read")
 
         var plan = self.plan(snapshot, published: published, full: full)
@@ -236,15 +237,14 @@ package struct Publisher {
     }
 
     /// - Parameters:
-    ///   - files: the file, opened once per thread reading it: each reads half of the people.
+    ///   - files: the file, opened once per thread reading it; `files[i]` reads the people of `ranges[i]`.
     ///   - published: whom the copy holds, with their digests (nil: everyone is sent).
-    private func read(_ files: [DatabaseQueue], rows: PersonRows, purpose: Purpose, role: Role, now: Int64,
+    private func read(_ files: [DatabaseQueue], ranges: [PersonRows.Range], rows: PersonRows, purpose: Purpose, role: Role, now: Int64,
                       published: [SubjectID: PublishedPerson]?) throws -> Snapshot {
         guard let map = try SubjectMap.read(purpose: purpose.name, role: role, vault: vault) else {
             throw PublishError.noSubjectMap(purpose: purpose.name, role: role.rawValue)
         }
         let holds = try ProjectionBuilder.holder(of: purpose, vault: vault, at: now)
-        let ranges = files.count > 1 ? try files[0].read(PersonRows.Range.halves) : [.all]
         let keep = keptBytes / ranges.count, name = purpose.name
         let parts = parallelMap(ranges.count) { part in
             var snapshot = Snapshot(), kept = 0
