@@ -99,9 +99,27 @@ struct SealedStateTests {
             (Array(try #require(try Data.fetchOne(db, sql: "SELECT digest FROM seals WHERE name = 'suppressions'"))),
              try Row.fetchAll(db, sql: "SELECT token, request_id, since FROM suppressions"))
         }
+        // A row's bytes as the seals have always read them, written out here on their own: the table's name (length-
+        // prefixed), then each value's type, and for text and blobs their length, then its bytes.
+        func bytes(_ row: Row) -> [UInt8] {
+            var out: [UInt8] = []
+            func length(_ count: Int) { withUnsafeBytes(of: UInt32(count).littleEndian) { out += $0 } }
+            length("suppressions".utf8.count)
+            out += Array("suppressions".utf8)
+            for index in 0..<3 {
+                switch (row[index] as DatabaseValue).storage {
+                case .null: out.append(0)
+                case let .int64(number): out.append(1); withUnsafeBytes(of: number.littleEndian) { out += $0 }
+                case let .double(number): out.append(2); withUnsafeBytes(of: number.bitPattern.littleEndian) { out += $0 }
+                case let .string(text): out.append(3); length(text.utf8.count); out += Array(text.utf8)
+                case let .blob(data): out.append(4); length(data.count); out += Array(data)
+                }
+            }
+            return out
+        }
         var lanes = [UInt64](repeating: 0, count: 4)
         for row in rows {
-            let tag = try mac.authenticate(StateSeals.rowBytes(table: "suppressions", values: (0..<3).map { row[$0] as DatabaseValue }[...]))
+            let tag = try mac.authenticate(bytes(row))
             for lane in 0..<4 {
                 lanes[lane] &+= (0..<8).reduce(UInt64(0)) { $0 | UInt64(tag[lane * 8 + $1]) << (8 * UInt64($1)) }
             }

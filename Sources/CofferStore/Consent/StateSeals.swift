@@ -96,22 +96,6 @@ public enum StateSeals {
         }
     }
 
-    /// The bytes a row's MAC covers: the table name and each value with its type and length
-    /// (also what `coffer publish` digests a published row over).
-    package static func rowBytes(table: String, values: ArraySlice<DatabaseValue>) -> [UInt8] {
-        var out = RowBytes(table: table)
-        for value in values {
-            switch value.storage {
-            case .null: out.null()
-            case let .int64(number): out.integer(number)
-            case let .double(number): out.real(number)
-            case let .string(text): out.text(Array(text.utf8))
-            case let .blob(data): out.blob(Array(data))
-            }
-        }
-        return out.bytes
-    }
-
     /// `rowBytes` of the row `rows` stands on, read through SQLite's own calls, into `out` (emptied first).
     /// Text reads as GRDB reads it (up to a NUL, invalid UTF-8 repaired), as the seals always have.
     static func rowBytes(table: String, row rows: RawStatement, columns: Int, into out: inout RowBytes) {
