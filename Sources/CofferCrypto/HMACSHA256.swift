@@ -31,7 +31,18 @@ public final class HMACSHA256 {
         return ctx
     }
 
+    private init(context: OpaquePointer) {
+        self.context = context
+    }
+
     deinit { EVP_MAC_CTX_free(context) }
+
+    /// A context of its own under the same key, for another thread: the key
+    /// is copied inside OpenSSL and never passes through Swift memory.
+    public func duplicate() throws -> HMACSHA256 {
+        guard let copy = EVP_MAC_CTX_dup(context) else { throw CryptoError.fromOpenSSL("HMAC duplicate") }
+        return HMACSHA256(context: copy)
+    }
 
     /// The 32-byte MAC of `data`.
     public func authenticate(_ data: UnsafeRawBufferPointer) throws -> [UInt8] {

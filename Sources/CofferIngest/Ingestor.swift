@@ -108,8 +108,8 @@ package final class Ingestor {
     private let consents: ConsentLedger
     private let consentDesk: ConsentDesk?
     private let policy: Policy?
-    /// Field name → whether the policy classifies it (names repeat across events).
-    private var classified: [String: Bool] = [:]
+    /// The fields the policy classifies, for events the parsing thread did not prepare.
+    private var classification: FieldClassification
 
     /// - Parameter policy: turns Segment's `context.consent.categoryPreferences`
     ///   into consent decisions for the policy's consent-based purposes. Without
@@ -129,6 +129,7 @@ package final class Ingestor {
         consents = try vault.consentLedger()
         consentDesk = try policy.map { try ConsentDesk(vault: vault, policy: $0) }
         self.policy = policy
+        classification = FieldClassification(policy: policy)
         parser = SegmentParser(declaredIdentifiers: (policy?.identifiers ?? []).compactMap { declared in
             IdentifierType(rawValue: declared.type).map { (declared.path, $0) }
         }, limits: NumericLimit.merged(with: policy?.numericLimits ?? [:]))
@@ -168,7 +169,7 @@ package final class Ingestor {
         let source = RecordSource(file: path, format: format, mapping: mapping, mappingPath: mappingPath)
         // The reader and the parser stay with the reading thread; the queue hands
         // each batch over with the source (and CSV header) it was parsed with.
-        let task = ReadTask(reader: reader, source: source, parser: parser, batchSize: batchSize)
+        let task = ReadTask(reader: reader, source: source, parser: parser, batchSize: batchSize, preparing: preparation())
         return try BatchQueue<ParsedBatch>.pipeline(capacity: 2, produce: task.read(into:)) { batches in
             var report = IngestReport()
             while let batch = try batches.take() {
@@ -182,12 +183,20 @@ package final class Ingestor {
         }
     }
 
+    /// What a parsing thread prepares events with (its own HMAC contexts); nil, should OpenSSL
+    /// fail to copy them, leaves that work to the writer.
+    private func preparation() -> EventPreparation? {
+        (try? EventHasher(dedupIndex: dedup, identities: identities)).map { EventPreparation(hasher: $0, policy: policy) }
+    }
+
     /// Reads, splits and parses one file into batches (on its own thread).
     private struct ReadTask: @unchecked Sendable {
         let reader: ChunkedFileReader
         let source: RecordSource
         let parser: SegmentParser
         let batchSize: Int
+        /// Used by the reading thread only.
+        let preparing: EventPreparation?
 
         /// Puts the file's batches into `queue`, then its totals.
         func read(into queue: BatchQueue<ParsedBatch>) throws {
@@ -199,7 +208,7 @@ package final class Ingestor {
                 if pending.count >= batchSize { try flush() }
             }
             func flush() throws {
-                let parsed = pending.map { Ingestor.parse($0, parser: parser, source: source) }
+                let parsed = pending.map { Ingestor.parse($0, parser: parser, source: source, preparing: preparing) }
                 pending.removeAll(keepingCapacity: true)
                 guard queue.put(ParsedBatch(parsed: parsed, bytesRead: reader.bytesRead, source: source)) else { throw CancellationError() }
             }
@@ -324,10 +333,11 @@ package final class Ingestor {
     package func ingest(produce: @escaping @Sendable (_ hand: (RecordBatch) -> Bool) throws -> Void,
                         committed: (_ mark: Int64, _ report: IngestReport) throws -> Void) throws -> IngestReport {
         let parser = self.parser
+        let preparing = preparation()
         return try BatchQueue<ParsedBatch>.pipeline(capacity: 2, produce: { batches in
             try produce { batch in
                 let source = RecordSource(file: batch.file, format: .jsonl, mapping: nil, mappingPath: nil)
-                let parsed = batch.records.map { Self.parse($0, parser: parser, source: source) }
+                let parsed = batch.records.map { Self.parse($0, parser: parser, source: source, preparing: preparing) }
                 return batches.put(ParsedBatch(parsed: parsed, bytesRead: batch.bytes, source: source, lastly: batch.lastly, mark: batch.mark))
             }
         }) { batches in
@@ -347,7 +357,15 @@ package final class Ingestor {
         case rejected(SourceRecord, String)
     }
 
-    static func parse(_ record: SourceRecord, parser: SegmentParser, source: RecordSource) -> Parsed {
+    /// Parses one record; with `preparing`, also works out what the writer needs of an event (`EventPreparation`).
+    static func parse(_ record: SourceRecord, parser: SegmentParser, source: RecordSource, preparing: EventPreparation? = nil) -> Parsed {
+        let parsed = read(record, parser: parser, source: source)
+        guard let preparing, case .event(let record, var event) = parsed else { return parsed }
+        preparing.prepare(&event)
+        return .event(record, event)
+    }
+
+    private static func read(_ record: SourceRecord, parser: SegmentParser, source: RecordSource) -> Parsed {
         if let readError = record.readError { return .rejected(record, readError) }
         switch source.format {
         case .jsonl, .json:
@@ -495,15 +513,19 @@ package final class Ingestor {
                             report.expired += 1
                             continue
                         }
-                        guard try dedup.insert(dedup.key(messageID: event.messageID, content: event.dedupContent, occurredAt: event.dedupTime), in: db) else {
+                        let key = try event.prepared?.dedupKey
+                            ?? dedup.key(messageID: event.messageID, content: event.dedupContent, occurredAt: event.dedupTime)
+                        guard try dedup.insert(key, in: db) else {
                             report.duplicates += 1
                             continue
                         }
                         var identifiers = event.identifiers
+                        var tokens = event.prepared?.tokens
                         if let previous = event.previousID, let identifier = try previousIdentifier(previous, in: db) {
                             identifiers.append(identifier)
+                            tokens?.append(try identities.token(identifier))
                         }
-                        let resolution = try identities.resolve(identifiers, at: event.timestamp, in: db)
+                        let resolution = try identities.resolve(identifiers, tokens: tokens, at: event.timestamp, in: db)
                         if resolution.created { report.subjectsCreated += 1 }
                         for absorbed in resolution.absorbed {
                             let payload = try CanonicalJSON.data([
@@ -521,7 +543,9 @@ package final class Ingestor {
                         events.append(NewEvent(subject: resolution.subject, kind: event.kind, payload: event.payload, recordedAt: now,
                                                occurredAt: event.timestamp))
                         report.accepted += 1
-                        classify(event.fieldNames, into: &report)
+                        for name in event.prepared?.unclassified ?? classification.unclassified(event.fieldNames) {
+                            report.unclassifiedFields[name, default: 0] += 1
+                        }
                         for record in try consentChanges(event, subject: resolution.subject, batch: &consentDecisions, in: db) {
                             consentDecisions.appended.append((record, resolution.subject, events.count))
                             events.append(NewEvent(subject: resolution.subject, kind: .consent, payload: try record.payload(), recordedAt: now))
@@ -561,26 +585,6 @@ package final class Ingestor {
     static func rejectedContent(_ record: SourceRecord) -> [UInt8] {
         let prefix = record.length == record.bytes.count ? "rejected:" : "rejected:\(record.length):"
         return Array(prefix.utf8) + record.bytes
-    }
-
-    /// Counts the fields the policy does not classify. Names that do not look
-    /// like field names are not echoed (they could be data), only counted.
-    private func classify(_ names: [String], into report: inout IngestReport) {
-        guard let policy else { return }
-        for name in names {
-            let known: Bool
-            if let cached = classified[name] {
-                known = cached
-            } else {
-                known = !policy.classes(ofEventField: name).isEmpty
-                if classified.count < 10_000 { classified[name] = known }
-            }
-            guard !known else { continue }
-            let plain = name.utf8.count <= 64 && name.unicodeScalars.allSatisfy {
-                ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "_-.".unicodeScalars.contains($0)
-            }
-            report.unclassifiedFields[plain ? name : "(field with an unusual name)", default: 0] += 1
-        }
     }
 
     /// Consent decisions a batch has made but not yet written to the current-state table.

@@ -30,6 +30,18 @@ package struct SegmentEvent: Sendable {
     /// without that time, so the same record imported again has the same
     /// content key. Nil when the payload itself is the content.
     package var timelessPayload: [UInt8]?
+    /// What the parsing thread worked out ahead for the writer (`EventPreparation`); nil when it did not.
+    package var prepared: Prepared?
+
+    /// An event's keyed hashes and classification, worked out before the writer needs them.
+    package struct Prepared: Sendable {
+        /// The dedup key (`DedupIndex.key`).
+        package var dedupKey: DedupKey
+        /// The tokens of `identifiers`, in order.
+        package var tokens: [[UInt8]]
+        /// The field names the policy does not classify, as the ingest report counts them.
+        package var unclassified: [String]
+    }
 
     /// What dedup keys the event by when it has no messageId: the payload,
     /// without a receive time that differs on every import.

@@ -46,4 +46,17 @@ struct HMACSHA256Tests {
         #expect(a.hex == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
         #expect(try HMACSHA256.authenticate("x".bytes, key: "k1".bytes) != HMACSHA256.authenticate("x".bytes, key: "k2".bytes))
     }
+
+    @Test("a duplicated context MACs under the same key, and works on after its original is gone")
+    func duplicate() throws {
+        var original: HMACSHA256? = try HMACSHA256(key: "Jefe".bytes)
+        let copy = try original!.duplicate()
+        #expect(try original!.authenticate("what do ya want for nothing?".bytes).hex
+                == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+        original = nil
+        for vector in Self.vectors where vector.name == "4.3" {
+            #expect(try copy.authenticate(vector.data).hex == vector.mac)
+        }
+        #expect(try copy.authenticate("Hi There".bytes) != HMACSHA256.authenticate("Hi There".bytes, key: "other".bytes))
+    }
 }

@@ -1,6 +1,8 @@
 import CofferFormats
 import CofferIngest
+import CofferPolicy
 import CofferStore
+import CofferTestSupport
 import Foundation
 import Testing
 import GRDB
@@ -256,6 +258,34 @@ struct PipelinedIngestTests {
         // The same file again: every record is known, nothing is added.
         let again = try ingestor.ingest(path: path)
         #expect(again.accepted == 0 && again.duplicates == 2_500)
+    }
+
+    @Test("the parsing thread's keyed hashes and classification are the writer's: records read in memory, then as a file, are duplicates and the same people")
+    func preparedMatchesWriter() throws {
+        let fixture = try IngestFixture()
+        let policy = try PolicyLoader.load(path: ScratchVault.defaultPolicyPath)
+        func lines(_ round: Int) -> [String] {
+            (0..<40).map { i in
+                switch i % 4 {
+                case 0: #"{"type":"identify","userId":"u\#(i)","traits":{"email":"P\#(i)@Example.com","shoeSize":\#(i)},"timestamp":"2026-01-0\#(round)T00:00:00Z"}"#
+                case 1: #"{"type":"track","userId":"u\#(i - 1)","event":"Bought","messageId":"m\#(round)-\#(i)","properties":{"colour":"red"},"timestamp":"2026-01-0\#(round)T01:00:00Z"}"#
+                case 2: #"{"type":"page","anonymousId":"a\#(i)","name":"Home","timestamp":"2026-01-0\#(round)T02:00:00Z"}"#
+                default: #"{"type":"alias","userId":"u\#(i - 3)","previousId":"a\#(i - 1)","timestamp":"2026-01-0\#(round)T03:00:00Z"}"#
+                }
+            }
+        }
+        let ingestor = try Ingestor(vault: fixture.vault, policy: policy)
+        // In memory: the writer hashes and classifies (nothing prepared these).
+        let inMemory = try ingestor.ingest(records: lines(1).enumerated().map { SourceRecord(line: $0.offset + 1, byteOffset: 0, bytes: Array($0.element.utf8)) },
+                                           file: "memory", format: InputFormat.jsonl)
+        #expect(inMemory.accepted == 40 && inMemory.subjectsCreated == 20 && inMemory.merges == 10)
+        // The same records as a file: the parsing thread's dedup keys find every one.
+        let again = try fixture.ingest(try fixture.file("same.jsonl", lines(1).joined(separator: "\n")), policy: policy)
+        #expect(again.accepted == 0 && again.duplicates == 40)
+        // New events of the same people as a file: its tokens find the people, and its counts of unclassified fields are the writer's.
+        let later = try fixture.ingest(try fixture.file("later.jsonl", lines(2).joined(separator: "\n")), policy: policy)
+        #expect(later.accepted == 40 && later.subjectsCreated == 0 && later.merges == 0)
+        #expect(later.unclassifiedFields == inMemory.unclassifiedFields && later.unclassifiedFields["shoeSize"] == 10)
     }
 
     @Test("a CSV whose header lacks a mapped column fails on the reading thread with the file's name, and nothing lands")

@@ -80,7 +80,12 @@ public struct Identifier: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// What the keyed token is computed over.
-    var tokenInput: [UInt8] { Array("\(type.rawValue):\(value)".utf8) }
+    var tokenInput: [UInt8] {
+        var input = Array(type.rawValue.utf8)
+        input.append(UInt8(ascii: ":"))
+        input.append(contentsOf: value.utf8)
+        return input
+    }
 
     public var description: String { "\(type.rawValue):\(value)" }
 }

@@ -13,7 +13,8 @@ import CofferFormats
 public final class IdentityGraph {
     private let vaultID: [UInt8]
     private let log: EventLog
-    private let hmac: HMACSHA256
+    /// Keyed with the pseudonymisation key (`EventHasher` takes a copy for another thread).
+    let hmac: HMACSHA256
     private let cipher: AESGCMContext
     private let random = RandomPool()
     /// Token → subject across this graph's transactions (an ingest's batches).
@@ -64,12 +65,15 @@ public final class IdentityGraph {
     ///
     /// The survivor of a merge is the subject whose identity was recorded
     /// first (ties: the smaller id), so the same input always gives the same result.
-    package func resolve(_ identifiers: [Identifier], at time: Int64, in db: Database) throws -> Resolution {
+    ///
+    /// - Parameter tokens: the identifiers' tokens when worked out already (`EventHasher`), in the same order.
+    package func resolve(_ identifiers: [Identifier], tokens: [[UInt8]]? = nil, at time: Int64, in db: Database) throws -> Resolution {
         precondition(!identifiers.isEmpty, "a record needs at least one identifier")
+        precondition(tokens == nil || tokens!.count == identifiers.count, "one token per identifier")
         var known: [SubjectID] = []
         var unknown: [(Identifier, [UInt8])] = []
-        for identifier in identifiers {
-            let token = try token(identifier)
+        for (index, identifier) in identifiers.enumerated() {
+            let token = try tokens?[index] ?? token(identifier)
             if let subject = try subject(forToken: token, in: db, cached: true) {
                 if !known.contains(subject) { known.append(subject) }
             } else if !unknown.contains(where: { $0.1 == token }) {

@@ -1,3 +1,4 @@
+import CofferCrypto
 import Foundation
 import GRDB
 
@@ -17,7 +18,21 @@ import GRDB
 /// Merges made through this graph update the entries they move. Only subjects
 /// found in the database are remembered, never a miss.
 final class TokenCache {
-    private var subjects: [[UInt8]: SubjectID] = [:]
+    /// A 32-byte token as four words: hashed in four steps rather than thirty-two.
+    private struct Key: Hashable {
+        let a: UInt64, b: UInt64, c: UInt64, d: UInt64
+
+        /// Nil for anything but a 32-byte token (never cached).
+        init?(_ token: [UInt8]) {
+            guard token.count == HMACSHA256.byteCount else { return nil }
+            (a, b, c, d) = token.withUnsafeBytes {
+                ($0.loadUnaligned(fromByteOffset: 0, as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
+                 $0.loadUnaligned(fromByteOffset: 16, as: UInt64.self), $0.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+            }
+        }
+    }
+
+    private var subjects: [Key: SubjectID] = [:]
     private var dataVersion: Int64?
     private var erasureEpoch: Int64?
     private var mergeState: [Int64]?
@@ -33,19 +48,19 @@ final class TokenCache {
     func subject(forToken token: [UInt8], in db: Database) throws -> SubjectID? {
         guard db.isInsideTransaction else { return nil }
         if transaction.arm(db) { try revalidate(db) }
-        return subjects[token]
+        return Key(token).flatMap { subjects[$0] }
     }
 
     /// Remembers what the database said inside the current transaction.
     func remember(_ token: [UInt8], _ subject: SubjectID, in db: Database) {
-        guard db.isInsideTransaction else { return }
+        guard db.isInsideTransaction, let key = Key(token) else { return }
         if subjects.count >= limit { subjects.removeAll(keepingCapacity: true) }
-        subjects[token] = subject
+        subjects[key] = subject
     }
 
     /// The tokens of a merged subject now name the survivor.
     func moved(_ tokens: [[UInt8]], to survivor: SubjectID) {
-        for token in tokens where subjects[token] != nil { subjects[token] = survivor }
+        for key in tokens.compactMap(Key.init) where subjects[key] != nil { subjects[key] = survivor }
     }
 
     /// How many tokens are remembered (tests).

@@ -33,7 +33,8 @@ public struct DedupKey: Sendable, Hashable {
 /// still consulted (read only) in a vault that has keys there, so a record
 /// ingested before the migration is still recognised on any day.
 public final class DedupIndex {
-    private let hmac: HMACSHA256
+    /// Keyed with the vault's dedup key (`EventHasher` takes a copy for another thread).
+    let hmac: HMACSHA256
     /// Whether the table of keys from before migration v10 holds any (looked up once).
     private var legacyKeys: Bool?
 
@@ -46,6 +47,11 @@ public final class DedupIndex {
 
     /// The dedup key of a record; `occurredAt` (ms since 1970) is the event's time.
     public func key(messageID: String?, content: [UInt8], occurredAt: Int64?) throws -> DedupKey {
+        try Self.key(messageID: messageID, content: content, occurredAt: occurredAt, using: hmac)
+    }
+
+    /// The dedup key under `hmac` (this index's context, or an `EventHasher`'s copy of it).
+    static func key(messageID: String?, content: [UInt8], occurredAt: Int64?, using hmac: HMACSHA256) throws -> DedupKey {
         let day = occurredAt.map { $0 >= 0 ? $0 / 86_400_000 : ($0 + 1) / 86_400_000 - 1 }
         if let messageID, !messageID.isEmpty {
             return DedupKey(day: day, hash: try hmac.authenticate(Array("m:\(messageID)".utf8)))
