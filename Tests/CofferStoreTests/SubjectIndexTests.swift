@@ -35,6 +35,13 @@ struct SubjectIndexTests {
             #expect(levels.map(\.0) == [0, 2], "\(levels)")
             #expect(levels.allSatisfy { $0.1 < SubjectIndex.fanIn })
             #expect(try Int.fetchOne(db, sql: "SELECT sum(events) FROM subject_run_list") == 67 * 25)
+            // Each entry of a merged run lists its subject's positions once, ascending, inside the run's stretch of the log.
+            for row in try Row.fetchAll(db, sql: "SELECT r.run, r.seqs, l.last_seq FROM subject_runs r JOIN subject_run_list l USING (run)") {
+                var seqs: [Int64] = []
+                try SubjectIndex.decode(Array(row[1] as Data), run: row[0], into: &seqs)
+                #expect(!seqs.isEmpty && zip(seqs, seqs.dropFirst()).allSatisfy { $0 < $1 })
+                #expect(seqs.first! >= row[0] as Int64 && seqs.last! <= row[2] as Int64)
+            }
             // The old B-tree index on events is gone.
             #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'events_by_subject'") == 0)
             for subject in subjects {
@@ -47,6 +54,30 @@ struct SubjectIndexTests {
         let events = try log.events(of: subjects[3])
         #expect(!events.isEmpty && events.map(\.seq) == events.map(\.seq).sorted())
         #expect(events.allSatisfy { $0.subject == subjects[3] })
+    }
+
+    @Test("a subject removed from the runs (an erasure) stays out of every run merged afterwards; the others keep exactly their events")
+    func removedStaysOutOfMerges() throws {
+        let temp = try TemporaryVault()
+        let vault = try temp.create()
+        let log = try vault.eventLog()
+        let subjects = try (0..<12).map { _ in try SubjectID.random() }
+        try fill(log, subjects: subjects, appends: SubjectIndex.fanIn - 1, batch: 30)
+        let removed = subjects[5]
+        #expect(try vault.database.write { try SubjectIndex.remove([removed], in: $0) } > 0)
+        // Enough appends for merges into levels 1 and 2 over runs that no longer hold it.
+        try fill(log, subjects: subjects, appends: SubjectIndex.fanIn * SubjectIndex.fanIn, batch: 30)
+        try vault.database.read { db in
+            #expect(try Int.fetchOne(db, sql: "SELECT max(level) FROM subject_run_list") == 2)
+            let removedSince = try Int64.fetchAll(db, sql: "SELECT seq FROM events WHERE subject_id = ? AND seq > ? ORDER BY seq",
+                                                  arguments: [Data(removed.bytes), Int64((SubjectIndex.fanIn - 1) * 30)])
+            #expect(try SubjectIndex.seqs(of: removed, in: db) == removedSince, "only its events appended after the removal")
+            for subject in subjects where subject != removed {
+                let expected = try Int64.fetchAll(db, sql: "SELECT seq FROM events WHERE subject_id = ? ORDER BY seq",
+                                                  arguments: [Data(subject.bytes)])
+                #expect(try SubjectIndex.seqs(of: subject, in: db) == expected)
+            }
+        }
     }
 
     @Test("an append that rolls back (here after its merge) leaves the index as it was")
