@@ -177,17 +177,20 @@ package enum SubjectIndex {
     /// run by run gives them ascending: no table of every subject, no sort.
     private static func merge(_ runs: [Int64], lastSeq: Int64, events: Int, into level: Int, in db: Database) throws {
         let runs = runs.sorted()
-        var loaded: [(run: Int64, subjects: [SubjectID], lists: [[UInt8]])] = []
+        // Each run's position lists in one buffer: a merge near the top reads 8 × 100,000 entries,
+        // and as many small arrays left the heap fragmented after every large merge.
+        var loaded: [(run: Int64, subjects: [SubjectID], ends: [Int], lists: [UInt8])] = []
         let select = RawStatement(try db.cachedStatement(sql: "SELECT subject_id, seqs FROM subject_runs WHERE run = ? ORDER BY subject_id"))
         for run in runs {
-            var subjects: [SubjectID] = [], lists: [[UInt8]] = []
+            var subjects: [SubjectID] = [], ends: [Int] = [], lists: [UInt8] = []
             select.reset()
             try select.bind(1, run)
             while try select.step("reading the subject index") {
                 subjects.append(try select.withBlob(0) { try SubjectID(raw: $0) })
-                lists.append(select.blob(1))
+                select.withBlob(1) { lists.append(contentsOf: $0) }
+                ends.append(lists.count)
             }
-            loaded.append((run, subjects, lists))
+            loaded.append((run, subjects, ends, lists))
         }
         select.reset()
         let list = runs.map(String.init).joined(separator: ", ")
@@ -205,7 +208,8 @@ package enum SubjectIndex {
             guard let subject = next else { break }
             seqs.removeAll(keepingCapacity: true)
             for (index, run) in loaded.enumerated() where heads[index] < run.subjects.count && run.subjects[heads[index]] == subject {
-                try decode(run.lists[heads[index]], run: run.run, into: &seqs)
+                let entry = heads[index]
+                try decode(run.lists[(entry == 0 ? 0 : run.ends[entry - 1])..<run.ends[entry]], run: run.run, into: &seqs)
                 heads[index] += 1
             }
             // Only an index altered outside Coffer gets here out of order; sorted, it stays readable.
@@ -255,7 +259,7 @@ package enum SubjectIndex {
     }
 
     /// Appends the positions `encoded` holds (gaps from `run`) to `out`.
-    static func decode(_ encoded: [UInt8], run: Int64, into out: inout [Int64]) throws {
+    static func decode(_ encoded: some Collection<UInt8>, run: Int64, into out: inout [Int64]) throws {
         var previous = run, value: UInt64 = 0, shift: UInt64 = 0
         for byte in encoded {
             guard shift < 63 else { throw VaultError.corruptFile(path: VaultLayout.databaseName, reason: "the subject index holds an impossible entry") }
