@@ -54,21 +54,17 @@ package struct AppendBenchmark {
         var batch: [NewEvent] = []
         batch.reserveCapacity(configuration.batchSize)
         let baseTime: Int64 = 1_700_000_000_000
-        // As a file ingest does: the log copied into the database on a thread of its own.
-        try BackgroundCheckpoints.during(vault) { committed in
-            while appended < configuration.events {
-                batch.removeAll(keepingCapacity: true)
-                let n = min(configuration.batchSize, configuration.events - appended)
-                for i in appended..<(appended + n) {
-                    batch.append(NewEvent(subject: subjects[(i &* 7919) % subjects.count], kind: kinds[i % kinds.count],
-                                          payload: payloads[i % payloads.count], recordedAt: baseTime + Int64(i)))
-                }
-                let receipt = try log.append(batch)
-                committed()
-                appended += n
-                peak = max(peak, ResourceUsage.residentBytes())
-                onBatch(receipt)
+        while appended < configuration.events {
+            batch.removeAll(keepingCapacity: true)
+            let n = min(configuration.batchSize, configuration.events - appended)
+            for i in appended..<(appended + n) {
+                batch.append(NewEvent(subject: subjects[(i &* 7919) % subjects.count], kind: kinds[i % kinds.count],
+                                      payload: payloads[i % payloads.count], recordedAt: baseTime + Int64(i)))
             }
+            let receipt = try log.append(batch)
+            appended += n
+            peak = max(peak, ResourceUsage.residentBytes())
+            onBatch(receipt)
         }
         let seconds = clock.elapsed
         var result = Result(events: appended, seconds: seconds, peakAppendRSS: peak,

@@ -170,19 +170,16 @@ package final class Ingestor {
         // The reader and the parser stay with the reading thread; the queue hands
         // each batch over with the source (and CSV header) it was parsed with.
         let task = ReadTask(reader: reader, source: source, parser: parser, batchSize: batchSize, preparing: preparation())
-        return try BackgroundCheckpoints.during(vault) { committed in
-            try BatchQueue<ParsedBatch>.pipeline(capacity: 2, produce: task.read(into:)) { batches in
-                var report = IngestReport()
-                while let batch = try batches.take() {
-                    report.add(try process(parsed: batch.parsed, source: batch.source))
-                    committed()
-                    progress(IngestProgress(bytesRead: batch.bytesRead, totalBytes: total, report: report))
-                }
-                report.bytes = batches.bytesRead
-                report.unattributed = batches.unattributed
-                progress(IngestProgress(bytesRead: report.bytes, totalBytes: total, report: report))
-                return report
+        return try BatchQueue<ParsedBatch>.pipeline(capacity: 2, produce: task.read(into:)) { batches in
+            var report = IngestReport()
+            while let batch = try batches.take() {
+                report.add(try process(parsed: batch.parsed, source: batch.source))
+                progress(IngestProgress(bytesRead: batch.bytesRead, totalBytes: total, report: report))
             }
+            report.bytes = batches.bytesRead
+            report.unattributed = batches.unattributed
+            progress(IngestProgress(bytesRead: report.bytes, totalBytes: total, report: report))
+            return report
         }
     }
 

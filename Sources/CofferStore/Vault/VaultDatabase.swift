@@ -10,8 +10,7 @@ import GRDB
 /// is checkpointed every 16,384 pages (64 MiB) instead of SQLite's 1,000, so
 /// the index pages a large ingest rewrites in every batch are copied into the
 /// database once per checkpoint rather than after nearly every batch
-/// (measured: +7–12 % ingest throughput). During a file ingest and `bench
-/// append`, `BackgroundCheckpoints` does that copy on a thread of its own.
+/// (measured: +7–12 % ingest throughput).
 enum VaultDatabase {
     /// Opens (creating if needed) the database and brings its schema up to date.
     ///
