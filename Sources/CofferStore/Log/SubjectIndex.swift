@@ -41,11 +41,11 @@ package enum SubjectIndex {
     /// run, then drops the old B-tree index (vaults from before migration v10).
     static func migrate(_ db: Database) throws {
         try db.execute(sql: schema)
-        var entries: [(subject: SubjectID, seqs: [Int64])] = []
+        var entries: [(subject: [UInt8], seqs: [Int64])] = []
         var count = 0
         let rows = try Row.fetchCursor(db, sql: "SELECT subject_id, seq FROM events ORDER BY subject_id, seq")
         while let row = try rows.next() {
-            let subject = try SubjectID(bytes: Array(row[0] as Data)), seq: Int64 = row[1]
+            let subject = Array(row[0] as Data), seq: Int64 = row[1]
             if entries.last?.subject == subject {
                 entries[entries.count - 1].seqs.append(seq)
             } else {
@@ -55,9 +55,7 @@ package enum SubjectIndex {
         }
         if count > 0 {
             let first = entries.lazy.map { $0.seqs[0] }.min()!, last = entries.lazy.map { $0.seqs.last! }.max()!
-            var writer = try RunWriter(run: first, in: db)
-            for entry in entries { try writer.add(entry.subject, entry.seqs) }
-            try writer.finish(level: level(forEvents: count), lastSeq: last, events: count, in: db)
+            try write(run: first, level: level(forEvents: count), lastSeq: last, events: count, entries: entries, in: db)
         }
         try db.execute(sql: "DROP INDEX IF EXISTS events_by_subject")
     }
@@ -74,26 +72,12 @@ package enum SubjectIndex {
 
     /// Indexes one append's events (`subjects[i]` is at position `firstSeq + i`) as
     /// a level-0 run, then merges levels that reached `fanIn` runs. Inside the append's transaction.
-    static func record(subjects: [SubjectID], firstSeq: Int64, in db: Database) throws {
+    static func record(subjects: [[UInt8]], firstSeq: Int64, in db: Database) throws {
         guard !subjects.isEmpty else { return }
-        // Positions sorted by subject, then position: each subject's entry is a stretch of it.
-        var order = Array(subjects.indices)
-        order.sort { subjects[$0] < subjects[$1] || (subjects[$0] == subjects[$1] && $0 < $1) }
-        var writer = try RunWriter(run: firstSeq, in: db)
-        var seqs: [Int64] = []
-        var start = 0
-        while start < order.count {
-            let subject = subjects[order[start]]
-            var end = start
-            seqs.removeAll(keepingCapacity: true)
-            while end < order.count && subjects[order[end]] == subject {
-                seqs.append(firstSeq + Int64(order[end]))
-                end += 1
-            }
-            try writer.add(subject, seqs)
-            start = end
-        }
-        try writer.finish(level: 0, lastSeq: firstSeq + Int64(subjects.count) - 1, events: subjects.count, in: db)
+        var positions: [[UInt8]: [Int64]] = [:]
+        for (offset, subject) in subjects.enumerated() { positions[subject, default: []].append(firstSeq + Int64(offset)) }
+        let entries = positions.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { (subject: $0.key, seqs: $0.value) }
+        try write(run: firstSeq, level: 0, lastSeq: firstSeq + Int64(subjects.count) - 1, events: subjects.count, entries: entries, in: db)
         try compact(in: db)
     }
 
@@ -170,71 +154,26 @@ package enum SubjectIndex {
         }
     }
 
-    /// Replaces `runs` (oldest first) by one run of `level` holding the union of their entries.
-    ///
-    /// Each run's entries are read in subject order (its key) and the runs cover ascending,
-    /// disjoint stretches of the log, so a merge by subject that takes each subject's positions
-    /// run by run gives them ascending: no table of every subject, no sort.
+    /// Replaces `runs` by one run of `level` holding the union of their entries.
     private static func merge(_ runs: [Int64], lastSeq: Int64, events: Int, into level: Int, in db: Database) throws {
-        let runs = runs.sorted()
-        // Each run's position lists in one buffer: a merge near the top reads 8 × 100,000 entries,
-        // and as many small arrays left the heap fragmented after every large merge.
-        var loaded: [(run: Int64, subjects: [SubjectID], ends: [Int], lists: [UInt8])] = []
-        let select = RawStatement(try db.cachedStatement(sql: "SELECT subject_id, seqs FROM subject_runs WHERE run = ? ORDER BY subject_id"))
-        for run in runs {
-            var subjects: [SubjectID] = [], ends: [Int] = [], lists: [UInt8] = []
-            select.reset()
-            try select.bind(1, run)
-            while try select.step("reading the subject index") {
-                subjects.append(try select.withBlob(0) { try SubjectID(raw: $0) })
-                select.withBlob(1) { lists.append(contentsOf: $0) }
-                ends.append(lists.count)
-            }
-            loaded.append((run, subjects, ends, lists))
-        }
-        select.reset()
+        var positions: [[UInt8]: [Int64]] = [:]
+        try forEachEntry(of: runs, in: db) { subject, seqs in positions[subject, default: []].append(contentsOf: seqs) }
         let list = runs.map(String.init).joined(separator: ", ")
         try db.execute(sql: "DELETE FROM subject_runs WHERE run IN (\(list))")
         try db.execute(sql: "DELETE FROM subject_run_list WHERE run IN (\(list))")
-        var writer = try RunWriter(run: runs[0], in: db)
-        var heads = [Int](repeating: 0, count: loaded.count)
-        var seqs: [Int64] = []
-        while true {
-            var next: SubjectID?
-            for (index, run) in loaded.enumerated() where heads[index] < run.subjects.count {
-                let subject = run.subjects[heads[index]]
-                if next == nil || subject < next! { next = subject }
-            }
-            guard let subject = next else { break }
-            seqs.removeAll(keepingCapacity: true)
-            for (index, run) in loaded.enumerated() where heads[index] < run.subjects.count && run.subjects[heads[index]] == subject {
-                let entry = heads[index]
-                try decode(run.lists[(entry == 0 ? 0 : run.ends[entry - 1])..<run.ends[entry]], run: run.run, into: &seqs)
-                heads[index] += 1
-            }
-            // Only an index altered outside Coffer gets here out of order; sorted, it stays readable.
-            if zip(seqs, seqs.dropFirst()).contains(where: { $0 >= $1 }) { seqs.sort() }
-            try writer.add(subject, seqs)
-        }
-        try writer.finish(level: level, lastSeq: lastSeq, events: events, in: db)
+        let entries = positions.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { (subject: $0.key, seqs: $0.value.sorted()) }
+        try write(run: runs.min()!, level: level, lastSeq: lastSeq, events: events, entries: entries, in: db)
     }
 
-    /// Writes one run, entry by entry in subject order (so they land at the end of the run's key range).
-    private struct RunWriter {
-        let run: Int64
-        private let insert: RawStatement
-        private var encoded: [UInt8] = []
-
-        init(run: Int64, in db: Database) throws {
-            self.run = run
-            insert = RawStatement(try db.cachedStatement(sql: "INSERT INTO subject_runs(run, subject_id, seqs) VALUES (?, ?, ?)"))
-        }
-
-        /// The subject's positions in the run, ascending: stored as varint gaps, the first from `run`.
-        mutating func add(_ subject: SubjectID, _ seqs: [Int64]) throws {
+    /// Writes one run: its entries in subject order (they then land at the end of the run's key range).
+    private static func write(run: Int64, level: Int, lastSeq: Int64, events: Int, entries: [(subject: [UInt8], seqs: [Int64])],
+                              in db: Database) throws {
+        let insert = RawStatement(try db.cachedStatement(sql: "INSERT INTO subject_runs(run, subject_id, seqs) VALUES (?, ?, ?)"))
+        var encoded: [UInt8] = []
+        for entry in entries {
             encoded.removeAll(keepingCapacity: true)
             var previous = run
-            for seq in seqs {
+            for seq in entry.seqs {
                 var gap = UInt64(seq - previous)
                 previous = seq
                 while gap >= 0x80 {
@@ -245,21 +184,17 @@ package enum SubjectIndex {
             }
             insert.reset()
             try insert.bind(1, run)
-            try insert.bind(2, subject: subject)
+            try insert.bind(2, blob: entry.subject)
             try insert.bind(3, blob: encoded)
             _ = try insert.step("writing the subject index")
         }
-
-        /// Lists the run, once its entries are written.
-        func finish(level: Int, lastSeq: Int64, events: Int, in db: Database) throws {
-            insert.reset()
-            try db.execute(sql: "INSERT INTO subject_run_list(run, level, last_seq, events) VALUES (?, ?, ?, ?)",
-                           arguments: [run, level, lastSeq, events])
-        }
+        insert.reset()
+        try db.execute(sql: "INSERT INTO subject_run_list(run, level, last_seq, events) VALUES (?, ?, ?, ?)",
+                       arguments: [run, level, lastSeq, events])
     }
 
     /// Appends the positions `encoded` holds (gaps from `run`) to `out`.
-    static func decode(_ encoded: some Collection<UInt8>, run: Int64, into out: inout [Int64]) throws {
+    static func decode(_ encoded: [UInt8], run: Int64, into out: inout [Int64]) throws {
         var previous = run, value: UInt64 = 0, shift: UInt64 = 0
         for byte in encoded {
             guard shift < 63 else { throw VaultError.corruptFile(path: VaultLayout.databaseName, reason: "the subject index holds an impossible entry") }
