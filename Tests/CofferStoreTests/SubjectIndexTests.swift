@@ -20,6 +20,15 @@ struct SubjectIndexTests {
         }
     }
 
+    /// Each subject's positions through the index are exactly its events in the log.
+    private func expectIndexed(_ subjects: [SubjectID], in db: Database) throws {
+        for subject in subjects {
+            let expected = try Int64.fetchAll(db, sql: "SELECT seq FROM events WHERE subject_id = ? ORDER BY seq",
+                                              arguments: [Data(subject.bytes)])
+            #expect(try SubjectIndex.seqs(of: subject, in: db) == expected)
+        }
+    }
+
     @Test("runs merge level by level; every subject's positions are exactly its events, and each level keeps fewer than fanIn runs")
     func runsMerge() throws {
         let temp = try TemporaryVault()
@@ -44,11 +53,7 @@ struct SubjectIndexTests {
             }
             // The old B-tree index on events is gone.
             #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'events_by_subject'") == 0)
-            for subject in subjects {
-                let expected = try Int64.fetchAll(db, sql: "SELECT seq FROM events WHERE subject_id = ? ORDER BY seq",
-                                                  arguments: [Data(subject.bytes)])
-                #expect(try SubjectIndex.seqs(of: subject, in: db) == expected)
-            }
+            try expectIndexed(subjects, in: db)
         }
         // Reads through the index decrypt each subject's events in log order.
         let events = try log.events(of: subjects[3])
@@ -72,11 +77,7 @@ struct SubjectIndexTests {
             let removedSince = try Int64.fetchAll(db, sql: "SELECT seq FROM events WHERE subject_id = ? AND seq > ? ORDER BY seq",
                                                   arguments: [Data(removed.bytes), Int64((SubjectIndex.fanIn - 1) * 30)])
             #expect(try SubjectIndex.seqs(of: removed, in: db) == removedSince, "only its events appended after the removal")
-            for subject in subjects where subject != removed {
-                let expected = try Int64.fetchAll(db, sql: "SELECT seq FROM events WHERE subject_id = ? ORDER BY seq",
-                                                  arguments: [Data(subject.bytes)])
-                #expect(try SubjectIndex.seqs(of: subject, in: db) == expected)
-            }
+            try expectIndexed(subjects.filter { $0 != removed }, in: db)
         }
     }
 
