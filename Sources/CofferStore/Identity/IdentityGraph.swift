@@ -29,6 +29,11 @@ public final class IdentityGraph {
 
     /// The keyed token of an identifier.
     public func token(_ identifier: Identifier) throws -> [UInt8] {
+        try Self.token(identifier, using: hmac)
+    }
+
+    /// The token under `hmac` (this graph's context, or an `EventHasher`'s copy of it).
+    static func token(_ identifier: Identifier, using hmac: HMACSHA256) throws -> [UInt8] {
         try hmac.authenticate(identifier.tokenInput)
     }
 

@@ -25,6 +25,6 @@ package final class EventHasher {
 
     /// The identifier's token, as `IdentityGraph.token(_:)` gives it.
     package func token(_ identifier: Identifier) throws -> [UInt8] {
-        try pseudonymisation.authenticate(identifier.tokenInput)
+        try IdentityGraph.token(identifier, using: pseudonymisation)
     }
 }
