@@ -104,7 +104,7 @@ struct CommandLineTests {
             try db.execute(sql: "DROP TRIGGER events_no_delete; DROP TRIGGER checkpoints_no_delete")
             try db.execute(sql: "DELETE FROM events WHERE seq > 30; DELETE FROM checkpoints WHERE seq > 30")
             // The subject index rewound too (appends of 10: the last run starts at 31).
-            try db.execute(sql: "DELETE FROM subject_runs WHERE run > 30; DELETE FROM subject_run_list WHERE run > 30")
+            try db.execute(sql: "DELETE FROM subject_chunks WHERE run > 30; DELETE FROM subject_run_list WHERE run > 30")
         }
         try db.close()
         #expect(try coffer.run(["verify", "--vault", coffer.vault]).status == 0)  // a consistent rollback…

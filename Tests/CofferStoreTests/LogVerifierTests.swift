@@ -100,7 +100,7 @@ struct LogVerifierTests {
         #expect(try LogVerifier.verify(layout: tmp.layout).failure?.reason.contains("subject index") == true)
         // …until the attacker rewinds it too (appends of 10: the third run starts at 21).
         try tmp.attacker().write { db in
-            try db.execute(sql: "DELETE FROM subject_runs WHERE run > 20; DELETE FROM subject_run_list WHERE run > 20")
+            try db.execute(sql: "DELETE FROM subject_chunks WHERE run > 20; DELETE FROM subject_run_list WHERE run > 20")
         }
         #expect(try LogVerifier.verify(layout: tmp.layout).isValid)  // undetectable without an outside anchor…
         let report = try LogVerifier.verify(layout: tmp.layout, expectedHead: head)

@@ -20,6 +20,30 @@ struct SubjectIndexTests {
         }
     }
 
+    /// The entries of one run, in the order the run holds them.
+    private func entries(of run: Int64, in db: Database) throws -> [(subject: SubjectID, seqs: [Int64])] {
+        let reader = try SubjectIndex.RunReader(run: run, in: db)
+        var out: [(subject: SubjectID, seqs: [Int64])] = []
+        while let subject = reader.subject {
+            out.append((subject, reader.seqs))
+            try reader.advance()
+        }
+        return out
+    }
+
+    /// What an attacker with the database file can do: rewrite a run's chunks with `change`
+    /// applied to each entry's positions (nil drops the entry).
+    private func rewrite(run: Int64, in db: Database, _ change: (SubjectID, [Int64]) -> [Int64]?) throws {
+        let old = try entries(of: run, in: db)
+        try db.execute(sql: "DELETE FROM subject_chunks WHERE run = ?", arguments: [run])
+        var writer = SubjectIndex.RunWriter(run: run) { first, bytes in
+            try db.execute(sql: "INSERT INTO subject_chunks(run, first, entries) VALUES (?, ?, ?)",
+                           arguments: [run, Data(first.bytes), Data(bytes)])
+        }
+        for (subject, seqs) in old { if let seqs = change(subject, seqs) { try writer.add(subject, seqs: seqs) } }
+        try writer.finish()
+    }
+
     /// Each subject's positions through the index are exactly its events in the log.
     private func expectIndexed(_ subjects: [SubjectID], in db: Database) throws {
         for subject in subjects {
@@ -45,11 +69,13 @@ struct SubjectIndexTests {
             #expect(levels.allSatisfy { $0.1 < SubjectIndex.fanIn })
             #expect(try Int.fetchOne(db, sql: "SELECT sum(events) FROM subject_run_list") == 67 * 25)
             // Each entry of a merged run lists its subject's positions once, ascending, inside the run's stretch of the log.
-            for row in try Row.fetchAll(db, sql: "SELECT r.run, r.seqs, l.last_seq FROM subject_runs r JOIN subject_run_list l USING (run)") {
-                var seqs: [Int64] = []
-                try SubjectIndex.decode(Array(row[1] as Data), run: row[0], into: &seqs)
-                #expect(!seqs.isEmpty && zip(seqs, seqs.dropFirst()).allSatisfy { $0 < $1 })
-                #expect(seqs.first! >= row[0] as Int64 && seqs.last! <= row[2] as Int64)
+            for row in try Row.fetchAll(db, sql: "SELECT run, last_seq FROM subject_run_list") {
+                let entries = try entries(of: row[0], in: db)
+                #expect(zip(entries, entries.dropFirst()).allSatisfy { $0.subject < $1.subject })
+                for (_, seqs) in entries {
+                    #expect(!seqs.isEmpty && zip(seqs, seqs.dropFirst()).allSatisfy { $0 < $1 })
+                    #expect(seqs.first! >= row[0] as Int64 && seqs.last! <= row[1] as Int64)
+                }
             }
             // The old B-tree index on events is gone.
             #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'events_by_subject'") == 0)
@@ -88,7 +114,7 @@ struct SubjectIndexTests {
         let log = try vault.eventLog()
         let subjects = try (0..<10).map { _ in try SubjectID.random() }
         try fill(log, subjects: subjects, appends: SubjectIndex.fanIn - 1, batch: 10)
-        let before = try vault.database.read { try Row.fetchAll($0, sql: "SELECT * FROM subject_runs ORDER BY run, subject_id") }
+        let before = try vault.database.read { try Row.fetchAll($0, sql: "SELECT * FROM subject_chunks ORDER BY run, first") }
         struct Abort: Error {}
         // The eighth append merges level 0; the transaction then fails.
         #expect(throws: Abort.self) {
@@ -99,7 +125,7 @@ struct SubjectIndexTests {
             }
         }
         let (after, mismatch) = try vault.database.read { db in
-            (try Row.fetchAll(db, sql: "SELECT * FROM subject_runs ORDER BY run, subject_id"), try SubjectIndex.mismatch(in: db))
+            (try Row.fetchAll(db, sql: "SELECT * FROM subject_chunks ORDER BY run, first"), try SubjectIndex.mismatch(in: db))
         }
         #expect(after == before)
         #expect(mismatch == nil)
@@ -112,9 +138,10 @@ struct SubjectIndexTests {
         let log = try vault.eventLog()
         let (a, b) = (try SubjectID.random(), try SubjectID.random())
         try log.append(sampleEvents(subjects: [a, b], perSubject: 2))
-        // The attacker points a's entry at b's first event (position 2: a gap of 1 from the run's first position).
+        // The attacker points a's entry at b's first event.
         try temp.attacker().write { db in
-            try db.execute(sql: "UPDATE subject_runs SET seqs = ? WHERE subject_id = ?", arguments: [Data([1]), Data(a.bytes)])
+            let bFirst = try #require(try Int64.fetchOne(db, sql: "SELECT min(seq) FROM events WHERE subject_id = ?", arguments: [Data(b.bytes)]))
+            try rewrite(run: 1, in: db) { subject, seqs in subject == a ? [bFirst] : seqs }
         }
         #expect(throws: VaultError.self) { _ = try temp.unlock().eventLog().events(of: a) }
     }
@@ -127,8 +154,114 @@ struct SubjectIndexTests {
         try vault.eventLog().append(sampleEvents(subjects: [a, b], perSubject: 3))
         #expect(try LogVerifier.verify(layout: temp.layout).failure == nil)
         // Hiding a's events from an export: its entry goes.
-        try temp.attacker().write { try $0.execute(sql: "DELETE FROM subject_runs WHERE subject_id = ?", arguments: [Data(a.bytes)]) }
+        try temp.attacker().write { db in try rewrite(run: 1, in: db) { subject, seqs in subject == a ? nil : seqs } }
         let failure = try #require(try LogVerifier.verify(layout: temp.layout).failure)
         #expect(failure.reason.contains("subject index"), "\(failure.reason)")
+    }
+
+    @Test("a run of many subjects is packed into chunks; every subject is found, those opening a chunk and those inside one")
+    func chunkedRuns() throws {
+        let temp = try TemporaryVault()
+        let vault = try temp.create()
+        let log = try vault.eventLog()
+        let subjects = try (0..<3_000).map { _ in try SubjectID.random() }
+        // One append of 2 events per subject, then 4 more appends of one event for every third subject.
+        try log.append(subjects.flatMap { subject in (0..<2).map { _ in
+            NewEvent(subject: subject, kind: .track, payload: Array(#"{"n":1}"#.utf8), recordedAt: 1_700_000_000_000)
+        } })
+        for _ in 0..<4 {
+            try log.append(subjects.enumerated().filter { $0.offset % 3 == 0 }.map {
+                NewEvent(subject: $0.element, kind: .track, payload: Array(#"{"n":2}"#.utf8), recordedAt: 1_700_000_000_000)
+            })
+        }
+        try vault.database.read { db in
+            let chunks = try Row.fetchAll(db, sql: "SELECT run, length(entries) FROM subject_chunks WHERE run = 1")
+            // 3,000 entries of about 19 bytes: several chunks, none much past the target (an entry is never split).
+            #expect(chunks.count >= 5, "\(chunks.count) chunks")
+            #expect(chunks.allSatisfy { ($0[1] as Int) < SubjectIndex.chunkBytes + 64 })
+            #expect(try entries(of: 1, in: db).map(\.subject) == subjects.sorted())
+            try expectIndexed(subjects, in: db)
+            #expect(try SubjectIndex.mismatch(in: db) == nil)
+        }
+    }
+
+    @Test("migration v12 packs a vault's runs of one row per subject into chunks; every subject keeps exactly its events")
+    func legacyRunsChunked() throws {
+        let temp = try TemporaryVault()
+        let vault = try temp.create()
+        let log = try vault.eventLog()
+        let subjects = try (0..<30).map { _ in try SubjectID.random() }
+        // Merged runs and single ones: one of level 1 and three of level 0.
+        try fill(log, subjects: subjects, appends: SubjectIndex.fanIn + 3, batch: 20)
+        // The vault as migration v11 left it: a row per subject and run, its positions as varint gaps from the run.
+        try temp.attacker().write { db in
+            try db.execute(sql: """
+                CREATE TABLE subject_runs (run INTEGER NOT NULL, subject_id BLOB NOT NULL, seqs BLOB NOT NULL,
+                    PRIMARY KEY (run, subject_id)) WITHOUT ROWID
+                """)
+            for run in try Int64.fetchAll(db, sql: "SELECT run FROM subject_run_list") {
+                for (subject, seqs) in try entries(of: run, in: db) {
+                    var bytes: [UInt8] = [], previous = run
+                    for seq in seqs {
+                        var gap = UInt64(seq - previous)
+                        previous = seq
+                        while gap >= 0x80 { bytes.append(UInt8(gap & 0x7F) | 0x80); gap >>= 7 }
+                        bytes.append(UInt8(gap))
+                    }
+                    try db.execute(sql: "INSERT INTO subject_runs VALUES (?, ?, ?)", arguments: [run, Data(subject.bytes), Data(bytes)])
+                }
+            }
+            try db.execute(sql: "DROP TABLE subject_chunks")
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier LIKE 'v12:%'")
+        }
+        let reopened = try temp.unlock()
+        try reopened.database.read { db in
+            #expect(try !db.tableExists("subject_runs"))
+            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM subject_chunks") == 4)
+            #expect(try SubjectIndex.mismatch(in: db) == nil)
+            try expectIndexed(subjects, in: db)
+        }
+        #expect(try LogVerifier.verify(layout: temp.layout).failure == nil)
+    }
+
+    @Test("an erasure rewrites the chunk that held the subject: no chunk is filed under its id, its neighbours keep their events")
+    func removalRekeysChunk() throws {
+        let temp = try TemporaryVault()
+        let vault = try temp.create()
+        let log = try vault.eventLog()
+        let subjects = try (0..<2_000).map { _ in try SubjectID.random() }.sorted()
+        try log.append(subjects.map { NewEvent(subject: $0, kind: .track, payload: Array(#"{"n":1}"#.utf8), recordedAt: 1_700_000_000_000) })
+        let (firsts, count) = try vault.database.read { db in
+            (try Data.fetchAll(db, sql: "SELECT first FROM subject_chunks ORDER BY first").map { try SubjectID(bytes: Array($0)) },
+             try Int.fetchOne(db, sql: "SELECT count(*) FROM subject_chunks"))
+        }
+        // A subject that opens a chunk (the second) and one inside a chunk.
+        let opening = firsts[1], inside = subjects[subjects.firstIndex(of: opening)! + 5]
+        #expect(try vault.database.write { try SubjectIndex.remove([opening, inside], in: $0) } == 2)
+        try vault.database.read { db in
+            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM subject_chunks") == count)
+            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM subject_chunks WHERE first = ?", arguments: [Data(opening.bytes)]) == 0)
+            #expect(try SubjectIndex.seqs(of: opening, in: db).isEmpty && SubjectIndex.seqs(of: inside, in: db).isEmpty)
+            try expectIndexed(subjects.filter { $0 != opening && $0 != inside }, in: db)
+            #expect(try Int.fetchOne(db, sql: "SELECT events FROM subject_run_list") == subjects.count - 2)
+        }
+    }
+
+    @Test("a chunk filed under another subject than its first, or cut short, is refused when read")
+    func damagedChunkRefused() throws {
+        let temp = try TemporaryVault()
+        let vault = try temp.create()
+        let (a, b) = (try SubjectID.random(), try SubjectID.random())
+        try vault.eventLog().append(sampleEvents(subjects: [a, b], perSubject: 3))
+        try temp.attacker().write { db in
+            try db.execute(sql: "UPDATE subject_chunks SET first = ?", arguments: [Data([UInt8](repeating: 0, count: 16))])
+        }
+        #expect(throws: VaultError.self) { _ = try temp.unlock().database.read { try SubjectIndex.mismatch(in: $0) } }
+        try temp.attacker().write { db in
+            // Filed under its first subject again, but cut inside that entry's positions.
+            try db.execute(sql: "UPDATE subject_chunks SET first = ?, entries = substr(entries, 1, 18)",
+                           arguments: [Data(min(a, b).bytes)])
+        }
+        #expect(throws: VaultError.self) { _ = try temp.unlock().database.read { try SubjectIndex.mismatch(in: $0) } }
     }
 }

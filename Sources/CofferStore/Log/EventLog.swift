@@ -151,7 +151,7 @@ public final class EventLog {
             """))
         var checkpoints = 0
         var sinceCheckpoint = 0
-        var subjects: [[UInt8]] = []
+        var subjects: [SubjectID] = []
         subjects.reserveCapacity(events.count)
         for event in events {
             seq += 1
@@ -177,7 +177,7 @@ public final class EventLog {
             try insert.bind(9, blob: hash)
             _ = try insert.step("appending an event")
             previous = hash
-            subjects.append(subjectBytes)
+            subjects.append(event.subject)
             sinceCheckpoint += 1
             if sinceCheckpoint >= checkpointInterval {
                 try signCheckpoint(db, seq: seq, hash: hash)

@@ -8,8 +8,9 @@ package import GRDB
 /// A B-tree index on `events(subject_id)` took every appended event at a random
 /// place (subject ids are random), so each batch dirtied pages all over it and
 /// its cost grew with the vault. Here every append writes one new *run*: the
-/// batch's subjects in id order, each with its positions (`subject_runs`,
-/// keyed by the run's first position, so a run lands at the end of the table).
+/// batch's subjects in id order, each with its positions, packed into chunks
+/// (`subject_chunks`, keyed by the run's first position and the chunk's first
+/// subject, so a run lands at the end of the table; see `RunWriter`).
 /// When a level holds `fanIn` runs they are merged into one run of the next
 /// level, in the same transaction (so a kill mid-merge leaves the runs as they
 /// were). A read takes the union of the subject's entries in every run: one
@@ -21,13 +22,13 @@ package enum SubjectIndex {
     /// Runs of one level merged into one run of the next when there are this many.
     package static let fanIn = 8
 
-    /// The tables (migration v10).
+    /// The tables (migration v10, in the chunked form of v12).
     static let schema = """
-        CREATE TABLE subject_runs (
-            run         INTEGER NOT NULL,   -- the run's first log position
-            subject_id  BLOB NOT NULL,
-            seqs        BLOB NOT NULL,      -- the subject's positions in the run, ascending, as varint gaps from run
-            PRIMARY KEY (run, subject_id)
+        CREATE TABLE subject_chunks (
+            run      INTEGER NOT NULL,   -- the run's first log position
+            first    BLOB NOT NULL,      -- the chunk's first subject id
+            entries  BLOB NOT NULL,      -- subjects in id order with their positions (SubjectIndex.RunWriter)
+            PRIMARY KEY (run, first)
         ) WITHOUT ROWID;
         CREATE TABLE subject_run_list (
             run       INTEGER PRIMARY KEY,
@@ -41,23 +42,55 @@ package enum SubjectIndex {
     /// run, then drops the old B-tree index (vaults from before migration v10).
     static func migrate(_ db: Database) throws {
         try db.execute(sql: schema)
-        var entries: [(subject: [UInt8], seqs: [Int64])] = []
-        var count = 0
+        let bounds = try Row.fetchOne(db, sql: "SELECT min(seq), max(seq), count(*) FROM events")
+        guard let bounds, let first = bounds[0] as Int64?, let last = bounds[1] as Int64? else {
+            try db.execute(sql: "DROP INDEX IF EXISTS events_by_subject")
+            return
+        }
+        var writer = RunWriter(run: first) { try insertChunk(run: first, first: $0, entries: $1, in: db) }
+        var current: SubjectID?, seqs: [Int64] = []
         let rows = try Row.fetchCursor(db, sql: "SELECT subject_id, seq FROM events ORDER BY subject_id, seq")
         while let row = try rows.next() {
-            let subject = Array(row[0] as Data), seq: Int64 = row[1]
-            if entries.last?.subject == subject {
-                entries[entries.count - 1].seqs.append(seq)
-            } else {
-                entries.append((subject, [seq]))
+            let subject = try SubjectID(bytes: Array(row[0] as Data)), seq: Int64 = row[1]
+            if subject != current, let current {
+                try writer.add(current, seqs: seqs)
+                seqs.removeAll(keepingCapacity: true)
             }
-            count += 1
+            current = subject
+            seqs.append(seq)
         }
-        if count > 0 {
-            let first = entries.lazy.map { $0.seqs[0] }.min()!, last = entries.lazy.map { $0.seqs.last! }.max()!
-            try write(run: first, level: level(forEvents: count), lastSeq: last, events: count, entries: entries, in: db)
-        }
+        if let current { try writer.add(current, seqs: seqs) }
+        try writer.finish()
+        try db.execute(sql: "INSERT INTO subject_run_list(run, level, last_seq, events) VALUES (?, ?, ?, ?)",
+                       arguments: [first, level(forEvents: bounds[2]), last, bounds[2] as Int])
         try db.execute(sql: "DROP INDEX IF EXISTS events_by_subject")
+    }
+
+    /// Rewrites the runs of a vault from migrations v10 and v11, one row per subject and run
+    /// (`subject_runs`: the positions as varint gaps from the run's first), as chunks (migration v12).
+    static func chunkRuns(_ db: Database) throws {
+        guard try db.tableExists("subject_runs") else { return }
+        try db.execute(sql: """
+            CREATE TABLE subject_chunks (run INTEGER NOT NULL, first BLOB NOT NULL, entries BLOB NOT NULL,
+                PRIMARY KEY (run, first)) WITHOUT ROWID
+            """)
+        var seqs: [Int64] = []
+        for run in try runs(in: db) {
+            var writer = RunWriter(run: run) { try insertChunk(run: run, first: $0, entries: $1, in: db) }
+            let rows = try Row.fetchCursor(db, sql: "SELECT subject_id, seqs FROM subject_runs WHERE run = ? ORDER BY subject_id",
+                                           arguments: [run])
+            while let row = try rows.next() {
+                seqs.removeAll(keepingCapacity: true)
+                try decodeGaps(Array(row[1] as Data), run: run, into: &seqs)
+                guard !seqs.isEmpty, zip(seqs, seqs.dropFirst()).allSatisfy({ $0 < $1 }),
+                      let subject = try? SubjectID(bytes: Array(row[0] as Data)) else {
+                    throw VaultError.corruptFile(path: VaultLayout.databaseName, reason: "the subject index holds an impossible entry")
+                }
+                try writer.add(subject, seqs: seqs)
+            }
+            try writer.finish()
+        }
+        try db.execute(sql: "DROP TABLE subject_runs")
     }
 
     /// The level a run of `events` events belongs at (a run of one 10,000-event append is level 0).
@@ -72,26 +105,44 @@ package enum SubjectIndex {
 
     /// Indexes one append's events (`subjects[i]` is at position `firstSeq + i`) as
     /// a level-0 run, then merges levels that reached `fanIn` runs. Inside the append's transaction.
-    static func record(subjects: [[UInt8]], firstSeq: Int64, in db: Database) throws {
+    static func record(subjects: [SubjectID], firstSeq: Int64, in db: Database) throws {
         guard !subjects.isEmpty else { return }
-        var positions: [[UInt8]: [Int64]] = [:]
-        for (offset, subject) in subjects.enumerated() { positions[subject, default: []].append(firstSeq + Int64(offset)) }
-        let entries = positions.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { (subject: $0.key, seqs: $0.value) }
-        try write(run: firstSeq, level: 0, lastSeq: firstSeq + Int64(subjects.count) - 1, events: subjects.count, entries: entries, in: db)
+        // The batch's positions by subject, each subject's in log order: a sort of (subject, offset) pairs.
+        let order = subjects.indices.map { (subject: subjects[$0], offset: Int32($0)) }
+            .sorted { $0.subject != $1.subject ? $0.subject < $1.subject : $0.offset < $1.offset }
+        var writer = RunWriter(run: firstSeq) { try insertChunk(run: firstSeq, first: $0, entries: $1, in: db) }
+        var seqs: [Int64] = []
+        var start = 0
+        while start < order.count {
+            let subject = order[start].subject
+            seqs.removeAll(keepingCapacity: true)
+            var end = start
+            while end < order.count, order[end].subject == subject {
+                seqs.append(firstSeq + Int64(order[end].offset))
+                end += 1
+            }
+            try writer.add(subject, seqs: seqs)
+            start = end
+        }
+        try writer.finish()
+        try db.execute(sql: "INSERT INTO subject_run_list(run, level, last_seq, events) VALUES (?, 0, ?, ?)",
+                       arguments: [firstSeq, firstSeq + Int64(subjects.count) - 1, subjects.count])
         try compact(in: db)
     }
 
     /// Every log position of `subject`, ascending.
     package static func seqs(of subject: SubjectID, in db: Database) throws -> [Int64] {
-        var out: [Int64] = []
-        let select = RawStatement(try db.cachedStatement(sql: "SELECT seqs FROM subject_runs WHERE run = ? AND subject_id = ?"))
+        var out: [Int64] = [], seqs: [Int64] = []
         for run in try runs(in: db) {
-            select.reset()
-            try select.bind(1, run)
-            try select.bind(2, blob: subject.bytes)
-            if try select.step("reading the subject index") { try decode(select.blob(0), run: run, into: &out) }
+            guard let chunk = try chunk(of: subject, in: run, db) else { continue }
+            var decoder = ChunkDecoder(chunk.entries, run: run)
+            while let entry = try decoder.next(into: &seqs), entry <= subject {
+                if entry == subject {
+                    out += seqs
+                    break
+                }
+            }
         }
-        select.reset()
         return out.sorted()
     }
 
@@ -118,20 +169,28 @@ package enum SubjectIndex {
         return rows
     }
 
-    /// Removes `subjects` from every run (erasure). Returns how many entries went.
+    /// Removes `subjects` from every run (erasure): the chunks that held them are
+    /// written again without them (under their new first subject, so no key keeps
+    /// an erased id). Returns how many entries went.
     @discardableResult
     package static func remove(_ subjects: [SubjectID], in db: Database) throws -> Int {
-        var removed = 0
+        var removed = 0, seqs: [Int64] = []
         for run in try runs(in: db) {
             for subject in subjects {
-                let arguments: StatementArguments = [run, Data(subject.bytes)]
-                guard let seqs = try Data.fetchOne(db, sql: "SELECT seqs FROM subject_runs WHERE run = ? AND subject_id = ?",
-                                                   arguments: arguments) else { continue }
-                var decoded: [Int64] = []
-                try decode(Array(seqs), run: run, into: &decoded)
-                try db.execute(sql: "DELETE FROM subject_runs WHERE run = ? AND subject_id = ?", arguments: arguments)
-                try db.execute(sql: "UPDATE subject_run_list SET events = events - ? WHERE run = ?", arguments: [decoded.count, run])
-                removed += decoded.count
+                guard let chunk = try chunk(of: subject, in: run, db) else { continue }
+                var decoder = ChunkDecoder(chunk.entries, run: run)
+                var kept: [(SubjectID, [Int64])] = [], count = 0
+                while let entry = try decoder.next(into: &seqs) {
+                    if entry == subject { count = seqs.count } else { kept.append((entry, seqs)) }
+                }
+                guard count > 0 else { continue }
+                try db.execute(sql: "DELETE FROM subject_chunks WHERE run = ? AND first = ?", arguments: [run, Data(chunk.first.bytes)])
+                var writer = RunWriter(run: run) { try insertChunk(run: run, first: $0, entries: $1, in: db) }
+                for (entry, positions) in kept { try writer.add(entry, seqs: positions) }
+                // One chunk in, at most one out: what was one chunk's worth stays one (the writer splits only past chunkBytes).
+                try writer.finish()
+                try db.execute(sql: "UPDATE subject_run_list SET events = events - ? WHERE run = ?", arguments: [count, run])
+                removed += count
             }
         }
         return removed
@@ -154,47 +213,45 @@ package enum SubjectIndex {
         }
     }
 
-    /// Replaces `runs` by one run of `level` holding the union of their entries.
+    /// Replaces `runs` (oldest first) by one run of `level` holding the union of their entries:
+    /// the runs are read side by side in subject order, and each subject's positions taken
+    /// run by run (runs of a level cover consecutive stretches of the log, so they come ascending).
+    /// The merged chunks are held until the runs are deleted (they are written under the first run's key).
     private static func merge(_ runs: [Int64], lastSeq: Int64, events: Int, into level: Int, in db: Database) throws {
-        var positions: [[UInt8]: [Int64]] = [:]
-        try forEachEntry(of: runs, in: db) { subject, seqs in positions[subject, default: []].append(contentsOf: seqs) }
-        let list = runs.map(String.init).joined(separator: ", ")
-        try db.execute(sql: "DELETE FROM subject_runs WHERE run IN (\(list))")
-        try db.execute(sql: "DELETE FROM subject_run_list WHERE run IN (\(list))")
-        let entries = positions.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { (subject: $0.key, seqs: $0.value.sorted()) }
-        try write(run: runs.min()!, level: level, lastSeq: lastSeq, events: events, entries: entries, in: db)
-    }
-
-    /// Writes one run: its entries in subject order (they then land at the end of the run's key range).
-    private static func write(run: Int64, level: Int, lastSeq: Int64, events: Int, entries: [(subject: [UInt8], seqs: [Int64])],
-                              in db: Database) throws {
-        let insert = RawStatement(try db.cachedStatement(sql: "INSERT INTO subject_runs(run, subject_id, seqs) VALUES (?, ?, ?)"))
-        var encoded: [UInt8] = []
-        for entry in entries {
-            encoded.removeAll(keepingCapacity: true)
-            var previous = run
-            for seq in entry.seqs {
-                var gap = UInt64(seq - previous)
-                previous = seq
-                while gap >= 0x80 {
-                    encoded.append(UInt8(truncatingIfNeeded: gap) | 0x80)
-                    gap >>= 7
-                }
-                encoded.append(UInt8(gap))
+        let readers = try runs.map { try RunReader(run: $0, in: db) }
+        var chunks: [(first: SubjectID, entries: [UInt8])] = []
+        var writer = RunWriter(run: runs[0]) { chunks.append(($0, $1)) }
+        var merged: [Int64] = []
+        while true {
+            var next: SubjectID?
+            for reader in readers {
+                if let subject = reader.subject, next.map({ subject < $0 }) ?? true { next = subject }
             }
-            insert.reset()
-            try insert.bind(1, run)
-            try insert.bind(2, blob: entry.subject)
-            try insert.bind(3, blob: encoded)
-            _ = try insert.step("writing the subject index")
+            guard let subject = next else { break }
+            merged.removeAll(keepingCapacity: true)
+            var ascending = true
+            for reader in readers where reader.subject == subject {
+                ascending = ascending && (merged.last.map { $0 < reader.seqs[0] } ?? true)
+                merged += reader.seqs
+                try reader.advance()
+            }
+            // Only a damaged index could overlap; its positions are still all kept.
+            if !ascending { merged.sort() }
+            try writer.add(subject, seqs: merged)
         }
-        insert.reset()
+        try writer.finish()
+        for reader in readers { reader.close() }
+        let list = runs.map(String.init).joined(separator: ", ")
+        try db.execute(sql: "DELETE FROM subject_chunks WHERE run IN (\(list))")
+        try db.execute(sql: "DELETE FROM subject_run_list WHERE run IN (\(list))")
+        for chunk in chunks { try insertChunk(run: runs[0], first: chunk.first, entries: chunk.entries, in: db) }
         try db.execute(sql: "INSERT INTO subject_run_list(run, level, last_seq, events) VALUES (?, ?, ?, ?)",
-                       arguments: [run, level, lastSeq, events])
+                       arguments: [runs[0], level, lastSeq, events])
     }
 
-    /// Appends the positions `encoded` holds (gaps from `run`) to `out`.
-    static func decode(_ encoded: [UInt8], run: Int64, into out: inout [Int64]) throws {
+    /// Appends the positions `encoded` holds (varint gaps from `run`, as the runs of
+    /// migrations v10 and v11 kept them) to `out`.
+    static func decodeGaps(_ encoded: [UInt8], run: Int64, into out: inout [Int64]) throws {
         var previous = run, value: UInt64 = 0, shift: UInt64 = 0
         for byte in encoded {
             guard shift < 63 else { throw VaultError.corruptFile(path: VaultLayout.databaseName, reason: "the subject index holds an impossible entry") }
@@ -262,13 +319,11 @@ package enum SubjectIndex {
 
     /// Every entry of `runs`, run by run: the subject and its positions in that run.
     private static func forEachEntry(of runs: [Int64], in db: Database, _ body: ([UInt8], [Int64]) throws -> Void) throws {
-        var seqs: [Int64] = []
         for run in runs {
-            let rows = try Row.fetchCursor(db, sql: "SELECT subject_id, seqs FROM subject_runs WHERE run = ?", arguments: [run])
-            while let row = try rows.next() {
-                seqs.removeAll(keepingCapacity: true)
-                try decode(Array(row[1] as Data), run: run, into: &seqs)
-                try body(Array(row[0] as Data), seqs)
+            let reader = try RunReader(run: run, in: db)
+            while let subject = reader.subject {
+                try body(subject.bytes, reader.seqs)
+                try reader.advance()
             }
         }
     }

@@ -90,6 +90,7 @@ enum VaultDatabase {
     static let segmentSizesMigration = "v9: segment sizes per projection build"
     static let scaleMigration = "v10: the subject index as sorted runs; dedup keys by event day"
     static let publishMigration = "v11: published copies, who they hold, and the deletes they are owed"
+    static let chunkMigration = "v12: the subject index's runs in chunks of entries"
 
     /// The schema, one migration per format change.
     static func migrator(sealKey: SymmetricKey?) -> DatabaseMigrator {
@@ -283,6 +284,10 @@ enum VaultDatabase {
         migrator.registerMigration(publishMigration) { db in
             guard let sealKey else { throw VaultError.storage(operation: "sealing the publish tables", detail: "needs the master key") }
             try RemoteCopies.migrate(db, key: sealKey)
+        }
+        migrator.registerMigration(chunkMigration) { db in
+            // A row per subject and run cost two B-tree inserts per appended event (see `SubjectIndex.RunWriter`).
+            try SubjectIndex.chunkRuns(db)
         }
         return migrator
     }
