@@ -287,33 +287,46 @@ struct CollectorKillTests {
         defer { serve.cleanup() }
         let (coffer, vault, key, port, server) = (serve.coffer, serve.vault, serve.key, serve.port, serve.process)
 
-        // 20 clients post batches of 100 until the server dies; each remembers what got a 200.
+        // 20 clients post batches of 100 until the server dies; each remembers what got a 200. A request
+        // that fails before the kill (the machine loaded by the rest of the suite) is sent again under new
+        // ids, so a batch the server kept without answering cannot come back as a duplicate.
         let acknowledged = Acknowledged()
         let clients = Task {
             await withTaskGroup(of: Void.self) { group in
                 for client in 0..<20 {
                     group.addTask {
-                        for request in 0..<10 {
-                            let ids = (0..<100).map { "k\(client)-\(request)-\($0)" }
+                        var request = 0, attempt = 0
+                        while request < 10 {
+                            let ids = (0..<100).map { "k\(client)-\(request)-\(attempt)-\($0)" }
                             let batch = ids.map { CollectorTests.event($0) }.joined(separator: ",")
                             var post = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v1/batch")!)
                             post.httpMethod = "POST"
                             post.httpBody = Data(#"{"batch":[\#(batch)],"writeKey":"\#(key)"}"#.utf8)
-                            guard let (_, response) = try? await URLSession.shared.data(for: post) else { return }
-                            if (response as? HTTPURLResponse)?.statusCode == 200 { acknowledged.add(ids) }
+                            do {
+                                let (_, response) = try await URLSession.shared.data(for: post)
+                                if (response as? HTTPURLResponse)?.statusCode == 200 { acknowledged.add(ids) }
+                                request += 1
+                            } catch {
+                                if acknowledged.serverKilled { return }
+                                acknowledged.failed("\(error)")
+                                attempt += 1
+                                try? await Task.sleep(for: .milliseconds(100))
+                            }
                         }
                     }
                 }
             }
         }
-        let deadline = Date().addingTimeInterval(60)
+        let deadline = Date().addingTimeInterval(180)
         while acknowledged.count < 3_000, Date() < deadline, server.isRunning { try await Task.sleep(for: .milliseconds(2)) }
+        acknowledged.serverKilled = true
         kill(server.processIdentifier, SIGKILL)
         server.waitUntilExit()
         await clients.value
         #expect(server.terminationReason == .uncaughtSignal, "the server was killed, not finished")
         let acked = acknowledged.ids
-        #expect(acked.count >= 3_000 && acked.count < 20_000, "killed mid-burst: \(acked.count) acknowledged")
+        #expect(acked.count >= 3_000 && acked.count < 20_000,
+                "killed mid-burst: \(acked.count) acknowledged; failed requests before the kill: \(acknowledged.failures)")
 
         let drained = coffer.runInProcess(["ingest", "--inbox"] + vault)
         #expect(drained.status == 0, "\(drained.stderr)")
@@ -356,7 +369,17 @@ struct CollectorKillTests {
     final class Acknowledged: @unchecked Sendable {
         private let lock = NSLock()
         private var all: [String] = []
+        private var errors: [String] = []
+        private var killed = false
+        /// Set when the test kills the server: requests failing from then on are expected.
+        var serverKilled: Bool {
+            get { lock.lock(); defer { lock.unlock() }; return killed }
+            set { lock.lock(); killed = newValue; lock.unlock() }
+        }
         func add(_ ids: [String]) { lock.lock(); all += ids; lock.unlock() }
+        /// A request that failed, with why (the first few are kept for the test's message).
+        func failed(_ error: String) { lock.lock(); if errors.count < 3 { errors.append(error) }; lock.unlock() }
+        var failures: [String] { lock.lock(); defer { lock.unlock() }; return errors }
         var count: Int { lock.lock(); defer { lock.unlock() }; return all.count }
         var ids: [String] { lock.lock(); defer { lock.unlock() }; return all }
     }
