@@ -81,6 +81,22 @@ struct NormalisationTests {
         #expect(Timestamp.parse(Timestamp.format(millis)) == millis)
     }
 
+    @Test("formatting agrees with Foundation's ISO 8601 formatter over 2,000 times from 1970 to 9999, and pads years below 1000")
+    func formatMatchesFoundation() {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        var generator = SeededGenerator(seed: 8601)
+        for _ in 0..<2_000 {
+            // Whole seconds through Foundation (no rounding of a binary fraction), the milliseconds on their own.
+            let seconds = Int64.random(in: 0...253_402_300_799, using: &generator), ms = Int64.random(in: 0...999, using: &generator)
+            let expected = formatter.string(from: Date(timeIntervalSince1970: Double(seconds))).dropLast() + "." + String(format: "%03d", ms) + "Z"
+            #expect(Timestamp.format(seconds * 1000 + ms) == expected, "\(seconds)")
+        }
+        #expect(Timestamp.format(-62_135_596_800_000 + 86_400_000 * 365) == "0002-01-01T00:00:00.000Z")
+        #expect(Timestamp.format(1_767_225_599_999) == "2025-12-31T23:59:59.999Z")
+    }
+
     @Test("invalid timestamps are refused", arguments: ["2026-01-01", "2026-01-01T00:00:00", "2025-02-29T00:00:00Z",
                                                         "2026-13-01T00:00:00Z", "2026-01-01T24:00:00Z", "01/02/2026 10:00",
                                                         "2026-01-01T00:00:00Zjunk", "2026-01-01T00:00:00+1"])
