@@ -72,13 +72,15 @@ package struct SegmentParser: Sendable {
     /// Identifiers a policy declares beyond the built-in ones: where each is and its type.
     package var declaredIdentifiers: [(path: [String], type: IdentifierType)]
     /// Ranges numeric fields must fall in (the defaults, or a policy's `limits:`).
-    package var limits: [NumericLimit]
+    package var limits: [NumericLimit] { didSet { limitChecker = NumericLimitChecker(limits) } }
+    private var limitChecker: NumericLimitChecker
 
     package init(receivedAt: Int64 = EventLog.now(), declaredIdentifiers: [(path: [String], type: IdentifierType)] = [],
                 limits: [NumericLimit] = NumericLimit.defaults) {
         self.receivedAt = receivedAt
         self.declaredIdentifiers = declaredIdentifiers
         self.limits = limits
+        limitChecker = NumericLimitChecker(limits)
     }
 
     /// Parses one JSON record.
@@ -204,9 +206,7 @@ package struct SegmentParser: Sendable {
 
         let properties = event["properties"]?.object
         if let properties { fieldNames.append(contentsOf: properties.keys) }
-        for limit in limits {
-            if let rejection = limit.violation(in: event) { return .failure(rejection) }
-        }
+        if let rejection = limitChecker.violation(in: event) { return .failure(rejection) }
 
         var preferences: [String: Bool] = [:]
         if let consent = context?["consent"] {

@@ -49,6 +49,23 @@ struct HostileValueTests {
             """, file: "p.yaml") }
     }
 
+    @Test("an event that breaks several limits is refused for the first in the limits' order, whatever the order of its fields")
+    func firstLimitInOrder() throws {
+        let parser = SegmentParser()
+        for event in [#"{"type":"identify","userId":"x","properties":{"revenue":1e12},"traits":{"age":200}}"#,
+                      #"{"type":"identify","userId":"x","traits":{"age":200},"properties":{"revenue":1e12}}"#] {
+            #expect(throws: Rejection("out of range: traits.age must be between 0 and 150")) { try parser.parse(Array(event.utf8)).get() }
+        }
+        // The age limit's second path (inside context) comes before the loyalty points' limit.
+        let nested = #"{"type":"identify","userId":"x","traits":{"loyaltyPoints":-5},"context":{"traits":{"age":"-1"}}}"#
+        #expect(throws: Rejection("out of range: context.traits.age must be between 0 and 150")) { try parser.parse(Array(nested.utf8)).get() }
+        // A path's key one level off is not the limit's field; in range, or not a number, passes.
+        for event in [#"{"type":"track","userId":"x","event":"e","properties":{"traits":{"age":500}}}"#,
+                      #"{"type":"track","userId":"x","event":"e","properties":{"revenue":"n/a","quantity":3}}"#] {
+            #expect(throws: Never.self) { try parser.parse(Array(event.utf8)).get() }
+        }
+    }
+
     @Test("a vault that holds huge values (wider limits, or from before the check) still builds and exports")
     func hugeStoredValuesStillBuildAndExport() throws {
         let fixture = try RequestFixture()
