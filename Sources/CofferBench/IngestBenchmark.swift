@@ -48,6 +48,8 @@ package struct IngestBenchmark {
         package var rss: UInt64
         /// Of which SQLite's own heap (page caches, statements).
         package var sqliteHeap: Int64 = 0
+        /// Of which live allocations (jemalloc's count; nil off jemalloc).
+        package var allocated: Int? = nil
     }
 
     package let configuration: Configuration
@@ -118,7 +120,7 @@ package struct IngestBenchmark {
                 let now = clock.elapsed
                 let point = CurvePoint(from: stepStart.records, to: records,
                                        eventsPerSecond: Double(records - stepStart.records) / max(now - stepStart.seconds, 1e-9), rss: rss,
-                                       sqliteHeap: sqliteHeapBytes())
+                                       sqliteHeap: sqliteHeapBytes(), allocated: Jemalloc.allocatedBytes())
                 curve.append(point)
                 step(point)
                 stepStart = (records, now)

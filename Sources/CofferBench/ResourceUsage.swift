@@ -39,7 +39,7 @@ package enum ResourceUsage {
     /// when its decay is off (`Jemalloc.keepFreedPages`), else "glibc malloc".
     package static var allocator: String {
         guard let decay = Jemalloc.value("arenas.dirty_decay_ms") else { return "glibc malloc" }
-        return decay == -1 ? "jemalloc, freed pages kept" : "jemalloc"
+        return decay == -1 ? "jemalloc, freed pages kept" : "jemalloc, freed pages returned after \(decay) ms"
     }
 
     /// Bytes as MiB with one decimal.
@@ -80,21 +80,38 @@ package enum Jemalloc {
         return withUnsafeMutablePointer(to: &value) { mallctl(name, $0, &size, nil, 0) } == 0 ? value : nil
     }
 
+    /// Bytes the program holds allocated now (jemalloc's `stats.allocated`, refreshed first), or nil
+    /// off jemalloc: beside the RSS, it tells live memory from freed pages kept for reuse.
+    package static func allocatedBytes() -> Int? {
+        guard let mallctl else { return nil }
+        var epoch: UInt64 = 1, size = MemoryLayout<UInt64>.size
+        _ = withUnsafeMutablePointer(to: &epoch) { mallctl("epoch", $0, &size, $0, size) }
+        return value("stats.allocated")
+    }
+
     /// Keeps freed pages for reuse (decay times of -1), for the arenas there are and those to come.
     ///
     /// jemalloc returns freed pages to the system some seconds after they are freed; a
     /// build, an export or an erasure frees and reallocates the same memory all along,
     /// and paid for it in page faults: measured with `bench request` in one run, an
     /// export of 10,000 events took 0.76 s on jemalloc's defaults, 0.48 s with freed
-    /// pages kept, 0.47 s on glibc's malloc. Kept pages are reused, so the resident
-    /// size still stays at the peak of live memory (an ingest's: about 590 MiB over
-    /// 10M events), not grow with the input as it did on glibc.
-    package static func keepFreedPages() {
+    /// pages kept, 0.47 s on glibc's malloc. Kept pages are reused, but not always:
+    /// commands that stream for long return them instead (`returnFreedPages`).
+    package static func keepFreedPages() { setDecay(milliseconds: -1) }
+
+    /// Gives freed pages back to the system `milliseconds` after they are freed: for the commands
+    /// that stream for long (ingest, serve). With freed pages kept, an ingest's resident size grew with
+    /// its input while the memory it held did not: measured over 3M events in one run, 631 MiB and
+    /// rising with pages kept, 250 MiB flat with a 1 s decay, at the same rate (51.9k and 50.3–51.7k
+    /// events/s), the live heap 200 MiB in both; over 10M with pages kept it reached 1.9 GiB.
+    package static func returnFreedPages(afterMilliseconds milliseconds: Int) { setDecay(milliseconds: milliseconds) }
+
+    private static func setDecay(milliseconds: Int) {
         guard let mallctl else { return }
         // 4096 is MALLCTL_ARENAS_ALL: every arena already made.
         for name in ["arenas.dirty_decay_ms", "arenas.muzzy_decay_ms", "arena.4096.dirty_decay_ms", "arena.4096.muzzy_decay_ms"] {
-            var never = -1   // ssize_t
-            _ = withUnsafeMutablePointer(to: &never) { mallctl(name, nil, nil, $0, MemoryLayout<Int>.size) }
+            var decay = milliseconds   // ssize_t
+            _ = withUnsafeMutablePointer(to: &decay) { mallctl(name, nil, nil, $0, MemoryLayout<Int>.size) }
         }
     }
 }

@@ -157,9 +157,10 @@ struct BenchIngestCommand: ParsableCommand {
             defer { reporter.finish() }
             return try benchmark.run(vault: vault, input: input, policy: policy, progress: reporter.update) { point in
                 Terminal.endProgress()
-                Terminal.note(String(format: "bench ingest: events %@–%@: %.0f events/s, RSS %@ (SQLite %@)", Self.count(point.from),
+                let live = point.allocated.map { ", allocated \(ResourceUsage.mebibytes(UInt64(max($0, 0))))" } ?? ""
+                Terminal.note(String(format: "bench ingest: events %@–%@: %.0f events/s, RSS %@ (SQLite %@%@)", Self.count(point.from),
                                      Self.count(point.to), point.eventsPerSecond, ResourceUsage.mebibytes(point.rss),
-                                     ResourceUsage.mebibytes(UInt64(max(point.sqliteHeap, 0)))))
+                                     ResourceUsage.mebibytes(UInt64(max(point.sqliteHeap, 0))), live))
             }
         }
         Terminal.line("records:           \(result.report.records) (accepted \(result.report.accepted), duplicate \(result.report.duplicates), quarantined \(result.report.quarantined))")

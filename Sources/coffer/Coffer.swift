@@ -34,6 +34,7 @@ struct Coffer: ParsableCommand {
         Jemalloc.keepFreedPages()
         do {
             var command = try parseAsRoot()
+            if command is any StreamingCommand { Jemalloc.returnFreedPages(afterMilliseconds: 1_000) }
             try command.run()
         } catch {
             let status = report(error)
@@ -87,3 +88,14 @@ struct CommandFailure: CofferError {
     var description: String
     init(message: String) { description = message }
 }
+
+/// A command that streams input for long (an ingest, the collector): the pages it frees go back
+/// to the system after a second instead of being kept for reuse, which over millions of events
+/// let its resident size grow far past the memory it holds (`Jemalloc.returnFreedPages`).
+protocol StreamingCommand {}
+
+extension IngestCommand: StreamingCommand {}
+extension ServeCommand: StreamingCommand {}
+extension BenchIngestCommand: StreamingCommand {}
+extension BenchAppendCommand: StreamingCommand {}
+extension BenchServeCommand: StreamingCommand {}
