@@ -85,6 +85,20 @@ import CofferFormats
         }
     }
 
+    @Test("object keys in any order come out sorted by their UTF-8 bytes (prefixes first, the empty key first of all)")
+    func canonicalKeyOrder() throws {
+        let keys = ["ab", "a", "", "b", "~", "é", "Z", "a b", "ä", "日本", "\u{1F600}", "aa"]
+        let expected = keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        var generator = SeededGenerator(seed: 7)
+        for _ in 0..<50 {
+            let shuffled = keys.shuffled(using: &generator)
+            let value = try JSONReader.document(Array(("{" + shuffled.map { #""\#($0)":true"# }.joined(separator: ",") + "}").utf8))
+            let written = String(decoding: CanonicalJSON.data(value), as: UTF8.self)
+            let order = try #require(try JSONReader.document(Array(written.utf8)).object).members.map(\.key)
+            #expect(order == expected, "\(shuffled)")
+        }
+    }
+
     @Test("values built in code or by JSONSerialization write the same canonical bytes; NaN and other types are refused")
     func canonicalBytesOfAnyValues() throws {
         let built: [String: Any] = ["z": [1, Int64(2), 2.0, 2.5, true, NSNull(), "a\"b"] as [Any], "a": ["y": false, "x": "é"] as [String: Any]]
