@@ -8,9 +8,16 @@ import CofferStore
 /// of an ingest for the default limits).
 struct NumericLimitChecker: Sendable {
     /// One level of the paths: the keys below it and the checks that end here (indexes into `checks`).
+    /// A few keys a level: compared in turn (short ASCII strings compare as two words), which
+    /// was cheaper than hashing every member's key for a dictionary.
     private struct Node: Sendable {
-        var children: [String: Int] = [:]
+        var children: [(key: String, node: Int)] = []
         var ending: [Int] = []
+
+        func child(_ key: String) -> Int? {
+            for child in children where child.key == key { return child.node }
+            return nil
+        }
     }
 
     /// Every limit's every path, in the order the limits are listed (which decides the reason given
@@ -23,11 +30,11 @@ struct NumericLimitChecker: Sendable {
         for (index, check) in checks.enumerated() {
             var node = 0
             for key in check.path {
-                if let child = nodes[node].children[key] {
+                if let child = nodes[node].child(key) {
                     node = child
                 } else {
                     nodes.append(Node())
-                    nodes[node].children[key] = nodes.count - 1
+                    nodes[node].children.append((key, nodes.count - 1))
                     node = nodes.count - 1
                 }
             }
@@ -47,7 +54,7 @@ struct NumericLimitChecker: Sendable {
 
     private func walk(_ object: JSONObject, from node: Int, _ first: inout (check: Int, number: Double)?) {
         for (key, value) in object.members {
-            guard let child = nodes[node].children[key] else { continue }
+            guard let child = nodes[node].child(key) else { continue }
             if !nodes[child].ending.isEmpty, let number = Self.number(value) {
                 for check in nodes[child].ending where first.map({ check < $0.check }) ?? true
                     && checks[check].limit.check(number, at: "") != nil {

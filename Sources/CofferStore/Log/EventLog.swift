@@ -101,10 +101,10 @@ public final class EventLog {
     private var destructionsSeen: Int64?
     private let subjectKeyCacheLimit = 250_000
     /// Event keys (a subject's key of one kind and month) cost one keyed HMAC to derive again
-    /// (0.4 µs), a record key an unwrap: few event keys are kept. Refilling 250,000 of them each
-    /// month of a time-ordered ingest scattered long-lived entries over the heap, which then
-    /// grew with the input (1.96 GiB after 10M events; see `bench ingest`).
-    private let eventKeyCacheLimit = 16_384
+    /// (0.4 µs; 2.5 % of an ingest's CPU while fewer were kept than a month's subjects). The
+    /// resident size that once grew with them came from the allocator keeping freed pages
+    /// (`Jemalloc.returnFreedPages`), not from the keys (about 100 bytes each).
+    private let eventKeyCacheLimit = 131_072
     /// Fires when a transaction that created subject keys rolls back, so the
     /// cache never keeps a key whose keyring row was undone.
     private let keyRollback = RollbackSignal()
