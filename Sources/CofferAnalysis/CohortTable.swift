@@ -27,9 +27,17 @@ package struct CohortTable: Sendable {
         self.init(purchases.map { (customer: $0.customer, day: $0.day, value: $0.value) }, minimumGroupSize: minimumGroupSize)
     }
 
-    /// The same table, customers named by any hashable id (a projection's people by their position:
-    /// integers hash and compare far cheaper than the strings of `Purchase`).
-    package init<Customer: Hashable>(_ purchases: [(customer: Customer, day: Int, value: Double)], minimumGroupSize: Int) {
+    /// The same table, customers named by their position (a projection's people: integers hash
+    /// and compare far cheaper than the strings of `Purchase`).
+    ///
+    /// Not generic itself: a generic initialiser called from another module ran unspecialised
+    /// (its dictionaries and sets looking up generic metadata at every step), a fifth of an
+    /// incremental build's CPU; this one calls the generic body inside this module, specialised.
+    package init(positions purchases: [(customer: Int, day: Int, value: Double)], minimumGroupSize: Int) {
+        self.init(purchases, minimumGroupSize: minimumGroupSize)
+    }
+
+    private init<Customer: Hashable>(_ purchases: [(customer: Customer, day: Int, value: Double)], minimumGroupSize: Int) {
         let month = CivilCalendar.monthIndex(ofDay:)
         var first: [Customer: Int] = [:]
         for purchase in purchases { first[purchase.customer] = min(first[purchase.customer] ?? purchase.day, purchase.day) }

@@ -98,7 +98,7 @@ struct PatternTables: Sendable {
         for position in people.positions {
             for day in people.all[position].value.purchaseDays.days { purchases.append((position, Int(day.day), day.spend)) }
         }
-        let table = CohortTable(purchases, minimumGroupSize: minimum)
+        let table = CohortTable(positions: purchases, minimumGroupSize: minimum)
         suppressed += table.suppressed
         for cell in table.cells {
             add("cohorts", [cell.cohort, cell.monthsSince, cell.cohortSize, cell.customers, round4(cell.retention),

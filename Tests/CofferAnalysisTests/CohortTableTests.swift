@@ -36,4 +36,14 @@ struct CohortTableTests {
         #expect(all.cells.count == 6 && all.suppressed == 0)
         #expect(all.cells.contains(CohortTable.Cell(cohort: "2026-03", monthsSince: 0, cohortSize: 1, customers: 1, revenue: 50)))
     }
+
+    @Test("customers named by position give the same cells as named by string")
+    func positionsMatchNames() {
+        let positions = Self.purchases.map { (customer: Int($0.customer.dropFirst())!, day: $0.day, value: $0.value) }
+        for minimum in [1, 2, 3] {
+            let named = CohortTable(Self.purchases, minimumGroupSize: minimum)
+            let numbered = CohortTable(positions: positions, minimumGroupSize: minimum)
+            #expect(numbered.cells == named.cells && numbered.suppressed == named.suppressed)
+        }
+    }
 }
