@@ -77,7 +77,7 @@ struct BuildState {
         var people: [(key: SubjectID, value: CustomerAggregate)] = []
         people.reserveCapacity(Int(min(count, 100_000_000)))
         for _ in 0..<count {
-            let subject = try SubjectID(bytes: reader.raw(SubjectID.byteCount))
+            let subject = try reader.subject()
             people.append((subject, try CustomerAggregate(from: &reader)))
         }
         return BuildState(lastSeq: lastSeq, lastHash: lastHash, cutoffDay: cutoffDay, policySHA256: policySHA256, people: people)
@@ -126,6 +126,13 @@ struct StateReader {
         guard count >= 0, offset + count <= data.count else { throw Damaged() }
         defer { offset += count }
         return Array(data[offset..<(offset + count)])
+    }
+
+    /// A subject id's 16 bytes, read in place.
+    mutating func subject() throws -> SubjectID {
+        guard offset + SubjectID.byteCount <= data.count else { throw Damaged() }
+        defer { offset += SubjectID.byteCount }
+        return try data.withUnsafeBytes { try SubjectID(raw: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + SubjectID.byteCount)])) }
     }
 
     mutating func int() throws -> Int64 {

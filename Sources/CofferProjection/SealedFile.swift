@@ -29,11 +29,17 @@ enum SealedFile {
     /// The plaintext of the file (the caller wipes it when done).
     static func read(_ url: URL, magic: [UInt8], key: SymmetricKey, authenticating aad: [UInt8]) throws(ReadError) -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: url.path) else { throw .missing }
-        let bytes = Array(data)
         let header = magic.count + AESGCM.nonceByteCount
-        guard bytes.count > header, Array(bytes.prefix(magic.count)) == magic else { throw .notSealed }
+        guard data.count > header, data.prefix(magic.count).elementsEqual(magic) else { throw .notSealed }
         do {
-            return try AESGCM.open(Array(bytes[header...]), key: key, nonce: bytes[magic.count..<header], authenticating: aad)
+            // Opened where it lies: the build state runs to 100 MB for 100,000 people, and two copies
+            // of it (the file's bytes, then its ciphertext) came before the plaintext.
+            return try data.withUnsafeBytes { file in
+                try aad.withUnsafeBytes { aad in
+                    try AESGCMContext().open(UnsafeRawBufferPointer(rebasing: file[header...]), key: key,
+                                             nonce: UnsafeRawBufferPointer(rebasing: file[magic.count..<header]), authenticating: aad)
+                }
+            }
         } catch {
             throw .authenticationFailed
         }
