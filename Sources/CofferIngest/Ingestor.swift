@@ -190,13 +190,24 @@ package final class Ingestor {
     }
 
     /// Reads, splits and parses one file into batches (on its own thread).
-    private struct ReadTask: @unchecked Sendable {
+    /// A class, not a struct: the CSV reader's per-byte step called a closure that held the task,
+    /// and a struct of this size was copied (every field retained and released) at each call,
+    /// two-thirds of a CSV ingest's reading thread.
+    private final class ReadTask: @unchecked Sendable {
         let reader: ChunkedFileReader
         let source: RecordSource
         let parser: SegmentParser
         let batchSize: Int
         /// Used by the reading thread only.
         let preparing: EventPreparation?
+
+        init(reader: ChunkedFileReader, source: RecordSource, parser: SegmentParser, batchSize: Int, preparing: EventPreparation?) {
+            self.reader = reader
+            self.source = source
+            self.parser = parser
+            self.batchSize = batchSize
+            self.preparing = preparing
+        }
 
         /// Puts the file's batches into `queue`, then its totals.
         func read(into queue: BatchQueue<ParsedBatch>) throws {
