@@ -235,21 +235,13 @@ package final class Ingestor {
             case .csv:
                 guard let mapping = source.mapping else { throw IngestError.mappingRequired(path: source.file) }
                 var splitter = CSVSplitter(delimiter: mapping.delimiterByte)
-                var header: [String]?
-                var grouper: LineItemGrouper?
+                // The header and the grouping live in a class the per-byte step's closure holds by
+                // reference: a captured mapping (a struct) was copied at every byte.
+                let rows = CSVRows(mapping: mapping, path: source.file)
                 try split(&splitter) { record in
-                    guard header != nil else {
-                        header = try Self.header(of: record, mapping: mapping, path: source.file)
-                        source.header = header ?? []
-                        if let lineItems = mapping.lineItems, let column = source.header.firstIndex(of: lineItems.groupBy) {
-                            grouper = LineItemGrouper(column: column, delimiter: mapping.delimiterByte)
-                        }
-                        return
-                    }
-                    if grouper != nil { try grouper!.add(record, emit: add) } else { try add(record) }
+                    if let header = try rows.route(record, emit: add) { source.header = header }
                 }
-                try grouper?.finish(emit: add)
-                if header == nil { throw IngestError.emptyCSV(path: source.file) }
+                try rows.finish(emit: add)
             }
             if !pending.isEmpty { try flush() }
             queue.finish(bytesRead: reader.bytesRead, unattributed: unattributed)
@@ -263,7 +255,41 @@ package final class Ingestor {
         }
 
         /// The CSV header's column names, checked against the mapping.
-        private static func header(of record: SourceRecord, mapping: CSVMapping, path: String) throws -> [String] {
+        /// A CSV file's records after its header: grouped into line items when the mapping says so.
+        private final class CSVRows {
+            let mapping: CSVMapping
+            let path: String
+            private var header: [String]?
+            private var grouper: LineItemGrouper?
+
+            init(mapping: CSVMapping, path: String) {
+                self.mapping = mapping
+                self.path = path
+            }
+
+            /// Passes `record` on (or holds it for its group); the first record is the header,
+            /// which it returns instead.
+            func route(_ record: SourceRecord, emit: (SourceRecord) throws -> Void) throws -> [String]? {
+                guard header != nil else {
+                    let names = try ReadTask.header(of: record, mapping: mapping, path: path)
+                    header = names
+                    if let lineItems = mapping.lineItems, let column = names.firstIndex(of: lineItems.groupBy) {
+                        grouper = LineItemGrouper(column: column, delimiter: mapping.delimiterByte)
+                    }
+                    return names
+                }
+                if grouper != nil { try grouper!.add(record, emit: emit) } else { try emit(record) }
+                return nil
+            }
+
+            /// Passes on the last group; a file without even a header is refused.
+            func finish(emit: (SourceRecord) throws -> Void) throws {
+                try grouper?.finish(emit: emit)
+                if header == nil { throw IngestError.emptyCSV(path: path) }
+            }
+        }
+
+        fileprivate static func header(of record: SourceRecord, mapping: CSVMapping, path: String) throws -> [String] {
             var bytes = record.bytes
             if bytes.starts(with: [0xef, 0xbb, 0xbf]) { bytes.removeFirst(3) }
             guard let names = CSVFields.split(bytes, delimiter: mapping.delimiterByte) else {
