@@ -40,8 +40,8 @@ package enum CanonicalJSON {
             var first = true
             let members = object.members
             // Objects often arrive in order already (an event's own nesting): checked before sorting a copy.
-            let inOrder = zip(members, members.dropFirst()).allSatisfy { bytesPrecede($0.key, $1.key) }
-            for member in inOrder ? members : members.sorted(by: { bytesPrecede($0.key, $1.key) }) {
+            let inOrder = zip(members, members.dropFirst()).allSatisfy { $0.key.precedesInByteOrder($1.key) }
+            for member in inOrder ? members : members.sorted(by: { $0.key.precedesInByteOrder($1.key) }) {
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
                 writeString(member.key, into: &out)
@@ -49,18 +49,6 @@ package enum CanonicalJSON {
                 write(member.value, into: &out)
             }
             out.append(UInt8(ascii: "}"))
-        }
-    }
-
-    /// Whether `a`'s UTF-8 bytes sort before `b`'s (a memcmp of the two, then the shorter first).
-    static func bytesPrecede(_ a: String, _ b: String) -> Bool {
-        var a = a, b = b
-        return a.withUTF8 { x in
-            b.withUTF8 { y in
-                let common = min(x.count, y.count)
-                let order = common == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, common)
-                return order != 0 ? order < 0 : x.count < y.count
-            }
         }
     }
 

@@ -551,21 +551,9 @@ package final class ProjectionBuilder {
         }
         keys.sort { a, b in
             if a.prefix != b.prefix { return a.prefix < b.prefix }
-            return precedes(ids[a.index], ids[b.index])
+            return ids[a.index].precedesInByteOrder(ids[b.index])
         }
         return keys.map(\.index)
-    }
-
-    /// Whether `a`'s UTF-8 comes before `b`'s in byte order.
-    static func precedes(_ a: String, _ b: String) -> Bool {
-        var a = a, b = b   // contiguous already (native strings): no copy is made
-        return a.withUTF8 { a in
-            b.withUTF8 { b in
-                let common = min(a.count, b.count)
-                let order = common == 0 ? 0 : memcmp(a.baseAddress!, b.baseAddress!, common)
-                return order != 0 ? order < 0 : a.count < b.count
-            }
-        }
     }
 
     /// Members inserted by one statement: a statement's run costs about as much as a member's row.
