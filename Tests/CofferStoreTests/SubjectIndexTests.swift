@@ -8,13 +8,17 @@ import CofferFormats
 
 /// Issue 22: the per-subject index kept as sorted runs (`SubjectIndex`).
 struct SubjectIndexTests {
+    /// A track event of `subject` whose payload holds `number`.
+    private func track(_ subject: SubjectID, _ number: Int) -> NewEvent {
+        NewEvent(subject: subject, kind: .track, payload: Array(#"{"n":\#(number)}"#.utf8), recordedAt: 1_700_000_000_000)
+    }
+
     /// A random subject's positions in a log of `appends` appends of `batch` events each, over `subjects` subjects.
     private func fill(_ log: EventLog, subjects: [SubjectID], appends: Int, batch: Int) throws {
         var generator = SeededGenerator(seed: 22)
         for append in 0..<appends {
             let events = (0..<batch).map { offset in
-                NewEvent(subject: subjects[Int.random(in: 0..<subjects.count, using: &generator)], kind: .track,
-                         payload: Array(#"{"n":\#(append * batch + offset)}"#.utf8), recordedAt: 1_700_000_000_000)
+                track(subjects[Int.random(in: 0..<subjects.count, using: &generator)], append * batch + offset)
             }
             try log.append(events)
         }
@@ -166,13 +170,9 @@ struct SubjectIndexTests {
         let log = try vault.eventLog()
         let subjects = try (0..<3_000).map { _ in try SubjectID.random() }
         // One append of 2 events per subject, then 4 more appends of one event for every third subject.
-        try log.append(subjects.flatMap { subject in (0..<2).map { _ in
-            NewEvent(subject: subject, kind: .track, payload: Array(#"{"n":1}"#.utf8), recordedAt: 1_700_000_000_000)
-        } })
+        try log.append(subjects.flatMap { subject in (0..<2).map { _ in track(subject, 1) } })
         for _ in 0..<4 {
-            try log.append(subjects.enumerated().filter { $0.offset % 3 == 0 }.map {
-                NewEvent(subject: $0.element, kind: .track, payload: Array(#"{"n":2}"#.utf8), recordedAt: 1_700_000_000_000)
-            })
+            try log.append(subjects.enumerated().filter { $0.offset % 3 == 0 }.map { track($0.element, 2) })
         }
         try vault.database.read { db in
             let chunks = try Row.fetchAll(db, sql: "SELECT run, length(entries) FROM subject_chunks WHERE run = 1")
@@ -230,7 +230,7 @@ struct SubjectIndexTests {
         let vault = try temp.create()
         let log = try vault.eventLog()
         let subjects = try (0..<2_000).map { _ in try SubjectID.random() }.sorted()
-        try log.append(subjects.map { NewEvent(subject: $0, kind: .track, payload: Array(#"{"n":1}"#.utf8), recordedAt: 1_700_000_000_000) })
+        try log.append(subjects.map { track($0, 1) })
         let (firsts, count) = try vault.database.read { db in
             (try Data.fetchAll(db, sql: "SELECT first FROM subject_chunks ORDER BY first").map { try SubjectID(bytes: Array($0)) },
              try Int.fetchOne(db, sql: "SELECT count(*) FROM subject_chunks"))

@@ -22,14 +22,18 @@ package enum SubjectIndex {
     /// Runs of one level merged into one run of the next when there are this many.
     package static let fanIn = 8
 
-    /// The tables (migration v10, in the chunked form of v12).
-    static let schema = """
+    /// The table of the runs' chunks (migration v12; v10 makes it too, for vaults from before it).
+    static let chunksSchema = """
         CREATE TABLE subject_chunks (
             run      INTEGER NOT NULL,   -- the run's first log position
             first    BLOB NOT NULL,      -- the chunk's first subject id
             entries  BLOB NOT NULL,      -- subjects in id order with their positions (SubjectIndex.RunWriter)
             PRIMARY KEY (run, first)
         ) WITHOUT ROWID;
+        """
+
+    /// The tables (migration v10, in the chunked form of v12).
+    static let schema = chunksSchema + """
         CREATE TABLE subject_run_list (
             run       INTEGER PRIMARY KEY,
             level     INTEGER NOT NULL,     -- 0: one append; n: fanIn runs of level n - 1 merged
@@ -47,7 +51,7 @@ package enum SubjectIndex {
             try db.execute(sql: "DROP INDEX IF EXISTS events_by_subject")
             return
         }
-        var writer = RunWriter(run: first) { try insertChunk(run: first, first: $0, entries: $1, in: db) }
+        var writer = RunWriter.inserting(run: first, into: db)
         var current: SubjectID?, seqs: [Int64] = []
         let rows = try Row.fetchCursor(db, sql: "SELECT subject_id, seq FROM events ORDER BY subject_id, seq")
         while let row = try rows.next() {
@@ -61,8 +65,7 @@ package enum SubjectIndex {
         }
         if let current { try writer.add(current, seqs: seqs) }
         try writer.finish()
-        try db.execute(sql: "INSERT INTO subject_run_list(run, level, last_seq, events) VALUES (?, ?, ?, ?)",
-                       arguments: [first, level(forEvents: bounds[2]), last, bounds[2] as Int])
+        try listRun(first, level: level(forEvents: bounds[2]), lastSeq: last, events: bounds[2], in: db)
         try db.execute(sql: "DROP INDEX IF EXISTS events_by_subject")
     }
 
@@ -70,13 +73,10 @@ package enum SubjectIndex {
     /// (`subject_runs`: the positions as varint gaps from the run's first), as chunks (migration v12).
     static func chunkRuns(_ db: Database) throws {
         guard try db.tableExists("subject_runs") else { return }
-        try db.execute(sql: """
-            CREATE TABLE subject_chunks (run INTEGER NOT NULL, first BLOB NOT NULL, entries BLOB NOT NULL,
-                PRIMARY KEY (run, first)) WITHOUT ROWID
-            """)
+        try db.execute(sql: chunksSchema)
         var seqs: [Int64] = []
         for run in try runs(in: db) {
-            var writer = RunWriter(run: run) { try insertChunk(run: run, first: $0, entries: $1, in: db) }
+            var writer = RunWriter.inserting(run: run, into: db)
             let rows = try Row.fetchCursor(db, sql: "SELECT subject_id, seqs FROM subject_runs WHERE run = ? ORDER BY subject_id",
                                            arguments: [run])
             while let row = try rows.next() {
@@ -110,7 +110,7 @@ package enum SubjectIndex {
         // The batch's positions by subject, each subject's in log order: a sort of (subject, offset) pairs.
         let order = subjects.indices.map { (subject: subjects[$0], offset: Int32($0)) }
             .sorted { $0.subject != $1.subject ? $0.subject < $1.subject : $0.offset < $1.offset }
-        var writer = RunWriter(run: firstSeq) { try insertChunk(run: firstSeq, first: $0, entries: $1, in: db) }
+        var writer = RunWriter.inserting(run: firstSeq, into: db)
         var seqs: [Int64] = []
         var start = 0
         while start < order.count {
@@ -125,8 +125,7 @@ package enum SubjectIndex {
             start = end
         }
         try writer.finish()
-        try db.execute(sql: "INSERT INTO subject_run_list(run, level, last_seq, events) VALUES (?, 0, ?, ?)",
-                       arguments: [firstSeq, firstSeq + Int64(subjects.count) - 1, subjects.count])
+        try listRun(firstSeq, level: 0, lastSeq: firstSeq + Int64(subjects.count) - 1, events: subjects.count, in: db)
         try compact(in: db)
     }
 
@@ -185,7 +184,7 @@ package enum SubjectIndex {
                 }
                 guard count > 0 else { continue }
                 try db.execute(sql: "DELETE FROM subject_chunks WHERE run = ? AND first = ?", arguments: [run, Data(chunk.first.bytes)])
-                var writer = RunWriter(run: run) { try insertChunk(run: run, first: $0, entries: $1, in: db) }
+                var writer = RunWriter.inserting(run: run, into: db)
                 for (entry, positions) in kept { try writer.add(entry, seqs: positions) }
                 // One chunk in, at most one out: what was one chunk's worth stays one (the writer splits only past chunkBytes).
                 try writer.finish()
@@ -194,6 +193,12 @@ package enum SubjectIndex {
             }
         }
         return removed
+    }
+
+    /// Lists a run whose chunks are written.
+    private static func listRun(_ run: Int64, level: Int, lastSeq: Int64, events: Int, in db: Database) throws {
+        try db.execute(sql: "INSERT INTO subject_run_list(run, level, last_seq, events) VALUES (?, ?, ?, ?)",
+                       arguments: [run, level, lastSeq, events])
     }
 
     /// The runs, oldest first.
@@ -245,27 +250,17 @@ package enum SubjectIndex {
         try db.execute(sql: "DELETE FROM subject_chunks WHERE run IN (\(list))")
         try db.execute(sql: "DELETE FROM subject_run_list WHERE run IN (\(list))")
         for chunk in chunks { try insertChunk(run: runs[0], first: chunk.first, entries: chunk.entries, in: db) }
-        try db.execute(sql: "INSERT INTO subject_run_list(run, level, last_seq, events) VALUES (?, ?, ?, ?)",
-                       arguments: [runs[0], level, lastSeq, events])
+        try listRun(runs[0], level: level, lastSeq: lastSeq, events: events, in: db)
     }
 
     /// Appends the positions `encoded` holds (varint gaps from `run`, as the runs of
     /// migrations v10 and v11 kept them) to `out`.
     static func decodeGaps(_ encoded: [UInt8], run: Int64, into out: inout [Int64]) throws {
-        var previous = run, value: UInt64 = 0, shift: UInt64 = 0
-        for byte in encoded {
-            guard shift < 63 else { throw VaultError.corruptFile(path: VaultLayout.databaseName, reason: "the subject index holds an impossible entry") }
-            value |= UInt64(byte & 0x7F) << shift
-            if byte & 0x80 == 0 {
-                previous += Int64(value)
-                out.append(previous)
-                value = 0
-                shift = 0
-            } else {
-                shift += 7
-            }
+        var previous = run, offset = 0
+        while offset < encoded.count {
+            previous += Int64(bitPattern: try readVarint(encoded, at: &offset))
+            out.append(previous)
         }
-        guard shift == 0 else { throw VaultError.corruptFile(path: VaultLayout.databaseName, reason: "the subject index holds a cut entry") }
     }
 
     /// A subject's positions, summed up so two lists can be compared without keeping them.

@@ -30,6 +30,20 @@ extension SubjectIndex {
         bytes.append(UInt8(value))
     }
 
+    /// The varint at `offset` in `bytes`, moving `offset` past it.
+    static func readVarint(_ bytes: [UInt8], at offset: inout Int) throws -> UInt64 {
+        var value: UInt64 = 0, shift: UInt64 = 0
+        while offset < bytes.count {
+            let byte = bytes[offset]
+            offset += 1
+            guard shift < 63 else { throw corrupt("holds an impossible entry") }
+            value |= UInt64(byte & 0x7F) << shift
+            if byte & 0x80 == 0 { return value }
+            shift += 7
+        }
+        throw corrupt("holds a cut entry")
+    }
+
     /// Packs one run's entries into chunks, handing each finished chunk to `emit`.
     struct RunWriter {
         let run: Int64
@@ -37,13 +51,16 @@ extension SubjectIndex {
         private var bytes: [UInt8] = []
         private var first: SubjectID?
         private var last: SubjectID?
-        /// Positions written so far.
-        private(set) var events = 0
 
         init(run: Int64, emit: @escaping (_ first: SubjectID, _ entries: [UInt8]) throws -> Void) {
             self.run = run
             self.emit = emit
             bytes.reserveCapacity(chunkBytes + 1024)
+        }
+
+        /// A writer whose chunks go straight into `subject_chunks`.
+        static func inserting(run: Int64, into db: Database) -> RunWriter {
+            RunWriter(run: run) { try insertChunk(run: run, first: $0, entries: $1, in: db) }
         }
 
         /// Adds `subject`'s positions (ascending, none before `run`); subjects come in ascending order.
@@ -60,7 +77,6 @@ extension SubjectIndex {
                 appendVarint(UInt64(seq - previous), to: &bytes)
                 previous = seq
             }
-            events += seqs.count
         }
 
         /// Emits the last chunk.
@@ -86,18 +102,7 @@ extension SubjectIndex {
             self.run = run
         }
 
-        private mutating func varint() throws -> UInt64 {
-            var value: UInt64 = 0, shift: UInt64 = 0
-            while offset < bytes.count {
-                let byte = bytes[offset]
-                offset += 1
-                guard shift < 63 else { throw corrupt("holds an impossible entry") }
-                value |= UInt64(byte & 0x7F) << shift
-                if byte & 0x80 == 0 { return value }
-                shift += 7
-            }
-            throw corrupt("holds a cut entry")
-        }
+        private mutating func varint() throws -> UInt64 { try readVarint(bytes, at: &offset) }
 
         /// The next entry's subject, with its positions in `seqs` (replacing what it held); nil after the last.
         mutating func next(into seqs: inout [Int64]) throws -> SubjectID? {
