@@ -36,7 +36,8 @@ package enum ResourceUsage {
     }
 
     /// The process's allocator: "jemalloc" when it is linked in (the `coffer` binary), with ", freed pages kept"
-    /// when its decay is off (`Jemalloc.keepFreedPages`), else "glibc malloc".
+    /// when its decay is off (`Jemalloc.keepFreedPages`), ", freed pages returned after N ms" when it is on
+    /// (`Jemalloc.returnFreedPages`); else "glibc malloc".
     package static var allocator: String {
         guard let decay = Jemalloc.value("arenas.dirty_decay_ms") else { return "glibc malloc" }
         return decay == -1 ? "jemalloc, freed pages kept" : "jemalloc, freed pages returned after \(decay) ms"

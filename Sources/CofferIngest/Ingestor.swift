@@ -254,7 +254,6 @@ package final class Ingestor {
             try splitter.finish(emit: emit)
         }
 
-        /// The CSV header's column names, checked against the mapping.
         /// A CSV file's records after its header: grouped into line items when the mapping says so.
         private final class CSVRows {
             let mapping: CSVMapping
@@ -289,6 +288,7 @@ package final class Ingestor {
             }
         }
 
+        /// The CSV header's column names, checked against the mapping.
         fileprivate static func header(of record: SourceRecord, mapping: CSVMapping, path: String) throws -> [String] {
             var bytes = record.bytes
             if bytes.starts(with: [0xef, 0xbb, 0xbf]) { bytes.removeFirst(3) }

@@ -3,9 +3,9 @@ import CofferPolicy
 import CofferStore
 
 /// A policy's numeric limits arranged by path, so an event is checked by walking
-/// its own members once (a dictionary lookup each) instead of looking every
-/// limit's path up from the top of the event (linear scans of the members, 4 %
-/// of an ingest for the default limits).
+/// its own members once (each matched against the few keys of its level) instead
+/// of looking every limit's path up from the top of the event (linear scans of the
+/// members, 4 % of an ingest for the default limits).
 struct NumericLimitChecker: Sendable {
     /// One level of the paths: the keys below it and the checks that end here (indexes into `checks`).
     /// A few keys a level: compared in turn (short ASCII strings compare as two words), which

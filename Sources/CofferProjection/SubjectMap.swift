@@ -53,8 +53,7 @@ package enum SubjectMap {
         var map: [String: SubjectID] = [:]
         map.reserveCapacity(Int(min(count, 10_000_000)))
         for _ in 0..<count {
-            guard let id = try? reader.string(), let bytes = try? reader.raw(SubjectID.byteCount),
-                  let subject = try? SubjectID(bytes: bytes) else { return nil }
+            guard let id = try? reader.string(), let subject = try? reader.subject() else { return nil }
             map[id] = subject
         }
         return map
