@@ -66,12 +66,14 @@ struct PayloadFields {
     /// The values found for the keys of `Key`, one slot per key (no hashing:
     /// the fields of a million events are read in a build).
     struct Values<Key: Slots>: Equatable {
+        /// Allocated at the first value set, and kept through `clear()`: a scan reusing one
+        /// `PayloadFields` allocates (and frees) no slots per event.
         private var slots: [TraitValue?] = []
-
-        var isEmpty: Bool { slots.isEmpty }
+        /// Whether no value is set (the slots may be allocated, all nil).
+        private(set) var isEmpty = true
 
         /// The value of the key in `slot`.
-        subscript(slot: Int) -> TraitValue? { slots.isEmpty ? nil : slots[slot] }
+        subscript(slot: Int) -> TraitValue? { isEmpty ? nil : slots[slot] }
 
         /// The value of `key`, when it is one of `Key.keys`.
         subscript(key: String) -> TraitValue? { Key.keys.firstIndex(of: key).flatMap { self[$0] } }
@@ -80,7 +82,17 @@ struct PayloadFields {
         mutating func set(_ value: TraitValue, at index: Int) {
             if slots.isEmpty { slots = Array(repeating: nil, count: Key.keys.count) }
             slots[index] = value
+            isEmpty = false
         }
+
+        /// Unsets every value, keeping the slots.
+        mutating func clear() {
+            guard !isEmpty else { return }
+            for index in slots.indices { slots[index] = nil }
+            isEmpty = true
+        }
+
+        static func == (lhs: Self, rhs: Self) -> Bool { lhs.named == rhs.named }
 
         /// The values found, by JSON key.
         var named: [String: TraitValue] {
@@ -88,6 +100,14 @@ struct PayloadFields {
             for (key, value) in zip(Key.keys, slots) { if let value { named[key] = value } }
             return named
         }
+    }
+
+    /// Back to no fields, keeping the allocated slots and lines.
+    mutating func reset() {
+        (event, time, userID, contextChannel, deviceToken) = (nil, nil, nil, nil, nil)
+        traits.clear()
+        properties.clear()
+        products.removeAll(keepingCapacity: true)
     }
 
     /// JSON keys matched as bytes, without making strings of them.
@@ -100,13 +120,21 @@ struct PayloadFields {
 
     /// Extracts the fields; nil when the bytes are not a JSON object.
     static func scan(_ bytes: [UInt8]) -> PayloadFields? {
+        var fields = PayloadFields()
+        return scan(bytes, into: &fields) ? fields : nil
+    }
+
+    /// Extracts the fields into `fields`, whatever it held before (a build reuses one for
+    /// every event, so that its slots are not allocated and freed per event); false when
+    /// the bytes are not a JSON object.
+    static func scan(_ bytes: [UInt8], into fields: inout PayloadFields) -> Bool {
+        fields.reset()
         let (top, context, traitKeys, propertyKeys, deviceKeys) = (topKeys, contextKeys, traitKeys, propertyKeys, deviceKeys)
-        return bytes.withUnsafeBufferPointer { buffer -> PayloadFields? in
+        return bytes.withUnsafeBufferPointer { buffer -> Bool in
             var scanner = FieldScanner(bytes: buffer)
             scanner.space()
-            guard scanner.index < buffer.count, buffer[scanner.index] == UInt8(ascii: "{") else { return nil }
-            var fields = PayloadFields()
-            guard scanner.object({ key, scanner in
+            guard scanner.index < buffer.count, buffer[scanner.index] == UInt8(ascii: "{") else { return false }
+            return scanner.object({ key, scanner in
                 switch top.index(of: key) {
                 case 0: fields.event = scanner.stringValue()
                 case 1: fields.time = scanner.timeValue()
@@ -135,8 +163,7 @@ struct PayloadFields {
                 default: return scanner.skipValue()
                 }
                 return true
-            }) else { return nil }
-            return fields
+            })
         }
     }
 }

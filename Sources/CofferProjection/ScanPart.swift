@@ -80,6 +80,8 @@ final class ScanPart: @unchecked Sendable {
     func run() {
         let survivors = self.survivors, share = self.share, shares = self.shares, sharedKeys = self.sharedKeys
         let progress = self.progress, after = self.after, rules = self.rules
+        // One set of fields for every event: its slots are allocated once, not per event.
+        var fields = PayloadFields()
         do {
             _ = try log.database.read { db in
                 try log.scan(kinds: ProjectionBuilder.kinds, afterSeq: after, throughSeq: through, in: db,
@@ -90,7 +92,7 @@ final class ScanPart: @unchecked Sendable {
                     let number = event.subjectNumber
                     while slotsByNumber.count <= number { slotsByNumber.append(-1) }
                     if slotsByNumber[number] < 0 { slotsByNumber[number] = slot(for: event.subject) }
-                    guard let fields = PayloadFields.scan(event.payload) else { return }
+                    guard PayloadFields.scan(event.payload, into: &fields) else { return }
                     aggregates[slotsByNumber[number]].fold(kind: event.kind, payload: fields, rules: rules)
                     events += 1
                     if let progress, events % progress.every == 0 { progress.reporter.read(part: progress.part, rows: event.seq - after) }

@@ -60,6 +60,10 @@ struct SegmentIngestTests {
             #expect(try stored(written) == expected, "\(written)")
         }
         #expect(TraitValues.gender("   ") == nil)
+        // The one spellings come back as they are (the build's fast path), near misses still normalised.
+        for spelling in ["female", "male", "non-binary"] { #expect(TraitValues.gender(spelling) == spelling) }
+        #expect(TraitValues.gender("female ") == "female")
+        #expect(TraitValues.gender("Non-Binary") == "non-binary")
     }
 
     @Test("event time: timestamp, else originalTimestamp, else sentAt")
