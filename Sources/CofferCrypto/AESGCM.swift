@@ -38,6 +38,8 @@ public final class AESGCMContext {
     private var direction: Int32?
     /// The key length the cipher is set up for: 32 (AES-256), or 16 (AES-128, for HPKE's test vectors).
     private var keyLength = SymmetricKey.byteCount
+    /// Whether a message given in pieces is being sealed (`startSealing` … `finishSealing`).
+    private var sealing = false
 
     /// Allocates the OpenSSL cipher context.
     public init() throws {
@@ -54,6 +56,7 @@ public final class AESGCMContext {
     }
 
     private func start(encrypting: Bool, keyBytes: UnsafeRawBufferPointer, nonce: UnsafeRawBufferPointer) throws {
+        sealing = false   // a message in pieces ends when another starts
         try Self.checkNonce(nonce)
         guard keyBytes.count == 32 || keyBytes.count == 16 else {
             throw CryptoError.invalidLength(what: "AES-GCM key", expected: 32, actual: keyBytes.count)
@@ -129,6 +132,51 @@ public final class AESGCMContext {
             }
         }
         return out
+    }
+
+    /// Starts sealing one message given in pieces, for files too large to hold twice:
+    /// `sealPiece` then encrypts each piece in order and `finishSealing` gives the tag. The
+    /// pieces' ciphertexts joined, then the tag, are what `seal` returns for the whole message.
+    public func startSealing(key: SymmetricKey, nonce: some Collection<UInt8>, authenticating aad: [UInt8] = []) throws {
+        try Array(nonce).withUnsafeBytes { try start(encrypting: true, key: key, nonce: $0) }
+        try aad.withUnsafeBytes { try authenticate($0, encrypting: true) }
+        sealing = true
+    }
+
+    /// The ciphertext of the next piece of the message `startSealing` began (as long as the piece).
+    public func sealPiece(_ plaintext: UnsafeRawBufferPointer) throws -> [UInt8] {
+        guard sealing else { throw CryptoError.invalidParameter("AES-GCM: no message in pieces started (startSealing)") }
+        var out = [UInt8](repeating: 0, count: plaintext.count)
+        guard let input = plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return out }
+        try out.withUnsafeMutableBufferPointer { outPtr in
+            var total = 0, written: Int32 = 0
+            while total < plaintext.count {
+                let piece = min(plaintext.count - total, 1 << 30)
+                guard EVP_EncryptUpdate(context, outPtr.baseAddress! + total, &written, input + total, Int32(piece)) == 1 else {
+                    sealing = false
+                    direction = nil
+                    throw CryptoError.fromOpenSSL("AES-GCM encrypt")
+                }
+                total += Int(written)
+            }
+        }
+        return out
+    }
+
+    /// Ends the message `startSealing` began: its tag.
+    public func finishSealing() throws -> [UInt8] {
+        guard sealing else { throw CryptoError.invalidParameter("AES-GCM: no message in pieces started (startSealing)") }
+        sealing = false
+        var tag = [UInt8](repeating: 0, count: AESGCM.tagByteCount)
+        var written: Int32 = 0
+        try tag.withUnsafeMutableBufferPointer { tagPtr in
+            guard EVP_EncryptFinal_ex(context, tagPtr.baseAddress, &written) == 1,
+                  EVP_CIPHER_CTX_ctrl(context, COFFER_EVP_CTRL_GCM_GET_TAG, Int32(AESGCM.tagByteCount), tagPtr.baseAddress) == 1 else {
+                direction = nil
+                throw CryptoError.fromOpenSSL("AES-GCM encrypt final")
+            }
+        }
+        return tag
     }
 
     /// See `AESGCM.open`.

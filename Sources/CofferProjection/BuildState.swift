@@ -51,7 +51,17 @@ struct BuildState {
 
     /// Seals and writes the state atomically under `key` (`VaultKeys.projectionState`).
     func save(layout: VaultLayout, vaultID: [UInt8], key: SymmetricKey) throws {
+        // Sealed and written a piece at a time as it is encoded: the whole state (~1 KB a person)
+        // and its ciphertext were both in memory at once, at the build's peak.
+        let file = try SealedFile.Stream(to: Self.url(layout), magic: Self.magic, key: key, authenticating: Self.associatedData(vaultID))
         var writer = StateWriter()
+        writer.data.reserveCapacity(SealedFile.Stream.piece + 64 * 1024)
+        defer { writer.data.wipe() }
+        func flush() throws {
+            try writer.data.withUnsafeBytes { try file.write($0) }
+            writer.data.wipe()
+            writer.data.removeAll(keepingCapacity: true)
+        }
         writer.int(lastSeq)
         writer.bytes(lastHash)
         writer.int(cutoffDay)
@@ -60,11 +70,10 @@ struct BuildState {
         for (subject, aggregate) in people {
             writer.raw(subject.bytes)
             aggregate.encode(into: &writer)
+            if writer.data.count >= SealedFile.Stream.piece { try flush() }
         }
-        defer { writer.data.wipe() }
-        _ = try writer.data.withUnsafeBytes {
-            try SealedFile.write($0, magic: Self.magic, key: key, authenticating: Self.associatedData(vaultID), to: Self.url(layout))
-        }
+        try flush()
+        _ = try file.commit()
     }
 
     private static func decode(_ reader: inout StateReader) throws -> BuildState {

@@ -122,3 +122,34 @@ struct AESGCMInPlaceTests {
         #expect(opened == plaintext)
     }
 }
+
+/// Sealing a message given in pieces (projection files and the build state are written so).
+struct AESGCMPiecesTests {
+    @Test("NIST vectors sealed in pieces of every split give the vectors' ciphertext and tag", arguments: AESGCMTests.vectors)
+    func pieces(_ vector: AESGCMTests.Vector) throws {
+        let key = try SymmetricKey(copying: [UInt8](hex: vector.key))
+        let plaintext = [UInt8](hex: vector.plaintext)
+        let context = try AESGCMContext()
+        // Two pieces split at every position, an empty piece among them.
+        for split in 0...plaintext.count {
+            try context.startSealing(key: key, nonce: [UInt8](hex: vector.iv), authenticating: [UInt8](hex: vector.aad))
+            var sealed: [UInt8] = []
+            for piece in [plaintext[..<split], plaintext[split...], []] {
+                sealed += try Array(piece).withUnsafeBytes { try context.sealPiece($0) }
+            }
+            sealed += try context.finishSealing()
+            #expect(sealed.hex == vector.ciphertext + vector.tag, "split at \(split)")
+        }
+    }
+
+    @Test("a piece without a started message, or after another message began, is refused")
+    func misuse() throws {
+        let key = try SymmetricKey(copying: [UInt8](repeating: 7, count: 32))
+        let context = try AESGCMContext()
+        #expect(throws: CryptoError.self) { try [UInt8](repeating: 1, count: 8).withUnsafeBytes { try context.sealPiece($0) } }
+        #expect(throws: CryptoError.self) { try context.finishSealing() }
+        try context.startSealing(key: key, nonce: [UInt8](repeating: 0, count: 12))
+        _ = try context.seal([1, 2, 3], key: key, nonce: [UInt8](repeating: 1, count: 12))
+        #expect(throws: CryptoError.self) { try context.finishSealing() }
+    }
+}

@@ -8,29 +8,74 @@ public enum AtomicFile {
     /// Writes `data` to a temporary sibling, fsyncs it, renames it over `url`,
     /// and fsyncs the directory so the rename itself is durable.
     public static func write(_ data: some ContiguousBytes, to url: URL, permissions: mode_t = 0o600) throws {
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, permissions)
-        guard fd >= 0 else { throw VaultError.io(path: temporary.path) }
-        var ok = data.withUnsafeBytes { raw -> Bool in
+        let writer = try Writer(to: url, permissions: permissions)
+        try data.withUnsafeBytes { try writer.append($0) }
+        try writer.commit()
+    }
+
+    /// A file replaced as `write` replaces it, written in pieces: for files too large to
+    /// hold whole in memory. Nothing is seen at `url` before `commit()`; a writer dropped
+    /// without it (an error on the way) removes its temporary sibling.
+    public final class Writer {
+        private let url: URL
+        private let temporary: URL
+        /// The temporary file's descriptor; -1 once committed or failed.
+        private var descriptor: Int32
+
+        /// Creates the temporary sibling (`.NAME.tmp-PID`, replaced if a killed run left one).
+        public init(to url: URL, permissions: mode_t = 0o600) throws {
+            self.url = url
+            temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+            descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, permissions)
+            guard descriptor >= 0 else { throw VaultError.io(path: temporary.path) }
+        }
+
+        deinit { abandon() }
+
+        /// Writes `bytes` after what was written so far.
+        public func append(_ bytes: UnsafeRawBufferPointer) throws {
+            guard descriptor >= 0 else { throw VaultError.io(path: url.path, detail: "the file was already written or failed") }
             var offset = 0
-            while offset < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+            while offset < bytes.count {
+                let n = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
                 if n < 0, errno == EINTR { continue }   // a signal interrupted the write: write the rest
-                if n <= 0 { return false }
+                guard n > 0 else { throw failure() }
                 offset += n
             }
-            return true
         }
-        ok = ok && fsync(fd) == 0
-        // close can report a write the kernel could not complete (NFS, a full quota).
-        ok = close(fd) == 0 && ok
-        guard ok, rename(temporary.path, url.path) == 0 else {
+
+        /// Writes `bytes` after what was written so far.
+        public func append(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try append($0) } }
+
+        /// fsyncs the file, renames it over `url` and fsyncs the directory.
+        public func commit() throws {
+            guard descriptor >= 0 else { throw VaultError.io(path: url.path, detail: "the file was already written or failed") }
+            var ok = fsync(descriptor) == 0
+            // close can report a write the kernel could not complete (NFS, a full quota).
+            ok = close(descriptor) == 0 && ok
+            descriptor = -1
+            guard ok, rename(temporary.path, url.path) == 0 else {
+                let detail = String(cString: strerror(errno))
+                unlink(temporary.path)
+                throw VaultError.io(path: url.path, detail: detail)
+            }
+            try syncDirectory(url.deletingLastPathComponent())
+        }
+
+        /// The error of a failed write, the temporary file removed.
+        private func failure() -> VaultError {
             let detail = String(cString: strerror(errno))
-            unlink(temporary.path)
-            throw VaultError.io(path: url.path, detail: detail)
+            abandon()
+            return VaultError.io(path: url.path, detail: detail)
         }
-        try syncDirectory(url.deletingLastPathComponent())
+
+        /// Closes and removes the temporary file, if it is still open.
+        private func abandon() {
+            guard descriptor >= 0 else { return }
+            close(descriptor)
+            descriptor = -1
+            unlink(temporary.path)
+        }
     }
 
     /// fsyncs a directory so renames and creations inside it survive a crash.
