@@ -164,7 +164,7 @@ package final class ProjectionBuilder {
     }
 
     /// Every event kind the single view reads.
-    static let kinds: Set<EventKind> = [.identify, .track, .page, .screen, .rectify]
+    package static let kinds: Set<EventKind> = [.identify, .track, .page, .screen, .rectify]
 
     /// What reading the log gave.
     package struct Aggregates {

@@ -264,7 +264,11 @@ struct BenchProjectCommand: ParsableCommand {
         Terminal.line(String(format: "ingest:            %.1f s (%.0f rows/s)", result.ingestSeconds,
                              Double(result.rows - result.heldBack) / max(result.ingestSeconds, 1e-9)))
         Terminal.line(String(format: "full build:        %.2f s: %@", result.fullSeconds, Self.phases(result.fullTimings)))
-        Terminal.line("peak RSS in build: \(ResourceUsage.mebibytes(result.peakBuildRSS))")
+        Terminal.line("peak RSS in build: \(ResourceUsage.mebibytes(result.peakBuildRSS)) (\(ResourceUsage.mebibytes(result.rssBeforeBuild)) "
+            + "before it; \(ResourceUsage.allocator))")
+        Terminal.line(String(format: "log opened only:   %.2f s: the %d events the full build read, fetched, decrypted and authenticated on %d "
+                             + "threads, nothing folded (the floor under its read)", result.openFloor.seconds, result.openFloor.events,
+                             result.openFloor.threads))
         Terminal.line(String(format: "incremental build: %.2f s after %d more rows (%d events read): %@", result.incrementalSeconds,
                              result.heldBack, result.incrementalReadEvents, Self.phases(result.incrementalTimings)))
     }
