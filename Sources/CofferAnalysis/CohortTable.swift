@@ -27,14 +27,26 @@ package struct CohortTable: Sendable {
         self.init(purchases.map { (customer: $0.customer, day: $0.day, value: $0.value) }, minimumGroupSize: minimumGroupSize)
     }
 
-    /// The same table, customers named by their position (a projection's people: integers hash
-    /// and compare far cheaper than the strings of `Purchase`).
-    ///
-    /// Not generic itself: a generic initialiser called from another module ran unspecialised
-    /// (its dictionaries and sets looking up generic metadata at every step), a fifth of an
-    /// incremental build's CPU; this one calls the generic body inside this module, specialised.
-    package init(positions purchases: [(customer: Int, day: Int, value: Double)], minimumGroupSize: Int) {
-        self.init(purchases, minimumGroupSize: minimumGroupSize)
+    /// The same table from each customer's purchases in turn: `purchases[customers[i]]` are the
+    /// i-th customer's (a projection's people, one after another). No customer is hashed: a
+    /// customer's first day and months are found among their own purchases (hashing every
+    /// purchase's customer into sets was most of a build's pattern tables).
+    package init(purchases: [(day: Int, value: Double)], customers: [Range<Int>], minimumGroupSize: Int) {
+        let month = CivilCalendar.monthIndex(ofDay:)
+        var sizes: [Int: Int] = [:], buyers: [Int: [Int: Int]] = [:], revenue: [Int: [Int: Double]] = [:]
+        var months: [Int] = []
+        for range in customers where !range.isEmpty {
+            let cohort = month(purchases[range].lazy.map(\.day).min()!)
+            sizes[cohort, default: 0] += 1
+            months.removeAll(keepingCapacity: true)
+            for purchase in purchases[range] {
+                let since = month(purchase.day) - cohort
+                revenue[cohort, default: [:]][since, default: 0] += purchase.value
+                if !months.contains(since) { months.append(since) }
+            }
+            for since in months { buyers[cohort, default: [:]][since, default: 0] += 1 }
+        }
+        self.init(sizes: sizes, buyers: buyers, revenue: revenue, minimumGroupSize: minimumGroupSize)
     }
 
     private init<Customer: Hashable>(_ purchases: [(customer: Customer, day: Int, value: Double)], minimumGroupSize: Int) {
@@ -49,16 +61,21 @@ package struct CohortTable: Sendable {
             buyers[cohort, default: [:]][since, default: []].insert(purchase.customer)
             revenue[cohort, default: [:]][since, default: 0] += purchase.value
         }
+        self.init(sizes: sizes, buyers: buyers.mapValues { $0.mapValues(\.count) }, revenue: revenue, minimumGroupSize: minimumGroupSize)
+    }
+
+    /// The cells from each cohort's size, and per cohort and month its buyers and revenue.
+    private init(sizes: [Int: Int], buyers: [Int: [Int: Int]], revenue: [Int: [Int: Double]], minimumGroupSize: Int) {
         var cells: [Cell] = [], suppressed = 0
         for (cohort, months) in buyers.sorted(by: { $0.key < $1.key }) {
             let size = sizes[cohort] ?? 0
             let label = CivilCalendar.monthLabel(cohort)
             for (since, customers) in months.sorted(by: { $0.key < $1.key }) {
-                guard size >= minimumGroupSize, customers.count >= minimumGroupSize else {
+                guard size >= minimumGroupSize, customers >= minimumGroupSize else {
                     suppressed += 1
                     continue
                 }
-                cells.append(Cell(cohort: label, monthsSince: since, cohortSize: size, customers: customers.count,
+                cells.append(Cell(cohort: label, monthsSince: since, cohortSize: size, customers: customers,
                                   revenue: revenue[cohort]?[since] ?? 0))
             }
         }

@@ -94,11 +94,14 @@ struct PatternTables: Sendable {
     }
 
     private mutating func cohorts(_ people: People) {
-        var purchases: [(customer: Int, day: Int, value: Double)] = []
+        var purchases: [(day: Int, value: Double)] = [], customers: [Range<Int>] = []
+        customers.reserveCapacity(people.positions.count)
         for position in people.positions {
-            for day in people.all[position].value.purchaseDays.days { purchases.append((position, Int(day.day), day.spend)) }
+            let start = purchases.count
+            for day in people.all[position].value.purchaseDays.days { purchases.append((Int(day.day), day.spend)) }
+            customers.append(start..<purchases.count)
         }
-        let table = CohortTable(positions: purchases, minimumGroupSize: minimum)
+        let table = CohortTable(purchases: purchases, customers: customers, minimumGroupSize: minimum)
         suppressed += table.suppressed
         for cell in table.cells {
             add("cohorts", [cell.cohort, cell.monthsSince, cell.cohortSize, cell.customers, round4(cell.retention),

@@ -37,13 +37,33 @@ struct CohortTableTests {
         #expect(all.cells.contains(CohortTable.Cell(cohort: "2026-03", monthsSince: 0, cohortSize: 1, customers: 1, revenue: 50)))
     }
 
-    @Test("customers named by position give the same cells as named by string")
-    func positionsMatchNames() {
-        let positions = Self.purchases.map { (customer: Int($0.customer.dropFirst())!, day: $0.day, value: $0.value) }
-        for minimum in [1, 2, 3] {
-            let named = CohortTable(Self.purchases, minimumGroupSize: minimum)
-            let numbered = CohortTable(positions: positions, minimumGroupSize: minimum)
-            #expect(numbered.cells == named.cells && numbered.suppressed == named.suppressed)
+    @Test("each customer's purchases in turn give the same cells as purchases named by customer")
+    func groupedMatchNames() {
+        /// The purchases by customer, as a projection passes them, and the customers' ranges.
+        func grouped(_ purchases: [Purchase]) -> (purchases: [(day: Int, value: Double)], customers: [Range<Int>]) {
+            var flat: [(day: Int, value: Double)] = [], customers: [Range<Int>] = []
+            for customer in Set(purchases.map(\.customer)).sorted() {
+                let start = flat.count
+                flat += purchases.filter { $0.customer == customer }.map { ($0.day, $0.value) }
+                customers.append(start..<flat.count)
+            }
+            return (flat, customers + [flat.count..<flat.count])   // a customer without purchases counts for nothing
+        }
+        // The hand-computed table, then random ones: customers buying in any order over two years.
+        var random = SystemRandomNumberGenerator()
+        let generated = (0..<3000).map { _ in
+            Purchase(customer: "c\(Int.random(in: 0..<300, using: &random))", day: Self.day(2025, 1, 1) + Int.random(in: 0..<730, using: &random),
+                     value: Double(Int.random(in: 1...5000, using: &random)) / 100)
+        }
+        for purchases in [Self.purchases, generated] {
+            let (flat, customers) = grouped(purchases)
+            // The named table sums in the grouped order too, so that both add the same amounts in the same order.
+            let reordered = Set(purchases.map(\.customer)).sorted().flatMap { customer in purchases.filter { $0.customer == customer } }
+            for minimum in [1, 2, 3, 5] {
+                let named = CohortTable(reordered, minimumGroupSize: minimum)
+                let byCustomer = CohortTable(purchases: flat, customers: customers, minimumGroupSize: minimum)
+                #expect(byCustomer.cells == named.cells && byCustomer.suppressed == named.suppressed, "minimum \(minimum)")
+            }
         }
     }
 }
