@@ -94,8 +94,9 @@ public enum AtomicFile {
 
 extension AtomicFile {
     /// Removes the temporary siblings (`.NAME.tmp-PID`) that a writer killed
-    /// mid-write left in `directory`: they hold whole sealed files (projections
-    /// an erasure has since purged, say) that nothing else would ever remove.
+    /// mid-write left in `directory`: they hold whole sealed files, or the first part
+    /// of one (projections an erasure has since purged, say), that nothing else would
+    /// ever remove.
     /// Files of a process still running are left alone.
     /// - Returns: the names removed.
     @discardableResult
