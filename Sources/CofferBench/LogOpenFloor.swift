@@ -1,7 +1,6 @@
 import CofferProjection
 package import CofferStore
 import Dispatch
-import Foundation
 import GRDB
 import Synchronization
 
@@ -19,8 +18,7 @@ package enum LogOpenFloor {
 
     package static func measure(_ vault: Vault) throws -> Result {
         let lastSeq = try vault.database.read { try Int64.fetchOne($0, sql: "SELECT max(seq) FROM events") ?? 0 }
-        // As the build chooses: one thread below 50,000 events, else one per core, at most 4.
-        let threads = lastSeq < 50_000 ? 1 : min(max(ProcessInfo.processInfo.activeProcessorCount, 1), 4)
+        let threads = ProjectionBuilder.readThreads(events: lastSeq)
         let bounds = (0...threads).map { lastSeq * Int64($0) / Int64(threads) }
         let keys = SubjectKeyCache()
         let readers = try (0..<threads).map { _ in Reader(log: try vault.logReader()) }

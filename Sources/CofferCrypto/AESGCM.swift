@@ -111,27 +111,48 @@ public final class AESGCMContext {
         out.replaceSubrange(0..<prefix.count, with: prefix)
         try Array(nonce).withUnsafeBytes { try start(encrypting: true, keyBytes: keyBytes, nonce: $0) }
         try aad.withUnsafeBytes { try authenticate($0, encrypting: true) }
-        var written: Int32 = 0
         try out.withUnsafeMutableBufferPointer { outPtr in
             let base = outPtr.baseAddress! + prefix.count
-            var total = 0
-            while total < plaintext.count {
-                let piece = min(plaintext.count - total, 1 << 30)
-                guard EVP_EncryptUpdate(context, base + total, &written,
-                                        plaintext.baseAddress!.assumingMemoryBound(to: UInt8.self) + total, Int32(piece)) == 1 else {
-                    throw CryptoError.fromOpenSSL("AES-GCM encrypt")
-                }
-                total += Int(written)
-            }
-            guard EVP_EncryptFinal_ex(context, base + total, &written) == 1 else {
-                throw CryptoError.fromOpenSSL("AES-GCM encrypt final")
-            }
-            guard EVP_CIPHER_CTX_ctrl(context, COFFER_EVP_CTRL_GCM_GET_TAG, Int32(AESGCM.tagByteCount),
-                                      base + plaintext.count) == 1 else {
-                throw CryptoError.fromOpenSSL("AES-GCM get tag")
-            }
+            try encrypt(plaintext, into: base)
+            try finishEncrypting(tag: base + plaintext.count)
         }
         return out
+    }
+
+    /// Encrypts `plaintext` into `out` (as many bytes), fed to OpenSSL in pieces of at most 1 GiB.
+    private func encrypt(_ plaintext: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<UInt8>) throws {
+        guard let input = plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+        var total = 0, written: Int32 = 0
+        while total < plaintext.count {
+            let piece = min(plaintext.count - total, 1 << 30)
+            guard EVP_EncryptUpdate(context, out + total, &written, input + total, Int32(piece)) == 1 else {
+                failed()
+                throw CryptoError.fromOpenSSL("AES-GCM encrypt")
+            }
+            total += Int(written)
+        }
+    }
+
+    /// Ends the message being encrypted and writes its tag at `tag` (GCM's final step writes nothing else).
+    private func finishEncrypting(tag: UnsafeMutablePointer<UInt8>) throws {
+        var written: Int32 = 0
+        guard EVP_EncryptFinal_ex(context, tag, &written) == 1 else {
+            failed()
+            throw CryptoError.fromOpenSSL("AES-GCM encrypt final")
+        }
+        guard EVP_CIPHER_CTX_ctrl(context, COFFER_EVP_CTRL_GCM_GET_TAG, Int32(AESGCM.tagByteCount), tag) == 1 else {
+            failed()
+            throw CryptoError.fromOpenSSL("AES-GCM get tag")
+        }
+    }
+
+    /// A piece or an end without `startSealing`.
+    private static let noMessageStarted = CryptoError.invalidParameter("AES-GCM: no message in pieces started (startSealing)")
+
+    /// After an OpenSSL failure: the next message sets the cipher up again, and no message in pieces goes on.
+    private func failed() {
+        direction = nil
+        sealing = false
     }
 
     /// Starts sealing one message given in pieces, for files too large to hold twice:
@@ -145,37 +166,19 @@ public final class AESGCMContext {
 
     /// The ciphertext of the next piece of the message `startSealing` began (as long as the piece).
     public func sealPiece(_ plaintext: UnsafeRawBufferPointer) throws -> [UInt8] {
-        guard sealing else { throw CryptoError.invalidParameter("AES-GCM: no message in pieces started (startSealing)") }
+        guard sealing else { throw Self.noMessageStarted }
+        guard !plaintext.isEmpty else { return [] }
         var out = [UInt8](repeating: 0, count: plaintext.count)
-        guard let input = plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return out }
-        try out.withUnsafeMutableBufferPointer { outPtr in
-            var total = 0, written: Int32 = 0
-            while total < plaintext.count {
-                let piece = min(plaintext.count - total, 1 << 30)
-                guard EVP_EncryptUpdate(context, outPtr.baseAddress! + total, &written, input + total, Int32(piece)) == 1 else {
-                    sealing = false
-                    direction = nil
-                    throw CryptoError.fromOpenSSL("AES-GCM encrypt")
-                }
-                total += Int(written)
-            }
-        }
+        try out.withUnsafeMutableBufferPointer { try encrypt(plaintext, into: $0.baseAddress!) }
         return out
     }
 
     /// Ends the message `startSealing` began: its tag.
     public func finishSealing() throws -> [UInt8] {
-        guard sealing else { throw CryptoError.invalidParameter("AES-GCM: no message in pieces started (startSealing)") }
+        guard sealing else { throw Self.noMessageStarted }
         sealing = false
         var tag = [UInt8](repeating: 0, count: AESGCM.tagByteCount)
-        var written: Int32 = 0
-        try tag.withUnsafeMutableBufferPointer { tagPtr in
-            guard EVP_EncryptFinal_ex(context, tagPtr.baseAddress, &written) == 1,
-                  EVP_CIPHER_CTX_ctrl(context, COFFER_EVP_CTRL_GCM_GET_TAG, Int32(AESGCM.tagByteCount), tagPtr.baseAddress) == 1 else {
-                direction = nil
-                throw CryptoError.fromOpenSSL("AES-GCM encrypt final")
-            }
-        }
+        try tag.withUnsafeMutableBufferPointer { try finishEncrypting(tag: $0.baseAddress!) }
         return tag
     }
 

@@ -217,7 +217,7 @@ package final class ProjectionBuilder {
         } : nil
         let startSeq = state?.lastSeq ?? 0
         let span = lastSeq - startSeq
-        let count = max(scanParts ?? (span < 50_000 ? 1 : min(max(ProcessInfo.processInfo.activeProcessorCount, 1), 4)), 1)
+        let count = max(scanParts ?? Self.readThreads(events: span), 1)
         let byRanges = count > 1 && (readSplit ?? (subjects <= Self.rangeReadLimit ? .logRanges : .people)) == .logRanges
         func bound(_ index: Int) -> Int64 { startSeq + span * Int64(index) / Int64(count) }
         let keys = SubjectKeyCache()
@@ -265,6 +265,12 @@ package final class ProjectionBuilder {
         let order = people.indices.sorted { people[$0].key < people[$1].key }
         people = order.map { people[$0] }
         return Read(people: people, events: events, startSeq: startSeq, lastSeq: lastSeq)
+    }
+
+    /// How many threads read `events` rows of the log when `scanParts` does not say: one per
+    /// core, at most 4; one below 50,000 rows.
+    package static func readThreads(events: Int64) -> Int {
+        events < 50_000 ? 1 : min(max(ProcessInfo.processInfo.activeProcessorCount, 1), 4)
     }
 
     /// What saving this build's state takes, fetched before the files are
