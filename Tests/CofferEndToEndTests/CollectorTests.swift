@@ -584,30 +584,38 @@ struct CollectorLimitTests {
 
     @Test("a connection past --max-connections is closed at once and counted; the ones before it are served")
     func connectionCap() async throws {
-        // A long timeout: the held connections must not be closed as idle while other suites keep this one waiting.
-        let server = try await CollectorTests.Server(maxConnections: 2, requestTimeout: .seconds(120))
-        var connections = try (0..<3).map { _ in try RawConnection(port: server.port) }
-        // One of the three (the last accepted) is closed by the server at once, with nothing sent.
-        var closed: [Bool] = []
-        for connection in connections { closed.append(await connection.read(for: 1).closed) }
-        #expect(closed.filter { $0 }.count == 1, "\(closed)")
-        // The two held connections are served.
-        for connection in zip(connections, closed).filter({ !$0.1 }).map(\.0) {
-            connection.send("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            let answer = await connection.read(for: 5)
-            #expect(answer.text.hasPrefix("HTTP/1.1 200"), "\(answer)")
+        // The built binary, in a process of its own (as `slowClients`): in this one, other suites'
+        // synchronous tests can hold the cooperative threads the collector answers on, and a held
+        // connection then waits past any fixed read. A long timeout keeps the held ones from idling out.
+        let serve = try CollectorKillTests.SpawnedServe(["--max-connections", "2", "--request-timeout", "120"])
+        defer { serve.cleanup() }
+        do {
+            let connections = try (0..<3).map { _ in try RawConnection(port: serve.port) }
+            // One of the three (the last accepted) is closed by the server at once, with nothing sent;
+            // the three are watched side by side, so a slow accept does not eat into the others' time.
+            let (a, b, c) = (connections[0], connections[1], connections[2])
+            async let first = a.read(for: 3)
+            async let second = b.read(for: 3)
+            async let third = c.read(for: 3)
+            let closed = await [first.closed, second.closed, third.closed]
+            #expect(closed.filter { $0 }.count == 1, "\(closed)")
+            // The two held connections are served.
+            for connection in zip(connections, closed).filter({ !$0.1 }).map(\.0) {
+                connection.send("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                let answer = await connection.read(for: 30)
+                #expect(answer.text.hasPrefix("HTTP/1.1 200"), "\(answer)")
+            }
         }
-        // Their places are free again once they closed (the client's side too); /metrics counted the refusal(s).
-        connections = []
+        // Their places are free again once they closed (the client's side too, at the end of the block above);
+        // /metrics counted the refusal(s).
         var metrics = ""
-        for _ in 0..<100 where !metrics.contains("# TYPE coffer_connections_refused_total") {
-            metrics = (try? await Self.get(server.port, "/metrics")) ?? ""
+        for _ in 0..<250 where !metrics.contains("# TYPE coffer_connections_refused_total") {
+            metrics = (try? await Self.get(serve.port, "/metrics")) ?? ""
             try await Task.sleep(for: .milliseconds(20))
         }
         let refused = metrics.split(separator: "\n").first { $0.hasPrefix("coffer_connections_refused_total ") }
             .flatMap { Int($0.split(separator: " ")[1]) }
         #expect((refused ?? 0) >= 1, "\(metrics)")
-        await server.stop()
     }
 
     @Test("a body that never finishes gets 408 after --request-timeout; a head that never finishes is cut off")
