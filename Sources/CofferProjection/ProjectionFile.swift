@@ -25,11 +25,6 @@ package enum ProjectionFile {
         Array("coffer/v1/projection|\(vaultID.hexString)|\(purpose)|\(role.rawValue)".utf8)
     }
 
-    /// Serialises `queue` (an in-memory database), seals it, and writes it
-    /// atomically. The queue is closed once serialised (its memory is freed
-    /// before the sealed copy is made): callers must not use it afterwards.
-    /// At most two copies of the database are in memory at once: the
-    /// serialised image and the sealed file.
     /// The `projection_info` key of the log position a file is current through:
     /// its build's last event, or the erasure or restriction it was last purged for.
     static let reconciledKey = "reconciled_seq"
@@ -47,7 +42,25 @@ package enum ProjectionFile {
         guard stamp >= latestPurge else { throw ProjectionError.stale(file: url.lastPathComponent, seq: latestPurge) }
     }
 
+    /// Seals the in-memory database `queue` and writes it atomically, then closes the queue: callers
+    /// must not use it afterwards. The sealed file is written as it is encrypted, a piece at a time, so
+    /// one image of the database is in memory: its own buffer when it has one (`makeMemoryDatabase`),
+    /// else a serialised copy made before the queue's pages are freed.
     static func write(_ queue: DatabaseQueue, to url: URL, key: SymmetricKey, vaultID: [UInt8], purpose: String, role: Role) throws -> Int {
+        let authenticated = associatedData(vaultID: vaultID, purpose: purpose, role: role)
+        // A database held in one buffer (`makeMemoryDatabase`, or a file opened by `open`) is sealed
+        // from that buffer as it lies: no serialised copy beside it.
+        let sealed = try queue.inDatabase { db -> Int? in
+            var size: sqlite3_int64 = 0
+            guard let pointer = sqlite3_serialize(db.sqliteConnection, "main", &size, UInt32(SQLITE_SERIALIZE_NOCOPY)) else { return nil }
+            defer { memset(pointer, 0, Int(size)) }   // the plaintext image, freed when the queue closes
+            return try SealedFile.write(UnsafeRawBufferPointer(start: pointer, count: Int(size)), magic: magic, key: key,
+                                        authenticating: authenticated, to: url)
+        }
+        if let sealed {
+            try queue.close()
+            return sealed
+        }
         let (pointer, size) = try queue.inDatabase { db -> (UnsafeMutablePointer<UInt8>, Int) in
             var size: sqlite3_int64 = 0
             guard let pointer = sqlite3_serialize(db.sqliteConnection, "main", &size, 0) else {
@@ -61,7 +74,24 @@ package enum ProjectionFile {
         }
         try queue.close()
         return try SealedFile.write(UnsafeRawBufferPointer(start: pointer, count: size), magic: magic, key: key,
-                                    authenticating: associatedData(vaultID: vaultID, purpose: purpose, role: role), to: url)
+                                    authenticating: authenticated, to: url)
+    }
+
+    /// A new, empty in-memory database whose pages live in one growing buffer (SQLite's memdb), not
+    /// in its page cache: `write` then seals that buffer as it is, where a plain in-memory database
+    /// needs a serialised copy of itself beside it (two images of each file at that moment).
+    static func makeMemoryDatabase() throws -> DatabaseQueue {
+        let queue = try DatabaseQueue()
+        try queue.inDatabase { db in
+            // SQLite owns (and grows, and frees) the buffer; it starts as an empty database.
+            guard let buffer = sqlite3_malloc64(1)?.assumingMemoryBound(to: UInt8.self) else {
+                throw VaultError.storage(operation: "creating a projection", detail: "out of memory")
+            }
+            let flags = UInt32(SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE)
+            let rc = sqlite3_deserialize(db.sqliteConnection, "main", buffer, 0, 1, flags)
+            guard rc == SQLITE_OK else { throw VaultError.storage(operation: "creating a projection", detail: "SQLite error \(rc)") }
+        }
+        return queue
     }
 
     /// The file of `purpose` for `role`, decrypted into a memory database for the vault itself

@@ -48,7 +48,7 @@ struct ProjectionWriter: Sendable {
         var number = 0, suppressed = 0, suppressedCells = 0
         var ids: [String] = [], subjects: [SubjectID] = []
         var sizes: [String: Int] = [:]
-        let queue = try DatabaseQueue()
+        let queue = try ProjectionFile.makeMemoryDatabase()
         // 16 KiB pages: a third fewer page splits and allocations than SQLite's 4 KiB for these
         // wide rows (measured: the file writes of a build 25 % faster).
         try queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA page_size = 16384") }
