@@ -47,9 +47,9 @@ package struct CSVProjectBenchmark {
         let vault = try Vault.create(layout: layout, ownerPassphrase: SecureBytes(Array("bench csv owner passphrase".utf8)),
                                      kdf: ProjectBenchmark.benchKDF)
         progress("ingesting \(rows - held) rows")
-        // Each phase on the allocator settings its command runs with: `coffer ingest` returns freed
-        // pages after a second, `coffer project build` keeps them. The build's memory is measured
-        // from the pages the vault holds when it starts, not from those the ingest left behind.
+        // Each phase on the allocator settings its command runs with: `coffer ingest` and `coffer
+        // project build` return freed pages after a second. The build's memory is measured from the
+        // pages the vault holds when it starts, not from those the ingest left behind.
         Jemalloc.returnFreedPages(afterMilliseconds: 1_000)
         let ingestClock = Stopwatch()
         _ = try Ingestor(vault: vault, policy: policy).ingest(path: first.path, mapping: mapping)
@@ -57,7 +57,6 @@ package struct CSVProjectBenchmark {
 
         progress("full build")
         Jemalloc.purge()
-        Jemalloc.keepFreedPages()
         let builder = try ProjectionBuilder(vault: vault, policy: policy, segments: segments)
         builder.incremental = false
         let before = ResourceUsage.residentBytes()

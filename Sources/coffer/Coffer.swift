@@ -89,9 +89,13 @@ struct CommandFailure: CofferError {
     init(message: String) { description = message }
 }
 
-/// A command that streams input for long (an ingest, the collector): the pages it frees go back
-/// to the system after a second instead of being kept for reuse, which over millions of events
-/// let its resident size grow far past the memory it holds (`Jemalloc.returnFreedPages`).
+/// A command that streams input for long (an ingest, the collector) or builds from the whole log:
+/// the pages it frees go back to the system after a second instead of being kept for reuse, which
+/// over millions of events let an ingest's resident size grow far past the memory it holds
+/// (`Jemalloc.returnFreedPages`). A build frees its reading threads' partial aggregates before it
+/// writes the files: with them kept, the seed's table-1 build (2M carts, `coffer project build
+/// --full`, alternating in one run) peaked at 672–689 MiB, with them returned at 503 MiB, in the
+/// same time (14.04–14.38 s against 13.38–14.71 s).
 protocol StreamingCommand {}
 
 extension IngestCommand: StreamingCommand {}
@@ -99,3 +103,5 @@ extension ServeCommand: StreamingCommand {}
 extension BenchIngestCommand: StreamingCommand {}
 extension BenchAppendCommand: StreamingCommand {}
 extension BenchServeCommand: StreamingCommand {}
+extension ProjectCommand.Build: StreamingCommand {}
+extension BenchProjectCommand: StreamingCommand {}
