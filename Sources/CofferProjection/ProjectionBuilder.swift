@@ -337,9 +337,11 @@ package final class ProjectionBuilder {
             : CustomerAnalysis(skipping: ordered.count)
         timings.analysis = lap()
         let computeRow: @Sendable (Int) -> [Cell] = { position in
-            let (subject, aggregate) = ordered[position]
-            return SingleView.row(aggregate, subject: subject, now: now, consents: grantedSets.map { $0.contains(subject) },
-                                  analysis: analysis.people[position])
+            // Read in place: a copy of the person's entry retained each of its ~15 references (1.6 % of a build).
+            ordered.withUnsafeBufferPointer { people in
+                SingleView.row(people[position].value, subject: people[position].key, now: now,
+                               consents: grantedSets.map { $0.contains(people[position].key) }, analysis: analysis.people[position])
+            }
         }
         let allColumns = SingleViewColumn.names + consentPurposes.map { SingleView.consentColumn($0) }
         // Each file computes the rows of its people as it writes them. A table of every row computed
@@ -517,11 +519,16 @@ package final class ProjectionBuilder {
         case .null: sqlite3_bind_null(handle, position)
         case let .integer(value): sqlite3_bind_int64(handle, position, Int64(value))
         case let .real(value): sqlite3_bind_double(handle, position, value)
-        case var .text(text):
-            text.withUTF8 { utf8 in
-                _ = sqlite3_bind_text(handle, position, UnsafeRawPointer(utf8.baseAddress ?? UnsafePointer(bitPattern: 1)!)
-                    .assumingMemoryBound(to: CChar.self), Int32(utf8.count), Self.transient)
-            }
+        case let .text(text): bind(text: text, at: position, of: handle)
+        }
+    }
+
+    /// Binds text without wrapping it in a `Cell` (segment members: a wrap retained and released each id).
+    static func bind(text: String, at position: Int32, of handle: OpaquePointer) {
+        var text = text
+        text.withUTF8 { utf8 in
+            _ = sqlite3_bind_text(handle, position, UnsafeRawPointer(utf8.baseAddress ?? UnsafePointer(bitPattern: 1)!)
+                .assumingMemoryBound(to: CChar.self), Int32(utf8.count), Self.transient)
         }
     }
 
@@ -603,12 +610,12 @@ package final class ProjectionBuilder {
         }
         var start = 0
         while ids.count - start >= membersPerInsert {
-            for offset in 0..<membersPerInsert { bind(.text(ids[start + offset]), at: Int32(offset + 2), of: many) }
+            for offset in 0..<membersPerInsert { bind(text: ids[start + offset], at: Int32(offset + 2), of: many) }
             try step(many, "writing a projection's segment members")
             start += membersPerInsert
         }
         for id in ids[start...] {
-            bind(.text(id), at: 2, of: one)
+            bind(text: id, at: 2, of: one)
             try step(one, "writing a projection's segment members")
         }
     }
