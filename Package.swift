@@ -51,6 +51,10 @@ let package = Package(
             name: "CCofferZlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        .systemLibrary(
+            name: "CCofferSQLite",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
         .target(
             name: "CofferFormats",
             swiftSettings: strict
@@ -65,6 +69,7 @@ let package = Package(
             dependencies: [
                 "CofferFormats",
                 "CofferCrypto",
+                "CCofferSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],

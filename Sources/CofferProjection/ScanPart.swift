@@ -65,8 +65,11 @@ final class ScanPart: @unchecked Sendable {
 
     /// Starts from an aggregate the last build saved.
     func seed(_ subject: SubjectID, _ aggregate: CustomerAggregate) {
+        let fresh = aggregates.count
         let slot = slot(for: subject)
-        aggregates[slot].absorb(aggregate)
+        // A person met for the first time takes the saved aggregate as it is (absorbing it into an
+        // empty one gives the same, day by day); a second subject of the same person is absorbed.
+        if slot == fresh { aggregates[slot] = aggregate } else { aggregates[slot].absorb(aggregate) }
     }
 
     /// Drops what the part read once it has been collected.

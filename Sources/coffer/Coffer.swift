@@ -35,6 +35,7 @@ struct Coffer: ParsableCommand {
         do {
             var command = try parseAsRoot()
             if command is any StreamingCommand { Jemalloc.returnFreedPages(afterMilliseconds: 1_000) }
+            if command is any ProjectionWritingCommand { SQLiteProcess.turnOffMemoryStatistics() }
             try command.run()
         } catch {
             let status = report(error)
@@ -105,3 +106,13 @@ extension BenchAppendCommand: StreamingCommand {}
 extension BenchServeCommand: StreamingCommand {}
 extension ProjectCommand.Build: StreamingCommand {}
 extension BenchProjectCommand: StreamingCommand {}
+
+/// A command that writes projection databases on several threads and runs no analysts' SQL (whose
+/// heap limit needs SQLite's memory statistics): they are turned off for it, so that its writers do
+/// not wait on the one mutex every SQLite allocation takes with them on. Measured on the seed's
+/// table 1 (100,000 people, incremental builds of an unchanged log, alternating in one run): files
+/// written in 2.90–3.27 s against 3.78–4.55 s.
+protocol ProjectionWritingCommand {}
+
+extension ProjectCommand.Build: ProjectionWritingCommand {}
+extension BenchProjectCommand: ProjectionWritingCommand {}

@@ -23,4 +23,13 @@ struct RawStatementTests {
             #expect(texts == ["a\u{0}b", "", "café"])
         }
     }
+
+    @Test("SQLite's memory statistics cannot be turned off once a database is open: a process that opened one keeps its heap limit")
+    func memoryStatisticsStayOnceOpen() throws {
+        let queue = try DatabaseQueue()
+        try queue.write { try $0.execute(sql: "CREATE TABLE t (x); INSERT INTO t VALUES (randomblob(100000))") }
+        #expect(SQLiteProcess.turnOffMemoryStatistics() == false)
+        // Still counted: the heap limit analysts' SQL runs under reads this.
+        #expect(sqliteHeapBytes() > 0)
+    }
 }
