@@ -1,5 +1,6 @@
 import CofferAnalysis
 import CofferFormats
+import Dispatch
 import CofferStore
 import GRDB
 import Synchronization
@@ -216,5 +217,15 @@ final class PatternCache: Sendable {
         let computed = PatternTables.compute(people, minimumGroupSize: minimumGroupSize)
         tables.withLock { $0[people.positions] = computed }
         return computed
+    }
+
+    /// Starts computing the tables of `people` on a thread of its own, for a build to do beside
+    /// its model fits (which leave a core idle); `wait` on the returned group before the files ask.
+    /// The files that hold everyone (the largest) then find them, where two of them written at
+    /// once each computed them.
+    func prepare(_ people: PatternTables.People) -> DispatchGroup {
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) { _ = self.tables(for: people) }
+        return group
     }
 }

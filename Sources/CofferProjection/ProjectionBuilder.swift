@@ -330,11 +330,16 @@ package final class ProjectionBuilder {
         let consentPurposes = policy.purposes.filter(\.needsConsent).map(\.name)
         let grantedSets = consentPurposes.map { granted[$0] ?? [] }
         timings.read += lap()
+        let patternCache = PatternCache(minimumGroupSize: policy.minimumGroupSize)
+        // The pattern tables of everyone (the files without consent or objections hold them all),
+        // computed beside the fits.
+        let everyone = analyse ? patternCache.prepare(PatternTables.People(all: ordered, positions: Array(ordered.indices))) : nil
         let analysis = analyse
             ? CustomerAnalysis(people: ordered, now: now, settings: policy.analysis,
                                recommendable: policy.analysis.recommendationsPurpose.map { granted[$0] ?? [] },
                                minimumGroupSize: policy.minimumGroupSize)
             : CustomerAnalysis(skipping: ordered.count)
+        everyone?.wait()
         timings.analysis = lap()
         let computeRow: @Sendable (Int) -> [Cell] = { position in
             // Read in place: a copy of the person's entry retained each of its ~15 references (1.6 % of a build).
@@ -360,7 +365,7 @@ package final class ProjectionBuilder {
         let stateSave = saveState
         let writer = ProjectionWriter(actor: vault.actor, vaultID: vault.vaultID, layout: vault.layout, policy: policy, engine: engine,
                                       segments: segments, patterns: analyse,
-                                      patternCache: PatternCache(minimumGroupSize: policy.minimumGroupSize),
+                                      patternCache: patternCache,
                                       subjectMapKey: try vault.keys().projectionState())
         let work = jobs, consent = granted, objections = objecting
         let histories = try vault.database.read { db in
