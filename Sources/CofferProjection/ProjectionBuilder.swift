@@ -342,11 +342,9 @@ package final class ProjectionBuilder {
         everyone?.wait()
         timings.analysis = lap()
         let computeRow: @Sendable (Int) -> [Cell] = { position in
-            // Read in place: a copy of the person's entry retained each of its ~15 references (1.6 % of a build).
-            ordered.withUnsafeBufferPointer { people in
-                SingleView.row(people[position].value, subject: people[position].key, now: now,
-                               consents: grantedSets.map { $0.contains(people[position].key) }, analysis: analysis.people[position])
-            }
+            let (subject, aggregate) = ordered[position]
+            return SingleView.row(aggregate, subject: subject, now: now, consents: grantedSets.map { $0.contains(subject) },
+                                  analysis: analysis.people[position])
         }
         let allColumns = SingleViewColumn.names + consentPurposes.map { SingleView.consentColumn($0) }
         // Each file computes the rows of its people as it writes them. A table of every row computed

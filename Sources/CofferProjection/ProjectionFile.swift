@@ -43,52 +43,31 @@ package enum ProjectionFile {
     }
 
     /// Seals the in-memory database `queue` and writes it atomically, then closes the queue: callers
-    /// must not use it afterwards. The sealed file is written as it is encrypted, a piece at a time, so
-    /// one image of the database is in memory: its own buffer when it has one (`makeMemoryDatabase`),
-    /// else a serialised copy made before the queue's pages are freed.
+    /// must not use it afterwards. The queue holds its database in one buffer (`makeMemoryDatabase`,
+    /// or a file opened by `open`), which is sealed as it lies, a piece at a time: one image of the
+    /// database is in memory, wiped before the queue frees it.
     static func write(_ queue: DatabaseQueue, to url: URL, key: SymmetricKey, vaultID: [UInt8], purpose: String, role: Role) throws -> Int {
         let authenticated = associatedData(vaultID: vaultID, purpose: purpose, role: role)
-        // A database held in one buffer (`makeMemoryDatabase`, or a file opened by `open`) is sealed
-        // from that buffer as it lies: no serialised copy beside it.
-        let sealed = try queue.inDatabase { db -> Int? in
+        let sealed = try queue.inDatabase { db -> Int in
             var size: sqlite3_int64 = 0
-            guard let pointer = sqlite3_serialize(db.sqliteConnection, "main", &size, UInt32(SQLITE_SERIALIZE_NOCOPY)) else { return nil }
-            defer { memset(pointer, 0, Int(size)) }   // the plaintext image, freed when the queue closes
+            guard let pointer = sqlite3_serialize(db.sqliteConnection, "main", &size, UInt32(SQLITE_SERIALIZE_NOCOPY)) else {
+                throw VaultError.storage(operation: "sealing a projection", detail: "the database is not held in one buffer")
+            }
+            defer { memset(pointer, 0, Int(size)) }   // the plaintext image
             return try SealedFile.write(UnsafeRawBufferPointer(start: pointer, count: Int(size)), magic: magic, key: key,
                                         authenticating: authenticated, to: url)
         }
-        if let sealed {
-            try queue.close()
-            return sealed
-        }
-        let (pointer, size) = try queue.inDatabase { db -> (UnsafeMutablePointer<UInt8>, Int) in
-            var size: sqlite3_int64 = 0
-            guard let pointer = sqlite3_serialize(db.sqliteConnection, "main", &size, 0) else {
-                throw VaultError.storage(operation: "serialising a projection", detail: "sqlite3_serialize failed")
-            }
-            return (pointer, Int(size))
-        }
-        defer {
-            memset(pointer, 0, size)   // the plaintext image
-            sqlite3_free(pointer)
-        }
         try queue.close()
-        return try SealedFile.write(UnsafeRawBufferPointer(start: pointer, count: size), magic: magic, key: key,
-                                    authenticating: authenticated, to: url)
+        return sealed
     }
 
     /// A new, empty in-memory database whose pages live in one growing buffer (SQLite's memdb), not
     /// in its page cache: `write` then seals that buffer as it is, where a plain in-memory database
-    /// needs a serialised copy of itself beside it (two images of each file at that moment).
+    /// would need a serialised copy of itself beside it (two images of each file at that moment).
     static func makeMemoryDatabase() throws -> DatabaseQueue {
         let queue = try DatabaseQueue()
         try queue.inDatabase { db in
-            // SQLite owns (and grows, and frees) the buffer; it starts as an empty database.
-            guard let buffer = sqlite3_malloc64(1)?.assumingMemoryBound(to: UInt8.self) else {
-                throw VaultError.storage(operation: "creating a projection", detail: "out of memory")
-            }
-            let flags = UInt32(SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE)
-            let rc = sqlite3_deserialize(db.sqliteConnection, "main", buffer, 0, 1, flags)
+            let rc = try adopt([], into: db.sqliteConnection, operation: "creating a projection")
             guard rc == SQLITE_OK else { throw VaultError.storage(operation: "creating a projection", detail: "SQLite error \(rc)") }
         }
         return queue
@@ -132,15 +111,22 @@ package enum ProjectionFile {
 
     /// Loads a database image into `connection`'s main database (SQLite then owns a copy).
     static func deserialize(_ image: [UInt8], into connection: OpaquePointer?, url: URL) throws {
-        guard let buffer = sqlite3_malloc64(sqlite3_uint64(image.count))?.assumingMemoryBound(to: UInt8.self) else {
-            throw VaultError.storage(operation: "opening a projection", detail: "out of memory")
-        }
-        image.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress!, count: image.count) }
-        let flags = UInt32(SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE)
-        let rc = sqlite3_deserialize(connection, "main", buffer, sqlite3_int64(image.count), sqlite3_int64(image.count), flags)
+        let rc = try adopt(image, into: connection, operation: "opening a projection")
         guard rc == SQLITE_OK else {
             throw VaultError.corruptFile(path: url.path, reason: "the decrypted projection is not a database (\(rc))")
         }
+    }
+
+    /// Makes a copy of `image` (empty: a new database) `connection`'s main database, in one buffer
+    /// SQLite owns, grows and frees; returns `sqlite3_deserialize`'s result.
+    private static func adopt(_ image: [UInt8], into connection: OpaquePointer?, operation: String) throws -> Int32 {
+        // At least one byte: SQLite gives no buffer for none.
+        guard let buffer = sqlite3_malloc64(sqlite3_uint64(max(image.count, 1)))?.assumingMemoryBound(to: UInt8.self) else {
+            throw VaultError.storage(operation: operation, detail: "out of memory")
+        }
+        image.withUnsafeBufferPointer { if let base = $0.baseAddress { buffer.update(from: base, count: image.count) } }
+        let flags = UInt32(SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE)
+        return sqlite3_deserialize(connection, "main", buffer, sqlite3_int64(image.count), sqlite3_int64(max(image.count, 1)), flags)
     }
 }
 
